@@ -1,0 +1,167 @@
+//! The router's configuration as the RouterOS reader leaves it: interfaces (by their names after
+//! renaming), addresses, address lists, the mangle / nat / filter tables, routes, connection
+//! tracking settings — and what the script asked for that pccsim does not simulate.
+//!
+//! Names (interfaces, connection marks, routing tables, address lists) are interned once here, so
+//! the router compares small integers per packet, never strings.
+
+use crate::conntrack;
+use crate::firewall::{AddrRange, ConnMark, IfaceId, ListId, Table, TableId};
+use crate::routing::Route;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    V6,
+    V7,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::V6 => "v6",
+            Dialect::V7 => "v7",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interface {
+    /// The factory name (`ether1`), which the scenario wires.
+    pub default_name: String,
+    /// The name after `/interface set … name=`.
+    pub name: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Address {
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub iface: IfaceId,
+    pub line: u32,
+}
+
+impl Address {
+    pub fn network_contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = crate::routing::prefix_mask(self.prefix_len);
+        u32::from(ip) & mask == u32::from(self.address) & mask
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AddressListEntry {
+    pub list: ListId,
+    pub range: AddrRange,
+    pub disabled: bool,
+    pub line: u32,
+}
+
+/// A menu the script used that the simulation does not model.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NotSimulated {
+    pub menu: String,
+    pub lines: Vec<u32>,
+}
+
+/// A set of names where index 0 is the built-in one (`no-mark`, `main`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Names(pub Vec<String>);
+
+impl Names {
+    pub fn with_default(name: &str) -> Names {
+        Names(vec![name.to_string()])
+    }
+
+    pub fn intern(&mut self, name: &str) -> u16 {
+        match self.find(name) {
+            Some(i) => i,
+            None => {
+                self.0.push(name.to_string());
+                (self.0.len() - 1) as u16
+            }
+        }
+    }
+
+    pub fn find(&self, name: &str) -> Option<u16> {
+        self.0.iter().position(|n| n == name).map(|i| i as u16)
+    }
+
+    pub fn name(&self, i: u16) -> &str {
+        &self.0[i as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    pub dialect: Dialect,
+    pub interfaces: Vec<Interface>,
+    pub addresses: Vec<Address>,
+    pub address_lists: Names,
+    pub address_list_entries: Vec<AddressListEntry>,
+    pub connection_marks: Names,
+    pub routing_tables: Names,
+    pub mangle: Table,
+    pub nat: Table,
+    pub filter: Table,
+    pub routes: Vec<Route>,
+    pub conntrack: conntrack::Settings,
+    pub not_simulated: Vec<NotSimulated>,
+}
+
+impl Default for RouterConfig {
+    fn default() -> RouterConfig {
+        RouterConfig {
+            dialect: Dialect::V6,
+            interfaces: Vec::new(),
+            addresses: Vec::new(),
+            address_lists: Names(Vec::new()),
+            address_list_entries: Vec::new(),
+            connection_marks: Names::with_default("no-mark"),
+            routing_tables: Names::with_default("main"),
+            mangle: Table::new(),
+            nat: Table::new(),
+            filter: Table::new(),
+            routes: Vec::new(),
+            conntrack: conntrack::Settings::default(),
+            not_simulated: Vec::new(),
+        }
+    }
+}
+
+impl RouterConfig {
+    /// An interface by its current or factory name.
+    pub fn iface(&self, name: &str) -> Option<IfaceId> {
+        self.interfaces
+            .iter()
+            .position(|i| i.name == name)
+            .or_else(|| self.interfaces.iter().position(|i| i.default_name == name))
+            .map(|i| i as IfaceId)
+    }
+
+    pub fn iface_name(&self, i: IfaceId) -> &str {
+        &self.interfaces[i as usize].name
+    }
+
+    /// The first address configured on an interface.
+    pub fn address_of(&self, iface: IfaceId) -> Option<&Address> {
+        self.addresses.iter().find(|a| a.iface == iface)
+    }
+
+    pub fn connection_mark(&self, name: &str) -> Option<ConnMark> {
+        self.connection_marks.find(name).map(ConnMark)
+    }
+
+    pub fn table(&self, name: &str) -> Option<TableId> {
+        self.routing_tables.find(name).map(TableId)
+    }
+}

@@ -1,0 +1,410 @@
+//! Connection tracking: every packet belongs to an entry keyed by its 5-tuple in either
+//! direction. The entry holds the connection mark, the NAT mapping (as the tuple replies will
+//! carry) and a TCP/UDP state whose timeout comes from `/ip firewall connection tracking`.
+//!
+//! Entries live in a slab (`Vec` plus free list) and an index maps both the original and the
+//! reply tuple to a slot, so lookup is one hash probe and a finished connection's slot is reused
+//! without allocating. Time only arrives as the `now` argument: expiry is checked on lookup and
+//! swept by [`Conntrack::expire`], which the owner calls periodically.
+
+use crate::firewall::{ConnMark, IfaceId};
+use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
+use crate::units::{SEC, Time};
+use rustc_hash::FxHashMap;
+
+/// Timeouts and size of the table (`/ip firewall connection tracking set …`); the defaults are
+/// RouterOS v6's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub tcp_syn_sent: Time,
+    pub tcp_syn_received: Time,
+    pub tcp_established: Time,
+    pub tcp_fin_wait: Time,
+    pub tcp_close_wait: Time,
+    pub tcp_last_ack: Time,
+    pub tcp_time_wait: Time,
+    pub tcp_close: Time,
+    pub udp: Time,
+    pub udp_stream: Time,
+    pub icmp: Time,
+    pub generic: Time,
+    pub max_entries: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            tcp_syn_sent: 5 * SEC,
+            tcp_syn_received: 5 * SEC,
+            tcp_established: 86_400 * SEC,
+            tcp_fin_wait: 10 * SEC,
+            tcp_close_wait: 10 * SEC,
+            tcp_last_ack: 10 * SEC,
+            tcp_time_wait: 10 * SEC,
+            tcp_close: 10 * SEC,
+            udp: 10 * SEC,
+            udp_stream: 180 * SEC,
+            icmp: 10 * SEC,
+            generic: 600 * SEC,
+            max_entries: 262_144,
+        }
+    }
+}
+
+impl Settings {
+    /// Sets one `connection tracking` property by its RouterOS name.
+    pub fn set(&mut self, key: &str, value: Time) -> bool {
+        let slot = match key {
+            "tcp-syn-sent-timeout" => &mut self.tcp_syn_sent,
+            "tcp-syn-received-timeout" => &mut self.tcp_syn_received,
+            "tcp-established-timeout" => &mut self.tcp_established,
+            "tcp-fin-wait-timeout" => &mut self.tcp_fin_wait,
+            "tcp-close-wait-timeout" => &mut self.tcp_close_wait,
+            "tcp-last-ack-timeout" => &mut self.tcp_last_ack,
+            "tcp-time-wait-timeout" => &mut self.tcp_time_wait,
+            "tcp-close-timeout" => &mut self.tcp_close,
+            "udp-timeout" => &mut self.udp,
+            "udp-stream-timeout" => &mut self.udp_stream,
+            "icmp-timeout" => &mut self.icmp,
+            "generic-timeout" => &mut self.generic,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Original,
+    Reply,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait,
+    LastAck,
+    TimeWait,
+    Close,
+    /// UDP, ICMP and other protocols: only whether replies were seen matters.
+    Datagram,
+}
+
+/// Source NAT applied when the connection started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SrcNat {
+    None,
+    /// Masquerade through this interface: removed if the interface goes down.
+    Masquerade(IfaceId),
+    Static,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The tuple of the first packet, as it arrived.
+    pub original: FiveTuple,
+    /// The tuple replies carry: the reverse of the original after NAT.
+    pub reply: FiveTuple,
+    pub state: State,
+    pub connection_mark: ConnMark,
+    pub src_nat: SrcNat,
+    pub dst_nat: bool,
+    pub seen_reply: bool,
+    pub fasttracked: bool,
+    /// FIN seen from the original / reply side.
+    fin: [bool; 2],
+    pub expires: Time,
+    pub created: Time,
+    pub packets: [u32; 2],
+    pub bytes: [u64; 2],
+}
+
+impl Entry {
+    /// The tuple the packet will carry once its own direction's NAT is applied.
+    pub fn translated(&self, dir: Dir) -> FiveTuple {
+        match dir {
+            Dir::Original => self.reply.reversed(),
+            Dir::Reply => self.original.reversed(),
+        }
+    }
+}
+
+/// Why a new connection could not be tracked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableFull;
+
+#[derive(Clone, Debug, Default)]
+pub struct Conntrack {
+    pub settings: Settings,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    /// Both directions' tuples → slot << 1 | direction.
+    index: FxHashMap<FiveTuple, u32>,
+    live: u32,
+}
+
+impl Conntrack {
+    pub fn new(settings: Settings) -> Conntrack {
+        Conntrack {
+            settings,
+            ..Conntrack::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn get(&self, id: u32) -> &Entry {
+        self.slots[id as usize].as_ref().expect("live conntrack id")
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> &mut Entry {
+        self.slots[id as usize].as_mut().expect("live conntrack id")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
+    }
+
+    /// The live entry this tuple belongs to, and the direction of the packet.
+    pub fn lookup(&mut self, now: Time, tuple: &FiveTuple) -> Option<(u32, Dir)> {
+        let key = *self.index.get(tuple)?;
+        let id = key >> 1;
+        if self.get(id).expires <= now {
+            self.remove(id);
+            return None;
+        }
+        let dir = if key & 1 == 0 { Dir::Original } else { Dir::Reply };
+        Some((id, dir))
+    }
+
+    /// Starts tracking a connection whose first packet is `pkt`.
+    pub fn create(&mut self, now: Time, pkt: &Packet) -> Result<u32, TableFull> {
+        if self.live >= self.settings.max_entries {
+            return Err(TableFull);
+        }
+        let tuple = pkt.tuple;
+        let state = match tuple.protocol {
+            // A TCP packet other than SYN starts an entry mid-stream (loose tracking, the default).
+            Protocol::Tcp if pkt.flags.has(TcpFlags::SYN) => State::SynSent,
+            Protocol::Tcp => State::Established,
+            _ => State::Datagram,
+        };
+        let entry = Entry {
+            original: tuple,
+            reply: tuple.reversed(),
+            state,
+            connection_mark: ConnMark::NONE,
+            src_nat: SrcNat::None,
+            dst_nat: false,
+            seen_reply: false,
+            fasttracked: false,
+            fin: [false; 2],
+            expires: now + self.timeout(state, tuple.protocol, false),
+            created: now,
+            packets: [0; 2],
+            bytes: [0; 2],
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(entry);
+                id
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(tuple, id << 1);
+        self.index.insert(tuple.reversed(), id << 1 | 1);
+        self.live += 1;
+        Ok(id)
+    }
+
+    /// Replaces the reply tuple once NAT has chosen the translated addresses.
+    pub fn set_reply(&mut self, id: u32, reply: FiveTuple) {
+        let old = self.get(id).reply;
+        if old == reply {
+            return;
+        }
+        self.index.remove(&old);
+        self.index.insert(reply, id << 1 | 1);
+        self.get_mut(id).reply = reply;
+    }
+
+    /// Whether some live entry already expects replies on this tuple.
+    pub fn reply_tuple_taken(&self, tuple: &FiveTuple) -> bool {
+        self.index.contains_key(tuple)
+    }
+
+    /// Advances the state machine for one packet and renews the timeout.
+    pub fn update(&mut self, now: Time, id: u32, dir: Dir, pkt: &Packet) {
+        let timeouts = self.settings.clone();
+        let e = self.get_mut(id);
+        let d = dir as usize;
+        e.packets[d] += 1;
+        e.bytes[d] += pkt.len as u64;
+        if dir == Dir::Reply {
+            e.seen_reply = true;
+        }
+        if e.original.protocol == Protocol::Tcp {
+            e.state = next_tcp_state(e, dir, pkt.flags);
+        }
+        let stream = e.seen_reply;
+        e.expires = now + timeout_of(&timeouts, e.state, e.original.protocol, stream);
+    }
+
+    fn timeout(&self, state: State, proto: Protocol, stream: bool) -> Time {
+        timeout_of(&self.settings, state, proto, stream)
+    }
+
+    pub fn remove(&mut self, id: u32) {
+        if let Some(e) = self.slots[id as usize].take() {
+            self.index.remove(&e.original);
+            self.index.remove(&e.reply);
+            self.free.push(id);
+            self.live -= 1;
+        }
+    }
+
+    /// Removes every entry whose timeout has passed; returns how many.
+    pub fn expire(&mut self, now: Time) -> usize {
+        self.remove_where(|e| e.expires <= now)
+    }
+
+    /// What RouterOS does when an interface goes down or changes address: every connection
+    /// masqueraded through it is forgotten.
+    pub fn flush_masquerade(&mut self, iface: IfaceId) -> usize {
+        self.remove_where(|e| e.src_nat == SrcNat::Masquerade(iface))
+    }
+
+    fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> usize {
+        let ids: Vec<u32> = self
+            .iter()
+            .filter(|(_, e)| doomed(e))
+            .map(|(i, _)| i)
+            .collect();
+        for &id in &ids {
+            self.remove(id);
+        }
+        ids.len()
+    }
+}
+
+fn next_tcp_state(e: &mut Entry, dir: Dir, flags: TcpFlags) -> State {
+    use State::*;
+    if flags.has(TcpFlags::RST) {
+        return Close;
+    }
+    if flags.has(TcpFlags::FIN) {
+        e.fin[dir as usize] = true;
+    }
+    let both_fin = e.fin[0] && e.fin[1];
+    match (e.state, dir) {
+        (SynSent, Dir::Reply) if flags.has(TcpFlags::SYN) => SynReceived,
+        (SynReceived, Dir::Original) if flags.has(TcpFlags::ACK) => Established,
+        (Established, _) if flags.has(TcpFlags::FIN) => FinWait,
+        (FinWait, _) if both_fin => LastAck,
+        (LastAck, _) if flags.has(TcpFlags::ACK) => TimeWait,
+        (s, _) => s,
+    }
+}
+
+fn timeout_of(s: &Settings, state: State, proto: Protocol, stream: bool) -> Time {
+    match (state, proto) {
+        (State::SynSent, _) => s.tcp_syn_sent,
+        (State::SynReceived, _) => s.tcp_syn_received,
+        (State::Established, _) => s.tcp_established,
+        (State::FinWait, _) => s.tcp_fin_wait,
+        (State::LastAck, _) => s.tcp_last_ack,
+        (State::TimeWait, _) => s.tcp_time_wait,
+        (State::Close, _) => s.tcp_close,
+        (State::Datagram, Protocol::Udp) if stream => s.udp_stream,
+        (State::Datagram, Protocol::Udp) => s.udp,
+        (State::Datagram, Protocol::Icmp) => s.icmp,
+        (State::Datagram, Protocol::Tcp) => s.generic,
+    }
+}
+
+/// A bound on memory per tracked connection, checked by a test: the entry plus its two index
+/// slots (the hash map stores key and value, with some slack).
+pub const BYTES_PER_ENTRY_BOUND: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn syn() -> Packet {
+        let t = FiveTuple {
+            src: Ipv4Addr::new(10, 0, 0, 2),
+            dst: Ipv4Addr::new(93, 184, 216, 34),
+            src_port: 40000,
+            dst_port: 443,
+            protocol: Protocol::Tcp,
+        };
+        Packet::tcp(t, 0, TcpFlags::SYN, 0, 0, 0)
+    }
+
+    #[test]
+    fn handshake_walks_the_tcp_states_and_timeouts() {
+        let mut ct = Conntrack::new(Settings::default());
+        let p = syn();
+        let id = ct.create(0, &p).unwrap();
+        ct.update(0, id, Dir::Original, &p);
+        assert_eq!(ct.get(id).state, State::SynSent);
+        assert_eq!(ct.get(id).expires, 5 * SEC);
+        let mut synack = p;
+        synack.tuple = p.tuple.reversed();
+        synack.flags = TcpFlags::SYN | TcpFlags::ACK;
+        assert_eq!(ct.lookup(SEC, &synack.tuple), Some((id, Dir::Reply)));
+        ct.update(SEC, id, Dir::Reply, &synack);
+        let mut ack = p;
+        ack.flags = TcpFlags::ACK;
+        ct.update(SEC, id, Dir::Original, &ack);
+        assert_eq!(ct.get(id).state, State::Established);
+        assert_eq!(ct.get(id).expires, SEC + 86_400 * SEC);
+    }
+
+    #[test]
+    fn expired_entries_disappear_and_slots_are_reused() {
+        let mut ct = Conntrack::new(Settings::default());
+        let p = syn();
+        let id = ct.create(0, &p).unwrap();
+        assert_eq!(ct.lookup(6 * SEC, &p.tuple), None);
+        assert!(ct.is_empty());
+        assert_eq!(ct.create(7 * SEC, &p).unwrap(), id);
+    }
+
+    #[test]
+    fn full_table_refuses_new_connections() {
+        let mut ct = Conntrack::new(Settings {
+            max_entries: 1,
+            ..Settings::default()
+        });
+        let p = syn();
+        ct.create(0, &p).unwrap();
+        let mut q = p;
+        q.tuple.src_port += 1;
+        assert_eq!(ct.create(0, &q), Err(TableFull));
+    }
+
+    #[test]
+    fn an_entry_fits_the_memory_budget() {
+        // Two index slots of (tuple, u32) with hashbrown's control byte and 1/8 slack.
+        let index = 2 * (std::mem::size_of::<(FiveTuple, u32)>() + 1) * 8 / 7;
+        let total = std::mem::size_of::<Option<Entry>>() + index;
+        assert!(total <= BYTES_PER_ENTRY_BOUND, "{total} bytes per connection");
+    }
+}

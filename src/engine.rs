@@ -1,0 +1,496 @@
+//! The discrete-event core: a world of LAN hosts, the router, ISP links and internet servers,
+//! advanced one event at a time in simulated nanoseconds.
+//!
+//! Events are ordered by (time, insertion sequence), a total order, so a scenario and seed give
+//! the same run on any machine. Packets travel inside events by value; links compute arrival
+//! times when a packet is offered ([`crate::link`]), so each packet costs one event per hop. The
+//! router, flows and links are sans-IO values the engine feeds; the engine owns the only clock.
+//! A [`Simulation`] is a self-contained value: many can run in parallel.
+
+use crate::firewall::{AddrRange, IfaceId};
+use crate::flow::{Cause, Flow, From, Outbox};
+use crate::link::{Channel, LinkDrop, Lossy, Wire};
+use crate::metrics::{Metrics, WanMetrics};
+use crate::packet::{FiveTuple, Packet, Protocol};
+use crate::router::{DropReason, Router, Verdict};
+use crate::scenario::{Loaded, Queue};
+use crate::units::{SEC, Time};
+use crate::workload::{Session, SessionKind, Workload};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// A packet reaches the router on an interface.
+    AtRouter(IfaceId, Packet),
+    /// A packet reaches its LAN host.
+    AtHost(Packet),
+    /// A packet from the router has crossed a WAN, the ISP and the internet to the server.
+    AtServer(u8, Packet),
+    /// A packet from a server reaches the ISP's gateway, to be queued towards the router.
+    AtGateway(u8, Packet),
+    /// A host starts a session of an application.
+    SessionStart { host: u32, app: u16 },
+    Timer { flow: u32 },
+    Sample,
+    Housekeeping,
+}
+
+struct Scheduled {
+    time: Time,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed, so the max-heap pops the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// One ISP as the engine sees it.
+struct WanSide {
+    iface: IfaceId,
+    /// The router's address on this WAN: the only source the ISP accepts from it.
+    address: Ipv4Addr,
+    up: Lossy<Wire>,
+    down: Lossy<Wire>,
+    upstream_latency: Time,
+}
+
+/// Flow slots are reused only after packets of the old flow can no longer be in flight.
+const SLOT_QUARANTINE: Time = 120 * SEC;
+
+pub struct Simulation {
+    now: Time,
+    end: Time,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    pub router: Router,
+    lan_iface: IfaceId,
+    lan_subnet: AddrRange,
+    lan_up: Wire,
+    lan_down: Wire,
+    wans: Vec<WanSide>,
+    /// Per router interface, the WAN index plugged into it.
+    wan_of_iface: Vec<Option<u8>>,
+    workload: Workload,
+    flows: Vec<Option<Flow>>,
+    free_slots: VecDeque<(Time, u32)>,
+    outbox: Outbox,
+    sample_interval: Time,
+    pub metrics: Metrics,
+}
+
+impl Simulation {
+    pub fn new(loaded: &Loaded, seed: u64) -> Simulation {
+        let sc = &loaded.scenario;
+        let config = &loaded.config;
+        let router = Router::new(config.clone());
+        let link_rng = |i: u64| Pcg64Mcg::seed_from_u64(seed ^ (0x11_4e4b_0000 + i));
+        let mut wan_of_iface = vec![None; config.interfaces.len()];
+        let mut wans = Vec::new();
+        let mut wan_metrics = Vec::new();
+        for (i, (w, &iface)) in sc.wans.iter().zip(&loaded.wan_ifaces).enumerate() {
+            wan_of_iface[iface as usize] = Some(i as u8);
+            let address = config.address_of(iface).map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
+            wans.push(WanSide {
+                iface,
+                address,
+                up: Lossy::new(Wire::new(w.up.0, w.latency.0, w.queue), w.loss, link_rng(2 * i as u64)),
+                down: Lossy::new(Wire::new(w.down.0, w.latency.0, w.queue), w.loss, link_rng(2 * i as u64 + 1)),
+                upstream_latency: w.upstream_latency.0,
+            });
+            let name = config.iface_name(iface).to_string();
+            wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
+        }
+        let lan_addr = config.address_of(loaded.lan_iface).expect("checked by scenario::check");
+        let mask = crate::routing::prefix_mask(lan_addr.prefix_len);
+        let lan_subnet = AddrRange {
+            first: u32::from(lan_addr.address) & mask,
+            last: u32::from(lan_addr.address) | !mask,
+        };
+        let mut reserved = vec![lan_subnet];
+        reserved.extend(config.addresses.iter().map(|a| {
+            let m = crate::routing::prefix_mask(a.prefix_len);
+            AddrRange {
+                first: u32::from(a.address) & m,
+                last: u32::from(a.address) | !m,
+            }
+        }));
+        let workload = Workload::new(sc, seed, &reserved);
+        // Switch ports buffer generously; the LAN is never the bottleneck in these scenarios.
+        let lan_queue = Queue::Packets(4096);
+        let mut sim = Simulation {
+            now: 0,
+            end: loaded.duration(),
+            seq: 0,
+            queue: BinaryHeap::with_capacity(1 << 16),
+            router,
+            lan_iface: loaded.lan_iface,
+            lan_subnet,
+            lan_up: Wire::new(sc.lan.bandwidth.0, sc.lan.latency.0, lan_queue),
+            lan_down: Wire::new(sc.lan.bandwidth.0, sc.lan.latency.0, lan_queue),
+            wans,
+            wan_of_iface,
+            workload,
+            flows: Vec::new(),
+            free_slots: VecDeque::new(),
+            outbox: Vec::with_capacity(64),
+            sample_interval: sc.sample_interval.0.max(1),
+            metrics: Metrics::new(wan_metrics),
+        };
+        for host in 0..sc.lan.hosts {
+            for app in 0..sim.workload.app_count() as u16 {
+                if sim.workload.runs(host, app) {
+                    let at = sim.workload.next_arrival(0, host, app);
+                    sim.schedule(at, Event::SessionStart { host, app });
+                }
+            }
+        }
+        sim.schedule(sim.sample_interval, Event::Sample);
+        sim.schedule(SEC, Event::Housekeeping);
+        sim
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn end(&self) -> Time {
+        self.end
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.now >= self.end || self.queue.is_empty()
+    }
+
+    fn schedule(&mut self, time: Time, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            time,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    /// Runs every event up to and including `until` (or the end of the scenario).
+    pub fn run_until(&mut self, until: Time) {
+        let until = until.min(self.end);
+        while let Some(top) = self.queue.peek() {
+            if top.time > until {
+                break;
+            }
+            let Scheduled { time, event, .. } = self.queue.pop().expect("peeked");
+            self.now = time;
+            self.metrics.events += 1;
+            self.handle(event);
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs to the end and closes the books: connections still open count as active.
+    pub fn run(mut self) -> Metrics {
+        self.run_until(self.end);
+        self.finish()
+    }
+
+    pub fn finish(self) -> Metrics {
+        self.metrics
+    }
+
+    /// Connections still open.
+    pub fn active_connections(&self) -> u64 {
+        self.flows.iter().flatten().filter(|f| f.outcome.is_none()).count() as u64
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::AtRouter(iface, pkt) => self.at_router(iface, pkt),
+            Event::AtHost(pkt) => self.at_host(pkt),
+            Event::AtServer(wan, pkt) => self.at_server(wan, pkt),
+            Event::AtGateway(wan, pkt) => self.at_gateway(wan, pkt),
+            Event::SessionStart { host, app } => self.session_start(host, app),
+            Event::Timer { flow } => self.timer(flow),
+            Event::Sample => {
+                self.metrics.sample(self.now, self.sample_interval);
+                self.schedule(self.now + self.sample_interval, Event::Sample);
+            }
+            Event::Housekeeping => {
+                self.router.expire(self.now);
+                self.schedule(self.now + SEC, Event::Housekeeping);
+            }
+        }
+    }
+
+    fn session_start(&mut self, host: u32, app: u16) {
+        let next = self.workload.next_arrival(self.now, host, app);
+        self.schedule(next, Event::SessionStart { host, app });
+        let session = self.workload.session(self.now, host, app);
+        let id = self.allocate_slot();
+        let tuple = FiveTuple {
+            src: self.workload.host_ip(host),
+            dst: self.workload.servers[session.server as usize].ip,
+            src_port: session.src_port,
+            dst_port: session.dst_port,
+            protocol: protocol_of(&session),
+        };
+        let mut flow = Flow::new(id, host, tuple, &session, self.now);
+        self.metrics.connections_total += 1;
+        flow.open(self.now, &mut self.outbox);
+        self.flows[id as usize] = Some(flow);
+        self.after_flow_step(id);
+    }
+
+    fn allocate_slot(&mut self) -> u32 {
+        match self.free_slots.front() {
+            Some(&(free_at, id)) if free_at <= self.now => {
+                self.free_slots.pop_front();
+                id
+            }
+            _ => {
+                self.flows.push(None);
+                (self.flows.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Sends what the flow put in the outbox, re-arms its timer and settles its outcome.
+    fn after_flow_step(&mut self, id: u32) {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for (from, pkt) in outbox.drain(..) {
+            match from {
+                From::Host => self.from_host(pkt),
+                From::Server => self.from_server(pkt),
+            }
+        }
+        self.outbox = outbox;
+        let Some(flow) = self.flows[id as usize].as_mut() else {
+            return;
+        };
+        if let Some(outcome) = flow.outcome {
+            let wan = flow.wan;
+            self.flows[id as usize] = None;
+            self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
+            self.metrics.record_outcome(outcome);
+            match wan {
+                Some(w) => self.metrics.wans[w as usize].active -= 1,
+                None => self.metrics.never_left += 1,
+            }
+            return;
+        }
+        if let Some(deadline) = flow.next_deadline()
+            && deadline < flow.timer_at
+        {
+            flow.timer_at = deadline;
+            self.schedule(deadline, Event::Timer { flow: id });
+        }
+    }
+
+    fn timer(&mut self, id: u32) {
+        let now = self.now;
+        let Some(flow) = self.flows[id as usize].as_mut() else {
+            return;
+        };
+        if flow.timer_at != now {
+            return; // superseded by an earlier timer that already ran
+        }
+        flow.timer_at = Time::MAX;
+        if flow.next_deadline().is_some_and(|d| d <= now) {
+            flow.on_timer(now, &mut self.outbox);
+        }
+        self.after_flow_step(id);
+    }
+
+    fn fault(&mut self, flow: u32, cause: Cause) {
+        if let Some(f) = self.flows.get_mut(flow as usize).and_then(Option::as_mut) {
+            f.fault = Some(cause);
+        }
+    }
+
+    fn from_host(&mut self, pkt: Packet) {
+        if let Ok(at) = self.lan_up.send(self.now, pkt.len) {
+            self.schedule(at, Event::AtRouter(self.lan_iface, pkt));
+        }
+    }
+
+    fn from_server(&mut self, pkt: Packet) {
+        // The internet delivers to whichever ISP owns the destination address.
+        let Some(wan) = self.wans.iter().position(|w| w.address == pkt.tuple.dst) else {
+            return;
+        };
+        let server_latency = self.server_latency(&pkt, pkt.tuple.src);
+        let at = self.now + server_latency + self.wans[wan].upstream_latency;
+        self.schedule(at, Event::AtGateway(wan as u8, pkt));
+    }
+
+    fn server_latency(&self, pkt: &Packet, server_ip: Ipv4Addr) -> Time {
+        self.flows
+            .get(pkt.flow as usize)
+            .and_then(Option::as_ref)
+            .map(|f| &self.workload.servers[f.server as usize])
+            .filter(|s| s.ip == server_ip)
+            .map_or(0, |s| s.latency)
+    }
+
+    fn at_router(&mut self, iface: IfaceId, mut pkt: Packet) {
+        if let Some(wan) = self.wan_of_iface[iface as usize] {
+            self.metrics.received_down(wan as usize, pkt.len);
+        }
+        self.metrics.router_packets += 1;
+        match self.router.receive(self.now, iface, &mut pkt) {
+            Verdict::Forward(hop) if hop.iface == self.lan_iface => {
+                if let Ok(at) = self.lan_down.send(self.now, pkt.len) {
+                    self.schedule(at, Event::AtHost(pkt));
+                }
+            }
+            Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
+                Some(wan) => self.to_wan(wan, iface == self.lan_iface, pkt),
+                None => self.fault(pkt.flow, Cause::PathDown),
+            },
+            Verdict::Local => {}
+            Verdict::Drop(reason) => {
+                let cause = match reason {
+                    DropReason::NoRoute => Cause::NoRoute,
+                    DropReason::ConntrackFull => Cause::ConntrackFull,
+                    DropReason::Filtered => Cause::Filtered,
+                };
+                self.fault(pkt.flow, cause);
+            }
+        }
+    }
+
+    /// The router sends a packet out of a WAN.
+    fn to_wan(&mut self, wan: u8, from_lan: bool, pkt: Packet) {
+        let w = wan as usize;
+        self.metrics.sent_up(w, pkt.len);
+        if from_lan {
+            self.note_wan(wan, &pkt);
+        }
+        let side = &mut self.wans[w];
+        match side.up.send(self.now, pkt.len) {
+            Ok(at) => {
+                let at = at + side.upstream_latency + self.server_latency(&pkt, pkt.tuple.dst);
+                self.schedule(at, Event::AtServer(wan, pkt));
+            }
+            Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::PathDown),
+            Err(_) => {}
+        }
+    }
+
+    /// Books which WAN a LAN connection's packet left by, and with which address.
+    fn note_wan(&mut self, wan: u8, pkt: &Packet) {
+        if pkt.tuple.src != self.wans[wan as usize].address {
+            self.metrics.packets_wrong_source += 1;
+        }
+        let Some(flow) = self.flows.get_mut(pkt.flow as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        match flow.wan {
+            None => {
+                flow.wan = Some(wan);
+                let pair = (u32::from(flow.tuple.src) as u64) << 32 | u32::from(flow.tuple.dst) as u64;
+                let m = &mut self.metrics.wans[wan as usize];
+                m.connections += 1;
+                m.active += 1;
+                m.address_pairs.insert(pair);
+            }
+            Some(first) if first != wan => self.metrics.packets_off_wan += 1,
+            Some(_) => {}
+        }
+    }
+
+    /// The ISP's gateway and the internet beyond it handle a packet from the router.
+    fn at_server(&mut self, wan: u8, pkt: Packet) {
+        if pkt.tuple.src != self.wans[wan as usize].address {
+            // Anti-spoofing at the ISP (BCP 38): only its own customer address may leave.
+            return self.fault(pkt.flow, Cause::WrongSourceAddress);
+        }
+        let now = self.now;
+        let Some(flow) = self.flows.get_mut(pkt.flow as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if pkt.tuple.dst != flow.tuple.dst {
+            let cause = if self.lan_subnet.contains(pkt.tuple.dst) {
+                Cause::ReplySentOutWan
+            } else {
+                Cause::NoRoute
+            };
+            return self.fault(pkt.flow, cause);
+        }
+        if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
+            flow.fault = Some(cause);
+        }
+        self.after_flow_step(pkt.flow);
+    }
+
+    fn at_gateway(&mut self, wan: u8, pkt: Packet) {
+        let side = &mut self.wans[wan as usize];
+        match side.down.send(self.now, pkt.len) {
+            Ok(at) => {
+                let iface = side.iface;
+                self.schedule(at, Event::AtRouter(iface, pkt));
+            }
+            Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::PathDown),
+            Err(_) => {}
+        }
+    }
+
+    fn at_host(&mut self, pkt: Packet) {
+        let now = self.now;
+        let Some(flow) = self.flows.get_mut(pkt.flow as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
+            flow.fault = Some(cause);
+        }
+        self.after_flow_step(pkt.flow);
+    }
+}
+
+fn protocol_of(session: &Session) -> Protocol {
+    match session.kind {
+        SessionKind::Tcp { .. } => Protocol::Tcp,
+        _ => Protocol::Udp,
+    }
+}
+
+/// A finished run: what the report needs.
+pub struct Run {
+    pub summary: crate::report::Summary,
+    pub metrics: Metrics,
+}
+
+/// Simulates `loaded` for `duration` with `seed`, calling `progress(now, end)` every simulated
+/// second or so.
+pub fn simulate(loaded: &Loaded, seed: u64, duration: Time, mut progress: impl FnMut(Time, Time)) -> Run {
+    let mut sim = Simulation::new(loaded, seed);
+    sim.end = duration;
+    let step = (duration / 200).max(SEC);
+    while !sim.is_finished() {
+        let next = sim.now() + step;
+        sim.run_until(next);
+        progress(sim.now().min(duration), duration);
+    }
+    let active = sim.active_connections();
+    let summary = crate::report::Summary::new(loaded, seed, duration, &sim.metrics, &sim.router, active);
+    Run {
+        summary,
+        metrics: sim.metrics,
+    }
+}

@@ -1,0 +1,114 @@
+//! Errors a user sees. Anything wrong with an input file is a [`SourceError`]: the file, line and
+//! column, the offending text and what was expected, rendered with a source snippet by miette.
+//! The CLI maps every error to exit status 2.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct SourceError {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    #[source_code]
+    pub source_code: NamedSource<String>,
+    #[label("{label}")]
+    pub span: SourceSpan,
+    pub label: String,
+}
+
+impl SourceError {
+    /// An error at byte range `start..end` of `text`, the contents of `file`.
+    pub fn new(file: &str, text: &str, start: usize, end: usize, message: impl Into<String>) -> Self {
+        let start = start.min(text.len());
+        let end = end.clamp(start, text.len());
+        let (line, column) = line_column(text, start);
+        let message = message.into();
+        SourceError {
+            file: file.to_string(),
+            line,
+            column,
+            label: message.clone(),
+            message,
+            source_code: NamedSource::new(file, text.to_string()),
+            span: (start, end.max(start + 1).min(text.len()) - start).into(),
+        }
+    }
+
+    /// An error at a 1-based line and column, as parsers that count lines report them.
+    pub fn at_line(file: &str, text: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        let start = offset_of(text, line, column);
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || c == ',' || c == ')')
+            .map_or(text.len(), |n| start + n.max(1));
+        SourceError::new(file, text, start, end, message)
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line as u32, col as u32)
+}
+
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Error {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(Box<SourceError>),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<SourceError> for Error {
+    fn from(e: SourceError) -> Error {
+        Error::Source(Box::new(e))
+    }
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_lines_and_columns() {
+        let text = "first\nsecond line\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 7), (2, 2));
+        let e = SourceError::at_line("f.rsc", text, 2, 8, "bad");
+        assert_eq!((e.line, e.column), (2, 8));
+        assert_eq!(e.to_string(), "f.rsc:2:8: bad");
+    }
+}

@@ -1,0 +1,420 @@
+//! A simulated connection from both ends: the LAN host that opens it and the internet server that
+//! answers. Like the router, a flow is driven by `(now, packet)` and timer calls and pushes the
+//! packets it wants sent into an outbox; the engine carries them.
+//!
+//! Each end checks what a real stack checks: the server knows its client by the address and port
+//! the first packet came from and drops anything else (so a connection whose NAT address changes
+//! mid-way breaks), and the host accepts only replies from the server it called. A flow ends
+//! `Completed` when the client has everything it asked for, or `Broken` with the cause of the
+//! last fault seen on its packets.
+
+use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
+use crate::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
+use crate::units::{SEC, Time};
+use crate::workload::{Session, SessionKind};
+use std::net::Ipv4Addr;
+
+/// Why a connection broke (or what was last done to its packets). Names are the JSON keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// The router sent a reply to a LAN host out of a WAN (a routing mark caught the reply).
+    ReplySentOutWan,
+    /// The server saw the connection's packets arrive from a different public address or port.
+    NatAddressChanged,
+    /// A packet left a WAN with a source address that ISP did not assign (no NAT, or another
+    /// WAN's address), and the ISP dropped it.
+    WrongSourceAddress,
+    NoRoute,
+    ConntrackFull,
+    Filtered,
+    /// A link or gateway on the path was down.
+    PathDown,
+    /// Nothing but congestion or random loss went wrong: the retries ran out.
+    Timeout,
+}
+
+impl Cause {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::ReplySentOutWan => "reply-sent-out-wan",
+            Cause::NatAddressChanged => "nat-address-changed",
+            Cause::WrongSourceAddress => "wrong-source-address",
+            Cause::NoRoute => "no-route",
+            Cause::ConntrackFull => "conntrack-full",
+            Cause::Filtered => "filtered",
+            Cause::PathDown => "path-down",
+            Cause::Timeout => "timeout",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Broken(Cause),
+}
+
+/// Which end a packet is sent from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum From {
+    Host,
+    Server,
+}
+
+pub type Outbox = Vec<(From, Packet)>;
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub id: u32,
+    pub host: u32,
+    pub server: u32,
+    pub app: u16,
+    /// As the host sends it: host address and port → server address and port.
+    pub tuple: FiveTuple,
+    /// The address and port the server saw the first packet come from (after NAT).
+    pub peer: Option<(Ipv4Addr, u16)>,
+    pub started: Time,
+    /// The WAN its first packet left by, and how many later packets left by another.
+    pub wan: Option<u8>,
+    pub fault: Option<Cause>,
+    pub outcome: Option<Outcome>,
+    /// When the engine's pending timer event for this flow fires (`Time::MAX`: none).
+    pub timer_at: Time,
+    transport: Transport,
+}
+
+#[derive(Clone, Debug)]
+enum Transport {
+    Tcp(Box<TcpConn>),
+    UdpExchange {
+        request: u32,
+        response: u32,
+        tries: u8,
+        deadline: Time,
+    },
+    UdpStream {
+        packet: u32,
+        interval: Time,
+        until: Time,
+        next_tick: Time,
+        last_heard: Time,
+        sent: u32,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct TcpConn {
+    /// SYN retransmissions so far, and when the next is due while unanswered.
+    syn_tries: u8,
+    syn_deadline: Option<Time>,
+    established: bool,
+    request: Sender,
+    request_rx: Receiver,
+    response: Sender,
+    response_rx: Receiver,
+    response_started: bool,
+}
+
+/// SYNs are retried this many times (1 s, 2 s, 4 s, 8 s), then the host gives up.
+const SYN_RETRIES: u8 = 4;
+/// A UDP stream with nothing heard for this long is considered dead.
+const STREAM_SILENCE: Time = 5 * SEC;
+/// Largest UDP payload in one datagram.
+const MAX_DATAGRAM: u32 = 1472;
+
+impl Flow {
+    pub fn new(id: u32, host: u32, tuple: FiveTuple, session: &Session, now: Time) -> Flow {
+        let transport = match session.kind {
+            SessionKind::Tcp { request, response } => Transport::Tcp(Box::new(TcpConn {
+                syn_tries: 0,
+                syn_deadline: None,
+                established: false,
+                request: Sender::new(request),
+                request_rx: Receiver::default(),
+                response: Sender::new(response),
+                response_rx: Receiver::default(),
+                response_started: false,
+            })),
+            SessionKind::UdpExchange { request, response } => Transport::UdpExchange {
+                request: request.min(MAX_DATAGRAM),
+                response: response.min(MAX_DATAGRAM),
+                tries: 0,
+                deadline: Time::MAX,
+            },
+            SessionKind::UdpStream { packet, interval, until } => Transport::UdpStream {
+                packet: packet.min(MAX_DATAGRAM),
+                interval,
+                until,
+                next_tick: now,
+                last_heard: now,
+                sent: 0,
+            },
+        };
+        Flow {
+            id,
+            host,
+            server: session.server,
+            app: session.app,
+            tuple,
+            peer: None,
+            started: now,
+            wan: None,
+            fault: None,
+            outcome: None,
+            timer_at: Time::MAX,
+            transport,
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.tuple.protocol
+    }
+
+    /// The host opens the connection.
+    pub fn open(&mut self, now: Time, out: &mut Outbox) {
+        let (tuple, id) = (self.tuple, self.id);
+        match &mut self.transport {
+            Transport::Tcp(c) => {
+                c.syn_tries = 0;
+                c.syn_deadline = Some(now + INITIAL_RTO);
+                out.push((From::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
+            }
+            Transport::UdpExchange { request, tries, deadline, .. } => {
+                *tries = 1;
+                *deadline = now + SEC;
+                out.push((From::Host, Packet::udp(tuple, id, 0, *request)));
+            }
+            Transport::UdpStream { .. } => self.stream_tick(now, out),
+        }
+    }
+
+    /// The earliest moment a timer of this flow is due.
+    pub fn next_deadline(&self) -> Option<Time> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        match &self.transport {
+            Transport::Tcp(c) => [c.syn_deadline, c.request.deadline, c.response.deadline]
+                .into_iter()
+                .flatten()
+                .min(),
+            Transport::UdpExchange { deadline, .. } => Some(*deadline),
+            Transport::UdpStream { next_tick, .. } => Some(*next_tick),
+        }
+    }
+
+    /// Runs the timers that are due.
+    pub fn on_timer(&mut self, now: Time, out: &mut Outbox) {
+        if self.outcome.is_some() {
+            return;
+        }
+        let (tuple, id) = (self.tuple, self.id);
+        let peer = self.peer;
+        let mut give_up = false;
+        match &mut self.transport {
+            Transport::Tcp(c) => {
+                if c.syn_deadline.is_some_and(|d| d <= now) {
+                    if c.syn_tries >= SYN_RETRIES {
+                        give_up = true;
+                    } else {
+                        c.syn_tries += 1;
+                        c.syn_deadline = Some(now + (INITIAL_RTO << c.syn_tries));
+                        out.push((From::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
+                    }
+                }
+                if c.request.deadline.is_some_and(|d| d <= now) {
+                    let ack = c.response_rx.nxt;
+                    give_up |= !c.request.on_timeout(now, &mut |s| {
+                        out.push((From::Host, data(tuple, id, s, ack)));
+                    });
+                }
+                if c.response.deadline.is_some_and(|d| d <= now) {
+                    let ack = c.request_rx.nxt;
+                    let back = server_tuple(tuple, peer);
+                    give_up |= !c.response.on_timeout(now, &mut |s| {
+                        out.push((From::Server, data(back, id, s, ack)));
+                    });
+                }
+            }
+            Transport::UdpExchange { request, tries, deadline, .. } => {
+                if *deadline <= now {
+                    if *tries >= 2 {
+                        give_up = true;
+                    } else {
+                        *tries += 1;
+                        *deadline = now + 2 * SEC;
+                        out.push((From::Host, Packet::udp(tuple, id, *tries as u32, *request)));
+                    }
+                }
+            }
+            Transport::UdpStream { .. } => self.stream_tick(now, out),
+        }
+        if give_up {
+            self.break_now();
+        }
+    }
+
+    fn break_now(&mut self) {
+        self.outcome = Some(Outcome::Broken(self.fault.unwrap_or(Cause::Timeout)));
+    }
+
+    fn stream_tick(&mut self, now: Time, out: &mut Outbox) {
+        let (tuple, id, peer) = (self.tuple, self.id, self.peer);
+        let Transport::UdpStream { packet, interval, until, next_tick, last_heard, sent } = &mut self.transport
+        else {
+            return;
+        };
+        if now >= *until {
+            self.outcome = Some(Outcome::Completed);
+            return;
+        }
+        if now.saturating_sub(*last_heard) > STREAM_SILENCE {
+            self.break_now();
+            return;
+        }
+        *sent += 1;
+        out.push((From::Host, Packet::udp(tuple, id, *sent, *packet)));
+        if peer.is_some() {
+            out.push((From::Server, Packet::udp(server_tuple(tuple, peer), id, *sent, *packet)));
+        }
+        *next_tick = now + *interval;
+    }
+
+    /// A packet reached the server. Returns the cause if the server drops it.
+    pub fn at_server(&mut self, now: Time, pkt: &Packet, out: &mut Outbox) -> Result<(), Cause> {
+        let from = (pkt.tuple.src, pkt.tuple.src_port);
+        let opening = match pkt.tuple.protocol {
+            Protocol::Tcp => pkt.flags.has(TcpFlags::SYN),
+            _ => true,
+        };
+        match self.peer {
+            Some(p) if p != from => return Err(Cause::NatAddressChanged),
+            None if !opening => return Err(Cause::NatAddressChanged),
+            None => self.peer = Some(from),
+            Some(_) => {}
+        }
+        if self.outcome.is_some() {
+            return Ok(());
+        }
+        let back = server_tuple(self.tuple, self.peer);
+        let id = self.id;
+        match &mut self.transport {
+            Transport::Tcp(c) => server_tcp(c, now, back, id, pkt, out),
+            Transport::UdpExchange { response, .. } => {
+                out.push((From::Server, Packet::udp(back, id, pkt.seq, *response)));
+            }
+            Transport::UdpStream { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// A packet reached the host. Returns the cause if the host drops it.
+    pub fn at_host(&mut self, now: Time, pkt: &Packet, out: &mut Outbox) -> Result<(), Cause> {
+        if pkt.tuple != self.tuple.reversed() {
+            return Err(Cause::NatAddressChanged);
+        }
+        if self.outcome.is_some() {
+            return Ok(());
+        }
+        let (tuple, id) = (self.tuple, self.id);
+        match &mut self.transport {
+            Transport::Tcp(c) => {
+                if client_tcp(c, now, tuple, id, pkt, out) {
+                    self.outcome = Some(Outcome::Completed);
+                }
+            }
+            Transport::UdpExchange { .. } => self.outcome = Some(Outcome::Completed),
+            Transport::UdpStream { last_heard, .. } => *last_heard = now,
+        }
+        Ok(())
+    }
+}
+
+/// The tuple the server sends with: back to the address it saw.
+fn server_tuple(tuple: FiveTuple, peer: Option<(Ipv4Addr, u16)>) -> FiveTuple {
+    let (dst, dst_port) = peer.unwrap_or((tuple.src, tuple.src_port));
+    FiveTuple {
+        src: tuple.dst,
+        dst,
+        src_port: tuple.dst_port,
+        dst_port,
+        protocol: tuple.protocol,
+    }
+}
+
+fn data(tuple: FiveTuple, id: u32, s: Segment, ack: u32) -> Packet {
+    let flags = if s.push { TcpFlags::ACK | TcpFlags::PSH } else { TcpFlags::ACK };
+    Packet::tcp(tuple, id, flags, s.seq, ack, s.len)
+}
+
+fn ack_only(tuple: FiveTuple, id: u32, ack: u32, extra: TcpFlags) -> Packet {
+    Packet::tcp(tuple, id, TcpFlags::ACK | extra, 0, ack, 0)
+}
+
+fn server_tcp(c: &mut TcpConn, now: Time, back: FiveTuple, id: u32, pkt: &Packet, out: &mut Outbox) {
+    let f = pkt.flags;
+    if f.has(TcpFlags::SYN) {
+        out.push((From::Server, Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0)));
+        return;
+    }
+    if f.has(TcpFlags::FIN) {
+        out.push((From::Server, ack_only(back, id, c.request_rx.nxt, TcpFlags::FIN)));
+        return;
+    }
+    let mut ack_now = false;
+    if pkt.payload > 0 {
+        ack_now = c.request_rx.on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH)) == AckNow::Yes;
+    }
+    let ack = c.request_rx.nxt;
+    let mut sent_data = false;
+    let mut send = |s: Segment| {
+        sent_data = true;
+        out.push((From::Server, data(back, id, s, ack)));
+    };
+    if !c.response_started && c.request_rx.nxt >= c.request.total {
+        c.response_started = true;
+        c.response.transmit(now, &mut send);
+    } else if c.response_started && f.has(TcpFlags::ACK) {
+        c.response.on_ack(now, pkt.ack, &mut send);
+    }
+    if ack_now && !sent_data {
+        out.push((From::Server, ack_only(back, id, ack, TcpFlags::default())));
+    }
+}
+
+/// Returns true once the host has the whole response.
+fn client_tcp(c: &mut TcpConn, now: Time, tuple: FiveTuple, id: u32, pkt: &Packet, out: &mut Outbox) -> bool {
+    let f = pkt.flags;
+    if f.has(TcpFlags::SYN) {
+        let ack = c.response_rx.nxt;
+        if !c.established {
+            c.established = true;
+            c.syn_deadline = None;
+            c.request.transmit(now, &mut |s| out.push((From::Host, data(tuple, id, s, ack))));
+        } else {
+            out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::default())));
+        }
+        return false;
+    }
+    if f.has(TcpFlags::FIN) {
+        out.push((From::Host, ack_only(tuple, id, c.response_rx.nxt + 1, TcpFlags::default())));
+        return false;
+    }
+    let mut ack_now = false;
+    if pkt.payload > 0 {
+        ack_now = c.response_rx.on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH)) == AckNow::Yes;
+    }
+    let ack = c.response_rx.nxt;
+    if f.has(TcpFlags::ACK) && !c.request.done() {
+        c.request.on_ack(now, pkt.ack, &mut |s| out.push((From::Host, data(tuple, id, s, ack))));
+    }
+    if c.response_rx.nxt >= c.response.total {
+        // Everything arrived: acknowledge and close.
+        out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::FIN)));
+        return true;
+    }
+    if ack_now {
+        out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::default())));
+    }
+    false
+}

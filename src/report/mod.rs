@@ -1,0 +1,310 @@
+//! Turns a run's metrics into what people read: a table per WAN on the terminal,
+//! `summary.json`, `timeseries.csv` and charts (PNG and SVG).
+//!
+//! Output is written into a fresh temporary folder beside the destination and renamed into
+//! place only when every file is complete, so an interrupted or failed run never leaves a
+//! half-written result where an earlier good one was.
+
+mod charts;
+
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::scenario::Loaded;
+use crate::units::{SEC, Time};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// `summary.json`. Field names are a contract other tools rely on: add, never rename.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub dialect: String,
+    pub wans: Vec<WanSummary>,
+    pub connections: Connections,
+    /// Per connection mark, the share of new LAN connections the PCC rules give it.
+    pub configured_shares: BTreeMap<String, f64>,
+    pub checks: Checks,
+    pub router: RouterSummary,
+    pub not_simulated: Vec<crate::config::NotSimulated>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WanSummary {
+    pub name: String,
+    pub isp: String,
+    pub connections: u64,
+    pub connection_share: f64,
+    /// The share the configuration asks for, where PCC rules lead to this WAN.
+    pub configured_share: Option<f64>,
+    pub address_pairs: u64,
+    pub address_pair_share: f64,
+    pub bytes_down: u64,
+    pub bytes_up: u64,
+    pub byte_share: f64,
+    pub capacity_down_bps: u64,
+    pub capacity_up_bps: u64,
+    pub mean_utilisation_down: f64,
+    pub mean_utilisation_up: f64,
+    pub peak_utilisation_down: f64,
+    pub peak_utilisation_up: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Connections {
+    pub total: u64,
+    pub completed: u64,
+    pub broken: u64,
+    pub broken_by_cause: BTreeMap<String, u64>,
+    pub active_at_end: u64,
+    /// Started by a host but never forwarded out of any WAN.
+    pub never_left: u64,
+}
+
+/// Invariants PCC promises, counted rather than assumed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Checks {
+    /// Packets of a connection that left by a different WAN than its first packet.
+    pub packets_off_wan: u64,
+    /// Packets that left a WAN without that WAN's address as their source.
+    pub packets_wrong_source: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RouterSummary {
+    pub packets: u64,
+    pub conntrack_entries_at_end: u64,
+    pub events: u64,
+}
+
+fn share(part: u64, total: u64) -> f64 {
+    if total == 0 { 0.0 } else { part as f64 / total as f64 }
+}
+
+impl Summary {
+    pub fn new(loaded: &Loaded, seed: u64, duration: Time, metrics: &Metrics, router: &Router, active: u64) -> Summary {
+        let shares = crate::pcc::configured_shares(&router.config.mangle);
+        let configured_for = |iface_name: &str| -> Option<f64> {
+            let total: f64 = shares
+                .iter()
+                .filter(|(mark, _)| {
+                    router
+                        .wan_of_mark(*mark)
+                        .is_some_and(|i| router.config.iface_name(i) == iface_name)
+                })
+                .fold(0.0, |acc, (_, s)| acc + s);
+            (!shares.is_empty()).then_some(total)
+        };
+        let conns: u64 = metrics.wans.iter().map(|w| w.connections).sum();
+        let pairs: u64 = metrics.wans.iter().map(|w| w.address_pairs.len() as u64).sum();
+        let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
+        let secs = duration as f64 / SEC as f64;
+        let wans = metrics
+            .wans
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let samples = metrics.samples.iter().filter(|s| s.wan == i);
+                let (peak_down, peak_up) = samples.fold((0.0f64, 0.0f64), |(d, u), s| {
+                    (d.max(s.down_bps), u.max(s.up_bps))
+                });
+                WanSummary {
+                    name: w.name.clone(),
+                    isp: w.isp.clone(),
+                    connections: w.connections,
+                    connection_share: share(w.connections, conns),
+                    configured_share: configured_for(&w.name),
+                    address_pairs: w.address_pairs.len() as u64,
+                    address_pair_share: share(w.address_pairs.len() as u64, pairs),
+                    bytes_down: w.bytes_down,
+                    bytes_up: w.bytes_up,
+                    byte_share: share(w.bytes_down + w.bytes_up, bytes),
+                    capacity_down_bps: w.down_bps,
+                    capacity_up_bps: w.up_bps,
+                    mean_utilisation_down: w.bytes_down as f64 * 8.0 / secs / w.down_bps as f64,
+                    mean_utilisation_up: w.bytes_up as f64 * 8.0 / secs / w.up_bps as f64,
+                    peak_utilisation_down: peak_down / w.down_bps as f64,
+                    peak_utilisation_up: peak_up / w.up_bps as f64,
+                }
+            })
+            .collect();
+        Summary {
+            scenario: loaded.scenario.name.clone(),
+            seed,
+            duration_s: secs,
+            dialect: router.config.dialect.name().to_string(),
+            wans,
+            connections: Connections {
+                total: metrics.connections_total,
+                completed: metrics.completed,
+                broken: metrics.broken(),
+                broken_by_cause: metrics
+                    .broken_by_cause
+                    .iter()
+                    .map(|(c, n)| (c.name().to_string(), *n))
+                    .collect(),
+                active_at_end: active,
+                never_left: metrics.never_left,
+            },
+            configured_shares: shares
+                .iter()
+                .map(|(m, s)| (router.config.connection_marks.name(m.0).to_string(), *s))
+                .collect(),
+            checks: Checks {
+                packets_off_wan: metrics.packets_off_wan,
+                packets_wrong_source: metrics.packets_wrong_source,
+            },
+            router: RouterSummary {
+                packets: metrics.router_packets,
+                conntrack_entries_at_end: router.conntrack.len() as u64,
+                events: metrics.events,
+            },
+            not_simulated: router.config.not_simulated.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("summary serialises") + "\n"
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The terminal table: one row per WAN.
+pub fn table(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — seed {}, {:.0} s simulated, config {}",
+        s.scenario, s.seed, s.duration_s, s.dialect
+    );
+    let header = [
+        "WAN", "ISP", "conns", "share", "configured", "down", "up", "byte share", "util down",
+        "peak down", "util up",
+    ];
+    let rows: Vec<[String; 11]> = s
+        .wans
+        .iter()
+        .map(|w| {
+            [
+                w.name.clone(),
+                w.isp.clone(),
+                w.connections.to_string(),
+                pct(w.connection_share),
+                w.configured_share.map_or("-".into(), pct),
+                human_bytes(w.bytes_down),
+                human_bytes(w.bytes_up),
+                pct(w.byte_share),
+                pct(w.mean_utilisation_down),
+                pct(w.peak_utilisation_down),
+                pct(w.mean_utilisation_up),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| -> String {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, t)| if c < 2 { format!("{t:<w$}", w = widths[c]) } else { format!("{t:>w$}", w = widths[c]) })
+            .collect();
+        parts.join("  ")
+    };
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
+    }
+    let c = &s.connections;
+    let _ = write!(
+        out,
+        "connections: {} started, {} completed, {} broken, {} still open",
+        c.total, c.completed, c.broken, c.active_at_end
+    );
+    if !c.broken_by_cause.is_empty() {
+        let causes: Vec<String> = c.broken_by_cause.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = write!(out, " ({})", causes.join(", "));
+    }
+    let _ = writeln!(out);
+    if s.checks.packets_off_wan > 0 || s.checks.packets_wrong_source > 0 {
+        let _ = writeln!(
+            out,
+            "warning: {} packets left by another WAN than their connection's first, {} with another WAN's address",
+            s.checks.packets_off_wan, s.checks.packets_wrong_source
+        );
+    }
+    for n in &s.not_simulated {
+        let lines: Vec<String> = n.lines.iter().map(u32::to_string).collect();
+        let _ = writeln!(out, "not simulated: {} (line {})", n.menu, lines.join(", "));
+    }
+    out
+}
+
+/// `timeseries.csv`: one row per WAN per sampling interval.
+pub fn timeseries_csv(metrics: &Metrics) -> String {
+    let mut out = String::from("time_s,wan,down_bps,up_bps,active_connections\n");
+    for s in &metrics.samples {
+        let _ = writeln!(
+            out,
+            "{},{},{:.0},{:.0},{}",
+            s.time as f64 / SEC as f64,
+            metrics.wans[s.wan].name,
+            s.down_bps,
+            s.up_bps,
+            s.active_connections
+        );
+    }
+    out
+}
+
+/// Writes every output file into `dir`, replacing it only once all are complete.
+pub fn write_all(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let name = dir.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let result = write_into(&staging, summary, metrics).and_then(|()| {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&staging, dir).map_err(|e| Error::io(dir, e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn write_into(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let write = |file: &str, text: &str| {
+        let p = dir.join(file);
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
+    };
+    write("summary.json", &summary.to_json())?;
+    write("timeseries.csv", &timeseries_csv(metrics))?;
+    charts::throughput(dir, summary, metrics)?;
+    charts::shares(dir, summary)?;
+    Ok(())
+}

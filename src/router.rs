@@ -1,0 +1,273 @@
+//! The router: a state machine that takes `(now, in-interface, packet)` and says where the packet
+//! goes. No clock, randomness or I/O lives here, so tests feed it packets directly.
+//!
+//! The order is RouterOS's (and Linux's): connection tracking → mangle prerouting → dst-nat,
+//! which also un-NATs replies → routing decision with the routing mark → mangle forward → filter
+//! forward → mangle postrouting → src-nat. FastTracked connections skip mangle and filter and are
+//! routed by `main`, as on the real router.
+
+use crate::config::RouterConfig;
+use crate::conntrack::{Conntrack, Dir};
+use crate::firewall::{
+    ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, Observer, POSTROUTING,
+    PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
+};
+use crate::nat;
+use crate::packet::Packet;
+use crate::routing::{Fib, Hop, Route};
+use crate::units::Time;
+use std::net::Ipv4Addr;
+
+/// What became of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it out of `hop.iface`, to `hop.gateway` if there is one.
+    Forward(Hop),
+    /// Addressed to the router itself.
+    Local,
+    Drop(DropReason),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    NoRoute,
+    ConntrackFull,
+    Filtered,
+}
+
+impl DropReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::NoRoute => "no-route",
+            DropReason::ConntrackFull => "conntrack-full",
+            DropReason::Filtered => "filtered",
+        }
+    }
+}
+
+/// Extra things a trace wants to see besides rules: set by `trace`, `()` in the simulation.
+pub trait Tracer: Observer {
+    fn conntrack(&mut self, _id: u32, _dir: Dir, _new: bool) {}
+    fn routed(&mut self, _table: TableId, _hop: Option<Hop>) {}
+}
+
+impl Tracer for () {}
+
+pub struct Router {
+    pub config: RouterConfig,
+    pub conntrack: Conntrack,
+    pub fib: Fib,
+    env: Env,
+}
+
+impl Router {
+    pub fn new(mut config: RouterConfig) -> Router {
+        config.mangle.index();
+        config.nat.index();
+        config.filter.index();
+        let fib = Fib::new(
+            all_routes(&config),
+            config.routing_tables.len(),
+            config.interfaces.len(),
+        );
+        let env = build_env(&config);
+        Router {
+            conntrack: Conntrack::new(config.conntrack.clone()),
+            fib,
+            env,
+            config,
+        }
+    }
+
+    pub fn receive(&mut self, now: Time, in_iface: IfaceId, pkt: &mut Packet) -> Verdict {
+        self.receive_traced(now, in_iface, pkt, &mut ())
+    }
+
+    /// [`Router::receive`], telling `tracer` each step.
+    pub fn receive_traced<T: Tracer>(
+        &mut self,
+        now: Time,
+        in_iface: IfaceId,
+        pkt: &mut Packet,
+        tracer: &mut T,
+    ) -> Verdict {
+        let (id, dir, new) = match self.conntrack.lookup(now, &pkt.tuple) {
+            Some((id, dir)) => (id, dir, false),
+            None => match self.conntrack.create(now, pkt) {
+                Ok(id) => (id, Dir::Original, true),
+                Err(_) => return Verdict::Drop(DropReason::ConntrackFull),
+            },
+        };
+        tracer.conntrack(id, dir, new);
+        let entry = self.conntrack.get(id);
+        if entry.fasttracked {
+            return self.fast_path(now, id, dir, pkt);
+        }
+        let state = if new || (dir == Dir::Original && !entry.seen_reply) {
+            ConnStates::NEW
+        } else {
+            ConnStates::ESTABLISHED
+        };
+        let mut ctx = Ctx {
+            tuple: pkt.tuple,
+            len: pkt.len,
+            in_iface: Some(in_iface),
+            out_iface: None,
+            connection_mark: entry.connection_mark,
+            routing_mark: TableId::MAIN,
+            state,
+            env: &self.env,
+        };
+
+        self.config.mangle.run(PREROUTING, &mut ctx, tracer);
+        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
+
+        if new {
+            if let ChainVerdict::DstNat(to, port) = self.config.nat.run(DSTNAT, &mut ctx, tracer) {
+                nat::map_destination(&mut self.conntrack, id, to, port);
+            }
+        }
+        nat::translate_destination(&self.conntrack, id, dir, pkt);
+        ctx.tuple = pkt.tuple;
+
+        if self.env.local_addresses.contains(&pkt.tuple.dst) {
+            self.config.mangle.run(INPUT, &mut ctx, tracer);
+            let verdict = self.config.filter.run(INPUT, &mut ctx, tracer);
+            self.conntrack.update(now, id, dir, pkt);
+            return match verdict {
+                ChainVerdict::Drop => Verdict::Drop(DropReason::Filtered),
+                _ => Verdict::Local,
+            };
+        }
+
+        let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
+        tracer.routed(ctx.routing_mark, hop);
+        let Some(hop) = hop else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        ctx.out_iface = Some(hop.iface);
+
+        self.config.mangle.run(FORWARD, &mut ctx, tracer);
+        match self.config.filter.run(FORWARD, &mut ctx, tracer) {
+            ChainVerdict::Drop => return Verdict::Drop(DropReason::Filtered),
+            ChainVerdict::Fasttrack if !new => self.conntrack.get_mut(id).fasttracked = true,
+            _ => {}
+        }
+        self.config.mangle.run(POSTROUTING, &mut ctx, tracer);
+        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
+
+        if new {
+            source_nat(&mut self.config, &mut self.conntrack, id, hop.iface, &mut ctx, tracer);
+        }
+        nat::translate_source(&self.conntrack, id, dir, pkt);
+        self.conntrack.update(now, id, dir, pkt);
+        Verdict::Forward(hop)
+    }
+
+    /// A FastTracked packet: NAT from the entry, routing by `main`, no firewall.
+    fn fast_path(&mut self, now: Time, id: u32, dir: Dir, pkt: &mut Packet) -> Verdict {
+        nat::translate_destination(&self.conntrack, id, dir, pkt);
+        let Some(hop) = self.fib.lookup(TableId::MAIN, pkt.tuple.dst) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        nat::translate_source(&self.conntrack, id, dir, pkt);
+        self.conntrack.update(now, id, dir, pkt);
+        Verdict::Forward(hop)
+    }
+
+    /// Forgets connections whose timeouts have passed. Call it now and then (once a second).
+    pub fn expire(&mut self, now: Time) -> usize {
+        self.conntrack.expire(now)
+    }
+
+    /// A WAN interface lost link: its routes go inactive and masqueraded connections through it
+    /// are forgotten.
+    pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {
+        self.fib.set_interface_running(iface, running);
+        if !running {
+            self.conntrack.flush_masquerade(iface);
+        }
+    }
+
+    pub fn set_gateway_reachable(&mut self, gateway: Ipv4Addr, reachable: bool) {
+        self.fib.set_gateway_reachable(gateway, reachable);
+    }
+
+    /// The interface LAN connections with `mark` leave by: through the prerouting rule that
+    /// routing-marks them and the default route of that table.
+    pub fn wan_of_mark(&self, mark: ConnMark) -> Option<IfaceId> {
+        use crate::firewall::{Action, Match};
+        let table = self.config.mangle.rules.iter().find_map(|r| {
+            let marks_this = r.matchers.iter().any(|m| !m.negate && m.kind == Match::ConnectionMark(mark));
+            match r.action {
+                Action::MarkRouting(t) if !r.disabled && r.chain == PREROUTING && marks_this => Some(t),
+                _ => None,
+            }
+        })?;
+        self.fib.lookup_in(table, Ipv4Addr::new(1, 1, 1, 1)).map(|h| h.iface)
+    }
+
+    /// Connections currently carrying `mark`.
+    pub fn count_with_mark(&self, mark: ConnMark) -> usize {
+        self.conntrack
+            .iter()
+            .filter(|(_, e)| e.connection_mark == mark)
+            .count()
+    }
+}
+
+/// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
+fn source_nat<T: Tracer>(
+    config: &mut RouterConfig,
+    ct: &mut Conntrack,
+    id: u32,
+    out: IfaceId,
+    ctx: &mut Ctx,
+    tracer: &mut T,
+) {
+    use crate::conntrack::SrcNat;
+    let (to, kind) = match config.nat.run(SRCNAT, ctx, tracer) {
+        ChainVerdict::Masquerade => match config.address_of(out) {
+            Some(a) => (a.address, SrcNat::Masquerade(out)),
+            None => return,
+        },
+        ChainVerdict::SrcNat(to) => (to, SrcNat::Static),
+        _ => return,
+    };
+    nat::map_source(ct, id, to);
+    ct.get_mut(id).src_nat = kind;
+}
+
+/// Configured routes plus one connected route per address, in `main`.
+fn all_routes(config: &RouterConfig) -> Vec<Route> {
+    let mut routes = config.routes.clone();
+    for a in &config.addresses {
+        let mask = crate::routing::prefix_mask(a.prefix_len);
+        routes.push(Route {
+            dst: Ipv4Addr::from(u32::from(a.address) & mask),
+            prefix_len: a.prefix_len,
+            gateway: crate::routing::Gateway::Interface(a.iface),
+            distance: 0,
+            table: TableId::MAIN,
+            check_gateway: None,
+            scope: 10,
+            target_scope: 0,
+            disabled: false,
+            connected: true,
+            line: a.line,
+            comment: None,
+        });
+    }
+    routes
+}
+
+fn build_env(config: &RouterConfig) -> Env {
+    let mut lists = vec![Vec::new(); config.address_lists.len()];
+    for e in config.address_list_entries.iter().filter(|e| !e.disabled) {
+        lists[e.list as usize].push(e.range);
+    }
+    Env {
+        local_addresses: config.addresses.iter().map(|a| a.address).collect(),
+        address_lists: lists,
+    }
+}

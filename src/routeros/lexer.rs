@@ -1,0 +1,271 @@
+//! Splits RouterOS script text into tokens, keeping the byte span of each.
+//!
+//! RouterOS separates words by white space; `\` before a line break continues the line (inside
+//! quotes too); `#` at the start of a word comments out the rest of the line; quoted strings take
+//! the escapes `\" \\ \$ \n \r \t \?` and `\XX` in hex. A token remembers whether white space came
+//! before it, because `comment="a b"` is one argument made of two tokens.
+
+use crate::error::SourceError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A run of characters other than white space, quotes, brackets, braces and `;`.
+    Word,
+    /// A quoted string; `text` holds it unescaped.
+    Str,
+    LBracket,
+    RBracket,
+    LBrace,
+    RBrace,
+    LParen,
+    RParen,
+    /// End of a command: a line break or `;`.
+    End,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub kind: Kind,
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+    /// No white space between this token and the previous one.
+    pub glued: bool,
+}
+
+pub fn tokenize(file: &str, src: &str) -> Result<Vec<Token>, SourceError> {
+    Lexer {
+        file,
+        src,
+        bytes: src.as_bytes(),
+        pos: 0,
+        tokens: Vec::new(),
+    }
+    .run()
+}
+
+struct Lexer<'a> {
+    file: &'a str,
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    tokens: Vec<Token>,
+}
+
+impl Lexer<'_> {
+    fn run(mut self) -> Result<Vec<Token>, SourceError> {
+        let mut glued = false;
+        while self.pos < self.bytes.len() {
+            let start = self.pos;
+            match self.bytes[self.pos] {
+                b'\\' if self.continuation_len(self.pos) > 0 => {
+                    self.pos += self.continuation_len(self.pos);
+                    glued = false;
+                    continue;
+                }
+                b' ' | b'\t' | b'\r' => {
+                    self.pos += 1;
+                    glued = false;
+                    continue;
+                }
+                b'\n' | b';' => {
+                    self.pos += 1;
+                    self.push(Kind::End, String::new(), start, false);
+                    glued = false;
+                    continue;
+                }
+                b'#' if !glued => {
+                    while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' {
+                        self.pos += 1;
+                    }
+                    continue;
+                }
+                b'"' => {
+                    let text = self.string()?;
+                    self.push(Kind::Str, text, start, glued);
+                }
+                b'[' | b']' | b'{' | b'}' | b'(' | b')' => {
+                    let kind = match self.bytes[self.pos] {
+                        b'[' => Kind::LBracket,
+                        b']' => Kind::RBracket,
+                        b'{' => Kind::LBrace,
+                        b'}' => Kind::RBrace,
+                        b'(' => Kind::LParen,
+                        _ => Kind::RParen,
+                    };
+                    self.pos += 1;
+                    self.push(kind, self.src[start..self.pos].to_string(), start, glued);
+                }
+                _ => {
+                    let text = self.word();
+                    self.push(Kind::Word, text, start, glued);
+                }
+            }
+            glued = true;
+        }
+        Ok(self.tokens)
+    }
+
+    fn push(&mut self, kind: Kind, text: String, start: usize, glued: bool) {
+        self.tokens.push(Token {
+            kind,
+            text,
+            start,
+            end: self.pos,
+            glued,
+        });
+    }
+
+    /// Length of a `\` line continuation at `at` (`\` + optional spaces + line break), or 0.
+    fn continuation_len(&self, at: usize) -> usize {
+        let mut i = at + 1;
+        while i < self.bytes.len() && matches!(self.bytes[i], b' ' | b'\t' | b'\r') {
+            i += 1;
+        }
+        if i < self.bytes.len() && self.bytes[i] == b'\n' {
+            i + 1 - at
+        } else {
+            0
+        }
+    }
+
+    fn word(&mut self) -> String {
+        let mut text = String::new();
+        while self.pos < self.bytes.len() {
+            let b = self.bytes[self.pos];
+            if b == b'\\' && self.continuation_len(self.pos) > 0 {
+                self.pos += self.continuation_len(self.pos);
+                continue;
+            }
+            if matches!(
+                b,
+                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'"' | b'[' | b']' | b'{' | b'}' | b'(' | b')'
+            ) {
+                break;
+            }
+            let ch = self.src[self.pos..].chars().next().unwrap_or('\u{fffd}');
+            text.push(ch);
+            self.pos += ch.len_utf8();
+        }
+        text
+    }
+
+    fn string(&mut self) -> Result<String, SourceError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut text = String::new();
+        loop {
+            let Some(&b) = self.bytes.get(self.pos) else {
+                return Err(SourceError::new(
+                    self.file,
+                    self.src,
+                    open,
+                    open + 1,
+                    "this string is never closed (expected a closing `\"`)",
+                ));
+            };
+            match b {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(text);
+                }
+                b'\\' => {
+                    let cont = self.continuation_len(self.pos);
+                    if cont > 0 {
+                        self.pos += cont;
+                        continue;
+                    }
+                    text.push(self.escape()?);
+                }
+                _ => {
+                    let ch = self.src[self.pos..].chars().next().unwrap_or('\u{fffd}');
+                    text.push(ch);
+                    self.pos += ch.len_utf8();
+                }
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<char, SourceError> {
+        let at = self.pos;
+        let next = self.bytes.get(at + 1).copied();
+        self.pos += 2;
+        Ok(match next {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'$') => '$',
+            Some(b'?') => '?',
+            Some(b'_') => ' ',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'a') => '\u{7}',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'v') => '\u{b}',
+            Some(h) if h.is_ascii_hexdigit() => {
+                let lo = self.bytes.get(at + 2).copied().filter(u8::is_ascii_hexdigit);
+                let Some(lo) = lo else {
+                    return Err(self.bad_escape(at));
+                };
+                self.pos += 1;
+                let hex = [h, lo];
+                let value = u8::from_str_radix(std::str::from_utf8(&hex).unwrap_or("00"), 16)
+                    .map_err(|_| self.bad_escape(at))?;
+                value as char
+            }
+            _ => return Err(self.bad_escape(at)),
+        })
+    }
+
+    fn bad_escape(&self, at: usize) -> SourceError {
+        let end = (at + 2).min(self.src.len());
+        let end = (end..=self.src.len())
+            .find(|&e| self.src.is_char_boundary(e))
+            .unwrap_or(self.src.len());
+        SourceError::new(
+            self.file,
+            self.src,
+            at,
+            end,
+            "unknown escape in string (expected \\\" \\\\ \\$ \\n \\r \\t \\? or two hex digits)",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<(Kind, String, bool)> {
+        tokenize("t", src)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.kind, t.text, t.glued))
+            .collect()
+    }
+
+    #[test]
+    fn continuation_comments_and_glued_strings() {
+        let toks = kinds("/ip route add \\\n   comment=\"a \\\"b\\\"\" # note\n");
+        assert_eq!(
+            toks,
+            vec![
+                (Kind::Word, "/ip".into(), false),
+                (Kind::Word, "route".into(), false),
+                (Kind::Word, "add".into(), false),
+                (Kind::Word, "comment=".into(), false),
+                (Kind::Str, "a \"b\"".into(), true),
+                (Kind::End, "".into(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn escapes_and_unterminated_strings() {
+        assert_eq!(kinds("\"\\41\\t\\$x\"")[0].1, "A\t$x");
+        let err = tokenize("f.rsc", "add comment=\"open\n").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 13));
+        assert!(tokenize("f.rsc", "\"\\q\"").is_err());
+    }
+}

@@ -1,0 +1,267 @@
+//! Routing tables and the routing decision.
+//!
+//! Routes sit in tables (`main` plus one per routing mark, v6, or declared table, v7). Connected
+//! networks come from `/ip address` and live in `main` only, so a marked table holds exactly the
+//! routes that name it — which is why a routing-marked reply to a LAN host leaves by the WAN.
+//! A lookup takes the most specific active route, lowest distance first; a marked table with no
+//! active route for the destination falls back to `main`, as in RouterOS v6 and v7.
+//!
+//! Whether a route is active (gateway resolvable, interface running, check-gateway passing) is
+//! worked out once per change in [`Fib::recompute`], not per packet.
+
+use crate::firewall::{IfaceId, TableId};
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gateway {
+    Address(Ipv4Addr),
+    Interface(IfaceId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckGateway {
+    Ping,
+    Arp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub dst: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Gateway,
+    pub distance: u8,
+    pub table: TableId,
+    pub check_gateway: Option<CheckGateway>,
+    pub scope: u8,
+    pub target_scope: u8,
+    pub disabled: bool,
+    /// Made from an `/ip address` rather than an `/ip route` line.
+    pub connected: bool,
+    pub line: u32,
+    pub comment: Option<String>,
+}
+
+impl Route {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = prefix_mask(self.prefix_len);
+        u32::from(ip) & mask == u32::from(self.dst) & mask
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.prefix_len == 0
+    }
+}
+
+pub fn prefix_mask(len: u8) -> u32 {
+    if len == 0 { 0 } else { u32::MAX << (32 - len as u32) }
+}
+
+/// Where the routing decision sends a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hop {
+    pub iface: IfaceId,
+    /// The gateway to hand the packet to; `None` for a directly connected destination.
+    pub gateway: Option<Ipv4Addr>,
+    /// Index of the route chosen.
+    pub route: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Fib {
+    pub routes: Vec<Route>,
+    /// Per route, where it leads while active.
+    active: Vec<Option<Hop>>,
+    /// Per table, route indices: most specific first, then lowest distance.
+    by_table: Vec<Vec<u32>>,
+    iface_running: Vec<bool>,
+    /// Gateways check-gateway currently finds unreachable.
+    unreachable: Vec<Ipv4Addr>,
+}
+
+/// Recursive gateways resolve through at most this many routes.
+const MAX_RECURSION: usize = 4;
+
+impl Fib {
+    pub fn new(routes: Vec<Route>, tables: usize, interfaces: usize) -> Fib {
+        let mut by_table = vec![Vec::new(); tables.max(1)];
+        for (i, r) in routes.iter().enumerate() {
+            if !r.disabled {
+                by_table[r.table.0 as usize].push(i as u32);
+            }
+        }
+        for list in &mut by_table {
+            list.sort_by_key(|&i| {
+                let r = &routes[i as usize];
+                (std::cmp::Reverse(r.prefix_len), r.distance, i)
+            });
+        }
+        let mut fib = Fib {
+            active: vec![None; routes.len()],
+            routes,
+            by_table,
+            iface_running: vec![true; interfaces],
+            unreachable: Vec::new(),
+        };
+        fib.recompute();
+        fib
+    }
+
+    /// The routing decision for a packet to `dst` carrying routing mark `table`.
+    pub fn lookup(&self, table: TableId, dst: Ipv4Addr) -> Option<Hop> {
+        self.lookup_in(table, dst)
+            .or_else(|| (table != TableId::MAIN).then(|| self.lookup_in(TableId::MAIN, dst))?)
+    }
+
+    /// Looks only in `table`, without falling back to `main`.
+    pub fn lookup_in(&self, table: TableId, dst: Ipv4Addr) -> Option<Hop> {
+        let list = self.by_table.get(table.0 as usize)?;
+        list.iter()
+            .filter(|&&i| self.routes[i as usize].contains(dst))
+            .find_map(|&i| self.active[i as usize])
+    }
+
+    pub fn is_active(&self, route: u32) -> bool {
+        self.active[route as usize].is_some()
+    }
+
+    pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {
+        self.iface_running[iface as usize] = running;
+        self.recompute();
+    }
+
+    /// What check-gateway concluded about a gateway.
+    pub fn set_gateway_reachable(&mut self, gateway: Ipv4Addr, reachable: bool) {
+        self.unreachable.retain(|g| *g != gateway);
+        if !reachable {
+            self.unreachable.push(gateway);
+        }
+        self.recompute();
+    }
+
+    /// Works out which routes are active and where each leads.
+    pub fn recompute(&mut self) {
+        self.active.iter_mut().for_each(|a| *a = None);
+        // Connected routes first, then gateways resolved through what is already active.
+        for _ in 0..=MAX_RECURSION {
+            for i in 0..self.routes.len() {
+                if self.active[i].is_none() {
+                    self.active[i] = self.resolve(i as u32);
+                }
+            }
+        }
+    }
+
+    fn resolve(&self, i: u32) -> Option<Hop> {
+        let r = &self.routes[i as usize];
+        if r.disabled {
+            return None;
+        }
+        match r.gateway {
+            Gateway::Interface(iface) => {
+                self.iface_running[iface as usize].then_some(Hop {
+                    iface,
+                    gateway: None,
+                    route: i,
+                })
+            }
+            Gateway::Address(gw) => {
+                if r.check_gateway.is_some() && self.unreachable.contains(&gw) {
+                    return None;
+                }
+                // The gateway must be reachable through an active route of `main` whose scope
+                // is within this route's target scope.
+                let via = self.by_table[0]
+                    .iter()
+                    .map(|&j| (j, &self.routes[j as usize]))
+                    .filter(|(j, v)| *j != i && v.contains(gw) && v.scope <= r.target_scope)
+                    .find_map(|(j, _)| self.active[j as usize])?;
+                Some(Hop {
+                    iface: via.iface,
+                    gateway: Some(via.gateway.unwrap_or(gw)),
+                    route: i,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(dst: &str, gw: Gateway, distance: u8, table: u16) -> Route {
+        let net: ipnet::Ipv4Net = dst.parse().unwrap();
+        Route {
+            dst: net.network(),
+            prefix_len: net.prefix_len(),
+            gateway: gw,
+            distance,
+            table: TableId(table),
+            check_gateway: Some(CheckGateway::Ping),
+            scope: 30,
+            target_scope: 10,
+            disabled: false,
+            connected: false,
+            line: 0,
+            comment: None,
+        }
+    }
+
+    fn connected(dst: &str, iface: IfaceId) -> Route {
+        Route {
+            scope: 10,
+            distance: 0,
+            connected: true,
+            check_gateway: None,
+            ..route(dst, Gateway::Interface(iface), 0, 0)
+        }
+    }
+
+    fn gw(s: &str) -> Gateway {
+        Gateway::Address(s.parse().unwrap())
+    }
+
+    fn fib() -> Fib {
+        Fib::new(
+            vec![
+                connected("192.168.1.0/24", 0),
+                connected("192.168.2.0/24", 1),
+                connected("10.0.0.0/24", 2),
+                route("0.0.0.0/0", gw("192.168.1.1"), 1, 1),
+                route("0.0.0.0/0", gw("192.168.2.1"), 1, 2),
+                route("0.0.0.0/0", gw("192.168.1.1"), 1, 0),
+                route("0.0.0.0/0", gw("192.168.2.1"), 2, 0),
+            ],
+            3,
+            3,
+        )
+    }
+
+    #[test]
+    fn marked_table_sends_even_lan_destinations_to_its_gateway() {
+        let f = fib();
+        let lan_host = "10.0.0.23".parse().unwrap();
+        assert_eq!(f.lookup(TableId(2), lan_host).unwrap().iface, 1);
+        assert_eq!(f.lookup(TableId::MAIN, lan_host).unwrap().iface, 2);
+    }
+
+    #[test]
+    fn lowest_distance_wins_and_check_gateway_fails_over() {
+        let mut f = fib();
+        let dst = "93.184.216.34".parse().unwrap();
+        assert_eq!(f.lookup(TableId::MAIN, dst).unwrap().iface, 0);
+        f.set_gateway_reachable("192.168.1.1".parse().unwrap(), false);
+        assert_eq!(f.lookup(TableId::MAIN, dst).unwrap().iface, 1);
+        // The WAN1 table has no active route left, so the lookup falls back to main.
+        assert_eq!(f.lookup(TableId(1), dst).unwrap().iface, 1);
+        assert_eq!(f.lookup_in(TableId(1), dst), None);
+    }
+
+    #[test]
+    fn interface_down_deactivates_its_routes() {
+        let mut f = fib();
+        f.set_interface_running(0, false);
+        let dst = "93.184.216.34".parse().unwrap();
+        assert_eq!(f.lookup(TableId::MAIN, dst).unwrap().gateway, "192.168.2.1".parse().ok());
+    }
+}

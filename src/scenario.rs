@@ -1,0 +1,291 @@
+//! The world around the router, as a RON file: ISP links on the router's ports (bandwidth each
+//! way, latency, loss, queue), each with a gateway and an upstream beyond it; a LAN with its
+//! hosts; a population of internet servers with skewed popularity; the applications hosts run;
+//! how long and with which seed. The router's own configuration is RouterOS script, in a `.rsc`
+//! file next to the scenario or inline.
+//!
+//! Loading checks the scenario against the configuration (every wired port exists, every
+//! gateway is on its WAN's subnet, every addressed interface is wired), so a simulation never
+//! starts on a world that cannot exist. Errors name the file, line and column.
+
+use crate::config::RouterConfig;
+use crate::error::{Error, SourceError};
+use crate::firewall::{AddrRange, IfaceId};
+use crate::units::{Bandwidth, Duration, Size, Time};
+use serde::Deserialize;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub seed: u64,
+    pub duration: Duration,
+    /// How often the time series samples per-WAN throughput.
+    #[serde(default = "default_sample")]
+    pub sample_interval: Duration,
+    pub router: RouterSource,
+    pub wans: Vec<Wan>,
+    pub lan: Lan,
+    pub internet: Internet,
+    pub apps: Vec<App>,
+}
+
+fn default_sample() -> Duration {
+    Duration(10 * crate::units::SEC)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub enum RouterSource {
+    /// A `.rsc` file, relative to the scenario file.
+    File(String),
+    /// The script itself.
+    Inline(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wan {
+    /// The router port this ISP is plugged into (factory or configured name).
+    pub port: String,
+    /// What to call the ISP in reports.
+    pub isp: String,
+    pub gateway: Ipv4Addr,
+    /// ISP → router.
+    pub down: Bandwidth,
+    /// Router → ISP.
+    pub up: Bandwidth,
+    /// One-way delay between the router and the gateway.
+    pub latency: Duration,
+    /// Extra one-way delay from the gateway to the internet core.
+    #[serde(default)]
+    pub upstream_latency: Duration,
+    /// Probability that the link loses a packet, each way.
+    #[serde(default)]
+    pub loss: f64,
+    /// Buffer of the drop-tail queue at each end of the link.
+    pub queue: Queue,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub enum Queue {
+    Packets(u32),
+    Bytes(Size),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lan {
+    pub port: String,
+    pub hosts: u32,
+    /// Address of the first host; the rest follow it.
+    pub first_host: Ipv4Addr,
+    #[serde(default = "gigabit")]
+    pub bandwidth: Bandwidth,
+    #[serde(default = "lan_latency")]
+    pub latency: Duration,
+}
+
+fn gigabit() -> Bandwidth {
+    Bandwidth(1_000_000_000)
+}
+
+fn lan_latency() -> Duration {
+    Duration(100 * crate::units::US)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Internet {
+    /// How many distinct servers hosts talk to.
+    pub servers: u32,
+    /// Zipf exponent of server popularity: 0 is uniform; around 1 a few servers carry most
+    /// connections, as measured on real networks.
+    #[serde(default = "zipf_default")]
+    pub popularity: f64,
+    /// One-way delay from the internet core to a server, spread log-uniformly between these.
+    pub server_latency: (Duration, Duration),
+}
+
+fn zipf_default() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    pub name: String,
+    /// New sessions per host per minute (Poisson arrivals).
+    pub per_host_per_minute: f64,
+    /// Only hosts in this range run the app (e.g. the desk phones); all hosts if absent.
+    #[serde(default)]
+    pub hosts: Option<String>,
+    /// Fixed servers (e.g. DNS resolvers, the SIP provider); the popular population if absent.
+    #[serde(default)]
+    pub servers: Option<Vec<Ipv4Addr>>,
+    pub kind: AppKind,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub enum AppKind {
+    /// A TCP connection: the client sends a request, the server answers, the client closes.
+    Tcp { port: u16, request: SizeDist, response: SizeDist },
+    /// One UDP datagram each way (DNS-like); the client retries once.
+    UdpExchange { port: u16, request: Size, response: Size },
+    /// Constant-rate UDP both ways (VoIP-like) for a while.
+    UdpStream {
+        port: u16,
+        packet: Size,
+        interval: Duration,
+        duration: (Duration, Duration),
+    },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub enum SizeDist {
+    Fixed(Size),
+    /// Log-normal body: half the transfers are below `median`.
+    LogNormal { median: Size, sigma: f64 },
+    /// Bounded Pareto: heavy-tailed, as web objects and downloads are.
+    Pareto { min: Size, shape: f64, max: Size },
+}
+
+/// A scenario with its configuration read and checked against it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub config: RouterConfig,
+    /// Per scenario WAN, the router interface it is plugged into.
+    pub wan_ifaces: Vec<IfaceId>,
+    pub lan_iface: IfaceId,
+    pub path: PathBuf,
+}
+
+impl Loaded {
+    pub fn duration(&self) -> Time {
+        self.scenario.duration.0
+    }
+}
+
+/// Reads a scenario file and the configuration it points at.
+pub fn load(path: &Path) -> Result<Loaded, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let file = path.display().to_string();
+    let scenario = parse(&file, &text)?;
+    let (config_file, config_text) = match &scenario.router {
+        RouterSource::File(rel) => {
+            let p = path.parent().unwrap_or(Path::new(".")).join(rel);
+            let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            (p.display().to_string(), t)
+        }
+        RouterSource::Inline(t) => (format!("{file} (inline config)"), t.clone()),
+    };
+    let config = crate::routeros::load(&config_file, &config_text)?;
+    let mut loaded = check(scenario, config, &file, &text, &config_file, &config_text)?;
+    loaded.path = path.to_path_buf();
+    Ok(loaded)
+}
+
+/// Parses scenario text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, SourceError> {
+    ron::from_str(text).map_err(|e| {
+        let pos = e.span.start;
+        SourceError::at_line(file, text, pos.line, pos.col, e.code.to_string())
+    })
+}
+
+/// Ties a parsed scenario to its configuration, rejecting worlds that cannot exist.
+pub fn check(
+    scenario: Scenario,
+    config: RouterConfig,
+    file: &str,
+    text: &str,
+    config_file: &str,
+    config_text: &str,
+) -> Result<Loaded, Error> {
+    // Errors about the scenario point at the first mention of the offending value.
+    let at = |needle: &str, msg: String| -> Error {
+        let start = text.find(needle).unwrap_or(0);
+        SourceError::new(file, text, start, start + needle.len(), msg).into()
+    };
+    if scenario.wans.is_empty() {
+        return Err(at("wans", "a scenario needs at least one WAN".into()));
+    }
+    let mut wan_ifaces = Vec::new();
+    for w in &scenario.wans {
+        let port = format!("\"{}\"", w.port);
+        let iface = config.iface(&w.port).ok_or_else(|| {
+            at(&port, format!("port `{}` is not an interface of the router configuration", w.port))
+        })?;
+        let addr = config.address_of(iface).ok_or_else(|| {
+            at(&port, format!("interface `{}` has no /ip address in the configuration", w.port))
+        })?;
+        if !addr.network_contains(w.gateway) {
+            let msg = format!(
+                "gateway {} is not on {}'s subnet {}/{}",
+                w.gateway, w.port, addr.address, addr.prefix_len
+            );
+            return Err(at(&w.gateway.to_string(), msg));
+        }
+        if !(0.0..1.0).contains(&w.loss) {
+            return Err(at("loss", format!("loss {} must be in [0, 1)", w.loss)));
+        }
+        if wan_ifaces.contains(&iface) {
+            return Err(at(&port, format!("port `{}` is wired twice", w.port)));
+        }
+        wan_ifaces.push(iface);
+    }
+    let lan_port = format!("\"{}\"", scenario.lan.port);
+    let lan_iface = config
+        .iface(&scenario.lan.port)
+        .ok_or_else(|| at(&lan_port, format!("port `{}` is not an interface of the router configuration", scenario.lan.port)))?;
+    let lan_addr = config
+        .address_of(lan_iface)
+        .ok_or_else(|| at(&lan_port, format!("interface `{}` has no /ip address", scenario.lan.port)))?;
+    let last_host = u32::from(scenario.lan.first_host).checked_add(scenario.lan.hosts.saturating_sub(1));
+    let fits = last_host.is_some_and(|l| lan_addr.network_contains(Ipv4Addr::from(l)));
+    if scenario.lan.hosts == 0 || !lan_addr.network_contains(scenario.lan.first_host) || !fits {
+        let msg = format!(
+            "{} hosts from {} do not fit the LAN subnet {}/{}",
+            scenario.lan.hosts, scenario.lan.first_host, lan_addr.address, lan_addr.prefix_len
+        );
+        return Err(at("first_host", msg));
+    }
+    // An addressed interface nobody plugged in is almost always a mistake in one of the files.
+    for a in &config.addresses {
+        if a.iface != lan_iface && !wan_ifaces.contains(&a.iface) {
+            let name = config.iface_name(a.iface);
+            let line_start: usize = config_text.split_inclusive('\n').take(a.line as usize - 1).map(str::len).sum();
+            let line_len = config_text[line_start..].find('\n').unwrap_or(config_text.len() - line_start);
+            return Err(SourceError::new(
+                config_file,
+                config_text,
+                line_start,
+                line_start + line_len,
+                format!("interface `{name}` has an address but the scenario wires nothing to it"),
+            )
+            .into());
+        }
+    }
+    if scenario.internet.servers == 0 {
+        return Err(at("servers", "the internet needs at least one server".into()));
+    }
+    for app in &scenario.apps {
+        if let Some(range) = &app.hosts {
+            AddrRange::parse(range).map_err(|e| at(range, e))?;
+        }
+        if !(app.per_host_per_minute >= 0.0 && app.per_host_per_minute.is_finite()) {
+            return Err(at(&app.name, "per_host_per_minute must be a non-negative number".into()));
+        }
+    }
+    Ok(Loaded {
+        scenario,
+        config,
+        wan_ifaces,
+        lan_iface,
+        path: PathBuf::new(),
+    })
+}

@@ -1,0 +1,243 @@
+//! What the LAN asks of the internet: the server population and the sessions hosts start.
+//!
+//! Servers get public addresses and a one-way latency (log-uniform between the scenario's
+//! bounds), and a Zipf popularity, so a few destinations carry most connections as on real
+//! networks — which is what makes `both-addresses` split connections differently from address
+//! pairs. Each host runs each of its applications as a Poisson process; transfer sizes come from
+//! heavy-tailed distributions, so a handful of transfers carry most bytes and PCC's byte shares
+//! wander from its connection shares. Every host draws from its own seeded random stream.
+
+use crate::firewall::AddrRange;
+use crate::scenario::{AppKind, Scenario, SizeDist};
+use crate::units::{SEC, Time};
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp, LogNormal, Pareto, Zipf};
+use rand_pcg::Pcg64Mcg;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub ip: Ipv4Addr,
+    /// One-way delay from the internet core.
+    pub latency: Time,
+}
+
+/// One session a host starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Session {
+    pub app: u16,
+    pub server: u32,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub kind: SessionKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    Tcp { request: u32, response: u32 },
+    UdpExchange { request: u32, response: u32 },
+    UdpStream { packet: u32, interval: Time, until: Time },
+}
+
+pub struct Workload {
+    pub servers: Vec<Server>,
+    apps: Vec<AppPlan>,
+    hosts: Vec<HostState>,
+    first_host: u32,
+}
+
+struct AppPlan {
+    kind: AppKind,
+    /// Mean time between sessions per host, in seconds; infinite for rate 0.
+    mean_gap_s: f64,
+    hosts: Option<AddrRange>,
+    /// Indices of fixed servers, or the popularity distribution over the population.
+    fixed: Vec<u32>,
+    popular: Option<Zipf<f64>>,
+}
+
+struct HostState {
+    rng: Pcg64Mcg,
+    next_port: u16,
+}
+
+const EPHEMERAL_FIRST: u16 = 32768;
+const EPHEMERAL_LAST: u16 = 60999;
+
+impl Workload {
+    /// `reserved` are ranges server addresses must avoid (the router's own subnets).
+    pub fn new(scenario: &Scenario, seed: u64, reserved: &[AddrRange]) -> Workload {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x5e7e_5e7e);
+        let (lo, hi) = scenario.internet.server_latency;
+        let mut servers = Vec::new();
+        let mut taken: rustc_hash::FxHashSet<Ipv4Addr> = Default::default();
+        let latency = |rng: &mut Pcg64Mcg| {
+            let (a, b) = ((lo.0.max(1)) as f64, (hi.0.max(lo.0).max(1)) as f64);
+            (a.ln() + rng.random::<f64>() * (b.ln() - a.ln())).exp() as Time
+        };
+        while servers.len() < scenario.internet.servers as usize {
+            let ip = Ipv4Addr::from(rng.random::<u32>());
+            if is_public(ip) && !reserved.iter().any(|r| r.contains(ip)) && taken.insert(ip) {
+                servers.push(Server {
+                    ip,
+                    latency: latency(&mut rng),
+                });
+            }
+        }
+        let population = servers.len() as u32;
+        let mut apps = Vec::new();
+        for app in &scenario.apps {
+            let mut fixed = Vec::new();
+            for ip in app.servers.iter().flatten() {
+                let index = match servers.iter().position(|s| s.ip == *ip) {
+                    Some(i) => i as u32,
+                    None => {
+                        servers.push(Server {
+                            ip: *ip,
+                            latency: latency(&mut rng),
+                        });
+                        (servers.len() - 1) as u32
+                    }
+                };
+                fixed.push(index);
+            }
+            let popular = fixed
+                .is_empty()
+                .then(|| Zipf::new(population as f64, scenario.internet.popularity.max(0.0)).ok())
+                .flatten();
+            apps.push(AppPlan {
+                kind: app.kind.clone(),
+                mean_gap_s: 60.0 / app.per_host_per_minute,
+                hosts: app.hosts.as_deref().and_then(|h| AddrRange::parse(h).ok()),
+                fixed,
+                popular,
+            });
+        }
+        let hosts = (0..scenario.lan.hosts)
+            .map(|h| {
+                let mut rng = Pcg64Mcg::seed_from_u64(seed.wrapping_mul(0x9e37_79b9).wrapping_add(h as u64 + 1));
+                let next_port = rng.random_range(EPHEMERAL_FIRST..=EPHEMERAL_LAST);
+                HostState { rng, next_port }
+            })
+            .collect();
+        Workload {
+            servers,
+            apps,
+            hosts,
+            first_host: scenario.lan.first_host.into(),
+        }
+    }
+
+    pub fn host_ip(&self, host: u32) -> Ipv4Addr {
+        Ipv4Addr::from(self.first_host + host)
+    }
+
+    pub fn app_count(&self) -> usize {
+        self.apps.len()
+    }
+
+    /// Whether `host` runs `app` at all.
+    pub fn runs(&self, host: u32, app: u16) -> bool {
+        let plan = &self.apps[app as usize];
+        plan.mean_gap_s.is_finite() && plan.hosts.is_none_or(|r| r.contains(self.host_ip(host)))
+    }
+
+    /// When `host` next starts a session of `app`, after `now`.
+    pub fn next_arrival(&mut self, now: Time, host: u32, app: u16) -> Time {
+        let gap = self.apps[app as usize].mean_gap_s;
+        let rng = &mut self.hosts[host as usize].rng;
+        let exp = Exp::new(1.0 / gap).expect("positive rate");
+        now + (exp.sample(rng) * SEC as f64) as Time + 1
+    }
+
+    /// The session `host` starts now.
+    pub fn session(&mut self, now: Time, host: u32, app: u16) -> Session {
+        let plan = &self.apps[app as usize];
+        let state = &mut self.hosts[host as usize];
+        let rng = &mut state.rng;
+        let server = match &plan.popular {
+            Some(zipf) => zipf.sample(rng) as u32 - 1,
+            None => plan.fixed[rng.random_range(0..plan.fixed.len())],
+        };
+        let src_port = state.next_port;
+        state.next_port = if src_port >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { src_port + 1 };
+        let (dst_port, kind) = match &plan.kind {
+            AppKind::Tcp { port, request, response } => (
+                *port,
+                SessionKind::Tcp {
+                    request: sample_size(request, rng),
+                    response: sample_size(response, rng),
+                },
+            ),
+            AppKind::UdpExchange { port, request, response } => (
+                *port,
+                SessionKind::UdpExchange {
+                    request: request.0 as u32,
+                    response: response.0 as u32,
+                },
+            ),
+            AppKind::UdpStream { port, packet, interval, duration } => {
+                let (lo, hi) = (duration.0.0, duration.1.0.max(duration.0.0 + 1));
+                (
+                    *port,
+                    SessionKind::UdpStream {
+                        packet: packet.0 as u32,
+                        interval: interval.0.max(1),
+                        until: now + rng.random_range(lo..hi),
+                    },
+                )
+            }
+        };
+        Session {
+            app,
+            server,
+            src_port,
+            dst_port,
+            kind,
+        }
+    }
+}
+
+/// Transfer sizes are capped at 1 GiB, which keeps sequence numbers in 32 bits.
+const MAX_TRANSFER: f64 = (1u64 << 30) as f64;
+
+fn sample_size(d: &SizeDist, rng: &mut Pcg64Mcg) -> u32 {
+    let bytes = match *d {
+        SizeDist::Fixed(s) => s.0 as f64,
+        SizeDist::LogNormal { median, sigma } => LogNormal::new((median.0.max(1) as f64).ln(), sigma.max(0.0))
+            .map(|l| l.sample(rng))
+            .unwrap_or(median.0 as f64),
+        SizeDist::Pareto { min, shape, max } => {
+            let pareto = Pareto::new(min.0.max(1) as f64, shape.max(0.01));
+            // Bounded Pareto by rejection: keep the tail's shape below the cap.
+            let mut v = min.0 as f64;
+            if let Ok(p) = pareto {
+                for _ in 0..64 {
+                    v = p.sample(rng);
+                    if v <= max.0 as f64 {
+                        break;
+                    }
+                }
+            }
+            v.min(max.0 as f64)
+        }
+    };
+    bytes.clamp(1.0, MAX_TRANSFER) as u32
+}
+
+/// Addresses a server on the internet could have: no private, shared, loopback, link-local,
+/// documentation, multicast or reserved space.
+pub fn is_public(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_unspecified()
+        || o[0] == 0
+        || o[0] >= 240
+        || (o[0] == 100 && (64..128).contains(&o[1]))
+        || (o[0] == 198 && (18..20).contains(&o[1])))
+}
