@@ -417,6 +417,10 @@ impl Simulation {
 
     /// The ISP's gateway and the internet beyond it handle a packet from the router.
     fn at_server(&mut self, wan: u8, pkt: Packet) {
+        if self.lan_subnet.contains(pkt.tuple.dst) {
+            // A packet for a LAN host went out of a WAN: the ISP has no route back to it.
+            return self.fault(pkt.flow, Cause::ReplySentOutWan);
+        }
         if pkt.tuple.src != self.wans[wan as usize].address {
             // Anti-spoofing at the ISP (BCP 38): only its own customer address may leave.
             return self.fault(pkt.flow, Cause::WrongSourceAddress);
@@ -426,12 +430,7 @@ impl Simulation {
             return;
         };
         if pkt.tuple.dst != flow.tuple.dst {
-            let cause = if self.lan_subnet.contains(pkt.tuple.dst) {
-                Cause::ReplySentOutWan
-            } else {
-                Cause::NoRoute
-            };
-            return self.fault(pkt.flow, cause);
+            return self.fault(pkt.flow, Cause::NoRoute);
         }
         if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);

@@ -1,0 +1,189 @@
+//! The router alone, fed packets directly: classification shares, NAT, and where replies go.
+
+mod common;
+
+use pccsim::packet::{FiveTuple, Packet, Protocol, TcpFlags};
+use pccsim::routeros;
+use pccsim::{Router, Verdict};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+fn router(file: &str, edit: impl Fn(&str) -> String) -> Router {
+    let text = edit(&common::read(&common::root().join(file)));
+    Router::new(routeros::load(file, &text).unwrap())
+}
+
+fn syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Packet {
+    let t = FiveTuple {
+        src,
+        dst,
+        src_port: sport,
+        dst_port: dport,
+        protocol: Protocol::Tcp,
+    };
+    Packet::tcp(t, 0, TcpFlags::SYN, 0, 0, 0)
+}
+
+fn out_iface(r: &mut Router, now: u64, iface: u8, p: &mut Packet) -> u8 {
+    match r.receive(now, iface, p) {
+        Verdict::Forward(hop) => hop.iface,
+        other => panic!("packet not forwarded: {other:?}"),
+    }
+}
+
+/// Random LAN tuples towards a skewed set of servers, as an office produces them.
+fn tuples(n: usize, seed: u64) -> Vec<(Ipv4Addr, u16, Ipv4Addr, u16)> {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let host = Ipv4Addr::new(10, 10, 0, 10 + rng.random_range(0..200u8));
+            let server = Ipv4Addr::from(0x5db8_0000 + rng.random_range(0..3000u32).pow(2) / 3000);
+            (host, 32768 + (i % 28000) as u16, server, [443, 80, 53][i % 3])
+        })
+        .collect()
+}
+
+#[test]
+fn both_addresses_and_ports_splits_connections_5_to_2() {
+    let mut r = router("scenarios/weighted_5_2.rsc", |t| {
+        t.replace("both-addresses:", "both-addresses-and-ports:")
+    });
+    let lan = r.config.iface("LAN").unwrap();
+    let wan1 = r.config.iface("WAN1-Fibre").unwrap();
+    let wan2 = r.config.iface("WAN2-Cable").unwrap();
+    let mut counts: HashMap<u8, usize> = HashMap::new();
+    let all = tuples(60_000, 1);
+    for &(h, sp, s, dp) in &all {
+        let mut p = syn(h, sp, s, dp);
+        *counts.entry(out_iface(&mut r, 0, lan, &mut p)).or_default() += 1;
+    }
+    let share1 = counts[&wan1] as f64 / all.len() as f64;
+    let share2 = counts[&wan2] as f64 / all.len() as f64;
+    assert!((share1 - 5.0 / 7.0).abs() < 0.015, "WAN1 {share1:.4}");
+    assert!((share2 - 2.0 / 7.0).abs() < 0.015, "WAN2 {share2:.4}");
+    assert_eq!(counts.len(), 2, "WAN3 must carry nothing: {counts:?}");
+}
+
+#[test]
+fn both_addresses_splits_address_pairs_5_to_2() {
+    let mut r = router("scenarios/weighted_5_2.rsc", |t| t.to_string());
+    let lan = r.config.iface("LAN").unwrap();
+    let wan1 = r.config.iface("WAN1-Fibre").unwrap();
+    let mut pair_wan: HashMap<(Ipv4Addr, Ipv4Addr), u8> = HashMap::new();
+    for &(h, sp, s, dp) in &tuples(80_000, 2) {
+        let mut p = syn(h, sp, s, dp);
+        let wan = out_iface(&mut r, 0, lan, &mut p);
+        // The same address pair must always get the same WAN.
+        assert_eq!(*pair_wan.entry((h, s)).or_insert(wan), wan);
+    }
+    assert!(pair_wan.len() >= 50_000, "{} pairs", pair_wan.len());
+    let share1 = pair_wan.values().filter(|&&w| w == wan1).count() as f64 / pair_wan.len() as f64;
+    assert!((share1 - 5.0 / 7.0).abs() < 0.015, "WAN1 pairs {share1:.4}");
+}
+
+#[test]
+fn masquerade_uses_the_wan_address_and_replies_reach_the_host() {
+    let mut r = router("scenarios/dual_wan.rsc", |t| t.to_string());
+    let lan = r.config.iface("LAN").unwrap();
+    let host = Ipv4Addr::new(10, 0, 0, 23);
+    let server = Ipv4Addr::new(93, 184, 216, 34);
+    let mut seen = HashSet::new();
+    for port in 40000..40200 {
+        let mut p = syn(host, port, server, 443);
+        let wan = out_iface(&mut r, 0, lan, &mut p);
+        seen.insert(wan);
+        let wan_addr = r.config.address_of(wan).unwrap().address;
+        assert_eq!(p.tuple.src, wan_addr, "NAT to the WAN's own address");
+        assert_eq!(p.tuple.src_port, port, "masquerade keeps a free source port");
+        // The server answers the public address; the router un-NATs it to the host.
+        let mut reply = p;
+        reply.tuple = p.tuple.reversed();
+        reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+        assert_eq!(out_iface(&mut r, 1, wan, &mut reply), lan);
+        assert_eq!((reply.tuple.dst, reply.tuple.dst_port), (host, port));
+        assert_eq!(reply.tuple.src, server);
+    }
+    // both-addresses: one host talking to one server always uses the same WAN.
+    assert_eq!(seen.len(), 1);
+}
+
+#[test]
+fn routing_marked_replies_are_sent_back_out_of_the_wan() {
+    let mut r = router("tests/configs/reply_bug.rsc", |t| t.to_string());
+    let lan = r.config.iface("LAN").unwrap();
+    let mut p = syn(Ipv4Addr::new(10, 0, 0, 23), 40000, Ipv4Addr::new(93, 184, 216, 34), 443);
+    let wan = out_iface(&mut r, 0, lan, &mut p);
+    let mut reply = p;
+    reply.tuple = p.tuple.reversed();
+    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    // Un-NATed to the host, but routed by the marked table, whose only route is the WAN.
+    assert_eq!(out_iface(&mut r, 1, wan, &mut reply), wan);
+    assert_eq!(reply.tuple.dst, Ipv4Addr::new(10, 0, 0, 23));
+}
+
+#[test]
+fn inbound_connections_are_answered_through_the_wan_they_came_in_on() {
+    let mut r = router("scenarios/dual_wan.rsc", |t| {
+        format!("{t}\n/ip firewall nat add chain=dstnat in-interface=ISP2 protocol=tcp dst-port=8080 action=dst-nat to-addresses=10.0.0.5 to-ports=80\n")
+    });
+    let (lan, isp2) = (r.config.iface("LAN").unwrap(), r.config.iface("ISP2").unwrap());
+    let client = Ipv4Addr::new(198, 51, 100, 77);
+    let mut p = syn(client, 50000, Ipv4Addr::new(192, 168, 2, 2), 8080);
+    assert_eq!(out_iface(&mut r, 0, isp2, &mut p), lan);
+    assert_eq!((p.tuple.dst, p.tuple.dst_port), (Ipv4Addr::new(10, 0, 0, 5), 80));
+    let mut reply = p;
+    reply.tuple = p.tuple.reversed();
+    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    assert_eq!(out_iface(&mut r, 1, lan, &mut reply), isp2, "isp2_conn routes the reply by to_isp2");
+    assert_eq!((reply.tuple.src, reply.tuple.src_port), (Ipv4Addr::new(192, 168, 2, 2), 8080));
+}
+
+#[test]
+fn fasttracked_packets_skip_mangle_and_follow_main() {
+    let mut r = router("scenarios/dual_wan.rsc", |t| {
+        format!("{t}\n/ip firewall filter add chain=forward connection-state=established,related action=fasttrack-connection\n")
+    });
+    let lan = r.config.iface("LAN").unwrap();
+    let isp1 = r.config.iface("ISP1").unwrap();
+    // Find a connection PCC sends to ISP2.
+    let server = Ipv4Addr::new(93, 184, 216, 34);
+    let (host, mut first) = (2..250u8)
+        .map(|i| {
+            let h = Ipv4Addr::new(10, 0, 0, i);
+            (h, syn(h, 40000, server, 443))
+        })
+        .find(|(_, p)| {
+            let mut q = *p;
+            let mut probe = router("scenarios/dual_wan.rsc", |t| t.to_string());
+            out_iface(&mut probe, 0, lan, &mut q) != isp1
+        })
+        .unwrap();
+    let wan = out_iface(&mut r, 0, lan, &mut first);
+    assert_ne!(wan, isp1);
+    let mut reply = first;
+    reply.tuple = first.tuple.reversed();
+    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    // The reply is the first `established` packet: the filter fast-tracks the connection.
+    assert_eq!(out_iface(&mut r, 1, wan, &mut reply), lan);
+    let mut data = syn(host, 40000, server, 443);
+    data.flags = TcpFlags::ACK;
+    // Fast-tracked: no routing mark, so main's default (ISP1) — with ISP2's NAT address.
+    assert_eq!(out_iface(&mut r, 3, lan, &mut data), isp1);
+    assert_eq!(data.tuple.src, Ipv4Addr::new(192, 168, 2, 2));
+}
+
+#[test]
+fn mangle_counters_count_packets_and_bytes() {
+    let mut r = router("scenarios/dual_wan.rsc", |t| t.to_string());
+    let lan = r.config.iface("LAN").unwrap();
+    for &(h, sp, s, dp) in &tuples(3_000, 3) {
+        let mut p = syn(Ipv4Addr::new(10, 0, 0, h.octets()[3]), sp, s, dp);
+        out_iface(&mut r, 0, lan, &mut p);
+    }
+    let pcc: Vec<_> = r.config.mangle.rules[2..5].iter().map(|r| r.stats).collect();
+    let total: u64 = pcc.iter().map(|s| s.packets).sum();
+    assert_eq!(total, 3_000, "every new LAN connection is classified exactly once");
+    assert!(pcc.iter().all(|s| s.bytes == s.packets * 52));
+}

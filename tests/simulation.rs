@@ -1,0 +1,87 @@
+//! Whole simulations: what a user reads off a run.
+
+mod common;
+
+use pccsim::units::{MS, SEC};
+
+#[test]
+fn same_seed_gives_an_identical_summary() {
+    let loaded = common::scenario("dual_wan.ron");
+    let a = common::run(&loaded, 60 * SEC).summary.to_json();
+    let b = common::run(&loaded, 60 * SEC).summary.to_json();
+    assert_eq!(a, b);
+    let other = pccsim::engine::simulate(&loaded, 99, 60 * SEC, |_, _| {});
+    assert_ne!(a, other.summary.to_json(), "the seed must matter");
+}
+
+#[test]
+fn shipped_scenarios_break_almost_no_connections_and_keep_pcc_promises() {
+    for name in ["weighted_5_2.ron", "dual_wan.ron", "three_wan.ron", "small_business.ron"] {
+        let loaded = common::scenario(name);
+        let run = common::run(&loaded, 120 * SEC);
+        let c = &run.summary.connections;
+        assert!(c.total > 100, "{name}: {} connections", c.total);
+        assert!(
+            (c.broken as f64) < 0.002 * c.total as f64,
+            "{name}: {} of {} broken: {:?}",
+            c.broken,
+            c.total,
+            c.broken_by_cause
+        );
+        // Every packet of a connection leaves by its first WAN, with that WAN's address.
+        assert_eq!(run.summary.checks.packets_off_wan, 0, "{name}");
+        assert_eq!(run.summary.checks.packets_wrong_source, 0, "{name}");
+    }
+}
+
+#[test]
+fn routing_marks_that_catch_replies_break_nearly_every_connection() {
+    let loaded = common::scenario_with_config("dual_wan.ron", "tests/configs/reply_bug.rsc");
+    let run = common::run(&loaded, 120 * SEC);
+    let c = &run.summary.connections;
+    let finished = c.completed + c.broken;
+    assert!(c.broken as f64 > 0.95 * finished as f64, "{c:?}");
+    assert_eq!(c.broken, c.broken_by_cause["reply-sent-out-wan"], "{c:?}");
+}
+
+#[test]
+fn weighted_5_2_shares_and_the_idle_lte() {
+    let loaded = common::scenario("weighted_5_2.ron");
+    let run = common::run(&loaded, 600 * SEC);
+    let w = &run.summary.wans;
+    assert_eq!((w[2].connections, w[2].bytes_down, w[2].bytes_up), (0, 0, 0), "LTE idles while gateways are up");
+    // both-addresses splits address pairs 5:2; connections follow popular pairs and may differ.
+    let pairs = w[0].address_pairs + w[1].address_pairs;
+    assert!(pairs > 10_000, "{pairs} pairs");
+    assert!((w[0].address_pair_share - 5.0 / 7.0).abs() < 0.015, "{:?}", w[0]);
+    assert!((w[0].configured_share.unwrap() - 5.0 / 7.0).abs() < 1e-9);
+    assert!((w[1].configured_share.unwrap() - 2.0 / 7.0).abs() < 1e-9);
+    assert!(w[0].bytes_down > w[1].bytes_down);
+}
+
+#[test]
+fn a_saturated_link_delivers_at_least_90_percent_of_its_capacity_to_tcp() {
+    let mut loaded = common::scenario("dual_wan.ron");
+    let sc = &mut loaded.scenario;
+    // One 20 Mbit WAN worth of big downloads, far more than it can carry.
+    sc.wans[0].down = pccsim::units::Bandwidth(20_000_000);
+    sc.wans[0].latency = pccsim::units::Duration(10 * MS);
+    sc.lan.hosts = 4;
+    sc.apps.truncate(1);
+    sc.apps[0].per_host_per_minute = 6.0;
+    sc.apps[0].kind = pccsim::scenario::AppKind::Tcp {
+        port: 443,
+        request: pccsim::scenario::SizeDist::Fixed(pccsim::units::Size(500)),
+        response: pccsim::scenario::SizeDist::Fixed(pccsim::units::Size(20_000_000)),
+    };
+    let run = common::run(&loaded, 120 * SEC);
+    let isp1: Vec<f64> = run
+        .metrics
+        .samples
+        .iter()
+        .filter(|s| s.wan == 0 && s.time > 30 * SEC)
+        .map(|s| s.down_bps)
+        .collect();
+    let mean = isp1.iter().sum::<f64>() / isp1.len() as f64;
+    assert!(mean >= 0.9 * 20e6, "ISP1 carried {:.1} Mbit/s of 20", mean / 1e6);
+}
