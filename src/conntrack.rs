@@ -185,7 +185,11 @@ impl Conntrack {
             self.remove(id);
             return None;
         }
-        let dir = if key & 1 == 0 { Dir::Original } else { Dir::Reply };
+        let dir = if key & 1 == 0 {
+            Dir::Original
+        } else {
+            Dir::Reply
+        };
         Some((id, dir))
     }
 
@@ -405,6 +409,9 @@ mod tests {
         // Two index slots of (tuple, u32) with hashbrown's control byte and 1/8 slack.
         let index = 2 * (std::mem::size_of::<(FiveTuple, u32)>() + 1) * 8 / 7;
         let total = std::mem::size_of::<Option<Entry>>() + index;
-        assert!(total <= BYTES_PER_ENTRY_BOUND, "{total} bytes per connection");
+        assert!(
+            total <= BYTES_PER_ENTRY_BOUND,
+            "{total} bytes per connection"
+        );
     }
 }

@@ -33,8 +33,13 @@ enum Event {
     /// A packet from a server reaches the ISP's gateway, to be queued towards the router.
     AtGateway(u8, Packet),
     /// A host starts a session of an application.
-    SessionStart { host: u32, app: u16 },
-    Timer { flow: u32 },
+    SessionStart {
+        host: u32,
+        app: u16,
+    },
+    Timer {
+        flow: u32,
+    },
     Sample,
     Housekeeping,
 }
@@ -108,18 +113,30 @@ impl Simulation {
         let mut wan_metrics = Vec::new();
         for (i, (w, &iface)) in sc.wans.iter().zip(&loaded.wan_ifaces).enumerate() {
             wan_of_iface[iface as usize] = Some(i as u8);
-            let address = config.address_of(iface).map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
+            let address = config
+                .address_of(iface)
+                .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
             wans.push(WanSide {
                 iface,
                 address,
-                up: Lossy::new(Wire::new(w.up.0, w.latency.0, w.queue), w.loss, link_rng(2 * i as u64)),
-                down: Lossy::new(Wire::new(w.down.0, w.latency.0, w.queue), w.loss, link_rng(2 * i as u64 + 1)),
+                up: Lossy::new(
+                    Wire::new(w.up.0, w.latency.0, w.queue),
+                    w.loss,
+                    link_rng(2 * i as u64),
+                ),
+                down: Lossy::new(
+                    Wire::new(w.down.0, w.latency.0, w.queue),
+                    w.loss,
+                    link_rng(2 * i as u64 + 1),
+                ),
                 upstream_latency: w.upstream_latency.0,
             });
             let name = config.iface_name(iface).to_string();
             wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
         }
-        let lan_addr = config.address_of(loaded.lan_iface).expect("checked by scenario::check");
+        let lan_addr = config
+            .address_of(loaded.lan_iface)
+            .expect("checked by scenario::check");
         let mask = crate::routing::prefix_mask(lan_addr.prefix_len);
         let lan_subnet = AddrRange {
             first: u32::from(lan_addr.address) & mask,
@@ -216,7 +233,11 @@ impl Simulation {
 
     /// Connections still open.
     pub fn active_connections(&self) -> u64 {
-        self.flows.iter().flatten().filter(|f| f.outcome.is_none()).count() as u64
+        self.flows
+            .iter()
+            .flatten()
+            .filter(|f| f.outcome.is_none())
+            .count() as u64
     }
 
     fn handle(&mut self, event: Event) {
@@ -275,8 +296,8 @@ impl Simulation {
         let mut outbox = std::mem::take(&mut self.outbox);
         for (from, pkt) in outbox.drain(..) {
             match from {
-                From::Host => self.from_host(pkt),
-                From::Server => self.from_server(pkt),
+                From::Host => self.send_from_host(pkt),
+                From::Server => self.send_from_server(pkt),
             }
         }
         self.outbox = outbox;
@@ -323,13 +344,13 @@ impl Simulation {
         }
     }
 
-    fn from_host(&mut self, pkt: Packet) {
+    fn send_from_host(&mut self, pkt: Packet) {
         if let Ok(at) = self.lan_up.send(self.now, pkt.len) {
             self.schedule(at, Event::AtRouter(self.lan_iface, pkt));
         }
     }
 
-    fn from_server(&mut self, pkt: Packet) {
+    fn send_from_server(&mut self, pkt: Packet) {
         // The internet delivers to whichever ISP owns the destination address.
         let Some(wan) = self.wans.iter().position(|w| w.address == pkt.tuple.dst) else {
             return;
@@ -360,7 +381,7 @@ impl Simulation {
                 }
             }
             Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
-                Some(wan) => self.to_wan(wan, iface == self.lan_iface, pkt),
+                Some(wan) => self.send_to_wan(wan, iface == self.lan_iface, pkt),
                 None => self.fault(pkt.flow, Cause::PathDown),
             },
             Verdict::Local => {}
@@ -376,7 +397,7 @@ impl Simulation {
     }
 
     /// The router sends a packet out of a WAN.
-    fn to_wan(&mut self, wan: u8, from_lan: bool, pkt: Packet) {
+    fn send_to_wan(&mut self, wan: u8, from_lan: bool, pkt: Packet) {
         let w = wan as usize;
         self.metrics.sent_up(w, pkt.len);
         if from_lan {
@@ -398,13 +419,18 @@ impl Simulation {
         if pkt.tuple.src != self.wans[wan as usize].address {
             self.metrics.packets_wrong_source += 1;
         }
-        let Some(flow) = self.flows.get_mut(pkt.flow as usize).and_then(Option::as_mut) else {
+        let Some(flow) = self
+            .flows
+            .get_mut(pkt.flow as usize)
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         match flow.wan {
             None => {
                 flow.wan = Some(wan);
-                let pair = (u32::from(flow.tuple.src) as u64) << 32 | u32::from(flow.tuple.dst) as u64;
+                let pair =
+                    (u32::from(flow.tuple.src) as u64) << 32 | u32::from(flow.tuple.dst) as u64;
                 let m = &mut self.metrics.wans[wan as usize];
                 m.connections += 1;
                 m.active += 1;
@@ -426,7 +452,11 @@ impl Simulation {
             return self.fault(pkt.flow, Cause::WrongSourceAddress);
         }
         let now = self.now;
-        let Some(flow) = self.flows.get_mut(pkt.flow as usize).and_then(Option::as_mut) else {
+        let Some(flow) = self
+            .flows
+            .get_mut(pkt.flow as usize)
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         if pkt.tuple.dst != flow.tuple.dst {
@@ -452,7 +482,11 @@ impl Simulation {
 
     fn at_host(&mut self, pkt: Packet) {
         let now = self.now;
-        let Some(flow) = self.flows.get_mut(pkt.flow as usize).and_then(Option::as_mut) else {
+        let Some(flow) = self
+            .flows
+            .get_mut(pkt.flow as usize)
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
@@ -477,7 +511,12 @@ pub struct Run {
 
 /// Simulates `loaded` for `duration` with `seed`, calling `progress(now, end)` every simulated
 /// second or so.
-pub fn simulate(loaded: &Loaded, seed: u64, duration: Time, mut progress: impl FnMut(Time, Time)) -> Run {
+pub fn simulate(
+    loaded: &Loaded,
+    seed: u64,
+    duration: Time,
+    mut progress: impl FnMut(Time, Time),
+) -> Run {
     let mut sim = Simulation::new(loaded, seed);
     sim.end = duration;
     let step = (duration / 200).max(SEC);
@@ -487,7 +526,8 @@ pub fn simulate(loaded: &Loaded, seed: u64, duration: Time, mut progress: impl F
         progress(sim.now().min(duration), duration);
     }
     let active = sim.active_connections();
-    let summary = crate::report::Summary::new(loaded, seed, duration, &sim.metrics, &sim.router, active);
+    let summary =
+        crate::report::Summary::new(loaded, seed, duration, &sim.metrics, &sim.router, active);
     Run {
         summary,
         metrics: sim.metrics,

@@ -21,7 +21,13 @@ pub struct SourceError {
 
 impl SourceError {
     /// An error at byte range `start..end` of `text`, the contents of `file`.
-    pub fn new(file: &str, text: &str, start: usize, end: usize, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: &str,
+        text: &str,
+        start: usize,
+        end: usize,
+        message: impl Into<String>,
+    ) -> Self {
         let start = start.min(text.len());
         let end = end.clamp(start, text.len());
         let (line, column) = line_column(text, start);
@@ -38,7 +44,13 @@ impl SourceError {
     }
 
     /// An error at a 1-based line and column, as parsers that count lines report them.
-    pub fn at_line(file: &str, text: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+    pub fn at_line(
+        file: &str,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
         let start = offset_of(text, line, column);
         let end = text[start..]
             .find(|c: char| c.is_whitespace() || c == ',' || c == ')')

@@ -141,7 +141,11 @@ impl Flow {
                 tries: 0,
                 deadline: Time::MAX,
             },
-            SessionKind::UdpStream { packet, interval, until } => Transport::UdpStream {
+            SessionKind::UdpStream {
+                packet,
+                interval,
+                until,
+            } => Transport::UdpStream {
                 packet: packet.min(MAX_DATAGRAM),
                 interval,
                 until,
@@ -179,7 +183,12 @@ impl Flow {
                 c.syn_deadline = Some(now + INITIAL_RTO);
                 out.push((From::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
             }
-            Transport::UdpExchange { request, tries, deadline, .. } => {
+            Transport::UdpExchange {
+                request,
+                tries,
+                deadline,
+                ..
+            } => {
                 *tries = 1;
                 *deadline = now + SEC;
                 out.push((From::Host, Packet::udp(tuple, id, 0, *request)));
@@ -236,7 +245,12 @@ impl Flow {
                     });
                 }
             }
-            Transport::UdpExchange { request, tries, deadline, .. } => {
+            Transport::UdpExchange {
+                request,
+                tries,
+                deadline,
+                ..
+            } => {
                 if *deadline <= now {
                     if *tries >= 2 {
                         give_up = true;
@@ -260,7 +274,14 @@ impl Flow {
 
     fn stream_tick(&mut self, now: Time, out: &mut Outbox) {
         let (tuple, id, peer) = (self.tuple, self.id, self.peer);
-        let Transport::UdpStream { packet, interval, until, next_tick, last_heard, sent } = &mut self.transport
+        let Transport::UdpStream {
+            packet,
+            interval,
+            until,
+            next_tick,
+            last_heard,
+            sent,
+        } = &mut self.transport
         else {
             return;
         };
@@ -275,7 +296,10 @@ impl Flow {
         *sent += 1;
         out.push((From::Host, Packet::udp(tuple, id, *sent, *packet)));
         if peer.is_some() {
-            out.push((From::Server, Packet::udp(server_tuple(tuple, peer), id, *sent, *packet)));
+            out.push((
+                From::Server,
+                Packet::udp(server_tuple(tuple, peer), id, *sent, *packet),
+            ));
         }
         *next_tick = now + *interval;
     }
@@ -343,7 +367,11 @@ fn server_tuple(tuple: FiveTuple, peer: Option<(Ipv4Addr, u16)>) -> FiveTuple {
 }
 
 fn data(tuple: FiveTuple, id: u32, s: Segment, ack: u32) -> Packet {
-    let flags = if s.push { TcpFlags::ACK | TcpFlags::PSH } else { TcpFlags::ACK };
+    let flags = if s.push {
+        TcpFlags::ACK | TcpFlags::PSH
+    } else {
+        TcpFlags::ACK
+    };
     Packet::tcp(tuple, id, flags, s.seq, ack, s.len)
 }
 
@@ -351,19 +379,35 @@ fn ack_only(tuple: FiveTuple, id: u32, ack: u32, extra: TcpFlags) -> Packet {
     Packet::tcp(tuple, id, TcpFlags::ACK | extra, 0, ack, 0)
 }
 
-fn server_tcp(c: &mut TcpConn, now: Time, back: FiveTuple, id: u32, pkt: &Packet, out: &mut Outbox) {
+fn server_tcp(
+    c: &mut TcpConn,
+    now: Time,
+    back: FiveTuple,
+    id: u32,
+    pkt: &Packet,
+    out: &mut Outbox,
+) {
     let f = pkt.flags;
     if f.has(TcpFlags::SYN) {
-        out.push((From::Server, Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0)));
+        out.push((
+            From::Server,
+            Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0),
+        ));
         return;
     }
     if f.has(TcpFlags::FIN) {
-        out.push((From::Server, ack_only(back, id, c.request_rx.nxt, TcpFlags::FIN)));
+        out.push((
+            From::Server,
+            ack_only(back, id, c.request_rx.nxt, TcpFlags::FIN),
+        ));
         return;
     }
     let mut ack_now = false;
     if pkt.payload > 0 {
-        ack_now = c.request_rx.on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH)) == AckNow::Yes;
+        ack_now = c
+            .request_rx
+            .on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH))
+            == AckNow::Yes;
     }
     let ack = c.request_rx.nxt;
     let mut sent_data = false;
@@ -383,30 +427,47 @@ fn server_tcp(c: &mut TcpConn, now: Time, back: FiveTuple, id: u32, pkt: &Packet
 }
 
 /// Returns true once the host has the whole response.
-fn client_tcp(c: &mut TcpConn, now: Time, tuple: FiveTuple, id: u32, pkt: &Packet, out: &mut Outbox) -> bool {
+fn client_tcp(
+    c: &mut TcpConn,
+    now: Time,
+    tuple: FiveTuple,
+    id: u32,
+    pkt: &Packet,
+    out: &mut Outbox,
+) -> bool {
     let f = pkt.flags;
     if f.has(TcpFlags::SYN) {
         let ack = c.response_rx.nxt;
         if !c.established {
             c.established = true;
             c.syn_deadline = None;
-            c.request.transmit(now, &mut |s| out.push((From::Host, data(tuple, id, s, ack))));
+            c.request.transmit(now, &mut |s| {
+                out.push((From::Host, data(tuple, id, s, ack)))
+            });
         } else {
             out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::default())));
         }
         return false;
     }
     if f.has(TcpFlags::FIN) {
-        out.push((From::Host, ack_only(tuple, id, c.response_rx.nxt + 1, TcpFlags::default())));
+        out.push((
+            From::Host,
+            ack_only(tuple, id, c.response_rx.nxt + 1, TcpFlags::default()),
+        ));
         return false;
     }
     let mut ack_now = false;
     if pkt.payload > 0 {
-        ack_now = c.response_rx.on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH)) == AckNow::Yes;
+        ack_now = c
+            .response_rx
+            .on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH))
+            == AckNow::Yes;
     }
     let ack = c.response_rx.nxt;
     if f.has(TcpFlags::ACK) && !c.request.done() {
-        c.request.on_ack(now, pkt.ack, &mut |s| out.push((From::Host, data(tuple, id, s, ack))));
+        c.request.on_ack(now, pkt.ack, &mut |s| {
+            out.push((From::Host, data(tuple, id, s, ack)))
+        });
     }
     if c.response_rx.nxt >= c.response.total {
         // Everything arrived: acknowledge and close.

@@ -6,6 +6,9 @@
 //! [`router::Router`] state machine with packets and collects [`metrics`]; [`report`] turns
 //! those into tables, JSON, CSV and charts.
 
+// Errors carry their file's text for the snippet; they are rare, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod config;
 pub mod conntrack;
 pub mod engine;
@@ -27,7 +30,7 @@ pub mod units;
 pub mod workload;
 
 pub use config::RouterConfig;
+pub use engine::Simulation;
 pub use error::Error;
 pub use router::{Router, Verdict};
-pub use engine::Simulation;
 pub use scenario::Scenario;

@@ -192,7 +192,9 @@ mod tests {
         use rand::SeedableRng;
         let wire = Wire::new(1_000_000_000, 0, Queue::Packets(1_000_000));
         let mut l = Lossy::new(wire, 0.1, Pcg64Mcg::seed_from_u64(1));
-        let lost = (0..100_000).filter(|i| l.send(*i * SEC, 100).is_err()).count();
+        let lost = (0..100_000)
+            .filter(|i| l.send(*i * SEC, 100).is_err())
+            .count();
         assert!((9_000..11_000).contains(&lost), "{lost}");
     }
 }

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "pccsim", version, about = "Packet-level simulator of MikroTik PCC load balancing")]
+#[command(
+    name = "pccsim",
+    version,
+    about = "Packet-level simulator of MikroTik PCC load balancing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,7 +40,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scenario, out, seed, duration } => run(scenario, out, seed, duration),
+        Command::Run {
+            scenario,
+            out,
+            seed,
+            duration,
+        } => run(scenario, out, seed, duration),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,13 +56,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(scenario: PathBuf, out: Option<PathBuf>, seed: Option<u64>, duration: Option<u64>) -> Result<(), pccsim::Error> {
+fn run(
+    scenario: PathBuf,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    duration: Option<u64>,
+) -> Result<(), pccsim::Error> {
     let loaded = pccsim::scenario::load(&scenario)?;
     let seed = seed.unwrap_or(loaded.scenario.seed);
     let duration = duration.unwrap_or(loaded.duration());
     let out = out.unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
     let bar = progress_bar(duration);
-    let run = pccsim::engine::simulate(&loaded, seed, duration, |now, _| bar.set_position(now / SEC));
+    let run = pccsim::engine::simulate(&loaded, seed, duration, |now, _| {
+        bar.set_position(now / SEC)
+    });
     bar.finish_and_clear();
     print!("{}", pccsim::report::table(&run.summary));
     pccsim::report::write_all(&out, &run.summary, &run.metrics)?;
@@ -67,9 +83,11 @@ fn progress_bar(duration: u64) -> ProgressBar {
     if std::io::stdout().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} simulated {pos}/{len} s [{bar:40}] {elapsed} (eta {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} simulated {pos}/{len} s [{bar:40}] {elapsed} (eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -82,7 +100,8 @@ fn report_error(e: pccsim::Error) {
     if std::io::stderr().is_terminal() {
         eprintln!("{report:?}");
     } else {
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
         let mut text = String::new();
         match handler.render_report(&mut text, report.as_ref()) {
             Ok(()) => eprint!("{text}"),

@@ -25,7 +25,11 @@ pub fn map_source(ct: &mut Conntrack, id: u32, to: Ipv4Addr) {
         if ours || !ct.reply_tuple_taken(&reply) {
             break;
         }
-        port = if port == u16::MAX { FIRST_PORT } else { port + 1 };
+        port = if port == u16::MAX {
+            FIRST_PORT
+        } else {
+            port + 1
+        };
         if port == original_port {
             // Every port is in use for this server: keep the clash, as a full table would.
             break;

@@ -134,7 +134,14 @@ impl Packet {
     }
 
     /// A TCP segment with `payload` bytes of data.
-    pub fn tcp(tuple: FiveTuple, flow: u32, flags: TcpFlags, seq: u32, ack: u32, payload: u32) -> Packet {
+    pub fn tcp(
+        tuple: FiveTuple,
+        flow: u32,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+        payload: u32,
+    ) -> Packet {
         Packet {
             tuple,
             flags,

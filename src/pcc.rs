@@ -106,7 +106,13 @@ impl Classifier {
 
 impl fmt::Display for Classifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}/{}", self.fields.name(), self.denominator, self.remainder)
+        write!(
+            f,
+            "{}:{}/{}",
+            self.fields.name(),
+            self.denominator,
+            self.remainder
+        )
     }
 }
 
@@ -147,7 +153,11 @@ fn mix64(mut x: u64) -> u64 {
 pub fn configured_shares(mangle: &Table) -> Vec<(ConnMark, f64)> {
     let mut claimed: Vec<(Fields, u32, u32)> = Vec::new();
     let mut shares: Vec<(ConnMark, f64)> = Vec::new();
-    for rule in mangle.rules.iter().filter(|r| !r.disabled && r.chain == PREROUTING) {
+    for rule in mangle
+        .rules
+        .iter()
+        .filter(|r| !r.disabled && r.chain == PREROUTING)
+    {
         let Action::MarkConnection(mark) = rule.action else {
             continue;
         };
@@ -215,7 +225,10 @@ mod tests {
                 .iter()
                 .map(|&c| (c as f64 - expected).powi(2) / expected)
                 .sum();
-            assert!(chi2 < CRITICAL, "{fields:?}: chi-square {chi2:.1}, counts {counts:?}");
+            assert!(
+                chi2 < CRITICAL,
+                "{fields:?}: chi-square {chi2:.1}, counts {counts:?}"
+            );
         }
     }
 

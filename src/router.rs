@@ -122,10 +122,9 @@ impl Router {
         self.config.mangle.run(PREROUTING, &mut ctx, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
 
-        if new {
-            if let ChainVerdict::DstNat(to, port) = self.config.nat.run(DSTNAT, &mut ctx, tracer) {
-                nat::map_destination(&mut self.conntrack, id, to, port);
-            }
+        if new && let ChainVerdict::DstNat(to, port) = self.config.nat.run(DSTNAT, &mut ctx, tracer)
+        {
+            nat::map_destination(&mut self.conntrack, id, to, port);
         }
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         ctx.tuple = pkt.tuple;
@@ -157,7 +156,14 @@ impl Router {
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
 
         if new {
-            source_nat(&mut self.config, &mut self.conntrack, id, hop.iface, &mut ctx, tracer);
+            source_nat(
+                &mut self.config,
+                &mut self.conntrack,
+                id,
+                hop.iface,
+                &mut ctx,
+                tracer,
+            );
         }
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
@@ -198,13 +204,20 @@ impl Router {
     pub fn wan_of_mark(&self, mark: ConnMark) -> Option<IfaceId> {
         use crate::firewall::{Action, Match};
         let table = self.config.mangle.rules.iter().find_map(|r| {
-            let marks_this = r.matchers.iter().any(|m| !m.negate && m.kind == Match::ConnectionMark(mark));
+            let marks_this = r
+                .matchers
+                .iter()
+                .any(|m| !m.negate && m.kind == Match::ConnectionMark(mark));
             match r.action {
-                Action::MarkRouting(t) if !r.disabled && r.chain == PREROUTING && marks_this => Some(t),
+                Action::MarkRouting(t) if !r.disabled && r.chain == PREROUTING && marks_this => {
+                    Some(t)
+                }
                 _ => None,
             }
         })?;
-        self.fib.lookup_in(table, Ipv4Addr::new(1, 1, 1, 1)).map(|h| h.iface)
+        self.fib
+            .lookup_in(table, Ipv4Addr::new(1, 1, 1, 1))
+            .map(|h| h.iface)
     }
 
     /// Connections currently carrying `mark`.

@@ -53,7 +53,11 @@ impl Route {
 }
 
 pub fn prefix_mask(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - len as u32) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len as u32)
+    }
 }
 
 /// Where the routing decision sends a packet.
@@ -157,13 +161,11 @@ impl Fib {
             return None;
         }
         match r.gateway {
-            Gateway::Interface(iface) => {
-                self.iface_running[iface as usize].then_some(Hop {
-                    iface,
-                    gateway: None,
-                    route: i,
-                })
-            }
+            Gateway::Interface(iface) => self.iface_running[iface as usize].then_some(Hop {
+                iface,
+                gateway: None,
+                route: i,
+            }),
             Gateway::Address(gw) => {
                 if r.check_gateway.is_some() && self.unreachable.contains(&gw) {
                     return None;
@@ -262,6 +264,9 @@ mod tests {
         let mut f = fib();
         f.set_interface_running(0, false);
         let dst = "93.184.216.34".parse().unwrap();
-        assert_eq!(f.lookup(TableId::MAIN, dst).unwrap().gateway, "192.168.2.1".parse().ok());
+        assert_eq!(
+            f.lookup(TableId::MAIN, dst).unwrap().gateway,
+            "192.168.2.1".parse().ok()
+        );
     }
 }

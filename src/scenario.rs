@@ -132,9 +132,17 @@ pub struct App {
 #[derive(Clone, Debug, Deserialize)]
 pub enum AppKind {
     /// A TCP connection: the client sends a request, the server answers, the client closes.
-    Tcp { port: u16, request: SizeDist, response: SizeDist },
+    Tcp {
+        port: u16,
+        request: SizeDist,
+        response: SizeDist,
+    },
     /// One UDP datagram each way (DNS-like); the client retries once.
-    UdpExchange { port: u16, request: Size, response: Size },
+    UdpExchange {
+        port: u16,
+        request: Size,
+        response: Size,
+    },
     /// Constant-rate UDP both ways (VoIP-like) for a while.
     UdpStream {
         port: u16,
@@ -148,9 +156,16 @@ pub enum AppKind {
 pub enum SizeDist {
     Fixed(Size),
     /// Log-normal body: half the transfers are below `median`.
-    LogNormal { median: Size, sigma: f64 },
+    LogNormal {
+        median: Size,
+        sigma: f64,
+    },
     /// Bounded Pareto: heavy-tailed, as web objects and downloads are.
-    Pareto { min: Size, shape: f64, max: Size },
+    Pareto {
+        min: Size,
+        shape: f64,
+        max: Size,
+    },
 }
 
 /// A scenario with its configuration read and checked against it.
@@ -218,10 +233,22 @@ pub fn check(
     for w in &scenario.wans {
         let port = format!("\"{}\"", w.port);
         let iface = config.iface(&w.port).ok_or_else(|| {
-            at(&port, format!("port `{}` is not an interface of the router configuration", w.port))
+            at(
+                &port,
+                format!(
+                    "port `{}` is not an interface of the router configuration",
+                    w.port
+                ),
+            )
         })?;
         let addr = config.address_of(iface).ok_or_else(|| {
-            at(&port, format!("interface `{}` has no /ip address in the configuration", w.port))
+            at(
+                &port,
+                format!(
+                    "interface `{}` has no /ip address in the configuration",
+                    w.port
+                ),
+            )
         })?;
         if !addr.network_contains(w.gateway) {
             let msg = format!(
@@ -239,13 +266,23 @@ pub fn check(
         wan_ifaces.push(iface);
     }
     let lan_port = format!("\"{}\"", scenario.lan.port);
-    let lan_iface = config
-        .iface(&scenario.lan.port)
-        .ok_or_else(|| at(&lan_port, format!("port `{}` is not an interface of the router configuration", scenario.lan.port)))?;
-    let lan_addr = config
-        .address_of(lan_iface)
-        .ok_or_else(|| at(&lan_port, format!("interface `{}` has no /ip address", scenario.lan.port)))?;
-    let last_host = u32::from(scenario.lan.first_host).checked_add(scenario.lan.hosts.saturating_sub(1));
+    let lan_iface = config.iface(&scenario.lan.port).ok_or_else(|| {
+        at(
+            &lan_port,
+            format!(
+                "port `{}` is not an interface of the router configuration",
+                scenario.lan.port
+            ),
+        )
+    })?;
+    let lan_addr = config.address_of(lan_iface).ok_or_else(|| {
+        at(
+            &lan_port,
+            format!("interface `{}` has no /ip address", scenario.lan.port),
+        )
+    })?;
+    let last_host =
+        u32::from(scenario.lan.first_host).checked_add(scenario.lan.hosts.saturating_sub(1));
     let fits = last_host.is_some_and(|l| lan_addr.network_contains(Ipv4Addr::from(l)));
     if scenario.lan.hosts == 0 || !lan_addr.network_contains(scenario.lan.first_host) || !fits {
         let msg = format!(
@@ -258,8 +295,14 @@ pub fn check(
     for a in &config.addresses {
         if a.iface != lan_iface && !wan_ifaces.contains(&a.iface) {
             let name = config.iface_name(a.iface);
-            let line_start: usize = config_text.split_inclusive('\n').take(a.line as usize - 1).map(str::len).sum();
-            let line_len = config_text[line_start..].find('\n').unwrap_or(config_text.len() - line_start);
+            let line_start: usize = config_text
+                .split_inclusive('\n')
+                .take(a.line as usize - 1)
+                .map(str::len)
+                .sum();
+            let line_len = config_text[line_start..]
+                .find('\n')
+                .unwrap_or(config_text.len() - line_start);
             return Err(SourceError::new(
                 config_file,
                 config_text,
@@ -271,14 +314,20 @@ pub fn check(
         }
     }
     if scenario.internet.servers == 0 {
-        return Err(at("servers", "the internet needs at least one server".into()));
+        return Err(at(
+            "servers",
+            "the internet needs at least one server".into(),
+        ));
     }
     for app in &scenario.apps {
         if let Some(range) = &app.hosts {
             AddrRange::parse(range).map_err(|e| at(range, e))?;
         }
         if !(app.per_host_per_minute >= 0.0 && app.per_host_per_minute.is_finite()) {
-            return Err(at(&app.name, "per_host_per_minute must be a non-negative number".into()));
+            return Err(at(
+                &app.name,
+                "per_host_per_minute must be a non-negative number".into(),
+            ));
         }
     }
     Ok(Loaded {

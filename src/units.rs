@@ -32,7 +32,9 @@ pub fn parse_duration(text: &str) -> Result<Time, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("`{text}` is not a duration (expected e.g. 8ms, 10s, 2h)"));
+            return Err(format!(
+                "`{text}` is not a duration (expected e.g. 8ms, 10s, 2h)"
+            ));
         }
         let value: f64 = rest[..num_len]
             .parse()
@@ -87,7 +89,7 @@ pub fn format_duration(t: Time) -> String {
         (US, "us"),
     ];
     for (scale, name) in UNITS {
-        if t >= scale && t % scale == 0 {
+        if t >= scale && t.is_multiple_of(scale) {
             return format!("{}{name}", t / scale);
         }
     }
@@ -106,7 +108,11 @@ pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
         "kbit" | "kbps" | "k" => 1e3,
         "mbit" | "mbps" | "m" => 1e6,
         "gbit" | "gbps" | "g" => 1e9,
-        other => return Err(format!("`{other}` is not a bandwidth unit (use kbit, Mbit, Gbit)")),
+        other => {
+            return Err(format!(
+                "`{other}` is not a bandwidth unit (use kbit, Mbit, Gbit)"
+            ));
+        }
     };
     let bps = value * scale;
     if bps < 1.0 || !bps.is_finite() {
@@ -127,10 +133,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "MiB" => 1024.0 * 1024.0,
         "GB" => 1e9,
         "GiB" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("`{other}` is not a size unit (use B, KiB, MB, MiB, GB)")),
+        other => {
+            return Err(format!(
+                "`{other}` is not a size unit (use B, KiB, MB, MiB, GB)"
+            ));
+        }
     };
     let bytes = value * scale;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > 1e15 {
+    if !bytes.is_finite() || !(0.0..=1e15).contains(&bytes) {
         return Err(format!("`{t}` is out of range"));
     }
     Ok(bytes.round() as u64)
@@ -160,8 +170,18 @@ macro_rules! string_quantity {
     };
 }
 
-string_quantity!(Duration, Time, parse_duration, "A duration such as `8ms` or `2h`.");
-string_quantity!(Bandwidth, u64, parse_bandwidth, "A bit rate such as `100Mbit`.");
+string_quantity!(
+    Duration,
+    Time,
+    parse_duration,
+    "A duration such as `8ms` or `2h`."
+);
+string_quantity!(
+    Bandwidth,
+    u64,
+    parse_bandwidth,
+    "A bit rate such as `100Mbit`."
+);
 string_quantity!(Size, u64, parse_size, "A byte size such as `64KiB`.");
 
 impl Serialize for Duration {

@@ -34,9 +34,19 @@ pub struct Session {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionKind {
-    Tcp { request: u32, response: u32 },
-    UdpExchange { request: u32, response: u32 },
-    UdpStream { packet: u32, interval: Time, until: Time },
+    Tcp {
+        request: u32,
+        response: u32,
+    },
+    UdpExchange {
+        request: u32,
+        response: u32,
+    },
+    UdpStream {
+        packet: u32,
+        interval: Time,
+        until: Time,
+    },
 }
 
 pub struct Workload {
@@ -115,7 +125,9 @@ impl Workload {
         }
         let hosts = (0..scenario.lan.hosts)
             .map(|h| {
-                let mut rng = Pcg64Mcg::seed_from_u64(seed.wrapping_mul(0x9e37_79b9).wrapping_add(h as u64 + 1));
+                let mut rng = Pcg64Mcg::seed_from_u64(
+                    seed.wrapping_mul(0x9e37_79b9).wrapping_add(h as u64 + 1),
+                );
                 let next_port = rng.random_range(EPHEMERAL_FIRST..=EPHEMERAL_LAST);
                 HostState { rng, next_port }
             })
@@ -160,23 +172,40 @@ impl Workload {
             None => plan.fixed[rng.random_range(0..plan.fixed.len())],
         };
         let src_port = state.next_port;
-        state.next_port = if src_port >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { src_port + 1 };
+        state.next_port = if src_port >= EPHEMERAL_LAST {
+            EPHEMERAL_FIRST
+        } else {
+            src_port + 1
+        };
         let (dst_port, kind) = match &plan.kind {
-            AppKind::Tcp { port, request, response } => (
+            AppKind::Tcp {
+                port,
+                request,
+                response,
+            } => (
                 *port,
                 SessionKind::Tcp {
                     request: sample_size(request, rng),
                     response: sample_size(response, rng),
                 },
             ),
-            AppKind::UdpExchange { port, request, response } => (
+            AppKind::UdpExchange {
+                port,
+                request,
+                response,
+            } => (
                 *port,
                 SessionKind::UdpExchange {
                     request: request.0 as u32,
                     response: response.0 as u32,
                 },
             ),
-            AppKind::UdpStream { port, packet, interval, duration } => {
+            AppKind::UdpStream {
+                port,
+                packet,
+                interval,
+                duration,
+            } => {
                 let (lo, hi) = (duration.0.0, duration.1.0.max(duration.0.0 + 1));
                 (
                     *port,
@@ -204,9 +233,11 @@ const MAX_TRANSFER: f64 = (1u64 << 30) as f64;
 fn sample_size(d: &SizeDist, rng: &mut Pcg64Mcg) -> u32 {
     let bytes = match *d {
         SizeDist::Fixed(s) => s.0 as f64,
-        SizeDist::LogNormal { median, sigma } => LogNormal::new((median.0.max(1) as f64).ln(), sigma.max(0.0))
-            .map(|l| l.sample(rng))
-            .unwrap_or(median.0 as f64),
+        SizeDist::LogNormal { median, sigma } => {
+            LogNormal::new((median.0.max(1) as f64).ln(), sigma.max(0.0))
+                .map(|l| l.sample(rng))
+                .unwrap_or(median.0 as f64)
+        }
         SizeDist::Pareto { min, shape, max } => {
             let pareto = Pareto::new(min.0.max(1) as f64, shape.max(0.01));
             // Bounded Pareto by rejection: keep the tail's shape below the cap.

@@ -40,7 +40,12 @@ fn tuples(n: usize, seed: u64) -> Vec<(Ipv4Addr, u16, Ipv4Addr, u16)> {
         .map(|i| {
             let host = Ipv4Addr::new(10, 10, 0, 10 + rng.random_range(0..200u8));
             let server = Ipv4Addr::from(0x5db8_0000 + rng.random_range(0..3000u32).pow(2) / 3000);
-            (host, 32768 + (i % 28000) as u16, server, [443, 80, 53][i % 3])
+            (
+                host,
+                32768 + (i % 28000) as u16,
+                server,
+                [443, 80, 53][i % 3],
+            )
         })
         .collect()
 }
@@ -96,7 +101,10 @@ fn masquerade_uses_the_wan_address_and_replies_reach_the_host() {
         seen.insert(wan);
         let wan_addr = r.config.address_of(wan).unwrap().address;
         assert_eq!(p.tuple.src, wan_addr, "NAT to the WAN's own address");
-        assert_eq!(p.tuple.src_port, port, "masquerade keeps a free source port");
+        assert_eq!(
+            p.tuple.src_port, port,
+            "masquerade keeps a free source port"
+        );
         // The server answers the public address; the router un-NATs it to the host.
         let mut reply = p;
         reply.tuple = p.tuple.reversed();
@@ -113,7 +121,12 @@ fn masquerade_uses_the_wan_address_and_replies_reach_the_host() {
 fn routing_marked_replies_are_sent_back_out_of_the_wan() {
     let mut r = router("tests/configs/reply_bug.rsc", |t| t.to_string());
     let lan = r.config.iface("LAN").unwrap();
-    let mut p = syn(Ipv4Addr::new(10, 0, 0, 23), 40000, Ipv4Addr::new(93, 184, 216, 34), 443);
+    let mut p = syn(
+        Ipv4Addr::new(10, 0, 0, 23),
+        40000,
+        Ipv4Addr::new(93, 184, 216, 34),
+        443,
+    );
     let wan = out_iface(&mut r, 0, lan, &mut p);
     let mut reply = p;
     reply.tuple = p.tuple.reversed();
@@ -126,24 +139,41 @@ fn routing_marked_replies_are_sent_back_out_of_the_wan() {
 #[test]
 fn inbound_connections_are_answered_through_the_wan_they_came_in_on() {
     let mut r = router("scenarios/dual_wan.rsc", |t| {
-        format!("{t}\n/ip firewall nat add chain=dstnat in-interface=ISP2 protocol=tcp dst-port=8080 action=dst-nat to-addresses=10.0.0.5 to-ports=80\n")
+        format!(
+            "{t}\n/ip firewall nat add chain=dstnat in-interface=ISP2 protocol=tcp dst-port=8080 action=dst-nat to-addresses=10.0.0.5 to-ports=80\n"
+        )
     });
-    let (lan, isp2) = (r.config.iface("LAN").unwrap(), r.config.iface("ISP2").unwrap());
+    let (lan, isp2) = (
+        r.config.iface("LAN").unwrap(),
+        r.config.iface("ISP2").unwrap(),
+    );
     let client = Ipv4Addr::new(198, 51, 100, 77);
     let mut p = syn(client, 50000, Ipv4Addr::new(192, 168, 2, 2), 8080);
     assert_eq!(out_iface(&mut r, 0, isp2, &mut p), lan);
-    assert_eq!((p.tuple.dst, p.tuple.dst_port), (Ipv4Addr::new(10, 0, 0, 5), 80));
+    assert_eq!(
+        (p.tuple.dst, p.tuple.dst_port),
+        (Ipv4Addr::new(10, 0, 0, 5), 80)
+    );
     let mut reply = p;
     reply.tuple = p.tuple.reversed();
     reply.flags = TcpFlags::SYN | TcpFlags::ACK;
-    assert_eq!(out_iface(&mut r, 1, lan, &mut reply), isp2, "isp2_conn routes the reply by to_isp2");
-    assert_eq!((reply.tuple.src, reply.tuple.src_port), (Ipv4Addr::new(192, 168, 2, 2), 8080));
+    assert_eq!(
+        out_iface(&mut r, 1, lan, &mut reply),
+        isp2,
+        "isp2_conn routes the reply by to_isp2"
+    );
+    assert_eq!(
+        (reply.tuple.src, reply.tuple.src_port),
+        (Ipv4Addr::new(192, 168, 2, 2), 8080)
+    );
 }
 
 #[test]
 fn fasttracked_packets_skip_mangle_and_follow_main() {
     let mut r = router("scenarios/dual_wan.rsc", |t| {
-        format!("{t}\n/ip firewall filter add chain=forward connection-state=established,related action=fasttrack-connection\n")
+        format!(
+            "{t}\n/ip firewall filter add chain=forward connection-state=established,related action=fasttrack-connection\n"
+        )
     });
     let lan = r.config.iface("LAN").unwrap();
     let isp1 = r.config.iface("ISP1").unwrap();
@@ -182,8 +212,14 @@ fn mangle_counters_count_packets_and_bytes() {
         let mut p = syn(Ipv4Addr::new(10, 0, 0, h.octets()[3]), sp, s, dp);
         out_iface(&mut r, 0, lan, &mut p);
     }
-    let pcc: Vec<_> = r.config.mangle.rules[2..5].iter().map(|r| r.stats).collect();
+    let pcc: Vec<_> = r.config.mangle.rules[2..5]
+        .iter()
+        .map(|r| r.stats)
+        .collect();
     let total: u64 = pcc.iter().map(|s| s.packets).sum();
-    assert_eq!(total, 3_000, "every new LAN connection is classified exactly once");
+    assert_eq!(
+        total, 3_000,
+        "every new LAN connection is classified exactly once"
+    );
     assert!(pcc.iter().all(|s| s.bytes == s.packets * 52));
 }

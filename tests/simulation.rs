@@ -16,7 +16,12 @@ fn same_seed_gives_an_identical_summary() {
 
 #[test]
 fn shipped_scenarios_break_almost_no_connections_and_keep_pcc_promises() {
-    for name in ["weighted_5_2.ron", "dual_wan.ron", "three_wan.ron", "small_business.ron"] {
+    for name in [
+        "weighted_5_2.ron",
+        "dual_wan.ron",
+        "three_wan.ron",
+        "small_business.ron",
+    ] {
         let loaded = common::scenario(name);
         let run = common::run(&loaded, 120 * SEC);
         let c = &run.summary.connections;
@@ -49,11 +54,19 @@ fn weighted_5_2_shares_and_the_idle_lte() {
     let loaded = common::scenario("weighted_5_2.ron");
     let run = common::run(&loaded, 600 * SEC);
     let w = &run.summary.wans;
-    assert_eq!((w[2].connections, w[2].bytes_down, w[2].bytes_up), (0, 0, 0), "LTE idles while gateways are up");
+    assert_eq!(
+        (w[2].connections, w[2].bytes_down, w[2].bytes_up),
+        (0, 0, 0),
+        "LTE idles while gateways are up"
+    );
     // both-addresses splits address pairs 5:2; connections follow popular pairs and may differ.
     let pairs = w[0].address_pairs + w[1].address_pairs;
     assert!(pairs > 10_000, "{pairs} pairs");
-    assert!((w[0].address_pair_share - 5.0 / 7.0).abs() < 0.015, "{:?}", w[0]);
+    assert!(
+        (w[0].address_pair_share - 5.0 / 7.0).abs() < 0.015,
+        "{:?}",
+        w[0]
+    );
     assert!((w[0].configured_share.unwrap() - 5.0 / 7.0).abs() < 1e-9);
     assert!((w[1].configured_share.unwrap() - 2.0 / 7.0).abs() < 1e-9);
     assert!(w[0].bytes_down > w[1].bytes_down);
@@ -83,5 +96,9 @@ fn a_saturated_link_delivers_at_least_90_percent_of_its_capacity_to_tcp() {
         .map(|s| s.down_bps)
         .collect();
     let mean = isp1.iter().sum::<f64>() / isp1.len() as f64;
-    assert!(mean >= 0.9 * 20e6, "ISP1 carried {:.1} Mbit/s of 20", mean / 1e6);
+    assert!(
+        mean >= 0.9 * 20e6,
+        "ISP1 carried {:.1} Mbit/s of 20",
+        mean / 1e6
+    );
 }

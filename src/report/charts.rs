@@ -33,13 +33,20 @@ pub fn throughput(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<()
             let (summary, metrics) = (self.0, self.1);
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let title = format!("{}: throughput per WAN", summary.scenario);
-            let root = root.titled(&title, ("sans-serif", 26)).map_err(|e| e.to_string())?;
+            let root = root
+                .titled(&title, ("sans-serif", 26))
+                .map_err(|e| e.to_string())?;
             let panels = root.split_evenly((2, 1));
             let minutes = (summary.duration_s / 60.0).max(1.0 / 60.0);
             for (panel, down) in panels.iter().zip([true, false]) {
-                let value = |s: &crate::metrics::Sample| if down { s.down_bps } else { s.up_bps } / 1e6;
+                let value =
+                    |s: &crate::metrics::Sample| if down { s.down_bps } else { s.up_bps } / 1e6;
                 let top = metrics.samples.iter().map(value).fold(1.0f64, f64::max) * 1.1;
-                let caption = if down { "download (ISP → router)" } else { "upload (router → ISP)" };
+                let caption = if down {
+                    "download (ISP → router)"
+                } else {
+                    "upload (router → ISP)"
+                };
                 let mut chart = ChartBuilder::on(panel)
                     .caption(caption, ("sans-serif", 18))
                     .margin(12)
@@ -65,7 +72,9 @@ pub fn throughput(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<()
                         .draw_series(LineSeries::new(points, color.stroke_width(2)))
                         .map_err(|e| e.to_string())?
                         .label(format!("{} ({})", w.name, w.isp))
-                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3)));
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3))
+                        });
                 }
                 chart
                     .configure_series_labels()
@@ -81,6 +90,9 @@ pub fn throughput(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<()
     let d = Draw(summary, metrics);
     both_with(dir, "throughput", |a| d.on(a), |a| d.on(a))
 }
+
+/// Reads one kind of share off a WAN's summary.
+type ShareOf = fn(&super::WanSummary) -> Option<f64>;
 
 /// Per WAN: the configured share, the share of connections, of address pairs and of bytes.
 pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
@@ -105,13 +117,17 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                 .x_labels(n * 2 + 1)
                 .x_label_formatter(&|x| {
                     let i = x.floor() as usize;
-                    if (x - i as f64 - 0.5).abs() < 0.01 { names.get(i).cloned().unwrap_or_default() } else { String::new() }
+                    if (x - i as f64 - 0.5).abs() < 0.01 {
+                        names.get(i).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
                 })
                 .y_desc("% of total")
                 .label_style(("sans-serif", 15))
                 .draw()
                 .map_err(|e| e.to_string())?;
-            let bars: [(&str, fn(&super::WanSummary) -> Option<f64>); 4] = [
+            let bars: [(&str, ShareOf); 4] = [
                 ("configured", |w| w.configured_share),
                 ("connections", |w| Some(w.connection_share)),
                 ("address pairs", |w| Some(w.address_pair_share)),
@@ -123,13 +139,18 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                 let rects = s.wans.iter().enumerate().filter_map(|(i, w)| {
                     let v = get(w)? * 100.0;
                     let x0 = i as f64 + 0.1 + b as f64 * width;
-                    Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled()))
+                    Some(Rectangle::new(
+                        [(x0, 0.0), (x0 + width * 0.92, v)],
+                        color.filled(),
+                    ))
                 });
                 chart
                     .draw_series(rects)
                     .map_err(|e| e.to_string())?
                     .label(*label)
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
+                    });
             }
             chart
                 .configure_series_labels()

@@ -82,11 +82,22 @@ pub struct RouterSummary {
 }
 
 fn share(part: u64, total: u64) -> f64 {
-    if total == 0 { 0.0 } else { part as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        part as f64 / total as f64
+    }
 }
 
 impl Summary {
-    pub fn new(loaded: &Loaded, seed: u64, duration: Time, metrics: &Metrics, router: &Router, active: u64) -> Summary {
+    pub fn new(
+        loaded: &Loaded,
+        seed: u64,
+        duration: Time,
+        metrics: &Metrics,
+        router: &Router,
+        active: u64,
+    ) -> Summary {
         let shares = crate::pcc::configured_shares(&router.config.mangle);
         let configured_for = |iface_name: &str| -> Option<f64> {
             let total: f64 = shares
@@ -100,7 +111,11 @@ impl Summary {
             (!shares.is_empty()).then_some(total)
         };
         let conns: u64 = metrics.wans.iter().map(|w| w.connections).sum();
-        let pairs: u64 = metrics.wans.iter().map(|w| w.address_pairs.len() as u64).sum();
+        let pairs: u64 = metrics
+            .wans
+            .iter()
+            .map(|w| w.address_pairs.len() as u64)
+            .sum();
         let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
         let secs = duration as f64 / SEC as f64;
         let wans = metrics
@@ -196,8 +211,17 @@ pub fn table(s: &Summary) -> String {
         s.scenario, s.seed, s.duration_s, s.dialect
     );
     let header = [
-        "WAN", "ISP", "conns", "share", "configured", "down", "up", "byte share", "util down",
-        "peak down", "util up",
+        "WAN",
+        "ISP",
+        "conns",
+        "share",
+        "configured",
+        "down",
+        "up",
+        "byte share",
+        "util down",
+        "peak down",
+        "util up",
     ];
     let rows: Vec<[String; 11]> = s
         .wans
@@ -219,13 +243,25 @@ pub fn table(s: &Summary) -> String {
         })
         .collect();
     let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<&str>| -> String {
         let parts: Vec<String> = cells
             .iter()
             .enumerate()
-            .map(|(c, t)| if c < 2 { format!("{t:<w$}", w = widths[c]) } else { format!("{t:>w$}", w = widths[c]) })
+            .map(|(c, t)| {
+                if c < 2 {
+                    format!("{t:<w$}", w = widths[c])
+                } else {
+                    format!("{t:>w$}", w = widths[c])
+                }
+            })
             .collect();
         parts.join("  ")
     };
@@ -240,7 +276,11 @@ pub fn table(s: &Summary) -> String {
         c.total, c.completed, c.broken, c.active_at_end
     );
     if !c.broken_by_cause.is_empty() {
-        let causes: Vec<String> = c.broken_by_cause.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let causes: Vec<String> = c
+            .broken_by_cause
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         let _ = write!(out, " ({})", causes.join(", "));
     }
     let _ = writeln!(out);
@@ -282,7 +322,9 @@ pub fn write_all(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(),
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let name = dir.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    let name = dir
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let result = write_into(&staging, summary, metrics).and_then(|()| {
         if dir.exists() {

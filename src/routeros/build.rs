@@ -10,8 +10,7 @@ use super::parse::{Arg, Command, Condition, Op, Script, Value};
 use crate::config::{Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig};
 use crate::error::{SourceError, line_column};
 use crate::firewall::{
-    Action, AddrRange, ConnMark, ConnStates, IfaceId, Match, Matcher, PortSet, Rule, Table,
-    TableId,
+    Action, AddrRange, ConnMark, ConnStates, IfaceId, Match, Matcher, PortSet, Rule, Table, TableId,
 };
 use crate::packet::Protocol;
 use crate::pcc::Classifier;
@@ -21,8 +20,20 @@ use std::net::Ipv4Addr;
 
 /// Verbs that read or watch the router and never change its configuration.
 const OPERATIONAL: &[&str] = &[
-    "print", "export", "monitor", "monitor-traffic", "check", "ping", "torch", "bandwidth-test",
-    "start", "stop", "save", "send", "get", "find",
+    "print",
+    "export",
+    "monitor",
+    "monitor-traffic",
+    "check",
+    "ping",
+    "torch",
+    "bandwidth-test",
+    "start",
+    "stop",
+    "save",
+    "send",
+    "get",
+    "find",
 ];
 
 /// The parameters an item was given, as text, so `[ find … ]` can select on them.
@@ -135,7 +146,10 @@ impl Builder<'_> {
         }
         let is_port = ["ether", "sfp-sfpplus", "sfp", "wlan", "lte", "combo"]
             .iter()
-            .any(|p| name.strip_prefix(p).is_some_and(|n| n.parse::<u8>().is_ok()));
+            .any(|p| {
+                name.strip_prefix(p)
+                    .is_some_and(|n| n.parse::<u8>().is_ok())
+            });
         if !is_port {
             return Err(self.err(at, format!("interface `{name}` does not exist")));
         }
@@ -152,7 +166,10 @@ impl Builder<'_> {
 
     fn interface_set(&mut self, cmd: &Command) -> Result<(), SourceError> {
         let Some(target) = cmd.args.iter().find(|a| a.key.is_none()) else {
-            return Err(self.cmd_err(cmd, "expected the interface to set (e.g. set ether1 name=WAN1)"));
+            return Err(self.cmd_err(
+                cmd,
+                "expected the interface to set (e.g. set ether1 name=WAN1)",
+            ));
         };
         let name = match &target.value {
             Value::Text(t) => t.clone(),
@@ -188,15 +205,22 @@ impl Builder<'_> {
             let key = a.key.as_deref().unwrap_or_default();
             let v = text(a);
             if key == "max-entries" {
-                self.cfg.conntrack.max_entries =
-                    v.parse().map_err(|_| self.err(a, "expected a number of entries"))?;
+                self.cfg.conntrack.max_entries = v
+                    .parse()
+                    .map_err(|_| self.err(a, "expected a number of entries"))?;
             } else if key.ends_with("-timeout") {
                 let t = parse_duration(v).map_err(|e| self.err(a, e))?;
                 if !self.cfg.conntrack.set(key, t) {
                     return Err(self.err(a, format!("unknown timeout `{key}`")));
                 }
-            } else if !matches!(key, "enabled" | "loose-tcp-tracking" | "tcp-max-retrans-timeout") {
-                return Err(self.err(a, format!("unknown parameter `{key}` for connection tracking")));
+            } else if !matches!(
+                key,
+                "enabled" | "loose-tcp-tracking" | "tcp-max-retrans-timeout"
+            ) {
+                return Err(self.err(
+                    a,
+                    format!("unknown parameter `{key}` for connection tracking"),
+                ));
             }
         }
         Ok(())
@@ -229,7 +253,11 @@ impl Builder<'_> {
 
     /// Items chosen by `[ find … ]` or by number.
     fn selected(&self, c: Collection, cmd: &Command) -> Result<Vec<usize>, SourceError> {
-        let Some(arg) = cmd.args.iter().find(|a| a.key.is_none() || a.key.as_deref() == Some("numbers")) else {
+        let Some(arg) = cmd
+            .args
+            .iter()
+            .find(|a| a.key.is_none() || a.key.as_deref() == Some("numbers"))
+        else {
             return Err(self.cmd_err(cmd, "expected which items, by number or [ find … ]"));
         };
         match &arg.value {
@@ -358,13 +386,17 @@ impl Builder<'_> {
                 "address" => {
                     let net: ipnet::Ipv4Net = text(a)
                         .parse()
-                        .or_else(|_| text(a).parse::<Ipv4Addr>().map(|ip| ipnet::Ipv4Net::from(ip)))
-                        .map_err(|_| self.err(a, "expected an address with prefix, e.g. 192.168.1.2/24"))?;
+                        .or_else(|_| text(a).parse::<Ipv4Addr>().map(ipnet::Ipv4Net::from))
+                        .map_err(|_| {
+                            self.err(a, "expected an address with prefix, e.g. 192.168.1.2/24")
+                        })?;
                     address = Some(net);
                 }
                 "interface" => iface = Some(self.iface(text(a), a)?),
                 "comment" | "disabled" | "network" => {}
-                k => return Err(self.err(a, format!("unknown parameter `{k}` for /ip address add"))),
+                k => {
+                    return Err(self.err(a, format!("unknown parameter `{k}` for /ip address add")));
+                }
             }
         }
         let (Some(net), Some(iface)) = (address, iface) else {
@@ -378,7 +410,11 @@ impl Builder<'_> {
         })
     }
 
-    fn address_list_entry(&mut self, cmd: &Command, line: u32) -> Result<AddressListEntry, SourceError> {
+    fn address_list_entry(
+        &mut self,
+        cmd: &Command,
+        line: u32,
+    ) -> Result<AddressListEntry, SourceError> {
         let mut list = None;
         let mut range = None;
         let mut disabled = false;
@@ -386,9 +422,15 @@ impl Builder<'_> {
             match a.key.as_deref().unwrap_or_default() {
                 "list" => list = Some(self.cfg.address_lists.intern(text(a))),
                 "address" => range = Some(AddrRange::parse(text(a)).map_err(|e| self.err(a, e))?),
-                "disabled" => disabled = yes(text(a)).ok_or_else(|| self.err(a, "expected yes or no"))?,
+                "disabled" => {
+                    disabled = yes(text(a)).ok_or_else(|| self.err(a, "expected yes or no"))?
+                }
                 "comment" | "timeout" | "dynamic" => {}
-                k => return Err(self.err(a, format!("unknown parameter `{k}` for address-list add"))),
+                k => {
+                    return Err(
+                        self.err(a, format!("unknown parameter `{k}` for address-list add"))
+                    );
+                }
             }
         }
         let (Some(list), Some(range)) = (list, range) else {
@@ -420,7 +462,10 @@ impl Builder<'_> {
         let mut has_gateway = false;
         for a in &cmd.args {
             let v = text(a);
-            let number = |b: &Self| v.parse::<u8>().map_err(|_| b.err(a, "expected a number 0-255"));
+            let number = |b: &Self| {
+                v.parse::<u8>()
+                    .map_err(|_| b.err(a, "expected a number 0-255"))
+            };
             match a.key.as_deref().unwrap_or_default() {
                 "dst-address" => {
                     let net: ipnet::Ipv4Net = v
@@ -453,7 +498,9 @@ impl Builder<'_> {
                         _ => return Err(self.err(a, "expected check-gateway=ping, arp or none")),
                     }
                 }
-                "disabled" => route.disabled = yes(v).ok_or_else(|| self.err(a, "expected yes or no"))?,
+                "disabled" => {
+                    route.disabled = yes(v).ok_or_else(|| self.err(a, "expected yes or no"))?
+                }
                 "comment" => route.comment = Some(v.to_string()),
                 "pref-src" | "suppress-hw-offload" => {}
                 k => return Err(self.err(a, format!("unknown parameter `{k}` for /ip route add"))),
@@ -500,8 +547,15 @@ impl Builder<'_> {
                     comment = Some(raw.to_string());
                     continue;
                 }
-                "new-connection-mark" | "new-routing-mark" | "new-packet-mark" | "jump-target"
-                | "to-addresses" | "to-ports" | "log" | "log-prefix" | "place-before" => continue,
+                "new-connection-mark"
+                | "new-routing-mark"
+                | "new-packet-mark"
+                | "jump-target"
+                | "to-addresses"
+                | "to-ports"
+                | "log"
+                | "log-prefix"
+                | "place-before" => continue,
                 "in-interface" => Match::InInterface(self.iface(v, a)?),
                 "out-interface" => Match::OutInterface(self.iface(v, a)?),
                 "connection-mark" => Match::ConnectionMark(self.conn_mark(v)),
@@ -510,12 +564,17 @@ impl Builder<'_> {
                 "dst-address-type" => {
                     return Err(self.err(a, "only dst-address-type=local (or !local) is simulated"));
                 }
-                "src-address" => Match::SrcAddress(AddrRange::parse(v).map_err(|e| self.err(a, e))?),
-                "dst-address" => Match::DstAddress(AddrRange::parse(v).map_err(|e| self.err(a, e))?),
+                "src-address" => {
+                    Match::SrcAddress(AddrRange::parse(v).map_err(|e| self.err(a, e))?)
+                }
+                "dst-address" => {
+                    Match::DstAddress(AddrRange::parse(v).map_err(|e| self.err(a, e))?)
+                }
                 "src-address-list" => Match::SrcAddressList(self.cfg.address_lists.intern(v)),
                 "dst-address-list" => Match::DstAddressList(self.cfg.address_lists.intern(v)),
                 "protocol" => Match::Protocol(
-                    Protocol::from_name(v).ok_or_else(|| self.err(a, "expected protocol tcp, udp or icmp"))?,
+                    Protocol::from_name(v)
+                        .ok_or_else(|| self.err(a, "expected protocol tcp, udp or icmp"))?,
                 ),
                 "src-port" => Match::SrcPort(PortSet::parse(v).map_err(|e| self.err(a, e))?),
                 "dst-port" => Match::DstPort(PortSet::parse(v).map_err(|e| self.err(a, e))?),
@@ -547,7 +606,12 @@ impl Builder<'_> {
         ConnMark(self.cfg.connection_marks.intern(name))
     }
 
-    fn action(&mut self, c: Collection, cmd: &Command, arg: Option<&Arg>) -> Result<Action, SourceError> {
+    fn action(
+        &mut self,
+        c: Collection,
+        cmd: &Command,
+        arg: Option<&Arg>,
+    ) -> Result<Action, SourceError> {
         let name = arg.map_or("accept", text);
         let target = |key: &str| -> Result<&Arg, SourceError> {
             cmd.arg(key)
@@ -586,7 +650,11 @@ impl Builder<'_> {
                     Action::SrcNat(to)
                 } else {
                     let port = match cmd.arg("to-ports") {
-                        Some(p) => Some(text(p).parse().map_err(|_| self.err(p, "expected a port"))?),
+                        Some(p) => Some(
+                            text(p)
+                                .parse()
+                                .map_err(|_| self.err(p, "expected a port"))?,
+                        ),
                         None => None,
                     };
                     Action::DstNat { to, port }
@@ -594,7 +662,10 @@ impl Builder<'_> {
             }
             _ => {
                 let at = arg.expect("the default action is always valid");
-                return Err(self.err(at, format!("action `{name}` is not simulated in /{}", cmd.menu())));
+                return Err(self.err(
+                    at,
+                    format!("action `{name}` is not simulated in /{}", cmd.menu()),
+                ));
             }
         };
         Ok(action)

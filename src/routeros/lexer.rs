@@ -139,7 +139,17 @@ impl Lexer<'_> {
             }
             if matches!(
                 b,
-                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'"' | b'[' | b']' | b'{' | b'}' | b'(' | b')'
+                b' ' | b'\t'
+                    | b'\r'
+                    | b'\n'
+                    | b';'
+                    | b'"'
+                    | b'['
+                    | b']'
+                    | b'{'
+                    | b'}'
+                    | b'('
+                    | b')'
             ) {
                 break;
             }
@@ -204,7 +214,11 @@ impl Lexer<'_> {
             Some(b'f') => '\u{c}',
             Some(b'v') => '\u{b}',
             Some(h) if h.is_ascii_hexdigit() => {
-                let lo = self.bytes.get(at + 2).copied().filter(u8::is_ascii_hexdigit);
+                let lo = self
+                    .bytes
+                    .get(at + 2)
+                    .copied()
+                    .filter(u8::is_ascii_hexdigit);
                 let Some(lo) = lo else {
                     return Err(self.bad_escape(at));
                 };

@@ -254,7 +254,10 @@ impl Parser<'_> {
             return Ok(());
         }
         if path.is_empty() {
-            let msg = format!("`{}` is not a command here (expected a menu such as /ip route)", first.text);
+            let msg = format!(
+                "`{}` is not a command here (expected a menu such as /ip route)",
+                first.text
+            );
             return Err(self.error(first.start, first.end, msg));
         }
         self.commands.push(Command {
@@ -303,7 +306,11 @@ impl Parser<'_> {
         };
         self.pos += 1;
         let mut value = None;
-        while let Some(t) = self.peek().filter(|t| t.glued && t.kind != Kind::End).cloned() {
+        while let Some(t) = self
+            .peek()
+            .filter(|t| t.glued && t.kind != Kind::End)
+            .cloned()
+        {
             match t.kind {
                 Kind::Str => text.push_str(&t.text),
                 Kind::Word => text.push_str(&self.substitute(&t.text, &t)?),
@@ -362,7 +369,11 @@ impl Parser<'_> {
         } else if let Some((k, v)) = text.split_once('=') {
             (k, Op::Eq, v)
         } else {
-            return Err(self.error(t.start, t.end, "expected a condition such as comment~\"PCC\""));
+            return Err(self.error(
+                t.start,
+                t.end,
+                "expected a condition such as comment~\"PCC\"",
+            ));
         };
         let mut value = self.substitute(rest, t)?;
         while let Some(next) = self.peek().filter(|n| n.glued && n.kind == Kind::Str) {
@@ -386,7 +397,8 @@ impl Parser<'_> {
             .unwrap_or(text.len() - dollar - 1);
         let name = &text[dollar + 1..dollar + 1 + name_len];
         let Some((_, value)) = self.vars.iter().rev().find(|(n, _)| n == name) else {
-            let msg = format!("variable `${name}` is not defined (expected :local {name} … before)");
+            let msg =
+                format!("variable `${name}` is not defined (expected :local {name} … before)");
             return Err(self.error(tok.start, tok.end, msg));
         };
         let rest = self.substitute(&text[dollar + 1 + name_len..], tok)?;
@@ -452,14 +464,20 @@ mod tests {
             let c = one(src);
             assert_eq!(c.menu(), "ip firewall mangle", "{src}");
             assert_eq!(c.verb, "add");
-            assert_eq!(c.arg("chain").unwrap().value, Value::Text("prerouting".into()));
+            assert_eq!(
+                c.arg("chain").unwrap().value,
+                Value::Text("prerouting".into())
+            );
         }
     }
 
     #[test]
     fn variables_find_and_quoted_values() {
         let c = one(":local gw \"192.168.1.1\"\n/ip route add gateway=$gw comment=\"x y\"");
-        assert_eq!(c.arg("gateway").unwrap().value, Value::Text("192.168.1.1".into()));
+        assert_eq!(
+            c.arg("gateway").unwrap().value,
+            Value::Text("192.168.1.1".into())
+        );
         assert_eq!(c.arg("comment").unwrap().value, Value::Text("x y".into()));
         let c = one("/ip firewall mangle remove [find comment~\"PCC:\"]");
         assert_eq!(
