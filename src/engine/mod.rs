@@ -7,6 +7,8 @@
 //! router, flows and links are sans-IO values the engine feeds; the engine owns the only clock.
 //! A [`Simulation`] is a self-contained value: many can run in parallel.
 
+mod queue;
+
 use crate::firewall::{AddrRange, IfaceId};
 use crate::flow::{Cause, Flow, From, Outbox};
 use crate::link::{Channel, LinkDrop, Lossy, Wire};
@@ -16,10 +18,10 @@ use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::{Loaded, Queue};
 use crate::units::{SEC, Time};
 use crate::workload::{Session, SessionKind, Workload};
+use queue::EventQueue;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Copy, Debug)]
@@ -44,30 +46,6 @@ enum Event {
     Housekeeping,
 }
 
-struct Scheduled {
-    time: Time,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed, so the max-heap pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
-}
-
 /// One ISP as the engine sees it.
 struct WanSide {
     iface: IfaceId,
@@ -84,8 +62,7 @@ const SLOT_QUARANTINE: Time = 120 * SEC;
 pub struct Simulation {
     now: Time,
     end: Time,
-    seq: u64,
-    queue: BinaryHeap<Scheduled>,
+    queue: EventQueue<Event>,
     pub router: Router,
     lan_iface: IfaceId,
     lan_subnet: AddrRange,
@@ -156,8 +133,7 @@ impl Simulation {
         let mut sim = Simulation {
             now: 0,
             end: loaded.duration(),
-            seq: 0,
-            queue: BinaryHeap::with_capacity(1 << 16),
+            queue: EventQueue::new(),
             router,
             lan_iface: loaded.lan_iface,
             lan_subnet,
@@ -193,27 +169,24 @@ impl Simulation {
         self.end
     }
 
+    /// Events scheduled and not yet run.
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
     pub fn is_finished(&self) -> bool {
         self.now >= self.end || self.queue.is_empty()
     }
 
     fn schedule(&mut self, time: Time, event: Event) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            time,
-            seq: self.seq,
-            event,
-        });
+        self.queue.push(time, event);
     }
 
     /// Runs every event up to and including `until` (or the end of the scenario).
     pub fn run_until(&mut self, until: Time) {
         let until = until.min(self.end);
-        while let Some(top) = self.queue.peek() {
-            if top.time > until {
-                break;
-            }
-            let Scheduled { time, event, .. } = self.queue.pop().expect("peeked");
+        while self.queue.peek_time().is_some_and(|t| t <= until) {
+            let (time, event) = self.queue.pop().expect("peeked");
             self.now = time;
             self.metrics.events += 1;
             self.handle(event);
