@@ -227,12 +227,22 @@ pub struct Rule {
     pub line: u32,
     pub comment: Option<String>,
     pub stats: Counters,
+    /// The rule's in-interface and connection-mark matchers again, tested before the matcher
+    /// list is touched: most rules of a PCC setup fail on one of them, and this keeps the walk
+    /// of a chain within the rule array.
+    quick: [Option<Matcher>; 2],
 }
 
 impl Rule {
     pub fn new(chain: ChainId, mut matchers: Vec<Matcher>, action: Action, line: u32) -> Rule {
         matchers.sort_by_key(|m| m.kind.cost());
+        let find = |want: fn(&Match) -> bool| matchers.iter().find(|m| want(&m.kind)).cloned();
+        let quick = [
+            find(|k| matches!(k, Match::InInterface(_))),
+            find(|k| matches!(k, Match::ConnectionMark(_))),
+        ];
         Rule {
+            quick,
             chain,
             matchers,
             action,
@@ -382,7 +392,8 @@ impl Table {
             };
             pos += 1;
             let rule = &mut self.rules[ri as usize];
-            let matched = rule.matchers.iter().all(|m| m.holds(ctx));
+            let matched = rule.quick.iter().flatten().all(|m| m.holds(ctx))
+                && rule.matchers.iter().all(|m| m.holds(ctx));
             obs.rule_tried(rule, ri as usize, matched);
             if !matched {
                 continue;
