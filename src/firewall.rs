@@ -367,10 +367,6 @@ impl Table {
         }
     }
 
-    pub fn is_empty_chain(&self, chain: ChainId) -> bool {
-        self.chains.get(chain as usize).is_none_or(|c| c.is_empty())
-    }
-
     /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes.
     pub fn run<O: Observer>(&mut self, chain: ChainId, ctx: &mut Ctx, obs: &mut O) -> Verdict {
         let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];

@@ -170,10 +170,6 @@ impl Flow {
         }
     }
 
-    pub fn protocol(&self) -> Protocol {
-        self.tuple.protocol
-    }
-
     /// The host opens the connection.
     pub fn open(&mut self, now: Time, out: &mut Outbox) {
         let (tuple, id) = (self.tuple, self.id);

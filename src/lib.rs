@@ -26,6 +26,7 @@ pub mod routeros;
 pub mod routing;
 pub mod scenario;
 pub mod tcp;
+pub mod topology;
 pub mod units;
 pub mod workload;
 

@@ -166,10 +166,3 @@ impl Packet {
         }
     }
 }
-
-/// Private, shared, loopback and other addresses that never appear as a source or destination
-/// on the public internet (RFC 1918, RFC 6598, RFC 5737 are *not* included: documentation
-/// ranges stand in for public addresses in examples).
-pub fn is_private(ip: Ipv4Addr) -> bool {
-    ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
-}

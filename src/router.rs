@@ -219,14 +219,6 @@ impl Router {
             .lookup_in(table, Ipv4Addr::new(1, 1, 1, 1))
             .map(|h| h.iface)
     }
-
-    /// Connections currently carrying `mark`.
-    pub fn count_with_mark(&self, mark: ConnMark) -> usize {
-        self.conntrack
-            .iter()
-            .filter(|(_, e)| e.connection_mark == mark)
-            .count()
-    }
 }
 
 /// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.

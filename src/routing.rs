@@ -46,10 +46,6 @@ impl Route {
         let mask = prefix_mask(self.prefix_len);
         u32::from(ip) & mask == u32::from(self.dst) & mask
     }
-
-    pub fn is_default(&self) -> bool {
-        self.prefix_len == 0
-    }
 }
 
 pub fn prefix_mask(len: u8) -> u32 {
@@ -122,10 +118,6 @@ impl Fib {
         list.iter()
             .filter(|&&i| self.routes[i as usize].contains(dst))
             .find_map(|&i| self.active[i as usize])
-    }
-
-    pub fn is_active(&self, route: u32) -> bool {
-        self.active[route as usize].is_some()
     }
 
     pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {

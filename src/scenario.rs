@@ -70,7 +70,7 @@ pub struct Wan {
     pub queue: Queue,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 pub enum Queue {
     Packets(u32),
     Bytes(Size),

@@ -15,7 +15,8 @@ use crate::link::{Channel, LinkDrop, Lossy, Wire};
 use crate::metrics::{Metrics, WanMetrics};
 use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::{DropReason, Router, Verdict};
-use crate::scenario::{Loaded, Queue};
+use crate::scenario::Loaded;
+use crate::topology::Topology;
 use crate::units::{SEC, Time};
 use crate::workload::{Session, SessionKind, Workload};
 use queue::EventQueue;
@@ -85,6 +86,15 @@ impl Simulation {
         let config = &loaded.config;
         let router = Router::new(config.clone());
         let link_rng = |i: u64| Pcg64Mcg::seed_from_u64(seed ^ (0x11_4e4b_0000 + i));
+        let topology = Topology::new(loaded);
+        let wire = |l: &crate::topology::Link, inbound: bool| {
+            let rate = if inbound {
+                l.inbound_bps
+            } else {
+                l.outbound_bps
+            };
+            Wire::new(rate.unwrap_or(u64::MAX), l.latency, l.queue)
+        };
         let mut wan_of_iface = vec![None; config.interfaces.len()];
         let mut wans = Vec::new();
         let mut wan_metrics = Vec::new();
@@ -93,20 +103,13 @@ impl Simulation {
             let address = config
                 .address_of(iface)
                 .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
+            let access = topology.link(topology.access[i]);
             wans.push(WanSide {
                 iface,
                 address,
-                up: Lossy::new(
-                    Wire::new(w.up.0, w.latency.0, w.queue),
-                    w.loss,
-                    link_rng(2 * i as u64),
-                ),
-                down: Lossy::new(
-                    Wire::new(w.down.0, w.latency.0, w.queue),
-                    w.loss,
-                    link_rng(2 * i as u64 + 1),
-                ),
-                upstream_latency: w.upstream_latency.0,
+                up: Lossy::new(wire(access, false), access.loss, link_rng(2 * i as u64)),
+                down: Lossy::new(wire(access, true), access.loss, link_rng(2 * i as u64 + 1)),
+                upstream_latency: topology.link(topology.upstream[i]).latency,
             });
             let name = config.iface_name(iface).to_string();
             wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
@@ -128,8 +131,7 @@ impl Simulation {
             }
         }));
         let workload = Workload::new(sc, seed, &reserved);
-        // Switch ports buffer generously; the LAN is never the bottleneck in these scenarios.
-        let lan_queue = Queue::Packets(4096);
+        let lan = topology.link(topology.lan_link);
         let mut sim = Simulation {
             now: 0,
             end: loaded.duration(),
@@ -137,8 +139,8 @@ impl Simulation {
             router,
             lan_iface: loaded.lan_iface,
             lan_subnet,
-            lan_up: Wire::new(sc.lan.bandwidth.0, sc.lan.latency.0, lan_queue),
-            lan_down: Wire::new(sc.lan.bandwidth.0, sc.lan.latency.0, lan_queue),
+            lan_up: wire(lan, true),
+            lan_down: wire(lan, false),
             wans,
             wan_of_iface,
             workload,

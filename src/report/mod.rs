@@ -48,6 +48,8 @@ pub struct WanSummary {
     pub byte_share: f64,
     pub capacity_down_bps: u64,
     pub capacity_up_bps: u64,
+    /// Round trip from the LAN to the internet core through this WAN, without queueing.
+    pub base_rtt_ms: f64,
     pub mean_utilisation_down: f64,
     pub mean_utilisation_up: f64,
     pub peak_utilisation_down: f64,
@@ -118,6 +120,7 @@ impl Summary {
             .sum();
         let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
         let secs = duration as f64 / SEC as f64;
+        let topology = crate::topology::Topology::new(loaded);
         let wans = metrics
             .wans
             .iter()
@@ -140,6 +143,9 @@ impl Summary {
                     byte_share: share(w.bytes_down + w.bytes_up, bytes),
                     capacity_down_bps: w.down_bps,
                     capacity_up_bps: w.up_bps,
+                    base_rtt_ms: topology
+                        .base_latency_via(i)
+                        .map_or(f64::NAN, |t| 2.0 * t as f64 / 1e6),
                     mean_utilisation_down: w.bytes_down as f64 * 8.0 / secs / w.down_bps as f64,
                     mean_utilisation_up: w.bytes_up as f64 * 8.0 / secs / w.up_bps as f64,
                     peak_utilisation_down: peak_down / w.down_bps as f64,
