@@ -33,6 +33,9 @@ pub struct Interface {
     /// The name after `/interface set … name=`.
     pub name: String,
     pub comment: Option<String>,
+    /// Where a script first named an interface it never declared (no factory port has that
+    /// name and nothing renamed one to it): a typo, or a script meant for a router that has it.
+    pub undeclared_use: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -226,6 +226,18 @@ pub fn check(
         let start = text.find(needle).unwrap_or(0);
         SourceError::new(file, text, start, start + needle.len(), msg).into()
     };
+    if let Some(i) = config
+        .interfaces
+        .iter()
+        .find(|i| i.undeclared_use.is_some())
+    {
+        let (start, end) = i.undeclared_use.unwrap_or_default();
+        let msg = format!(
+            "interface `{}` does not exist (no port has that name and nothing renames one to it)",
+            i.name
+        );
+        return Err(SourceError::new(config_file, config_text, start, end, msg).into());
+    }
     if scenario.wans.is_empty() {
         return Err(at("wans", "a scenario needs at least one WAN".into()));
     }

@@ -1,12 +1,15 @@
-//! Runs parsed commands against an empty router model, as the router would when the script is
-//! pasted into its terminal: `add` appends (or inserts at `place-before`), `set`, `remove`,
-//! `enable` and `disable` act on items chosen by number or `[ find … ]`.
+//! The router model that scripts build: menu commands change it as they would change the router.
+//! `add` appends (or inserts at `place-before`); `set`, `remove`, `enable` and `disable` act on
+//! items chosen by id (`*1A`, as `[ find … ]` returns them) or by number.
 //!
 //! Every parameter of a modeled menu is checked and converted here, so a typo is an error on its
-//! line rather than a rule that silently never matches. Menus outside the model are recorded as
-//! "not simulated"; operational commands (`print`, `monitor`, …) change nothing.
+//! line rather than a rule that silently never matches. Menus the simulation does not model are
+//! recorded as "not simulated" (their items are kept, so `find` and `set` on them work);
+//! operational commands (`print`, `monitor`, …) change nothing.
 
-use super::parse::{Arg, Command, Condition, Op, Script, Value};
+use super::ast::Span;
+use super::interp::{EvalArg, Invocation, Menus, Props};
+use super::value::Value;
 use crate::config::{Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig};
 use crate::error::{SourceError, line_column};
 use crate::firewall::{
@@ -16,6 +19,7 @@ use crate::packet::Protocol;
 use crate::pcc::Classifier;
 use crate::routing::{CheckGateway, Gateway, Route};
 use crate::units::parse_duration;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// Verbs that read or watch the router and never change its configuration.
@@ -33,11 +37,19 @@ const OPERATIONAL: &[&str] = &[
     "save",
     "send",
     "get",
-    "find",
+    "edit",
 ];
 
-/// The parameters an item was given, as text, so `[ find … ]` can select on them.
-type Props = Vec<(String, String)>;
+/// Menus whose items are kept but not yet simulated (netwatch and scheduler scripts run in a
+/// later version).
+const STORED: &[&str] = &[
+    "tool netwatch",
+    "system scheduler",
+    "system script",
+    "routing rule",
+    "interface list",
+    "interface list member",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Collection {
@@ -47,43 +59,63 @@ enum Collection {
     AddressList,
     Route,
     Address,
+    Interface,
 }
 
-pub fn build(file: &str, src: &str, script: &Script) -> Result<RouterConfig, SourceError> {
-    let mut b = Builder {
-        file,
-        src,
-        cfg: RouterConfig::default(),
-        props: Default::default(),
-        not_simulated: Vec::new(),
-        v7: false,
-    };
-    for cmd in &script.commands {
-        b.command(cmd)?;
+impl Collection {
+    fn of(menu: &str) -> Option<Collection> {
+        Some(match menu {
+            "ip firewall mangle" => Collection::Mangle,
+            "ip firewall nat" => Collection::Nat,
+            "ip firewall filter" => Collection::Filter,
+            "ip firewall address-list" => Collection::AddressList,
+            "ip route" => Collection::Route,
+            "ip address" => Collection::Address,
+            "interface" | "interface ethernet" => Collection::Interface,
+            _ => return None,
+        })
     }
-    b.cfg.dialect = if b.v7 { Dialect::V7 } else { Dialect::V6 };
-    b.cfg.not_simulated = b.not_simulated;
-    b.cfg.mangle.index();
-    b.cfg.nat.index();
-    b.cfg.filter.index();
-    Ok(b.cfg)
 }
 
-struct Builder<'a> {
+/// An item's id and the parameters it was given, as text.
+#[derive(Clone, Debug)]
+struct Item {
+    id: u32,
+    props: Props,
+}
+
+/// The parameters of one `add` or `set`, with where they were written.
+struct Spec<'a> {
+    args: Vec<EvalArg>,
+    span: Span,
+    menu: &'a str,
+}
+
+impl Spec<'_> {
+    fn arg(&self, key: &str) -> Option<&EvalArg> {
+        self.args.iter().find(|a| a.key.as_deref() == Some(key))
+    }
+
+    fn menu(&self) -> &str {
+        self.menu
+    }
+}
+
+/// Runs `script` against an empty router and returns the configuration it builds, what
+/// `:put` printed, and the model (for further commands).
+pub struct Model<'a> {
     file: &'a str,
     src: &'a str,
     cfg: RouterConfig,
-    /// Per collection, the props of each item, parallel to the config's own lists.
-    props: [Vec<Props>; 6],
+    items: [Vec<Item>; 7],
+    stored: BTreeMap<String, Vec<Item>>,
+    next_id: u32,
     not_simulated: Vec<NotSimulated>,
     v7: bool,
 }
 
-fn text(arg: &Arg) -> &str {
-    match &arg.value {
-        Value::Text(t) => t,
-        Value::Find(_) => "",
-    }
+fn text(arg: &EvalArg) -> &str {
+    &arg.text
 }
 
 fn yes(v: &str) -> Option<bool> {
@@ -94,55 +126,156 @@ fn yes(v: &str) -> Option<bool> {
     }
 }
 
-impl Builder<'_> {
-    fn err(&self, at: &Arg, msg: impl Into<String>) -> SourceError {
-        SourceError::new(self.file, self.src, at.start, at.end, msg)
+impl<'a> Model<'a> {
+    pub fn new(file: &'a str, src: &'a str) -> Model<'a> {
+        Model {
+            file,
+            src,
+            cfg: RouterConfig::default(),
+            items: Default::default(),
+            stored: BTreeMap::new(),
+            next_id: 1,
+            not_simulated: Vec::new(),
+            v7: false,
+        }
     }
 
-    fn cmd_err(&self, cmd: &Command, msg: impl Into<String>) -> SourceError {
-        SourceError::new(self.file, self.src, cmd.start, cmd.end, msg)
+    /// The configuration built so far, ready for the router.
+    pub fn into_config(mut self) -> RouterConfig {
+        self.cfg.dialect = if self.v7 { Dialect::V7 } else { Dialect::V6 };
+        self.cfg.not_simulated = self.not_simulated;
+        self.cfg.mangle.index();
+        self.cfg.nat.index();
+        self.cfg.filter.index();
+        self.cfg
     }
 
-    fn line(&self, cmd: &Command) -> u32 {
-        line_column(self.src, cmd.start).0
+    /// Notes a menu or script command that the simulation leaves out.
+    pub fn not_simulated(&mut self, what: String, span: Span) {
+        let line = line_column(self.src, span.0).0;
+        match self.not_simulated.iter_mut().find(|n| n.menu == what) {
+            Some(n) if !n.lines.contains(&line) => n.lines.push(line),
+            Some(_) => {}
+            None => self.not_simulated.push(NotSimulated {
+                menu: what,
+                lines: vec![line],
+            }),
+        }
     }
 
-    fn command(&mut self, cmd: &Command) -> Result<(), SourceError> {
-        if cmd.slash_form {
+    fn err(&self, at: &EvalArg, msg: impl Into<String>) -> SourceError {
+        SourceError::new(self.file, self.src, at.span.0, at.span.1, msg)
+    }
+
+    fn cmd_err(&self, cmd: &Spec, msg: impl Into<String>) -> SourceError {
+        SourceError::new(self.file, self.src, cmd.span.0, cmd.span.1, msg)
+    }
+
+    fn line(&self, cmd: &Spec) -> u32 {
+        line_column(self.src, cmd.span.0).0
+    }
+
+    fn new_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+}
+
+impl Menus for Model<'_> {
+    fn items(&self, menu: &str) -> Option<Vec<(u32, Props)>> {
+        let list = match Collection::of(menu) {
+            Some(c) => &self.items[c as usize],
+            None => self.stored.get(menu)?,
+        };
+        Some(list.iter().map(|i| (i.id, i.props.clone())).collect())
+    }
+
+    fn command(&mut self, inv: &Invocation) -> Result<Value, SourceError> {
+        if inv.slash_form {
             self.v7 = true;
         }
-        if OPERATIONAL.contains(&cmd.verb.as_str()) {
-            return Ok(());
+        let menu = inv.menu();
+        let spec = Spec {
+            args: inv.args.clone(),
+            span: inv.span,
+            menu: &menu,
+        };
+        if inv.verb == "print" && inv.arg("count-only").is_some()
+            || inv.args.iter().any(|a| a.text == "count-only")
+        {
+            let n = match &inv.matched {
+                Some(m) => m.len(),
+                None => self.items(&menu).map_or(0, |i| i.len()),
+            };
+            return Ok(Value::Num(n as i64));
         }
-        match cmd.menu().as_str() {
-            "interface" | "interface ethernet" if cmd.verb == "set" => self.interface_set(cmd),
-            "ip address" => self.collection(Collection::Address, cmd),
-            "ip firewall mangle" => self.collection(Collection::Mangle, cmd),
-            "ip firewall nat" => self.collection(Collection::Nat, cmd),
-            "ip firewall filter" => self.collection(Collection::Filter, cmd),
-            "ip firewall address-list" => self.collection(Collection::AddressList, cmd),
-            "ip route" => self.collection(Collection::Route, cmd),
-            "routing table" if cmd.verb == "add" => self.routing_table(cmd),
-            "ip firewall connection tracking" if cmd.verb == "set" => self.conntrack(cmd),
-            menu => {
-                let line = self.line(cmd);
-                let menu = format!("/{menu} {}", cmd.verb);
-                match self.not_simulated.iter_mut().find(|n| n.menu == menu) {
-                    Some(n) => n.lines.push(line),
-                    None => self.not_simulated.push(NotSimulated {
-                        menu,
-                        lines: vec![line],
-                    }),
-                }
-                Ok(())
+        if OPERATIONAL.contains(&inv.verb) {
+            return Ok(Value::Nothing);
+        }
+        match (menu.as_str(), inv.verb) {
+            ("routing table", "add") => return self.routing_table(&spec),
+            ("ip firewall connection tracking", "set") => {
+                return self.conntrack(&spec).map(|()| Value::Nothing);
             }
+            _ => {}
+        }
+        if let Some(c) = Collection::of(&menu) {
+            return self.collection(c, &spec, inv.verb);
+        }
+        let what = format!("/{menu} {}", inv.verb);
+        self.not_simulated(what, inv.span);
+        if STORED.contains(&menu.as_str()) {
+            return self.store(&menu, &spec, inv.verb);
+        }
+        Ok(Value::Nothing)
+    }
+}
+
+impl Model<'_> {
+    /// Keeps items of menus that are read but not simulated, so later commands can find them.
+    fn store(&mut self, menu: &str, cmd: &Spec, verb: &str) -> Result<Value, SourceError> {
+        let props: Props = cmd
+            .args
+            .iter()
+            .filter_map(|a| Some((a.key.clone()?, a.text.clone())))
+            .collect();
+        match verb {
+            "add" => {
+                let id = self.new_id();
+                self.stored
+                    .entry(menu.to_string())
+                    .or_default()
+                    .push(Item { id, props });
+                Ok(Value::Id(id))
+            }
+            "set" | "remove" | "enable" | "disable" => {
+                let list = self.stored.get(menu).cloned().unwrap_or_default();
+                let targets = self.targets(&list, cmd)?;
+                let list = self.stored.entry(menu.to_string()).or_default();
+                if verb == "remove" {
+                    list.retain(|i| !targets.contains(&i.id));
+                }
+                for item in list.iter_mut().filter(|i| targets.contains(&i.id)) {
+                    let changes: Props = match verb {
+                        "set" => props.clone(),
+                        "disable" => vec![("disabled".into(), "yes".into())],
+                        _ => vec![("disabled".into(), "no".into())],
+                    };
+                    merge(&mut item.props, changes);
+                }
+                Ok(Value::Nothing)
+            }
+            _ => Ok(Value::Nothing),
         }
     }
 
     /// An interface by name; factory port names (`ether5`) exist without being declared.
-    fn iface(&mut self, name: &str, at: &Arg) -> Result<IfaceId, SourceError> {
+    fn iface(&mut self, name: &str, at: &EvalArg) -> Result<IfaceId, SourceError> {
         if let Some(i) = self.cfg.iface(name) {
             return Ok(i);
+        }
+        if self.cfg.interfaces.len() > u8::MAX as usize {
+            return Err(self.err(at, "too many interfaces"));
         }
         let is_port = ["ether", "sfp-sfpplus", "sfp", "wlan", "lte", "combo"]
             .iter()
@@ -150,57 +283,60 @@ impl Builder<'_> {
                 name.strip_prefix(p)
                     .is_some_and(|n| n.parse::<u8>().is_ok())
             });
-        if !is_port {
-            return Err(self.err(at, format!("interface `{name}` does not exist")));
-        }
-        if self.cfg.interfaces.len() >= u8::MAX as usize {
-            return Err(self.err(at, "too many interfaces"));
-        }
+        let undeclared = (!is_port).then_some(at.span);
+        Ok(self.create_port(name, undeclared))
+    }
+
+    fn create_port(&mut self, name: &str, undeclared_use: Option<Span>) -> IfaceId {
         self.cfg.interfaces.push(Interface {
             default_name: name.to_string(),
             name: name.to_string(),
             comment: None,
+            undeclared_use,
         });
-        Ok((self.cfg.interfaces.len() - 1) as IfaceId)
+        let id = self.new_id();
+        let props = vec![
+            ("name".into(), name.into()),
+            ("default-name".into(), name.into()),
+        ];
+        self.items[Collection::Interface as usize].push(Item { id, props });
+        (self.cfg.interfaces.len() - 1) as IfaceId
     }
 
-    fn interface_set(&mut self, cmd: &Command) -> Result<(), SourceError> {
-        let Some(target) = cmd.args.iter().find(|a| a.key.is_none()) else {
-            return Err(self.cmd_err(
-                cmd,
-                "expected the interface to set (e.g. set ether1 name=WAN1)",
-            ));
-        };
-        let name = match &target.value {
-            Value::Text(t) => t.clone(),
-            Value::Find(conds) => match conds.iter().find(|c| c.key.ends_with("name")) {
-                Some(c) => c.value.clone(),
-                None => return Err(self.err(target, "expected [ find default-name=… ]")),
-            },
-        };
-        let id = self.iface(&name, target)?;
-        for a in cmd.args.iter().filter(|a| a.key.is_some()) {
-            let iface = &mut self.cfg.interfaces[id as usize];
+    /// Applies `name=`, `comment=` and harmless settings to one interface.
+    fn interface_set(&mut self, index: usize, cmd: &Spec) -> Result<(), SourceError> {
+        for a in cmd
+            .args
+            .iter()
+            .filter(|a| a.key.is_some() && a.key.as_deref() != Some("numbers"))
+        {
+            let iface = &mut self.cfg.interfaces[index];
             match a.key.as_deref().unwrap_or_default() {
                 "name" => iface.name = text(a).to_string(),
                 "comment" => iface.comment = Some(text(a).to_string()),
-                "disabled" | "mtu" | "l2mtu" | "arp" | "speed" | "auto-negotiation" => {}
+                "disabled" | "mtu" | "l2mtu" | "arp" | "speed" | "auto-negotiation"
+                | "mac-address" => {}
                 k => return Err(self.err(a, format!("unknown parameter `{k}` for /interface set"))),
             }
+            let props = &mut self.items[Collection::Interface as usize][index].props;
+            merge(
+                props,
+                vec![(a.key.clone().unwrap_or_default(), a.text.clone())],
+            );
         }
         Ok(())
     }
 
-    fn routing_table(&mut self, cmd: &Command) -> Result<(), SourceError> {
+    fn routing_table(&mut self, cmd: &Spec) -> Result<Value, SourceError> {
         self.v7 = true;
         let Some(name) = cmd.arg("name") else {
             return Err(self.cmd_err(cmd, "expected name= for the routing table"));
         };
         self.cfg.routing_tables.intern(text(name));
-        Ok(())
+        Ok(Value::Nothing)
     }
 
-    fn conntrack(&mut self, cmd: &Command) -> Result<(), SourceError> {
+    fn conntrack(&mut self, cmd: &Spec) -> Result<(), SourceError> {
         for a in &cmd.args {
             let key = a.key.as_deref().unwrap_or_default();
             let v = text(a);
@@ -226,33 +362,41 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn len(&self, c: Collection) -> usize {
-        self.props[c as usize].len()
-    }
-
-    fn collection(&mut self, c: Collection, cmd: &Command) -> Result<(), SourceError> {
-        match cmd.verb.as_str() {
+    fn collection(&mut self, c: Collection, cmd: &Spec, verb: &str) -> Result<Value, SourceError> {
+        match verb {
+            "add" if c == Collection::Interface => Err(self.cmd_err(
+                cmd,
+                "interfaces are the router's ports; rename them with set",
+            )),
             "add" => self.add(c, cmd),
-            "remove" | "disable" | "enable" => {
-                let mut ids = self.selected(c, cmd)?;
-                if cmd.verb == "remove" {
-                    ids.sort_unstable_by(|a, b| b.cmp(a));
-                    for id in ids {
-                        self.remove(c, id);
+            "set" | "remove" | "disable" | "enable" => {
+                let mut indices = self.selected(c, cmd)?;
+                match verb {
+                    "remove" => {
+                        indices.sort_unstable_by(|a, b| b.cmp(a));
+                        for i in indices {
+                            self.remove(c, i);
+                        }
                     }
-                } else {
-                    for id in ids {
-                        self.set_disabled(c, id, cmd.verb == "disable");
+                    "set" => {
+                        for i in indices {
+                            self.set(c, i, cmd)?;
+                        }
+                    }
+                    _ => {
+                        for i in indices {
+                            self.set_disabled(c, i, verb == "disable");
+                        }
                     }
                 }
-                Ok(())
+                Ok(Value::Nothing)
             }
             verb => Err(self.cmd_err(cmd, format!("`{verb}` is not read for /{} yet", cmd.menu()))),
         }
     }
 
-    /// Items chosen by `[ find … ]` or by number.
-    fn selected(&self, c: Collection, cmd: &Command) -> Result<Vec<usize>, SourceError> {
+    /// Items named by id (`*1A`), number, interface name, or `numbers=`.
+    fn targets(&self, list: &[Item], cmd: &Spec) -> Result<Vec<u32>, SourceError> {
         let Some(arg) = cmd
             .args
             .iter()
@@ -260,75 +404,116 @@ impl Builder<'_> {
         else {
             return Err(self.cmd_err(cmd, "expected which items, by number or [ find … ]"));
         };
-        match &arg.value {
-            Value::Find(conds) => {
-                let mut ids = Vec::new();
-                for (i, props) in self.props[c as usize].iter().enumerate() {
-                    if self.all_hold(conds, props, arg)? {
-                        ids.push(i);
-                    }
-                }
-                Ok(ids)
-            }
-            Value::Text(t) => t
-                .split(',')
-                .map(|n| match n.parse::<usize>() {
-                    Ok(i) if i < self.len(c) => Ok(i),
-                    _ => Err(self.err(arg, format!("no such item `{n}`"))),
+        let mut ids = Vec::new();
+        for part in arg.text.split([',', ';']).filter(|p| !p.is_empty()) {
+            let id = match Value::from_word(part) {
+                Value::Id(id) if list.iter().any(|i| i.id == id) => id,
+                Value::Num(n) if (n as usize) < list.len() && n >= 0 => list[n as usize].id,
+                _ => match list
+                    .iter()
+                    .find(|i| i.props.iter().any(|(k, v)| k == "name" && v == part))
+                {
+                    Some(i) => i.id,
+                    None => return Err(self.err(arg, format!("no such item `{part}`"))),
+                },
+            };
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    fn selected(&mut self, c: Collection, cmd: &Spec) -> Result<Vec<usize>, SourceError> {
+        if c == Collection::Interface
+            && let Some(arg) = cmd.args.iter().find(|a| a.key.is_none())
+            && !arg.text.contains(['*', ';'])
+            && arg.text.parse::<usize>().is_err()
+        {
+            // `set ether1 …` names a port that may not have been mentioned before.
+            let name = arg.text.clone();
+            let index = self.iface(&name, arg)? as usize;
+            return Ok(vec![index]);
+        }
+        let list = &self.items[c as usize];
+        let ids = self.targets(list, cmd)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| list.iter().position(|i| i.id == *id))
+            .collect())
+    }
+
+    fn remove(&mut self, c: Collection, i: usize) {
+        self.items[c as usize].remove(i);
+        match c {
+            Collection::Mangle => drop(self.cfg.mangle.rules.remove(i)),
+            Collection::Nat => drop(self.cfg.nat.rules.remove(i)),
+            Collection::Filter => drop(self.cfg.filter.rules.remove(i)),
+            Collection::AddressList => drop(self.cfg.address_list_entries.remove(i)),
+            Collection::Route => drop(self.cfg.routes.remove(i)),
+            Collection::Address => drop(self.cfg.addresses.remove(i)),
+            Collection::Interface => {}
+        }
+    }
+
+    fn set_disabled(&mut self, c: Collection, i: usize, disabled: bool) {
+        let flag = if disabled { "yes" } else { "no" };
+        merge(
+            &mut self.items[c as usize][i].props,
+            vec![("disabled".into(), flag.into())],
+        );
+        match c {
+            Collection::Mangle => self.cfg.mangle.rules[i].disabled = disabled,
+            Collection::Nat => self.cfg.nat.rules[i].disabled = disabled,
+            Collection::Filter => self.cfg.filter.rules[i].disabled = disabled,
+            Collection::AddressList => self.cfg.address_list_entries[i].disabled = disabled,
+            Collection::Route => self.cfg.routes[i].disabled = disabled,
+            // Addresses and ports are modeled as always present.
+            Collection::Address | Collection::Interface => {}
+        }
+    }
+
+    /// `set`: the item's parameters with these changes, built again from scratch.
+    fn set(&mut self, c: Collection, i: usize, cmd: &Spec) -> Result<(), SourceError> {
+        if c == Collection::Interface {
+            return self.interface_set(i, cmd);
+        }
+        let mut props = self.items[c as usize][i].props.clone();
+        let changes: Props = cmd
+            .args
+            .iter()
+            .filter(|a| a.key.is_some() && a.key.as_deref() != Some("numbers"))
+            .map(|a| (a.key.clone().unwrap_or_default(), a.text.clone()))
+            .collect();
+        merge(&mut props, changes);
+        let rebuilt = Spec {
+            args: props
+                .iter()
+                .map(|(k, v)| EvalArg {
+                    key: Some(k.clone()),
+                    text: v.clone(),
+                    span: cmd.span,
                 })
                 .collect(),
-        }
-    }
-
-    fn all_hold(&self, conds: &[Condition], props: &Props, at: &Arg) -> Result<bool, SourceError> {
-        for cond in conds {
-            let value = props
-                .iter()
-                .find(|(k, _)| *k == cond.key)
-                .map_or("", |(_, v)| v.as_str());
-            let holds = match cond.op {
-                Op::Eq => value == cond.value,
-                Op::NotEq => value != cond.value,
-                Op::Tilde => regex_lite::Regex::new(&cond.value)
-                    .map_err(|e| self.err(at, format!("bad regular expression: {e}")))?
-                    .is_match(value),
-            };
-            if !holds {
-                return Ok(false);
+            span: cmd.span,
+            menu: cmd.menu,
+        };
+        let line = self.line(cmd);
+        match c {
+            Collection::Mangle | Collection::Nat | Collection::Filter => {
+                let rule = self.rule(c, &rebuilt, line)?;
+                self.table_mut(c).rules[i] = rule;
             }
+            Collection::AddressList => {
+                self.cfg.address_list_entries[i] = self.address_list_entry(&rebuilt, line)?
+            }
+            Collection::Route => self.cfg.routes[i] = self.route(&rebuilt, line)?,
+            Collection::Address => self.cfg.addresses[i] = self.address(&rebuilt, line)?,
+            Collection::Interface => {}
         }
-        Ok(true)
+        self.items[c as usize][i].props = props;
+        Ok(())
     }
 
-    fn remove(&mut self, c: Collection, id: usize) {
-        self.props[c as usize].remove(id);
-        match c {
-            Collection::Mangle => drop(self.cfg.mangle.rules.remove(id)),
-            Collection::Nat => drop(self.cfg.nat.rules.remove(id)),
-            Collection::Filter => drop(self.cfg.filter.rules.remove(id)),
-            Collection::AddressList => drop(self.cfg.address_list_entries.remove(id)),
-            Collection::Route => drop(self.cfg.routes.remove(id)),
-            Collection::Address => drop(self.cfg.addresses.remove(id)),
-        }
-    }
-
-    fn set_disabled(&mut self, c: Collection, id: usize, disabled: bool) {
-        let flag = if disabled { "yes" } else { "no" };
-        let props = &mut self.props[c as usize][id];
-        props.retain(|(k, _)| k != "disabled");
-        props.push(("disabled".into(), flag.into()));
-        match c {
-            Collection::Mangle => self.cfg.mangle.rules[id].disabled = disabled,
-            Collection::Nat => self.cfg.nat.rules[id].disabled = disabled,
-            Collection::Filter => self.cfg.filter.rules[id].disabled = disabled,
-            Collection::AddressList => self.cfg.address_list_entries[id].disabled = disabled,
-            Collection::Route => self.cfg.routes[id].disabled = disabled,
-            // RouterOS disables addresses too; an address is modeled as always present.
-            Collection::Address => {}
-        }
-    }
-
-    fn add(&mut self, c: Collection, cmd: &Command) -> Result<(), SourceError> {
+    fn add(&mut self, c: Collection, cmd: &Spec) -> Result<Value, SourceError> {
         if let Some(a) = cmd.args.iter().find(|a| a.key.is_none()) {
             return Err(self.err(a, "expected parameter=value"));
         }
@@ -336,22 +521,25 @@ impl Builder<'_> {
             .args
             .iter()
             .filter(|a| a.key.as_deref() != Some("place-before"))
-            .map(|a| (a.key.clone().unwrap_or_default(), text(a).to_string()))
+            .map(|a| (a.key.clone().unwrap_or_default(), a.text.clone()))
             .collect();
-        let mut at = self.len(c);
+        let len = self.items[c as usize].len();
+        let mut at = len;
         if let Some(pb) = cmd.arg("place-before") {
-            at = text(pb)
-                .parse::<usize>()
-                .ok()
-                .filter(|&i| i <= self.len(c))
-                .ok_or_else(|| self.err(pb, "place-before must name an existing item number"))?;
+            at = match Value::from_word(text(pb)) {
+                Value::Num(n) if n >= 0 && n as usize <= len => n as usize,
+                Value::Id(id) => self.items[c as usize]
+                    .iter()
+                    .position(|i| i.id == id)
+                    .ok_or_else(|| self.err(pb, "place-before names no existing item"))?,
+                _ => return Err(self.err(pb, "place-before must name an existing item")),
+            };
         }
         let line = self.line(cmd);
         match c {
             Collection::Mangle | Collection::Nat | Collection::Filter => {
                 let rule = self.rule(c, cmd, line)?;
-                let table = self.table_mut(c);
-                table.rules.insert(at, rule);
+                self.table_mut(c).rules.insert(at, rule);
             }
             Collection::AddressList => {
                 let entry = self.address_list_entry(cmd, line)?;
@@ -365,9 +553,11 @@ impl Builder<'_> {
                 let address = self.address(cmd, line)?;
                 self.cfg.addresses.insert(at, address);
             }
+            Collection::Interface => unreachable!("refused above"),
         }
-        self.props[c as usize].insert(at, props);
-        Ok(())
+        let id = self.new_id();
+        self.items[c as usize].insert(at, Item { id, props });
+        Ok(Value::Id(id))
     }
 
     fn table_mut(&mut self, c: Collection) -> &mut Table {
@@ -378,7 +568,7 @@ impl Builder<'_> {
         }
     }
 
-    fn address(&mut self, cmd: &Command, line: u32) -> Result<Address, SourceError> {
+    fn address(&mut self, cmd: &Spec, line: u32) -> Result<Address, SourceError> {
         let mut address = None;
         let mut iface = None;
         for a in &cmd.args {
@@ -412,7 +602,7 @@ impl Builder<'_> {
 
     fn address_list_entry(
         &mut self,
-        cmd: &Command,
+        cmd: &Spec,
         line: u32,
     ) -> Result<AddressListEntry, SourceError> {
         let mut list = None;
@@ -444,7 +634,7 @@ impl Builder<'_> {
         })
     }
 
-    fn route(&mut self, cmd: &Command, line: u32) -> Result<Route, SourceError> {
+    fn route(&mut self, cmd: &Spec, line: u32) -> Result<Route, SourceError> {
         let mut route = Route {
             dst: Ipv4Addr::UNSPECIFIED,
             prefix_len: 0,
@@ -512,7 +702,7 @@ impl Builder<'_> {
         Ok(route)
     }
 
-    fn rule(&mut self, c: Collection, cmd: &Command, line: u32) -> Result<Rule, SourceError> {
+    fn rule(&mut self, c: Collection, cmd: &Spec, line: u32) -> Result<Rule, SourceError> {
         let mut matchers = Vec::new();
         let mut chain = None;
         let mut action_arg = None;
@@ -609,11 +799,11 @@ impl Builder<'_> {
     fn action(
         &mut self,
         c: Collection,
-        cmd: &Command,
-        arg: Option<&Arg>,
+        cmd: &Spec,
+        arg: Option<&EvalArg>,
     ) -> Result<Action, SourceError> {
         let name = arg.map_or("accept", text);
-        let target = |key: &str| -> Result<&Arg, SourceError> {
+        let target = |key: &str| -> Result<&EvalArg, SourceError> {
             cmd.arg(key)
                 .ok_or_else(|| self.cmd_err(cmd, format!("action={name} needs {key}=")))
         };
@@ -669,5 +859,15 @@ impl Builder<'_> {
             }
         };
         Ok(action)
+    }
+}
+
+/// Sets each changed property, keeping the order the item was written in.
+fn merge(props: &mut Props, changes: Props) {
+    for (k, v) in changes {
+        match props.iter_mut().find(|(pk, _)| *pk == k) {
+            Some(slot) => slot.1 = v,
+            None => props.push((k, v)),
+        }
     }
 }

@@ -11,7 +11,8 @@ use crate::error::SourceError;
 pub enum Kind {
     /// A run of characters other than white space, quotes, brackets, braces and `;`.
     Word,
-    /// A quoted string; `text` holds it unescaped.
+    /// A quoted string; `text` holds what stands between the quotes, escapes intact (the
+    /// parser resolves them together with `$` substitutions), line continuations removed.
     Str,
     LBracket,
     RBracket,
@@ -185,7 +186,9 @@ impl Lexer<'_> {
                         self.pos += cont;
                         continue;
                     }
-                    text.push(self.escape()?);
+                    let at = self.pos;
+                    self.escape()?;
+                    text.push_str(&self.src[at..self.pos]);
                 }
                 _ => {
                     let ch = self.src[self.pos..].chars().next().unwrap_or('\u{fffd}');
@@ -198,38 +201,9 @@ impl Lexer<'_> {
 
     fn escape(&mut self) -> Result<char, SourceError> {
         let at = self.pos;
-        let next = self.bytes.get(at + 1).copied();
-        self.pos += 2;
-        Ok(match next {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'$') => '$',
-            Some(b'?') => '?',
-            Some(b'_') => ' ',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
-            Some(b'a') => '\u{7}',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'v') => '\u{b}',
-            Some(h) if h.is_ascii_hexdigit() => {
-                let lo = self
-                    .bytes
-                    .get(at + 2)
-                    .copied()
-                    .filter(u8::is_ascii_hexdigit);
-                let Some(lo) = lo else {
-                    return Err(self.bad_escape(at));
-                };
-                self.pos += 1;
-                let hex = [h, lo];
-                let value = u8::from_str_radix(std::str::from_utf8(&hex).unwrap_or("00"), 16)
-                    .map_err(|_| self.bad_escape(at))?;
-                value as char
-            }
-            _ => return Err(self.bad_escape(at)),
-        })
+        let (ch, len) = unescape_at(&self.bytes[at..]).ok_or_else(|| self.bad_escape(at))?;
+        self.pos += len;
+        Ok(ch)
     }
 
     fn bad_escape(&self, at: usize) -> SourceError {
@@ -244,6 +218,38 @@ impl Lexer<'_> {
             end,
             "unknown escape in string (expected \\\" \\\\ \\$ \\n \\r \\t \\? or two hex digits)",
         )
+    }
+}
+
+/// The character an escape at the start of `bytes` (a `\\` and what follows) stands for, and
+/// how many bytes it takes; `None` if RouterOS has no such escape. Hex escapes use digits and
+/// capital letters (`\\4A`), which keeps them apart from `\\a`, `\\b` and `\\f`.
+pub fn unescape_at(bytes: &[u8]) -> Option<(char, usize)> {
+    let hex = |b: u8| b.is_ascii_digit() || (b'A'..=b'F').contains(&b);
+    match (bytes.get(1).copied(), bytes.get(2).copied()) {
+        (Some(h), Some(l)) if hex(h) && hex(l) => {
+            let text = std::str::from_utf8(&bytes[1..3]).ok()?;
+            Some((u8::from_str_radix(text, 16).ok()? as char, 3))
+        }
+        (Some(c), _) => {
+            let ch = match c {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'$' => '$',
+                b'?' => '?',
+                b'_' => ' ',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'a' => '\u{7}',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'v' => '\u{b}',
+                _ => return None,
+            };
+            Some((ch, 2))
+        }
+        _ => None,
     }
 }
 
@@ -269,7 +275,7 @@ mod tests {
                 (Kind::Word, "route".into(), false),
                 (Kind::Word, "add".into(), false),
                 (Kind::Word, "comment=".into(), false),
-                (Kind::Str, "a \"b\"".into(), true),
+                (Kind::Str, "a \\\"b\\\"".into(), true),
                 (Kind::End, "".into(), false),
             ]
         );
@@ -277,7 +283,9 @@ mod tests {
 
     #[test]
     fn escapes_and_unterminated_strings() {
-        assert_eq!(kinds("\"\\41\\t\\$x\"")[0].1, "A\t$x");
+        assert_eq!(kinds("\"\\41\\t\\$x\"")[0].1, "\\41\\t\\$x");
+        assert_eq!(unescape_at(b"\\41"), Some(('A', 3)));
+        assert_eq!(unescape_at(b"\\ab"), Some(('\u{7}', 2)));
         let err = tokenize("f.rsc", "add comment=\"open\n").unwrap_err();
         assert_eq!((err.line, err.column), (1, 13));
         assert!(tokenize("f.rsc", "\"\\q\"").is_err());

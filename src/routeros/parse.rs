@@ -1,16 +1,18 @@
-//! Turns tokens into commands: a menu path, a verb and arguments, each with its span.
+//! Turns tokens into a syntax tree ([`super::ast`]): statements, menu commands, global
+//! `:commands`, function calls, and the values and expressions inside them.
 //!
-//! Paths come as a prefix (`/ip firewall mangle add …`), in slash form (`/ip/firewall/mangle/add`)
-//! or as a context line followed by commands (as `/export` writes them). Which words belong to the
-//! path is decided by the menu tree in [`MENUS`], as RouterOS's own console does. `:local`,
-//! `:global` and `:set` bind variables that later `$name`s read; `:put` and `:log` print nothing
-//! here. The rest of the scripting language (`:if`, `:for`, functions, `{ }` blocks) is the
-//! business of the full interpreter and is reported, with its position, as not yet read.
+//! Menu paths come as a prefix (`/ip firewall mangle add …`), in slash form
+//! (`/ip/firewall/mangle/add`), relative to the current menu, with `..`, or as a context line
+//! followed by commands (as `/export` writes them); which words belong to the path is decided by
+//! the menu tree in [`MENUS`], as RouterOS's console does. A bare word is a value; `$name`,
+//! `$[…]`, `$(…)` and the same inside quoted strings are substitutions; `( … )` is an
+//! expression; `{ … }` is a code block after `do=`, `else=`, `on-error=` and `:do`, and an
+//! array elsewhere. `find` and `where` take conditions on the properties of items.
 
-use super::lexer::{Kind, Token, tokenize};
+use super::ast::{Arg, BinOp, Command, Expr, Span, Stmt, StrPart, UnOp};
+use super::lexer::{Kind, Token, tokenize, unescape_at};
 use crate::error::SourceError;
 
-/// Menus RouterOS has, as paths; a word extends the path while the result is a prefix of one.
 pub const MENUS: &[&str] = &[
     "interface",
     "interface ethernet",
@@ -69,142 +71,209 @@ pub const MENUS: &[&str] = &[
     "log",
 ];
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Text(String),
-    /// `[ find … ]` (or `[ find where … ]`): the items matching every condition.
-    Find(Vec<Condition>),
+/// Whether `path` is a menu or leads to one.
+fn is_menu_prefix(path: &[String]) -> bool {
+    let joined = path.join(" ");
+    MENUS.iter().any(|m| {
+        *m == joined
+            || (m.len() > joined.len()
+                && m.starts_with(&joined)
+                && m.as_bytes()[joined.len()] == b' ')
+    })
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Condition {
-    pub key: String,
-    pub op: Op,
-    pub value: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    NotEq,
-    /// Regular expression match.
-    Tilde,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Arg {
-    /// `None` for a positional argument (`set ether1 …`, `remove 0`, a flag such as `fib`).
-    pub key: Option<String>,
-    pub value: Value,
-    pub start: usize,
-    pub end: usize,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Command {
-    /// The menu, e.g. `["ip", "firewall", "mangle"]`.
-    pub path: Vec<String>,
-    /// `add`, `set`, `remove`, …; empty for a line that only changes the current menu.
-    pub verb: String,
-    pub args: Vec<Arg>,
-    pub start: usize,
-    pub end: usize,
-    /// The path was written with slashes between words (a v7 habit).
-    pub slash_form: bool,
-}
-
-impl Command {
-    pub fn menu(&self) -> String {
-        self.path.join(" ")
-    }
-
-    pub fn arg(&self, key: &str) -> Option<&Arg> {
-        self.args.iter().find(|a| a.key.as_deref() == Some(key))
-    }
-}
-
-/// A parsed script: its commands in order.
-#[derive(Clone, Debug, Default)]
+/// A parsed script.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Script {
-    pub commands: Vec<Command>,
+    pub stmts: Vec<Stmt>,
 }
 
+/// Parses a whole script; `file` names it in errors.
 pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
     let tokens = tokenize(file, src)?;
     let mut p = Parser {
         file,
         src,
-        tokens: &tokens,
+        tokens,
         pos: 0,
         context: Vec::new(),
-        vars: Vec::new(),
-        commands: Vec::new(),
+        offset: 0,
     };
-    p.script()?;
-    Ok(Script {
-        commands: p.commands,
-    })
+    let stmts = p.statements(None)?;
+    Ok(Script { stmts })
 }
 
 struct Parser<'a> {
     file: &'a str,
     src: &'a str,
-    tokens: &'a [Token],
+    tokens: Vec<Token>,
     pos: usize,
+    /// The current menu, as context lines set it.
     context: Vec<String>,
-    vars: Vec<(String, String)>,
-    commands: Vec<Command>,
+    /// Where this parser's text starts in `src` (for `$[…]` inside strings).
+    offset: usize,
 }
 
-fn is_menu_prefix(path: &[String]) -> bool {
-    let joined = path.join(" ");
-    MENUS
-        .iter()
-        .any(|m| *m == joined || m.starts_with(&format!("{joined} ")))
+/// Operators of expressions, longest first so `<=` is not read as `<`.
+const OPERATORS: [&str; 23] = [
+    "&&", "||", "<=", ">=", "!=", "->", "<<", ">>", "+", "-", "*", "/", "%", ".", "<", ">", "=",
+    "!", "~", "&", "|", "^", ",",
+];
+
+/// A piece of an expression before precedence is applied.
+#[derive(Clone, Debug)]
+enum Item {
+    Operand(Expr),
+    Op(String, Span),
+    Open,
+    Close,
+}
+
+fn binop(op: &str) -> Option<(BinOp, u8)> {
+    Some(match op {
+        "||" | "or" => (BinOp::Or, 1),
+        "&&" | "and" => (BinOp::And, 2),
+        "|" => (BinOp::BitOr, 3),
+        "^" => (BinOp::BitXor, 4),
+        "&" => (BinOp::BitAnd, 5),
+        "=" => (BinOp::Eq, 6),
+        "!=" => (BinOp::Ne, 6),
+        "~" => (BinOp::Regex, 6),
+        "in" => (BinOp::In, 6),
+        "<" => (BinOp::Lt, 7),
+        ">" => (BinOp::Gt, 7),
+        "<=" => (BinOp::Le, 7),
+        ">=" => (BinOp::Ge, 7),
+        "<<" => (BinOp::Shl, 8),
+        ">>" => (BinOp::Shr, 8),
+        "." => (BinOp::Concat, 9),
+        "+" => (BinOp::Add, 10),
+        "-" => (BinOp::Sub, 10),
+        "*" => (BinOp::Mul, 11),
+        "/" => (BinOp::Div, 11),
+        "%" => (BinOp::Mod, 11),
+        "->" => (BinOp::Index, 13),
+        _ => return None,
+    })
+}
+
+fn is_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 impl Parser<'_> {
-    fn error(&self, start: usize, end: usize, msg: impl Into<String>) -> SourceError {
-        SourceError::new(self.file, self.src, start, end, msg)
+    fn error(&self, span: Span, msg: impl Into<String>) -> SourceError {
+        SourceError::new(self.file, self.src, span.0, span.1, msg)
     }
 
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
 
+    fn peek_kind(&self) -> Option<Kind> {
+        self.peek().map(|t| t.kind.clone())
+    }
+
+    fn span_of(&self, t: &Token) -> Span {
+        (t.start + self.offset, t.end + self.offset)
+    }
+
+    /// The span from token `from` to the last one consumed.
+    fn span_from(&self, from: usize) -> Span {
+        let start = self.tokens.get(from).map_or(self.src.len(), |t| t.start);
+        let end = self
+            .tokens
+            .get(self.pos.saturating_sub(1))
+            .map_or(start, |t| t.end.max(start));
+        (start + self.offset, end + self.offset)
+    }
+
     fn at_end_of_command(&self) -> bool {
-        self.peek().is_none_or(|t| t.kind == Kind::End)
+        matches!(
+            self.peek_kind(),
+            None | Some(Kind::End | Kind::RBrace | Kind::RBracket)
+        )
     }
 
-    fn script(&mut self) -> Result<(), SourceError> {
-        while let Some(tok) = self.peek() {
-            if tok.kind == Kind::End {
-                self.pos += 1;
-                continue;
-            }
-            self.statement()?;
-            if let Some(t) = self.peek().filter(|t| t.kind != Kind::End) {
-                return Err(self.error(t.start, t.end, "expected end of command"));
+    /// Statements up to `close` (`}` or `]`), or to the end of the text.
+    fn statements(&mut self, close: Option<Kind>) -> Result<Vec<Stmt>, SourceError> {
+        let mut stmts = Vec::new();
+        loop {
+            match self.peek_kind() {
+                None if close.is_none() => return Ok(stmts),
+                None => {
+                    let end = self.src.len().saturating_sub(1);
+                    return Err(self.error(
+                        (end, end + 1),
+                        "unexpected end of text: a `{` or `[` is never closed",
+                    ));
+                }
+                Some(Kind::End) => self.pos += 1,
+                Some(k) if Some(&k) == close.as_ref() => {
+                    self.pos += 1;
+                    return Ok(stmts);
+                }
+                Some(Kind::RBrace | Kind::RBracket | Kind::RParen) => {
+                    let t = self.tokens[self.pos].clone();
+                    return Err(self.error(self.span_of(&t), format!("unexpected `{}`", t.text)));
+                }
+                Some(_) => {
+                    stmts.push(self.statement()?);
+                    if !self.at_end_of_command() {
+                        let t = self.tokens[self.pos].clone();
+                        return Err(self.error(self.span_of(&t), "expected end of command"));
+                    }
+                }
             }
         }
-        Ok(())
     }
 
-    fn statement(&mut self) -> Result<(), SourceError> {
-        let tok = self.peek().expect("statement starts at a token").clone();
+    fn statement(&mut self) -> Result<Stmt, SourceError> {
+        let tok = self.tokens[self.pos].clone();
         match tok.kind {
-            Kind::Word if tok.text.starts_with(':') => self.script_command(),
+            Kind::LBrace => {
+                self.pos += 1;
+                let saved = self.context.clone();
+                let body = self.statements(Some(Kind::RBrace))?;
+                self.context = saved;
+                Ok(Stmt::Block(body))
+            }
+            Kind::Word if tok.text.starts_with(':') && tok.text.len() > 1 => self.script_command(),
+            Kind::Word if tok.text.starts_with('$') => {
+                let start = self.pos;
+                let func = self.value_group(false)?;
+                let args = self.args(None)?;
+                Ok(Stmt::Call {
+                    func,
+                    args,
+                    span: self.span_from(start),
+                })
+            }
             Kind::Word => self.command(),
-            Kind::LBrace | Kind::LParen | Kind::LBracket => Err(self.error(
-                tok.start,
-                tok.end,
-                "blocks and expressions at the top level are not read yet (scripting, issue #3)",
-            )),
-            _ => Err(self.error(tok.start, tok.end, "expected a command")),
+            _ => Err(self.error(self.span_of(&tok), "expected a command")),
         }
     }
 
-    fn command(&mut self) -> Result<(), SourceError> {
+    fn script_command(&mut self) -> Result<Stmt, SourceError> {
+        let start = self.pos;
+        let name = self.tokens[self.pos].text[1..].to_string();
+        self.pos += 1;
+        let args = self.args(Some(&name))?;
+        Ok(Stmt::Script {
+            name,
+            args,
+            span: self.span_from(start),
+        })
+    }
+
+    fn command(&mut self) -> Result<Stmt, SourceError> {
+        let start = self.pos;
         let first = self.tokens[self.pos].clone();
         let mut path = self.context.clone();
         let mut verb = String::new();
@@ -215,286 +284,749 @@ impl Parser<'_> {
             let parts: Vec<&str> = first.text.split('/').filter(|s| !s.is_empty()).collect();
             slash_form = parts.len() > 1;
             for (i, part) in parts.iter().enumerate() {
-                if part.contains('=') {
-                    return Err(self.error(first.start, first.end, "expected a menu path"));
+                if *part == ".." {
+                    path.pop();
+                    continue;
                 }
                 path.push(part.to_string());
                 if !is_menu_prefix(&path) {
                     path.pop();
                     if i + 1 != parts.len() {
-                        let msg = format!("no such menu or command `{part}`");
-                        return Err(self.error(first.start, first.end, msg));
+                        return Err(
+                            self.error(self.span_of(&first), format!("no such menu `{part}`"))
+                        );
                     }
                     verb = part.to_string();
                 }
             }
         }
-        // Words that extend the menu path, then the verb.
         while verb.is_empty() && !self.at_end_of_command() {
             let t = self.tokens[self.pos].clone();
-            if t.kind != Kind::Word || t.text.contains('=') || t.text.starts_with('$') {
+            let glued_to_previous = t.glued && self.pos != start;
+            if t.kind != Kind::Word
+                || t.text.contains('=')
+                || t.text.starts_with('$')
+                || glued_to_previous
+            {
                 break;
             }
+            self.pos += 1;
             if t.text == ".." {
                 path.pop();
-                self.pos += 1;
                 continue;
             }
             path.push(t.text.clone());
-            self.pos += 1;
             if !is_menu_prefix(&path) {
                 path.pop();
                 verb = t.text;
             }
         }
-        let args = self.args()?;
-        let end = self.tokens[self.pos.saturating_sub(1)].end;
-        if verb.is_empty() && args.is_empty() {
-            self.context = path;
-            return Ok(());
+        if verb.is_empty() && self.at_end_of_command() {
+            if path.is_empty() && !first.text.starts_with('/') {
+                let msg = format!(
+                    "`{}` is not a command (expected a menu such as /ip route)",
+                    first.text
+                );
+                return Err(self.error(self.span_of(&first), msg));
+            }
+            self.context = path.clone();
+            return Ok(Stmt::Menu {
+                path,
+                span: self.span_from(start),
+            });
         }
-        if path.is_empty() {
+        if path.is_empty() && !first.text.starts_with('/') {
             let msg = format!(
-                "`{}` is not a command here (expected a menu such as /ip route)",
+                "`{}` is not a command (expected a menu such as /ip route)",
                 first.text
             );
-            return Err(self.error(first.start, first.end, msg));
+            return Err(self.error(self.span_of(&first), msg));
         }
-        self.commands.push(Command {
+        // Commands inside brackets of this command act on its menu.
+        let saved = std::mem::replace(&mut self.context, path.clone());
+        let result = self.command_args(&verb);
+        self.context = saved;
+        let (args, condition) = result?;
+        Ok(Stmt::Command(Command {
             path,
             verb,
             args,
-            start: first.start,
-            end,
+            condition,
             slash_form,
-        });
-        Ok(())
+            span: self.span_from(start),
+        }))
     }
 
-    fn args(&mut self) -> Result<Vec<Arg>, SourceError> {
+    fn command_args(&mut self, verb: &str) -> Result<(Vec<Arg>, Option<Expr>), SourceError> {
+        if verb == "find" {
+            return Ok((Vec::new(), self.condition()?));
+        }
         let mut args = Vec::new();
         while !self.at_end_of_command() {
-            if self.tokens[self.pos].kind == Kind::RBracket {
-                break;
+            let t = &self.tokens[self.pos];
+            if t.kind == Kind::Word && t.text == "where" {
+                self.pos += 1;
+                return Ok((args, self.condition()?));
             }
-            args.push(self.arg()?);
+            args.push(self.arg(None)?);
+        }
+        Ok((args, None))
+    }
+
+    fn args(&mut self, script: Option<&str>) -> Result<Vec<Arg>, SourceError> {
+        let mut args = Vec::new();
+        while !self.at_end_of_command() {
+            args.push(self.arg(script)?);
         }
         Ok(args)
     }
 
-    /// One argument: a run of tokens with no white space between them.
-    fn arg(&mut self) -> Result<Arg, SourceError> {
-        let start = self.tokens[self.pos].start;
-        let first = self.tokens[self.pos].clone();
-        if first.kind == Kind::LBracket {
-            let value = self.bracket()?;
-            let end = self.tokens[self.pos - 1].end;
+    /// One argument: `key=value` or a positional value, as a run of glued tokens.
+    fn arg(&mut self, script: Option<&str>) -> Result<Arg, SourceError> {
+        let start = self.pos;
+        let t = self.tokens[self.pos].clone();
+        if t.kind == Kind::Word
+            && let Some((k, v)) = t.text.clone().split_once('=')
+            && is_key(k)
+        {
+            let code = matches!(k, "do" | "else" | "on-error");
+            let value = if v.is_empty() {
+                self.pos += 1;
+                match self.peek() {
+                    Some(n)
+                        if n.glued
+                            && !matches!(n.kind, Kind::End | Kind::RBrace | Kind::RBracket) =>
+                    {
+                        self.value_group(code)?
+                    }
+                    _ => Expr::Word(String::new()),
+                }
+            } else {
+                // The value starts inside this token: parse the rest of it, then what is glued on.
+                let mut rest = t.clone();
+                rest.text = v.to_string();
+                rest.start = t.start + k.len() + 1;
+                self.tokens[self.pos] = rest;
+                let value = self.value_group(code);
+                self.tokens[start] = t;
+                value?
+            };
             return Ok(Arg {
-                key: None,
+                key: Some(k.to_string()),
                 value,
-                start,
-                end,
+                span: self.span_from(start),
             });
         }
-        let (key, mut text) = match first.kind {
-            Kind::Word => match first.text.split_once('=') {
-                Some((k, v)) if !k.is_empty() => (Some(k.to_string()), self.substitute(v, &first)?),
-                _ => (None, self.substitute(&first.text, &first)?),
-            },
-            Kind::Str => (None, first.text.clone()),
-            _ => return Err(self.error(first.start, first.end, "expected an argument")),
-        };
-        self.pos += 1;
-        let mut value = None;
-        while let Some(t) = self
-            .peek()
-            .filter(|t| t.glued && t.kind != Kind::End)
-            .cloned()
-        {
-            match t.kind {
-                Kind::Str => text.push_str(&t.text),
-                Kind::Word => text.push_str(&self.substitute(&t.text, &t)?),
-                Kind::LBracket => {
-                    value = Some(self.bracket()?);
-                    continue;
-                }
-                _ => break,
-            }
-            self.pos += 1;
-        }
+        // `:do { … }` takes its body as a positional block.
+        let code = script == Some("do") && t.kind == Kind::LBrace;
+        let value = self.value_group(code)?;
         Ok(Arg {
-            key,
-            value: value.unwrap_or(Value::Text(text)),
-            start,
-            end: self.tokens[self.pos - 1].end,
+            key: None,
+            value,
+            span: self.span_from(start),
         })
     }
 
-    /// `[ find cond … ]` or `[ /menu find … ]`; other commands in brackets are not read yet.
-    fn bracket(&mut self) -> Result<Value, SourceError> {
+    /// A value: tokens glued together, joined.
+    fn value_group(&mut self, code: bool) -> Result<Expr, SourceError> {
+        let mut parts = Vec::new();
+        let mut first = true;
+        let start = self.pos;
+        while let Some(t) = self.peek().cloned() {
+            if !first && !t.glued {
+                break;
+            }
+            first = false;
+            match t.kind {
+                Kind::End | Kind::RBrace | Kind::RBracket | Kind::RParen => break,
+                Kind::Word if t.text == "$" => parts.push(self.dollar()?),
+                Kind::Word => {
+                    self.pos += 1;
+                    self.word_parts(&t, &mut parts)?;
+                }
+                Kind::Str => {
+                    self.pos += 1;
+                    parts.push(self.string(&t)?);
+                }
+                Kind::LBracket => parts.push(self.sub()?),
+                Kind::LParen => parts.push(self.paren(false)?),
+                Kind::LBrace if code => parts.push(self.code_block()?),
+                Kind::LBrace => parts.push(self.array()?),
+            }
+        }
+        if self.pos == start {
+            // Nothing here makes a value: a closing bracket with no opening one, say.
+            let t = self.tokens.get(self.pos).cloned();
+            let span = t
+                .as_ref()
+                .map_or((self.src.len(), self.src.len()), |t| self.span_of(t));
+            let what = t.map_or("end of text".to_string(), |t| format!("`{}`", t.text));
+            return Err(self.error(span, format!("expected a value, found {what}")));
+        }
+        Ok(match parts.len() {
+            0 => Expr::Word(String::new()),
+            1 => parts.pop().expect("one part"),
+            _ => Expr::Concat(parts),
+        })
+    }
+
+    /// Splits a bare word at `$name` references.
+    fn word_parts(&self, t: &Token, parts: &mut Vec<Expr>) -> Result<(), SourceError> {
+        let text = &t.text;
+        let mut lit = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '$' {
+                lit.push(c);
+                continue;
+            }
+            let name: String = text[i + 1..]
+                .chars()
+                .take_while(|&c| is_name_char(c))
+                .collect();
+            if name.is_empty() {
+                return Err(self.error(self.span_of(t), "expected a variable name after `$`"));
+            }
+            if !lit.is_empty() {
+                parts.push(Expr::Word(std::mem::take(&mut lit)));
+            }
+            for _ in 0..name.chars().count() {
+                chars.next();
+            }
+            let at = t.start + self.offset + i;
+            parts.push(Expr::Var(name.clone(), (at, at + 1 + name.len())));
+        }
+        if !lit.is_empty() {
+            parts.push(Expr::Word(lit));
+        }
+        Ok(())
+    }
+
+    /// `$` glued to `[…]`, `(…)` or a quoted name.
+    fn dollar(&mut self) -> Result<Expr, SourceError> {
+        let d = self.tokens[self.pos].clone();
+        self.pos += 1;
+        match self.peek().filter(|n| n.glued).map(|n| n.kind.clone()) {
+            Some(Kind::LBracket) => self.sub(),
+            Some(Kind::LParen) => self.paren(false),
+            Some(Kind::Str) => {
+                let s = self.tokens[self.pos].clone();
+                self.pos += 1;
+                Ok(Expr::Var(
+                    self.unescape(&s)?,
+                    (d.start + self.offset, s.end + self.offset),
+                ))
+            }
+            _ => Err(self.error(
+                self.span_of(&d),
+                "expected a variable name, [ command ] or ( expression ) after `$`",
+            )),
+        }
+    }
+
+    /// `[ command ]`.
+    fn sub(&mut self) -> Result<Expr, SourceError> {
         let open = self.tokens[self.pos].clone();
         self.pos += 1;
-        let mut conds = Vec::new();
-        let mut saw_find = false;
+        let mut stmts = self.statements(Some(Kind::RBracket)).map_err(|e| {
+            if e.message.starts_with("unexpected end of text") {
+                self.error(self.span_of(&open), "this `[` is never closed")
+            } else {
+                e
+            }
+        })?;
+        let stmt = match stmts.len() {
+            1 => stmts.pop().expect("one statement"),
+            _ => Stmt::Block(stmts),
+        };
+        Ok(Expr::Sub(Box::new(stmt)))
+    }
+
+    fn code_block(&mut self) -> Result<Expr, SourceError> {
+        self.pos += 1;
+        let saved = self.context.clone();
+        let body = self.statements(Some(Kind::RBrace));
+        self.context = saved;
+        Ok(Expr::Code(body?))
+    }
+
+    /// `{ a; b; "k"=v }`.
+    fn array(&mut self) -> Result<Expr, SourceError> {
+        let open = self.tokens[self.pos].clone();
+        self.pos += 1;
+        let mut items = Vec::new();
         loop {
-            let Some(t) = self.peek().cloned() else {
-                return Err(self.error(open.start, open.end, "this `[` is never closed"));
-            };
-            self.pos += 1;
-            match t.kind {
-                Kind::RBracket => break,
-                Kind::End => continue,
-                Kind::Word if t.text == "find" => saw_find = true,
-                Kind::Word if t.text == "where" && saw_find => {}
-                Kind::Word if saw_find => conds.push(self.condition(&t)?),
-                _ if !saw_find && t.kind == Kind::Word && t.text.starts_with('/') => {}
-                _ => {
-                    let msg = "only `[ find … ]` is read inside brackets yet (scripting, issue #3)";
-                    return Err(self.error(t.start, t.end, msg));
+            match self.peek_kind() {
+                None => return Err(self.error(self.span_of(&open), "this `{` is never closed")),
+                Some(Kind::End) => self.pos += 1,
+                Some(Kind::RBrace) => {
+                    self.pos += 1;
+                    return Ok(Expr::Array(items));
+                }
+                Some(Kind::Str)
+                    if self.tokens.get(self.pos + 1).is_some_and(|n| {
+                        n.glued && n.kind == Kind::Word && n.text.starts_with('=')
+                    }) =>
+                {
+                    let key = self.tokens[self.pos].clone();
+                    self.pos += 1;
+                    let key = Expr::Word(self.unescape(&key)?);
+                    let arg = self.arg(None)?;
+                    let value = match arg.value {
+                        // The `=` was left at the front of the value's first word.
+                        Expr::Word(w) => Expr::Word(w.trim_start_matches('=').to_string()),
+                        Expr::Concat(mut parts) => {
+                            if let Some(Expr::Word(w)) = parts.first_mut() {
+                                *w = w.trim_start_matches('=').to_string();
+                            }
+                            Expr::Concat(parts)
+                        }
+                        other => other,
+                    };
+                    items.push((Some(key), value));
+                }
+                Some(_) => {
+                    let arg = self.arg(None)?;
+                    items.push((arg.key.map(Expr::Word), arg.value));
                 }
             }
         }
-        if !saw_find {
-            return Err(self.error(open.start, open.end, "expected `find` inside `[ ]`"));
-        }
-        Ok(Value::Find(conds))
     }
 
-    fn condition(&mut self, t: &Token) -> Result<Condition, SourceError> {
-        let text = &t.text;
-        let (key, op, rest) = if let Some((k, v)) = text.split_once("!=") {
-            (k, Op::NotEq, v)
-        } else if let Some((k, v)) = text.split_once('~') {
-            (k, Op::Tilde, v)
-        } else if let Some((k, v)) = text.split_once('=') {
-            (k, Op::Eq, v)
-        } else {
-            return Err(self.error(
-                t.start,
-                t.end,
-                "expected a condition such as comment~\"PCC\"",
-            ));
-        };
-        let mut value = self.substitute(rest, t)?;
-        while let Some(next) = self.peek().filter(|n| n.glued && n.kind == Kind::Str) {
-            value.push_str(&next.text);
-            self.pos += 1;
-        }
-        Ok(Condition {
-            key: key.to_string(),
-            op,
-            value,
-        })
-    }
-
-    /// Replaces `$name` in a bare word with the variable's value.
-    fn substitute(&self, text: &str, tok: &Token) -> Result<String, SourceError> {
-        let Some(dollar) = text.find('$') else {
-            return Ok(text.to_string());
-        };
-        let name_len = text[dollar + 1..]
-            .find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(text.len() - dollar - 1);
-        let name = &text[dollar + 1..dollar + 1 + name_len];
-        let Some((_, value)) = self.vars.iter().rev().find(|(n, _)| n == name) else {
-            let msg =
-                format!("variable `${name}` is not defined (expected :local {name} … before)");
-            return Err(self.error(tok.start, tok.end, msg));
-        };
-        let rest = self.substitute(&text[dollar + 1 + name_len..], tok)?;
-        Ok(format!("{}{value}{rest}", &text[..dollar]))
-    }
-
-    fn script_command(&mut self) -> Result<(), SourceError> {
-        let tok = self.tokens[self.pos].clone();
-        self.pos += 1;
-        match tok.text.as_str() {
-            ":local" | ":global" | ":set" => {
-                let name = self.peek().filter(|t| t.kind == Kind::Word).cloned();
-                let Some(name) = name else {
-                    return Err(self.error(tok.start, tok.end, "expected a variable name"));
-                };
-                self.pos += 1;
-                let value = if self.at_end_of_command() {
-                    String::new()
-                } else {
-                    match self.arg()?.value {
-                        Value::Text(t) => t,
-                        Value::Find(_) => {
-                            let msg = "only text values are read in variables yet (issue #3)";
-                            return Err(self.error(name.start, name.end, msg));
+    /// The text of a quoted string with its escapes resolved and no substitutions.
+    fn unescape(&self, t: &Token) -> Result<String, SourceError> {
+        match self.string(t)? {
+            Expr::Str(parts) => {
+                let mut out = String::new();
+                for p in parts {
+                    match p {
+                        StrPart::Lit(s) => out.push_str(&s),
+                        _ => {
+                            return Err(
+                                self.error(self.span_of(t), "a name cannot contain substitutions")
+                            );
                         }
                     }
-                };
-                self.vars.push((name.text, value));
+                }
+                Ok(out)
             }
-            ":put" | ":log" | ":delay" => {
-                // Output and pauses have no effect on the configuration.
-                while !self.at_end_of_command() {
-                    self.arg()?;
+            _ => unreachable!("string() returns Expr::Str"),
+        }
+    }
+
+    /// A quoted string: escapes resolved, `$name`, `$"name"`, `$[…]` and `$(…)` found.
+    fn string(&self, t: &Token) -> Result<Expr, SourceError> {
+        let raw = t.text.as_bytes();
+        let base = t.start + 1 + self.offset;
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut i = 0;
+        while i < raw.len() {
+            match raw[i] {
+                b'\\' => {
+                    let (ch, len) = unescape_at(&raw[i..]).ok_or_else(|| {
+                        self.error((base + i, base + i + 2), "unknown escape in string")
+                    })?;
+                    lit.push(ch);
+                    i += len;
+                }
+                b'$' => {
+                    let rest = &t.text[i + 1..];
+                    let (part, len) = self.interpolation(rest, base + i)?;
+                    if !lit.is_empty() {
+                        parts.push(StrPart::Lit(std::mem::take(&mut lit)));
+                    }
+                    parts.push(part);
+                    i += 1 + len;
+                }
+                _ => {
+                    let ch = t.text[i..].chars().next().unwrap_or('\u{fffd}');
+                    lit.push(ch);
+                    i += ch.len_utf8();
                 }
             }
-            other => {
-                let msg = format!("`{other}` is not read yet (scripting, issue #3)");
-                return Err(self.error(tok.start, tok.end, msg));
+        }
+        if !lit.is_empty() || parts.is_empty() {
+            parts.push(StrPart::Lit(lit));
+        }
+        Ok(Expr::Str(parts))
+    }
+
+    /// A substitution inside a string, `rest` being what follows the `$`; returns it and the
+    /// bytes it took.
+    fn interpolation(&self, rest: &str, at: usize) -> Result<(StrPart, usize), SourceError> {
+        let bad = |msg: &str| self.error((at, at + 1), msg.to_string());
+        match rest.chars().next() {
+            Some('[') | Some('(') => {
+                let (open, close) = if rest.starts_with('[') {
+                    ('[', ']')
+                } else {
+                    ('(', ')')
+                };
+                let len = matching(rest, open, close)
+                    .ok_or_else(|| bad("this substitution is never closed"))?;
+                // The inner text is script written inside a string: resolve its escapes first.
+                let inner = unescape_all(&rest[1..len - 1]);
+                let mut sub = Parser {
+                    file: self.file,
+                    src: self.src,
+                    tokens: tokenize(self.file, &inner).map_err(|e| bad(&e.message))?,
+                    pos: 0,
+                    context: self.context.clone(),
+                    offset: at + 2,
+                };
+                let relocate = |e: SourceError| bad(&e.message);
+                let part = if open == '[' {
+                    let mut stmts = sub.statements(None).map_err(relocate)?;
+                    let stmt = if stmts.len() == 1 {
+                        stmts.pop().expect("one")
+                    } else {
+                        Stmt::Block(stmts)
+                    };
+                    StrPart::Sub(Box::new(stmt))
+                } else {
+                    StrPart::Expr(Box::new(sub.expression_items(false).map_err(relocate)?))
+                };
+                Ok((part, len))
+            }
+            Some('"') => {
+                let end = rest[1..]
+                    .find('"')
+                    .ok_or_else(|| bad("this variable name is never closed"))?;
+                let name = rest[1..1 + end].to_string();
+                Ok((StrPart::Var(name, (at, at + end + 3)), end + 2))
+            }
+            _ => {
+                let name: String = rest.chars().take_while(|&c| is_name_char(c)).collect();
+                if name.is_empty() {
+                    return Err(bad(
+                        "expected a variable name after `$` (write \\$ for a dollar sign)",
+                    ));
+                }
+                Ok((
+                    StrPart::Var(name.clone(), (at, at + 1 + name.len())),
+                    name.len(),
+                ))
+            }
+        }
+    }
+
+    /// `( expression )`, as a value.
+    fn paren(&mut self, props: bool) -> Result<Expr, SourceError> {
+        let open = self.tokens[self.pos].clone();
+        self.pos += 1;
+        let mut depth = 1;
+        let start = self.pos;
+        while depth > 0 {
+            match self.peek_kind() {
+                None => return Err(self.error(self.span_of(&open), "this `(` is never closed")),
+                Some(Kind::LParen) => depth += 1,
+                Some(Kind::RParen) => depth -= 1,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        let end = self.pos - 1;
+        let mut inner = Parser {
+            file: self.file,
+            src: self.src,
+            tokens: self.tokens[start..end].to_vec(),
+            pos: 0,
+            context: self.context.clone(),
+            offset: self.offset,
+        };
+        inner.expression_items(props)
+    }
+
+    /// Parses every remaining token as one expression.
+    fn expression_items(&mut self, props: bool) -> Result<Expr, SourceError> {
+        let mut items = Vec::new();
+        while let Some(t) = self.peek().cloned() {
+            match t.kind {
+                Kind::End => self.pos += 1,
+                Kind::Word if t.text == "$" => items.push(Item::Operand(self.dollar()?)),
+                Kind::Word => {
+                    self.pos += 1;
+                    self.expr_word(&t, &mut items)?;
+                }
+                Kind::Str => {
+                    self.pos += 1;
+                    items.push(Item::Operand(self.string(&t)?));
+                }
+                Kind::LBracket => items.push(Item::Operand(self.sub()?)),
+                Kind::LBrace => items.push(Item::Operand(self.array()?)),
+                Kind::LParen => {
+                    self.pos += 1;
+                    items.push(Item::Open);
+                }
+                Kind::RParen => {
+                    self.pos += 1;
+                    items.push(Item::Close);
+                }
+                Kind::RBrace | Kind::RBracket => {
+                    return Err(self.error(self.span_of(&t), format!("unexpected `{}`", t.text)));
+                }
+            }
+        }
+        let whole = self.span_from(0);
+        let mut at = 0;
+        let expr = self.pratt(&items, &mut at, 0, whole)?;
+        if at < items.len() {
+            return Err(self.error(whole, "expected an operator between values"));
+        }
+        Ok(if props { to_props(expr) } else { expr })
+    }
+
+    /// Splits a word inside an expression into operands and operators.
+    fn expr_word(&self, t: &Token, items: &mut Vec<Item>) -> Result<(), SourceError> {
+        let text = t.text.as_str();
+        let base = t.start + self.offset;
+        let mut i = 0;
+        while i < text.len() {
+            let rest = &text[i..];
+            let c = rest.chars().next().expect("non-empty");
+            if c == '$' {
+                let name: String = rest[1..].chars().take_while(|&c| is_name_char(c)).collect();
+                if name.is_empty() {
+                    return Err(self.error(
+                        (base + i, base + i + 1),
+                        "expected a variable name after `$`",
+                    ));
+                }
+                items.push(Item::Operand(Expr::Var(
+                    name.clone(),
+                    (base + i, base + i + 1 + name.len()),
+                )));
+                i += 1 + name.len();
+            } else if c.is_ascii_digit() {
+                let len = literal_len(rest);
+                items.push(Item::Operand(Expr::Word(rest[..len].to_string())));
+                i += len;
+            } else if c.is_alphabetic() || c == '_' {
+                let len = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                    .unwrap_or(rest.len());
+                let word = &rest[..len];
+                if matches!(word, "in" | "and" | "or") {
+                    items.push(Item::Op(word.to_string(), (base + i, base + i + len)));
+                } else {
+                    items.push(Item::Operand(Expr::Word(word.to_string())));
+                }
+                i += len;
+            } else if let Some(op) = OPERATORS.iter().find(|op| rest.starts_with(**op)) {
+                items.push(Item::Op(op.to_string(), (base + i, base + i + op.len())));
+                i += op.len();
+            } else {
+                let msg = format!("unexpected `{c}` in an expression");
+                return Err(self.error((base + i, base + i + c.len_utf8()), msg));
             }
         }
         Ok(())
     }
+
+    /// Precedence climbing over the items.
+    fn pratt(
+        &self,
+        items: &[Item],
+        at: &mut usize,
+        min: u8,
+        whole: Span,
+    ) -> Result<Expr, SourceError> {
+        let mut lhs = match items.get(*at) {
+            Some(Item::Operand(e)) => {
+                *at += 1;
+                e.clone()
+            }
+            Some(Item::Open) => {
+                *at += 1;
+                let e = self.pratt(items, at, 0, whole)?;
+                match items.get(*at) {
+                    Some(Item::Close) => *at += 1,
+                    _ => return Err(self.error(whole, "expected `)`")),
+                }
+                e
+            }
+            Some(Item::Op(op, span)) => {
+                let un = match op.as_str() {
+                    "!" => UnOp::Not,
+                    "-" => UnOp::Neg,
+                    "~" => UnOp::BitNot,
+                    _ => return Err(self.error(*span, format!("`{op}` needs a value before it"))),
+                };
+                *at += 1;
+                let operand = self.pratt(items, at, 12, whole)?;
+                Expr::Unary(un, Box::new(operand), *span)
+            }
+            Some(Item::Close) => return Err(self.error(whole, "unexpected `)`")),
+            None => return Err(self.error(whole, "expected a value")),
+        };
+        while let Some(Item::Op(op, span)) = items.get(*at) {
+            let Some((bin, prec)) = binop(op) else {
+                return Err(self.error(*span, format!("`{op}` is not an operator between values")));
+            };
+            if prec < min || (prec == min && min > 0) {
+                break;
+            }
+            *at += 1;
+            let rhs = self.pratt(items, at, prec + 1, whole)?;
+            lhs = Expr::Binary(bin, Box::new(lhs), Box::new(rhs), *span);
+        }
+        Ok(lhs)
+    }
+
+    /// Conditions of `find` and `where`: `comment~"PCC"`, `chain=prerouting && !disabled`,
+    /// `(a=1 || b=2)`; conditions written side by side must all hold.
+    fn condition(&mut self) -> Result<Option<Expr>, SourceError> {
+        let mut items = Vec::new();
+        while !self.at_end_of_command() {
+            let t = self.tokens[self.pos].clone();
+            match t.kind {
+                Kind::Word if t.text == "where" => self.pos += 1,
+                Kind::Word if matches!(t.text.as_str(), "&&" | "||" | "and" | "or") => {
+                    self.pos += 1;
+                    items.push(Item::Op(t.text.clone(), self.span_of(&t)));
+                }
+                Kind::LParen => items.push(Item::Operand(self.paren(true)?)),
+                Kind::Word => {
+                    let (negate, body) = match t.text.strip_prefix('!') {
+                        Some(rest) if !rest.starts_with('=') => (true, rest.to_string()),
+                        _ => (false, t.text.clone()),
+                    };
+                    let cond = match ["!=", "~", "<=", ">=", "=", "<", ">"]
+                        .iter()
+                        .find_map(|op| body.find(op).map(|at| (at, *op)))
+                        .filter(|&(at, _)| at > 0)
+                    {
+                        Some((at, op)) => {
+                            let key = body[..at].to_string();
+                            let mut rest = t.clone();
+                            rest.text = body[at + op.len()..].to_string();
+                            rest.start = t.start + (t.text.len() - body.len()) + at + op.len();
+                            self.tokens[self.pos] = rest;
+                            let value = self.value_group(false)?;
+                            let (bin, _) = binop(op).expect("condition operators are operators");
+                            Expr::Binary(
+                                bin,
+                                Box::new(Expr::Prop(key)),
+                                Box::new(value),
+                                self.span_of(&t),
+                            )
+                        }
+                        None => {
+                            self.pos += 1;
+                            Expr::Prop(body)
+                        }
+                    };
+                    let cond = if negate {
+                        Expr::Unary(UnOp::Not, Box::new(cond), self.span_of(&t))
+                    } else {
+                        cond
+                    };
+                    if matches!(items.last(), Some(Item::Operand(_))) {
+                        items.push(Item::Op("&&".into(), self.span_of(&t)));
+                    }
+                    items.push(Item::Operand(cond));
+                }
+                _ => {
+                    return Err(self.error(
+                        self.span_of(&t),
+                        "expected a condition such as comment~\"PCC\"",
+                    ));
+                }
+            }
+        }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let whole = self.span_from(self.pos.saturating_sub(1));
+        let mut at = 0;
+        let expr = self.pratt(&items, &mut at, 0, whole)?;
+        Ok(Some(expr))
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(src: &str) -> Command {
-        let s = parse("t.rsc", src).unwrap();
-        assert_eq!(s.commands.len(), 1, "{:?}", s.commands);
-        s.commands.into_iter().next().unwrap()
+/// In a condition's parentheses, a bare word on the left of a comparison, or standing alone,
+/// names a property of the item.
+fn to_props(e: Expr) -> Expr {
+    match e {
+        Expr::Binary(op, l, r, s) => match (op, *l) {
+            (BinOp::And | BinOp::Or, l) => {
+                Expr::Binary(op, Box::new(to_props(l)), Box::new(to_props(*r)), s)
+            }
+            (_, Expr::Word(w)) => Expr::Binary(op, Box::new(Expr::Prop(w)), r, s),
+            (_, l) => Expr::Binary(op, Box::new(l), r, s),
+        },
+        Expr::Unary(UnOp::Not, inner, s) => Expr::Unary(UnOp::Not, Box::new(to_props(*inner)), s),
+        Expr::Word(w) => Expr::Prop(w),
+        other => other,
     }
+}
 
-    #[test]
-    fn paths_in_every_form() {
-        for src in [
-            "/ip firewall mangle add chain=prerouting",
-            "/ip/firewall/mangle/add chain=prerouting",
-            "/ip firewall mangle\nadd chain=prerouting",
-            "/ip firewall\nmangle add chain=prerouting",
-        ] {
-            let c = one(src);
-            assert_eq!(c.menu(), "ip firewall mangle", "{src}");
-            assert_eq!(c.verb, "add");
-            assert_eq!(
-                c.arg("chain").unwrap().value,
-                Value::Text("prerouting".into())
-            );
+/// Length of a literal that starts with a digit: a number, address, prefix, range or time.
+fn literal_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut dots = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next_digit = b.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if c.is_ascii_alphanumeric() || c == b':' {
+            i += 1;
+        } else if c == b'.' && next_digit {
+            dots += 1;
+            i += 1;
+        } else if c == b'/' && dots == 3 && next_digit {
+            i += 1;
+        } else {
+            break;
         }
     }
+    i
+}
 
-    #[test]
-    fn variables_find_and_quoted_values() {
-        let c = one(":local gw \"192.168.1.1\"\n/ip route add gateway=$gw comment=\"x y\"");
-        assert_eq!(
-            c.arg("gateway").unwrap().value,
-            Value::Text("192.168.1.1".into())
-        );
-        assert_eq!(c.arg("comment").unwrap().value, Value::Text("x y".into()));
-        let c = one("/ip firewall mangle remove [find comment~\"PCC:\"]");
-        assert_eq!(
-            c.args[0].value,
-            Value::Find(vec![Condition {
-                key: "comment".into(),
-                op: Op::Tilde,
-                value: "PCC:".into()
-            }])
-        );
+/// The byte length of a bracketed run starting at `s[0] == open`, quotes respected.
+fn matching(s: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 0;
+    let mut in_str = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '"' => in_str = !in_str,
+            c if c == open && !in_str => depth += 1,
+            c if c == close && !in_str => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
     }
+    None
+}
 
-    #[test]
-    fn unknown_variables_and_unread_scripting_are_located() {
-        let e = parse("t.rsc", "/ip route add gateway=$nope").unwrap_err();
-        assert_eq!((e.line, e.column), (1, 15));
-        let e = parse("t.rsc", "\n:for i from=1 to=3 do={}").unwrap_err();
-        assert_eq!((e.line, e.column), (2, 1));
+/// Resolves `\"`-style escapes of script text written inside a string.
+fn unescape_all(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && let Some((c, len)) = unescape_at(&b[i..])
+            && matches!(c, '"' | '\\')
+        {
+            out.push(c);
+            i += len;
+            continue;
+        }
+        let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
+        out.push(ch);
+        i += ch.len_utf8();
     }
+    out
 }
