@@ -119,6 +119,9 @@ pub struct RouterConfig {
     pub routes: Vec<Route>,
     pub conntrack: conntrack::Settings,
     pub not_simulated: Vec<NotSimulated>,
+    /// Items of menus kept but not simulated yet (netwatch, scheduler, scripts), per menu, as
+    /// the parameters they were given.
+    pub stored: std::collections::BTreeMap<String, Vec<Vec<(String, String)>>>,
 }
 
 impl Default for RouterConfig {
@@ -137,6 +140,7 @@ impl Default for RouterConfig {
             routes: Vec::new(),
             conntrack: conntrack::Settings::default(),
             not_simulated: Vec::new(),
+            stored: Default::default(),
         }
     }
 }

@@ -35,6 +35,33 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         duration: Option<u64>,
     },
+    /// Check a RouterOS script's syntax without running it (exit 2 with the location if wrong).
+    Parse {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run a RouterOS script and print the configuration it builds, as /export would.
+    Export {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        dialect: Option<DialectArg>,
+        /// Also list settings left at their defaults.
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DialectArg {
+    V6,
+    V7,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +73,12 @@ fn main() -> ExitCode {
             seed,
             duration,
         } => run(scenario, out, seed, duration),
+        Command::Parse { file, format } => parse(file, format),
+        Command::Export {
+            file,
+            dialect,
+            verbose,
+        } => export(file, dialect, verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,6 +107,57 @@ fn run(
     print!("{}", pccsim::report::table(&run.summary));
     pccsim::report::write_all(&out, &run.summary, &run.metrics)?;
     println!("results in {}/", out.display());
+    Ok(())
+}
+
+fn read(file: &PathBuf) -> Result<(String, String), pccsim::Error> {
+    let text = std::fs::read_to_string(file).map_err(|e| pccsim::Error::io(file, e))?;
+    Ok((file.display().to_string(), text))
+}
+
+fn parse(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
+    let (name, text) = read(&file)?;
+    let script = pccsim::routeros::parse::parse(&name, &text)?;
+    let outline = pccsim::routeros::outline(&text, &script);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&outline).expect("outline serialises")
+        ),
+        Format::Text => {
+            println!(
+                "{name}: {} commands, RouterOS {} syntax",
+                outline.commands,
+                outline.dialect.name()
+            );
+            for n in &outline.not_simulated {
+                let lines: Vec<String> = n.lines.iter().map(u32::to_string).collect();
+                println!("not simulated: {} (line {})", n.menu, lines.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn export(file: PathBuf, dialect: Option<DialectArg>, verbose: bool) -> Result<(), pccsim::Error> {
+    let (name, text) = read(&file)?;
+    let loaded = pccsim::routeros::run(&name, &text)?;
+    let dialect = match dialect {
+        Some(DialectArg::V6) => pccsim::config::Dialect::V6,
+        Some(DialectArg::V7) => pccsim::config::Dialect::V7,
+        None => loaded.config.dialect,
+    };
+    for line in &loaded.output {
+        eprintln!("{line}");
+    }
+    print!(
+        "{}",
+        pccsim::routeros::export::export(&loaded.config, dialect, verbose)
+    );
+    for n in &loaded.config.not_simulated {
+        let lines: Vec<String> = n.lines.iter().map(u32::to_string).collect();
+        println!("# not simulated: {} (line {})", n.menu, lines.join(", "));
+    }
     Ok(())
 }
 

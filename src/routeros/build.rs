@@ -51,6 +51,13 @@ const STORED: &[&str] = &[
     "interface list member",
 ];
 
+/// Whether running `verb` in `menu` changes (or reads) the simulated model.
+pub fn is_modeled(menu: &str, verb: &str) -> bool {
+    OPERATIONAL.contains(&verb)
+        || Collection::of(menu).is_some()
+        || matches!(menu, "routing table" | "ip firewall connection tracking")
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Collection {
     Mangle,
@@ -144,6 +151,11 @@ impl<'a> Model<'a> {
     pub fn into_config(mut self) -> RouterConfig {
         self.cfg.dialect = if self.v7 { Dialect::V7 } else { Dialect::V6 };
         self.cfg.not_simulated = self.not_simulated;
+        self.cfg.stored = self
+            .stored
+            .into_iter()
+            .map(|(menu, items)| (menu, items.into_iter().map(|i| i.props).collect()))
+            .collect();
         self.cfg.mangle.index();
         self.cfg.nat.index();
         self.cfg.filter.index();
@@ -181,9 +193,27 @@ impl<'a> Model<'a> {
     }
 }
 
+/// Ids of factory ports no command has touched yet start here.
+const FACTORY_ID: u32 = 0x8000_0000;
+
+/// The ports a router has before any configuration: enough for every model in the guide.
+fn factory_ports() -> impl Iterator<Item = String> {
+    let ether = (1..=24).map(|n| format!("ether{n}"));
+    let sfp = (1..=4).flat_map(|n| [format!("sfp{n}"), format!("sfp-sfpplus{n}")]);
+    ether.chain(sfp)
+}
+
 impl Menus for Model<'_> {
     fn items(&self, menu: &str) -> Option<Vec<(u32, Props)>> {
         let list = match Collection::of(menu) {
+            Some(Collection::Interface) => {
+                return Some(
+                    self.interface_items()
+                        .into_iter()
+                        .map(|i| (i.id, i.props))
+                        .collect(),
+                );
+            }
             Some(c) => &self.items[c as usize],
             None => self.stored.get(menu)?,
         };
@@ -301,6 +331,22 @@ impl Model<'_> {
         ];
         self.items[Collection::Interface as usize].push(Item { id, props });
         (self.cfg.interfaces.len() - 1) as IfaceId
+    }
+
+    /// Interfaces the script has named, then the factory ports it has not touched yet.
+    fn interface_items(&self) -> Vec<Item> {
+        let mut items = self.items[Collection::Interface as usize].clone();
+        let untouched = factory_ports()
+            .enumerate()
+            .filter(|(_, p)| self.cfg.iface(p).is_none());
+        for (k, port) in untouched {
+            let props = vec![("name".into(), port.clone()), ("default-name".into(), port)];
+            items.push(Item {
+                id: FACTORY_ID + k as u32,
+                props,
+            });
+        }
+        items
     }
 
     /// Applies `name=`, `comment=` and harmless settings to one interface.
@@ -432,6 +478,22 @@ impl Model<'_> {
             let name = arg.text.clone();
             let index = self.iface(&name, arg)? as usize;
             return Ok(vec![index]);
+        }
+        if c == Collection::Interface {
+            let list = self.interface_items();
+            let mut indices = Vec::new();
+            for id in self.targets(&list, cmd)? {
+                let item = list
+                    .iter()
+                    .find(|i| i.id == id)
+                    .expect("targets come from the list");
+                let name = item.props[0].1.clone();
+                indices.push(match self.cfg.iface(&name) {
+                    Some(i) => i as usize,
+                    None => self.create_port(&name, None) as usize,
+                });
+            }
+            return Ok(indices);
         }
         let list = &self.items[c as usize];
         let ids = self.targets(list, cmd)?;

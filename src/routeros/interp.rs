@@ -448,7 +448,8 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         match name {
             "local" | "global" => {
                 let var = self.name_of(args, span)?;
-                let v = self.value_arg(self.positional(args, 1))?;
+                // `:local f do={ … }` declares a function.
+                let v = self.value_arg(self.positional(args, 1).or(self.keyed(args, "do")))?;
                 if name == "local" {
                     self.define_local(var, v);
                 } else {
@@ -459,7 +460,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             }
             "set" => {
                 let var = self.name_of(args, span)?;
-                let v = self.value_arg(self.positional(args, 1))?;
+                let v = self.value_arg(self.positional(args, 1).or(self.keyed(args, "do")))?;
                 self.assign(&var, v, span)?;
                 Ok(Value::Nothing)
             }

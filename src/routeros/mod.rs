@@ -10,6 +10,7 @@
 
 pub mod ast;
 pub mod build;
+pub mod export;
 pub mod interp;
 pub mod lexer;
 pub mod parse;
@@ -44,4 +45,75 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
         config: model.into_config(),
         output,
     })
+}
+
+/// What `pccsim parse` reports of a script without running it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Outline {
+    pub dialect: crate::config::Dialect,
+    /// Menu and global commands, blocks and loop bodies included.
+    pub commands: usize,
+    /// Per menu, how many commands use it.
+    pub menus: std::collections::BTreeMap<String, usize>,
+    /// Menus the simulation does not model, with their lines.
+    pub not_simulated: Vec<crate::config::NotSimulated>,
+}
+
+/// Summarises a parsed script: its dialect, its commands per menu, what is not simulated.
+pub fn outline(src: &str, script: &parse::Script) -> Outline {
+    let mut o = Outline {
+        dialect: crate::config::Dialect::V6,
+        commands: 0,
+        menus: Default::default(),
+        not_simulated: Vec::new(),
+    };
+    visit(src, &script.stmts, &mut o);
+    o
+}
+
+fn visit(src: &str, stmts: &[ast::Stmt], o: &mut Outline) {
+    use ast::{Expr, Stmt};
+    for s in stmts {
+        match s {
+            Stmt::Command(c) => {
+                o.commands += 1;
+                let menu = c.menu();
+                *o.menus.entry(format!("/{menu}")).or_default() += 1;
+                let v7 = c.slash_form
+                    || menu == "routing table"
+                    || c.args
+                        .iter()
+                        .any(|a| a.key.as_deref() == Some("routing-table"));
+                if v7 {
+                    o.dialect = crate::config::Dialect::V7;
+                }
+                if !build::is_modeled(&menu, &c.verb) {
+                    let line = crate::error::line_column(src, c.span.0).0;
+                    let what = format!("/{menu} {}", c.verb);
+                    match o.not_simulated.iter_mut().find(|n| n.menu == what) {
+                        Some(n) => n.lines.push(line),
+                        None => o.not_simulated.push(crate::config::NotSimulated {
+                            menu: what,
+                            lines: vec![line],
+                        }),
+                    }
+                }
+                for a in &c.args {
+                    if let Expr::Code(body) = &a.value {
+                        visit(src, body, o);
+                    }
+                }
+            }
+            Stmt::Script { args, .. } | Stmt::Call { args, .. } => {
+                o.commands += 1;
+                for a in args {
+                    if let Expr::Code(body) = &a.value {
+                        visit(src, body, o);
+                    }
+                }
+            }
+            Stmt::Block(b) => visit(src, b, o),
+            Stmt::Menu { .. } => {}
+        }
+    }
 }

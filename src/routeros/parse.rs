@@ -864,7 +864,7 @@ impl Parser<'_> {
             let Some((bin, prec)) = binop(op) else {
                 return Err(self.error(*span, format!("`{op}` is not an operator between values")));
             };
-            if prec < min || (prec == min && min > 0) {
+            if prec < min {
                 break;
             }
             *at += 1;

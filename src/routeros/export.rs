@@ -1,0 +1,386 @@
+//! Writes a configuration back out as `/export` would — a context line per menu, one `add` (or
+//! `set`) per item, parameters in alphabetical order — in either dialect, so a user sees exactly
+//! what pccsim understood, and reading the export again gives the same model.
+
+use crate::config::{Dialect, RouterConfig};
+use crate::firewall::{Action, AddrRange, ConnStates, Match, Rule, Table, TableId};
+use crate::routing::{CheckGateway, Gateway, Route};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+/// The configuration as RouterOS script. `verbose` also lists settings left at their defaults.
+pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# pccsim export, RouterOS {} syntax", dialect.name());
+    let e = Exporter { cfg, dialect };
+    e.interfaces(&mut out);
+    if dialect == Dialect::V7 && cfg.routing_tables.len() > 1 {
+        section(&mut out, "/routing table");
+        for name in &cfg.routing_tables.0[1..] {
+            let _ = writeln!(out, "add fib name={}", quote(name));
+        }
+    }
+    e.addresses(&mut out);
+    e.address_lists(&mut out);
+    e.table(&mut out, "/ip firewall filter", &cfg.filter);
+    e.table(&mut out, "/ip firewall mangle", &cfg.mangle);
+    e.table(&mut out, "/ip firewall nat", &cfg.nat);
+    e.routes(&mut out);
+    e.conntrack(&mut out, verbose);
+    for (menu, items) in &cfg.stored {
+        section(&mut out, &format!("/{menu}"));
+        for props in items {
+            line(
+                &mut out,
+                "add",
+                props.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
+            );
+        }
+    }
+    out
+}
+
+struct Exporter<'a> {
+    cfg: &'a RouterConfig,
+    dialect: Dialect,
+}
+
+fn section(out: &mut String, menu: &str) {
+    let _ = writeln!(out, "{menu}");
+}
+
+/// Writes `verb` and the parameters sorted by name, as `/export` does.
+fn line(out: &mut String, verb: &str, mut params: Vec<(&str, String)>) {
+    params.sort_by(|a, b| a.0.cmp(b.0));
+    let _ = write!(out, "{verb}");
+    for (k, v) in params {
+        let _ = write!(out, " {k}={}", quote(&v));
+    }
+    out.push('\n');
+}
+
+/// Quotes a value when RouterOS would need it.
+pub fn quote(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/,!*+@%".contains(c));
+    if plain {
+        return v.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '$' => q.push_str("\\$"),
+            '?' => q.push_str("\\?"),
+            '\n' => q.push_str("\\n"),
+            '\r' => q.push_str("\\r"),
+            '\t' => q.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(q, "\\{:02X}", c as u32);
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+fn range_text(r: &AddrRange) -> String {
+    let (a, b) = (Ipv4Addr::from(r.first), Ipv4Addr::from(r.last));
+    if r.first == r.last {
+        return a.to_string();
+    }
+    let span = r.last - r.first;
+    let is_prefix = span.wrapping_add(1).is_power_of_two() && r.first & span == 0;
+    if is_prefix {
+        let len = 32 - (span.wrapping_add(1)).trailing_zeros().min(32);
+        let len = if span == u32::MAX { 0 } else { len };
+        return format!("{a}/{len}");
+    }
+    format!("{a}-{b}")
+}
+
+fn states_text(s: ConnStates) -> String {
+    let names = ["new", "established", "related", "invalid", "untracked"];
+    names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| s.0 & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Exporter<'_> {
+    fn iface(&self, i: u8) -> String {
+        self.cfg.iface_name(i).to_string()
+    }
+
+    fn table_name(&self, t: TableId) -> String {
+        self.cfg.routing_tables.name(t.0).to_string()
+    }
+
+    fn interfaces(&self, out: &mut String) {
+        let renamed: Vec<_> = self
+            .cfg
+            .interfaces
+            .iter()
+            .filter(|i| {
+                i.undeclared_use.is_none() && (i.name != i.default_name || i.comment.is_some())
+            })
+            .collect();
+        if renamed.is_empty() {
+            return;
+        }
+        section(out, "/interface ethernet");
+        for i in renamed {
+            let mut params = vec![("name", i.name.clone())];
+            if let Some(c) = &i.comment {
+                params.push(("comment", c.clone()));
+            }
+            params.sort_by(|a, b| a.0.cmp(b.0));
+            let _ = write!(out, "set [ find default-name={} ]", quote(&i.default_name));
+            for (k, v) in params {
+                let _ = write!(out, " {k}={}", quote(&v));
+            }
+            out.push('\n');
+        }
+    }
+
+    fn addresses(&self, out: &mut String) {
+        if self.cfg.addresses.is_empty() {
+            return;
+        }
+        section(out, "/ip address");
+        for a in &self.cfg.addresses {
+            let params = vec![
+                ("address", format!("{}/{}", a.address, a.prefix_len)),
+                ("interface", self.iface(a.iface)),
+            ];
+            line(out, "add", params);
+        }
+    }
+
+    fn address_lists(&self, out: &mut String) {
+        if self.cfg.address_list_entries.is_empty() {
+            return;
+        }
+        section(out, "/ip firewall address-list");
+        for e in &self.cfg.address_list_entries {
+            let mut params = vec![
+                ("address", range_text(&e.range)),
+                ("list", self.cfg.address_lists.name(e.list).to_string()),
+            ];
+            if e.disabled {
+                params.push(("disabled", "yes".into()));
+            }
+            line(out, "add", params);
+        }
+    }
+
+    fn table(&self, out: &mut String, menu: &str, table: &Table) {
+        if table.rules.is_empty() {
+            return;
+        }
+        section(out, menu);
+        for r in &table.rules {
+            line(out, "add", self.rule_params(table, r));
+        }
+    }
+
+    fn rule_params(&self, table: &Table, r: &Rule) -> Vec<(&'static str, String)> {
+        let mut p: Vec<(&'static str, String)> =
+            vec![("chain", table.chain_names[r.chain as usize].clone())];
+        for m in &r.matchers {
+            let neg = if m.negate { "!" } else { "" };
+            let (k, v) = match &m.kind {
+                Match::InInterface(i) => ("in-interface", self.iface(*i)),
+                Match::OutInterface(i) => ("out-interface", self.iface(*i)),
+                Match::ConnectionMark(c) => (
+                    "connection-mark",
+                    self.cfg.connection_marks.name(c.0).to_string(),
+                ),
+                Match::RoutingMark(t) => ("routing-mark", self.table_name(*t)),
+                Match::DstAddressLocal => ("dst-address-type", "local".into()),
+                Match::SrcAddress(a) => ("src-address", range_text(a)),
+                Match::DstAddress(a) => ("dst-address", range_text(a)),
+                Match::SrcAddressList(l) => (
+                    "src-address-list",
+                    self.cfg.address_lists.name(*l).to_string(),
+                ),
+                Match::DstAddressList(l) => (
+                    "dst-address-list",
+                    self.cfg.address_lists.name(*l).to_string(),
+                ),
+                Match::Protocol(pr) => ("protocol", pr.name().to_string()),
+                Match::SrcPort(ps) => ("src-port", ports_text(ps)),
+                Match::DstPort(ps) => ("dst-port", ports_text(ps)),
+                Match::ConnectionState(s) => ("connection-state", states_text(*s)),
+                Match::Pcc(c) => ("per-connection-classifier", c.to_string()),
+            };
+            p.push((k, format!("{neg}{v}")));
+        }
+        let action = match &r.action {
+            Action::Accept => "accept",
+            Action::Drop => "drop",
+            Action::Passthrough => "passthrough",
+            Action::Log => "log",
+            Action::Return => "return",
+            Action::Jump(c) => {
+                p.push(("jump-target", table.chain_names[*c as usize].clone()));
+                "jump"
+            }
+            Action::MarkConnection(m) => {
+                p.push((
+                    "new-connection-mark",
+                    self.cfg.connection_marks.name(m.0).to_string(),
+                ));
+                "mark-connection"
+            }
+            Action::MarkRouting(t) => {
+                p.push(("new-routing-mark", self.table_name(*t)));
+                "mark-routing"
+            }
+            Action::MarkPacket(_) => "mark-packet",
+            Action::FasttrackConnection => "fasttrack-connection",
+            Action::Masquerade => "masquerade",
+            Action::SrcNat(a) => {
+                p.push(("to-addresses", a.to_string()));
+                "src-nat"
+            }
+            Action::DstNat { to, port } => {
+                p.push(("to-addresses", to.to_string()));
+                if let Some(port) = port {
+                    p.push(("to-ports", port.to_string()));
+                }
+                "dst-nat"
+            }
+        };
+        p.push(("action", action.into()));
+        let marks = matches!(
+            r.action,
+            Action::MarkConnection(_) | Action::MarkRouting(_) | Action::MarkPacket(_)
+        );
+        if marks {
+            p.push((
+                "passthrough",
+                if r.passthrough { "yes" } else { "no" }.into(),
+            ));
+        }
+        if r.disabled {
+            p.push(("disabled", "yes".into()));
+        }
+        if let Some(c) = &r.comment {
+            p.push(("comment", c.clone()));
+        }
+        p
+    }
+
+    fn routes(&self, out: &mut String) {
+        if self.cfg.routes.is_empty() {
+            return;
+        }
+        section(out, "/ip route");
+        for r in &self.cfg.routes {
+            line(out, "add", self.route_params(r));
+        }
+    }
+
+    fn route_params(&self, r: &Route) -> Vec<(&'static str, String)> {
+        let mut p = vec![
+            ("dst-address", format!("{}/{}", r.dst, r.prefix_len)),
+            ("distance", r.distance.to_string()),
+            (
+                "gateway",
+                match r.gateway {
+                    Gateway::Address(a) => a.to_string(),
+                    Gateway::Interface(i) => self.iface(i),
+                },
+            ),
+        ];
+        if r.table != TableId::MAIN {
+            let key = match self.dialect {
+                Dialect::V6 => "routing-mark",
+                Dialect::V7 => "routing-table",
+            };
+            p.push((key, self.table_name(r.table)));
+        }
+        if let Some(cg) = r.check_gateway {
+            p.push((
+                "check-gateway",
+                match cg {
+                    CheckGateway::Ping => "ping",
+                    CheckGateway::Arp => "arp",
+                }
+                .into(),
+            ));
+        }
+        if r.scope != 30 {
+            p.push(("scope", r.scope.to_string()));
+        }
+        if r.target_scope != 10 {
+            p.push(("target-scope", r.target_scope.to_string()));
+        }
+        if r.disabled {
+            p.push(("disabled", "yes".into()));
+        }
+        if let Some(c) = &r.comment {
+            p.push(("comment", c.clone()));
+        }
+        p
+    }
+
+    fn conntrack(&self, out: &mut String, verbose: bool) {
+        let s = &self.cfg.conntrack;
+        let d = crate::conntrack::Settings::default();
+        let fields = [
+            ("tcp-syn-sent-timeout", s.tcp_syn_sent, d.tcp_syn_sent),
+            (
+                "tcp-syn-received-timeout",
+                s.tcp_syn_received,
+                d.tcp_syn_received,
+            ),
+            (
+                "tcp-established-timeout",
+                s.tcp_established,
+                d.tcp_established,
+            ),
+            ("tcp-fin-wait-timeout", s.tcp_fin_wait, d.tcp_fin_wait),
+            ("tcp-close-wait-timeout", s.tcp_close_wait, d.tcp_close_wait),
+            ("tcp-last-ack-timeout", s.tcp_last_ack, d.tcp_last_ack),
+            ("tcp-time-wait-timeout", s.tcp_time_wait, d.tcp_time_wait),
+            ("tcp-close-timeout", s.tcp_close, d.tcp_close),
+            ("udp-timeout", s.udp, d.udp),
+            ("udp-stream-timeout", s.udp_stream, d.udp_stream),
+            ("icmp-timeout", s.icmp, d.icmp),
+            ("generic-timeout", s.generic, d.generic),
+        ];
+        let mut params: Vec<(&str, String)> = fields
+            .iter()
+            .filter(|(_, v, def)| verbose || v != def)
+            .map(|(k, v, _)| (*k, crate::units::format_duration(*v)))
+            .collect();
+        if verbose || s.max_entries != d.max_entries {
+            params.push(("max-entries", s.max_entries.to_string()));
+        }
+        if !params.is_empty() {
+            section(out, "/ip firewall connection tracking");
+            line(out, "set", params);
+        }
+    }
+}
+
+fn ports_text(p: &crate::firewall::PortSet) -> String {
+    p.0.iter()
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

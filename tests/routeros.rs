@@ -1,0 +1,375 @@
+//! The RouterOS language, element by element, as small scripts whose effect on the model (or on
+//! `:put`) is checked.
+
+use pccsim::config::Dialect;
+use pccsim::firewall::{Action, Match};
+use pccsim::routeros::{self, export::export};
+
+fn run(src: &str) -> routeros::Loaded {
+    routeros::run("t.rsc", src).unwrap_or_else(|e| panic!("{e}\n{src}"))
+}
+
+fn put(src: &str) -> Vec<String> {
+    run(src).output
+}
+
+fn fails(src: &str) -> pccsim::error::SourceError {
+    match routeros::run("t.rsc", src) {
+        Ok(_) => panic!("accepted: {src}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn menu_paths_in_every_form() {
+    let forms = [
+        "/ip firewall address-list add list=a address=10.0.0.1",
+        "/ip/firewall/address-list/add list=a address=10.0.0.1",
+        "/ip firewall address-list\nadd list=a address=10.0.0.1",
+        "/ip firewall\naddress-list add list=a address=10.0.0.1",
+        "/ip firewall mangle\n.. address-list add list=a address=10.0.0.1",
+        "# jan/02/1970 00:00:00 by RouterOS 7.11\n# software id = ABCD-1234\n/ip firewall address-list\nadd list=a address=10.0.0.1",
+    ];
+    for f in forms {
+        assert_eq!(run(f).config.address_list_entries.len(), 1, "{f}");
+    }
+    assert_eq!(
+        run("/ip/firewall/address-list/add list=a address=1.2.3.4")
+            .config
+            .dialect,
+        Dialect::V7
+    );
+}
+
+#[test]
+fn verbs_change_the_model_and_other_words_are_kept() {
+    let c = run("/ip firewall mangle
+add chain=prerouting action=accept comment=first
+add chain=prerouting action=accept comment=second
+add chain=prerouting action=accept comment=zeroth place-before=0
+disable [find comment=first]
+set [find comment=second] chain=forward
+remove [find where comment~\"^ze\"]
+print stats
+/tool torch interface=ether1
+/ip dns set servers=1.1.1.1")
+    .config;
+    let rules = &c.mangle.rules;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].comment.as_deref(), Some("first"));
+    assert!(rules[0].disabled);
+    assert_eq!(c.mangle.chain_names[rules[1].chain as usize], "forward");
+    let menus: Vec<_> = c.not_simulated.iter().map(|n| n.menu.as_str()).collect();
+    assert_eq!(
+        menus,
+        ["/ip dns set"],
+        "print and torch read, dns is not simulated"
+    );
+}
+
+#[test]
+fn find_conditions() {
+    let base = "/ip firewall address-list
+add list=a address=10.0.0.1 comment=one
+add list=a address=10.0.0.2 comment=two disabled=yes
+add list=b address=10.0.0.3 comment=three
+";
+    let count = |cond: &str| -> String {
+        put(&format!(
+            "{base}:put [:len [/ip firewall address-list find {cond}]]"
+        ))[0]
+            .clone()
+    };
+    assert_eq!(count("list=a"), "2");
+    assert_eq!(count("where list=a && comment!=one"), "1");
+    assert_eq!(count("list=b || comment=one"), "2");
+    assert_eq!(count("comment~\"^t\""), "2");
+    assert_eq!(count("!disabled"), "2");
+    assert_eq!(count("(list=a and !(comment=two))"), "1");
+    assert_eq!(count(""), "3");
+}
+
+#[test]
+fn values_of_every_kind() {
+    let c = run(r#"/interface set ether1 name="WAN \"one\""
+/ip address add address=192.168.1.2/24 interface="WAN \"one\""
+/ip firewall address-list add list=phones address=192.168.1.50-192.168.1.60
+/ip firewall mangle add chain=prerouting protocol=udp dst-port=5060-5061,10000 \
+    src-address-list=!phones connection-state=established,related \
+    action=mark-connection new-connection-mark="sip \41" passthrough=no \
+    comment="line\tcontinued \
+here"
+/ip firewall connection tracking set udp-timeout=00:00:30 tcp-established-timeout=1d
+/ip route add gateway=192.168.1.1 distance=2 check-gateway=ping disabled=no"#)
+    .config;
+    assert_eq!(c.interfaces[0].name, "WAN \"one\"");
+    let r = &c.mangle.rules[0];
+    assert!(!r.passthrough);
+    assert_eq!(r.comment.as_deref(), Some("line\tcontinued here"));
+    assert_eq!(c.connection_marks.name(1), "sip A");
+    assert!(
+        r.matchers
+            .iter()
+            .any(|m| m.negate && matches!(m.kind, Match::SrcAddressList(_)))
+    );
+    assert!(r.matchers.iter().any(|m| matches!(&m.kind, Match::DstPort(p) if p.contains(5061) && p.contains(10000) && !p.contains(5062))));
+    assert_eq!(c.conntrack.udp, 30 * pccsim::units::SEC);
+    assert_eq!(c.conntrack.tcp_established, 86_400 * pccsim::units::SEC);
+    assert_eq!(c.routes[0].distance, 2);
+}
+
+#[test]
+fn variables_and_substitutions() {
+    assert_eq!(
+        put(r#":local gw "192.168.1.1"
+:global count 2
+:set count ($count + 3)
+:local "odd name" x
+:put "gateway $gw, count $count, sum $(1 + 2), list $[:len {1;2;3}]"
+:put $"odd name"
+:put "price \$5""#),
+        [
+            "gateway 192.168.1.1, count 5, sum 3, list 3",
+            "x",
+            "price $5"
+        ]
+    );
+    let e = fails("/ip route add gateway=$nope");
+    assert_eq!((e.line, e.column), (1, 23));
+    assert!(e.message.contains("$nope"), "{}", e.message);
+}
+
+#[test]
+fn expressions_and_operators() {
+    let out = put(r#":put (1 + 2 * 3)
+:put ((1 + 2) * 3)
+:put (7 / 2)
+:put (7 % 2)
+:put ("a" . "b" . 1)
+:put (3 < 4 && 4 <= 4 && 5 > 4 && 5 >= 5)
+:put (1 = 1 || 1 != 1)
+:put (!true)
+:put (-5 + 2)
+:put (10.0.0.5 in 10.0.0.0/24)
+:put (192.168.1.1 + 1)
+:put (10s + 1m)
+:put ("PCC: WAN1" ~ "^PCC")
+:put ({"a"=1;"b"=2}->"b")
+:put (6 & 3)
+:put (1 << 4)"#);
+    assert_eq!(
+        out,
+        [
+            "7",
+            "9",
+            "3",
+            "1",
+            "ab1",
+            "true",
+            "true",
+            "false",
+            "-3",
+            "true",
+            "192.168.1.2",
+            "70s",
+            "true",
+            "2",
+            "2",
+            "16"
+        ]
+    );
+}
+
+#[test]
+fn arrays_and_blocks() {
+    let out = put(r#":local a {1;2;3}
+:local m {"x"=10;"y"=20}
+:put [:len $a]
+:put ($m->"y")
+:put [:pick $a 1]
+{
+    :local inner 5
+    :put $inner
+}
+:put [:typeof $a]
+:put [:typeof $m]"#);
+    assert_eq!(out, ["3", "20", "2", "5", "array", "array"]);
+    // A block's locals end with it.
+    assert!(
+        fails("{ :local inner 5 }\n:put $inner")
+            .message
+            .contains("$inner")
+    );
+}
+
+#[test]
+fn control_flow() {
+    let out = put(r#":local total 0
+:for i from=1 to=10 step=3 do={ :set total ($total + $i) }
+:put $total
+:foreach k,v in={"a"=1;"b"=2} do={ :put "$k=$v" }
+:foreach v in={7;8} do={ :put $v }
+:local n 0
+:while ($n < 3) do={ :set n ($n + 1) }
+:put $n
+:if ($n = 3) do={ :put yes } else={ :put no }
+:if ($n = 4) do={ :put yes } else={ :put no }
+:do { :error "boom" } on-error={ :put caught }
+:local d 0
+:do { :set d ($d + 1) } while=($d < 5)
+:put $d"#);
+    assert_eq!(
+        out,
+        [
+            "22", "a=1", "b=2", "7", "8", "3", "yes", "no", "caught", "5"
+        ]
+    );
+}
+
+#[test]
+fn functions_and_global_commands() {
+    let out = put(r#":local add do={ :return ($a + $b) }
+:put [$add a=2 b=3]
+:local greet do={ :return "hello $1" }
+:put [$greet world]
+:put [:tostr 5]
+:put [:tonum "42"]
+:put [:typeof [:toarray "1,2"]]
+:put [:len "pccsim"]
+:put [:pick "pccsim" 0 3]
+:put [:find "pccsim" "sim"]
+:put [:typeof 10.0.0.1]
+:local code [:parse ":put parsed"]
+$code
+:log info "logged"
+:delay 1s
+:execute ":put never"
+:do { :resolve example.com } on-error={ :put "no dns" }
+:environment print
+/terminal style none"#);
+    assert_eq!(
+        out,
+        [
+            "5",
+            "hello world",
+            "5",
+            "42",
+            "array",
+            "6",
+            "pcc",
+            "3",
+            "ip",
+            "parsed",
+            "no dns"
+        ]
+    );
+    let skipped = run(":execute \":put x\"").config.not_simulated;
+    assert_eq!(skipped[0].menu, ":execute");
+}
+
+#[test]
+fn a_pcc_configuration_generated_in_a_loop() {
+    let c = run(r#":local wans {"fibre"=5;"cable"=2}
+:local denominator 0
+:foreach name,weight in=$wans do={ :set denominator ($denominator + $weight) }
+:local remainder 0
+:foreach name,weight in=$wans do={
+    :for i from=1 to=$weight do={
+        /ip firewall mangle add chain=prerouting connection-mark=no-mark \
+            per-connection-classifier=("both-addresses:$denominator/" . $remainder) \
+            action=mark-connection new-connection-mark=("$name" . "_conn")
+        :set remainder ($remainder + 1)
+    }
+}"#)
+    .config;
+    assert_eq!(c.mangle.rules.len(), 7);
+    let shares = pccsim::pcc::configured_shares(&c.mangle);
+    let share = |name: &str| {
+        shares
+            .iter()
+            .find(|(m, _)| c.connection_marks.name(m.0) == name)
+            .unwrap()
+            .1
+    };
+    // Keyed arrays iterate in key order: cable first.
+    assert!((share("cable_conn") - 2.0 / 7.0).abs() < 1e-9);
+    assert!((share("fibre_conn") - 5.0 / 7.0).abs() < 1e-9);
+    assert!(matches!(
+        c.mangle.rules[6].action,
+        Action::MarkConnection(_)
+    ));
+}
+
+#[test]
+fn a_script_that_never_ends_is_stopped() {
+    let e = fails(":local i 0\n:while (true) do={ :set i ($i + 1) }");
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("stopped after"), "{}", e.message);
+    let e = fails(":global f do={ $f }\n$f");
+    assert!(e.message.contains("too deeply"), "{}", e.message);
+    let e = fails(":local s \"xx\"\n:for i from=1 to=100 do={ :set s ($s . $s) }");
+    assert!(e.message.contains("too long"), "{}", e.message);
+}
+
+#[test]
+fn syntax_errors_point_at_the_offending_text() {
+    let cases = [
+        ("/ip route add gateway=\"192.168.1.1", 1, 23, "never closed"),
+        (
+            "/ip firewall mangle add chain=prerouting action=accept ]",
+            1,
+            56,
+            "]",
+        ),
+        (":put (1 + )", 1, 7, "value"),
+        ("/ip route add comment=\"a\\qb\"", 1, 25, "escape"),
+        (":if (true) do={ :put x", 1, 22, "never closed"),
+    ];
+    for (src, line, col, words) in cases {
+        let e = match routeros::parse::parse("t.rsc", src) {
+            Err(e) => e,
+            Ok(s) => match routeros::run("t.rsc", src) {
+                Err(e) => e,
+                Ok(_) => panic!("accepted {src:?}: {s:?}"),
+            },
+        };
+        assert_eq!((e.line, e.column), (line, col), "{src}: {}", e.message);
+        assert!(e.message.contains(words), "{src}: {}", e.message);
+    }
+}
+
+#[test]
+fn export_round_trips_between_v6_and_v7() {
+    for file in [
+        "dual_wan.rsc",
+        "weighted_5_2.rsc",
+        "three_wan.rsc",
+        "small_business.rsc",
+    ] {
+        let path = format!("{}/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+        let original = run(&std::fs::read_to_string(path).unwrap()).config;
+        let v6 = export(&original, Dialect::V6, false);
+        let v7 = export(&original, Dialect::V7, false);
+        assert!(
+            v6.contains("routing-mark=") && !v6.contains("routing-table="),
+            "{file}"
+        );
+        assert!(
+            v7.contains("routing-table=") && v7.contains("/routing table"),
+            "{file}"
+        );
+        let from_v7 = run(&v7).config;
+        assert_eq!(from_v7.dialect, Dialect::V7);
+        assert_eq!(
+            export(&from_v7, Dialect::V6, false),
+            v6,
+            "{file}: v6 → v7 → v6"
+        );
+        assert_eq!(
+            export(&run(&v6).config, Dialect::V7, false),
+            v7,
+            "{file}: v7 → v6 → v7"
+        );
+        assert_eq!(from_v7.mangle.rules.len(), original.mangle.rules.len());
+    }
+}
