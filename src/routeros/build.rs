@@ -11,7 +11,7 @@ use super::ast::Span;
 use super::interp::{EvalArg, Invocation, Menus, Props};
 use super::value::Value;
 use crate::config::{Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig};
-use crate::error::{SourceError, line_column};
+use crate::error::{LineIndex, SourceError};
 use crate::firewall::{
     Action, AddrRange, ConnMark, ConnStates, IfaceId, Match, Matcher, PortSet, Rule, Table, TableId,
 };
@@ -113,6 +113,7 @@ impl Spec<'_> {
 pub struct Model<'a> {
     file: &'a str,
     src: &'a str,
+    lines: LineIndex,
     cfg: RouterConfig,
     items: [Vec<Item>; 7],
     stored: BTreeMap<String, Vec<Item>>,
@@ -138,6 +139,7 @@ impl<'a> Model<'a> {
         Model {
             file,
             src,
+            lines: LineIndex::new(src),
             cfg: RouterConfig::default(),
             items: Default::default(),
             stored: BTreeMap::new(),
@@ -164,7 +166,7 @@ impl<'a> Model<'a> {
 
     /// Notes a menu or script command that the simulation leaves out.
     pub fn not_simulated(&mut self, what: String, span: Span) {
-        let line = line_column(self.src, span.0).0;
+        let line = self.lines.line(span.0);
         match self.not_simulated.iter_mut().find(|n| n.menu == what) {
             Some(n) if !n.lines.contains(&line) => n.lines.push(line),
             Some(_) => {}
@@ -184,7 +186,7 @@ impl<'a> Model<'a> {
     }
 
     fn line(&self, cmd: &Spec) -> u32 {
-        line_column(self.src, cmd.span.0).0
+        self.lines.line(cmd.span.0)
     }
 
     fn new_id(&mut self) -> u32 {
