@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod firewall;
 pub mod flow;
+pub mod inspect;
 pub mod link;
 pub mod metrics;
 pub mod nat;

@@ -34,6 +34,13 @@ enum Command {
         /// Simulate this long instead of the scenario's duration, e.g. 10m.
         #[arg(long, value_parser = parse_duration)]
         duration: Option<u64>,
+        /// A RouterOS command to run against the router when the simulation ends, e.g.
+        /// '/ip firewall mangle print stats' (may be given several times).
+        #[arg(long)]
+        exec: Vec<String>,
+        /// A file of RouterOS commands to run when the simulation ends.
+        #[arg(long)]
+        exec_file: Option<PathBuf>,
     },
     /// Check a RouterOS script's syntax without running it (exit 2 with the location if wrong).
     Parse {
@@ -72,7 +79,9 @@ fn main() -> ExitCode {
             out,
             seed,
             duration,
-        } => run(scenario, out, seed, duration),
+            exec,
+            exec_file,
+        } => run(scenario, out, seed, duration, exec, exec_file),
         Command::Parse { file, format } => parse(file, format),
         Command::Export {
             file,
@@ -94,7 +103,17 @@ fn run(
     out: Option<PathBuf>,
     seed: Option<u64>,
     duration: Option<u64>,
+    exec: Vec<String>,
+    exec_file: Option<PathBuf>,
 ) -> Result<(), pccsim::Error> {
+    // Read the commands first: a missing file should fail before a long run, not after.
+    let mut commands: Vec<(String, String)> = exec
+        .into_iter()
+        .map(|c| ("--exec".to_string(), c))
+        .collect();
+    if let Some(f) = &exec_file {
+        commands.push(read(f)?);
+    }
     let loaded = pccsim::scenario::load(&scenario)?;
     let seed = seed.unwrap_or(loaded.scenario.seed);
     let duration = duration.unwrap_or(loaded.duration());
@@ -107,6 +126,11 @@ fn run(
     print!("{}", pccsim::report::table(&run.summary));
     pccsim::report::write_all(&out, &run.summary, &run.metrics)?;
     println!("results in {}/", out.display());
+    for (file, text) in &commands {
+        for line in pccsim::inspect::exec(&run.router, file, text)? {
+            println!("{line}");
+        }
+    }
     Ok(())
 }
 

@@ -120,6 +120,10 @@ impl Fib {
             .find_map(|&i| self.active[i as usize])
     }
 
+    pub fn is_active(&self, route: u32) -> bool {
+        self.active[route as usize].is_some()
+    }
+
     pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {
         self.iface_running[iface as usize] = running;
         self.recompute();

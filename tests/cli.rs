@@ -205,3 +205,87 @@ fn an_unwritable_output_folder_fails_cleanly_and_keeps_earlier_results() {
         "earlier results untouched"
     );
 }
+
+#[test]
+fn exec_answers_operational_commands_after_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = pccsim(&[
+        "run",
+        "scenarios/dual_wan.ron",
+        "--duration",
+        "20s",
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+        "--exec",
+        "/ip firewall mangle print stats",
+        "--exec",
+        ":put \"isp1=$[/ip firewall connection print count-only where connection-mark=isp1_conn]\"",
+        "--exec",
+        "/ip route print where gateway-status~\"reachable\"",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let stats_header = out
+        .lines()
+        .position(|l| l.contains("CHAIN") && l.contains("PACKETS"))
+        .expect("stats table");
+    // The three PCC rules counted the new LAN connections between them.
+    let pcc_packets: u64 = out
+        .lines()
+        .skip(stats_header + 3)
+        .take(3)
+        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(pcc_packets > 50, "{out}");
+    let isp1: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("isp1="))
+        .expect("put line")
+        .parse()
+        .unwrap();
+    assert!(isp1 > 0, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("reachable")).count(),
+        0,
+        "gateway-status is not a column"
+    );
+    assert!(
+        out.lines().filter(|l| l.contains(" AS ")).count() >= 4,
+        "{out}"
+    );
+    let refused = pccsim(&[
+        "run",
+        "scenarios/dual_wan.ron",
+        "--duration",
+        "5s",
+        "--out",
+        tmp.path().join("p").to_str().unwrap(),
+        "--exec",
+        "/ip route remove 0",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("cannot change it"));
+}
+
+#[test]
+fn parse_reports_syntax_and_what_is_not_simulated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.rsc");
+    std::fs::write(&good, "/ip dns set servers=1.1.1.1\n/routing/table/add name=x fib\n:for i from=1 to=3 do={ /ip route add gateway=10.0.0.$i routing-table=x }\n").unwrap();
+    let o = pccsim(&["parse", good.to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["dialect"], "v7");
+    assert_eq!(v["commands"], 4);
+    assert_eq!(v["menus"]["/ip route"], 1);
+    assert_eq!(v["not_simulated"][0]["menu"], "/ip dns set");
+    let bad = tmp.path().join("bad.rsc");
+    std::fs::write(
+        &bad,
+        "/ip route add gateway=1.2.3.4\n:if (true) do={ :put \"unclosed }\n",
+    )
+    .unwrap();
+    let o = pccsim(&["parse", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.rsc:2:22"), "{}", stderr(&o));
+}

@@ -482,6 +482,8 @@ fn protocol_of(session: &Session) -> Protocol {
 pub struct Run {
     pub summary: crate::report::Summary,
     pub metrics: Metrics,
+    /// The router as the run left it, for `--exec` commands.
+    pub router: Router,
 }
 
 /// Simulates `loaded` for `duration` with `seed`, calling `progress(now, end)` every simulated
@@ -506,5 +508,6 @@ pub fn simulate(
     Run {
         summary,
         metrics: sim.metrics,
+        router: sim.router,
     }
 }

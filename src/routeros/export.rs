@@ -45,6 +45,24 @@ struct Exporter<'a> {
     dialect: Dialect,
 }
 
+/// A firewall rule's parameters as `/export` writes them (and `find` matches on them).
+pub fn rule_params(cfg: &RouterConfig, table: &Table, r: &Rule) -> Vec<(&'static str, String)> {
+    Exporter {
+        cfg,
+        dialect: cfg.dialect,
+    }
+    .rule_params(table, r)
+}
+
+/// A route's parameters as `/export` writes them.
+pub fn route_params(cfg: &RouterConfig, r: &Route) -> Vec<(&'static str, String)> {
+    Exporter {
+        cfg,
+        dialect: cfg.dialect,
+    }
+    .route_params(r)
+}
+
 fn section(out: &mut String, menu: &str) {
     let _ = writeln!(out, "{menu}");
 }

@@ -32,6 +32,8 @@ pub struct Invocation<'a> {
     pub args: Vec<EvalArg>,
     /// Items a `where` condition selected, for `print … where …`.
     pub matched: Option<Vec<u32>>,
+    /// Run as a statement of its own, not inside `[ … ]`: what it prints is shown.
+    pub top_level: bool,
     pub slash_form: bool,
     pub span: Span,
 }
@@ -55,6 +57,8 @@ pub trait Menus {
     fn items(&self, menu: &str) -> Option<Vec<(u32, Props)>>;
     /// Runs a command; returns its value (the new item's id for `add`, a count, …).
     fn command(&mut self, inv: &Invocation) -> Result<Value, SourceError>;
+    /// A line the script printed (`:put`), for models that show output as it comes.
+    fn put(&mut self, _line: &str) {}
 }
 
 enum Unwind {
@@ -81,6 +85,8 @@ pub struct Interpreter<'a, M: Menus> {
     globals: Vec<(String, Value)>,
     /// The properties of the item a `find` condition is looking at.
     item: Option<Props>,
+    /// How many `[ … ]` substitutions are being evaluated.
+    nested: u32,
     steps: u64,
     budget: u64,
     depth: u32,
@@ -99,6 +105,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             scopes: vec![Vec::new()],
             globals: Vec::new(),
             item: None,
+            nested: 0,
             steps: 0,
             budget: STEP_BUDGET,
             depth: 0,
@@ -183,6 +190,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                     verb: &c.verb,
                     args,
                     matched,
+                    top_level: self.nested == 0,
                     slash_form: c.slash_form,
                     span: c.span,
                 };
@@ -320,14 +328,14 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                     match p {
                         StrPart::Lit(l) => s.push_str(l),
                         StrPart::Var(n, span) => s.push_str(&self.lookup(n, *span)?.to_string()),
-                        StrPart::Sub(st) => s.push_str(&self.stmt(st)?.to_string()),
+                        StrPart::Sub(st) => s.push_str(&self.substitute(st)?.to_string()),
                         StrPart::Expr(ex) => s.push_str(&self.eval(ex)?.to_string()),
                     }
                 }
                 Value::Str(s)
             }
             Expr::Var(n, span) => self.lookup(n, *span)?,
-            Expr::Sub(st) => self.stmt(st)?,
+            Expr::Sub(st) => self.substitute(st)?,
             Expr::Array(items) => {
                 let mut out = Vec::new();
                 for (k, v) in items {
@@ -403,6 +411,14 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         binary_values(op, a, b).map_err(|msg| Unwind::Raise(msg, span))
     }
 
+    /// The value of a command inside `[ … ]`.
+    fn substitute(&mut self, st: &Stmt) -> Flow<Value> {
+        self.nested += 1;
+        let r = self.stmt(st);
+        self.nested -= 1;
+        r
+    }
+
     fn positional<'x>(&self, args: &'x [Arg], n: usize) -> Option<&'x Arg> {
         args.iter().filter(|a| a.key.is_none()).nth(n)
     }
@@ -465,8 +481,9 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                 Ok(Value::Nothing)
             }
             "put" => {
-                let v = self.value_arg(self.positional(args, 0))?;
-                self.output.push(v.to_string());
+                let v = self.value_arg(self.positional(args, 0))?.to_string();
+                self.menus.put(&v);
+                self.output.push(v);
                 Ok(Value::Nothing)
             }
             "log" | "delay" | "beep" | "nothing" => {

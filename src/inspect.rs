@@ -1,0 +1,302 @@
+//! RouterOS's operational commands against the router as a simulation left it (`pccsim run
+//! --exec`): `/ip firewall mangle print stats`, `/ip firewall connection print count-only where
+//! connection-mark=WAN1_conn`, `/ip route print`, `:put "…$[…]…"`. The router is read, never
+//! changed: the run is over.
+
+use crate::config::RouterConfig;
+use crate::conntrack::{Dir, State};
+use crate::error::SourceError;
+use crate::firewall::Table;
+use crate::router::Router;
+use crate::routeros::export::{route_params, rule_params};
+use crate::routeros::interp::{Interpreter, Invocation, Menus, Props};
+use crate::routeros::value::Value;
+use std::fmt::Write as _;
+
+pub struct Inspector<'r> {
+    router: &'r Router,
+    file: &'r str,
+    src: &'r str,
+    /// What the commands printed, in order.
+    pub output: Vec<String>,
+}
+
+/// Runs `src` (a RouterOS script of operational commands) against `router`; returns what it
+/// printed.
+pub fn exec(router: &Router, file: &str, src: &str) -> Result<Vec<String>, SourceError> {
+    let script = crate::routeros::parse::parse(file, src)?;
+    let mut inspector = Inspector {
+        router,
+        file,
+        src,
+        output: Vec::new(),
+    };
+    Interpreter::new(file, src, &mut inspector).run(&script.stmts)?;
+    Ok(inspector.output)
+}
+
+fn table_of<'a>(cfg: &'a RouterConfig, menu: &str) -> Option<&'a Table> {
+    match menu {
+        "ip firewall mangle" => Some(&cfg.mangle),
+        "ip firewall nat" => Some(&cfg.nat),
+        "ip firewall filter" => Some(&cfg.filter),
+        _ => None,
+    }
+}
+
+fn own(params: Vec<(&'static str, String)>) -> Props {
+    params
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+impl Inspector<'_> {
+    fn connections(&self) -> Vec<(u32, Props)> {
+        let cfg = &self.router.config;
+        self.router
+            .conntrack
+            .iter()
+            .map(|(id, e)| {
+                let o = e.original;
+                let r = e.reply;
+                let mut p = vec![
+                    ("protocol".to_string(), o.protocol.name().to_string()),
+                    ("src-address".into(), format!("{}:{}", o.src, o.src_port)),
+                    ("dst-address".into(), format!("{}:{}", o.dst, o.dst_port)),
+                    (
+                        "reply-src-address".into(),
+                        format!("{}:{}", r.src, r.src_port),
+                    ),
+                    (
+                        "reply-dst-address".into(),
+                        format!("{}:{}", r.dst, r.dst_port),
+                    ),
+                    (
+                        "connection-mark".into(),
+                        match e.connection_mark.0 {
+                            0 => String::new(),
+                            m => cfg.connection_marks.name(m).to_string(),
+                        },
+                    ),
+                    (
+                        "seen-reply".into(),
+                        if e.seen_reply { "yes" } else { "no" }.into(),
+                    ),
+                    (
+                        "fasttrack".into(),
+                        if e.fasttracked { "yes" } else { "no" }.into(),
+                    ),
+                    (
+                        "orig-packets".into(),
+                        e.packets[Dir::Original as usize].to_string(),
+                    ),
+                    (
+                        "orig-bytes".into(),
+                        e.bytes[Dir::Original as usize].to_string(),
+                    ),
+                    (
+                        "repl-packets".into(),
+                        e.packets[Dir::Reply as usize].to_string(),
+                    ),
+                    (
+                        "repl-bytes".into(),
+                        e.bytes[Dir::Reply as usize].to_string(),
+                    ),
+                ];
+                if e.state != State::Datagram {
+                    p.push(("tcp-state".into(), format!("{:?}", e.state).to_lowercase()));
+                }
+                (id + 1, p)
+            })
+            .collect()
+    }
+
+    fn print(&mut self, inv: &Invocation, menu: &str, rows: Vec<(u32, Props)>) -> Value {
+        let count_only = inv
+            .args
+            .iter()
+            .any(|a| a.text == "count-only" || a.key.as_deref() == Some("count-only"));
+        if count_only {
+            if inv.top_level {
+                self.output.push(rows.len().to_string());
+            }
+            return Value::Num(rows.len() as i64);
+        }
+        let stats = inv.args.iter().any(|a| a.text == "stats");
+        let columns: Vec<&str> = match menu {
+            "ip firewall connection" => vec![
+                "protocol",
+                "src-address",
+                "dst-address",
+                "reply-dst-address",
+                "connection-mark",
+                "tcp-state",
+            ],
+            _ if table_of(&self.router.config, menu).is_some() && stats => {
+                vec!["chain", "action", "bytes", "packets"]
+            }
+            "ip route" => vec!["flags", "dst-address", "gateway", "distance", "table"],
+            _ => Vec::new(),
+        };
+        if inv.top_level {
+            self.output.extend(format_rows(&columns, &rows));
+        }
+        Value::Nothing
+    }
+}
+
+/// A table with a `#` column, or one `key=value` line per item when no columns are set.
+fn format_rows(columns: &[&str], rows: &[(u32, Props)]) -> Vec<String> {
+    let cell = |p: &Props, c: &str| {
+        p.iter()
+            .find(|(k, _)| k == c)
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    if columns.is_empty() {
+        return rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| {
+                let kv: Vec<String> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{i:>3} {}", kv.join(" "))
+            })
+            .collect();
+    }
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.len()).collect();
+    for (_, p) in rows {
+        for (w, c) in widths.iter_mut().zip(columns) {
+            *w = (*w).max(cell(p, c).len());
+        }
+    }
+    let mut lines = Vec::new();
+    let mut header = String::from("  #");
+    for (w, c) in widths.iter().zip(columns) {
+        let _ = write!(header, "  {:<w$}", c.to_uppercase());
+    }
+    lines.push(header.trim_end().to_string());
+    for (i, (_, p)) in rows.iter().enumerate() {
+        let mut line = format!("{i:>3}");
+        for (w, c) in widths.iter().zip(columns) {
+            let _ = write!(line, "  {:<w$}", cell(p, c));
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
+
+impl Menus for Inspector<'_> {
+    fn items(&self, menu: &str) -> Option<Vec<(u32, Props)>> {
+        let cfg = &self.router.config;
+        if let Some(table) = table_of(cfg, menu) {
+            return Some(
+                table
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let mut p = own(rule_params(cfg, table, r));
+                        p.push(("bytes".into(), r.stats.bytes.to_string()));
+                        p.push(("packets".into(), r.stats.packets.to_string()));
+                        (i as u32 + 1, p)
+                    })
+                    .collect(),
+            );
+        }
+        Some(match menu {
+            "ip firewall connection" => self.connections(),
+            "ip route" => self
+                .router
+                .fib
+                .routes
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut p = own(route_params(cfg, r));
+                    let active = self.router.fib.is_active(i as u32);
+                    let flags = format!(
+                        "{}{}",
+                        if active { "A" } else { "" },
+                        if r.connected { "C" } else { "S" }
+                    );
+                    p.push(("flags".into(), flags));
+                    p.push(("active".into(), if active { "yes" } else { "no" }.into()));
+                    if let crate::routing::Gateway::Address(gw) = r.gateway {
+                        let state = if active { "reachable" } else { "unreachable" };
+                        p.push(("gateway-status".into(), format!("{gw} {state}")));
+                    }
+                    p.push((
+                        "table".into(),
+                        cfg.routing_tables.name(r.table.0).to_string(),
+                    ));
+                    (i as u32 + 1, p)
+                })
+                .collect(),
+            "ip address" => cfg
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let p = vec![
+                        (
+                            "address".to_string(),
+                            format!("{}/{}", a.address, a.prefix_len),
+                        ),
+                        ("interface".into(), cfg.iface_name(a.iface).to_string()),
+                    ];
+                    (i as u32 + 1, p)
+                })
+                .collect(),
+            "interface" | "interface ethernet" => cfg
+                .interfaces
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let p = vec![
+                        ("name".to_string(), f.name.clone()),
+                        ("default-name".into(), f.default_name.clone()),
+                    ];
+                    (i as u32 + 1, p)
+                })
+                .collect(),
+            _ => return None,
+        })
+    }
+
+    fn command(&mut self, inv: &Invocation) -> Result<Value, SourceError> {
+        let menu = inv.menu();
+        match inv.verb {
+            "print" => {
+                let mut rows = self.items(&menu).unwrap_or_default();
+                if let Some(ids) = &inv.matched {
+                    rows.retain(|(id, _)| ids.contains(id));
+                }
+                Ok(self.print(inv, &menu, rows))
+            }
+            "add" | "set" | "remove" | "enable" | "disable" if self.items(&menu).is_some() => {
+                Err(SourceError::new(
+                    self.file,
+                    self.src,
+                    inv.span.0,
+                    inv.span.1,
+                    "the simulation is over: --exec commands read the router but cannot change it",
+                ))
+            }
+            verb => {
+                if inv.top_level {
+                    let what = if menu.is_empty() {
+                        verb.to_string()
+                    } else {
+                        format!("{menu} {verb}")
+                    };
+                    self.output.push(format!("# /{what}: not simulated"));
+                }
+                Ok(Value::Nothing)
+            }
+        }
+    }
+
+    fn put(&mut self, line: &str) {
+        self.output.push(line.to_string());
+    }
+}
