@@ -42,6 +42,8 @@ add chain=prerouting in-interface=LAN connection-mark=fibre_conn \
     action=mark-routing new-routing-mark=via_fibre passthrough=no
 add chain=prerouting in-interface=LAN connection-mark=cable_conn \
     action=mark-routing new-routing-mark=via_cable passthrough=no
+add chain=prerouting in-interface=LAN connection-mark=lte_conn \
+    action=mark-routing new-routing-mark=via_lte passthrough=no
 add chain=output connection-mark=fibre_conn action=mark-routing new-routing-mark=via_fibre
 add chain=output connection-mark=cable_conn action=mark-routing new-routing-mark=via_cable
 add chain=output connection-mark=lte_conn action=mark-routing new-routing-mark=via_lte

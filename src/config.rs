@@ -36,6 +36,8 @@ pub struct Interface {
     /// Where a script first named an interface it never declared (no factory port has that
     /// name and nothing renamed one to it): a typo, or a script meant for a router that has it.
     pub undeclared_use: Option<(usize, usize)>,
+    /// The line that first named the interface (0 for ports no command touched).
+    pub line: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -121,7 +123,16 @@ pub struct RouterConfig {
     pub not_simulated: Vec<NotSimulated>,
     /// Items of menus kept but not simulated yet (netwatch, scheduler, scripts), per menu, as
     /// the parameters they were given.
-    pub stored: std::collections::BTreeMap<String, Vec<Vec<(String, String)>>>,
+    pub stored: std::collections::BTreeMap<String, Vec<StoredItem>>,
+    /// Tables declared with `/routing table add … fib` (v7).
+    pub declared_tables: Vec<TableId>,
+}
+
+/// An item of a menu that is read but not simulated, with its line and parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredItem {
+    pub line: u32,
+    pub props: Vec<(String, String)>,
 }
 
 impl Default for RouterConfig {
@@ -141,6 +152,7 @@ impl Default for RouterConfig {
             conntrack: conntrack::Settings::default(),
             not_simulated: Vec::new(),
             stored: Default::default(),
+            declared_tables: Vec::new(),
         }
     }
 }

@@ -28,8 +28,8 @@ impl SourceError {
         end: usize,
         message: impl Into<String>,
     ) -> Self {
-        let start = start.min(text.len());
-        let end = end.clamp(start, text.len());
+        let start = floor_boundary(text, start);
+        let end = floor_boundary(text, end.clamp(start, text.len()));
         let (line, column) = line_column(text, start);
         let message = message.into();
         SourceError {
@@ -39,7 +39,7 @@ impl SourceError {
             label: message.clone(),
             message,
             source_code: NamedSource::new(file, text.to_string()),
-            span: (start, end.max(start + 1).min(text.len()) - start).into(),
+            span: (start, ceil_boundary(text, end.max(start + 1)) - start).into(),
         }
     }
 
@@ -75,9 +75,26 @@ impl LineIndex {
     }
 }
 
+/// The nearest char boundary at or before byte `i` (callers may point into a character).
+fn floor_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
-    let before = &text[..offset.min(text.len())];
+    let before = &text[..floor_boundary(text, offset)];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line as u32, col as u32)

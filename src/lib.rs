@@ -9,6 +9,7 @@
 // Errors carry their file's text for the snippet; they are rare, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod check;
 pub mod config;
 pub mod conntrack;
 pub mod engine;

@@ -48,6 +48,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Find the classic PCC mistakes in a configuration (exit 1 if there are warnings or errors).
+    Check {
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run a RouterOS script and print the configuration it builds, as /export would.
     Export {
         file: PathBuf,
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
             exec_file,
         } => run(scenario, out, seed, duration, exec, exec_file),
         Command::Parse { file, format } => parse(file, format),
+        Command::Check { config, format } => check(config, format),
         Command::Export {
             file,
             dialect,
@@ -161,6 +168,76 @@ fn parse(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
         }
     }
     Ok(())
+}
+
+fn check(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
+    let (name, text) = read(&file)?;
+    let config = pccsim::routeros::load(&name, &text)?;
+    let report = pccsim::check::check(&config);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        ),
+        Format::Text => print!(
+            "{}",
+            check_text(&name, &text, &report, std::io::stdout().is_terminal())
+        ),
+    }
+    // Findings are the answer, not a failure: exit 1 tells scripts there is something to fix.
+    let code = report.exit_code();
+    if code != 0 {
+        std::process::exit(code.into());
+    }
+    Ok(())
+}
+
+fn check_text(name: &str, text: &str, report: &pccsim::check::Report, colour: bool) -> String {
+    use pccsim::check::Severity;
+    use std::fmt::Write as _;
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{name}: RouterOS {}, {} errors, {} warnings, {} notes",
+        report.dialect.name(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+        for f in report.findings.iter().filter(|f| f.severity == severity) {
+            let (label, code) = match severity {
+                Severity::Error => ("error", "31"),
+                Severity::Warning => ("warning", "33"),
+                Severity::Info => ("note", "34"),
+            };
+            let label = if colour {
+                format!("\x1b[1;{code}m{label}\x1b[0m")
+            } else {
+                label.to_string()
+            };
+            let _ = writeln!(out, "\n{label}[{}] {name}:{}", f.id, f.line);
+            if let Some(src) = lines.get((f.line as usize).wrapping_sub(1)) {
+                let _ = writeln!(out, "{:>5} | {}", f.line, src.trim_end());
+            }
+            let _ = writeln!(out, "      = {}", f.message);
+        }
+    }
+    if !report.shares.is_empty() {
+        let shares: Vec<String> = report
+            .shares
+            .iter()
+            .map(|(m, s)| format!("{m} {:.1}%", s * 100.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nshares of new LAN connections: {}",
+            shares.join(", ")
+        );
+    }
+    out
 }
 
 fn export(file: PathBuf, dialect: Option<DialectArg>, verbose: bool) -> Result<(), pccsim::Error> {

@@ -10,7 +10,9 @@
 use super::ast::Span;
 use super::interp::{EvalArg, Invocation, Menus, Props};
 use super::value::Value;
-use crate::config::{Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig};
+use crate::config::{
+    Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig, StoredItem,
+};
 use crate::error::{LineIndex, SourceError};
 use crate::firewall::{
     Action, AddrRange, ConnMark, ConnStates, IfaceId, Match, Matcher, PortSet, Rule, Table, TableId,
@@ -88,6 +90,8 @@ impl Collection {
 #[derive(Clone, Debug)]
 struct Item {
     id: u32,
+    /// Where the item was added (0 for ports that exist without a command).
+    line: u32,
     props: Props,
 }
 
@@ -156,7 +160,13 @@ impl<'a> Model<'a> {
         self.cfg.stored = self
             .stored
             .into_iter()
-            .map(|(menu, items)| (menu, items.into_iter().map(|i| i.props).collect()))
+            .map(|(menu, items)| {
+                let items = items.into_iter().map(|i| StoredItem {
+                    line: i.line,
+                    props: i.props,
+                });
+                (menu, items.collect())
+            })
             .collect();
         self.cfg.mangle.index();
         self.cfg.nat.index();
@@ -254,7 +264,11 @@ impl Menus for Model<'_> {
         if let Some(c) = Collection::of(&menu) {
             return self.collection(c, &spec, inv.verb);
         }
-        let what = format!("/{menu} {}", inv.verb);
+        let what = if menu.is_empty() {
+            format!("/{}", inv.verb)
+        } else {
+            format!("/{menu} {}", inv.verb)
+        };
         self.not_simulated(what, inv.span);
         if STORED.contains(&menu.as_str()) {
             return self.store(&menu, &spec, inv.verb);
@@ -274,10 +288,11 @@ impl Model<'_> {
         match verb {
             "add" => {
                 let id = self.new_id();
+                let line = self.line(cmd);
                 self.stored
                     .entry(menu.to_string())
                     .or_default()
-                    .push(Item { id, props });
+                    .push(Item { id, line, props });
                 Ok(Value::Id(id))
             }
             "set" | "remove" | "enable" | "disable" => {
@@ -325,13 +340,14 @@ impl Model<'_> {
             name: name.to_string(),
             comment: None,
             undeclared_use,
+            line: undeclared_use.map_or(0, |s| self.lines.line(s.0)),
         });
         let id = self.new_id();
         let props = vec![
             ("name".into(), name.into()),
             ("default-name".into(), name.into()),
         ];
-        self.items[Collection::Interface as usize].push(Item { id, props });
+        self.items[Collection::Interface as usize].push(Item { id, line: 0, props });
         (self.cfg.interfaces.len() - 1) as IfaceId
     }
 
@@ -345,6 +361,7 @@ impl Model<'_> {
             let props = vec![("name".into(), port.clone()), ("default-name".into(), port)];
             items.push(Item {
                 id: FACTORY_ID + k as u32,
+                line: 0,
                 props,
             });
         }
@@ -380,7 +397,8 @@ impl Model<'_> {
         let Some(name) = cmd.arg("name") else {
             return Err(self.cmd_err(cmd, "expected name= for the routing table"));
         };
-        self.cfg.routing_tables.intern(text(name));
+        let table = self.cfg.routing_tables.intern(text(name));
+        self.cfg.declared_tables.push(TableId(table));
         Ok(Value::Nothing)
     }
 
@@ -620,7 +638,7 @@ impl Model<'_> {
             Collection::Interface => unreachable!("refused above"),
         }
         let id = self.new_id();
-        self.items[c as usize].insert(at, Item { id, props });
+        self.items[c as usize].insert(at, Item { id, line, props });
         Ok(Value::Id(id))
     }
 

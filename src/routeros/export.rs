@@ -29,12 +29,13 @@ pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
     e.conntrack(&mut out, verbose);
     for (menu, items) in &cfg.stored {
         section(&mut out, &format!("/{menu}"));
-        for props in items {
-            line(
-                &mut out,
-                "add",
-                props.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
-            );
+        for item in items {
+            let params = item
+                .props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            line(&mut out, "add", params);
         }
     }
     out

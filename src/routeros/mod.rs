@@ -89,7 +89,11 @@ fn visit(src: &str, stmts: &[ast::Stmt], o: &mut Outline) {
                 }
                 if !build::is_modeled(&menu, &c.verb) {
                     let line = crate::error::line_column(src, c.span.0).0;
-                    let what = format!("/{menu} {}", c.verb);
+                    let what = if menu.is_empty() {
+                        format!("/{}", c.verb)
+                    } else {
+                        format!("/{menu} {}", c.verb)
+                    };
                     match o.not_simulated.iter_mut().find(|n| n.menu == what) {
                         Some(n) => n.lines.push(line),
                         None => o.not_simulated.push(crate::config::NotSimulated {

@@ -1,0 +1,567 @@
+//! `pccsim check`: the classic PCC mistakes, found in a configuration before it is deployed.
+//!
+//! Each check reads the model the RouterOS reader built (disabled items ignored) and reports a
+//! finding with a stable id, a severity, the line of the command concerned and one sentence on
+//! the consequence and the fix. The checks know which interfaces are WANs (those a default
+//! route leaves by) and which are LANs (the other addressed ones), and resolve routing marks to
+//! WANs with the router's own routing code, so they agree with what the simulation would do.
+
+use crate::config::{Dialect, RouterConfig};
+use crate::firewall::{
+    Action, ConnMark, IfaceId, Match, OUTPUT, PREROUTING, Rule, SRCNAT, TableId,
+};
+use crate::routing::{Fib, Gateway, Route};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub line: u32,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub dialect: Dialect,
+    pub findings: Vec<Finding>,
+    /// Each connection mark's share of new LAN connections, from the PCC rules.
+    pub shares: BTreeMap<String, f64>,
+}
+
+impl Report {
+    /// 0: nothing to fix; 1: warnings or errors.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.findings.iter().any(|f| f.severity != Severity::Info))
+    }
+}
+
+pub fn check(cfg: &RouterConfig) -> Report {
+    let c = Checker::new(cfg);
+    let mut findings = Vec::new();
+    c.pcc_rules(&mut findings);
+    c.pcc_groups(&mut findings);
+    c.incoming_marks(&mut findings);
+    c.routing_marks(&mut findings);
+    c.nat(&mut findings);
+    c.fasttrack(&mut findings);
+    c.exceptions(&mut findings);
+    c.marks_crossed(&mut findings);
+    c.gateways(&mut findings);
+    c.address_lists(&mut findings);
+    c.replies(&mut findings);
+    c.netwatch(&mut findings);
+    c.interfaces(&mut findings);
+    findings.sort_by(|a, b| (a.line, a.severity, a.id).cmp(&(b.line, b.severity, b.id)));
+    findings.dedup();
+    let shares = crate::pcc::configured_shares(&cfg.mangle)
+        .into_iter()
+        .map(|(m, s)| (cfg.connection_marks.name(m.0).to_string(), s))
+        .collect();
+    Report {
+        dialect: cfg.dialect,
+        findings,
+        shares,
+    }
+}
+
+struct Checker<'a> {
+    cfg: &'a RouterConfig,
+    fib: Fib,
+    wans: Vec<IfaceId>,
+}
+
+fn finding(id: &'static str, severity: Severity, line: u32, message: String) -> Finding {
+    Finding {
+        id,
+        severity,
+        line,
+        message,
+    }
+}
+
+/// The rule's non-negated matcher of a kind, if it has one.
+fn has<'r>(r: &'r Rule, want: impl Fn(&Match) -> bool) -> Option<&'r Match> {
+    r.matchers
+        .iter()
+        .find(|m| !m.negate && want(&m.kind))
+        .map(|m| &m.kind)
+}
+
+fn needs_no_mark(r: &Rule) -> bool {
+    has(r, |k| *k == Match::ConnectionMark(ConnMark::NONE)).is_some()
+}
+
+fn conn_mark_of(r: &Rule) -> Option<ConnMark> {
+    match has(r, |k| matches!(k, Match::ConnectionMark(_))) {
+        Some(Match::ConnectionMark(m)) if *m != ConnMark::NONE => Some(*m),
+        _ => None,
+    }
+}
+
+fn in_iface_of(r: &Rule) -> Option<IfaceId> {
+    match has(r, |k| matches!(k, Match::InInterface(_))) {
+        Some(Match::InInterface(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn new(cfg: &'a RouterConfig) -> Checker<'a> {
+        let router = crate::router::Router::new(cfg.clone());
+        let fib = router.fib;
+        let mut wans = Vec::new();
+        for r in cfg
+            .routes
+            .iter()
+            .filter(|r| !r.disabled && r.prefix_len == 0)
+        {
+            let iface = match r.gateway {
+                Gateway::Interface(i) => Some(i),
+                Gateway::Address(gw) => cfg
+                    .addresses
+                    .iter()
+                    .find(|a| a.network_contains(gw))
+                    .map(|a| a.iface),
+            };
+            if let Some(i) = iface
+                && !wans.contains(&i)
+            {
+                wans.push(i);
+            }
+        }
+        Checker { cfg, fib, wans }
+    }
+
+    fn name(&self, i: IfaceId) -> &str {
+        self.cfg.iface_name(i)
+    }
+
+    fn mark(&self, m: ConnMark) -> &str {
+        self.cfg.connection_marks.name(m.0)
+    }
+
+    fn table(&self, t: TableId) -> &str {
+        self.cfg.routing_tables.name(t.0)
+    }
+
+    fn rules(&self) -> impl Iterator<Item = &'a Rule> {
+        self.cfg.mangle.rules.iter().filter(|r| !r.disabled)
+    }
+
+    /// Enabled prerouting rules that mark connections by PCC.
+    fn pcc(&self) -> impl Iterator<Item = (&'a Rule, crate::pcc::Classifier, ConnMark)> {
+        self.rules()
+            .filter(|r| r.chain == PREROUTING)
+            .filter_map(|r| {
+                let pcc = has(r, |k| matches!(k, Match::Pcc(_)))?;
+                match (pcc, &r.action) {
+                    (Match::Pcc(c), Action::MarkConnection(m)) => Some((r, *c, *m)),
+                    _ => None,
+                }
+            })
+    }
+
+    /// The WAN a routing table's default route leaves by.
+    fn wan_of_table(&self, t: TableId) -> Option<IfaceId> {
+        self.fib
+            .lookup_in(t, Ipv4Addr::new(1, 1, 1, 1))
+            .map(|h| h.iface)
+    }
+
+    /// The line where a WAN is introduced: its address, else line 0.
+    fn wan_line(&self, w: IfaceId) -> u32 {
+        self.cfg.address_of(w).map_or(0, |a| a.line)
+    }
+
+    fn pcc_rules(&self, out: &mut Vec<Finding>) {
+        for (r, c, _) in self.pcc() {
+            if !needs_no_mark(r) {
+                out.push(finding("pcc-missing-no-mark", Severity::Error, r.line, format!(
+                    "the PCC rule ({c}) has no connection-mark=no-mark, so it re-marks every packet, replies and connections marked on arrival included; add connection-mark=no-mark"
+                )));
+            }
+            let excludes_local = r
+                .matchers
+                .iter()
+                .any(|m| m.negate && m.kind == Match::DstAddressLocal);
+            if !excludes_local {
+                out.push(finding("pcc-missing-dst-local", Severity::Warning, r.line, format!(
+                    "the PCC rule ({c}) also classifies traffic addressed to the router itself (DNS, Winbox, VPN); add dst-address-type=!local"
+                )));
+            }
+        }
+    }
+
+    /// Balancing groups: PCC rules that see the same traffic (the same in-interface).
+    fn pcc_groups(&self, out: &mut Vec<Finding>) {
+        let mut groups: BTreeMap<Option<IfaceId>, Vec<(&Rule, crate::pcc::Classifier)>> =
+            BTreeMap::new();
+        for (r, c, _) in self.pcc() {
+            groups.entry(in_iface_of(r)).or_default().push((r, c));
+        }
+        for rules in groups.values() {
+            let (first, base) = rules[0];
+            for &(r, c) in &rules[1..] {
+                if (c.fields, c.denominator) != (base.fields, base.denominator) {
+                    out.push(finding("pcc-mixed-classifier", Severity::Warning, r.line, format!(
+                        "this PCC rule uses {}:{} but the group it balances with (line {}) uses {}:{}; shares no longer add up: use one field choice and one denominator",
+                        c.fields.name(), c.denominator, first.line, base.fields.name(), base.denominator
+                    )));
+                }
+            }
+            let mut seen: Vec<u32> = Vec::new();
+            for &(r, c) in rules
+                .iter()
+                .filter(|(_, c)| (c.fields, c.denominator) == (base.fields, base.denominator))
+            {
+                if seen.contains(&c.remainder) {
+                    out.push(finding("pcc-remainder-overlap", Severity::Warning, r.line, format!(
+                        "remainder {} of {} is already claimed by an earlier rule, so this rule never marks anything; give each remainder to one rule",
+                        c.remainder, c.denominator
+                    )));
+                }
+                seen.push(c.remainder);
+            }
+            let missing: Vec<String> = (0..base.denominator)
+                .filter(|r| !seen.contains(r))
+                .map(|r| r.to_string())
+                .collect();
+            if !missing.is_empty() {
+                out.push(finding("pcc-remainder-gap", Severity::Warning, first.line, format!(
+                    "remainder {} of {} is matched by no rule: {}/{} of new connections get no mark and leave by the main table; cover every remainder 0..{}",
+                    missing.join(", "), base.denominator, missing.len(), base.denominator, base.denominator - 1
+                )));
+            }
+        }
+    }
+
+    fn marks_on_arrival(&self, w: IfaceId) -> Vec<(&'a Rule, ConnMark)> {
+        self.rules()
+            .filter(|r| r.chain == PREROUTING && in_iface_of(r) == Some(w))
+            .filter_map(|r| match r.action {
+                Action::MarkConnection(m) => Some((r, m)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn incoming_marks(&self, out: &mut Vec<Finding>) {
+        if self.pcc().next().is_none() {
+            return;
+        }
+        for &w in &self.wans {
+            if self.marks_on_arrival(w).is_empty() {
+                out.push(finding("incoming-mark-missing", Severity::Warning, self.wan_line(w), format!(
+                    "no rule marks connections that arrive on {}, so their replies are classified like LAN traffic and may leave by another WAN; add chain=prerouting in-interface={} connection-mark=no-mark action=mark-connection",
+                    self.name(w), self.name(w)
+                )));
+            }
+        }
+    }
+
+    fn routing_marks(&self, out: &mut Vec<Finding>) {
+        let marking: Vec<(&Rule, TableId)> = self
+            .rules()
+            .filter_map(|r| match r.action {
+                Action::MarkRouting(t) if t != TableId::MAIN => Some((r, t)),
+                _ => None,
+            })
+            .collect();
+        let routes: Vec<&Route> = self.cfg.routes.iter().filter(|r| !r.disabled).collect();
+        for (r, t) in &marking {
+            if !routes.iter().any(|route| route.table == *t) {
+                out.push(finding("routing-mark-without-route", Severity::Error, r.line, format!(
+                    "routing mark {} has no route, so marked packets fall back to main and the balancing does nothing; add a route with {}={}",
+                    self.table(*t), if self.cfg.dialect == Dialect::V7 { "routing-table" } else { "routing-mark" }, self.table(*t)
+                )));
+            }
+        }
+        for route in &routes {
+            if route.table != TableId::MAIN && !marking.iter().any(|(_, t)| *t == route.table) {
+                out.push(finding("route-mark-unused", Severity::Warning, route.line, format!(
+                    "no mangle rule marks packets for {}, so this route is never used; check the new-routing-mark names",
+                    self.table(route.table)
+                )));
+            }
+        }
+        if self.cfg.dialect == Dialect::V7 {
+            let mut used: Vec<(TableId, u32)> = marking.iter().map(|(r, t)| (*t, r.line)).collect();
+            used.extend(
+                routes
+                    .iter()
+                    .filter(|r| r.table != TableId::MAIN)
+                    .map(|r| (r.table, r.line)),
+            );
+            used.sort_by_key(|&(_, line)| line);
+            let mut reported = Vec::new();
+            for (t, line) in used {
+                if !self.cfg.declared_tables.contains(&t) && !reported.contains(&t) {
+                    reported.push(t);
+                    out.push(finding("route-table-undeclared", Severity::Error, line, format!(
+                        "table {} is used but never declared; RouterOS v7 refuses it until /routing table add name={} fib",
+                        self.table(t), self.table(t)
+                    )));
+                }
+            }
+        }
+    }
+
+    fn nat(&self, out: &mut Vec<Finding>) {
+        let srcnat: Vec<&Rule> = self
+            .cfg
+            .nat
+            .rules
+            .iter()
+            .filter(|r| {
+                !r.disabled
+                    && r.chain == SRCNAT
+                    && matches!(r.action, Action::Masquerade | Action::SrcNat(_))
+            })
+            .collect();
+        for &w in &self.wans {
+            let covered =
+                srcnat
+                    .iter()
+                    .any(|r| match has(r, |k| matches!(k, Match::OutInterface(_))) {
+                        Some(Match::OutInterface(i)) => *i == w,
+                        _ => !r
+                            .matchers
+                            .iter()
+                            .any(|m| matches!(m.kind, Match::OutInterface(_))),
+                    });
+            if !covered {
+                out.push(finding("nat-missing", Severity::Error, self.wan_line(w), format!(
+                    "traffic can leave by {} without source NAT, and the ISP drops private source addresses; add chain=srcnat out-interface={} action=masquerade",
+                    self.name(w), self.name(w)
+                )));
+            }
+        }
+    }
+
+    fn fasttrack(&self, out: &mut Vec<Finding>) {
+        let marks = self
+            .rules()
+            .any(|r| matches!(r.action, Action::MarkConnection(_)));
+        for r in self.cfg.filter.rules.iter().filter(|r| !r.disabled) {
+            if r.action == Action::FasttrackConnection && marks && !needs_no_mark(r) {
+                out.push(finding("fasttrack-with-pcc", Severity::Error, r.line,
+                    "FastTrack skips mangle for marked connections too: they lose their routing mark and leave by main with another WAN's address; add connection-mark=no-mark to this rule or disable it".into()));
+            }
+        }
+    }
+
+    /// Mark-connection rules without PCC that force traffic to a WAN.
+    fn exceptions(&self, out: &mut Vec<Finding>) {
+        let first_pcc = self.pcc().map(|(r, _, _)| r.line).min();
+        for r in self.rules().filter(|r| r.chain == PREROUTING) {
+            let Action::MarkConnection(m) = r.action else {
+                continue;
+            };
+            let arrival = in_iface_of(r).is_some_and(|i| self.wans.contains(&i));
+            if arrival || has(r, |k| matches!(k, Match::Pcc(_))).is_some() {
+                continue;
+            }
+            if !needs_no_mark(r) {
+                out.push(finding("exception-after-pcc", Severity::Warning, r.line, format!(
+                    "this rule marks {} without connection-mark=no-mark, so it re-marks every packet of the connections it matches, replies and arrivals from other WANs included; add connection-mark=no-mark",
+                    self.mark(m)
+                )));
+            } else if first_pcc.is_some_and(|p| r.line > p) {
+                out.push(finding("exception-after-pcc", Severity::Warning, r.line,
+                    "this forcing rule comes after the PCC rules, which have already marked the new connections it is meant for; move it before them (place-before=)".into()));
+            }
+        }
+    }
+
+    fn marks_crossed(&self, out: &mut Vec<Finding>) {
+        let routing = |chain| -> Vec<(&'a Rule, ConnMark, TableId)> {
+            self.rules()
+                .filter(|r| r.chain == chain)
+                .filter_map(|r| match r.action {
+                    Action::MarkRouting(t) => conn_mark_of(r).map(|m| (r, m, t)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let pre = routing(PREROUTING);
+        let main_wan = self.wan_of_table(TableId::MAIN);
+        for &w in &self.wans {
+            for (arrival, m) in self.marks_on_arrival(w) {
+                let routed = pre.iter().any(|(_, rm, _)| *rm == m);
+                if let Some(to) = main_wan
+                    && !routed
+                    && to != w
+                {
+                    out.push(finding("mark-crossed", Severity::Warning, arrival.line, format!(
+                        "connections marked {} arrive on {}, but no prerouting rule routes their replies by {}'s table, so they leave by main through {} with the wrong address; add a mark-routing rule for {} from the LAN",
+                        self.mark(m), self.name(w), self.name(w), self.name(to), self.mark(m)
+                    )));
+                }
+                for &(r, _, t) in pre.iter().filter(|(_, rm, _)| *rm == m) {
+                    if let Some(to) = self.wan_of_table(t)
+                        && to != w
+                    {
+                        out.push(finding("mark-crossed", Severity::Error, r.line, format!(
+                            "connections marked {} arrive on {}, but this rule routes them by {}, which leaves by {}: their packets go out the wrong WAN; route {} by {}'s table",
+                            self.mark(m), self.name(w), self.table(t), self.name(to), self.mark(m), self.name(w)
+                        )));
+                    }
+                }
+            }
+        }
+        for &(r, m, t) in &routing(OUTPUT) {
+            if let Some(&(_, _, pt)) = pre.iter().find(|(_, pm, _)| *pm == m)
+                && pt != t
+            {
+                out.push(finding("mark-crossed", Severity::Warning, r.line, format!(
+                    "the output chain routes {} by {} but prerouting routes it by {}: the router's own packets of these connections take another WAN",
+                    self.mark(m), self.table(t), self.table(pt)
+                )));
+            }
+        }
+    }
+
+    fn gateways(&self, out: &mut Vec<Finding>) {
+        if self.wans.len() < 2 {
+            return;
+        }
+        let defaults: Vec<&Route> = self
+            .cfg
+            .routes
+            .iter()
+            .filter(|r| !r.disabled && r.prefix_len == 0)
+            .collect();
+        for r in &defaults {
+            if matches!(r.gateway, Gateway::Address(_)) && r.check_gateway.is_none() {
+                out.push(finding("check-gateway-missing", Severity::Warning, r.line,
+                    "this default route has no check-gateway, so it stays active when its gateway dies and traffic keeps going into it; add check-gateway=ping".into()));
+            }
+        }
+        let main_wans: Vec<IfaceId> = defaults
+            .iter()
+            .filter(|r| r.table == TableId::MAIN)
+            .filter_map(|r| match r.gateway {
+                Gateway::Interface(i) => Some(i),
+                Gateway::Address(gw) => self
+                    .cfg
+                    .addresses
+                    .iter()
+                    .find(|a| a.network_contains(gw))
+                    .map(|a| a.iface),
+            })
+            .collect();
+        let marked = defaults.iter().find(|r| r.table != TableId::MAIN);
+        if let Some(first) = marked
+            && main_wans
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                < 2
+        {
+            out.push(finding("fallback-route-missing", Severity::Warning, first.line,
+                "the main table has no default route through a second WAN: when a marked table's gateway fails, its traffic falls back to main and finds no way out; add a default route per WAN in main with increasing distance".into()));
+        }
+    }
+
+    fn address_lists(&self, out: &mut Vec<Finding>) {
+        let all_rules = self
+            .cfg
+            .mangle
+            .rules
+            .iter()
+            .chain(&self.cfg.nat.rules)
+            .chain(&self.cfg.filter.rules);
+        let mut used: Vec<(u16, u32)> = Vec::new();
+        for r in all_rules.filter(|r| !r.disabled) {
+            for m in &r.matchers {
+                if let Match::SrcAddressList(l) | Match::DstAddressList(l) = m.kind {
+                    used.push((l, r.line));
+                }
+            }
+        }
+        let entries = &self.cfg.address_list_entries;
+        for (l, name) in self.cfg.address_lists.0.iter().enumerate() {
+            let l = l as u16;
+            let first_entry = entries.iter().find(|e| e.list == l);
+            let uses: Vec<u32> = used
+                .iter()
+                .filter(|(ul, _)| *ul == l)
+                .map(|(_, line)| *line)
+                .collect();
+            match (first_entry, uses.first()) {
+                (Some(e), None) => out.push(finding("address-list-unused", Severity::Warning, e.line, format!(
+                    "address list {name} is filled but no rule uses it, so it changes nothing; reference it (src-address-list=) or remove it"
+                ))),
+                (None, Some(&line)) => out.push(finding("address-list-undefined", Severity::Warning, line, format!(
+                    "address list {name} has no entries, so this rule never matches it; add entries or fix the name"
+                ))),
+                _ => {}
+            }
+        }
+    }
+
+    fn replies(&self, out: &mut Vec<Finding>) {
+        for r in self
+            .rules()
+            .filter(|r| r.chain == PREROUTING && matches!(r.action, Action::MarkRouting(_)))
+        {
+            let from_lan = in_iface_of(r).is_some_and(|i| !self.wans.contains(&i))
+                || has(r, |k| {
+                    matches!(k, Match::SrcAddress(_) | Match::SrcAddressList(_))
+                })
+                .is_some();
+            if !from_lan {
+                out.push(finding("mark-routing-catches-replies", Severity::Error, r.line,
+                    "this rule also routing-marks replies and inbound connections arriving from a WAN; after un-NAT the marked table sends them back out of the WAN and the connections never work; add in-interface=<LAN> (or a LAN src-address-list)".into()));
+            }
+        }
+    }
+
+    fn netwatch(&self, out: &mut Vec<Finding>) {
+        let Some(items) = self.cfg.stored.get("tool netwatch") else {
+            return;
+        };
+        for item in items {
+            let Some(host) = item
+                .props
+                .iter()
+                .find(|(k, _)| k == "host")
+                .and_then(|(_, v)| v.parse::<Ipv4Addr>().ok())
+            else {
+                continue;
+            };
+            let pinned = self
+                .cfg
+                .routes
+                .iter()
+                .any(|r| !r.disabled && r.prefix_len == 32 && r.dst == host);
+            if !pinned {
+                out.push(finding("netwatch-not-pinned", Severity::Warning, item.line, format!(
+                    "netwatch probes {host} by whatever WAN the main table picks, so it cannot tell which WAN failed; add a host route dst-address={host}/32 through the WAN it should watch"
+                )));
+            }
+        }
+    }
+
+    fn interfaces(&self, out: &mut Vec<Finding>) {
+        for i in &self.cfg.interfaces {
+            if i.undeclared_use.is_some() {
+                out.push(finding("interface-undefined", Severity::Error, i.line, format!(
+                    "interface {} does not exist: no port has that name and nothing renames one to it; fix the name or add /interface set … name={}",
+                    i.name, i.name
+                )));
+            }
+        }
+    }
+}
