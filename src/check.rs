@@ -91,7 +91,7 @@ fn finding(id: &'static str, severity: Severity, line: u32, message: String) -> 
 }
 
 /// The rule's non-negated matcher of a kind, if it has one.
-fn has<'r>(r: &'r Rule, want: impl Fn(&Match) -> bool) -> Option<&'r Match> {
+fn has(r: &Rule, want: impl Fn(&Match) -> bool) -> Option<&Match> {
     r.matchers
         .iter()
         .find(|m| !m.negate && want(&m.kind))

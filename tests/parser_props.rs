@@ -46,7 +46,10 @@ fn check_rsc(text: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // PROPTEST_CASES=100000 for a long fuzzing run; CI runs the default.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+    ))]
 
     #[test]
     fn arbitrary_text_never_panics_the_routeros_reader(text in "\\PC{0,400}") {
