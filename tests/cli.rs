@@ -289,3 +289,47 @@ fn parse_reports_syntax_and_what_is_not_simulated() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.rsc:2:22"), "{}", stderr(&o));
 }
+
+#[test]
+fn check_exit_codes_and_json() {
+    let clean = pccsim(&["check", "scenarios/dual_wan.rsc"]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    let bug = pccsim(&["check", "tests/configs/reply_bug.rsc", "--format", "json"]);
+    assert_eq!(bug.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bug.stdout).unwrap();
+    assert_eq!(v["dialect"], "v6");
+    let f = &v["findings"][0];
+    assert_eq!(
+        (f["id"].as_str(), f["severity"].as_str(), f["line"].as_u64()),
+        (
+            Some("mark-routing-catches-replies"),
+            Some("error"),
+            Some(23)
+        )
+    );
+    assert!(f["message"].as_str().unwrap().contains("in-interface"));
+    assert!((v["shares"]["isp1_conn"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    let text = pccsim(&["check", "tests/configs/reply_bug.rsc"]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains("error[mark-routing-catches-replies]") && out.contains("   23 | "),
+        "{out}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.rsc");
+    std::fs::write(&bad, "/ip firewall mangle add chain=prerouting per-connection-classifier=both-addresses:2/2 action=accept\n").unwrap();
+    let o = pccsim(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.rsc:1:42") && stderr(&o).contains("remainder 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(pccsim(&["check", "no/such.rsc"]).status.code(), Some(2));
+}
