@@ -284,7 +284,7 @@ impl Env {
 }
 
 impl Matcher {
-    fn holds(&self, c: &Ctx) -> bool {
+    pub fn holds(&self, c: &Ctx) -> bool {
         let t = &c.tuple;
         let raw = match &self.kind {
             Match::InInterface(i) => c.in_iface == Some(*i),
@@ -321,7 +321,7 @@ pub enum Verdict {
 
 /// Sees each rule a walk tries: `trace` prints them; the simulation passes `()`.
 pub trait Observer {
-    fn rule_tried(&mut self, _rule: &Rule, _index: usize, _matched: bool) {}
+    fn rule_tried(&mut self, _table: &Table, _rule: &Rule, _matched: bool, _ctx: &Ctx) {}
 }
 
 impl Observer for () {}
@@ -329,6 +329,8 @@ impl Observer for () {}
 /// One table (mangle, nat or filter): its rules in order and its chains.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
+    /// `mangle`, `nat` or `filter`.
+    pub name: &'static str,
     pub rules: Vec<Rule>,
     pub chain_names: Vec<String>,
     /// Per chain, indices of its enabled rules in order; rebuilt by [`Table::index`].
@@ -339,8 +341,9 @@ pub struct Table {
 const MAX_JUMP_DEPTH: usize = 16;
 
 impl Table {
-    pub fn new() -> Table {
+    pub fn new(name: &'static str) -> Table {
         Table {
+            name,
             rules: Vec::new(),
             chain_names: BUILTIN_CHAINS.iter().map(|s| s.to_string()).collect(),
             chains: Vec::new(),
@@ -387,13 +390,14 @@ impl Table {
                 continue;
             };
             pos += 1;
-            let rule = &mut self.rules[ri as usize];
+            let rule = &self.rules[ri as usize];
             let matched = rule.quick.iter().flatten().all(|m| m.holds(ctx))
                 && rule.matchers.iter().all(|m| m.holds(ctx));
-            obs.rule_tried(rule, ri as usize, matched);
+            obs.rule_tried(self, rule, matched, ctx);
             if !matched {
                 continue;
             }
+            let rule = &mut self.rules[ri as usize];
             rule.stats.packets += 1;
             rule.stats.bytes += ctx.len as u64;
             match rule.action {

@@ -29,6 +29,7 @@ pub mod routing;
 pub mod scenario;
 pub mod tcp;
 pub mod topology;
+pub mod trace;
 pub mod units;
 pub mod workload;
 

@@ -54,6 +54,25 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Show the walk of a connection's first packet and its reply through the router.
+    Trace {
+        /// A scenario: trace inside it (with --at, after that much simulated time).
+        scenario: Option<PathBuf>,
+        /// The connection, e.g. "tcp 10.0.0.23:51514 -> 93.184.216.34:443".
+        #[arg(long, alias = "packet")]
+        connection: String,
+        /// A configuration to trace without a scenario.
+        #[arg(long, conflicts_with = "scenario")]
+        config: Option<PathBuf>,
+        /// The interface the packet arrives on (default: the one whose subnet holds its source).
+        #[arg(long)]
+        in_interface: Option<String>,
+        /// Trace after this much simulated time of the scenario, e.g. 30m.
+        #[arg(long, value_parser = parse_duration, requires = "scenario")]
+        at: Option<u64>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run a RouterOS script and print the configuration it builds, as /export would.
     Export {
         file: PathBuf,
@@ -90,6 +109,14 @@ fn main() -> ExitCode {
         } => run(scenario, out, seed, duration, exec, exec_file),
         Command::Parse { file, format } => parse(file, format),
         Command::Check { config, format } => check(config, format),
+        Command::Trace {
+            scenario,
+            connection,
+            config,
+            in_interface,
+            at,
+            format,
+        } => trace(scenario, connection, config, in_interface, at, format),
         Command::Export {
             file,
             dialect,
@@ -166,6 +193,57 @@ fn parse(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
                 println!("not simulated: {} (line {})", n.menu, lines.join(", "));
             }
         }
+    }
+    Ok(())
+}
+
+fn trace(
+    scenario: Option<PathBuf>,
+    connection: String,
+    config: Option<PathBuf>,
+    in_interface: Option<String>,
+    at: Option<u64>,
+    format: Format,
+) -> Result<(), pccsim::Error> {
+    let tuple = pccsim::trace::parse_packet(&connection).map_err(pccsim::Error::Invalid)?;
+    let (mut router, now) = match (scenario, config) {
+        (Some(path), _) => {
+            let loaded = pccsim::scenario::load(&path)?;
+            let at = at.unwrap_or(0);
+            let run = pccsim::engine::simulate(&loaded, loaded.scenario.seed, at, |_, _| {});
+            (run.router, at)
+        }
+        (None, Some(path)) => {
+            let (name, text) = read(&path)?;
+            (
+                pccsim::Router::new(pccsim::routeros::load(&name, &text)?),
+                0,
+            )
+        }
+        (None, None) => {
+            return Err(pccsim::Error::Invalid(
+                "trace needs a scenario or --config".into(),
+            ));
+        }
+    };
+    let in_iface = match in_interface {
+        Some(name) => router.config.iface(&name).ok_or_else(|| {
+            pccsim::Error::Invalid(format!("no interface `{name}` in the configuration"))
+        })?,
+        None => pccsim::trace::arrival_interface(&router.config, tuple.src).ok_or_else(|| {
+            pccsim::Error::Invalid(format!(
+                "no interface has {} in its subnet: say --in-interface",
+                tuple.src
+            ))
+        })?,
+    };
+    let walks = pccsim::trace::trace(&mut router, now, in_iface, tuple);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&walks).expect("trace serialises")
+        ),
+        Format::Text => print!("{}", pccsim::trace::to_text(&walks)),
     }
     Ok(())
 }

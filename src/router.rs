@@ -9,7 +9,7 @@
 use crate::config::RouterConfig;
 use crate::conntrack::{Conntrack, Dir};
 use crate::firewall::{
-    ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, Observer, POSTROUTING,
+    ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer, POSTROUTING,
     PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
 };
 use crate::nat;
@@ -170,6 +170,64 @@ impl Router {
         Verdict::Forward(hop)
     }
 
+    /// A packet the router itself sends (a reply from its own services, a ping): connection
+    /// tracking, mangle output (where routing marks for its own traffic are set), the routing
+    /// decision, mangle postrouting and src-nat.
+    pub fn originate_traced<T: Tracer>(
+        &mut self,
+        now: Time,
+        pkt: &mut Packet,
+        tracer: &mut T,
+    ) -> Verdict {
+        let (id, dir, new) = match self.conntrack.lookup(now, &pkt.tuple) {
+            Some((id, dir)) => (id, dir, false),
+            None => match self.conntrack.create(now, pkt) {
+                Ok(id) => (id, Dir::Original, true),
+                Err(_) => return Verdict::Drop(DropReason::ConntrackFull),
+            },
+        };
+        tracer.conntrack(id, dir, new);
+        let entry = self.conntrack.get(id);
+        let state = if new {
+            ConnStates::NEW
+        } else {
+            ConnStates::ESTABLISHED
+        };
+        let mut ctx = Ctx {
+            tuple: pkt.tuple,
+            len: pkt.len,
+            in_iface: None,
+            out_iface: None,
+            connection_mark: entry.connection_mark,
+            routing_mark: TableId::MAIN,
+            state,
+            env: &self.env,
+        };
+        self.config.mangle.run(OUTPUT, &mut ctx, tracer);
+        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
+        nat::translate_destination(&self.conntrack, id, dir, pkt);
+        let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
+        tracer.routed(ctx.routing_mark, hop);
+        let Some(hop) = hop else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        ctx.out_iface = Some(hop.iface);
+        self.config.mangle.run(POSTROUTING, &mut ctx, tracer);
+        if new {
+            source_nat(
+                &mut self.config,
+                &mut self.conntrack,
+                id,
+                hop.iface,
+                &mut ctx,
+                tracer,
+            );
+        }
+        nat::translate_source(&self.conntrack, id, dir, pkt);
+        self.conntrack.update(now, id, dir, pkt);
+        Verdict::Forward(hop)
+    }
+
     /// A FastTracked packet: NAT from the entry, routing by `main`, no firewall.
     fn fast_path(&mut self, now: Time, id: u32, dir: Dir, pkt: &mut Packet) -> Verdict {
         nat::translate_destination(&self.conntrack, id, dir, pkt);
@@ -197,6 +255,17 @@ impl Router {
 
     pub fn set_gateway_reachable(&mut self, gateway: Ipv4Addr, reachable: bool) {
         self.fib.set_gateway_reachable(gateway, reachable);
+    }
+
+    /// A copy with the same configuration and routing state and an empty connection table, for
+    /// tracing what-ifs without disturbing this router.
+    pub fn clone_for_trace(&self) -> Router {
+        Router {
+            config: self.config.clone(),
+            conntrack: Conntrack::new(self.config.conntrack.clone()),
+            fib: self.fib.clone(),
+            env: self.env.clone(),
+        }
     }
 
     /// The interface LAN connections with `mark` leave by: through the prerouting rule that

@@ -32,3 +32,5 @@
 
 /ip firewall nat add chain=srcnat out-interface=ISP1 action=masquerade
 /ip firewall nat add chain=srcnat out-interface=ISP2 action=masquerade
+/ip firewall mangle add chain=output connection-mark=isp1_conn action=mark-routing new-routing-mark=to_isp1
+/ip firewall mangle add chain=output connection-mark=isp2_conn action=mark-routing new-routing-mark=to_isp2
