@@ -230,17 +230,43 @@ pub struct Rule {
     /// The rule's in-interface and connection-mark matchers again, tested before the matcher
     /// list is touched: most rules of a PCC setup fail on one of them, and this keeps the walk
     /// of a chain within the rule array.
-    quick: [Option<Matcher>; 2],
+    quick: Quick,
+}
+
+/// Copies of a rule's in-interface and connection-mark conditions as plain values.
+#[derive(Clone, Copy, Debug, Default)]
+struct Quick {
+    /// Interface and whether the condition is negated.
+    in_iface: Option<(IfaceId, bool)>,
+    connection_mark: Option<(ConnMark, bool)>,
+}
+
+impl Quick {
+    fn of(matchers: &[Matcher]) -> Quick {
+        let mut q = Quick::default();
+        for m in matchers {
+            match m.kind {
+                Match::InInterface(i) if q.in_iface.is_none() => q.in_iface = Some((i, m.negate)),
+                Match::ConnectionMark(c) if q.connection_mark.is_none() => {
+                    q.connection_mark = Some((c, m.negate))
+                }
+                _ => {}
+            }
+        }
+        q
+    }
+
+    #[inline]
+    fn holds(&self, c: &Ctx) -> bool {
+        self.in_iface.is_none_or(|(i, neg)| (c.in_iface == Some(i)) != neg)
+            && self.connection_mark.is_none_or(|(m, neg)| (c.connection_mark == m) != neg)
+    }
 }
 
 impl Rule {
     pub fn new(chain: ChainId, mut matchers: Vec<Matcher>, action: Action, line: u32) -> Rule {
         matchers.sort_by_key(|m| m.kind.cost());
-        let find = |want: fn(&Match) -> bool| matchers.iter().find(|m| want(&m.kind)).cloned();
-        let quick = [
-            find(|k| matches!(k, Match::InInterface(_))),
-            find(|k| matches!(k, Match::ConnectionMark(_))),
-        ];
+        let quick = Quick::of(&matchers);
         Rule {
             quick,
             chain,
@@ -391,7 +417,7 @@ impl Table {
             };
             pos += 1;
             let rule = &self.rules[ri as usize];
-            let matched = rule.quick.iter().flatten().all(|m| m.holds(ctx))
+            let matched = rule.quick.holds(ctx)
                 && rule.matchers.iter().all(|m| m.holds(ctx));
             obs.rule_tried(self, rule, matched, ctx);
             if !matched {

@@ -52,6 +52,7 @@ pub enum SessionKind {
 pub struct Workload {
     pub servers: Vec<Server>,
     apps: Vec<AppPlan>,
+    arrivals: Arrivals,
     hosts: Vec<HostState>,
     first_host: u32,
 }
@@ -64,6 +65,16 @@ struct AppPlan {
     /// Indices of fixed servers, or the popularity distribution over the population.
     fixed: Vec<u32>,
     popular: Option<Zipf<f64>>,
+}
+
+/// Session starts of the whole LAN. The hosts' Poisson processes superpose into one Poisson
+/// process whose events fall to each (host, app) pair in proportion to its rate, so one pending
+/// event in the engine stands for all of them.
+struct Arrivals {
+    pairs: Vec<(u32, u16)>,
+    /// Running sum of the pairs' rates, in sessions per second.
+    cumulative: Vec<f64>,
+    rng: Pcg64Mcg,
 }
 
 struct HostState {
@@ -123,6 +134,25 @@ impl Workload {
                 popular,
             });
         }
+        let first_host: u32 = scenario.lan.first_host.into();
+        let mut pairs = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut total = 0.0;
+        for host in 0..scenario.lan.hosts {
+            for (a, plan) in apps.iter().enumerate() {
+                let runs = plan.hosts.is_none_or(|r| r.contains(Ipv4Addr::from(first_host + host)));
+                if runs && plan.mean_gap_s.is_finite() && plan.mean_gap_s > 0.0 {
+                    total += 1.0 / plan.mean_gap_s;
+                    pairs.push((host, a as u16));
+                    cumulative.push(total);
+                }
+            }
+        }
+        let arrivals = Arrivals {
+            pairs,
+            cumulative,
+            rng: Pcg64Mcg::seed_from_u64(seed ^ 0xa441_7a15),
+        };
         let hosts = (0..scenario.lan.hosts)
             .map(|h| {
                 let mut rng = Pcg64Mcg::seed_from_u64(
@@ -135,6 +165,7 @@ impl Workload {
         Workload {
             servers,
             apps,
+            arrivals,
             hosts,
             first_host: scenario.lan.first_host.into(),
         }
@@ -148,18 +179,16 @@ impl Workload {
         self.apps.len()
     }
 
-    /// Whether `host` runs `app` at all.
-    pub fn runs(&self, host: u32, app: u16) -> bool {
-        let plan = &self.apps[app as usize];
-        plan.mean_gap_s.is_finite() && plan.hosts.is_none_or(|r| r.contains(self.host_ip(host)))
-    }
-
-    /// When `host` next starts a session of `app`, after `now`.
-    pub fn next_arrival(&mut self, now: Time, host: u32, app: u16) -> Time {
-        let gap = self.apps[app as usize].mean_gap_s;
-        let rng = &mut self.hosts[host as usize].rng;
-        let exp = Exp::new(1.0 / gap).expect("positive rate");
-        now + (exp.sample(rng) * SEC as f64) as Time + 1
+    /// The next session start on the LAN after `now`: when, which host, which app. `None` if
+    /// no host runs anything.
+    pub fn next_session(&mut self, now: Time) -> Option<(Time, u32, u16)> {
+        let a = &mut self.arrivals;
+        let total = *a.cumulative.last()?;
+        let gap = Exp::new(total).ok()?.sample(&mut a.rng);
+        let pick = a.rng.random::<f64>() * total;
+        let i = a.cumulative.partition_point(|&c| c <= pick).min(a.pairs.len() - 1);
+        let (host, app) = a.pairs[i];
+        Some((now + (gap * SEC as f64) as Time + 1, host, app))
     }
 
     /// The session `host` starts now.

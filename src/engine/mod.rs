@@ -150,13 +150,8 @@ impl Simulation {
             sample_interval: sc.sample_interval.0.max(1),
             metrics: Metrics::new(wan_metrics),
         };
-        for host in 0..sc.lan.hosts {
-            for app in 0..sim.workload.app_count() as u16 {
-                if sim.workload.runs(host, app) {
-                    let at = sim.workload.next_arrival(0, host, app);
-                    sim.schedule(at, Event::SessionStart { host, app });
-                }
-            }
+        if let Some((at, host, app)) = sim.workload.next_session(0) {
+            sim.schedule(at, Event::SessionStart { host, app });
         }
         sim.schedule(sim.sample_interval, Event::Sample);
         sim.schedule(SEC, Event::Housekeeping);
@@ -235,8 +230,9 @@ impl Simulation {
     }
 
     fn session_start(&mut self, host: u32, app: u16) {
-        let next = self.workload.next_arrival(self.now, host, app);
-        self.schedule(next, Event::SessionStart { host, app });
+        if let Some((at, next_host, next_app)) = self.workload.next_session(self.now) {
+            self.schedule(at, Event::SessionStart { host: next_host, app: next_app });
+        }
         let session = self.workload.session(self.now, host, app);
         let id = self.allocate_slot();
         let tuple = FiveTuple {
