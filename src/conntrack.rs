@@ -409,6 +409,7 @@ mod tests {
         // Two index slots of (tuple, u32) with hashbrown's control byte and 1/8 slack.
         let index = 2 * (std::mem::size_of::<(FiveTuple, u32)>() + 1) * 8 / 7;
         let total = std::mem::size_of::<Option<Entry>>() + index;
+        println!("{total} bytes per tracked connection");
         assert!(
             total <= BYTES_PER_ENTRY_BOUND,
             "{total} bytes per connection"

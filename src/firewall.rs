@@ -258,8 +258,11 @@ impl Quick {
 
     #[inline]
     fn holds(&self, c: &Ctx) -> bool {
-        self.in_iface.is_none_or(|(i, neg)| (c.in_iface == Some(i)) != neg)
-            && self.connection_mark.is_none_or(|(m, neg)| (c.connection_mark == m) != neg)
+        self.in_iface
+            .is_none_or(|(i, neg)| (c.in_iface == Some(i)) != neg)
+            && self
+                .connection_mark
+                .is_none_or(|(m, neg)| (c.connection_mark == m) != neg)
     }
 }
 
@@ -417,8 +420,7 @@ impl Table {
             };
             pos += 1;
             let rule = &self.rules[ri as usize];
-            let matched = rule.quick.holds(ctx)
-                && rule.matchers.iter().all(|m| m.holds(ctx));
+            let matched = rule.quick.holds(ctx) && rule.matchers.iter().all(|m| m.holds(ctx));
             obs.rule_tried(self, rule, matched, ctx);
             if !matched {
                 continue;

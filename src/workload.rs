@@ -140,7 +140,9 @@ impl Workload {
         let mut total = 0.0;
         for host in 0..scenario.lan.hosts {
             for (a, plan) in apps.iter().enumerate() {
-                let runs = plan.hosts.is_none_or(|r| r.contains(Ipv4Addr::from(first_host + host)));
+                let runs = plan
+                    .hosts
+                    .is_none_or(|r| r.contains(Ipv4Addr::from(first_host + host)));
                 if runs && plan.mean_gap_s.is_finite() && plan.mean_gap_s > 0.0 {
                     total += 1.0 / plan.mean_gap_s;
                     pairs.push((host, a as u16));
@@ -186,7 +188,10 @@ impl Workload {
         let total = *a.cumulative.last()?;
         let gap = Exp::new(total).ok()?.sample(&mut a.rng);
         let pick = a.rng.random::<f64>() * total;
-        let i = a.cumulative.partition_point(|&c| c <= pick).min(a.pairs.len() - 1);
+        let i = a
+            .cumulative
+            .partition_point(|&c| c <= pick)
+            .min(a.pairs.len() - 1);
         let (host, app) = a.pairs[i];
         Some((now + (gap * SEC as f64) as Time + 1, host, app))
     }

@@ -231,7 +231,13 @@ impl Simulation {
 
     fn session_start(&mut self, host: u32, app: u16) {
         if let Some((at, next_host, next_app)) = self.workload.next_session(self.now) {
-            self.schedule(at, Event::SessionStart { host: next_host, app: next_app });
+            self.schedule(
+                at,
+                Event::SessionStart {
+                    host: next_host,
+                    app: next_app,
+                },
+            );
         }
         let session = self.workload.session(self.now, host, app);
         let id = self.allocate_slot();
