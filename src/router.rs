@@ -7,7 +7,7 @@
 //! routed by `main`, as on the real router.
 
 use crate::config::RouterConfig;
-use crate::conntrack::{Conntrack, Dir};
+use crate::conntrack::{Conntrack, Dir, Entry};
 use crate::firewall::{
     ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer, POSTROUTING,
     PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
@@ -91,33 +91,14 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
-        let (id, dir, new) = match self.conntrack.lookup(now, &pkt.tuple) {
-            Some((id, dir)) => (id, dir, false),
-            None => match self.conntrack.create(now, pkt) {
-                Ok(id) => (id, Dir::Original, true),
-                Err(_) => return Verdict::Drop(DropReason::ConntrackFull),
-            },
+        let Some((id, dir, new)) = self.track(now, pkt, tracer) else {
+            return Verdict::Drop(DropReason::ConntrackFull);
         };
-        tracer.conntrack(id, dir, new);
         let entry = self.conntrack.get(id);
         if entry.fasttracked {
             return self.fast_path(now, id, dir, pkt);
         }
-        let state = if new || (dir == Dir::Original && !entry.seen_reply) {
-            ConnStates::NEW
-        } else {
-            ConnStates::ESTABLISHED
-        };
-        let mut ctx = Ctx {
-            tuple: pkt.tuple,
-            len: pkt.len,
-            in_iface: Some(in_iface),
-            out_iface: None,
-            connection_mark: entry.connection_mark,
-            routing_mark: TableId::MAIN,
-            state,
-            env: &self.env,
-        };
+        let mut ctx = packet_ctx(&self.env, pkt, Some(in_iface), entry, dir, new);
 
         self.config.mangle.run(PREROUTING, &mut ctx, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
@@ -179,30 +160,11 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
-        let (id, dir, new) = match self.conntrack.lookup(now, &pkt.tuple) {
-            Some((id, dir)) => (id, dir, false),
-            None => match self.conntrack.create(now, pkt) {
-                Ok(id) => (id, Dir::Original, true),
-                Err(_) => return Verdict::Drop(DropReason::ConntrackFull),
-            },
+        let Some((id, dir, new)) = self.track(now, pkt, tracer) else {
+            return Verdict::Drop(DropReason::ConntrackFull);
         };
-        tracer.conntrack(id, dir, new);
         let entry = self.conntrack.get(id);
-        let state = if new {
-            ConnStates::NEW
-        } else {
-            ConnStates::ESTABLISHED
-        };
-        let mut ctx = Ctx {
-            tuple: pkt.tuple,
-            len: pkt.len,
-            in_iface: None,
-            out_iface: None,
-            connection_mark: entry.connection_mark,
-            routing_mark: TableId::MAIN,
-            state,
-            env: &self.env,
-        };
+        let mut ctx = packet_ctx(&self.env, pkt, None, entry, dir, new);
         self.config.mangle.run(OUTPUT, &mut ctx, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
         nat::translate_destination(&self.conntrack, id, dir, pkt);
@@ -226,6 +188,22 @@ impl Router {
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
         Verdict::Forward(hop)
+    }
+
+    /// The connection a packet belongs to — started if this is its first packet — as (entry,
+    /// direction, new); `None` when the table is full.
+    fn track<T: Tracer>(
+        &mut self,
+        now: Time,
+        pkt: &Packet,
+        tracer: &mut T,
+    ) -> Option<(u32, Dir, bool)> {
+        let found = match self.conntrack.lookup(now, &pkt.tuple) {
+            Some((id, dir)) => (id, dir, false),
+            None => (self.conntrack.create(now, pkt).ok()?, Dir::Original, true),
+        };
+        tracer.conntrack(found.0, found.1, found.2);
+        Some(found)
     }
 
     /// A FastTracked packet: NAT from the entry, routing by `main`, no firewall.
@@ -287,6 +265,32 @@ impl Router {
         self.fib
             .lookup_in(table, Ipv4Addr::new(1, 1, 1, 1))
             .map(|h| h.iface)
+    }
+}
+
+/// What the matchers see of a packet: `connection-state` is `new` until a reply has been seen.
+fn packet_ctx<'e>(
+    env: &'e Env,
+    pkt: &Packet,
+    in_iface: Option<IfaceId>,
+    entry: &Entry,
+    dir: Dir,
+    new: bool,
+) -> Ctx<'e> {
+    let state = if new || (dir == Dir::Original && !entry.seen_reply) {
+        ConnStates::NEW
+    } else {
+        ConnStates::ESTABLISHED
+    };
+    Ctx {
+        tuple: pkt.tuple,
+        len: pkt.len,
+        in_iface,
+        out_iface: None,
+        connection_mark: entry.connection_mark,
+        routing_mark: TableId::MAIN,
+        state,
+        env,
     }
 }
 

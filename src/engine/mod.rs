@@ -316,7 +316,7 @@ impl Simulation {
     }
 
     fn fault(&mut self, flow: u32, cause: Cause) {
-        if let Some(f) = self.flows.get_mut(flow as usize).and_then(Option::as_mut) {
+        if let Some(f) = live(&mut self.flows, flow) {
             f.fault = Some(cause);
         }
     }
@@ -396,11 +396,7 @@ impl Simulation {
         if pkt.tuple.src != self.wans[wan as usize].address {
             self.metrics.packets_wrong_source += 1;
         }
-        let Some(flow) = self
-            .flows
-            .get_mut(pkt.flow as usize)
-            .and_then(Option::as_mut)
-        else {
+        let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
         match flow.wan {
@@ -429,11 +425,7 @@ impl Simulation {
             return self.fault(pkt.flow, Cause::WrongSourceAddress);
         }
         let now = self.now;
-        let Some(flow) = self
-            .flows
-            .get_mut(pkt.flow as usize)
-            .and_then(Option::as_mut)
-        else {
+        let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
         if pkt.tuple.dst != flow.tuple.dst {
@@ -459,11 +451,7 @@ impl Simulation {
 
     fn at_host(&mut self, pkt: Packet) {
         let now = self.now;
-        let Some(flow) = self
-            .flows
-            .get_mut(pkt.flow as usize)
-            .and_then(Option::as_mut)
-        else {
+        let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
@@ -471,6 +459,11 @@ impl Simulation {
         }
         self.after_flow_step(pkt.flow);
     }
+}
+
+/// The flow with this id, if it is still running.
+fn live(flows: &mut [Option<Flow>], id: u32) -> Option<&mut Flow> {
+    flows.get_mut(id as usize).and_then(Option::as_mut)
 }
 
 fn protocol_of(session: &Session) -> Protocol {
