@@ -24,6 +24,9 @@ pub struct WanMetrics {
     pub address_pairs: FxHashSet<u64>,
     /// Connections currently open on this WAN.
     pub active: u32,
+    /// Packets the link's buffers dropped, and packets it lost, both directions.
+    pub queue_drops: u64,
+    pub losses: u64,
     /// Bytes in the current sampling interval.
     interval_down: u64,
     interval_up: u64,

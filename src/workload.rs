@@ -177,10 +177,6 @@ impl Workload {
         Ipv4Addr::from(self.first_host + host)
     }
 
-    pub fn app_count(&self) -> usize {
-        self.apps.len()
-    }
-
     /// The next session start on the LAN after `now`: when, which host, which app. `None` if
     /// no host runs anything.
     pub fn next_session(&mut self, now: Time) -> Option<(Time, u32, u16)> {

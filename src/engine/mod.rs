@@ -166,11 +166,6 @@ impl Simulation {
         self.end
     }
 
-    /// Events scheduled and not yet run.
-    pub fn pending_events(&self) -> usize {
-        self.queue.len()
-    }
-
     pub fn is_finished(&self) -> bool {
         self.now >= self.end || self.queue.is_empty()
     }
@@ -189,16 +184,6 @@ impl Simulation {
             self.handle(event);
         }
         self.now = self.now.max(until);
-    }
-
-    /// Runs to the end and closes the books: connections still open count as active.
-    pub fn run(mut self) -> Metrics {
-        self.run_until(self.end);
-        self.finish()
-    }
-
-    pub fn finish(self) -> Metrics {
-        self.metrics
     }
 
     /// Connections still open.
@@ -498,6 +483,11 @@ pub fn simulate(
         progress(sim.now().min(duration), duration);
     }
     let active = sim.active_connections();
+    for (m, side) in sim.metrics.wans.iter_mut().zip(&sim.wans) {
+        let (up, down) = (side.up.stats(), side.down.stats());
+        m.queue_drops = up.queue_drops + down.queue_drops;
+        m.losses = up.losses + down.losses;
+    }
     let summary =
         crate::report::Summary::new(loaded, seed, duration, &sim.metrics, &sim.router, active);
     Run {

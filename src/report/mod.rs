@@ -54,6 +54,9 @@ pub struct WanSummary {
     pub mean_utilisation_up: f64,
     pub peak_utilisation_down: f64,
     pub peak_utilisation_up: f64,
+    /// Packets dropped by the link's full buffers, and lost on the line, both directions.
+    pub queue_drops: u64,
+    pub losses: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -150,6 +153,8 @@ impl Summary {
                     mean_utilisation_up: w.bytes_up as f64 * 8.0 / secs / w.up_bps as f64,
                     peak_utilisation_down: peak_down / w.down_bps as f64,
                     peak_utilisation_up: peak_up / w.up_bps as f64,
+                    queue_drops: w.queue_drops,
+                    losses: w.losses,
                 }
             })
             .collect();

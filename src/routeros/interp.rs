@@ -114,11 +114,6 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         }
     }
 
-    pub fn with_budget(mut self, budget: u64) -> Self {
-        self.budget = budget;
-        self
-    }
-
     /// Runs statements at the top level.
     pub fn run(&mut self, stmts: &[Stmt]) -> Result<Value, SourceError> {
         match self.block(stmts) {
