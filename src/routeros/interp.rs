@@ -88,7 +88,6 @@ pub struct Interpreter<'a, M: Menus> {
     /// How many `[ … ]` substitutions are being evaluated.
     nested: u32,
     steps: u64,
-    budget: u64,
     depth: u32,
     /// What `:put` printed.
     pub output: Vec<String>,
@@ -107,7 +106,6 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             item: None,
             nested: 0,
             steps: 0,
-            budget: STEP_BUDGET,
             depth: 0,
             output: Vec::new(),
             skipped: Vec::new(),
@@ -129,10 +127,10 @@ impl<'a, M: Menus> Interpreter<'a, M> {
 
     fn step(&mut self, span: Span) -> Flow<()> {
         self.steps += 1;
-        if self.steps > self.budget {
+        if self.steps > STEP_BUDGET {
             let msg = format!(
                 "script stopped after {} steps (a loop that never ends?)",
-                self.budget
+                STEP_BUDGET
             );
             return Err(Unwind::Fatal(self.error(span, msg)));
         }
