@@ -457,7 +457,10 @@ impl Model<'_> {
                 }
                 Ok(Value::Nothing)
             }
-            verb => Err(self.cmd_err(cmd, format!("`{verb}` is not read for /{} yet", cmd.menu()))),
+            verb => Err(self.cmd_err(
+                cmd,
+                format!("`{verb}` on /{} is not supported by pccsim", cmd.menu()),
+            )),
         }
     }
 
