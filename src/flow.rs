@@ -56,12 +56,12 @@ pub enum Outcome {
 
 /// Which end a packet is sent from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum From {
+pub enum Side {
     Host,
     Server,
 }
 
-pub type Outbox = Vec<(From, Packet)>;
+pub type Outbox = Vec<(Side, Packet)>;
 
 #[derive(Clone, Debug)]
 pub struct Flow {
@@ -177,7 +177,7 @@ impl Flow {
             Transport::Tcp(c) => {
                 c.syn_tries = 0;
                 c.syn_deadline = Some(now + INITIAL_RTO);
-                out.push((From::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
+                out.push((Side::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
             }
             Transport::UdpExchange {
                 request,
@@ -187,7 +187,7 @@ impl Flow {
             } => {
                 *tries = 1;
                 *deadline = now + SEC;
-                out.push((From::Host, Packet::udp(tuple, id, 0, *request)));
+                out.push((Side::Host, Packet::udp(tuple, id, 0, *request)));
             }
             Transport::UdpStream { .. } => self.stream_tick(now, out),
         }
@@ -224,20 +224,20 @@ impl Flow {
                     } else {
                         c.syn_tries += 1;
                         c.syn_deadline = Some(now + (INITIAL_RTO << c.syn_tries));
-                        out.push((From::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
+                        out.push((Side::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
                     }
                 }
                 if c.request.deadline.is_some_and(|d| d <= now) {
                     let ack = c.response_rx.nxt;
                     give_up |= !c.request.on_timeout(now, &mut |s| {
-                        out.push((From::Host, data(tuple, id, s, ack)));
+                        out.push((Side::Host, data(tuple, id, s, ack)));
                     });
                 }
                 if c.response.deadline.is_some_and(|d| d <= now) {
                     let ack = c.request_rx.nxt;
                     let back = server_tuple(tuple, peer);
                     give_up |= !c.response.on_timeout(now, &mut |s| {
-                        out.push((From::Server, data(back, id, s, ack)));
+                        out.push((Side::Server, data(back, id, s, ack)));
                     });
                 }
             }
@@ -253,7 +253,7 @@ impl Flow {
                     } else {
                         *tries += 1;
                         *deadline = now + 2 * SEC;
-                        out.push((From::Host, Packet::udp(tuple, id, *tries as u32, *request)));
+                        out.push((Side::Host, Packet::udp(tuple, id, *tries as u32, *request)));
                     }
                 }
             }
@@ -290,10 +290,10 @@ impl Flow {
             return;
         }
         *sent += 1;
-        out.push((From::Host, Packet::udp(tuple, id, *sent, *packet)));
+        out.push((Side::Host, Packet::udp(tuple, id, *sent, *packet)));
         if peer.is_some() {
             out.push((
-                From::Server,
+                Side::Server,
                 Packet::udp(server_tuple(tuple, peer), id, *sent, *packet),
             ));
         }
@@ -321,7 +321,7 @@ impl Flow {
         match &mut self.transport {
             Transport::Tcp(c) => server_tcp(c, now, back, id, pkt, out),
             Transport::UdpExchange { response, .. } => {
-                out.push((From::Server, Packet::udp(back, id, pkt.seq, *response)));
+                out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response)));
             }
             Transport::UdpStream { .. } => {}
         }
@@ -386,14 +386,14 @@ fn server_tcp(
     let f = pkt.flags;
     if f.has(TcpFlags::SYN) {
         out.push((
-            From::Server,
+            Side::Server,
             Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0),
         ));
         return;
     }
     if f.has(TcpFlags::FIN) {
         out.push((
-            From::Server,
+            Side::Server,
             ack_only(back, id, c.request_rx.nxt, TcpFlags::FIN),
         ));
         return;
@@ -409,7 +409,7 @@ fn server_tcp(
     let mut sent_data = false;
     let mut send = |s: Segment| {
         sent_data = true;
-        out.push((From::Server, data(back, id, s, ack)));
+        out.push((Side::Server, data(back, id, s, ack)));
     };
     if !c.response_started && c.request_rx.nxt >= c.request.total {
         c.response_started = true;
@@ -418,7 +418,7 @@ fn server_tcp(
         c.response.on_ack(now, pkt.ack, &mut send);
     }
     if ack_now && !sent_data {
-        out.push((From::Server, ack_only(back, id, ack, TcpFlags::default())));
+        out.push((Side::Server, ack_only(back, id, ack, TcpFlags::default())));
     }
 }
 
@@ -438,16 +438,16 @@ fn client_tcp(
             c.established = true;
             c.syn_deadline = None;
             c.request.transmit(now, &mut |s| {
-                out.push((From::Host, data(tuple, id, s, ack)))
+                out.push((Side::Host, data(tuple, id, s, ack)))
             });
         } else {
-            out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::default())));
+            out.push((Side::Host, ack_only(tuple, id, ack, TcpFlags::default())));
         }
         return false;
     }
     if f.has(TcpFlags::FIN) {
         out.push((
-            From::Host,
+            Side::Host,
             ack_only(tuple, id, c.response_rx.nxt + 1, TcpFlags::default()),
         ));
         return false;
@@ -462,16 +462,16 @@ fn client_tcp(
     let ack = c.response_rx.nxt;
     if f.has(TcpFlags::ACK) && !c.request.done() {
         c.request.on_ack(now, pkt.ack, &mut |s| {
-            out.push((From::Host, data(tuple, id, s, ack)))
+            out.push((Side::Host, data(tuple, id, s, ack)))
         });
     }
     if c.response_rx.nxt >= c.response.total {
         // Everything arrived: acknowledge and close.
-        out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::FIN)));
+        out.push((Side::Host, ack_only(tuple, id, ack, TcpFlags::FIN)));
         return true;
     }
     if ack_now {
-        out.push((From::Host, ack_only(tuple, id, ack, TcpFlags::default())));
+        out.push((Side::Host, ack_only(tuple, id, ack, TcpFlags::default())));
     }
     false
 }

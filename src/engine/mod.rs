@@ -10,7 +10,7 @@
 mod queue;
 
 use crate::firewall::{AddrRange, IfaceId};
-use crate::flow::{Cause, Flow, From, Outbox};
+use crate::flow::{Cause, Flow, Outbox, Side};
 use crate::link::{Channel, LinkDrop, Lossy, Wire};
 use crate::metrics::{Metrics, WanMetrics};
 use crate::packet::{FiveTuple, Packet, Protocol};
@@ -258,8 +258,8 @@ impl Simulation {
         let mut outbox = std::mem::take(&mut self.outbox);
         for (from, pkt) in outbox.drain(..) {
             match from {
-                From::Host => self.send_from_host(pkt),
-                From::Server => self.send_from_server(pkt),
+                Side::Host => self.send_from_host(pkt),
+                Side::Server => self.send_from_server(pkt),
             }
         }
         self.outbox = outbox;
