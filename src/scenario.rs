@@ -168,6 +168,11 @@ pub enum SizeDist {
     },
 }
 
+const MAX_SERVERS: u32 = 1_000_000;
+const MAX_HOSTS: u32 = 65_536;
+/// Sessions per host per minute: 100 a second.
+const MAX_RATE: f64 = 6000.0;
+
 /// A scenario with its configuration read and checked against it.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -325,20 +330,36 @@ pub fn check(
             .into());
         }
     }
-    if scenario.internet.servers == 0 {
+    // Limits that keep a typo from turning into a run that never ends or fills the memory.
+    if !(1..=MAX_SERVERS).contains(&scenario.internet.servers) {
+        let msg = format!("servers must be between 1 and {MAX_SERVERS}");
+        return Err(at("servers", msg));
+    }
+    if scenario.lan.hosts > MAX_HOSTS {
+        return Err(at("hosts", format!("at most {MAX_HOSTS} hosts")));
+    }
+    if scenario.sample_interval.0 < crate::units::MS {
         return Err(at(
-            "servers",
-            "the internet needs at least one server".into(),
+            "sample_interval",
+            "sample_interval must be at least 1ms".into(),
         ));
     }
     for app in &scenario.apps {
+        if let AppKind::UdpStream { interval, .. } = &app.kind
+            && interval.0 < crate::units::MS
+        {
+            return Err(at(
+                "interval",
+                "a stream's interval must be at least 1ms".into(),
+            ));
+        }
         if let Some(range) = &app.hosts {
             AddrRange::parse(range).map_err(|e| at(range, e))?;
         }
-        if !(app.per_host_per_minute >= 0.0 && app.per_host_per_minute.is_finite()) {
+        if !(0.0..=MAX_RATE).contains(&app.per_host_per_minute) {
             return Err(at(
                 &app.name,
-                "per_host_per_minute must be a non-negative number".into(),
+                format!("per_host_per_minute must be between 0 and {MAX_RATE}"),
             ));
         }
     }
