@@ -341,11 +341,24 @@ fn values_that_would_never_finish_are_refused() {
     let base = shipped("dual_wan.ron").replace("File(\"dual_wan.rsc\")", "File(\"router.rsc\")");
     for (from, to, words) in [
         ("servers: 2000", "servers: 4000000000", "servers must be"),
-        ("duration: \"20m\",", "duration: \"20m\",\n    sample_interval: \"1ns\",", "at least 1ms"),
-        ("per_host_per_minute: 10.0", "per_host_per_minute: 1e9", "per_host_per_minute"),
+        (
+            "duration: \"20m\",",
+            "duration: \"20m\",\n    sample_interval: \"1ns\",",
+            "at least 1ms",
+        ),
+        (
+            "per_host_per_minute: 10.0",
+            "per_host_per_minute: 1e9",
+            "per_host_per_minute",
+        ),
     ] {
         let path = world(tmp.path(), &base.replacen(from, to, 1), &config);
-        let o = pccsim(&["run", &path, "--out", tmp.path().join("o").to_str().unwrap()]);
+        let o = pccsim(&[
+            "run",
+            &path,
+            "--out",
+            tmp.path().join("o").to_str().unwrap(),
+        ]);
         assert_eq!(o.status.code(), Some(2), "{to}: {}", stderr(&o));
         assert!(stderr(&o).contains(words), "{to}: {}", stderr(&o));
     }
