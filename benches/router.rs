@@ -39,7 +39,7 @@ fn new_connection(b: Bencher) {
         // 10,000 connections a second, and the once-a-second sweep the engine also does, so
         // the table holds a steady ~50,000 half-open entries (SYN timeout 5 s).
         let now = u64::from(i) * 100_000;
-        if i % 10_000 == 0 {
+        if i.is_multiple_of(10_000) {
             r.expire(now);
         }
         black_box(r.receive(now, lan, &mut p))
