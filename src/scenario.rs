@@ -314,7 +314,7 @@ pub fn check(
             let name = config.iface_name(a.iface);
             let line_start: usize = config_text
                 .split_inclusive('\n')
-                .take(a.line as usize - 1)
+                .take((a.line as usize).saturating_sub(1))
                 .map(str::len)
                 .sum();
             let line_len = config_text[line_start..]
