@@ -254,8 +254,8 @@ impl Conntrack {
 
     /// Advances the state machine for one packet and renews the timeout.
     pub fn update(&mut self, now: Time, id: u32, dir: Dir, pkt: &Packet) {
-        let timeouts = self.settings.clone();
-        let e = self.get_mut(id);
+        // Borrow the entry and the settings apart: copying the settings per packet costs.
+        let e = self.slots[id as usize].as_mut().expect("live conntrack id");
         let d = dir as usize;
         e.packets[d] += 1;
         e.bytes[d] += pkt.len as u64;
@@ -266,7 +266,7 @@ impl Conntrack {
             e.state = next_tcp_state(e, dir, pkt.flags);
         }
         let stream = e.seen_reply;
-        e.expires = now + timeout_of(&timeouts, e.state, e.original.protocol, stream);
+        e.expires = now + timeout_of(&self.settings, e.state, e.original.protocol, stream);
     }
 
     fn timeout(&self, state: State, proto: Protocol, stream: bool) -> Time {
