@@ -284,8 +284,8 @@ impl Rule {
     }
 }
 
-/// What a matcher can see of a packet.
-pub struct Ctx<'a> {
+/// What a matcher can see of a packet (router-wide facts come separately, as [`Env`]).
+pub struct Ctx {
     pub tuple: FiveTuple,
     pub len: u32,
     pub in_iface: Option<IfaceId>,
@@ -293,7 +293,6 @@ pub struct Ctx<'a> {
     pub connection_mark: ConnMark,
     pub routing_mark: TableId,
     pub state: ConnStates,
-    pub env: &'a Env,
 }
 
 /// Router-wide facts matchers consult: its own addresses and the address lists.
@@ -313,18 +312,18 @@ impl Env {
 }
 
 impl Matcher {
-    pub fn holds(&self, c: &Ctx) -> bool {
+    pub fn holds(&self, c: &Ctx, env: &Env) -> bool {
         let t = &c.tuple;
         let raw = match &self.kind {
             Match::InInterface(i) => c.in_iface == Some(*i),
             Match::OutInterface(i) => c.out_iface == Some(*i),
             Match::ConnectionMark(m) => c.connection_mark == *m,
             Match::RoutingMark(m) => c.routing_mark == *m,
-            Match::DstAddressLocal => c.env.local_addresses.contains(&t.dst),
+            Match::DstAddressLocal => env.local_addresses.contains(&t.dst),
             Match::SrcAddress(r) => r.contains(t.src),
             Match::DstAddress(r) => r.contains(t.dst),
-            Match::SrcAddressList(l) => c.env.in_list(*l, t.src),
-            Match::DstAddressList(l) => c.env.in_list(*l, t.dst),
+            Match::SrcAddressList(l) => env.in_list(*l, t.src),
+            Match::DstAddressList(l) => env.in_list(*l, t.dst),
             Match::Protocol(p) => t.protocol == *p,
             Match::SrcPort(p) => t.protocol != Protocol::Icmp && p.contains(t.src_port),
             Match::DstPort(p) => t.protocol != Protocol::Icmp && p.contains(t.dst_port),
@@ -350,7 +349,8 @@ pub enum Verdict {
 
 /// Sees each rule a walk tries: `trace` prints them; the simulation passes `()`.
 pub trait Observer {
-    fn rule_tried(&mut self, _table: &Table, _rule: &Rule, _matched: bool, _ctx: &Ctx) {}
+    fn rule_tried(&mut self, _table: &Table, _rule: &Rule, _matched: bool, _ctx: &Ctx, _env: &Env) {
+    }
 }
 
 impl Observer for () {}
@@ -400,7 +400,13 @@ impl Table {
     }
 
     /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes.
-    pub fn run<O: Observer>(&mut self, chain: ChainId, ctx: &mut Ctx, obs: &mut O) -> Verdict {
+    pub fn run<O: Observer>(
+        &mut self,
+        chain: ChainId,
+        ctx: &mut Ctx,
+        env: &Env,
+        obs: &mut O,
+    ) -> Verdict {
         let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
         let mut depth = 0;
         let (mut chain, mut pos) = (chain, 0u32);
@@ -420,8 +426,8 @@ impl Table {
             };
             pos += 1;
             let rule = &self.rules[ri as usize];
-            let matched = rule.quick.holds(ctx) && rule.matchers.iter().all(|m| m.holds(ctx));
-            obs.rule_tried(self, rule, matched, ctx);
+            let matched = rule.quick.holds(ctx) && rule.matchers.iter().all(|m| m.holds(ctx, env));
+            obs.rule_tried(self, rule, matched, ctx, env);
             if !matched {
                 continue;
             }

@@ -98,12 +98,16 @@ impl Router {
         if entry.fasttracked {
             return self.fast_path(now, id, dir, pkt);
         }
-        let mut ctx = packet_ctx(&self.env, pkt, Some(in_iface), entry, dir, new);
+        let mut ctx = packet_ctx(pkt, Some(in_iface), entry, dir, new);
 
-        self.config.mangle.run(PREROUTING, &mut ctx, tracer);
+        self.config
+            .mangle
+            .run(PREROUTING, &mut ctx, &self.env, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
 
-        if new && let ChainVerdict::DstNat(to, port) = self.config.nat.run(DSTNAT, &mut ctx, tracer)
+        if new
+            && let ChainVerdict::DstNat(to, port) =
+                self.config.nat.run(DSTNAT, &mut ctx, &self.env, tracer)
         {
             nat::map_destination(&mut self.conntrack, id, to, port);
         }
@@ -111,8 +115,8 @@ impl Router {
         ctx.tuple = pkt.tuple;
 
         if self.env.local_addresses.contains(&pkt.tuple.dst) {
-            self.config.mangle.run(INPUT, &mut ctx, tracer);
-            let verdict = self.config.filter.run(INPUT, &mut ctx, tracer);
+            self.config.mangle.run(INPUT, &mut ctx, &self.env, tracer);
+            let verdict = self.config.filter.run(INPUT, &mut ctx, &self.env, tracer);
             self.conntrack.update(now, id, dir, pkt);
             return match verdict {
                 ChainVerdict::Drop => Verdict::Drop(DropReason::Filtered),
@@ -127,28 +131,13 @@ impl Router {
         };
         ctx.out_iface = Some(hop.iface);
 
-        self.config.mangle.run(FORWARD, &mut ctx, tracer);
-        match self.config.filter.run(FORWARD, &mut ctx, tracer) {
+        self.config.mangle.run(FORWARD, &mut ctx, &self.env, tracer);
+        match self.config.filter.run(FORWARD, &mut ctx, &self.env, tracer) {
             ChainVerdict::Drop => return Verdict::Drop(DropReason::Filtered),
             ChainVerdict::Fasttrack if !new => self.conntrack.get_mut(id).fasttracked = true,
             _ => {}
         }
-        self.config.mangle.run(POSTROUTING, &mut ctx, tracer);
-        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
-
-        if new {
-            source_nat(
-                &mut self.config,
-                &mut self.conntrack,
-                id,
-                hop.iface,
-                &mut ctx,
-                tracer,
-            );
-        }
-        nat::translate_source(&self.conntrack, id, dir, pkt);
-        self.conntrack.update(now, id, dir, pkt);
-        Verdict::Forward(hop)
+        self.leave(now, (id, dir, new), hop, &mut ctx, pkt, tracer)
     }
 
     /// A packet the router itself sends (a reply from its own services, a ping): connection
@@ -164,8 +153,8 @@ impl Router {
             return Verdict::Drop(DropReason::ConntrackFull);
         };
         let entry = self.conntrack.get(id);
-        let mut ctx = packet_ctx(&self.env, pkt, None, entry, dir, new);
-        self.config.mangle.run(OUTPUT, &mut ctx, tracer);
+        let mut ctx = packet_ctx(pkt, None, entry, dir, new);
+        self.config.mangle.run(OUTPUT, &mut ctx, &self.env, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
@@ -174,20 +163,43 @@ impl Router {
             return Verdict::Drop(DropReason::NoRoute);
         };
         ctx.out_iface = Some(hop.iface);
-        self.config.mangle.run(POSTROUTING, &mut ctx, tracer);
+        self.leave(now, (id, dir, new), hop, &mut ctx, pkt, tracer)
+    }
+
+    /// The way out, shared by forwarded packets and the router's own: mangle postrouting,
+    /// src-nat for a connection's first packet, and the NAT its entry holds.
+    fn leave<T: Tracer>(
+        &mut self,
+        now: Time,
+        (id, dir, new): (u32, Dir, bool),
+        hop: Hop,
+        ctx: &mut Ctx,
+        pkt: &mut Packet,
+        tracer: &mut T,
+    ) -> Verdict {
+        self.config.mangle.run(POSTROUTING, ctx, &self.env, tracer);
+        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
         if new {
-            source_nat(
-                &mut self.config,
-                &mut self.conntrack,
-                id,
-                hop.iface,
-                &mut ctx,
-                tracer,
-            );
+            self.source_nat(id, hop.iface, ctx, tracer);
         }
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
         Verdict::Forward(hop)
+    }
+
+    /// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
+    fn source_nat<T: Tracer>(&mut self, id: u32, out: IfaceId, ctx: &mut Ctx, tracer: &mut T) {
+        use crate::conntrack::SrcNat;
+        let (to, kind) = match self.config.nat.run(SRCNAT, ctx, &self.env, tracer) {
+            ChainVerdict::Masquerade => match self.config.address_of(out) {
+                Some(a) => (a.address, SrcNat::Masquerade(out)),
+                None => return,
+            },
+            ChainVerdict::SrcNat(to) => (to, SrcNat::Static),
+            _ => return,
+        };
+        nat::map_source(&mut self.conntrack, id, to);
+        self.conntrack.get_mut(id).src_nat = kind;
     }
 
     /// The connection a packet belongs to — started if this is its first packet — as (entry,
@@ -269,14 +281,7 @@ impl Router {
 }
 
 /// What the matchers see of a packet: `connection-state` is `new` until a reply has been seen.
-fn packet_ctx<'e>(
-    env: &'e Env,
-    pkt: &Packet,
-    in_iface: Option<IfaceId>,
-    entry: &Entry,
-    dir: Dir,
-    new: bool,
-) -> Ctx<'e> {
+fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, new: bool) -> Ctx {
     let state = if new || (dir == Dir::Original && !entry.seen_reply) {
         ConnStates::NEW
     } else {
@@ -290,30 +295,7 @@ fn packet_ctx<'e>(
         connection_mark: entry.connection_mark,
         routing_mark: TableId::MAIN,
         state,
-        env,
     }
-}
-
-/// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
-fn source_nat<T: Tracer>(
-    config: &mut RouterConfig,
-    ct: &mut Conntrack,
-    id: u32,
-    out: IfaceId,
-    ctx: &mut Ctx,
-    tracer: &mut T,
-) {
-    use crate::conntrack::SrcNat;
-    let (to, kind) = match config.nat.run(SRCNAT, ctx, tracer) {
-        ChainVerdict::Masquerade => match config.address_of(out) {
-            Some(a) => (a.address, SrcNat::Masquerade(out)),
-            None => return,
-        },
-        ChainVerdict::SrcNat(to) => (to, SrcNat::Static),
-        _ => return,
-    };
-    nat::map_source(ct, id, to);
-    ct.get_mut(id).src_nat = kind;
 }
 
 /// Configured routes plus one connected route per address, in `main`.

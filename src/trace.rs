@@ -7,7 +7,7 @@
 
 use crate::config::RouterConfig;
 use crate::conntrack::Dir;
-use crate::firewall::{Ctx, IfaceId, Observer, Rule, Table, TableId};
+use crate::firewall::{Ctx, Env, IfaceId, Observer, Rule, Table, TableId};
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
 use crate::router::{Router, Tracer, Verdict};
 use crate::routeros::export::{quote, route_params, rule_params};
@@ -262,7 +262,7 @@ struct Recorder {
 }
 
 impl Observer for Recorder {
-    fn rule_tried(&mut self, table: &Table, rule: &Rule, matched: bool, ctx: &Ctx) {
+    fn rule_tried(&mut self, table: &Table, rule: &Rule, matched: bool, ctx: &Ctx, env: &Env) {
         let params = rule_params(&self.names, table, rule);
         let text = |p: &[(&str, String)]| {
             p.iter()
@@ -277,7 +277,7 @@ impl Observer for Recorder {
             let failed = rule
                 .matchers
                 .iter()
-                .position(|m| !m.holds(ctx))
+                .position(|m| !m.holds(ctx, env))
                 .unwrap_or(0);
             format!("no: {}", text(&params[1 + failed..2 + failed]))
         };
