@@ -34,6 +34,18 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// Every cause, in the order of the enum (`cause as usize` indexes this).
+    pub const ALL: [Cause; 8] = [
+        Cause::ReplySentOutWan,
+        Cause::NatAddressChanged,
+        Cause::WrongSourceAddress,
+        Cause::NoRoute,
+        Cause::ConntrackFull,
+        Cause::Filtered,
+        Cause::PathDown,
+        Cause::Timeout,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Cause::ReplySentOutWan => "reply-sent-out-wan",
@@ -76,6 +88,9 @@ pub struct Flow {
     pub started: Time,
     /// The WAN its first packet left by, and how many later packets left by another.
     pub wan: Option<u8>,
+    /// Bytes on the wire through the router's WANs, each way.
+    pub bytes_up: u64,
+    pub bytes_down: u64,
     pub fault: Option<Cause>,
     pub outcome: Option<Outcome>,
     /// When the engine's pending timer event for this flow fires (`Time::MAX`: none).
@@ -163,10 +178,23 @@ impl Flow {
             peer: None,
             started: now,
             wan: None,
+            bytes_up: 0,
+            bytes_down: 0,
             fault: None,
             outcome: None,
             timer_at: Time::MAX,
             transport,
+        }
+    }
+
+    /// An RTT one of the connection's TCP senders measured since the last call.
+    pub fn take_rtt_sample(&mut self) -> Option<Time> {
+        match &mut self.transport {
+            Transport::Tcp(c) => c
+                .request
+                .take_rtt_sample()
+                .or_else(|| c.response.take_rtt_sample()),
+            _ => None,
         }
     }
 
@@ -371,8 +399,9 @@ fn data(tuple: FiveTuple, id: u32, s: Segment, ack: u32) -> Packet {
     Packet::tcp(tuple, id, flags, s.seq, ack, s.len)
 }
 
-fn ack_only(tuple: FiveTuple, id: u32, ack: u32, extra: TcpFlags) -> Packet {
-    Packet::tcp(tuple, id, TcpFlags::ACK | extra, 0, ack, 0)
+/// A segment without data: its sequence number is the sender's next byte, as on the wire.
+fn ack_only(tuple: FiveTuple, id: u32, seq: u32, ack: u32, extra: TcpFlags) -> Packet {
+    Packet::tcp(tuple, id, TcpFlags::ACK | extra, seq, ack, 0)
 }
 
 fn server_tcp(
@@ -394,7 +423,14 @@ fn server_tcp(
     if f.has(TcpFlags::FIN) {
         out.push((
             Side::Server,
-            ack_only(back, id, c.request_rx.nxt, TcpFlags::FIN),
+            // The client's FIN takes a sequence number.
+            ack_only(
+                back,
+                id,
+                c.response.nxt,
+                c.request_rx.nxt + 1,
+                TcpFlags::FIN,
+            ),
         ));
         return;
     }
@@ -418,7 +454,11 @@ fn server_tcp(
         c.response.on_ack(now, pkt.ack, &mut send);
     }
     if ack_now && !sent_data {
-        out.push((Side::Server, ack_only(back, id, ack, TcpFlags::default())));
+        let seq = c.response.nxt;
+        out.push((
+            Side::Server,
+            ack_only(back, id, seq, ack, TcpFlags::default()),
+        ));
     }
 }
 
@@ -441,14 +481,25 @@ fn client_tcp(
                 out.push((Side::Host, data(tuple, id, s, ack)))
             });
         } else {
-            out.push((Side::Host, ack_only(tuple, id, ack, TcpFlags::default())));
+            let seq = c.request.nxt;
+            out.push((
+                Side::Host,
+                ack_only(tuple, id, seq, ack, TcpFlags::default()),
+            ));
         }
         return false;
     }
     if f.has(TcpFlags::FIN) {
         out.push((
             Side::Host,
-            ack_only(tuple, id, c.response_rx.nxt + 1, TcpFlags::default()),
+            // Both FINs take a sequence number.
+            ack_only(
+                tuple,
+                id,
+                c.request.nxt + 1,
+                c.response_rx.nxt + 1,
+                TcpFlags::default(),
+            ),
         ));
         return false;
     }
@@ -467,11 +518,16 @@ fn client_tcp(
     }
     if c.response_rx.nxt >= c.response.total {
         // Everything arrived: acknowledge and close.
-        out.push((Side::Host, ack_only(tuple, id, ack, TcpFlags::FIN)));
+        let seq = c.request.nxt;
+        out.push((Side::Host, ack_only(tuple, id, seq, ack, TcpFlags::FIN)));
         return true;
     }
     if ack_now {
-        out.push((Side::Host, ack_only(tuple, id, ack, TcpFlags::default())));
+        let seq = c.request.nxt;
+        out.push((
+            Side::Host,
+            ack_only(tuple, id, seq, ack, TcpFlags::default()),
+        ));
     }
     false
 }

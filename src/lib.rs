@@ -21,6 +21,7 @@ pub mod link;
 pub mod metrics;
 pub mod nat;
 pub mod packet;
+pub mod pcap;
 pub mod pcc;
 pub mod report;
 pub mod router;

@@ -32,7 +32,7 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Simulate this long instead of the scenario's duration, e.g. 10m.
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = positive_duration)]
         duration: Option<u64>,
         /// A RouterOS command to run against the router when the simulation ends, e.g.
         /// '/ip firewall mangle print stats' (may be given several times).
@@ -41,16 +41,31 @@ enum Command {
         /// A file of RouterOS commands to run when the simulation ends.
         #[arg(long)]
         exec_file: Option<PathBuf>,
+        /// Also write connections.csv: one row per connection (start, end, WAN, bytes,
+        /// outcome, cause), streamed as connections end.
+        #[arg(long)]
+        connections: bool,
+        /// Capture the packets of these router ports as pcap files for Wireshark: `LAN` or
+        /// a WAN's interface name, port or ISP, comma-separated (e.g. ISP1,LAN).
+        #[arg(long, value_delimiter = ',')]
+        pcap: Vec<String>,
+        /// Exit with status 1 when more than this share of the connections that ended broke.
+        #[arg(long, value_parser = parse_share, default_value = "5%")]
+        max_broken: f64,
     },
     /// Check a RouterOS script's syntax without running it (exit 2 with the location if wrong).
     Parse {
+        /// The RouterOS script (.rsc).
         file: PathBuf,
+        /// Text for people, JSON for tools.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Find the classic PCC mistakes in a configuration (exit 1 if there are warnings or errors).
     Check {
+        /// The RouterOS configuration (.rsc), e.g. from /export.
         config: PathBuf,
+        /// Text for people, JSON for tools.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -70,12 +85,15 @@ enum Command {
         /// Trace after this much simulated time of the scenario, e.g. 30m.
         #[arg(long, value_parser = parse_duration, requires = "scenario")]
         at: Option<u64>,
+        /// Text for people, JSON for tools.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Run a RouterOS script and print the configuration it builds, as /export would.
     Export {
+        /// The RouterOS script (.rsc).
         file: PathBuf,
+        /// The syntax to print in (default: the script's own).
         #[arg(long, value_enum)]
         dialect: Option<DialectArg>,
         /// Also list settings left at their defaults.
@@ -92,8 +110,31 @@ enum Format {
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum DialectArg {
+    /// RouterOS 6: routing marks on routes.
     V6,
+    /// RouterOS 7: /routing table, slash paths.
     V7,
+}
+
+fn positive_duration(text: &str) -> Result<u64, String> {
+    match parse_duration(text)? {
+        0 => Err("the run must last longer than 0".into()),
+        t => Ok(t),
+    }
+}
+
+/// `5%` or `0.05`.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let value = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("`{t}` is not a share (write e.g. 5% or 0.05)"))?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("`{t}` must be between 0% and 100%"));
+    }
+    Ok(value)
 }
 
 fn main() -> ExitCode {
@@ -106,8 +147,21 @@ fn main() -> ExitCode {
             duration,
             exec,
             exec_file,
-        } => run(scenario, out, seed, duration, exec, exec_file),
-        Command::Parse { file, format } => parse(file, format),
+            connections,
+            pcap,
+            max_broken,
+        } => run(RunArgs {
+            scenario,
+            out,
+            seed,
+            duration,
+            exec,
+            exec_file,
+            connections,
+            pcap,
+            max_broken,
+        }),
+        Command::Parse { file, format } => parse(file, format).map(|()| 0),
         Command::Check { config, format } => check(config, format),
         Command::Trace {
             scenario,
@@ -116,15 +170,15 @@ fn main() -> ExitCode {
             in_interface,
             at,
             format,
-        } => trace(scenario, connection, config, in_interface, at, format),
+        } => trace(scenario, connection, config, in_interface, at, format).map(|()| 0),
         Command::Export {
             file,
             dialect,
             verbose,
-        } => export(file, dialect, verbose),
+        } => export(file, dialect, verbose).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             report_error(e);
             ExitCode::from(2)
@@ -132,40 +186,160 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(
+struct RunArgs {
     scenario: PathBuf,
     out: Option<PathBuf>,
     seed: Option<u64>,
     duration: Option<u64>,
     exec: Vec<String>,
     exec_file: Option<PathBuf>,
-) -> Result<(), pccsim::Error> {
-    // Read the commands first: a missing file should fail before a long run, not after.
-    let mut commands: Vec<(String, String)> = exec
+    connections: bool,
+    pcap: Vec<String>,
+    max_broken: f64,
+}
+
+/// Exit status of a run that worked but whose network did not: too many connections broke.
+const EXIT_BROKEN: u8 = 1;
+
+fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
+    use pccsim::report::{self, ResultsFolder};
+    // Everything that can be wrong is found before the first event: a long run must not end
+    // in an error that was there from the start.
+    let mut commands: Vec<(String, String)> = args
+        .exec
         .into_iter()
         .map(|c| ("--exec".to_string(), c))
         .collect();
-    if let Some(f) = &exec_file {
+    if let Some(f) = &args.exec_file {
         commands.push(read(f)?);
     }
-    let loaded = pccsim::scenario::load(&scenario)?;
-    let seed = seed.unwrap_or(loaded.scenario.seed);
-    let duration = duration.unwrap_or(loaded.duration());
-    let out = out.unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
-    let bar = progress_bar(duration);
-    let run = pccsim::engine::simulate(&loaded, seed, duration, |now, _| {
-        bar.set_position(now / SEC)
-    });
-    bar.finish_and_clear();
-    print!("{}", pccsim::report::table(&run.summary));
-    pccsim::report::write_all(&out, &run.summary, &run.metrics)?;
+    let loaded = pccsim::scenario::load(&args.scenario)?;
+    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let duration = args.duration.unwrap_or(loaded.duration());
+    // Read-only commands, so a dry run against the router before the simulation finds their
+    // mistakes now rather than after it.
+    let before = pccsim::Router::new(loaded.config.clone());
+    for (file, text) in &commands {
+        pccsim::inspect::exec(&before, file, text)?;
+    }
+    let taps = args
+        .pcap
+        .iter()
+        .map(|name| pccsim::scenario::tap_point(&loaded, name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pccsim::Error::Invalid)?;
+    let mut files: Vec<String> = report::FILES.iter().map(|f| f.to_string()).collect();
+    if args.connections {
+        files.push(report::CONNECTIONS_FILE.into());
+    }
+    files.extend(taps.iter().map(|(_, file)| file.clone()));
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
+    let folder = ResultsFolder::claim(&out, &files)?;
+    let result = simulate_into(
+        &folder,
+        &loaded,
+        seed,
+        duration,
+        args.connections,
+        &taps,
+        args.max_broken,
+    );
+    let (summary, router) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            folder.abandon();
+            return Err(e);
+        }
+    };
+    folder.publish()?;
     println!("results in {}/", out.display());
     for (file, text) in &commands {
-        for line in pccsim::inspect::exec(&run.router, file, text)? {
+        for line in pccsim::inspect::exec(&router, file, text)? {
             println!("{line}");
         }
     }
-    Ok(())
+    Ok(if summary.too_many_broken(args.max_broken) {
+        EXIT_BROKEN
+    } else {
+        0
+    })
+}
+
+/// Checks the configuration, runs the simulation with its streams into the staging folder,
+/// prints the table and writes the files.
+fn simulate_into(
+    folder: &pccsim::report::ResultsFolder,
+    loaded: &pccsim::scenario::Loaded,
+    seed: u64,
+    duration: u64,
+    connections: bool,
+    taps: &[(pccsim::engine::TapPoint, String)],
+    max_broken: f64,
+) -> Result<(pccsim::report::Summary, pccsim::Router), pccsim::Error> {
+    use pccsim::report;
+    let findings = pccsim::check::check(&loaded.config);
+    if !findings.findings.is_empty() {
+        print!("{}", findings_text(loaded, &findings));
+    }
+    let mut sim = pccsim::engine::Simulation::new(loaded, seed);
+    let dir = folder.staging();
+    let create = |name: &str| {
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| pccsim::Error::io(folder.path().join(name), e))
+    };
+    if connections {
+        let wans = sim.metrics.wans.iter().map(|w| w.name.clone()).collect();
+        let apps = loaded
+            .scenario
+            .apps
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        let csv = report::ConnectionsCsv::new(create(report::CONNECTIONS_FILE)?, wans, apps);
+        sim.log_connections(Box::new(csv));
+    }
+    for (point, name) in taps {
+        sim.capture(*point, Box::new(create(name)?))
+            .map_err(|e| pccsim::Error::io(folder.path().join(name), e))?;
+    }
+    let bar = progress_bar(duration);
+    let run = sim.run(loaded, seed, duration, |now, _| bar.set_position(now / SEC));
+    bar.finish_and_clear();
+    if let Some((stream, e)) = run.stream_errors.into_iter().next() {
+        let name = match stream {
+            pccsim::engine::Stream::Connections => report::CONNECTIONS_FILE.to_string(),
+            pccsim::engine::Stream::Capture(point) => taps
+                .iter()
+                .find(|(p, _)| *p == point)
+                .map_or_else(String::new, |(_, n)| n.clone()),
+        };
+        return Err(pccsim::Error::io(folder.path().join(name), e));
+    }
+    print!("{}", report::table(&run.summary, max_broken));
+    report::write_files(dir, &run.summary, &run.metrics)?;
+    Ok((run.summary, run.router))
+}
+
+/// `check`'s findings, one line each, as `run` shows them before simulating.
+fn findings_text(loaded: &pccsim::scenario::Loaded, report: &pccsim::check::Report) -> String {
+    let config = &loaded.config_file;
+    let mut out = String::new();
+    for f in &report.findings {
+        let severity = match f.severity {
+            pccsim::check::Severity::Error => "error",
+            pccsim::check::Severity::Warning => "warning",
+            pccsim::check::Severity::Info => "note",
+        };
+        out.push_str(&format!(
+            "check: {severity}[{}] {config}:{}: {}\n",
+            f.id, f.line, f.message
+        ));
+    }
+    out
 }
 
 fn read(file: &PathBuf) -> Result<(String, String), pccsim::Error> {
@@ -210,6 +384,13 @@ fn trace(
         (Some(path), _) => {
             let loaded = pccsim::scenario::load(&path)?;
             let at = at.unwrap_or(0);
+            if at > loaded.duration() {
+                return Err(pccsim::Error::Invalid(format!(
+                    "--at {}: the scenario lasts only {}",
+                    pccsim::units::format_duration(at),
+                    pccsim::units::format_duration(loaded.duration())
+                )));
+            }
             let run = pccsim::engine::simulate(&loaded, loaded.scenario.seed, at, |_, _| {});
             (run.router, at)
         }
@@ -248,7 +429,7 @@ fn trace(
     Ok(())
 }
 
-fn check(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
+fn check(file: PathBuf, format: Format) -> Result<u8, pccsim::Error> {
     let (name, text) = read(&file)?;
     let config = pccsim::routeros::load(&name, &text)?;
     let report = pccsim::check::check(&config);
@@ -263,11 +444,7 @@ fn check(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
         ),
     }
     // Findings are the answer, not a failure: exit 1 tells scripts there is something to fix.
-    let code = report.exit_code();
-    if code != 0 {
-        std::process::exit(code.into());
-    }
-    Ok(())
+    Ok(report.exit_code())
 }
 
 fn check_text(name: &str, text: &str, report: &pccsim::check::Report, colour: bool) -> String {

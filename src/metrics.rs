@@ -1,8 +1,10 @@
-//! What a run measured: per WAN, connections and bytes each way, and a time series of
-//! throughput and active connections; per connection, how it ended. The engine only adds to
-//! counters here; [`crate::report`] turns them into tables, files and charts.
+//! What a run measured: per WAN, connections and bytes each way, broken connections by cause,
+//! and a time series of throughput, active and broken connections, queue drops and RTT; per
+//! connection, how it ended. The engine only adds to counters here; [`crate::report`] turns
+//! them into tables, files and charts.
 
 use crate::flow::{Cause, Outcome};
+use crate::packet::FiveTuple;
 use crate::units::Time;
 use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
@@ -27,9 +29,17 @@ pub struct WanMetrics {
     /// Packets the link's buffers dropped, and packets it lost, both directions.
     pub queue_drops: u64,
     pub losses: u64,
-    /// Bytes in the current sampling interval.
+    /// Connections that had left by this WAN and broke, by cause (`Cause as usize`).
+    pub broken_by_cause: [u64; Cause::ALL.len()],
+    /// The current sampling interval: bytes, breaks, RTT samples.
     interval_down: u64,
     interval_up: u64,
+    interval_broken: [u32; Cause::ALL.len()],
+    interval_rtt_sum: Time,
+    interval_rtt_samples: u32,
+    /// Link drop and loss totals at the start of the interval.
+    drops_before: u64,
+    losses_before: u64,
 }
 
 /// One row of the time series: one WAN over one interval.
@@ -40,6 +50,34 @@ pub struct Sample {
     pub down_bps: f64,
     pub up_bps: f64,
     pub active_connections: u32,
+    /// Connections on this WAN that broke in the interval, by cause (`Cause as usize`).
+    pub broken: [u32; Cause::ALL.len()],
+    pub queue_drops: u64,
+    pub losses: u64,
+    /// Mean of the TCP RTT samples taken in the interval (none if there were none).
+    pub mean_rtt: Option<Time>,
+}
+
+/// One connection's life, as `run --connections` lists it.
+#[derive(Clone, Debug)]
+pub struct ConnectionRecord {
+    pub started: Time,
+    /// `None` while it is still open at the end of the run.
+    pub ended: Option<Time>,
+    /// As the host sent it, before NAT.
+    pub tuple: FiveTuple,
+    pub app: u16,
+    pub wan: Option<u8>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub outcome: Option<Outcome>,
+}
+
+/// Where finished connections go, one at a time, so a long run never holds them all.
+pub trait ConnectionLog: Send {
+    fn record(&mut self, connection: &ConnectionRecord);
+    /// Flushes; the first write error of the run, if there was one.
+    fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
 
 #[derive(Clone, Debug, Default)]
@@ -84,11 +122,25 @@ impl Metrics {
         self.broken_by_cause.values().sum()
     }
 
-    pub fn record_outcome(&mut self, outcome: Outcome) {
+    pub fn record_outcome(&mut self, outcome: Outcome, wan: Option<u8>) {
         match outcome {
             Outcome::Completed => self.completed += 1,
-            Outcome::Broken(cause) => *self.broken_by_cause.entry(cause).or_default() += 1,
+            Outcome::Broken(cause) => {
+                *self.broken_by_cause.entry(cause).or_default() += 1;
+                if let Some(w) = wan {
+                    let w = &mut self.wans[w as usize];
+                    w.broken_by_cause[cause as usize] += 1;
+                    w.interval_broken[cause as usize] += 1;
+                }
+            }
         }
+    }
+
+    /// A TCP round-trip time measured by a connection on `wan`.
+    pub fn rtt(&mut self, wan: u8, rtt: Time) {
+        let w = &mut self.wans[wan as usize];
+        w.interval_rtt_sum += rtt;
+        w.interval_rtt_samples += 1;
     }
 
     pub fn sent_up(&mut self, wan: usize, bytes: u32) {
@@ -105,19 +157,29 @@ impl Metrics {
         w.interval_down += bytes as u64;
     }
 
-    /// Closes the sampling interval of length `interval` ending at `now`.
-    pub fn sample(&mut self, now: Time, interval: Time) {
+    /// Closes the sampling interval of length `interval` ending at `now`; `links` gives each
+    /// WAN's link totals so far, (queue drops, losses).
+    pub fn sample(&mut self, now: Time, interval: Time, links: impl Iterator<Item = (u64, u64)>) {
         let secs = interval as f64 / 1e9;
-        for (i, w) in self.wans.iter_mut().enumerate() {
+        for ((i, w), (drops, losses)) in self.wans.iter_mut().enumerate().zip(links) {
             self.samples.push(Sample {
                 time: now,
                 wan: i,
                 down_bps: w.interval_down as f64 * 8.0 / secs,
                 up_bps: w.interval_up as f64 * 8.0 / secs,
                 active_connections: w.active,
+                broken: w.interval_broken,
+                queue_drops: drops - w.drops_before,
+                losses: losses - w.losses_before,
+                mean_rtt: (w.interval_rtt_samples > 0)
+                    .then(|| w.interval_rtt_sum / w.interval_rtt_samples as Time),
             });
             w.interval_down = 0;
             w.interval_up = 0;
+            w.interval_broken = Default::default();
+            w.interval_rtt_sum = 0;
+            w.interval_rtt_samples = 0;
+            (w.drops_before, w.losses_before) = (drops, losses);
         }
     }
 }

@@ -166,3 +166,172 @@ impl Packet {
         }
     }
 }
+
+/// Bytes of the headers `Packet::emit` writes before the payload.
+const IPV4_HEADER: usize = 20;
+
+impl Packet {
+    /// Writes the packet as it is on the wire — IPv4 header, then a TCP, UDP or ICMP header,
+    /// with correct checksums, and a zero payload — into `buf`, and returns its length
+    /// (`self.len`). `buf` must hold that many bytes.
+    ///
+    /// The simulator numbers each direction's bytes from 0 and treats the SYN as taking none;
+    /// on the wire both ends start at sequence 0 (a valid initial sequence number), the SYN
+    /// takes one, so data and acknowledgements are one higher. TCP headers carry 12 bytes of
+    /// options, as [`TCP_HEADER`] counts: MSS and window scale on SYNs, timestamps (`ts_ms`)
+    /// on the rest.
+    pub fn emit(&self, buf: &mut [u8], ts_ms: u32) -> usize {
+        let len = self.len as usize;
+        let buf = &mut buf[..len];
+        buf.fill(0);
+        let t = &self.tuple;
+        let (ip, l4) = buf.split_at_mut(IPV4_HEADER);
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(self.len as u16).to_be_bytes());
+        ip[6] = 0x40; // don't fragment
+        ip[8] = 64;
+        ip[9] = t.protocol as u8;
+        ip[12..16].copy_from_slice(&t.src.octets());
+        ip[16..20].copy_from_slice(&t.dst.octets());
+        let sum = checksum(ip, 0);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        match t.protocol {
+            Protocol::Tcp => self.emit_tcp(l4, ts_ms),
+            Protocol::Udp => {
+                l4[0..2].copy_from_slice(&t.src_port.to_be_bytes());
+                l4[2..4].copy_from_slice(&t.dst_port.to_be_bytes());
+                let udp_len = l4.len() as u16;
+                l4[4..6].copy_from_slice(&udp_len.to_be_bytes());
+            }
+            Protocol::Icmp => {
+                l4[0] = 8; // echo request
+                l4[4..6].copy_from_slice(&t.src_port.to_be_bytes());
+                l4[6..8].copy_from_slice(&(self.seq as u16).to_be_bytes());
+                let sum = checksum(l4, 0);
+                l4[2..4].copy_from_slice(&sum.to_be_bytes());
+                return len;
+            }
+        }
+        let sum = match checksum(l4, pseudo_header(t, l4.len())) {
+            0 if t.protocol == Protocol::Udp => 0xffff, // 0 means "no checksum" in UDP
+            s => s,
+        };
+        let at = if t.protocol == Protocol::Tcp { 16 } else { 6 };
+        l4[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+        len
+    }
+
+    fn emit_tcp(&self, h: &mut [u8], ts_ms: u32) {
+        let t = &self.tuple;
+        let syn = self.flags.has(TcpFlags::SYN);
+        let seq = self.seq.wrapping_add(u32::from(!syn));
+        let ack = if self.flags.has(TcpFlags::ACK) {
+            self.ack.wrapping_add(1)
+        } else {
+            0
+        };
+        h[0..2].copy_from_slice(&t.src_port.to_be_bytes());
+        h[2..4].copy_from_slice(&t.dst_port.to_be_bytes());
+        h[4..8].copy_from_slice(&seq.to_be_bytes());
+        h[8..12].copy_from_slice(&ack.to_be_bytes());
+        h[12] = (((TCP_HEADER as usize - IPV4_HEADER) / 4) << 4) as u8;
+        h[13] = self.flags.0;
+        // Window scale 7: 65535 advertises 8 MiB, more than any simulated window.
+        h[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
+        let options = &mut h[20..32];
+        if syn {
+            options.copy_from_slice(&[2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 1, 1]);
+        } else {
+            options[..4].copy_from_slice(&[1, 1, 8, 10]);
+            options[4..8].copy_from_slice(&ts_ms.to_be_bytes());
+        }
+    }
+}
+
+/// The ones' complement sum of the pseudo-header TCP and UDP checksums cover.
+fn pseudo_header(t: &FiveTuple, l4_len: usize) -> u32 {
+    let words = |a: Ipv4Addr| {
+        let o = a.octets();
+        u32::from(u16::from_be_bytes([o[0], o[1]])) + u32::from(u16::from_be_bytes([o[2], o[3]]))
+    };
+    words(t.src) + words(t.dst) + t.protocol as u32 + l4_len as u32
+}
+
+/// The Internet checksum (RFC 1071) of `data`, starting from a partial sum.
+fn checksum(data: &[u8], initial: u32) -> u16 {
+    let mut sum = initial as u64;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuple(protocol: Protocol) -> FiveTuple {
+        FiveTuple {
+            src: Ipv4Addr::new(192, 0, 2, 10),
+            dst: Ipv4Addr::new(198, 51, 100, 7),
+            src_port: 40_000,
+            dst_port: 443,
+            protocol,
+        }
+    }
+
+    #[test]
+    fn emitted_headers_carry_valid_checksums() {
+        let mut buf = [0u8; 2000];
+        for pkt in [
+            Packet::tcp(tuple(Protocol::Tcp), 0, TcpFlags::SYN, 0, 0, 0),
+            Packet::tcp(tuple(Protocol::Tcp), 0, TcpFlags::ACK, 1448, 300, 1448),
+            Packet::udp(tuple(Protocol::Udp), 0, 1, 61),
+            Packet::new(tuple(Protocol::Icmp), 0),
+        ] {
+            let n = pkt.emit(&mut buf, 1234);
+            assert_eq!(n, pkt.len as usize);
+            let (ip, l4) = buf[..n].split_at(IPV4_HEADER);
+            assert_eq!(checksum(ip, 0), 0, "{pkt:?}: IPv4 header");
+            let initial = match pkt.tuple.protocol {
+                Protocol::Icmp => 0,
+                _ => pseudo_header(&pkt.tuple, l4.len()),
+            };
+            assert_eq!(checksum(l4, initial), 0, "{pkt:?}: transport");
+        }
+    }
+
+    #[test]
+    fn the_syn_takes_one_sequence_number_on_the_wire() {
+        let mut buf = [0u8; 200];
+        let seq_ack = |pkt: Packet, buf: &mut [u8]| {
+            pkt.emit(buf, 0);
+            let h = &buf[IPV4_HEADER..];
+            (
+                u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+            )
+        };
+        let t = tuple(Protocol::Tcp);
+        assert_eq!(
+            seq_ack(Packet::tcp(t, 0, TcpFlags::SYN, 0, 0, 0), &mut buf),
+            (0, 0)
+        );
+        let syn_ack = TcpFlags::SYN | TcpFlags::ACK;
+        assert_eq!(
+            seq_ack(Packet::tcp(t, 0, syn_ack, 0, 0, 0), &mut buf),
+            (0, 1)
+        );
+        assert_eq!(
+            seq_ack(Packet::tcp(t, 0, TcpFlags::ACK, 100, 7, 10), &mut buf),
+            (101, 8)
+        );
+    }
+}

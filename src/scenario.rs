@@ -9,6 +9,7 @@
 //! starts on a world that cannot exist. Errors name the file, line and column.
 
 use crate::config::RouterConfig;
+use crate::engine::TapPoint;
 use crate::error::{Error, SourceError};
 use crate::firewall::{AddrRange, IfaceId};
 use crate::units::{Bandwidth, Duration, Size, Time};
@@ -182,12 +183,47 @@ pub struct Loaded {
     pub wan_ifaces: Vec<IfaceId>,
     pub lan_iface: IfaceId,
     pub path: PathBuf,
+    /// The configuration's file as errors name it.
+    pub config_file: String,
 }
 
 impl Loaded {
     pub fn duration(&self) -> Time {
         self.scenario.duration.0
     }
+}
+
+/// The capture point a user names with `--pcap`: `LAN`, or a WAN by its interface name, port
+/// or ISP (any case). Returns the point and its file name, `<interface>.pcap`.
+pub fn tap_point(loaded: &Loaded, name: &str) -> Result<(TapPoint, String), String> {
+    let file = |iface: IfaceId| format!("{}.pcap", loaded.config.iface_name(iface));
+    let is = |a: &str| a.eq_ignore_ascii_case(name.trim());
+    if is("lan") || is(&loaded.scenario.lan.port) || is(loaded.config.iface_name(loaded.lan_iface))
+    {
+        return Ok((TapPoint::Lan, file(loaded.lan_iface)));
+    }
+    for (i, (w, &iface)) in loaded
+        .scenario
+        .wans
+        .iter()
+        .zip(&loaded.wan_ifaces)
+        .enumerate()
+    {
+        if is(&w.port) || is(&w.isp) || is(loaded.config.iface_name(iface)) {
+            return Ok((TapPoint::Wan(i), file(iface)));
+        }
+    }
+    let mut known = vec!["LAN".to_string()];
+    known.extend(
+        loaded
+            .wan_ifaces
+            .iter()
+            .map(|&i| loaded.config.iface_name(i).to_string()),
+    );
+    Err(format!(
+        "--pcap {name}: no such port (capture points: {})",
+        known.join(", ")
+    ))
 }
 
 /// Reads a scenario file and the configuration it points at.
@@ -206,6 +242,7 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
     let config = crate::routeros::load(&config_file, &config_text)?;
     let mut loaded = check(scenario, config, &file, &text, &config_file, &config_text)?;
     loaded.path = path.to_path_buf();
+    loaded.config_file = config_file;
     Ok(loaded)
 }
 
@@ -217,6 +254,34 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, SourceError> {
     })
 }
 
+/// Byte offset of the `nth` field `name:` in RON text, skipping `//` comments and strings.
+fn find_field(text: &str, name: &str, nth: usize) -> Option<usize> {
+    let mut found = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.find("//").map_or(line, |c| &line[..c]);
+        let mut from = 0;
+        while let Some(i) = code[from..].find(name) {
+            let start = from + i;
+            let end = start + name.len();
+            let before_ok = code[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '"'));
+            let is_key = code[end..].trim_start().starts_with(':');
+            if before_ok && is_key {
+                if found == nth {
+                    return Some(offset + start);
+                }
+                found += 1;
+            }
+            from = end;
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// Ties a parsed scenario to its configuration, rejecting worlds that cannot exist.
 pub fn check(
     scenario: Scenario,
@@ -226,11 +291,15 @@ pub fn check(
     config_file: &str,
     config_text: &str,
 ) -> Result<Loaded, Error> {
-    // Errors about the scenario point at the first mention of the offending value.
-    let at = |needle: &str, msg: String| -> Error {
-        let start = text.find(needle).unwrap_or(0);
+    // Errors about the scenario point at the field (`name:` outside comments) or, for
+    // values, their first mention.
+    let at_nth = |needle: &str, nth: usize, msg: String| -> Error {
+        let start = find_field(text, needle, nth)
+            .or_else(|| text.find(needle))
+            .unwrap_or(0);
         SourceError::new(file, text, start, start + needle.len(), msg).into()
     };
+    let at = |needle: &str, msg: String| at_nth(needle, 0, msg);
     if let Some(i) = config
         .interfaces
         .iter()
@@ -298,6 +367,9 @@ pub fn check(
             format!("interface `{}` has no /ip address", scenario.lan.port),
         )
     })?;
+    if scenario.lan.hosts == 0 {
+        return Err(at("hosts", "a LAN needs at least one host".into()));
+    }
     let last_host =
         u32::from(scenario.lan.first_host).checked_add(scenario.lan.hosts.saturating_sub(1));
     let fits = last_host.is_some_and(|l| lan_addr.network_contains(Ipv4Addr::from(l)));
@@ -338,11 +410,38 @@ pub fn check(
     if scenario.lan.hosts > MAX_HOSTS {
         return Err(at("hosts", format!("at most {MAX_HOSTS} hosts")));
     }
+    if scenario.duration.0 == 0 {
+        return Err(at("duration", "the run must last longer than 0".into()));
+    }
     if scenario.sample_interval.0 < crate::units::MS {
         return Err(at(
             "sample_interval",
             "sample_interval must be at least 1ms".into(),
         ));
+    }
+    if scenario.sample_interval.0 > scenario.duration.0 {
+        return Err(at(
+            "sample_interval",
+            "sample_interval is longer than the run: the time series would have one row".into(),
+        ));
+    }
+    if !(0.0..=10.0).contains(&scenario.internet.popularity) {
+        return Err(at(
+            "popularity",
+            format!(
+                "popularity {} must be between 0 (uniform) and 10 (one server takes all); around 1 is typical",
+                scenario.internet.popularity
+            ),
+        ));
+    }
+    for (i, w) in scenario.wans.iter().enumerate() {
+        if matches!(w.queue, Queue::Packets(0) | Queue::Bytes(Size(0))) {
+            return Err(at_nth(
+                "queue",
+                i,
+                "a queue of 0 holds no packet: every packet would be dropped (use e.g. Packets(100))".into(),
+            ));
+        }
     }
     for app in &scenario.apps {
         if let AppKind::UdpStream { interval, .. } = &app.kind
@@ -369,5 +468,6 @@ pub fn check(
         wan_ifaces,
         lan_iface,
         path: PathBuf::new(),
+        config_file: config_file.to_string(),
     })
 }

@@ -52,6 +52,8 @@ pub struct Sender {
     /// When the retransmission timer fires, if armed.
     pub deadline: Option<Time>,
     pub retransmits: u32,
+    /// The last RTT sample, until the engine reads it for the time series (0: none).
+    unread_rtt: Time,
 }
 
 impl Sender {
@@ -72,6 +74,7 @@ impl Sender {
             retries: 0,
             deadline: None,
             retransmits: 0,
+            unread_rtt: 0,
         }
     }
 
@@ -169,7 +172,13 @@ impl Sender {
         });
     }
 
+    /// The RTT measured since the last call, if any.
+    pub fn take_rtt_sample(&mut self) -> Option<Time> {
+        Some(std::mem::take(&mut self.unread_rtt)).filter(|&t| t > 0)
+    }
+
     fn sample_rtt(&mut self, rtt: Time) {
+        self.unread_rtt = rtt.max(1);
         if self.srtt == 0 {
             self.srtt = rtt;
             self.rttvar = rtt / 2;

@@ -99,29 +99,62 @@ pub fn format_duration(t: Time) -> String {
     format!("{t}ns")
 }
 
-/// Parses a bit rate: `100Mbit`, `1Gbit`, `512kbit`, `20Mbps` (bits, as ISPs sell them).
+/// Parses a rate. One grammar for bits and bytes, so a rate is never silently 8× off: a
+/// lowercase `b` or the word `bit` means bits (`100Mbit`, `100Mbps`, `100Mb/s`, `512kbit/s`);
+/// an uppercase `B` means bytes (`12.5MB/s`, `12.5MBps`, `1MiB/s`). RouterOS's bare `k`, `M`,
+/// `G` are bits, as in its queues. A size without `/s` (`100MB`) is not a rate and is refused.
 pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (value, unit) = split_number(t).ok_or_else(|| format!("`{t}` is not a bandwidth"))?;
-    let scale: f64 = match unit.to_ascii_lowercase().as_str() {
-        "bit" | "bps" | "b/s" => 1.0,
-        "kbit" | "kbps" | "k" => 1e3,
-        "mbit" | "mbps" | "m" => 1e6,
-        "gbit" | "gbps" | "g" => 1e9,
-        other => {
-            return Err(format!(
-                "`{other}` is not a bandwidth unit (use kbit, Mbit, Gbit)"
-            ));
-        }
-    };
-    let bps = value * scale;
+    let bps = value * rate_scale(unit).map_err(|hint| format!("`{t}`: {hint}"))?;
     if bps < 1.0 || !bps.is_finite() {
         return Err(format!("`{t}` must be a positive bandwidth"));
     }
     Ok(bps.round() as u64)
 }
 
-/// Parses a byte size: `1500B`, `64KiB`, `1MB`, `2GiB`.
+/// Bits per second per unit of a rate, or why the unit is not one.
+fn rate_scale(unit: &str) -> Result<f64, String> {
+    const HINT: &str =
+        "write bits as kbit, Mbit, Gbit (or Mbps, Mb/s) and bytes as kB/s, MB/s, MiB/s";
+    if unit.is_empty() {
+        return Err(format!("a rate needs a unit: {HINT}"));
+    }
+    let (prefix, rest) = if unit.starts_with(['k', 'K', 'm', 'M', 'g', 'G']) {
+        unit.split_at(1)
+    } else {
+        ("", unit)
+    };
+    let (rest, binary) = match rest.strip_prefix('i') {
+        Some(r) if !prefix.is_empty() => (r, true),
+        _ => (rest, false),
+    };
+    let multiple = match (prefix.to_ascii_lowercase().as_str(), binary) {
+        ("", _) => 1.0,
+        ("k", false) => 1e3,
+        ("m", false) => 1e6,
+        ("g", false) => 1e9,
+        ("k", true) => 1024.0,
+        ("m", true) => 1024.0 * 1024.0,
+        ("g", true) => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{unit}` is not a rate unit: {HINT}")),
+    };
+    let per_unit = match rest {
+        // RouterOS writes bit rates as a bare prefix: max-limit=10M.
+        "" if !prefix.is_empty() && !binary => 1.0,
+        "bit" | "bit/s" | "bps" | "b/s" | "bits/s" => 1.0,
+        "B/s" | "Bps" | "byte/s" | "bytes/s" => 8.0,
+        "B" | "b" | "byte" | "bytes" => {
+            return Err(format!(
+                "`{unit}` is an amount, not a rate: say per second ({HINT})"
+            ));
+        }
+        _ => return Err(format!("`{unit}` is not a rate unit: {HINT}")),
+    };
+    Ok(multiple * per_unit)
+}
+
+/// Parses a byte size: `1500B`, `64KiB`, `1MB`, `2GiB`. Bits (`Mbit`, `Mb`) are refused.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (value, unit) = split_number(t).ok_or_else(|| format!("`{t}` is not a size"))?;
@@ -135,7 +168,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "GiB" => 1024.0 * 1024.0 * 1024.0,
         other => {
             return Err(format!(
-                "`{other}` is not a size unit (use B, KiB, MB, MiB, GB)"
+                "`{other}` is not a size unit (use B, KiB, MB, MiB, GB: bytes, with an uppercase B)"
             ));
         }
     };
@@ -229,6 +262,31 @@ mod tests {
         assert_eq!(parse_bandwidth("512kbit"), Ok(512_000));
         assert!(parse_bandwidth("0Mbit").is_err());
         assert!(parse_bandwidth("100 furlongs").is_err());
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+    }
+
+    #[test]
+    fn a_rate_in_bytes_is_never_read_as_bits() {
+        for bits in [
+            "100Mbit",
+            "100Mbps",
+            "100Mb/s",
+            "100mbps",
+            "100Mbit/s",
+            "100M",
+            "0.1Gbit",
+        ] {
+            assert_eq!(parse_bandwidth(bits), Ok(100_000_000), "{bits}");
+        }
+        for bytes in ["12.5MB/s", "12.5MBps", "12.5mB/s"] {
+            assert_eq!(parse_bandwidth(bytes), Ok(100_000_000), "{bytes}");
+        }
+        assert_eq!(parse_bandwidth("1MiB/s"), Ok(8 * 1024 * 1024));
+        for refused in ["100MB", "100Mb", "100", "100Mbyte", "100MiB", "100xbit"] {
+            assert!(parse_bandwidth(refused).is_err(), "{refused}");
+        }
+        assert!(parse_size("100Mbit").is_err());
+        assert!(parse_size("100Mb").is_err());
         assert_eq!(parse_size("64KiB"), Ok(65_536));
         assert_eq!(parse_size("1500B"), Ok(1500));
         assert_eq!(parse_size("1MB"), Ok(1_000_000));

@@ -61,13 +61,21 @@ fn run_writes_the_summary_timeseries_and_charts() {
         assert!(!summary["connections"][key].is_null(), "connections.{key}");
     }
     let csv = common::read(&out.join("timeseries.csv"));
-    assert!(csv.starts_with("time_s,wan,down_bps,up_bps,active_connections\n"));
+    assert!(csv.starts_with(
+        "time_s,wan,down_bps,up_bps,active_connections,broken,broken.reply-sent-out-wan,"
+    ));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",queue_drops,losses,mean_rtt_ms")
+    );
     assert_eq!(
         csv.lines().count(),
         1 + 3 * 2,
         "3 samples of 10 s for 2 WANs"
     );
-    for chart in ["throughput", "shares"] {
+    for chart in ["throughput", "shares", "health"] {
         for ext in ["png", "svg"] {
             assert!(out.join(format!("{chart}.{ext}")).metadata().unwrap().len() > 1000);
         }

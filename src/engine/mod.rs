@@ -11,18 +11,19 @@ mod queue;
 
 use crate::firewall::{AddrRange, IfaceId};
 use crate::flow::{Cause, Flow, Outbox, Side};
-use crate::link::{Channel, LinkDrop, Lossy, Wire};
-use crate::metrics::{Metrics, WanMetrics};
+use crate::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
+use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics};
 use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
 use crate::topology::Topology;
-use crate::units::{SEC, Time};
+use crate::units::{MS, SEC, Time};
 use crate::workload::{Session, SessionKind, Workload};
 use queue::EventQueue;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use std::collections::VecDeque;
+use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Copy, Debug)]
@@ -52,8 +53,8 @@ struct WanSide {
     iface: IfaceId,
     /// The router's address on this WAN: the only source the ISP accepts from it.
     address: Ipv4Addr,
-    up: Lossy<Wire>,
-    down: Lossy<Wire>,
+    gateway: Ipv4Addr,
+    access: Link<Lossy<Wire>>,
     upstream_latency: Time,
 }
 
@@ -67,8 +68,7 @@ pub struct Simulation {
     pub router: Router,
     lan_iface: IfaceId,
     lan_subnet: AddrRange,
-    lan_up: Wire,
-    lan_down: Wire,
+    lan: Link<Wire>,
     wans: Vec<WanSide>,
     /// Per router interface, the WAN index plugged into it.
     wan_of_iface: Vec<Option<u8>>,
@@ -78,6 +78,21 @@ pub struct Simulation {
     outbox: Outbox,
     sample_interval: Time,
     pub metrics: Metrics,
+    connection_log: Option<Box<dyn ConnectionLog>>,
+}
+
+/// Where a capture can be taken: the router's LAN port or one of its WANs (scenario order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TapPoint {
+    Lan,
+    Wan(usize),
+}
+
+/// A file the engine streams into during a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Connections,
+    Capture(TapPoint),
 }
 
 impl Simulation {
@@ -107,8 +122,11 @@ impl Simulation {
             wans.push(WanSide {
                 iface,
                 address,
-                up: Lossy::new(wire(access, false), access.loss, link_rng(2 * i as u64)),
-                down: Lossy::new(wire(access, true), access.loss, link_rng(2 * i as u64 + 1)),
+                gateway: w.gateway,
+                access: Link::new(
+                    Lossy::new(wire(access, false), access.loss, link_rng(2 * i as u64)),
+                    Lossy::new(wire(access, true), access.loss, link_rng(2 * i as u64 + 1)),
+                ),
                 upstream_latency: topology.link(topology.upstream[i]).latency,
             });
             let name = config.iface_name(iface).to_string();
@@ -139,8 +157,7 @@ impl Simulation {
             router,
             lan_iface: loaded.lan_iface,
             lan_subnet,
-            lan_up: wire(lan, true),
-            lan_down: wire(lan, false),
+            lan: Link::new(wire(lan, false), wire(lan, true)),
             wans,
             wan_of_iface,
             workload,
@@ -149,6 +166,7 @@ impl Simulation {
             outbox: Vec::with_capacity(64),
             sample_interval: sc.sample_interval.0.max(1),
             metrics: Metrics::new(wan_metrics),
+            connection_log: None,
         };
         if let Some((at, host, app)) = sim.workload.next_session(0) {
             sim.schedule(at, Event::SessionStart { host, app });
@@ -156,6 +174,28 @@ impl Simulation {
         sim.schedule(sim.sample_interval, Event::Sample);
         sim.schedule(SEC, Event::Housekeeping);
         sim
+    }
+
+    /// Records every packet the router sends or receives at `point` into `out`, as pcap.
+    pub fn capture(&mut self, point: TapPoint, out: Box<dyn Write + Send>) -> io::Result<()> {
+        let (link_iface, peer) = match point {
+            TapPoint::Lan => (self.lan_iface, PeerMac::FromAddress),
+            TapPoint::Wan(i) => {
+                let gateway = crate::link::host_mac(self.wans[i].gateway);
+                (self.wans[i].iface, PeerMac::Fixed(gateway))
+            }
+        };
+        let capture = Capture::new(out, router_mac(link_iface), peer)?;
+        match point {
+            TapPoint::Lan => self.lan.capture(capture),
+            TapPoint::Wan(i) => self.wans[i].access.capture(capture),
+        }
+        Ok(())
+    }
+
+    /// Hands every connection to `log` when it ends (and those still open when the run does).
+    pub fn log_connections(&mut self, log: Box<dyn ConnectionLog>) {
+        self.connection_log = Some(log);
     }
 
     pub fn now(&self) -> Time {
@@ -204,7 +244,7 @@ impl Simulation {
             Event::SessionStart { host, app } => self.session_start(host, app),
             Event::Timer { flow } => self.timer(flow),
             Event::Sample => {
-                self.metrics.sample(self.now, self.sample_interval);
+                self.sample();
                 self.schedule(self.now + self.sample_interval, Event::Sample);
             }
             Event::Housekeeping => {
@@ -268,9 +308,12 @@ impl Simulation {
         };
         if let Some(outcome) = flow.outcome {
             let wan = flow.wan;
+            if let Some(log) = &mut self.connection_log {
+                log.record(&record_of(flow, Some(self.now)));
+            }
             self.flows[id as usize] = None;
             self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
-            self.metrics.record_outcome(outcome);
+            self.metrics.record_outcome(outcome, wan);
             match wan {
                 Some(w) => self.metrics.wans[w as usize].active -= 1,
                 None => self.metrics.never_left += 1,
@@ -307,7 +350,7 @@ impl Simulation {
     }
 
     fn send_from_host(&mut self, pkt: Packet) {
-        if let Ok(at) = self.lan_up.send(self.now, pkt.len) {
+        if let Ok(at) = self.lan.send(Way::ToRouter, self.now, &pkt) {
             self.schedule(at, Event::AtRouter(self.lan_iface, pkt));
         }
     }
@@ -334,11 +377,14 @@ impl Simulation {
     fn at_router(&mut self, iface: IfaceId, mut pkt: Packet) {
         if let Some(wan) = self.wan_of_iface[iface as usize] {
             self.metrics.received_down(wan as usize, pkt.len);
+            if let Some(flow) = live(&mut self.flows, pkt.flow) {
+                flow.bytes_down += pkt.len as u64;
+            }
         }
         self.metrics.router_packets += 1;
         match self.router.receive(self.now, iface, &mut pkt) {
             Verdict::Forward(hop) if hop.iface == self.lan_iface => {
-                if let Ok(at) = self.lan_down.send(self.now, pkt.len) {
+                if let Ok(at) = self.lan.send(Way::FromRouter, self.now, &pkt) {
                     self.schedule(at, Event::AtHost(pkt));
                 }
             }
@@ -366,7 +412,7 @@ impl Simulation {
             self.note_wan(wan, &pkt);
         }
         let side = &mut self.wans[w];
-        match side.up.send(self.now, pkt.len) {
+        match side.access.send(Way::FromRouter, self.now, &pkt) {
             Ok(at) => {
                 let at = at + side.upstream_latency + self.server_latency(&pkt, pkt.tuple.dst);
                 self.schedule(at, Event::AtServer(wan, pkt));
@@ -384,6 +430,7 @@ impl Simulation {
         let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
+        flow.bytes_up += pkt.len as u64;
         match flow.wan {
             None => {
                 flow.wan = Some(wan);
@@ -419,12 +466,13 @@ impl Simulation {
         if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
+        self.note_rtt(pkt.flow);
         self.after_flow_step(pkt.flow);
     }
 
     fn at_gateway(&mut self, wan: u8, pkt: Packet) {
         let side = &mut self.wans[wan as usize];
-        match side.down.send(self.now, pkt.len) {
+        match side.access.send(Way::ToRouter, self.now, &pkt) {
             Ok(at) => {
                 let iface = side.iface;
                 self.schedule(at, Event::AtRouter(iface, pkt));
@@ -442,7 +490,73 @@ impl Simulation {
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
+        self.note_rtt(pkt.flow);
         self.after_flow_step(pkt.flow);
+    }
+
+    /// Closes the time series' current interval at `now`.
+    fn sample(&mut self) {
+        let links = self.wans.iter().map(|w| link_totals(&w.access));
+        let since = self.metrics.samples.last().map_or(0, |s| s.time);
+        self.metrics.sample(self.now, self.now - since, links);
+    }
+
+    /// Books an RTT the flow's TCP measured on the WAN it uses.
+    fn note_rtt(&mut self, id: u32) {
+        if let Some(flow) = live(&mut self.flows, id)
+            && let Some(wan) = flow.wan
+            && let Some(rtt) = flow.take_rtt_sample()
+        {
+            self.metrics.rtt(wan, rtt);
+        }
+    }
+
+    /// Ends the run: logs the connections still open, closes the captures. Returns the first
+    /// write error of each stream that had one.
+    fn close(&mut self) -> Vec<(Stream, io::Error)> {
+        let mut errors = Vec::new();
+        if let Some(mut log) = self.connection_log.take() {
+            for flow in self.flows.iter().flatten() {
+                log.record(&record_of(flow, None));
+            }
+            if let Err(e) = log.finish() {
+                errors.push((Stream::Connections, e));
+            }
+        }
+        let end = self.now;
+        if let Err(e) = self.lan.finish_capture(end) {
+            errors.push((Stream::Capture(TapPoint::Lan), e));
+        }
+        for (i, w) in self.wans.iter_mut().enumerate() {
+            if let Err(e) = w.access.finish_capture(end) {
+                errors.push((Stream::Capture(TapPoint::Wan(i)), e));
+            }
+        }
+        errors
+    }
+}
+
+/// A WAN link's totals so far, both directions: (queue drops, losses).
+fn link_totals(link: &Link<Lossy<Wire>>) -> (u64, u64) {
+    let (up, down) = (link.from_router.stats(), link.to_router.stats());
+    (up.queue_drops + down.queue_drops, up.losses + down.losses)
+}
+
+/// The router's MAC address on an interface (locally administered).
+fn router_mac(iface: IfaceId) -> [u8; 6] {
+    [0x02, 0x00, 0x5e, 0x00, 0x00, iface]
+}
+
+fn record_of(flow: &Flow, ended: Option<Time>) -> ConnectionRecord {
+    ConnectionRecord {
+        started: flow.started,
+        ended,
+        tuple: flow.tuple,
+        app: flow.app,
+        wan: flow.wan,
+        bytes_up: flow.bytes_up,
+        bytes_down: flow.bytes_down,
+        outcome: flow.outcome,
     }
 }
 
@@ -464,35 +578,58 @@ pub struct Run {
     pub metrics: Metrics,
     /// The router as the run left it, for `--exec` commands.
     pub router: Router,
+    /// Streamed files that could not be written completely, with the first error of each.
+    pub stream_errors: Vec<(Stream, io::Error)>,
 }
 
-/// Simulates `loaded` for `duration` with `seed`, calling `progress(now, end)` every simulated
-/// second or so.
+/// Simulates `loaded` for `duration` with `seed`, calling `progress(now, end)` as it goes.
 pub fn simulate(
     loaded: &Loaded,
     seed: u64,
     duration: Time,
-    mut progress: impl FnMut(Time, Time),
+    progress: impl FnMut(Time, Time),
 ) -> Run {
-    let mut sim = Simulation::new(loaded, seed);
-    sim.end = duration;
-    let step = (duration / 200).max(SEC);
-    while !sim.is_finished() {
-        let next = sim.now() + step;
-        sim.run_until(next);
-        progress(sim.now().min(duration), duration);
-    }
-    let active = sim.active_connections();
-    for (m, side) in sim.metrics.wans.iter_mut().zip(&sim.wans) {
-        let (up, down) = (side.up.stats(), side.down.stats());
-        m.queue_drops = up.queue_drops + down.queue_drops;
-        m.losses = up.losses + down.losses;
-    }
-    let summary =
-        crate::report::Summary::new(loaded, seed, duration, &sim.metrics, &sim.router, active);
-    Run {
-        summary,
-        metrics: sim.metrics,
-        router: sim.router,
+    Simulation::new(loaded, seed).run(loaded, seed, duration, progress)
+}
+
+impl Simulation {
+    /// Runs to `duration`, calling `progress(now, end)` at least every simulated second.
+    pub fn run(
+        mut self,
+        loaded: &Loaded,
+        seed: u64,
+        duration: Time,
+        mut progress: impl FnMut(Time, Time),
+    ) -> Run {
+        self.end = duration;
+        let step = (duration / 1000).clamp(MS, SEC);
+        while !self.is_finished() {
+            let next = self.now() + step;
+            self.run_until(next);
+            progress(self.now().min(duration), duration);
+        }
+        // A run that does not end on a sampling boundary gets a last, shorter interval.
+        if self.metrics.samples.last().map_or(0, |s| s.time) < self.now {
+            self.sample();
+        }
+        let active = self.active_connections();
+        for (m, side) in self.metrics.wans.iter_mut().zip(&self.wans) {
+            (m.queue_drops, m.losses) = link_totals(&side.access);
+        }
+        let stream_errors = self.close();
+        let summary = crate::report::Summary::new(
+            loaded,
+            seed,
+            duration,
+            &self.metrics,
+            &self.router,
+            active,
+        );
+        Run {
+            summary,
+            metrics: self.metrics,
+            router: self.router,
+            stream_errors,
+        }
     }
 }

@@ -3,7 +3,8 @@
 
 use super::Summary;
 use crate::error::Error;
-use crate::metrics::Metrics;
+use crate::flow::Cause;
+use crate::metrics::{Metrics, Sample};
 use crate::units::SEC;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -25,70 +26,189 @@ fn chart_error(e: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("could not draw chart: {e}"))
 }
 
+/// One line of a time-series panel: its legend, colour and (minutes, value) points.
+struct Line {
+    label: String,
+    color: RGBAColor,
+    points: Vec<(f64, f64)>,
+}
+
+fn wan_color(i: usize) -> RGBAColor {
+    Palette99::pick(i).to_rgba()
+}
+
+/// Minutes since the start of a sample's interval end.
+fn minutes(s: &Sample) -> f64 {
+    s.time as f64 / SEC as f64 / 60.0
+}
+
+/// One line per WAN of a value read off each sample.
+fn per_wan(
+    summary: &Summary,
+    metrics: &Metrics,
+    value: impl Fn(&Sample) -> Option<f64>,
+) -> Vec<Line> {
+    summary
+        .wans
+        .iter()
+        .enumerate()
+        .map(|(i, w)| Line {
+            label: format!("{} ({})", w.name, w.isp),
+            color: wan_color(i),
+            points: metrics
+                .samples
+                .iter()
+                .filter(|s| s.wan == i)
+                .filter_map(|s| Some((minutes(s), value(s)?)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A panel of lines over the run's minutes.
+fn line_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    caption: &str,
+    unit: &str,
+    duration_min: f64,
+    lines: &[Line],
+) -> Result<(), String> {
+    let top = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max)
+        * 1.15;
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..duration_min, 0.0..top)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("minutes")
+        .y_desc(unit)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for l in lines {
+        let color = l.color;
+        chart
+            .draw_series(LineSeries::new(
+                l.points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(l.label.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3)));
+    }
+    if !lines.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Titled panels stacked top to bottom, each a set of lines.
+fn panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    duration_s: f64,
+    content: &[(String, &str, Vec<Line>)],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let root = root
+        .titled(title, ("sans-serif", 26))
+        .map_err(|e| e.to_string())?;
+    let duration_min = (duration_s / 60.0).max(1.0 / 60.0);
+    let areas = root.split_evenly((content.len(), 1));
+    for (area, (caption, unit, lines)) in areas.iter().zip(content) {
+        line_panel(area, caption, unit, duration_min, lines)?;
+    }
+    Ok(())
+}
+
 /// Per-WAN throughput over time: downstream above, upstream below.
 pub fn throughput(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
-    struct Draw<'a>(&'a Summary, &'a Metrics);
-    impl Draw<'_> {
-        fn on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-            let (summary, metrics) = (self.0, self.1);
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
-            let title = format!("{}: throughput per WAN", summary.scenario);
-            let root = root
-                .titled(&title, ("sans-serif", 26))
-                .map_err(|e| e.to_string())?;
-            let panels = root.split_evenly((2, 1));
-            let minutes = (summary.duration_s / 60.0).max(1.0 / 60.0);
-            for (panel, down) in panels.iter().zip([true, false]) {
-                let value =
-                    |s: &crate::metrics::Sample| if down { s.down_bps } else { s.up_bps } / 1e6;
-                let top = metrics.samples.iter().map(value).fold(1.0f64, f64::max) * 1.1;
-                let caption = if down {
-                    "download (ISP → router)"
-                } else {
-                    "upload (router → ISP)"
-                };
-                let mut chart = ChartBuilder::on(panel)
-                    .caption(caption, ("sans-serif", 18))
-                    .margin(12)
-                    .x_label_area_size(36)
-                    .y_label_area_size(60)
-                    .build_cartesian_2d(0.0..minutes, 0.0..top)
-                    .map_err(|e| e.to_string())?;
-                chart
-                    .configure_mesh()
-                    .x_desc("minutes")
-                    .y_desc("Mbit/s")
-                    .label_style(("sans-serif", 14))
-                    .draw()
-                    .map_err(|e| e.to_string())?;
-                for (i, w) in summary.wans.iter().enumerate() {
-                    let color = Palette99::pick(i).to_rgba();
-                    let points = metrics
-                        .samples
-                        .iter()
-                        .filter(|s| s.wan == i)
-                        .map(|s| (s.time as f64 / SEC as f64 / 60.0, value(s)));
-                    chart
-                        .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                        .map_err(|e| e.to_string())?
-                        .label(format!("{} ({})", w.name, w.isp))
-                        .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3))
-                        });
+    let content = [
+        (
+            "download (ISP → router)".to_string(),
+            "Mbit/s",
+            per_wan(summary, metrics, |s| Some(s.down_bps / 1e6)),
+        ),
+        (
+            "upload (router → ISP)".to_string(),
+            "Mbit/s",
+            per_wan(summary, metrics, |s| Some(s.up_bps / 1e6)),
+        ),
+    ];
+    let title = format!("{}: throughput per WAN", summary.scenario);
+    let draw_svg =
+        |a: &DrawingArea<SVGBackend, Shift>| panels(a, &title, summary.duration_s, &content);
+    let draw_png =
+        |a: &DrawingArea<BitMapBackend, Shift>| panels(a, &title, summary.duration_s, &content);
+    both_with(dir, "throughput", draw_svg, draw_png)
+}
+
+/// What went wrong over time: broken connections by cause, queue drops and TCP's RTT per WAN.
+pub fn health(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
+    let interval_s = metrics
+        .samples
+        .iter()
+        .find(|s| s.wan == 0)
+        .map_or(1.0, |s| s.time as f64 / SEC as f64);
+    let causes: Vec<Line> = Cause::ALL
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| metrics.samples.iter().any(|s| s.broken[*c] > 0))
+        .map(|(c, cause)| {
+            let mut points: Vec<(f64, f64)> = Vec::new();
+            for s in &metrics.samples {
+                match points.last_mut() {
+                    Some(p) if p.0 == minutes(s) => p.1 += f64::from(s.broken[c]),
+                    _ => points.push((minutes(s), f64::from(s.broken[c]))),
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 14))
-                    .draw()
-                    .map_err(|e| e.to_string())?;
             }
-            Ok(())
-        }
-    }
-    let d = Draw(summary, metrics);
-    both_with(dir, "throughput", |a| d.on(a), |a| d.on(a))
+            Line {
+                label: cause.name().to_string(),
+                color: Palette99::pick(c + 10).to_rgba(),
+                points,
+            }
+        })
+        .collect();
+    let broken = if causes.is_empty() {
+        "broken connections: none".to_string()
+    } else {
+        format!("broken connections per {interval_s:.0} s, by cause (all WANs)")
+    };
+    let content = [
+        (broken, "connections", causes),
+        (
+            format!("packets dropped by full queues per {interval_s:.0} s"),
+            "packets",
+            per_wan(summary, metrics, |s| Some(s.queue_drops as f64)),
+        ),
+        (
+            "mean round-trip time measured by TCP".to_string(),
+            "ms",
+            per_wan(summary, metrics, |s| Some(s.mean_rtt? as f64 / 1e6)),
+        ),
+    ];
+    let title = format!(
+        "{}: broken connections, queue drops and RTT",
+        summary.scenario
+    );
+    let draw_svg =
+        |a: &DrawingArea<SVGBackend, Shift>| panels(a, &title, summary.duration_s, &content);
+    let draw_png =
+        |a: &DrawingArea<BitMapBackend, Shift>| panels(a, &title, summary.duration_s, &content);
+    both_with(dir, "health", draw_svg, draw_png)
 }
 
 /// Reads one kind of share off a WAN's summary.
@@ -102,7 +222,16 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
             let s = self.0;
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let n = s.wans.len();
-            let title = format!("{}: share per WAN, configured vs measured", s.scenario);
+            let broken = super::share(s.connections.broken, s.connections.total);
+            let title = if broken > 0.0 {
+                format!(
+                    "{}: share per WAN, configured vs measured — {:.1}% of connections broke",
+                    s.scenario,
+                    broken * 100.0
+                )
+            } else {
+                format!("{}: share per WAN, configured vs measured", s.scenario)
+            };
             let mut chart = ChartBuilder::on(root)
                 .caption(&title, ("sans-serif", 24))
                 .margin(16)
@@ -127,15 +256,22 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                 .label_style(("sans-serif", 15))
                 .draw()
                 .map_err(|e| e.to_string())?;
-            let bars: [(&str, ShareOf); 4] = [
+            let bars: [(&str, ShareOf); 5] = [
                 ("configured", |w| w.configured_share),
                 ("connections", |w| Some(w.connection_share)),
                 ("address pairs", |w| Some(w.address_pair_share)),
                 ("bytes", |w| Some(w.byte_share)),
+                ("broken (of its connections)", |w| {
+                    Some(super::share(w.broken, w.connections))
+                }),
             ];
             let width = 0.8 / bars.len() as f64;
             for (b, (label, get)) in bars.iter().enumerate() {
-                let color = Palette99::pick(b + 4).to_rgba();
+                let color = if b == bars.len() - 1 {
+                    RED.to_rgba()
+                } else {
+                    Palette99::pick(b + 4).to_rgba()
+                };
                 let rects = s.wans.iter().enumerate().filter_map(|(i, w)| {
                     let v = get(w)? * 100.0;
                     let x0 = i as f64 + 0.1 + b as f64 * width;

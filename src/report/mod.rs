@@ -1,14 +1,17 @@
 //! Turns a run's metrics into what people read: a table per WAN on the terminal,
-//! `summary.json`, `timeseries.csv` and charts (PNG and SVG).
+//! `summary.json`, `timeseries.csv`, `connections.csv` and charts (PNG and SVG).
 //!
-//! Output is written into a fresh temporary folder beside the destination and renamed into
-//! place only when every file is complete, so an interrupted or failed run never leaves a
-//! half-written result where an earlier good one was.
+//! Files go into a [`ResultsFolder`]'s staging folder and appear together when the run is
+//! complete; see [`folder`] for how a user's own files are kept safe.
 
 mod charts;
+mod folder;
+
+pub use folder::ResultsFolder;
 
 use crate::error::Error;
-use crate::metrics::Metrics;
+use crate::flow::{Cause, Outcome};
+use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics};
 use crate::router::Router;
 use crate::scenario::Loaded;
 use crate::units::{SEC, Time};
@@ -31,6 +34,8 @@ pub struct Summary {
     pub checks: Checks,
     pub router: RouterSummary,
     pub not_simulated: Vec<crate::config::NotSimulated>,
+    /// What `pccsim check` finds in the configuration.
+    pub findings: Vec<crate::check::Finding>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,6 +62,9 @@ pub struct WanSummary {
     /// Packets dropped by the link's full buffers, and lost on the line, both directions.
     pub queue_drops: u64,
     pub losses: u64,
+    /// Connections that had left by this WAN and broke, in all and by cause.
+    pub broken: u64,
+    pub broken_by_cause: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -64,6 +72,8 @@ pub struct Connections {
     pub total: u64,
     pub completed: u64,
     pub broken: u64,
+    /// Broken connections over those that ended (completed or broken).
+    pub broken_share: f64,
     pub broken_by_cause: BTreeMap<String, u64>,
     pub active_at_end: u64,
     /// Started by a host but never forwarded out of any WAN.
@@ -84,6 +94,14 @@ pub struct RouterSummary {
     pub packets: u64,
     pub conntrack_entries_at_end: u64,
     pub events: u64,
+}
+
+/// Causes with a count, by name.
+fn by_cause(counts: impl Iterator<Item = (Cause, u64)>) -> BTreeMap<String, u64> {
+    counts
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| (c.name().to_string(), n))
+        .collect()
 }
 
 fn share(part: u64, total: u64) -> f64 {
@@ -155,6 +173,12 @@ impl Summary {
                     peak_utilisation_up: peak_up / w.up_bps as f64,
                     queue_drops: w.queue_drops,
                     losses: w.losses,
+                    broken: w.broken_by_cause.iter().sum(),
+                    broken_by_cause: by_cause(
+                        Cause::ALL
+                            .iter()
+                            .map(|&c| (c, w.broken_by_cause[c as usize])),
+                    ),
                 }
             })
             .collect();
@@ -168,11 +192,8 @@ impl Summary {
                 total: metrics.connections_total,
                 completed: metrics.completed,
                 broken: metrics.broken(),
-                broken_by_cause: metrics
-                    .broken_by_cause
-                    .iter()
-                    .map(|(c, n)| (c.name().to_string(), *n))
-                    .collect(),
+                broken_share: share(metrics.broken(), metrics.completed + metrics.broken()),
+                broken_by_cause: by_cause(metrics.broken_by_cause.iter().map(|(c, n)| (*c, *n))),
                 active_at_end: active,
                 never_left: metrics.never_left,
             },
@@ -190,7 +211,13 @@ impl Summary {
                 events: metrics.events,
             },
             not_simulated: router.config.not_simulated.clone(),
+            findings: crate::check::check(&router.config).findings,
         }
+    }
+
+    /// More than `threshold` of the connections that ended broke.
+    pub fn too_many_broken(&self, threshold: f64) -> bool {
+        self.connections.broken_share > threshold
     }
 
     pub fn to_json(&self) -> String {
@@ -213,8 +240,9 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-/// The terminal table: one row per WAN.
-pub fn table(s: &Summary) -> String {
+/// The terminal table: one row per WAN, then the connections' fate; a banner when more than
+/// `max_broken` of the connections that ended broke.
+pub fn table(s: &Summary, max_broken: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -233,8 +261,9 @@ pub fn table(s: &Summary) -> String {
         "util down",
         "peak down",
         "util up",
+        "broken",
     ];
-    let rows: Vec<[String; 11]> = s
+    let rows: Vec<[String; 12]> = s
         .wans
         .iter()
         .map(|w| {
@@ -250,6 +279,7 @@ pub fn table(s: &Summary) -> String {
                 pct(w.mean_utilisation_down),
                 pct(w.peak_utilisation_down),
                 pct(w.mean_utilisation_up),
+                format!("{} ({})", w.broken, pct(share(w.broken, w.connections))),
             ]
         })
         .collect();
@@ -306,51 +336,73 @@ pub fn table(s: &Summary) -> String {
         let lines: Vec<String> = n.lines.iter().map(u32::to_string).collect();
         let _ = writeln!(out, "not simulated: {} (line {})", n.menu, lines.join(", "));
     }
+    if s.too_many_broken(max_broken) {
+        let worst = c.broken_by_cause.iter().max_by_key(|(_, n)| **n);
+        let rule = "!".repeat(78);
+        let _ = writeln!(out, "{rule}");
+        let _ = writeln!(
+            out,
+            "!! BROKEN: {} of the connections that ended broke (more than {}).",
+            pct(c.broken_share),
+            pct(max_broken)
+        );
+        if let Some((cause, n)) = worst {
+            let _ = writeln!(
+                out,
+                "!! Most often: {cause} ({n}). The shares above describe a network that does not work."
+            );
+        }
+        let _ = writeln!(out, "{rule}");
+    }
     out
 }
 
 /// `timeseries.csv`: one row per WAN per sampling interval.
 pub fn timeseries_csv(metrics: &Metrics) -> String {
-    let mut out = String::from("time_s,wan,down_bps,up_bps,active_connections\n");
+    let mut out = String::from("time_s,wan,down_bps,up_bps,active_connections,broken");
+    for c in Cause::ALL {
+        let _ = write!(out, ",broken.{}", c.name());
+    }
+    out.push_str(",queue_drops,losses,mean_rtt_ms\n");
     for s in &metrics.samples {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{},{},{:.0},{:.0},{}",
+            "{},{},{:.0},{:.0},{},{}",
             s.time as f64 / SEC as f64,
             metrics.wans[s.wan].name,
             s.down_bps,
             s.up_bps,
-            s.active_connections
+            s.active_connections,
+            s.broken.iter().sum::<u32>()
         );
+        for n in s.broken {
+            let _ = write!(out, ",{n}");
+        }
+        let rtt = s
+            .mean_rtt
+            .map_or(String::new(), |t| format!("{:.3}", t as f64 / 1e6));
+        let _ = writeln!(out, ",{},{},{rtt}", s.queue_drops, s.losses);
     }
     out
 }
 
-/// Writes every output file into `dir`, replacing it only once all are complete.
-pub fn write_all(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let name = dir
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    let result = write_into(&staging, summary, metrics).and_then(|()| {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&staging, dir).map_err(|e| Error::io(dir, e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result
-}
+/// The files a run writes besides optional ones: what a results folder must have room for.
+pub const FILES: [&str; 8] = [
+    "summary.json",
+    "timeseries.csv",
+    "throughput.png",
+    "throughput.svg",
+    "shares.png",
+    "shares.svg",
+    "health.png",
+    "health.svg",
+];
 
-fn write_into(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// `connections.csv`, written as connections end.
+pub const CONNECTIONS_FILE: &str = "connections.csv";
+
+/// Writes the summary, time series and charts into `dir`.
+pub fn write_files(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
     let write = |file: &str, text: &str| {
         let p = dir.join(file);
         std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
@@ -359,5 +411,71 @@ fn write_into(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Er
     write("timeseries.csv", &timeseries_csv(metrics))?;
     charts::throughput(dir, summary, metrics)?;
     charts::shares(dir, summary)?;
+    charts::health(dir, summary, metrics)?;
     Ok(())
+}
+
+/// `connections.csv`: one row per connection, streamed to `out` as each ends.
+pub struct ConnectionsCsv<W: std::io::Write + Send> {
+    out: W,
+    wans: Vec<String>,
+    apps: Vec<String>,
+    line: String,
+    /// The first write error; later rows are not attempted.
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write + Send> ConnectionsCsv<W> {
+    pub fn new(mut out: W, wans: Vec<String>, apps: Vec<String>) -> ConnectionsCsv<W> {
+        let header = "start_s,end_s,app,protocol,src,src_port,dst,dst_port,wan,bytes_up,bytes_down,outcome,cause\n";
+        let error = out.write_all(header.as_bytes()).err();
+        ConnectionsCsv {
+            out,
+            wans,
+            apps,
+            line: String::with_capacity(160),
+            error,
+        }
+    }
+}
+
+impl<W: std::io::Write + Send> ConnectionLog for ConnectionsCsv<W> {
+    fn record(&mut self, c: &ConnectionRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        let secs = |t: Time| t as f64 / SEC as f64;
+        let (outcome, cause) = match c.outcome {
+            None => ("open", ""),
+            Some(Outcome::Completed) => ("completed", ""),
+            Some(Outcome::Broken(cause)) => ("broken", cause.name()),
+        };
+        let t = &c.tuple;
+        self.line.clear();
+        let _ = writeln!(
+            self.line,
+            "{:.6},{},{},{},{},{},{},{},{},{},{},{outcome},{cause}",
+            secs(c.started),
+            c.ended.map_or(String::new(), |e| format!("{:.6}", secs(e))),
+            self.apps.get(c.app as usize).map_or("", String::as_str),
+            t.protocol.name(),
+            t.src,
+            t.src_port,
+            t.dst,
+            t.dst_port,
+            c.wan
+                .and_then(|w| self.wans.get(w as usize))
+                .map_or("", String::as_str),
+            c.bytes_up,
+            c.bytes_down,
+        );
+        self.error = self.out.write_all(self.line.as_bytes()).err();
+    }
+
+    fn finish(mut self: Box<Self>) -> std::io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
+    }
 }
