@@ -35,8 +35,19 @@ pub struct Finding {
 pub struct Report {
     pub dialect: Dialect,
     pub findings: Vec<Finding>,
-    /// Each connection mark's share of new LAN connections, from the PCC rules.
+    /// Each connection mark's share of the new LAN connections that reach the PCC rules.
     pub shares: BTreeMap<String, f64>,
+    /// Rules before the PCC rules that give some new LAN connections a mark outright.
+    pub pinned: Vec<Pinned>,
+}
+
+/// A rule that marks new LAN connections without PCC: the share it takes depends on traffic.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pinned {
+    pub mark: String,
+    pub line: u32,
+    /// Its matchers as RouterOS writes them, e.g. `src-address-list=phones`.
+    pub matching: String,
 }
 
 impl Report {
@@ -72,6 +83,7 @@ pub fn check(cfg: &RouterConfig) -> Report {
         dialect: cfg.dialect,
         findings,
         shares,
+        pinned: c.pinned(),
     }
 }
 
@@ -170,6 +182,43 @@ impl<'a> Checker<'a> {
                     _ => None,
                 }
             })
+    }
+
+    /// Prerouting rules before the first PCC rule that mark new connections from the LAN
+    /// without PCC (phones pinned to one ISP, say): PCC splits only what they leave.
+    fn pinned(&self) -> Vec<Pinned> {
+        let first_pcc = self.pcc().next().map_or(u32::MAX, |(r, _, _)| r.line);
+        // Matchers that say where and when a rule applies, not which connections it picks.
+        const SCOPE: [&str; 6] = [
+            "chain",
+            "action",
+            "new-connection-mark",
+            "passthrough",
+            "in-interface",
+            "connection-mark",
+        ];
+        self.rules()
+            .filter(|r| r.chain == PREROUTING && r.line < first_pcc)
+            .filter(|r| in_iface_of(r).is_none_or(|i| !self.wans.contains(&i)))
+            .filter(|r| conn_mark_of(r).is_none())
+            .filter_map(|r| match r.action {
+                Action::MarkConnection(m) => Some((r, m)),
+                _ => None,
+            })
+            .map(|(r, m)| {
+                let params = crate::routeros::export::rule_params(self.cfg, &self.cfg.mangle, r);
+                let matching: Vec<String> = params
+                    .iter()
+                    .filter(|(k, _)| !SCOPE.contains(k) && *k != "comment")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                Pinned {
+                    mark: self.mark(m).to_string(),
+                    line: r.line,
+                    matching: matching.join(" "),
+                }
+            })
+            .collect()
     }
 
     /// The WAN a routing table's default route leaves by.

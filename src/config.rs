@@ -60,6 +60,7 @@ pub struct AddressListEntry {
     pub list: ListId,
     pub range: AddrRange,
     pub disabled: bool,
+    pub comment: Option<String>,
     pub line: u32,
 }
 

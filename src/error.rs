@@ -119,10 +119,11 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Source(Box<SourceError>),
-    #[error("{}: {source}", path.display())]
+    /// Not a `#[source]`: the message already says the cause, and miette would repeat it.
+    #[error("{}: {}", path.display(), plain_io(cause))]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0}")]
     Invalid(String),
@@ -135,11 +136,20 @@ impl From<SourceError> for Error {
 }
 
 impl Error {
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
+    }
+}
+
+/// An I/O error as people read it: without the "(os error N)" std appends.
+pub fn plain_io(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 

@@ -213,7 +213,9 @@ impl Menus for Inspector<'_> {
                 .enumerate()
                 .map(|(i, r)| {
                     let mut p = own(route_params(cfg, r));
-                    let active = self.router.fib.is_active(i as u32);
+                    // Usable routes that stand by for a lower-distance one are not `A`.
+                    let fib = &self.router.fib;
+                    let active = fib.is_selected(i as u32);
                     let flags = format!(
                         "{}{}",
                         if active { "A" } else { "" },
@@ -222,7 +224,12 @@ impl Menus for Inspector<'_> {
                     p.push(("flags".into(), flags));
                     p.push(("active".into(), if active { "yes" } else { "no" }.into()));
                     if let crate::routing::Gateway::Address(gw) = r.gateway {
-                        let state = if active { "reachable" } else { "unreachable" };
+                        let reachable = fib.is_active(i as u32);
+                        let state = if reachable {
+                            "reachable"
+                        } else {
+                            "unreachable"
+                        };
                         p.push(("gateway-status".into(), format!("{gw} {state}")));
                     }
                     p.push((

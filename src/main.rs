@@ -440,7 +440,15 @@ fn check(file: PathBuf, format: Format) -> Result<u8, pccsim::Error> {
         ),
         Format::Text => print!(
             "{}",
-            check_text(&name, &text, &report, std::io::stdout().is_terminal())
+            check_text(
+                &name,
+                &text,
+                &report,
+                wants_colour(
+                    std::io::stdout().is_terminal(),
+                    std::env::var_os("NO_COLOR")
+                )
+            )
         ),
     }
     // Findings are the answer, not a failure: exit 1 tells scripts there is something to fix.
@@ -480,17 +488,31 @@ fn check_text(name: &str, text: &str, report: &pccsim::check::Report, colour: bo
             let _ = writeln!(out, "      = {}", f.message);
         }
     }
+    let _ = writeln!(out);
+    for p in &report.pinned {
+        let which = if p.matching.is_empty() {
+            "every new LAN connection".to_string()
+        } else {
+            format!("new LAN connections with {}", p.matching)
+        };
+        let _ = writeln!(
+            out,
+            "line {}: {which} go to {} (before PCC)",
+            p.line, p.mark
+        );
+    }
     if !report.shares.is_empty() {
         let shares: Vec<String> = report
             .shares
             .iter()
             .map(|(m, s)| format!("{m} {:.1}%", s * 100.0))
             .collect();
-        let _ = writeln!(
-            out,
-            "\nshares of new LAN connections: {}",
-            shares.join(", ")
-        );
+        let of = if report.pinned.is_empty() {
+            "new LAN connections"
+        } else {
+            "the other new LAN connections"
+        };
+        let _ = writeln!(out, "shares of {of}: {}", shares.join(", "));
     }
     out
 }
@@ -535,9 +557,17 @@ fn progress_bar(duration: u64) -> ProgressBar {
     bar
 }
 
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything (no-color.org).
+fn wants_colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn report_error(e: pccsim::Error) {
     let report = miette::Report::new(e);
-    if std::io::stderr().is_terminal() {
+    if wants_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    ) {
         eprintln!("{report:?}");
     } else {
         let handler =
@@ -547,5 +577,31 @@ fn report_error(e: pccsim::Error) {
             Ok(()) => eprint!("{text}"),
             Err(_) => eprintln!("error: {report}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_turns_colour_off_even_on_a_terminal() {
+        assert!(wants_colour(true, None));
+        assert!(!wants_colour(true, Some("1".into())));
+        assert!(wants_colour(true, Some("".into())));
+        assert!(!wants_colour(false, None));
+        let report = pccsim::check::Report {
+            dialect: pccsim::config::Dialect::V6,
+            findings: vec![pccsim::check::Finding {
+                id: "x",
+                severity: pccsim::check::Severity::Warning,
+                line: 1,
+                message: "m".into(),
+            }],
+            shares: Default::default(),
+            pinned: Vec::new(),
+        };
+        assert!(check_text("f", "a", &report, true).contains('\x1b'));
+        assert!(!check_text("f", "a", &report, false).contains('\x1b'));
     }
 }

@@ -120,8 +120,24 @@ impl Fib {
             .find_map(|&i| self.active[i as usize])
     }
 
+    /// The route can carry traffic: enabled, interface running, gateway reachable.
     pub fn is_active(&self, route: u32) -> bool {
         self.active[route as usize].is_some()
+    }
+
+    /// The route is the one in use for its destination in its table: usable, and no usable
+    /// route to the same prefix has a lower distance (RouterOS's `A` flag).
+    pub fn is_selected(&self, route: u32) -> bool {
+        let r = &self.routes[route as usize];
+        let Some(list) = self.by_table.get(r.table.0 as usize) else {
+            return false;
+        };
+        list.iter()
+            .find(|&&i| {
+                let o = &self.routes[i as usize];
+                o.dst == r.dst && o.prefix_len == r.prefix_len && self.is_active(i)
+            })
+            .is_some_and(|&i| i == route)
     }
 
     pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {
@@ -253,6 +269,17 @@ mod tests {
         // The WAN1 table has no active route left, so the lookup falls back to main.
         assert_eq!(f.lookup(TableId(1), dst).unwrap().iface, 1);
         assert_eq!(f.lookup_in(TableId(1), dst), None);
+    }
+
+    #[test]
+    fn only_the_lowest_distance_usable_route_is_selected() {
+        let mut f = fib();
+        // Two default routes in main: distance 1 (index 5) is in use, distance 2 stands by.
+        assert!(f.is_active(5) && f.is_active(6));
+        assert!(f.is_selected(5) && !f.is_selected(6));
+        assert!(f.is_selected(3), "alone in its table");
+        f.set_gateway_reachable("192.168.1.1".parse().unwrap(), false);
+        assert!(!f.is_selected(5) && f.is_selected(6));
     }
 
     #[test]

@@ -239,3 +239,14 @@ fn findings_point_at_the_right_line() {
         report(&pinned).findings
     );
 }
+
+#[test]
+fn connections_pinned_before_pcc_are_named_beside_the_split() {
+    let r = report(&shipped("scenarios/small_business.rsc"));
+    assert_eq!(r.pinned.len(), 1, "{:?}", r.pinned);
+    assert_eq!(r.pinned[0].mark, "fibre_conn");
+    assert_eq!(r.pinned[0].matching, "src-address-list=desk-phones");
+    // PCC splits only the rest, evenly.
+    assert!((r.shares["fibre_conn"] - 0.5).abs() < 1e-9);
+    assert!(report(&shipped("scenarios/dual_wan.rsc")).pinned.is_empty());
+}

@@ -257,8 +257,15 @@ fn exec_answers_operational_commands_after_the_run() {
         0,
         "gateway-status is not a column"
     );
+    // Only the route in use is active: the distance-2 default in main stands by.
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" AS ")).count(),
+        3,
+        "{out}"
+    );
     assert!(
-        out.lines().filter(|l| l.contains(" AS ")).count() >= 4,
+        out.lines()
+            .any(|l| l.contains(" S ") && l.contains("192.168.2.1  2")),
         "{out}"
     );
     let refused = pccsim(&[

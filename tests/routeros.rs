@@ -373,3 +373,17 @@ fn export_round_trips_between_v6_and_v7() {
         assert_eq!(from_v7.mangle.rules.len(), original.mangle.rules.len());
     }
 }
+
+#[test]
+fn export_keeps_address_list_comments() {
+    let src = "/ip firewall address-list add address=10.0.0.0/24 list=lan comment=\"office PCs\"\n";
+    let loaded = run(src);
+    for dialect in [pccsim::config::Dialect::V6, pccsim::config::Dialect::V7] {
+        let text = export(&loaded.config, dialect, false);
+        assert!(text.contains("comment=\"office PCs\" list=lan"), "{text}");
+        // And what it exports reads back the same.
+        let again = &run(&text).config.address_list_entries[0];
+        assert_eq!(again.comment.as_deref(), Some("office PCs"));
+        assert_eq!(again.range, loaded.config.address_list_entries[0].range);
+    }
+}

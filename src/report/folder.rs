@@ -11,7 +11,7 @@
 //! complete: a new folder appears whole by one rename; in a folder that exists, each file is
 //! renamed over its predecessor, which is atomic per file.
 
-use crate::error::Error;
+use crate::error::{Error, plain_io as plain};
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -101,15 +101,6 @@ impl ResultsFolder {
     /// Removes the staging folder (pccsim made it, and nothing in it was published).
     pub fn abandon(self) {
         let _ = std::fs::remove_dir_all(&self.staging);
-    }
-}
-
-/// Without the "(os error N)" that std appends: the message is for people.
-fn plain(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 

@@ -693,14 +693,16 @@ impl Model<'_> {
         let mut list = None;
         let mut range = None;
         let mut disabled = false;
+        let mut comment = None;
         for a in &cmd.args {
             match a.key.as_deref().unwrap_or_default() {
                 "list" => list = Some(self.cfg.address_lists.intern(text(a))),
+                "comment" => comment = Some(text(a).to_string()),
                 "address" => range = Some(AddrRange::parse(text(a)).map_err(|e| self.err(a, e))?),
                 "disabled" => {
                     disabled = yes(text(a)).ok_or_else(|| self.err(a, "expected yes or no"))?
                 }
-                "comment" | "timeout" | "dynamic" => {}
+                "timeout" | "dynamic" => {}
                 k => {
                     return Err(
                         self.err(a, format!("unknown parameter `{k}` for address-list add"))
@@ -715,6 +717,7 @@ impl Model<'_> {
             list,
             range,
             disabled,
+            comment,
             line,
         })
     }

@@ -192,6 +192,9 @@ impl Exporter<'_> {
                 ("address", range_text(&e.range)),
                 ("list", self.cfg.address_lists.name(e.list).to_string()),
             ];
+            if let Some(c) = &e.comment {
+                params.push(("comment", c.clone()));
+            }
             if e.disabled {
                 params.push(("disabled", "yes".into()));
             }
