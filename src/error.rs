@@ -2,7 +2,7 @@
 //! column, the offending text and what was expected, rendered with a source snippet by miette.
 //! The CLI maps every error to exit status 2.
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, SourceSpan};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -13,10 +13,10 @@ pub struct SourceError {
     pub column: u32,
     pub message: String,
     #[source_code]
-    pub source_code: NamedSource<String>,
+    source_code: Excerpt,
     #[label("{label}")]
-    pub span: SourceSpan,
-    pub label: String,
+    span: SourceSpan,
+    label: String,
 }
 
 impl SourceError {
@@ -30,16 +30,18 @@ impl SourceError {
     ) -> Self {
         let start = floor_boundary(text, start);
         let end = floor_boundary(text, end.clamp(start, text.len()));
+        let end = ceil_boundary(text, end.max(start + 1));
         let (line, column) = line_column(text, start);
         let message = message.into();
+        let (source_code, span) = Excerpt::around(file, text, start, end, line, column);
         SourceError {
             file: file.to_string(),
             line,
             column,
             label: message.clone(),
             message,
-            source_code: NamedSource::new(file, text.to_string()),
-            span: (start, ceil_boundary(text, end.max(start + 1)) - start).into(),
+            source_code,
+            span,
         }
     }
 
@@ -56,6 +58,138 @@ impl SourceError {
             .find(|c: char| c.is_whitespace() || c == ',' || c == ')')
             .map_or(text.len(), |n| start + n.max(1));
         SourceError::new(file, text, start, end, message)
+    }
+}
+
+/// What an error shows of its file: the lines around it, each at most [`Excerpt::WIDTH`]
+/// characters (a long line is cut to a window around the error, marked `…`), so the message
+/// stays short and whole-charactered on any input, and an error never holds a copy of a huge
+/// file. It reports the real line and column to miette, so the snippet's header and gutter
+/// match the file.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    /// 0-based line of the file where `text` starts.
+    first_line: usize,
+    /// The error's span in `text`, and its real 0-based line and column in the file.
+    primary: SourceSpan,
+    line: usize,
+    column: usize,
+}
+
+impl Excerpt {
+    /// Characters of a line shown at most.
+    const WIDTH: usize = 160;
+    /// Lines shown before and after the error's.
+    const CONTEXT: usize = 1;
+
+    fn around(
+        file: &str,
+        text: &str,
+        start: usize,
+        end: usize,
+        line: u32,
+        column: u32,
+    ) -> (Excerpt, SourceSpan) {
+        let line0 = line as usize - 1;
+        let first_line = line0.saturating_sub(Self::CONTEXT);
+        let mut excerpt = String::new();
+        let mut span = (0, 0);
+        let mut line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        // Walk back to the first context line.
+        for _ in first_line..line0 {
+            line_start = text[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+        }
+        let mut at = line_start;
+        for n in first_line..=line0 + Self::CONTEXT {
+            if at > text.len() || (n > line0 && at == text.len()) {
+                break;
+            }
+            let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            let line_text = &text[at..line_end];
+            if n == line0 {
+                let (window, offset) = window(line_text, start - at);
+                let base = excerpt.len() + offset;
+                let in_window =
+                    (end.min(line_end).max(start + 1) - start).min(window.len() - offset);
+                span = (base, in_window.max(1));
+                excerpt.push_str(&window);
+            } else {
+                excerpt.push_str(&window(line_text, 0).0);
+            }
+            excerpt.push('\n');
+            at = line_end + 1;
+        }
+        let span: SourceSpan = (span.0.min(excerpt.len()), span.1).into();
+        let span = clamp_span(&excerpt, span);
+        let excerpt = Excerpt {
+            name: file.to_string(),
+            text: excerpt,
+            first_line,
+            primary: span,
+            line: line0,
+            column: column as usize - 1,
+        };
+        (excerpt, span)
+    }
+}
+
+/// At most `Excerpt::WIDTH` characters of `line` around byte `at` (an error position); returns
+/// the text and where `at` landed in it.
+fn window(line: &str, at: usize) -> (String, usize) {
+    const BEFORE: usize = Excerpt::WIDTH / 3;
+    if line.chars().count() <= Excerpt::WIDTH {
+        return (line.to_string(), at);
+    }
+    let chars_before = line[..at].chars().count();
+    let skip = chars_before.saturating_sub(BEFORE);
+    let from = line.char_indices().nth(skip).map_or(line.len(), |(i, _)| i);
+    let to = line[from..]
+        .char_indices()
+        .nth(Excerpt::WIDTH)
+        .map_or(line.len(), |(i, _)| from + i);
+    let mut text = String::new();
+    if from > 0 {
+        text.push('…');
+    }
+    let offset = text.len() + (at - from);
+    text.push_str(&line[from..to]);
+    if to < line.len() {
+        text.push('…');
+    }
+    let offset = offset.min(text.len());
+    (text, offset)
+}
+
+fn clamp_span(text: &str, span: SourceSpan) -> SourceSpan {
+    let start = floor_boundary(text, span.offset());
+    let end = ceil_boundary(text, (start + span.len()).min(text.len()));
+    (start, end - start).into()
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        // The header's location: the error's real line and column, not the excerpt's.
+        let (line, column) = if before == 0 && after == 0 && *span == self.primary {
+            (self.line, self.column)
+        } else {
+            (self.first_line + inner.line(), inner.column())
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            line,
+            column,
+            inner.line_count(),
+        )))
     }
 }
 
@@ -165,5 +299,46 @@ mod tests {
         let e = SourceError::at_line("f.rsc", text, 2, 8, "bad");
         assert_eq!((e.line, e.column), (2, 8));
         assert_eq!(e.to_string(), "f.rsc:2:8: bad");
+    }
+
+    fn render(e: SourceError) -> String {
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+        let mut out = String::new();
+        handler.render_report(&mut out, &e).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_of_whole_characters_with_the_real_column() {
+        let line = format!("x=\"{}\" bogus=1 {}", "é".repeat(5000), "ü".repeat(5000));
+        let text = format!("first\n{line}\nlast");
+        let at = text.find("bogus").unwrap();
+        let out = render(SourceError::new(
+            "f.rsc",
+            &text,
+            at,
+            at + 5,
+            "unknown parameter",
+        ));
+        assert!(out.contains("[f.rsc:2:5006]"), "{out}");
+        assert!(
+            out.contains("…ééé") && out.contains("bogus=1 üüü") && out.contains("ü…"),
+            "{out}"
+        );
+        assert!(!out.contains('\u{fffd}'), "{out}");
+        assert!(out.len() < 2000, "{} bytes", out.len());
+        assert!(
+            out.contains(" 1 │ first") && out.contains(" 3 │ last"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_at_the_edges_of_a_file_render() {
+        for (text, at) in [("", 0), ("abc", 3), ("a\n", 2), ("é", 1), ("\n\n", 1)] {
+            let out = render(SourceError::new("f", text, at, at + 1, "here"));
+            assert!(out.contains("here"), "{text:?}: {out}");
+        }
     }
 }

@@ -551,6 +551,8 @@ fn progress_bar(duration: u64) -> ProgressBar {
             .expect("valid template")
             .progress_chars("=> "),
         );
+        // Redraw (elapsed time, spinner) even while a simulated second takes long.
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }

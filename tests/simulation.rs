@@ -102,3 +102,38 @@ fn a_saturated_link_delivers_at_least_90_percent_of_its_capacity_to_tcp() {
         mean / 1e6
     );
 }
+
+#[test]
+fn progress_is_reported_from_the_first_simulated_second_on() {
+    let loaded = common::scenario("dual_wan.ron");
+    let mut seen = Vec::new();
+    pccsim::engine::simulate(&loaded, 1, 20 * SEC, |now, end| seen.push((now, end)));
+    assert!(seen[0].0 <= SEC, "first report at {} ns", seen[0].0);
+    assert!(seen.windows(2).all(|w| w[1].0 - w[0].0 <= SEC));
+    assert_eq!(seen.last(), Some(&(20 * SEC, 20 * SEC)));
+}
+
+#[test]
+fn a_run_that_ends_between_samples_gets_a_last_shorter_interval() {
+    let loaded = common::scenario("dual_wan.ron");
+    let run = common::run(&loaded, 25 * SEC);
+    let times: Vec<u64> = run
+        .metrics
+        .samples
+        .iter()
+        .filter(|s| s.wan == 0)
+        .map(|s| s.time)
+        .collect();
+    assert_eq!(times, [10 * SEC, 20 * SEC, 25 * SEC]);
+    // The last interval's rate is over its own 5 s: bytes and rate agree.
+    let total: f64 = run
+        .metrics
+        .samples
+        .iter()
+        .filter(|s| s.wan == 0)
+        .zip([10.0, 10.0, 5.0])
+        .map(|(s, secs)| s.down_bps * secs / 8.0)
+        .sum();
+    let bytes = run.metrics.wans[0].bytes_down as f64;
+    assert!((total - bytes).abs() < 1.0, "{total} vs {bytes}");
+}
