@@ -380,3 +380,41 @@ fn a_broken_network_is_reported_as_broken_with_exit_1() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stdout(&o).contains("BROKEN"));
 }
+
+#[test]
+fn every_argument_of_every_command_is_explained_in_help() {
+    for command in ["run", "check", "parse", "trace", "export"] {
+        let o = pccsim(&[command, "--help"]);
+        let help = stdout(&o);
+        let mut undocumented = Vec::new();
+        let mut lines = help.lines().peekable();
+        while let Some(line) = lines.next() {
+            let t = line.trim_start();
+            let is_item = ((t.starts_with('-') && !t.starts_with("- "))
+                || t.starts_with('<')
+                || t.starts_with('['))
+                && line.starts_with("  ");
+            // An item is documented when text follows it on its line or on the next.
+            let words_after = t.split("  ").filter(|s| !s.trim().is_empty()).count() > 1;
+            let next_is_text = lines
+                .peek()
+                .is_some_and(|n| n.starts_with("          ") && !n.trim().is_empty());
+            if is_item && !words_after && !next_is_text {
+                undocumented.push(t.to_string());
+            }
+        }
+        assert!(
+            undocumented.is_empty(),
+            "pccsim {command} --help: {undocumented:?}\n{help}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_says_its_cause_once() {
+    let o = pccsim(&["check", "/nonexistent/router.rsc"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/router.rsc"), "{err}");
+}
