@@ -23,6 +23,17 @@ pub enum Severity {
     Info,
 }
 
+impl Severity {
+    /// The word a compiler would print: error, warning, note.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "note",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
     pub id: &'static str,

@@ -22,37 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and report per-WAN load, connection outcomes and charts.
-    Run {
-        /// The scenario file (RON).
-        scenario: PathBuf,
-        /// Folder for the results (default: output/<scenario name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Seed for every random stream (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Simulate this long instead of the scenario's duration, e.g. 10m.
-        #[arg(long, value_parser = positive_duration)]
-        duration: Option<u64>,
-        /// A RouterOS command to run against the router when the simulation ends, e.g.
-        /// '/ip firewall mangle print stats' (may be given several times).
-        #[arg(long)]
-        exec: Vec<String>,
-        /// A file of RouterOS commands to run when the simulation ends.
-        #[arg(long)]
-        exec_file: Option<PathBuf>,
-        /// Also write connections.csv: one row per connection (start, end, WAN, bytes,
-        /// outcome, cause), streamed as connections end.
-        #[arg(long)]
-        connections: bool,
-        /// Capture the packets of these router ports as pcap files for Wireshark: `LAN` or
-        /// a WAN's interface name, port or ISP, comma-separated (e.g. ISP1,LAN).
-        #[arg(long, value_delimiter = ',')]
-        pcap: Vec<String>,
-        /// Exit with status 1 when more than this share of the connections that ended broke.
-        #[arg(long, value_parser = parse_share, default_value = "5%")]
-        max_broken: f64,
-    },
+    Run(RunArgs),
     /// Check a RouterOS script's syntax without running it (exit 2 with the location if wrong).
     Parse {
         /// The RouterOS script (.rsc).
@@ -140,27 +110,7 @@ fn parse_share(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            scenario,
-            out,
-            seed,
-            duration,
-            exec,
-            exec_file,
-            connections,
-            pcap,
-            max_broken,
-        } => run(RunArgs {
-            scenario,
-            out,
-            seed,
-            duration,
-            exec,
-            exec_file,
-            connections,
-            pcap,
-            max_broken,
-        }),
+        Command::Run(args) => run(args),
         Command::Parse { file, format } => parse(file, format).map(|()| 0),
         Command::Check { config, format } => check(config, format),
         Command::Trace {
@@ -186,15 +136,36 @@ fn main() -> ExitCode {
     }
 }
 
+#[derive(clap::Args)]
 struct RunArgs {
+    /// The scenario file (RON).
     scenario: PathBuf,
+    /// Folder for the results (default: output/<scenario name>).
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// Seed for every random stream (default: the scenario's).
+    #[arg(long)]
     seed: Option<u64>,
+    /// Simulate this long instead of the scenario's duration, e.g. 10m.
+    #[arg(long, value_parser = positive_duration)]
     duration: Option<u64>,
+    /// A RouterOS command to run against the router when the simulation ends, e.g.
+    /// '/ip firewall mangle print stats' (may be given several times).
+    #[arg(long)]
     exec: Vec<String>,
+    /// A file of RouterOS commands to run when the simulation ends.
+    #[arg(long)]
     exec_file: Option<PathBuf>,
+    /// Also write connections.csv: one row per connection (start, end, WAN, bytes,
+    /// outcome, cause), streamed as connections end.
+    #[arg(long)]
     connections: bool,
+    /// Capture the packets of these router ports as pcap files for Wireshark: `LAN` or
+    /// a WAN's interface name, port or ISP, comma-separated (e.g. ISP1,LAN).
+    #[arg(long, value_delimiter = ',')]
     pcap: Vec<String>,
+    /// Exit with status 1 when more than this share of the connections that ended broke.
+    #[arg(long, value_parser = parse_share, default_value = "5%")]
     max_broken: f64,
 }
 
@@ -207,8 +178,8 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     // in an error that was there from the start.
     let mut commands: Vec<(String, String)> = args
         .exec
-        .into_iter()
-        .map(|c| ("--exec".to_string(), c))
+        .iter()
+        .map(|c| ("--exec".to_string(), c.clone()))
         .collect();
     if let Some(f) = &args.exec_file {
         commands.push(read(f)?);
@@ -235,17 +206,10 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     files.extend(taps.iter().map(|(_, file)| file.clone()));
     let out = args
         .out
+        .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
     let folder = ResultsFolder::claim(&out, &files)?;
-    let result = simulate_into(
-        &folder,
-        &loaded,
-        seed,
-        duration,
-        args.connections,
-        &taps,
-        args.max_broken,
-    );
+    let result = simulate_into(&folder, &loaded, &args, seed, duration, &taps);
     let (summary, router) = match result {
         Ok(done) => done,
         Err(e) => {
@@ -272,11 +236,10 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
 fn simulate_into(
     folder: &pccsim::report::ResultsFolder,
     loaded: &pccsim::scenario::Loaded,
+    args: &RunArgs,
     seed: u64,
     duration: u64,
-    connections: bool,
     taps: &[(pccsim::engine::TapPoint, String)],
-    max_broken: f64,
 ) -> Result<(pccsim::report::Summary, pccsim::Router), pccsim::Error> {
     use pccsim::report;
     let findings = pccsim::check::check(&loaded.config);
@@ -291,7 +254,7 @@ fn simulate_into(
             .map(std::io::BufWriter::new)
             .map_err(|e| pccsim::Error::io(folder.path().join(name), e))
     };
-    if connections {
+    if args.connections {
         let wans = sim.metrics.wans.iter().map(|w| w.name.clone()).collect();
         let apps = loaded
             .scenario
@@ -319,7 +282,7 @@ fn simulate_into(
         };
         return Err(pccsim::Error::io(folder.path().join(name), e));
     }
-    print!("{}", report::table(&run.summary, max_broken));
+    print!("{}", report::table(&run.summary, args.max_broken));
     report::write_files(dir, &run.summary, &run.metrics)?;
     Ok((run.summary, run.router))
 }
@@ -329,14 +292,12 @@ fn findings_text(loaded: &pccsim::scenario::Loaded, report: &pccsim::check::Repo
     let config = &loaded.config_file;
     let mut out = String::new();
     for f in &report.findings {
-        let severity = match f.severity {
-            pccsim::check::Severity::Error => "error",
-            pccsim::check::Severity::Warning => "warning",
-            pccsim::check::Severity::Info => "note",
-        };
         out.push_str(&format!(
-            "check: {severity}[{}] {config}:{}: {}\n",
-            f.id, f.line, f.message
+            "check: {}[{}] {config}:{}: {}\n",
+            f.severity.label(),
+            f.id,
+            f.line,
+            f.message
         ));
     }
     out
@@ -471,10 +432,11 @@ fn check_text(name: &str, text: &str, report: &pccsim::check::Report, colour: bo
     let lines: Vec<&str> = text.lines().collect();
     for severity in [Severity::Error, Severity::Warning, Severity::Info] {
         for f in report.findings.iter().filter(|f| f.severity == severity) {
-            let (label, code) = match severity {
-                Severity::Error => ("error", "31"),
-                Severity::Warning => ("warning", "33"),
-                Severity::Info => ("note", "34"),
+            let label = severity.label();
+            let code = match severity {
+                Severity::Error => "31",
+                Severity::Warning => "33",
+                Severity::Info => "34",
             };
             let label = if colour {
                 format!("\x1b[1;{code}m{label}\x1b[0m")
