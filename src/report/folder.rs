@@ -154,7 +154,7 @@ fn check_existing(
         sample.sort();
         let shown: Vec<String> = sample.iter().take(3).map(|s| format!("`{s}`")).collect();
         return Err(format!(
-            "the folder holds files pccsim did not write ({}{}); pccsim writes only into a new folder, an empty one, or one an earlier run wrote — give another --out",
+            "the folder holds files pccsim did not write ({}{}); pccsim writes only into a new folder, an empty one, or one an earlier run marked — give another --out (results of a pccsim older than 0.2 are unmarked: remove them yourself)",
             shown.join(", "),
             if entries.len() > 3 { ", …" } else { "" }
         ));
