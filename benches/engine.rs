@@ -1,8 +1,8 @@
 //! The whole engine on the shipped enterprise scenario: simulated minutes per iteration. Divide
 //! the router packets in the printed summary by the time per iteration for packets per second.
 
-use pccsim::engine::simulate;
 use pccsim::units::SEC;
+use pccsim::world::engine::simulate;
 
 fn main() {
     divan::main();

@@ -6,11 +6,11 @@
 //! route leaves by) and which are LANs (the other addressed ones), and resolve routing marks to
 //! WANs with the router's own routing code, so they agree with what the simulation would do.
 
-use crate::config::{Dialect, RouterConfig};
-use crate::firewall::{
+use crate::router::config::{Dialect, RouterConfig};
+use crate::router::firewall::{
     Action, ConnMark, IfaceId, Match, OUTPUT, PREROUTING, Rule, SRCNAT, TableId,
 };
-use crate::routing::{Fib, Gateway, Route};
+use crate::router::routing::{Fib, Gateway, Route};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -86,7 +86,7 @@ pub fn check(cfg: &RouterConfig) -> Report {
     c.interfaces(&mut findings);
     findings.sort_by(|a, b| (a.line, a.severity, a.id).cmp(&(b.line, b.severity, b.id)));
     findings.dedup();
-    let shares = crate::pcc::configured_shares(&cfg.mangle)
+    let shares = crate::router::pcc::configured_shares(&cfg.mangle)
         .into_iter()
         .map(|(m, s)| (cfg.connection_marks.name(m.0).to_string(), s))
         .collect();
@@ -183,7 +183,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Enabled prerouting rules that mark connections by PCC.
-    fn pcc(&self) -> impl Iterator<Item = (&'a Rule, crate::pcc::Classifier, ConnMark)> {
+    fn pcc(&self) -> impl Iterator<Item = (&'a Rule, crate::router::pcc::Classifier, ConnMark)> {
         self.rules()
             .filter(|r| r.chain == PREROUTING)
             .filter_map(|r| {
@@ -265,7 +265,7 @@ impl<'a> Checker<'a> {
 
     /// Balancing groups: PCC rules that see the same traffic (the same in-interface).
     fn pcc_groups(&self, out: &mut Vec<Finding>) {
-        let mut groups: BTreeMap<Option<IfaceId>, Vec<(&Rule, crate::pcc::Classifier)>> =
+        let mut groups: BTreeMap<Option<IfaceId>, Vec<(&Rule, crate::router::pcc::Classifier)>> =
             BTreeMap::new();
         for (r, c, _) in self.pcc() {
             groups.entry(in_iface_of(r)).or_default().push((r, c));

@@ -3,11 +3,11 @@
 //! connection-mark=WAN1_conn`, `/ip route print`, `:put "…$[…]…"`. The router is read, never
 //! changed: the run is over.
 
-use crate::config::RouterConfig;
-use crate::conntrack::{Dir, State};
 use crate::error::SourceError;
-use crate::firewall::Table;
 use crate::router::Router;
+use crate::router::config::RouterConfig;
+use crate::router::conntrack::{Dir, State};
+use crate::router::firewall::Table;
 use crate::routeros::export::{route_params, rule_params};
 use crate::routeros::interp::{Interpreter, Invocation, Menus, Props};
 use crate::routeros::value::Value;
@@ -223,7 +223,7 @@ impl Menus for Inspector<'_> {
                     );
                     p.push(("flags".into(), flags));
                     p.push(("active".into(), if active { "yes" } else { "no" }.into()));
-                    if let crate::routing::Gateway::Address(gw) = r.gateway {
+                    if let crate::router::routing::Gateway::Address(gw) = r.gateway {
                         let reachable = fib.is_active(i as u32);
                         let state = if reachable {
                             "reachable"

@@ -239,14 +239,14 @@ fn simulate_into(
     args: &RunArgs,
     seed: u64,
     duration: u64,
-    taps: &[(pccsim::engine::TapPoint, String)],
+    taps: &[(pccsim::world::engine::TapPoint, String)],
 ) -> Result<(pccsim::report::Summary, pccsim::Router), pccsim::Error> {
     use pccsim::report;
     let findings = pccsim::check::check(&loaded.config);
     if !findings.findings.is_empty() {
         print!("{}", findings_text(loaded, &findings));
     }
-    let mut sim = pccsim::engine::Simulation::new(loaded, seed);
+    let mut sim = pccsim::world::engine::Simulation::new(loaded, seed);
     let dir = folder.staging();
     let create = |name: &str| {
         let path = dir.join(name);
@@ -274,8 +274,8 @@ fn simulate_into(
     bar.finish_and_clear();
     if let Some((stream, e)) = run.stream_errors.into_iter().next() {
         let name = match stream {
-            pccsim::engine::Stream::Connections => report::CONNECTIONS_FILE.to_string(),
-            pccsim::engine::Stream::Capture(point) => taps
+            pccsim::world::engine::Stream::Connections => report::CONNECTIONS_FILE.to_string(),
+            pccsim::world::engine::Stream::Capture(point) => taps
                 .iter()
                 .find(|(p, _)| *p == point)
                 .map_or_else(String::new, |(_, n)| n.clone()),
@@ -352,7 +352,7 @@ fn trace(
                     pccsim::units::format_duration(loaded.duration())
                 )));
             }
-            let run = pccsim::engine::simulate(&loaded, loaded.scenario.seed, at, |_, _| {});
+            let run = pccsim::world::engine::simulate(&loaded, loaded.scenario.seed, at, |_, _| {});
             (run.router, at)
         }
         (None, Some(path)) => {
@@ -483,8 +483,8 @@ fn export(file: PathBuf, dialect: Option<DialectArg>, verbose: bool) -> Result<(
     let (name, text) = read(&file)?;
     let loaded = pccsim::routeros::run(&name, &text)?;
     let dialect = match dialect {
-        Some(DialectArg::V6) => pccsim::config::Dialect::V6,
-        Some(DialectArg::V7) => pccsim::config::Dialect::V7,
+        Some(DialectArg::V6) => pccsim::router::config::Dialect::V6,
+        Some(DialectArg::V7) => pccsim::router::config::Dialect::V7,
         None => loaded.config.dialect,
     };
     for line in &loaded.output {
@@ -555,7 +555,7 @@ mod tests {
         assert!(wants_colour(true, Some("".into())));
         assert!(!wants_colour(false, None));
         let report = pccsim::check::Report {
-            dialect: pccsim::config::Dialect::V6,
+            dialect: pccsim::router::config::Dialect::V6,
             findings: vec![pccsim::check::Finding {
                 id: "x",
                 severity: pccsim::check::Severity::Warning,

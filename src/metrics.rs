@@ -3,9 +3,9 @@
 //! connection, how it ended. The engine only adds to counters here; [`crate::report`] turns
 //! them into tables, files and charts.
 
-use crate::flow::{Cause, Outcome};
 use crate::packet::FiveTuple;
 use crate::units::Time;
+use crate::world::flow::{Cause, Outcome};
 use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 

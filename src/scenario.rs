@@ -8,11 +8,11 @@
 //! gateway is on its WAN's subnet, every addressed interface is wired), so a simulation never
 //! starts on a world that cannot exist. Errors name the file, line and column.
 
-use crate::config::RouterConfig;
-use crate::engine::TapPoint;
 use crate::error::{Error, SourceError};
-use crate::firewall::{AddrRange, IfaceId};
+use crate::router::config::RouterConfig;
+use crate::router::firewall::{AddrRange, IfaceId};
 use crate::units::{Bandwidth, Duration, Size, Time};
+use crate::world::engine::TapPoint;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

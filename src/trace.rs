@@ -5,13 +5,13 @@
 //! The walk is recorded by an observer the router calls as it works ([`Tracer`]), so what is
 //! shown is what the simulation does, not a second model of it.
 
-use crate::config::RouterConfig;
-use crate::conntrack::Dir;
-use crate::firewall::{Ctx, Env, IfaceId, Observer, Rule, Table, TableId};
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
+use crate::router::config::RouterConfig;
+use crate::router::conntrack::Dir;
+use crate::router::firewall::{Ctx, Env, IfaceId, Observer, Rule, Table, TableId};
+use crate::router::routing::Hop;
 use crate::router::{Router, Tracer, Verdict};
 use crate::routeros::export::{quote, route_params, rule_params};
-use crate::routing::Hop;
 use crate::units::Time;
 use serde::Serialize;
 use std::fmt::Write as _;

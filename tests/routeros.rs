@@ -1,8 +1,8 @@
 //! The RouterOS language, element by element, as small scripts whose effect on the model (or on
 //! `:put`) is checked.
 
-use pccsim::config::Dialect;
-use pccsim::firewall::{Action, Match};
+use pccsim::router::config::Dialect;
+use pccsim::router::firewall::{Action, Match};
 use pccsim::routeros::{self, export::export};
 
 fn run(src: &str) -> routeros::Loaded {
@@ -283,7 +283,7 @@ fn a_pcc_configuration_generated_in_a_loop() {
 }"#)
     .config;
     assert_eq!(c.mangle.rules.len(), 7);
-    let shares = pccsim::pcc::configured_shares(&c.mangle);
+    let shares = pccsim::router::pcc::configured_shares(&c.mangle);
     let share = |name: &str| {
         shares
             .iter()
@@ -378,7 +378,10 @@ fn export_round_trips_between_v6_and_v7() {
 fn export_keeps_address_list_comments() {
     let src = "/ip firewall address-list add address=10.0.0.0/24 list=lan comment=\"office PCs\"\n";
     let loaded = run(src);
-    for dialect in [pccsim::config::Dialect::V6, pccsim::config::Dialect::V7] {
+    for dialect in [
+        pccsim::router::config::Dialect::V6,
+        pccsim::router::config::Dialect::V7,
+    ] {
         let text = export(&loaded.config, dialect, false);
         assert!(text.contains("comment=\"office PCs\" list=lan"), "{text}");
         // And what it exports reads back the same.

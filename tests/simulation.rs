@@ -10,7 +10,7 @@ fn same_seed_gives_an_identical_summary() {
     let a = common::run(&loaded, 60 * SEC).summary.to_json();
     let b = common::run(&loaded, 60 * SEC).summary.to_json();
     assert_eq!(a, b);
-    let other = pccsim::engine::simulate(&loaded, 99, 60 * SEC, |_, _| {});
+    let other = pccsim::world::engine::simulate(&loaded, 99, 60 * SEC, |_, _| {});
     assert_ne!(a, other.summary.to_json(), "the seed must matter");
 }
 
@@ -107,7 +107,7 @@ fn a_saturated_link_delivers_at_least_90_percent_of_its_capacity_to_tcp() {
 fn progress_is_reported_from_the_first_simulated_second_on() {
     let loaded = common::scenario("dual_wan.ron");
     let mut seen = Vec::new();
-    pccsim::engine::simulate(&loaded, 1, 20 * SEC, |now, end| seen.push((now, end)));
+    pccsim::world::engine::simulate(&loaded, 1, 20 * SEC, |now, end| seen.push((now, end)));
     assert!(seen[0].0 <= SEC, "first report at {} ns", seen[0].0);
     assert!(seen.windows(2).all(|w| w[1].0 - w[0].0 <= SEC));
     assert_eq!(seen.last(), Some(&(20 * SEC, 20 * SEC)));

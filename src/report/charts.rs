@@ -3,9 +3,9 @@
 
 use super::Summary;
 use crate::error::Error;
-use crate::flow::Cause;
 use crate::metrics::{Metrics, Sample};
 use crate::units::SEC;
+use crate::world::flow::Cause;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

@@ -10,11 +10,11 @@ mod folder;
 pub use folder::ResultsFolder;
 
 use crate::error::Error;
-use crate::flow::{Cause, Outcome};
 use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics};
 use crate::router::Router;
 use crate::scenario::Loaded;
 use crate::units::{SEC, Time};
+use crate::world::flow::{Cause, Outcome};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,7 +33,7 @@ pub struct Summary {
     pub configured_shares: BTreeMap<String, f64>,
     pub checks: Checks,
     pub router: RouterSummary,
-    pub not_simulated: Vec<crate::config::NotSimulated>,
+    pub not_simulated: Vec<crate::router::config::NotSimulated>,
     /// What `pccsim check` finds in the configuration.
     pub findings: Vec<crate::check::Finding>,
 }
@@ -121,7 +121,7 @@ impl Summary {
         router: &Router,
         active: u64,
     ) -> Summary {
-        let shares = crate::pcc::configured_shares(&router.config.mangle);
+        let shares = crate::router::pcc::configured_shares(&router.config.mangle);
         let configured_for = |iface_name: &str| -> Option<f64> {
             let total: f64 = shares
                 .iter()
@@ -141,7 +141,7 @@ impl Summary {
             .sum();
         let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
         let secs = duration as f64 / SEC as f64;
-        let topology = crate::topology::Topology::new(loaded);
+        let topology = crate::world::topology::Topology::new(loaded);
         let wans = metrics
             .wans
             .iter()

@@ -10,16 +10,16 @@
 use super::ast::Span;
 use super::interp::{EvalArg, Invocation, Menus, Props};
 use super::value::Value;
-use crate::config::{
+use crate::error::{LineIndex, SourceError};
+use crate::packet::Protocol;
+use crate::router::config::{
     Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig, StoredItem,
 };
-use crate::error::{LineIndex, SourceError};
-use crate::firewall::{
+use crate::router::firewall::{
     Action, AddrRange, ConnMark, ConnStates, IfaceId, Match, Matcher, PortSet, Rule, Table, TableId,
 };
-use crate::packet::Protocol;
-use crate::pcc::Classifier;
-use crate::routing::{CheckGateway, Gateway, Route};
+use crate::router::pcc::Classifier;
+use crate::router::routing::{CheckGateway, Gateway, Route};
 use crate::units::parse_duration;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -2,9 +2,9 @@
 //! `set`) per item, parameters in alphabetical order — in either dialect, so a user sees exactly
 //! what pccsim understood, and reading the export again gives the same model.
 
-use crate::config::{Dialect, RouterConfig};
-use crate::firewall::{Action, AddrRange, ConnStates, Match, Rule, Table, TableId};
-use crate::routing::{CheckGateway, Gateway, Route};
+use crate::router::config::{Dialect, RouterConfig};
+use crate::router::firewall::{Action, AddrRange, ConnStates, Match, Rule, Table, TableId};
+use crate::router::routing::{CheckGateway, Gateway, Route};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -356,7 +356,7 @@ impl Exporter<'_> {
 
     fn conntrack(&self, out: &mut String, verbose: bool) {
         let s = &self.cfg.conntrack;
-        let d = crate::conntrack::Settings::default();
+        let d = crate::router::conntrack::Settings::default();
         let fields = [
             ("tcp-syn-sent-timeout", s.tcp_syn_sent, d.tcp_syn_sent),
             (
@@ -394,7 +394,7 @@ impl Exporter<'_> {
     }
 }
 
-fn ports_text(p: &crate::firewall::PortSet) -> String {
+fn ports_text(p: &crate::router::firewall::PortSet) -> String {
     p.0.iter()
         .map(|&(lo, hi)| {
             if lo == hi {

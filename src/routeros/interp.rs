@@ -795,7 +795,7 @@ pub fn binary_values(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
         }
         BinOp::In => Bool(match (&a, &b) {
             (Ip(ip), Prefix(net, len)) => {
-                let mask = crate::routing::prefix_mask(*len);
+                let mask = crate::router::routing::prefix_mask(*len);
                 u32::from(*ip) & mask == u32::from(*net) & mask
             }
             (_, Array(items)) => items.iter().any(|(_, v)| equal(v, &a)),

@@ -16,8 +16,8 @@ pub mod lexer;
 pub mod parse;
 pub mod value;
 
-use crate::config::RouterConfig;
 use crate::error::SourceError;
+use crate::router::config::RouterConfig;
 
 /// Runs a whole configuration script; `file` names it in error messages.
 pub fn load(file: &str, src: &str) -> Result<RouterConfig, SourceError> {
@@ -50,19 +50,19 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
 /// What `pccsim parse` reports of a script without running it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Outline {
-    pub dialect: crate::config::Dialect,
+    pub dialect: crate::router::config::Dialect,
     /// Menu and global commands, blocks and loop bodies included.
     pub commands: usize,
     /// Per menu, how many commands use it.
     pub menus: std::collections::BTreeMap<String, usize>,
     /// Menus the simulation does not model, with their lines.
-    pub not_simulated: Vec<crate::config::NotSimulated>,
+    pub not_simulated: Vec<crate::router::config::NotSimulated>,
 }
 
 /// Summarises a parsed script: its dialect, its commands per menu, what is not simulated.
 pub fn outline(src: &str, script: &parse::Script) -> Outline {
     let mut o = Outline {
-        dialect: crate::config::Dialect::V6,
+        dialect: crate::router::config::Dialect::V6,
         commands: 0,
         menus: Default::default(),
         not_simulated: Vec::new(),
@@ -85,7 +85,7 @@ fn visit(src: &str, stmts: &[ast::Stmt], o: &mut Outline) {
                         .iter()
                         .any(|a| a.key.as_deref() == Some("routing-table"));
                 if v7 {
-                    o.dialect = crate::config::Dialect::V7;
+                    o.dialect = crate::router::config::Dialect::V7;
                 }
                 if !build::is_modeled(&menu, &c.verb) {
                     let line = crate::error::line_column(src, c.span.0).0;
@@ -96,7 +96,7 @@ fn visit(src: &str, stmts: &[ast::Stmt], o: &mut Outline) {
                     };
                     match o.not_simulated.iter_mut().find(|n| n.menu == what) {
                         Some(n) => n.lines.push(line),
-                        None => o.not_simulated.push(crate::config::NotSimulated {
+                        None => o.not_simulated.push(crate::router::config::NotSimulated {
                             menu: what,
                             lines: vec![line],
                         }),

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
-use pccsim::engine::{Run, simulate};
 use pccsim::scenario::{self, Loaded};
 use pccsim::units::Time;
+use pccsim::world::engine::{Run, simulate};
 use std::path::{Path, PathBuf};
 
 pub fn root() -> PathBuf {

@@ -9,7 +9,7 @@
 //! Whether a route is active (gateway resolvable, interface running, check-gateway passing) is
 //! worked out once per change in [`Fib::recompute`], not per packet.
 
-use crate::firewall::{IfaceId, TableId};
+use crate::router::firewall::{IfaceId, TableId};
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

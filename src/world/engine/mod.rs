@@ -3,22 +3,22 @@
 //!
 //! Events are ordered by (time, insertion sequence), a total order, so a scenario and seed give
 //! the same run on any machine. Packets travel inside events by value; links compute arrival
-//! times when a packet is offered ([`crate::link`]), so each packet costs one event per hop. The
+//! times when a packet is offered ([`crate::world::link`]), so each packet costs one event per hop. The
 //! router, flows and links are sans-IO values the engine feeds; the engine owns the only clock.
 //! A [`Simulation`] is a self-contained value: many can run in parallel.
 
 mod queue;
 
-use crate::firewall::{AddrRange, IfaceId};
-use crate::flow::{Cause, Flow, Outbox, Side};
-use crate::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
 use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics};
 use crate::packet::{FiveTuple, Packet, Protocol};
+use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
-use crate::topology::Topology;
 use crate::units::{MS, SEC, Time};
-use crate::workload::{Session, SessionKind, Workload};
+use crate::world::flow::{Cause, Flow, Outbox, Side};
+use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
+use crate::world::topology::Topology;
+use crate::world::workload::{Session, SessionKind, Workload};
 use queue::EventQueue;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -102,7 +102,7 @@ impl Simulation {
         let router = Router::new(config.clone());
         let link_rng = |i: u64| Pcg64Mcg::seed_from_u64(seed ^ (0x11_4e4b_0000 + i));
         let topology = Topology::new(loaded);
-        let wire = |l: &crate::topology::Link, inbound: bool| {
+        let wire = |l: &crate::world::topology::Link, inbound: bool| {
             let rate = if inbound {
                 l.inbound_bps
             } else {
@@ -135,14 +135,14 @@ impl Simulation {
         let lan_addr = config
             .address_of(loaded.lan_iface)
             .expect("checked by scenario::check");
-        let mask = crate::routing::prefix_mask(lan_addr.prefix_len);
+        let mask = crate::router::routing::prefix_mask(lan_addr.prefix_len);
         let lan_subnet = AddrRange {
             first: u32::from(lan_addr.address) & mask,
             last: u32::from(lan_addr.address) | !mask,
         };
         let mut reserved = vec![lan_subnet];
         reserved.extend(config.addresses.iter().map(|a| {
-            let m = crate::routing::prefix_mask(a.prefix_len);
+            let m = crate::router::routing::prefix_mask(a.prefix_len);
             AddrRange {
                 first: u32::from(a.address) & m,
                 last: u32::from(a.address) | !m,
@@ -181,7 +181,7 @@ impl Simulation {
         let (link_iface, peer) = match point {
             TapPoint::Lan => (self.lan_iface, PeerMac::FromAddress),
             TapPoint::Wan(i) => {
-                let gateway = crate::link::host_mac(self.wans[i].gateway);
+                let gateway = crate::world::link::host_mac(self.wans[i].gateway);
                 (self.wans[i].iface, PeerMac::Fixed(gateway))
             }
         };

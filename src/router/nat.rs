@@ -6,8 +6,8 @@
 //! source port unless another connection already uses that mapping (then it picks the next free
 //! port), as Linux and RouterOS do.
 
-use crate::conntrack::{Conntrack, Dir};
 use crate::packet::Packet;
+use crate::router::conntrack::{Conntrack, Dir};
 use std::net::Ipv4Addr;
 
 /// Lowest port masquerade moves a clashing connection to.

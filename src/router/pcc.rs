@@ -5,8 +5,8 @@
 //! hash lives behind [`hash`] alone: a well-mixed 32-bit function (the murmur3 finaliser over the
 //! packed fields), which tests check for uniformity with a chi-square test for every field choice.
 
-use crate::firewall::{Action, ConnMark, Match, PREROUTING, Table};
 use crate::packet::FiveTuple;
+use crate::router::firewall::{Action, ConnMark, Match, PREROUTING, Table};
 use std::fmt;
 
 /// Which header fields feed the hash — exactly the nine RouterOS offers.

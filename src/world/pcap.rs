@@ -1,5 +1,5 @@
 //! The classic pcap file format (nanosecond timestamps, Ethernet frames), which Wireshark,
-//! tshark and tcpdump read. [`crate::link::Capture`] decides what goes in and when; this module
+//! tshark and tcpdump read. [`crate::world::link::Capture`] decides what goes in and when; this module
 //! only lays out the bytes.
 
 use crate::units::{SEC, Time};

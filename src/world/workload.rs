@@ -7,7 +7,7 @@
 //! heavy-tailed distributions, so a handful of transfers carry most bytes and PCC's byte shares
 //! wander from its connection shares. Every host draws from its own seeded random stream.
 
-use crate::firewall::AddrRange;
+use crate::router::firewall::AddrRange;
 use crate::scenario::{AppKind, Scenario, SizeDist};
 use crate::units::{SEC, Time};
 use rand::{Rng, SeedableRng};

@@ -9,9 +9,9 @@
 //! last fault seen on its packets.
 
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
-use crate::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
 use crate::units::{SEC, Time};
-use crate::workload::{Session, SessionKind};
+use crate::world::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
+use crate::world::workload::{Session, SessionKind};
 use std::net::Ipv4Addr;
 
 /// Why a connection broke (or what was last done to its packets). Names are the JSON keys.

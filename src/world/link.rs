@@ -12,9 +12,9 @@
 //! kept in a ring that never grows beyond the buffer size.
 
 use crate::packet::Packet;
-use crate::pcap::{PcapWriter, SNAPLEN};
 use crate::scenario::Queue;
 use crate::units::{MS, SEC, Time};
+use crate::world::pcap::{PcapWriter, SNAPLEN};
 use rand::Rng;
 use rand_pcg::Pcg64Mcg;
 use std::collections::VecDeque;

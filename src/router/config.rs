@@ -5,9 +5,9 @@
 //! Names (interfaces, connection marks, routing tables, address lists) are interned once here, so
 //! the router compares small integers per packet, never strings.
 
-use crate::conntrack;
-use crate::firewall::{AddrRange, ConnMark, IfaceId, ListId, Table, TableId};
-use crate::routing::Route;
+use crate::router::conntrack;
+use crate::router::firewall::{AddrRange, ConnMark, IfaceId, ListId, Table, TableId};
+use crate::router::routing::Route;
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -50,7 +50,7 @@ pub struct Address {
 
 impl Address {
     pub fn network_contains(&self, ip: Ipv4Addr) -> bool {
-        let mask = crate::routing::prefix_mask(self.prefix_len);
+        let mask = crate::router::routing::prefix_mask(self.prefix_len);
         u32::from(ip) & mask == u32::from(self.address) & mask
     }
 }

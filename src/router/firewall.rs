@@ -7,7 +7,7 @@
 //! when a rule is built, so the PCC hash is computed only for packets every other matcher let by.
 
 use crate::packet::{FiveTuple, Protocol};
-use crate::pcc::Classifier;
+use crate::router::pcc::Classifier;
 use std::net::Ipv4Addr;
 
 /// An interface of the router, by index into the configuration's interface list.

@@ -7,8 +7,8 @@
 //! without allocating. Time only arrives as the `now` argument: expiry is checked on lookup and
 //! swept by [`Conntrack::expire`], which the owner calls periodically.
 
-use crate::firewall::{ConnMark, IfaceId};
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
+use crate::router::firewall::{ConnMark, IfaceId};
 use crate::units::{SEC, Time};
 use rustc_hash::FxHashMap;
 

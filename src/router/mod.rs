@@ -6,15 +6,21 @@
 //! forward → mangle postrouting → src-nat. FastTracked connections skip mangle and filter and are
 //! routed by `main`, as on the real router.
 
-use crate::config::RouterConfig;
-use crate::conntrack::{Conntrack, Dir, Entry};
-use crate::firewall::{
+pub mod config;
+pub mod conntrack;
+pub mod firewall;
+pub mod nat;
+pub mod pcc;
+pub mod routing;
+
+use self::config::RouterConfig;
+use self::conntrack::{Conntrack, Dir, Entry};
+use self::firewall::{
     ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer, POSTROUTING,
     PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
 };
-use crate::nat;
+use self::routing::{Fib, Hop, Route};
 use crate::packet::Packet;
-use crate::routing::{Fib, Hop, Route};
 use crate::units::Time;
 use std::net::Ipv4Addr;
 
@@ -189,7 +195,7 @@ impl Router {
 
     /// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
     fn source_nat<T: Tracer>(&mut self, id: u32, out: IfaceId, ctx: &mut Ctx, tracer: &mut T) {
-        use crate::conntrack::SrcNat;
+        use self::conntrack::SrcNat;
         let (to, kind) = match self.config.nat.run(SRCNAT, ctx, &self.env, tracer) {
             ChainVerdict::Masquerade => match self.config.address_of(out) {
                 Some(a) => (a.address, SrcNat::Masquerade(out)),
@@ -261,7 +267,7 @@ impl Router {
     /// The interface LAN connections with `mark` leave by: through the prerouting rule that
     /// routing-marks them and the default route of that table.
     pub fn wan_of_mark(&self, mark: ConnMark) -> Option<IfaceId> {
-        use crate::firewall::{Action, Match};
+        use self::firewall::{Action, Match};
         let table = self.config.mangle.rules.iter().find_map(|r| {
             let marks_this = r
                 .matchers
@@ -302,11 +308,11 @@ fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, 
 fn all_routes(config: &RouterConfig) -> Vec<Route> {
     let mut routes = config.routes.clone();
     for a in &config.addresses {
-        let mask = crate::routing::prefix_mask(a.prefix_len);
+        let mask = crate::router::routing::prefix_mask(a.prefix_len);
         routes.push(Route {
             dst: Ipv4Addr::from(u32::from(a.address) & mask),
             prefix_len: a.prefix_len,
-            gateway: crate::routing::Gateway::Interface(a.iface),
+            gateway: crate::router::routing::Gateway::Interface(a.iface),
             distance: 0,
             table: TableId::MAIN,
             check_gateway: None,
