@@ -4,6 +4,7 @@
 //! them into tables, files and charts.
 
 use crate::packet::FiveTuple;
+use crate::scenario::FailureKind;
 use crate::units::Time;
 use crate::world::flow::{Cause, Outcome};
 use rustc_hash::FxHashSet;
@@ -80,6 +81,39 @@ pub trait ConnectionLog: Send {
     fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
 
+/// One failure of a WAN from the timeline, and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub wan: usize,
+    pub kind: FailureKind,
+    pub failed_at: Time,
+    /// When the router acted: at once for a link, when check-gateway gave up on the gateway
+    /// otherwise; `None` if it never noticed.
+    pub detected_at: Option<Time>,
+    /// When the timeline repaired it.
+    pub recovered_at: Option<Time>,
+    /// When the router used the WAN again (check-gateway's first good reply, or link up).
+    pub failback_at: Option<Time>,
+    /// Connections of this WAN that broke between the failure and the failback.
+    pub broken_at_failover: u64,
+    /// Connections that broke because they moved back at the failback.
+    pub broken_at_failback: u64,
+    /// Connections started while the WAN was failed, and how many of them broke.
+    pub new_connections: u64,
+    pub new_connection_failures: u64,
+}
+
+impl Failure {
+    /// Still failed, or not yet used again, at `t`.
+    fn covers(&self, t: Time) -> bool {
+        t >= self.failed_at && self.failback_at.is_none_or(|f| t < f)
+    }
+
+    fn outage_covers(&self, t: Time) -> bool {
+        t >= self.failed_at && self.recovered_at.is_none_or(|r| t < r)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
     pub wans: Vec<WanMetrics>,
@@ -96,6 +130,8 @@ pub struct Metrics {
     /// Packets the router forwarded or delivered, all interfaces.
     pub router_packets: u64,
     pub events: u64,
+    /// Failures from the timeline, in the order they happened.
+    pub failures: Vec<Failure>,
 }
 
 impl WanMetrics {
@@ -122,16 +158,90 @@ impl Metrics {
         self.broken_by_cause.values().sum()
     }
 
-    pub fn record_outcome(&mut self, outcome: Outcome, wan: Option<u8>) {
+    /// How a connection started at `started` ended, at `now`.
+    pub fn record_outcome(&mut self, outcome: Outcome, wan: Option<u8>, started: Time, now: Time) {
         match outcome {
             Outcome::Completed => self.completed += 1,
             Outcome::Broken(cause) => {
                 *self.broken_by_cause.entry(cause).or_default() += 1;
+                if !self.failures.is_empty() {
+                    self.broken_during_failures(cause, wan, started, now);
+                }
                 if let Some(w) = wan {
                     let w = &mut self.wans[w as usize];
                     w.broken_by_cause[cause as usize] += 1;
                     w.interval_broken[cause as usize] += 1;
                 }
+            }
+        }
+    }
+
+    /// A WAN failed at `at`; a link failure is acted on at once.
+    pub fn failed(&mut self, wan: usize, kind: FailureKind, at: Time) {
+        if self.open_failure(wan, kind).is_some() {
+            return; // already down: a second "down" changes nothing
+        }
+        self.failures.push(Failure {
+            wan,
+            kind,
+            failed_at: at,
+            detected_at: (kind == FailureKind::Link).then_some(at),
+            recovered_at: None,
+            failback_at: None,
+            broken_at_failover: 0,
+            broken_at_failback: 0,
+            new_connections: 0,
+            new_connection_failures: 0,
+        });
+    }
+
+    /// The timeline repaired a failure; a link is used again at once.
+    pub fn recovered(&mut self, wan: usize, kind: FailureKind, at: Time) {
+        if let Some(f) = self.open_failure(wan, kind) {
+            f.recovered_at = Some(at);
+            if kind == FailureKind::Link {
+                f.failback_at = Some(at);
+            }
+        }
+    }
+
+    fn open_failure(&mut self, wan: usize, kind: FailureKind) -> Option<&mut Failure> {
+        self.failures
+            .iter_mut()
+            .rev()
+            .find(|f| f.wan == wan && f.kind == kind && f.recovered_at.is_none())
+    }
+
+    /// check-gateway changed its mind about the gateway of `wan`: a loss of reachability is the
+    /// detection of its current failure, a return after the repair is the failback.
+    pub fn gateway_state(&mut self, wan: usize, reachable: bool, at: Time) {
+        for f in self.failures.iter_mut().filter(|f| f.wan == wan) {
+            if !reachable && f.detected_at.is_none() && f.recovered_at.is_none() {
+                f.detected_at = Some(at);
+            }
+            if reachable && f.recovered_at.is_some() && f.failback_at.is_none() {
+                f.failback_at = Some(at);
+            }
+        }
+    }
+
+    /// A connection started at `at`, while failures may be on.
+    pub fn started(&mut self, at: Time) {
+        for f in self.failures.iter_mut().filter(|f| f.outage_covers(at)) {
+            f.new_connections += 1;
+        }
+    }
+
+    /// Books a broken connection against the failures it falls in.
+    fn broken_during_failures(&mut self, cause: Cause, wan: Option<u8>, started: Time, now: Time) {
+        for f in &mut self.failures {
+            if cause == Cause::Failback && f.failback_at.is_some_and(|t| now >= t) {
+                f.broken_at_failback += 1;
+            } else if wan == Some(f.wan as u8) && f.covers(now) {
+                f.broken_at_failover += 1;
+            }
+            if f.outage_covers(started) {
+                f.new_connection_failures += 1;
             }
         }
     }

@@ -153,6 +153,38 @@ impl Packet {
         }
     }
 
+    /// The simulated connection of packets that belong to none (the router's own probes).
+    pub const NO_FLOW: u32 = u32::MAX;
+
+    /// An ICMP echo request. ICMP has no ports; the tuple carries the echo identifier as the
+    /// source port of a request (and the destination port of its reply, whose source port is
+    /// 0), so connection tracking pairs them like any other connection.
+    pub fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16) -> Packet {
+        let tuple = FiveTuple {
+            src,
+            dst,
+            src_port: ident,
+            dst_port: 0,
+            protocol: Protocol::Icmp,
+        };
+        Packet {
+            seq: seq as u32,
+            ..Packet::new(tuple, Packet::NO_FLOW)
+        }
+    }
+
+    /// The echo reply to this request.
+    pub fn echo_reply(&self) -> Packet {
+        Packet {
+            tuple: self.tuple.reversed(),
+            ..*self
+        }
+    }
+
+    pub fn is_echo_reply(&self) -> bool {
+        self.tuple.protocol == Protocol::Icmp && self.tuple.src_port == 0
+    }
+
     /// A UDP datagram with `payload` bytes of data.
     pub fn udp(tuple: FiveTuple, flow: u32, seq: u32, payload: u32) -> Packet {
         Packet {
@@ -204,8 +236,13 @@ impl Packet {
                 l4[4..6].copy_from_slice(&udp_len.to_be_bytes());
             }
             Protocol::Icmp => {
-                l4[0] = 8; // echo request
-                l4[4..6].copy_from_slice(&t.src_port.to_be_bytes());
+                let (kind, ident) = if self.is_echo_reply() {
+                    (0, t.dst_port)
+                } else {
+                    (8, t.src_port)
+                };
+                l4[0] = kind;
+                l4[4..6].copy_from_slice(&ident.to_be_bytes());
                 l4[6..8].copy_from_slice(&(self.seq as u16).to_be_bytes());
                 let sum = checksum(l4, 0);
                 l4[2..4].copy_from_slice(&sum.to_be_bytes());

@@ -33,7 +33,69 @@ pub struct Scenario {
     pub lan: Lan,
     pub internet: Internet,
     pub apps: Vec<App>,
+    /// What happens to the WANs during the run, in any order.
+    #[serde(default)]
+    pub timeline: Vec<Happening>,
 }
+
+/// Something that happens to one WAN at a moment of the run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Happening {
+    pub at: Duration,
+    /// The WAN, by its ISP, port or interface name.
+    pub wan: String,
+    pub what: What,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+pub enum What {
+    /// Carrier lost: the router's interface is not running.
+    LinkDown,
+    LinkUp,
+    /// The ISP's gateway stops answering and forwarding; the link stays up.
+    GatewayDown,
+    GatewayUp,
+    /// Everything beyond the gateway fails; the gateway itself still answers pings.
+    UpstreamDown,
+    UpstreamUp,
+    /// The link goes down for `down`, every `every`, `times` times, starting at `at`.
+    Flap {
+        down: Duration,
+        every: Duration,
+        times: u32,
+    },
+}
+
+/// A failure or a recovery of one WAN, with the WAN as its index in `wans`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub at: Time,
+    pub wan: usize,
+    pub kind: FailureKind,
+    pub down: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    Link,
+    Gateway,
+    Upstream,
+}
+
+impl FailureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Link => "link",
+            FailureKind::Gateway => "gateway",
+            FailureKind::Upstream => "upstream",
+        }
+    }
+}
+
+/// At most this many changes in a timeline (flaps expanded): a typo in `times` or `every`
+/// must not become a run of nothing but flaps.
+const MAX_CHANGES: usize = 100_000;
 
 fn default_sample() -> Duration {
     Duration(10 * crate::units::SEC)
@@ -185,6 +247,8 @@ pub struct Loaded {
     pub path: PathBuf,
     /// The configuration's file as errors name it.
     pub config_file: String,
+    /// The timeline, flaps expanded, in time order (stable for equal times).
+    pub changes: Vec<Change>,
 }
 
 impl Loaded {
@@ -252,6 +316,83 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, SourceError> {
         let pos = e.span.start;
         SourceError::at_line(file, text, pos.line, pos.col, e.code.to_string())
     })
+}
+
+/// The timeline as changes in time order, each checked: a known WAN, within the run, flaps that
+/// fit their period. Errors point at the happening's line.
+fn timeline(
+    scenario: &Scenario,
+    config: &RouterConfig,
+    wan_ifaces: &[IfaceId],
+    file: &str,
+    text: &str,
+) -> Result<Vec<Change>, Error> {
+    let mut changes = Vec::new();
+    for (n, h) in scenario.timeline.iter().enumerate() {
+        let err = |msg: String| -> Error {
+            let start = find_field(text, "what", n).unwrap_or(0);
+            SourceError::new(file, text, start, start + 4, msg).into()
+        };
+        let wan = scenario
+            .wans
+            .iter()
+            .zip(wan_ifaces)
+            .position(|(w, &i)| {
+                [w.isp.as_str(), w.port.as_str(), config.iface_name(i)]
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&h.wan))
+            })
+            .ok_or_else(|| err(format!("`{}` is not a WAN of this scenario", h.wan)))?;
+        if h.at.0 > scenario.duration.0 {
+            return Err(err(format!(
+                "at {} is after the end of the run ({})",
+                crate::units::format_duration(h.at.0),
+                crate::units::format_duration(scenario.duration.0)
+            )));
+        }
+        let change = |at, kind, down| Change {
+            at,
+            wan,
+            kind,
+            down,
+        };
+        match h.what {
+            What::LinkDown => changes.push(change(h.at.0, FailureKind::Link, true)),
+            What::LinkUp => changes.push(change(h.at.0, FailureKind::Link, false)),
+            What::GatewayDown => changes.push(change(h.at.0, FailureKind::Gateway, true)),
+            What::GatewayUp => changes.push(change(h.at.0, FailureKind::Gateway, false)),
+            What::UpstreamDown => changes.push(change(h.at.0, FailureKind::Upstream, true)),
+            What::UpstreamUp => changes.push(change(h.at.0, FailureKind::Upstream, false)),
+            What::Flap { down, every, times } => {
+                if down.0 == 0 || down.0 >= every.0 {
+                    return Err(err(
+                        "a flap's `down` must be longer than 0 and shorter than `every`".into(),
+                    ));
+                }
+                if times as usize > MAX_CHANGES / 2 {
+                    return Err(err(format!("at most {} flaps", MAX_CHANGES / 2)));
+                }
+                for k in 0..times as u64 {
+                    let start = h.at.0.saturating_add(k.saturating_mul(every.0));
+                    changes.push(change(start, FailureKind::Link, true));
+                    changes.push(change(
+                        start.saturating_add(down.0),
+                        FailureKind::Link,
+                        false,
+                    ));
+                }
+            }
+        }
+        if changes.len() > MAX_CHANGES {
+            return Err(err(format!(
+                "the timeline has more than {MAX_CHANGES} changes"
+            )));
+        }
+    }
+    // Changes past the end never happen; among equal times, the order written.
+    changes.retain(|c| c.at <= scenario.duration.0);
+    changes.sort_by_key(|c| c.at);
+    Ok(changes)
 }
 
 /// Byte offset of the `nth` field `name:` in RON text, skipping `//` comments and strings.
@@ -462,6 +603,7 @@ pub fn check(
             ));
         }
     }
+    let changes = timeline(&scenario, &config, &wan_ifaces, file, text)?;
     Ok(Loaded {
         scenario,
         config,
@@ -469,5 +611,6 @@ pub fn check(
         lan_iface,
         path: PathBuf::new(),
         config_file: config_file.to_string(),
+        changes,
     })
 }

@@ -36,6 +36,41 @@ pub struct Summary {
     pub not_simulated: Vec<crate::router::config::NotSimulated>,
     /// What `pccsim check` finds in the configuration.
     pub findings: Vec<crate::check::Finding>,
+    /// One entry per failure on the scenario's timeline.
+    pub failover: Vec<FailoverSummary>,
+}
+
+/// A failure and the router's reaction. Field names are a contract: keep them.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailoverSummary {
+    pub wan: String,
+    pub kind: String,
+    pub failed_at_s: f64,
+    pub detected_at_s: Option<f64>,
+    pub recovered_at_s: Option<f64>,
+    pub failback_at_s: Option<f64>,
+    pub broken_at_failover: u64,
+    pub broken_at_failback: u64,
+    pub new_connections: u64,
+    pub new_connection_failures: u64,
+}
+
+impl FailoverSummary {
+    fn new(f: &crate::metrics::Failure, metrics: &Metrics) -> FailoverSummary {
+        let secs = |t: Time| t as f64 / SEC as f64;
+        FailoverSummary {
+            wan: metrics.wans[f.wan].name.clone(),
+            kind: f.kind.name().to_string(),
+            failed_at_s: secs(f.failed_at),
+            detected_at_s: f.detected_at.map(secs),
+            recovered_at_s: f.recovered_at.map(secs),
+            failback_at_s: f.failback_at.map(secs),
+            broken_at_failover: f.broken_at_failover,
+            broken_at_failback: f.broken_at_failback,
+            new_connections: f.new_connections,
+            new_connection_failures: f.new_connection_failures,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -212,6 +247,11 @@ impl Summary {
             },
             not_simulated: router.config.not_simulated.clone(),
             findings: crate::check::check(&router.config).findings,
+            failover: metrics
+                .failures
+                .iter()
+                .map(|f| FailoverSummary::new(f, metrics))
+                .collect(),
         }
     }
 

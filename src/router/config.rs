@@ -121,6 +121,8 @@ pub struct RouterConfig {
     pub filter: Table,
     pub routes: Vec<Route>,
     pub conntrack: conntrack::Settings,
+    /// `/routing settings` check-gateway timing.
+    pub check_gateway: crate::router::gateway_check::Settings,
     pub not_simulated: Vec<NotSimulated>,
     /// Items of menus kept but not simulated yet (netwatch, scheduler, scripts), per menu, as
     /// the parameters they were given.
@@ -151,6 +153,7 @@ impl Default for RouterConfig {
             filter: Table::new("filter"),
             routes: Vec::new(),
             conntrack: conntrack::Settings::default(),
+            check_gateway: Default::default(),
             not_simulated: Vec::new(),
             stored: Default::default(),
             declared_tables: Vec::new(),

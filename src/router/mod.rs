@@ -9,6 +9,7 @@
 pub mod config;
 pub mod conntrack;
 pub mod firewall;
+pub mod gateway_check;
 pub mod nat;
 pub mod pcc;
 pub mod routing;
@@ -19,7 +20,8 @@ use self::firewall::{
     ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer, POSTROUTING,
     PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
 };
-use self::routing::{Fib, Hop, Route};
+use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
+use self::routing::{Fib, Gateway, Hop, Route};
 use crate::packet::Packet;
 use crate::units::Time;
 use std::net::Ipv4Addr;
@@ -64,6 +66,10 @@ pub struct Router {
     pub conntrack: Conntrack,
     pub fib: Fib,
     env: Env,
+    checks: GatewayChecks,
+    /// Scratch for probes due, and changes of gateway state not yet handed out.
+    probes: Vec<Probe>,
+    changes: Vec<GatewayChange>,
 }
 
 impl Router {
@@ -77,11 +83,67 @@ impl Router {
             config.interfaces.len(),
         );
         let env = build_env(&config);
+        let checked = config
+            .routes
+            .iter()
+            .filter_map(|r| match (r.gateway, r.check_gateway) {
+                (Gateway::Address(gw), Some(_)) if !r.disabled => Some(gw),
+                _ => None,
+            });
         Router {
             conntrack: Conntrack::new(config.conntrack.clone()),
             fib,
             env,
+            checks: GatewayChecks::new(config.check_gateway, checked),
+            probes: Vec::new(),
+            changes: Vec::new(),
             config,
+        }
+    }
+
+    /// When the router next needs the clock: check-gateway's probes and their timeouts.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.checks.poll_timeout()
+    }
+
+    /// Does what is due at `now`; the packets the router sends go to `out` with their hop.
+    pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<(Hop, Packet)>) {
+        let mut probes = std::mem::take(&mut self.probes);
+        let mut changes = std::mem::take(&mut self.changes);
+        self.checks.handle_timeout(now, &mut probes, &mut changes);
+        for c in &changes[self.changes.len()..] {
+            self.fib.set_gateway_reachable(c.gateway, c.reachable);
+        }
+        self.changes = changes;
+        for p in probes.drain(..) {
+            let Some(via) = self.fib.lookup(TableId::MAIN, p.gateway) else {
+                continue; // no way to the gateway at all: the probe is never sent
+            };
+            let src = self
+                .config
+                .address_of(via.iface)
+                .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
+            let mut pkt = Packet::echo_request(src, p.gateway, p.ident, p.seq);
+            if let Verdict::Forward(hop) = self.originate_traced(now, &mut pkt, &mut ()) {
+                out.push((hop, pkt));
+            }
+        }
+        self.probes = probes;
+    }
+
+    /// Gateways whose check-gateway state changed since the last call, in order.
+    pub fn take_gateway_changes(&mut self) -> std::vec::Drain<'_, GatewayChange> {
+        self.changes.drain(..)
+    }
+
+    /// An echo reply to the router: an answer to a check-gateway probe, perhaps.
+    fn echo_reply(&mut self, now: Time, pkt: &Packet) {
+        if let Some(c) =
+            self.checks
+                .on_reply(now, pkt.tuple.src, pkt.tuple.dst_port, pkt.seq as u16)
+        {
+            self.fib.set_gateway_reachable(c.gateway, c.reachable);
+            self.changes.push(c);
         }
     }
 
@@ -124,10 +186,13 @@ impl Router {
             self.config.mangle.run(INPUT, &mut ctx, &self.env, tracer);
             let verdict = self.config.filter.run(INPUT, &mut ctx, &self.env, tracer);
             self.conntrack.update(now, id, dir, pkt);
-            return match verdict {
-                ChainVerdict::Drop => Verdict::Drop(DropReason::Filtered),
-                _ => Verdict::Local,
-            };
+            if verdict == ChainVerdict::Drop {
+                return Verdict::Drop(DropReason::Filtered);
+            }
+            if pkt.is_echo_reply() {
+                self.echo_reply(now, pkt);
+            }
+            return Verdict::Local;
         }
 
         let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
@@ -261,6 +326,9 @@ impl Router {
             conntrack: Conntrack::new(self.config.conntrack.clone()),
             fib: self.fib.clone(),
             env: self.env.clone(),
+            checks: self.checks.clone(),
+            probes: Vec::new(),
+            changes: Vec::new(),
         }
     }
 

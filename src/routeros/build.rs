@@ -57,7 +57,10 @@ const STORED: &[&str] = &[
 pub fn is_modeled(menu: &str, verb: &str) -> bool {
     OPERATIONAL.contains(&verb)
         || Collection::of(menu).is_some()
-        || matches!(menu, "routing table" | "ip firewall connection tracking")
+        || matches!(
+            menu,
+            "routing table" | "ip firewall connection tracking" | "routing settings"
+        )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -259,6 +262,9 @@ impl Menus for Model<'_> {
             ("ip firewall connection tracking", "set") => {
                 return self.conntrack(&spec).map(|()| Value::Nothing);
             }
+            ("routing settings", "set") => {
+                return self.routing_settings(&spec).map(|()| Value::Nothing);
+            }
             _ => {}
         }
         if let Some(c) = Collection::of(&menu) {
@@ -423,6 +429,27 @@ impl Model<'_> {
                     a,
                     format!("unknown parameter `{key}` for connection tracking"),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `/routing settings set`: check-gateway's timing; the rest does not affect the model.
+    fn routing_settings(&mut self, cmd: &Spec) -> Result<(), SourceError> {
+        for a in &cmd.args {
+            let key = a.key.as_deref().unwrap_or_default();
+            let known = self
+                .cfg
+                .check_gateway
+                .set(key, text(a))
+                .map_err(|e| self.err(a, e))?;
+            if !known
+                && !matches!(
+                    key,
+                    "connected-in-chain" | "dynamic-in-chain" | "policy-rules" | "single-process"
+                )
+            {
+                return Err(self.err(a, format!("unknown parameter `{key}` for routing settings")));
             }
         }
         Ok(())

@@ -19,7 +19,8 @@ use std::net::Ipv4Addr;
 pub enum Cause {
     /// The router sent a reply to a LAN host out of a WAN (a routing mark caught the reply).
     ReplySentOutWan,
-    /// The server saw the connection's packets arrive from a different public address or port.
+    /// The server saw the connection's packets arrive from a different public address or port,
+    /// or they left by another WAN with the old mapping (a failover) and that ISP dropped them.
     NatAddressChanged,
     /// A packet left a WAN with a source address that ISP did not assign (no NAT, or another
     /// WAN's address), and the ISP dropped it.
@@ -27,22 +28,31 @@ pub enum Cause {
     NoRoute,
     ConntrackFull,
     Filtered,
-    /// A link or gateway on the path was down.
-    PathDown,
+    /// Sent into a dead path (a link down, a gateway or upstream that forwards nothing) until
+    /// it gave up.
+    Blackholed,
+    /// Its conntrack entry was flushed when its WAN's interface went down, so its next packets
+    /// were NATed afresh, to another address.
+    WanDownFlush,
+    /// It was opened on a backup WAN during an outage and moved back with that WAN's address
+    /// when the first WAN returned.
+    Failback,
     /// Nothing but congestion or random loss went wrong: the retries ran out.
     Timeout,
 }
 
 impl Cause {
     /// Every cause, in the order of the enum (`cause as usize` indexes this).
-    pub const ALL: [Cause; 8] = [
+    pub const ALL: [Cause; 10] = [
         Cause::ReplySentOutWan,
         Cause::NatAddressChanged,
         Cause::WrongSourceAddress,
         Cause::NoRoute,
         Cause::ConntrackFull,
         Cause::Filtered,
-        Cause::PathDown,
+        Cause::Blackholed,
+        Cause::WanDownFlush,
+        Cause::Failback,
         Cause::Timeout,
     ];
 
@@ -54,7 +64,9 @@ impl Cause {
             Cause::NoRoute => "no-route",
             Cause::ConntrackFull => "conntrack-full",
             Cause::Filtered => "filtered",
-            Cause::PathDown => "path-down",
+            Cause::Blackholed => "blackholed",
+            Cause::WanDownFlush => "wan-down-flush",
+            Cause::Failback => "failback",
             Cause::Timeout => "timeout",
         }
     }
@@ -92,6 +104,8 @@ pub struct Flow {
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub fault: Option<Cause>,
+    /// Its conntrack entry was flushed by a WAN going down: if it breaks, that is why.
+    pub flushed: bool,
     pub outcome: Option<Outcome>,
     /// When the engine's pending timer event for this flow fires (`Time::MAX`: none).
     pub timer_at: Time,
@@ -181,6 +195,7 @@ impl Flow {
             bytes_up: 0,
             bytes_down: 0,
             fault: None,
+            flushed: false,
             outcome: None,
             timer_at: Time::MAX,
             transport,

@@ -35,6 +35,7 @@ pub trait Channel {
     /// Offers a packet at `now`: when it arrives at the far end, or why not.
     fn send(&mut self, now: Time, pkt: &Packet) -> Result<Time, LinkDrop>;
     fn set_up(&mut self, up: bool);
+    fn is_up(&self) -> bool;
     fn stats(&self) -> LinkStats;
 }
 
@@ -120,6 +121,10 @@ impl Channel for Wire {
         self.up = up;
     }
 
+    fn is_up(&self) -> bool {
+        self.up
+    }
+
     fn stats(&self) -> LinkStats {
         self.stats
     }
@@ -159,6 +164,10 @@ impl<C: Channel> Channel for Lossy<C> {
         self.inner.set_up(up);
     }
 
+    fn is_up(&self) -> bool {
+        self.inner.is_up()
+    }
+
     fn stats(&self) -> LinkStats {
         LinkStats {
             losses: self.losses,
@@ -188,6 +197,16 @@ impl<C: Channel> Link<C> {
             to_router,
             capture: None,
         }
+    }
+
+    /// Carrier on or off, both directions.
+    pub fn set_up(&mut self, up: bool) {
+        self.from_router.set_up(up);
+        self.to_router.set_up(up);
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.from_router.is_up()
     }
 
     pub fn capture(&mut self, capture: Capture) {

@@ -15,7 +15,7 @@ use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
 use crate::units::{MS, SEC, Time};
-use crate::world::flow::{Cause, Flow, Outbox, Side};
+use crate::world::flow::{Cause, Flow, Outbox, Outcome, Side};
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
 use crate::world::topology::Topology;
 use crate::world::workload::{Session, SessionKind, Workload};
@@ -36,6 +36,12 @@ enum Event {
     AtServer(u8, Packet),
     /// A packet from a server reaches the ISP's gateway, to be queued towards the router.
     AtGateway(u8, Packet),
+    /// A packet for the ISP's gateway itself (a check-gateway ping) reaches it.
+    GatewayHears(u8, Packet),
+    /// Something on the timeline happens (an index into the changes).
+    Change(u32),
+    /// The router's own timer (check-gateway probes).
+    RouterTimer,
     /// A host starts a session of an application.
     SessionStart {
         host: u32,
@@ -56,6 +62,23 @@ struct WanSide {
     gateway: Ipv4Addr,
     access: Link<Lossy<Wire>>,
     upstream_latency: Time,
+    /// The gateway answers and forwards; the internet beyond it is reachable.
+    gateway_alive: bool,
+    upstream_alive: bool,
+    /// The last time the timeline repaired this WAN (0: never failed).
+    recovered_at: Time,
+}
+
+impl WanSide {
+    /// Some part of this WAN is down.
+    fn failed(&self) -> bool {
+        !self.gateway_alive || !self.upstream_alive || !self.access.is_up()
+    }
+
+    /// Packets from the router get beyond the gateway, and the internet's get back to it.
+    fn forwards(&self) -> bool {
+        self.gateway_alive && self.upstream_alive
+    }
 }
 
 /// Flow slots are reused only after packets of the old flow can no longer be in flight.
@@ -79,6 +102,11 @@ pub struct Simulation {
     sample_interval: Time,
     pub metrics: Metrics,
     connection_log: Option<Box<dyn ConnectionLog>>,
+    /// The scenario's timeline, and when the router's pending timer event fires.
+    changes: Vec<crate::scenario::Change>,
+    router_timer_at: Time,
+    /// Scratch for the packets the router sends on its own.
+    router_out: Vec<(crate::router::routing::Hop, Packet)>,
 }
 
 /// Where a capture can be taken: the router's LAN port or one of its WANs (scenario order).
@@ -128,6 +156,9 @@ impl Simulation {
                     Lossy::new(wire(access, true), access.loss, link_rng(2 * i as u64 + 1)),
                 ),
                 upstream_latency: topology.link(topology.upstream[i]).latency,
+                gateway_alive: true,
+                upstream_alive: true,
+                recovered_at: 0,
             });
             let name = config.iface_name(iface).to_string();
             wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
@@ -167,7 +198,14 @@ impl Simulation {
             sample_interval: sc.sample_interval.0.max(1),
             metrics: Metrics::new(wan_metrics),
             connection_log: None,
+            changes: loaded.changes.clone(),
+            router_timer_at: Time::MAX,
+            router_out: Vec::new(),
         };
+        for i in 0..sim.changes.len() {
+            sim.schedule(sim.changes[i].at, Event::Change(i as u32));
+        }
+        sim.after_router_step();
         if let Some((at, host, app)) = sim.workload.next_session(0) {
             sim.schedule(at, Event::SessionStart { host, app });
         }
@@ -241,6 +279,9 @@ impl Simulation {
             Event::AtHost(pkt) => self.at_host(pkt),
             Event::AtServer(wan, pkt) => self.at_server(wan, pkt),
             Event::AtGateway(wan, pkt) => self.at_gateway(wan, pkt),
+            Event::GatewayHears(wan, pkt) => self.gateway_hears(wan, pkt),
+            Event::Change(i) => self.apply_change(i as usize),
+            Event::RouterTimer => self.router_timer(),
             Event::SessionStart { host, app } => self.session_start(host, app),
             Event::Timer { flow } => self.timer(flow),
             Event::Sample => {
@@ -275,6 +316,9 @@ impl Simulation {
         };
         let mut flow = Flow::new(id, host, tuple, &session, self.now);
         self.metrics.connections_total += 1;
+        if !self.metrics.failures.is_empty() {
+            self.metrics.started(self.now);
+        }
         flow.open(self.now, &mut self.outbox);
         self.flows[id as usize] = Some(flow);
         self.after_flow_step(id);
@@ -306,14 +350,18 @@ impl Simulation {
         let Some(flow) = self.flows[id as usize].as_mut() else {
             return;
         };
-        if let Some(outcome) = flow.outcome {
-            let wan = flow.wan;
+        if let Some(mut outcome) = flow.outcome {
+            if flow.flushed && matches!(outcome, Outcome::Broken(_)) {
+                outcome = Outcome::Broken(Cause::WanDownFlush);
+                flow.outcome = Some(outcome);
+            }
+            let (wan, started) = (flow.wan, flow.started);
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
             }
             self.flows[id as usize] = None;
             self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
-            self.metrics.record_outcome(outcome, wan);
+            self.metrics.record_outcome(outcome, wan, started, self.now);
             match wan {
                 Some(w) => self.metrics.wans[w as usize].active -= 1,
                 None => self.metrics.never_left += 1,
@@ -390,9 +438,9 @@ impl Simulation {
             }
             Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
                 Some(wan) => self.send_to_wan(wan, iface == self.lan_iface, pkt),
-                None => self.fault(pkt.flow, Cause::PathDown),
+                None => self.fault(pkt.flow, Cause::Blackholed),
             },
-            Verdict::Local => {}
+            Verdict::Local => self.after_router_step(),
             Verdict::Drop(reason) => {
                 let cause = match reason {
                     DropReason::NoRoute => Cause::NoRoute,
@@ -413,11 +461,14 @@ impl Simulation {
         }
         let side = &mut self.wans[w];
         match side.access.send(Way::FromRouter, self.now, &pkt) {
+            Ok(at) if pkt.tuple.dst == side.gateway => {
+                self.schedule(at, Event::GatewayHears(wan, pkt));
+            }
             Ok(at) => {
                 let at = at + side.upstream_latency + self.server_latency(&pkt, pkt.tuple.dst);
                 self.schedule(at, Event::AtServer(wan, pkt));
             }
-            Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::PathDown),
+            Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}
         }
     }
@@ -452,9 +503,17 @@ impl Simulation {
             // A packet for a LAN host went out of a WAN: the ISP has no route back to it.
             return self.fault(pkt.flow, Cause::ReplySentOutWan);
         }
-        if pkt.tuple.src != self.wans[wan as usize].address {
+        let side = &self.wans[wan as usize];
+        if !side.forwards() {
+            return self.fault(pkt.flow, Cause::Blackholed);
+        }
+        if pkt.tuple.src != side.address {
             // Anti-spoofing at the ISP (BCP 38): only its own customer address may leave.
-            return self.fault(pkt.flow, Cause::WrongSourceAddress);
+            let cause = self.spoofed_cause(wan, &pkt);
+            return self.fault(pkt.flow, cause);
+        }
+        if pkt.flow == Packet::NO_FLOW {
+            return self.internet_answers(wan, &pkt);
         }
         let now = self.now;
         let Some(flow) = live(&mut self.flows, pkt.flow) else {
@@ -472,12 +531,15 @@ impl Simulation {
 
     fn at_gateway(&mut self, wan: u8, pkt: Packet) {
         let side = &mut self.wans[wan as usize];
+        if !side.forwards() {
+            return self.fault(pkt.flow, Cause::Blackholed);
+        }
         match side.access.send(Way::ToRouter, self.now, &pkt) {
             Ok(at) => {
                 let iface = side.iface;
                 self.schedule(at, Event::AtRouter(iface, pkt));
             }
-            Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::PathDown),
+            Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}
         }
     }
@@ -492,6 +554,126 @@ impl Simulation {
         }
         self.note_rtt(pkt.flow);
         self.after_flow_step(pkt.flow);
+    }
+
+    /// Why the ISP dropped a packet that left by it with another source address: a connection
+    /// moved by a failover keeps its old NAT address; one opened on a backup WAN during an
+    /// outage moves back with the backup's address when the first WAN returns; anything else is
+    /// a configuration that forgot NAT.
+    fn spoofed_cause(&self, wan: u8, pkt: &Packet) -> Cause {
+        let Some(flow) = self.flows.get(pkt.flow as usize).and_then(Option::as_ref) else {
+            return Cause::WrongSourceAddress;
+        };
+        match flow.wan {
+            Some(first) if first != wan && self.wans[first as usize].failed() => {
+                Cause::NatAddressChanged
+            }
+            Some(first) if first != wan && self.wans[wan as usize].recovered_at > flow.started => {
+                Cause::Failback
+            }
+            _ => Cause::WrongSourceAddress,
+        }
+    }
+
+    /// The internet answers the router's pings (netwatch, recursive check-gateway) as long as
+    /// the path through this WAN works: every address pinged is assumed alive.
+    fn internet_answers(&mut self, wan: u8, pkt: &Packet) {
+        if pkt.tuple.protocol == Protocol::Icmp && !pkt.is_echo_reply() {
+            let at = self.now + self.wans[wan as usize].upstream_latency;
+            self.schedule(at, Event::AtGateway(wan, pkt.echo_reply()));
+        }
+    }
+
+    /// A packet for the gateway itself: it answers pings while it is alive.
+    fn gateway_hears(&mut self, wan: u8, pkt: Packet) {
+        let side = &mut self.wans[wan as usize];
+        if !side.gateway_alive || pkt.tuple.protocol != Protocol::Icmp || pkt.is_echo_reply() {
+            return;
+        }
+        let reply = pkt.echo_reply();
+        if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
+            let iface = side.iface;
+            self.schedule(at, Event::AtRouter(iface, reply));
+        }
+    }
+
+    /// A failure or repair from the timeline.
+    fn apply_change(&mut self, i: usize) {
+        use crate::scenario::FailureKind;
+        let c = self.changes[i];
+        let side = &mut self.wans[c.wan];
+        let was_failed = side.failed();
+        match c.kind {
+            FailureKind::Link => {
+                side.access.set_up(!c.down);
+                let iface = side.iface;
+                self.router.set_interface_running(iface, !c.down);
+                if c.down {
+                    // The router forgot their NAT: whatever happens to them next is why.
+                    for flow in self.flows.iter_mut().flatten() {
+                        if flow.wan == Some(c.wan as u8) && flow.outcome.is_none() {
+                            flow.flushed = true;
+                        }
+                    }
+                }
+            }
+            FailureKind::Gateway => side.gateway_alive = !c.down,
+            FailureKind::Upstream => side.upstream_alive = !c.down,
+        }
+        let side = &mut self.wans[c.wan];
+        if was_failed && !side.failed() {
+            side.recovered_at = self.now;
+        }
+        if c.down {
+            self.metrics.failed(c.wan, c.kind, self.now);
+        } else {
+            self.metrics.recovered(c.wan, c.kind, self.now);
+        }
+    }
+
+    fn router_timer(&mut self) {
+        if self.router_timer_at != self.now {
+            return; // superseded by an earlier timer that already ran
+        }
+        self.router_timer_at = Time::MAX;
+        let mut out = std::mem::take(&mut self.router_out);
+        self.router.handle_timeout(self.now, &mut out);
+        for (hop, pkt) in out.drain(..) {
+            if let Some(wan) = self.wan_of_iface[hop.iface as usize] {
+                self.send_to_wan(wan, false, pkt);
+            }
+        }
+        self.router_out = out;
+        self.after_router_step();
+    }
+
+    /// Books what check-gateway concluded and arms the router's next timer.
+    fn after_router_step(&mut self) {
+        let now = self.now;
+        let changes: Vec<_> = self.router.take_gateway_changes().collect();
+        for c in changes {
+            let wan = self
+                .wans
+                .iter()
+                .position(|w| w.gateway == c.gateway)
+                .or_else(|| {
+                    // A recursive gateway: the WAN its host route leads out of.
+                    let hop = self
+                        .router
+                        .fib
+                        .lookup(crate::router::firewall::TableId::MAIN, c.gateway)?;
+                    self.wans.iter().position(|w| w.iface == hop.iface)
+                });
+            if let Some(wan) = wan {
+                self.metrics.gateway_state(wan, c.reachable, now);
+            }
+        }
+        if let Some(t) = self.router.poll_timeout()
+            && t < self.router_timer_at
+        {
+            self.router_timer_at = t;
+            self.schedule(t.max(now), Event::RouterTimer);
+        }
     }
 
     /// Closes the time series' current interval at `now`.

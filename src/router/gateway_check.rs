@@ -1,0 +1,277 @@
+//! `check-gateway=ping`: the router pings each checked gateway every interval and declares it
+//! unreachable after `count` probes in a row go unanswered within the timeout; every route
+//! through it then becomes inactive. One good reply makes it reachable again (**assumed**: the
+//! RouterOS documentation does not say how many).
+//!
+//! RouterOS 7's `/routing settings` names the three knobs — `check-gateway-ping-interval` (10 s),
+//! `-timeout` (1 s) and `-count` (2) — and v6 behaves with the same defaults. A probe counts as
+//! missed when its timeout passes, so a gateway that dies is declared unreachable when the
+//! second probe after its death times out: between `interval + timeout` and
+//! `2 × interval + timeout` after it died (11–21 s by default).
+//!
+//! Like the rest of the router this is sans-IO: [`GatewayChecks::poll_timeout`] says when it
+//! next needs the clock, [`GatewayChecks::handle_timeout`] returns the probes to send, and
+//! [`GatewayChecks::on_reply`] takes the answers; it reports each change of state.
+
+use crate::units::{MS, SEC, Time};
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub interval: Time,
+    pub timeout: Time,
+    pub count: u8,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            interval: 10 * SEC,
+            timeout: SEC,
+            count: 2,
+        }
+    }
+}
+
+impl Settings {
+    /// `/routing settings set check-gateway-ping-…=` values, with RouterOS's ranges.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let duration = |v: &str, min: Time, max: Time| {
+            let t = crate::units::parse_duration(v)?;
+            if (min..=max).contains(&t) {
+                Ok(t)
+            } else {
+                Err(format!("`{v}` is outside {}..{}", fmt(min), fmt(max)))
+            }
+        };
+        match key {
+            "check-gateway-ping-interval" => self.interval = duration(value, 100 * MS, 600 * SEC)?,
+            "check-gateway-ping-timeout" => self.timeout = duration(value, MS, SEC)?,
+            "check-gateway-ping-count" => {
+                self.count = value
+                    .parse()
+                    .ok()
+                    .filter(|c| (1..=100).contains(c))
+                    .ok_or_else(|| format!("`{value}` is not a count from 1 to 100"))?
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+fn fmt(t: Time) -> String {
+    crate::units::format_duration(t)
+}
+
+/// A probe to send: an ICMP echo request to `gateway` with this identifier and sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub gateway: Ipv4Addr,
+    pub ident: u16,
+    pub seq: u16,
+}
+
+/// A gateway changed state at `at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub gateway: Ipv4Addr,
+    pub reachable: bool,
+    pub at: Time,
+}
+
+#[derive(Clone, Debug)]
+struct Checked {
+    gateway: Ipv4Addr,
+    reachable: bool,
+    misses: u8,
+    seq: u16,
+    /// The probe awaiting its reply, and when it counts as missed.
+    waiting: Option<(u16, Time)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GatewayChecks {
+    settings: Settings,
+    gateways: Vec<Checked>,
+    next_round: Time,
+}
+
+/// Echo identifiers of check-gateway probes: this plus the gateway's index.
+const IDENT_BASE: u16 = 0xc600;
+
+impl GatewayChecks {
+    /// Checks for these gateways; the first round goes out at time 0.
+    pub fn new(settings: Settings, gateways: impl IntoIterator<Item = Ipv4Addr>) -> GatewayChecks {
+        let mut list: Vec<Checked> = Vec::new();
+        for gateway in gateways {
+            if !list.iter().any(|c| c.gateway == gateway) {
+                list.push(Checked {
+                    gateway,
+                    reachable: true,
+                    misses: 0,
+                    seq: 0,
+                    waiting: None,
+                });
+            }
+        }
+        GatewayChecks {
+            settings,
+            gateways: list,
+            next_round: 0,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    /// When [`GatewayChecks::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.gateways.is_empty() {
+            return None;
+        }
+        let deadlines = self.gateways.iter().filter_map(|c| c.waiting.map(|w| w.1));
+        deadlines.chain([self.next_round]).min()
+    }
+
+    /// Counts missed probes and, at the start of a round, sends new ones. Changes of state go
+    /// to `changes`, probes to `probes`.
+    pub fn handle_timeout(
+        &mut self,
+        now: Time,
+        probes: &mut Vec<Probe>,
+        changes: &mut Vec<Change>,
+    ) {
+        let count = self.settings.count;
+        for c in &mut self.gateways {
+            if let Some((_, deadline)) = c.waiting
+                && deadline <= now
+            {
+                c.waiting = None;
+                c.misses = c.misses.saturating_add(1);
+                if c.reachable && c.misses >= count {
+                    c.reachable = false;
+                    changes.push(Change {
+                        gateway: c.gateway,
+                        reachable: false,
+                        at: now,
+                    });
+                }
+            }
+        }
+        if now >= self.next_round {
+            for (i, c) in self.gateways.iter_mut().enumerate() {
+                c.seq = c.seq.wrapping_add(1);
+                c.waiting = Some((c.seq, now + self.settings.timeout));
+                probes.push(Probe {
+                    gateway: c.gateway,
+                    ident: IDENT_BASE + i as u16,
+                    seq: c.seq,
+                });
+            }
+            self.next_round = now + self.settings.interval;
+        }
+    }
+
+    /// An echo reply from `from` with `ident` and `seq` reached the router. Returns the change
+    /// of state it causes, if any.
+    pub fn on_reply(&mut self, now: Time, from: Ipv4Addr, ident: u16, seq: u16) -> Option<Change> {
+        let i = ident.checked_sub(IDENT_BASE)? as usize;
+        let c = self.gateways.get_mut(i).filter(|c| c.gateway == from)?;
+        if c.waiting.is_none_or(|(s, _)| s != seq) {
+            return None; // late: that probe was already counted as missed
+        }
+        c.waiting = None;
+        c.misses = 0;
+        if c.reachable {
+            return None;
+        }
+        c.reachable = true;
+        Some(Change {
+            gateway: from,
+            reachable: true,
+            at: now,
+        })
+    }
+
+    pub fn is_reachable(&self, gateway: Ipv4Addr) -> bool {
+        self.gateways
+            .iter()
+            .find(|c| c.gateway == gateway)
+            .is_none_or(|c| c.reachable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GW: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+
+    /// Runs the checks to `end`, answering every probe after 5 ms while `alive(t)`.
+    fn drive(alive: impl Fn(Time) -> bool, end: Time) -> Vec<Change> {
+        let mut checks = GatewayChecks::new(Settings::default(), [GW]);
+        let (mut probes, mut changes, mut replies) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            let next_reply = replies.first().map(|r: &(Time, Probe)| r.0);
+            let now = match (checks.poll_timeout(), next_reply) {
+                (Some(t), Some(r)) => t.min(r),
+                (t, r) => t.or(r).unwrap(),
+            };
+            if now > end {
+                return changes;
+            }
+            if next_reply == Some(now) {
+                let (_, p) = replies.remove(0);
+                changes.extend(checks.on_reply(now, p.gateway, p.ident, p.seq));
+                continue;
+            }
+            checks.handle_timeout(now, &mut probes, &mut changes);
+            for p in probes.drain(..) {
+                if alive(now) {
+                    replies.push((now + 5 * MS, p));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dead_gateway_is_declared_unreachable_by_the_second_missed_probe() {
+        for died in [1, 5 * SEC, 9_999 * MS, 10 * SEC + 1, 33 * SEC] {
+            let changes = drive(|t| t < died, 120 * SEC);
+            let detected = changes[0].at - died;
+            assert!(!changes[0].reachable);
+            assert!(
+                (11 * SEC..=21 * SEC).contains(&detected),
+                "died {died}: {detected}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_good_reply_makes_it_reachable_again() {
+        let back = 60 * SEC + 300 * MS;
+        let changes = drive(|t| !(20 * SEC..back).contains(&t), 120 * SEC);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(changes[1].reachable);
+        // The first round after it is back, plus the reply's 5 ms.
+        assert_eq!(changes[1].at, 70 * SEC + 5 * MS);
+    }
+
+    #[test]
+    fn one_lost_probe_is_not_enough() {
+        let changes = drive(|t| !(9 * SEC..11 * SEC).contains(&t), 120 * SEC);
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+
+    #[test]
+    fn settings_take_routeros_ranges() {
+        let mut s = Settings::default();
+        assert_eq!(s.set("check-gateway-ping-interval", "5s"), Ok(true));
+        assert_eq!(s.interval, 5 * SEC);
+        assert!(s.set("check-gateway-ping-timeout", "2s").is_err());
+        assert!(s.set("check-gateway-ping-count", "0").is_err());
+        assert_eq!(s.set("policy-rules", "x"), Ok(false));
+    }
+}
