@@ -223,3 +223,59 @@ fn mangle_counters_count_packets_and_bytes() {
     );
     assert!(pcc.iter().all(|s| s.bytes == s.packets * 52));
 }
+
+/// check-gateway as a state machine: the test is the clock and the gateway.
+#[test]
+fn check_gateway_probes_and_fails_over_without_the_engine() {
+    use pccsim::units::{MS, SEC};
+    let mut r = router("scenarios/dual_wan.rsc", str::to_string);
+    let (isp1, isp2, lan) = (0u8, 1u8, 2u8);
+    let gw1: Ipv4Addr = "192.168.1.1".parse().unwrap();
+    let server: Ipv4Addr = "93.184.216.34".parse().unwrap();
+    let mut out = Vec::new();
+    let mut replies_from = |r: &mut Router, now: u64, alive: bool, out: &mut Vec<_>| {
+        out.clear();
+        r.handle_timeout(now, out);
+        for (hop, probe) in out.drain(..) {
+            let probe: Packet = probe;
+            assert_eq!(probe.tuple.protocol, Protocol::Icmp);
+            let gw = probe.tuple.dst;
+            // Each probe leaves by the WAN its gateway is on, from that WAN's address.
+            let wan = if gw == gw1 { isp1 } else { isp2 };
+            assert_eq!(hop.iface, wan);
+            if alive || gw != gw1 {
+                let mut reply = probe.echo_reply();
+                assert_eq!(r.receive(now + 5 * MS, wan, &mut reply), Verdict::Local);
+            }
+        }
+    };
+    assert_eq!(r.poll_timeout(), Some(0));
+    replies_from(&mut r, 0, true, &mut out);
+    assert!(r.take_gateway_changes().next().is_none());
+    // ISP1's gateway dies after the first round: two rounds of silence later it is out.
+    let mut now = 0;
+    while now < 30 * SEC {
+        now = r.poll_timeout().unwrap();
+        replies_from(&mut r, now, false, &mut out);
+        if let Some(c) = r.take_gateway_changes().next() {
+            assert_eq!((c.gateway, c.reachable), (gw1, false));
+            assert_eq!(c.at, 21 * SEC);
+            break;
+        }
+    }
+    assert_eq!(now, 21 * SEC);
+    // New connections PCC gives ISP1 now leave by ISP2: the marked table falls back to main.
+    let isp1_bound = (0..200u16)
+        .map(|p| syn("10.0.0.50".parse().unwrap(), 40_000 + p, server, 443))
+        .map(|mut p| out_iface(&mut r, now, lan, &mut p))
+        .collect::<HashSet<u8>>();
+    assert_eq!(isp1_bound, HashSet::from([isp2]));
+    // One good reply brings it back.
+    now = r.poll_timeout().unwrap();
+    replies_from(&mut r, now, true, &mut out);
+    let back: Vec<_> = r.take_gateway_changes().collect();
+    assert!(
+        back.iter().any(|c| c.gateway == gw1 && c.reachable),
+        "{back:?}"
+    );
+}

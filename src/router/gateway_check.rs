@@ -6,8 +6,9 @@
 //! RouterOS 7's `/routing settings` names the three knobs — `check-gateway-ping-interval` (10 s),
 //! `-timeout` (1 s) and `-count` (2) — and v6 behaves with the same defaults. A probe counts as
 //! missed when its timeout passes, so a gateway that dies is declared unreachable when the
-//! second probe after its death times out: between `interval + timeout` and
-//! `2 × interval + timeout` after it died (11–21 s by default).
+//! second probe after its death times out: up to `2 × interval + timeout` after it died, and at
+//! least `interval + timeout` less the probe's trip to the gateway (a probe on its way when the
+//! gateway dies is lost too) — 11–21 s by default.
 //!
 //! Like the rest of the router this is sans-IO: [`GatewayChecks::poll_timeout`] says when it
 //! next needs the clock, [`GatewayChecks::handle_timeout`] returns the probes to send, and

@@ -1,0 +1,155 @@
+//! The bad day: failures on a timeline, check-gateway's detection, and the sessions that pay.
+
+mod common;
+
+use pccsim::scenario::{self, Loaded};
+use pccsim::units::{SEC, Time};
+
+/// The failover scenario's world with another timeline written in RON.
+fn with_timeline(timeline: &str) -> Result<Loaded, pccsim::Error> {
+    let root = common::root().join("scenarios");
+    let text = common::read(&root.join("failover_gateway.ron"));
+    let start = text.find("    timeline: [").unwrap();
+    let text = format!("{}    timeline: [{timeline}],\n)\n", &text[..start]);
+    let config = common::read(&root.join("failover_gateway.rsc"));
+    let sc = scenario::parse("t.ron", &text)?;
+    let cfg = pccsim::routeros::load("t.rsc", &config)?;
+    scenario::check(sc, cfg, "t.ron", &text, "t.rsc", &config)
+}
+
+fn broken(run: &pccsim::Run, wan: usize, cause: &str) -> u64 {
+    run.summary.wans[wan]
+        .broken_by_cause
+        .get(cause)
+        .copied()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_dead_gateway_is_detected_within_check_gateways_bounds_and_traffic_moves() {
+    for died_ms in [300_000, 304_900, 309_999, 310_001] {
+        let died = died_ms as Time * 1_000_000;
+        let timeline = format!(
+            "(at: \"{died_ms}ms\", wan: \"isp1\", what: GatewayDown), (at: \"420s\", wan: \"isp1\", what: GatewayUp)"
+        );
+        let loaded = with_timeline(&timeline).unwrap();
+        let run = common::run(&loaded, 480 * SEC);
+        let f = &run.summary.failover[0];
+        assert_eq!((f.wan.as_str(), f.kind.as_str()), ("ISP1", "gateway"));
+        let detected = f.detected_at_s.unwrap() - died as f64 / 1e9;
+        // Probes every 10 s, 1 s timeout, two misses; a probe already on its way when the
+        // gateway dies (3 ms to it) goes unanswered too.
+        assert!(
+            detected > 10.99 && detected <= 21.0,
+            "died {died_ms} ms: {detected} s"
+        );
+        // The first good reply after the repair brings the WAN back: the next probe round.
+        let back = f.failback_at_s.unwrap();
+        assert!((420.0..431.0).contains(&back), "{back}");
+        // Connections on ISP1 paid; ISP2's own connections did not (those opened on ISP2
+        // during the outage break only at the failback).
+        assert!(f.broken_at_failover > 0);
+        let isp2 = run.summary.wans[1].broken;
+        assert_eq!(
+            isp2,
+            broken(&run, 1, "failback"),
+            "{:?}",
+            run.summary.wans[1]
+        );
+        assert_eq!(
+            f.broken_at_failback,
+            run.summary
+                .connections
+                .broken_by_cause
+                .get("failback")
+                .copied()
+                .unwrap_or(0)
+        );
+    }
+}
+
+#[test]
+fn a_link_down_is_acted_on_at_once_and_flushes_its_connections() {
+    let loaded = with_timeline(
+        "(at: \"300s\", wan: \"isp1\", what: LinkDown), (at: \"400s\", wan: \"ISP1\", what: LinkUp)",
+    )
+    .unwrap();
+    let run = common::run(&loaded, 500 * SEC);
+    let f = &run.summary.failover[0];
+    assert_eq!(f.kind, "link");
+    assert_eq!((f.failed_at_s, f.detected_at_s), (300.0, Some(300.0)));
+    assert_eq!(
+        (f.recovered_at_s, f.failback_at_s),
+        (Some(400.0), Some(400.0))
+    );
+    // Connections open on ISP1 were flushed with the interface; that is why they broke.
+    assert!(
+        broken(&run, 0, "wan-down-flush") > 0,
+        "{:?}",
+        run.summary.wans[0]
+    );
+    assert_eq!(run.summary.wans[1].broken, broken(&run, 1, "failback"));
+}
+
+#[test]
+fn a_failure_beyond_the_gateway_is_invisible_to_plain_check_gateway() {
+    let loaded = with_timeline(
+        "(at: \"300s\", wan: \"isp1\", what: UpstreamDown), (at: \"400s\", wan: \"isp1\", what: UpstreamUp)",
+    )
+    .unwrap();
+    let run = common::run(&loaded, 500 * SEC);
+    let f = &run.summary.failover[0];
+    assert_eq!(f.kind, "upstream");
+    assert_eq!(f.detected_at_s, None, "the gateway still answers its pings");
+    // Every new connection PCC gives ISP1 during the outage is blackholed.
+    assert!(f.new_connection_failures > f.new_connections / 2, "{f:?}");
+    assert!(broken(&run, 0, "blackholed") > 0);
+}
+
+#[test]
+fn healthy_runs_have_no_failover_entries_and_probes_do_not_break_anything() {
+    let run = common::run(&common::scenario("dual_wan.ron"), 60 * SEC);
+    assert!(run.summary.failover.is_empty());
+    assert_eq!(run.summary.connections.broken, 0);
+}
+
+#[test]
+fn a_hostile_timeline_is_refused_with_its_place_or_runs() {
+    let cases = [
+        (
+            "(at: \"1h\", wan: \"isp1\", what: LinkDown)",
+            "after the end of the run",
+        ),
+        (
+            "(at: \"1m\", wan: \"isp9\", what: LinkDown)",
+            "`isp9` is not a WAN",
+        ),
+        (
+            "(at: \"1m\", wan: \"isp1\", what: Flap(down: \"2s\", every: \"1s\", times: 3))",
+            "shorter than `every`",
+        ),
+        (
+            "(at: \"0s\", wan: \"isp1\", what: Flap(down: \"1ms\", every: \"2ms\", times: 4000000))",
+            "at most",
+        ),
+    ];
+    for (timeline, words) in cases {
+        let e = with_timeline(timeline).unwrap_err().to_string();
+        assert!(e.contains("t.ron:") && e.contains(words), "{timeline}: {e}");
+    }
+    // Overlapping, repeated and rapid changes run, and the router follows the last word.
+    let loaded = with_timeline(
+        "(at: \"10s\", wan: \"isp1\", what: LinkDown), (at: \"10s\", wan: \"isp1\", what: LinkDown),
+         (at: \"5s\", wan: \"isp1\", what: Flap(down: \"1ms\", every: \"2ms\", times: 5000)),
+         (at: \"20s\", wan: \"isp1\", what: LinkUp), (at: \"15s\", wan: \"isp2\", what: GatewayUp)",
+    )
+    .unwrap();
+    let run = common::run(&loaded, 60 * SEC);
+    assert!(run.summary.connections.total > 0);
+    assert!(
+        run.summary
+            .failover
+            .iter()
+            .all(|f| f.recovered_at_s.is_some())
+    );
+}
