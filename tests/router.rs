@@ -233,7 +233,7 @@ fn check_gateway_probes_and_fails_over_without_the_engine() {
     let gw1: Ipv4Addr = "192.168.1.1".parse().unwrap();
     let server: Ipv4Addr = "93.184.216.34".parse().unwrap();
     let mut out = Vec::new();
-    let mut replies_from = |r: &mut Router, now: u64, alive: bool, out: &mut Vec<_>| {
+    let replies_from = |r: &mut Router, now: u64, alive: bool, out: &mut Vec<_>| {
         out.clear();
         r.handle_timeout(now, out);
         for (hop, probe) in out.drain(..) {
