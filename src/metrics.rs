@@ -57,6 +57,18 @@ pub struct Sample {
     pub losses: u64,
     /// Mean of the TCP RTT samples taken in the interval (none if there were none).
     pub mean_rtt: Option<Time>,
+    /// At the end of the interval: the link has carrier; check-gateway finds the gateway.
+    pub link_up: bool,
+    pub gateway_reachable: bool,
+}
+
+/// A WAN as the engine sees it at a sample: its link's totals so far and its state.
+#[derive(Clone, Copy, Debug)]
+pub struct WanState {
+    pub queue_drops: u64,
+    pub losses: u64,
+    pub link_up: bool,
+    pub gateway_reachable: bool,
 }
 
 /// One connection's life, as `run --connections` lists it.
@@ -267,11 +279,12 @@ impl Metrics {
         w.interval_down += bytes as u64;
     }
 
-    /// Closes the sampling interval of length `interval` ending at `now`; `links` gives each
-    /// WAN's link totals so far, (queue drops, losses).
-    pub fn sample(&mut self, now: Time, interval: Time, links: impl Iterator<Item = (u64, u64)>) {
+    /// Closes the sampling interval of length `interval` ending at `now`; `states` gives each
+    /// WAN's link totals so far and its state.
+    pub fn sample(&mut self, now: Time, interval: Time, states: impl Iterator<Item = WanState>) {
         let secs = interval as f64 / 1e9;
-        for ((i, w), (drops, losses)) in self.wans.iter_mut().enumerate().zip(links) {
+        for ((i, w), state) in self.wans.iter_mut().enumerate().zip(states) {
+            let (drops, losses) = (state.queue_drops, state.losses);
             self.samples.push(Sample {
                 time: now,
                 wan: i,
@@ -283,6 +296,8 @@ impl Metrics {
                 losses: losses - w.losses_before,
                 mean_rtt: (w.interval_rtt_samples > 0)
                     .then(|| w.interval_rtt_sum / w.interval_rtt_samples as Time),
+                link_up: state.link_up,
+                gateway_reachable: state.gateway_reachable,
             });
             w.interval_down = 0;
             w.interval_up = 0;

@@ -153,3 +153,29 @@ fn a_hostile_timeline_is_refused_with_its_place_or_runs() {
             .all(|f| f.recovered_at_s.is_some())
     );
 }
+
+#[test]
+fn the_time_series_shows_each_wans_link_and_gateway_state() {
+    let loaded = with_timeline(
+        "(at: \"30s\", wan: \"isp1\", what: GatewayDown), (at: \"60s\", wan: \"isp2\", what: LinkDown)",
+    )
+    .unwrap();
+    let run = common::run(&loaded, 90 * SEC);
+    let state = |wan: usize, t: u64| {
+        let s = run
+            .metrics
+            .samples
+            .iter()
+            .find(|s| s.wan == wan && s.time == t * SEC)
+            .unwrap();
+        (s.link_up, s.gateway_reachable)
+    };
+    assert_eq!(state(0, 30), (true, true), "not yet detected");
+    assert_eq!(state(0, 60), (true, false));
+    assert_eq!(state(1, 50), (true, true));
+    assert_eq!(
+        state(1, 70),
+        (false, true),
+        "carrier lost; its gateway is not pinged"
+    );
+}

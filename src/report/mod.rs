@@ -403,7 +403,7 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
     for c in Cause::ALL {
         let _ = write!(out, ",broken.{}", c.name());
     }
-    out.push_str(",queue_drops,losses,mean_rtt_ms\n");
+    out.push_str(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable\n");
     for s in &metrics.samples {
         let _ = write!(
             out,
@@ -421,7 +421,14 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
         let rtt = s
             .mean_rtt
             .map_or(String::new(), |t| format!("{:.3}", t as f64 / 1e6));
-        let _ = writeln!(out, ",{},{},{rtt}", s.queue_drops, s.losses);
+        let _ = writeln!(
+            out,
+            ",{},{},{rtt},{},{}",
+            s.queue_drops,
+            s.losses,
+            u8::from(s.link_up),
+            u8::from(s.gateway_reachable)
+        );
     }
     out
 }

@@ -131,6 +131,11 @@ impl Router {
         self.probes = probes;
     }
 
+    /// Whether check-gateway currently finds `gateway` (true for a gateway nobody checks).
+    pub fn gateway_reachable(&self, gateway: Ipv4Addr) -> bool {
+        self.checks.is_reachable(gateway)
+    }
+
     /// Gateways whose check-gateway state changed since the last call, in order.
     pub fn take_gateway_changes(&mut self) -> std::vec::Drain<'_, GatewayChange> {
         self.changes.drain(..)

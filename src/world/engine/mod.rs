@@ -9,7 +9,7 @@
 
 mod queue;
 
-use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics};
+use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
 use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::{DropReason, Router, Verdict};
@@ -678,7 +678,16 @@ impl Simulation {
 
     /// Closes the time series' current interval at `now`.
     fn sample(&mut self) {
-        let links = self.wans.iter().map(|w| link_totals(&w.access));
+        let router = &self.router;
+        let links = self.wans.iter().map(|w| {
+            let (queue_drops, losses) = link_totals(&w.access);
+            WanState {
+                queue_drops,
+                losses,
+                link_up: w.access.is_up(),
+                gateway_reachable: router.gateway_reachable(w.gateway),
+            }
+        });
         let since = self.metrics.samples.last().map_or(0, |s| s.time);
         self.metrics.sample(self.now, self.now - since, links);
     }
