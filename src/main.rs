@@ -203,6 +203,9 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     if args.connections {
         files.push(report::CONNECTIONS_FILE.into());
     }
+    if !loaded.changes.is_empty() {
+        files.extend(report::FAILOVER_FILES.iter().map(|f| f.to_string()));
+    }
     files.extend(taps.iter().map(|(_, file)| file.clone()));
     let out = args
         .out

@@ -179,3 +179,56 @@ fn the_time_series_shows_each_wans_link_and_gateway_state() {
         "carrier lost; its gateway is not pinged"
     );
 }
+
+#[test]
+fn run_draws_the_failover_chart_and_prints_each_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fo");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pccsim"))
+        .args([
+            "run",
+            "scenarios/failover_gateway.ron",
+            "--duration",
+            "7m",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("failover: ISP1 gateway failed at 300.0 s, detected 311.0 s"),
+        "{table}"
+    );
+    for ext in ["png", "svg"] {
+        assert!(
+            out.join(format!("failover.{ext}"))
+                .metadata()
+                .unwrap()
+                .len()
+                > 1000
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&common::read(&out.join("summary.json"))).unwrap();
+    let f = &summary["failover"][0];
+    for key in [
+        "wan",
+        "kind",
+        "failed_at_s",
+        "detected_at_s",
+        "recovered_at_s",
+        "failback_at_s",
+        "broken_at_failover",
+        "broken_at_failback",
+        "new_connection_failures",
+    ] {
+        assert!(f.get(key).is_some(), "failover.{key}");
+    }
+    assert!(
+        f["recovered_at_s"].is_null(),
+        "the run ended before the repair"
+    );
+}

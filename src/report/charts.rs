@@ -211,6 +211,189 @@ pub fn health(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Er
     both_with(dir, "health", draw_svg, draw_png)
 }
 
+/// The failover story: per-WAN download with each failure shaded (its detection and failback
+/// marked), each WAN's link and check-gateway state as lanes, and broken connections per
+/// interval as bars on the same time axis.
+pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
+    struct Draw<'a>(&'a Summary, &'a Metrics);
+    impl Draw<'_> {
+        fn on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+            let (s, m) = (self.0, self.1);
+            let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+            root.fill(&WHITE).map_err(e)?;
+            let title = format!(
+                "{}: failures, the router's reaction and the sessions that paid",
+                s.scenario
+            );
+            let root = root.titled(&title, ("sans-serif", 24)).map_err(e)?;
+            let height = root.dim_in_pixel().1 as i32;
+            let (top, rest) = root.split_vertically(height * 11 / 20);
+            let (lanes, breaks) = rest.split_vertically(height * 5 / 20);
+            let span = (s.duration_s / 60.0).max(1.0 / 60.0);
+            let mins = |t: f64| t / 60.0;
+
+            // Throughput, with failure windows shaded.
+            let lines = per_wan(s, m, |x| Some(x.down_bps / 1e6));
+            let peak = lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|p| p.1))
+                .fold(1.0f64, f64::max)
+                * 1.15;
+            let mut chart = ChartBuilder::on(&top)
+                .caption("download per WAN; shaded: a failure, from the timeline's failure to its repair", ("sans-serif", 16))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..span, 0.0..peak)
+                .map_err(|x| x.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("minutes")
+                .y_desc("Mbit/s")
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|x| x.to_string())?;
+            for f in &s.failover {
+                let wan = s.wans.iter().position(|w| w.name == f.wan).unwrap_or(0);
+                let end = f.recovered_at_s.unwrap_or(s.duration_s);
+                let color = wan_color(wan);
+                chart
+                    .draw_series([Rectangle::new(
+                        [(mins(f.failed_at_s), 0.0), (mins(end), peak)],
+                        color.mix(0.12).filled(),
+                    )])
+                    .map_err(|x| x.to_string())?;
+                let marks = [
+                    (f.detected_at_s, "detected"),
+                    (f.failback_at_s, "used again"),
+                ];
+                for (t, label) in marks {
+                    if let Some(t) = t {
+                        let x = mins(t);
+                        chart
+                            .draw_series([PathElement::new(
+                                [(x, 0.0), (x, peak)],
+                                color.stroke_width(2),
+                            )])
+                            .map_err(|x| x.to_string())?;
+                        chart
+                            .draw_series([Text::new(
+                                format!("{} {label}", f.wan),
+                                (x, peak * 0.97),
+                                ("sans-serif", 13),
+                            )])
+                            .map_err(|x| x.to_string())?;
+                    }
+                }
+            }
+            for l in &lines {
+                let color = l.color;
+                chart
+                    .draw_series(LineSeries::new(
+                        l.points.iter().copied(),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|x| x.to_string())?
+                    .label(l.label.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(|x| x.to_string())?;
+
+            // Lanes: per WAN, link and gateway state over time.
+            let n = s.wans.len();
+            let names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
+            let mut lane = ChartBuilder::on(&lanes)
+                .caption(
+                    "state per WAN — green: link up and gateway answering check-gateway; red: not",
+                    ("sans-serif", 16),
+                )
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..span, 0.0..n as f64)
+                .map_err(|x| x.to_string())?;
+            lane.configure_mesh()
+                .disable_mesh()
+                .y_labels(n * 2 + 1)
+                .y_label_formatter(&|y| {
+                    let i = y.floor() as usize;
+                    if (y - i as f64 - 0.5).abs() < 0.01 {
+                        names.get(i).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .x_desc("minutes")
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|x| x.to_string())?;
+            let interval = m
+                .samples
+                .iter()
+                .find(|x| x.wan == 0)
+                .map_or(1.0, |x| x.time as f64 / SEC as f64)
+                / 60.0;
+            let bars = m.samples.iter().map(|x| {
+                let ok = x.link_up && x.gateway_reachable;
+                let color = if ok { GREEN.mix(0.6) } else { RED.mix(0.8) };
+                let t = minutes(x);
+                let row = x.wan as f64;
+                Rectangle::new(
+                    [((t - interval).max(0.0), row + 0.2), (t, row + 0.8)],
+                    color.filled(),
+                )
+            });
+            lane.draw_series(bars).map_err(|x| x.to_string())?;
+
+            // Breaks per interval, all causes.
+            let mut per_interval: Vec<(f64, u32)> = Vec::new();
+            for x in &m.samples {
+                let n: u32 = x.broken.iter().sum();
+                match per_interval.last_mut() {
+                    Some(p) if p.0 == minutes(x) => p.1 += n,
+                    _ => per_interval.push((minutes(x), n)),
+                }
+            }
+            let most = per_interval.iter().map(|p| p.1).max().unwrap_or(0).max(1) as f64 * 1.15;
+            let mut b = ChartBuilder::on(&breaks)
+                .caption(
+                    "connections broken per interval (all causes)",
+                    ("sans-serif", 16),
+                )
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..span, 0.0..most)
+                .map_err(|x| x.to_string())?;
+            b.configure_mesh()
+                .x_desc("minutes")
+                .y_desc("broken")
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|x| x.to_string())?;
+            let rects = per_interval.iter().filter(|p| p.1 > 0).map(|&(t, n)| {
+                Rectangle::new(
+                    [((t - interval).max(0.0), 0.0), (t, f64::from(n))],
+                    RED.filled(),
+                )
+            });
+            b.draw_series(rects).map_err(|x| x.to_string())?;
+            Ok(())
+        }
+    }
+    let d = Draw(summary, metrics);
+    both_with(dir, "failover", |a| d.on(a), |a| d.on(a))
+}
+
 /// Reads one kind of share off a WAN's summary.
 type ShareOf = fn(&super::WanSummary) -> Option<f64>;
 

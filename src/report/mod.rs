@@ -376,6 +376,23 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
         let lines: Vec<String> = n.lines.iter().map(u32::to_string).collect();
         let _ = writeln!(out, "not simulated: {} (line {})", n.menu, lines.join(", "));
     }
+    for f in &s.failover {
+        let at = |t: Option<f64>| t.map_or("never".to_string(), |t| format!("{t:.1} s"));
+        let _ = writeln!(
+            out,
+            "failover: {} {} failed at {:.1} s, detected {}, repaired {}, used again {}; broke {} at failover, {} at failback; {} of {} new connections during the outage failed",
+            f.wan,
+            f.kind,
+            f.failed_at_s,
+            at(f.detected_at_s),
+            at(f.recovered_at_s),
+            at(f.failback_at_s),
+            f.broken_at_failover,
+            f.broken_at_failback,
+            f.new_connection_failures,
+            f.new_connections
+        );
+    }
     if s.too_many_broken(max_broken) {
         let worst = c.broken_by_cause.iter().max_by_key(|(_, n)| **n);
         let rule = "!".repeat(78);
@@ -445,6 +462,9 @@ pub const FILES: [&str; 8] = [
     "health.svg",
 ];
 
+/// The failover chart, written when the scenario has a timeline.
+pub const FAILOVER_FILES: [&str; 2] = ["failover.png", "failover.svg"];
+
 /// `connections.csv`, written as connections end.
 pub const CONNECTIONS_FILE: &str = "connections.csv";
 
@@ -459,6 +479,9 @@ pub fn write_files(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(
     charts::throughput(dir, summary, metrics)?;
     charts::shares(dir, summary)?;
     charts::health(dir, summary, metrics)?;
+    if !summary.failover.is_empty() {
+        charts::failover(dir, summary, metrics)?;
+    }
     Ok(())
 }
 
