@@ -139,6 +139,20 @@ fn in_iface_of(r: &Rule) -> Option<IfaceId> {
     }
 }
 
+/// The interface a route's gateway is reached by: on an addressed subnet, or — a recursive
+/// gateway beyond the ISP's — where its own route leads.
+fn gateway_iface(cfg: &RouterConfig, fib: &Fib, gateway: Gateway) -> Option<IfaceId> {
+    match gateway {
+        Gateway::Interface(i) => Some(i),
+        Gateway::Address(gw) => cfg
+            .addresses
+            .iter()
+            .find(|a| a.network_contains(gw))
+            .map(|a| a.iface)
+            .or_else(|| fib.lookup(TableId::MAIN, gw).map(|h| h.iface)),
+    }
+}
+
 impl<'a> Checker<'a> {
     fn new(cfg: &'a RouterConfig) -> Checker<'a> {
         let router = crate::router::Router::new(cfg.clone());
@@ -149,14 +163,7 @@ impl<'a> Checker<'a> {
             .iter()
             .filter(|r| !r.disabled && r.prefix_len == 0)
         {
-            let iface = match r.gateway {
-                Gateway::Interface(i) => Some(i),
-                Gateway::Address(gw) => cfg
-                    .addresses
-                    .iter()
-                    .find(|a| a.network_contains(gw))
-                    .map(|a| a.iface),
-            };
+            let iface = gateway_iface(cfg, &fib, r.gateway);
             if let Some(i) = iface
                 && !wans.contains(&i)
             {
@@ -511,15 +518,7 @@ impl<'a> Checker<'a> {
         let main_wans: Vec<IfaceId> = defaults
             .iter()
             .filter(|r| r.table == TableId::MAIN)
-            .filter_map(|r| match r.gateway {
-                Gateway::Interface(i) => Some(i),
-                Gateway::Address(gw) => self
-                    .cfg
-                    .addresses
-                    .iter()
-                    .find(|a| a.network_contains(gw))
-                    .map(|a| a.iface),
-            })
+            .filter_map(|r| gateway_iface(self.cfg, &self.fib, r.gateway))
             .collect();
         let marked = defaults.iter().find(|r| r.table != TableId::MAIN);
         if let Some(first) = marked

@@ -143,6 +143,9 @@ struct RunArgs {
     /// Folder for the results (default: output/<scenario name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Use this RouterOS configuration instead of the one the scenario names.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Seed for every random stream (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -184,7 +187,7 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     if let Some(f) = &args.exec_file {
         commands.push(read(f)?);
     }
-    let loaded = pccsim::scenario::load(&args.scenario)?;
+    let loaded = pccsim::scenario::load_with_config(&args.scenario, args.config.as_deref())?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let duration = args.duration.unwrap_or(loaded.duration());
     // Read-only commands, so a dry run against the router before the simulation finds their
@@ -456,15 +459,11 @@ fn check_text(name: &str, text: &str, report: &pccsim::check::Report, colour: bo
     let _ = writeln!(out);
     for p in &report.pinned {
         let which = if p.matching.is_empty() {
-            "every new LAN connection".to_string()
+            "every new LAN connection goes".to_string()
         } else {
-            format!("new LAN connections with {}", p.matching)
+            format!("new LAN connections with {} go", p.matching)
         };
-        let _ = writeln!(
-            out,
-            "line {}: {which} go to {} (before PCC)",
-            p.line, p.mark
-        );
+        let _ = writeln!(out, "line {}: {which} to {} (before PCC)", p.line, p.mark);
     }
     if !report.shares.is_empty() {
         let shares: Vec<String> = report

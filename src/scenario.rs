@@ -292,16 +292,25 @@ pub fn tap_point(loaded: &Loaded, name: &str) -> Result<(TapPoint, String), Stri
 
 /// Reads a scenario file and the configuration it points at.
 pub fn load(path: &Path) -> Result<Loaded, Error> {
+    load_with_config(path, None)
+}
+
+/// Reads a scenario file with another router configuration than the one it names.
+pub fn load_with_config(path: &Path, config: Option<&Path>) -> Result<Loaded, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let file = path.display().to_string();
     let scenario = parse(&file, &text)?;
-    let (config_file, config_text) = match &scenario.router {
-        RouterSource::File(rel) => {
+    let (config_file, config_text) = match (&scenario.router, config) {
+        (_, Some(p)) => {
+            let t = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            (p.display().to_string(), t)
+        }
+        (RouterSource::File(rel), None) => {
             let p = path.parent().unwrap_or(Path::new(".")).join(rel);
             let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
             (p.display().to_string(), t)
         }
-        RouterSource::Inline(t) => (format!("{file} (inline config)"), t.clone()),
+        (RouterSource::Inline(t), None) => (format!("{file} (inline config)"), t.clone()),
     };
     let config = crate::routeros::load(&config_file, &config_text)?;
     let mut loaded = check(scenario, config, &file, &text, &config_file, &config_text)?;

@@ -232,3 +232,33 @@ fn run_draws_the_failover_chart_and_prints_each_failure() {
         "the run ended before the repair"
     );
 }
+
+#[test]
+fn recursive_routes_catch_the_upstream_failure_plain_check_gateway_misses() {
+    let root = common::root().join("scenarios");
+    let scenario = root.join("failover_upstream.ron");
+    let plain = scenario::load(&scenario).unwrap();
+    let recursive = scenario::load_with_config(
+        &scenario,
+        Some(&root.join("failover_upstream_recursive.rsc")),
+    )
+    .unwrap();
+    let end = 660 * SEC;
+    let missed = &common::run(&plain, end).summary.failover[0];
+    assert_eq!(
+        (missed.kind.as_str(), missed.detected_at_s),
+        ("upstream", None)
+    );
+    assert!(
+        missed.new_connection_failures > missed.new_connections / 2,
+        "{missed:?}"
+    );
+    let caught = &common::run(&recursive, end).summary.failover[0];
+    let detected = caught.detected_at_s.unwrap() - caught.failed_at_s;
+    assert!(detected > 10.99 && detected <= 21.0, "{detected}");
+    assert!(caught.failback_at_s.unwrap() < 611.0, "{caught:?}");
+    assert!(
+        caught.new_connection_failures * 20 < caught.new_connections,
+        "{caught:?}"
+    );
+}
