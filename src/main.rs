@@ -276,8 +276,9 @@ fn simulate_into(
             .map_err(|e| pccsim::Error::io(folder.path().join(name), e))?;
     }
     let bar = progress_bar(duration);
-    let run = sim.run(loaded, seed, duration, |now, _| bar.set_position(now / SEC));
+    let run = sim.run(seed, duration, |now, _| bar.set_position(now / SEC));
     bar.finish_and_clear();
+    let summary = report::Summary::new(loaded, &run);
     if let Some((stream, e)) = run.stream_errors.into_iter().next() {
         let name = match stream {
             pccsim::world::engine::Stream::Connections => report::CONNECTIONS_FILE.to_string(),
@@ -288,9 +289,9 @@ fn simulate_into(
         };
         return Err(pccsim::Error::io(folder.path().join(name), e));
     }
-    print!("{}", report::table(&run.summary, args.max_broken));
-    report::write_files(dir, &run.summary, &run.metrics)?;
-    Ok((run.summary, run.router))
+    print!("{}", report::table(&summary, args.max_broken));
+    report::write_files(dir, &summary, &run.metrics)?;
+    Ok((summary, run.router))
 }
 
 /// `check`'s findings, one line each, as `run` shows them before simulating.

@@ -17,7 +17,7 @@ fn with_timeline(timeline: &str) -> Result<Loaded, pccsim::Error> {
     scenario::check(sc, cfg, "t.ron", &text, "t.rsc", &config)
 }
 
-fn broken(run: &pccsim::Run, wan: usize, cause: &str) -> u64 {
+fn broken(run: &common::Ran, wan: usize, cause: &str) -> u64 {
     run.summary.wans[wan]
         .broken_by_cause
         .get(cause)

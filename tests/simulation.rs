@@ -10,7 +10,7 @@ fn same_seed_gives_an_identical_summary() {
     let a = common::run(&loaded, 60 * SEC).summary.to_json();
     let b = common::run(&loaded, 60 * SEC).summary.to_json();
     assert_eq!(a, b);
-    let other = pccsim::world::engine::simulate(&loaded, 99, 60 * SEC, |_, _| {});
+    let other = common::run_with_seed(&loaded, 99, 60 * SEC);
     assert_ne!(a, other.summary.to_json(), "the seed must matter");
 }
 

@@ -11,9 +11,9 @@ pub use folder::ResultsFolder;
 
 use crate::error::Error;
 use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics};
-use crate::router::Router;
 use crate::scenario::Loaded;
 use crate::units::{SEC, Time};
+use crate::world::engine::Run;
 use crate::world::flow::{Cause, Outcome};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -148,14 +148,10 @@ fn share(part: u64, total: u64) -> f64 {
 }
 
 impl Summary {
-    pub fn new(
-        loaded: &Loaded,
-        seed: u64,
-        duration: Time,
-        metrics: &Metrics,
-        router: &Router,
-        active: u64,
-    ) -> Summary {
+    /// What `run` measured in the world `loaded` describes.
+    pub fn new(loaded: &Loaded, run: &Run) -> Summary {
+        let (seed, duration, metrics, router) = (run.seed, run.duration, &run.metrics, &run.router);
+        let active = run.active_connections;
         let shares = crate::router::pcc::configured_shares(&router.config.mangle);
         let configured_for = |iface_name: &str| -> Option<f64> {
             let total: f64 = shares

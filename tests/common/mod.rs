@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use pccsim::report::Summary;
 use pccsim::scenario::{self, Loaded};
 use pccsim::units::Time;
 use pccsim::world::engine::{Run, simulate};
@@ -26,8 +27,24 @@ pub fn scenario_with_config(name: &str, config: &str) -> Loaded {
     scenario::check(sc, cfg, name, &text, config, &config_text).unwrap()
 }
 
-pub fn run(loaded: &Loaded, duration: Time) -> Run {
-    simulate(loaded, loaded.scenario.seed, duration, |_, _| {})
+/// A finished run with the summary the report makes of it.
+pub struct Ran {
+    pub summary: Summary,
+    pub metrics: pccsim::metrics::Metrics,
+    pub router: pccsim::Router,
+}
+
+pub fn run(loaded: &Loaded, duration: Time) -> Ran {
+    run_with_seed(loaded, loaded.scenario.seed, duration)
+}
+
+pub fn run_with_seed(loaded: &Loaded, seed: u64, duration: Time) -> Ran {
+    let run: Run = simulate(loaded, seed, duration, |_, _| {});
+    Ran {
+        summary: Summary::new(loaded, &run),
+        metrics: run.metrics,
+        router: run.router,
+    }
 }
 
 pub fn read(path: &Path) -> String {

@@ -763,12 +763,17 @@ fn protocol_of(session: &Session) -> Protocol {
     }
 }
 
-/// A finished run: what the report needs.
+/// A finished run: what was measured, and the router as the run left it. `report` turns it
+/// into the summary, tables and files; the engine knows nothing of them.
 pub struct Run {
-    pub summary: crate::report::Summary,
+    pub seed: u64,
+    /// Simulated time the run covered.
+    pub duration: Time,
     pub metrics: Metrics,
     /// The router as the run left it, for `--exec` commands.
     pub router: Router,
+    /// Connections still open at the end.
+    pub active_connections: u64,
     /// Streamed files that could not be written completely, with the first error of each.
     pub stream_errors: Vec<(Stream, io::Error)>,
 }
@@ -780,18 +785,12 @@ pub fn simulate(
     duration: Time,
     progress: impl FnMut(Time, Time),
 ) -> Run {
-    Simulation::new(loaded, seed).run(loaded, seed, duration, progress)
+    Simulation::new(loaded, seed).run(seed, duration, progress)
 }
 
 impl Simulation {
     /// Runs to `duration`, calling `progress(now, end)` at least every simulated second.
-    pub fn run(
-        mut self,
-        loaded: &Loaded,
-        seed: u64,
-        duration: Time,
-        mut progress: impl FnMut(Time, Time),
-    ) -> Run {
+    pub fn run(mut self, seed: u64, duration: Time, mut progress: impl FnMut(Time, Time)) -> Run {
         self.end = duration;
         let step = (duration / 1000).clamp(MS, SEC);
         while !self.is_finished() {
@@ -803,23 +802,17 @@ impl Simulation {
         if self.metrics.samples.last().map_or(0, |s| s.time) < self.now {
             self.sample();
         }
-        let active = self.active_connections();
+        let active_connections = self.active_connections();
         for (m, side) in self.metrics.wans.iter_mut().zip(&self.wans) {
             (m.queue_drops, m.losses) = link_totals(&side.access);
         }
         let stream_errors = self.close();
-        let summary = crate::report::Summary::new(
-            loaded,
+        Run {
             seed,
             duration,
-            &self.metrics,
-            &self.router,
-            active,
-        );
-        Run {
-            summary,
             metrics: self.metrics,
             router: self.router,
+            active_connections,
             stream_errors,
         }
     }
