@@ -244,17 +244,39 @@ impl Metrics {
         }
     }
 
-    /// Books a broken connection against the failures it falls in.
+    /// Books a broken connection against the one failure that cost it, if any: a connection
+    /// that broke moving back goes to the latest failback; one that broke on its own WAN by a
+    /// cause failures produce goes to that WAN's latest failure (its breaks come late: a
+    /// flushed or blackholed connection gives up only when its retries run out); any other break
+    /// on a WAN counts while that WAN is failed. Connections started during an outage count
+    /// for every outage they started in.
     fn broken_during_failures(&mut self, cause: Cause, wan: Option<u8>, started: Time, now: Time) {
-        for f in &mut self.failures {
-            if cause == Cause::Failback && f.failback_at.is_some_and(|t| now >= t) {
+        let caused_by_failure = matches!(
+            cause,
+            Cause::WanDownFlush | Cause::NatAddressChanged | Cause::Blackholed
+        );
+        if cause == Cause::Failback {
+            if let Some(f) = self
+                .failures
+                .iter_mut()
+                .rfind(|f| f.failback_at.is_some_and(|t| t <= now))
+            {
                 f.broken_at_failback += 1;
-            } else if wan == Some(f.wan as u8) && f.covers(now) {
-                f.broken_at_failover += 1;
             }
-            if f.outage_covers(started) {
-                f.new_connection_failures += 1;
-            }
+        } else if let Some(f) = self
+            .failures
+            .iter_mut()
+            .rfind(|f| wan == Some(f.wan as u8) && f.failed_at <= now)
+            && (caused_by_failure || f.covers(now))
+        {
+            f.broken_at_failover += 1;
+        }
+        for f in self
+            .failures
+            .iter_mut()
+            .filter(|f| f.outage_covers(started))
+        {
+            f.new_connection_failures += 1;
         }
     }
 

@@ -262,3 +262,54 @@ fn recursive_routes_catch_the_upstream_failure_plain_check_gateway_misses() {
         "{caught:?}"
     );
 }
+
+#[test]
+fn fasttrack_on_sends_marked_traffic_by_main_and_the_fix_stops_it() {
+    let root = common::root().join("scenarios");
+    let scenario = root.join("fasttrack_on.ron");
+    let on = common::run(&scenario::load(&scenario).unwrap(), 300 * SEC);
+    let fixed =
+        scenario::load_with_config(&scenario, Some(&root.join("fasttrack_fixed.rsc"))).unwrap();
+    let fixed = common::run(&fixed, 300 * SEC);
+    // FastTracked packets of ISP2's connections follow main out of ISP1 with ISP2's address.
+    assert!(on.summary.checks.packets_off_wan > 0);
+    assert_eq!(
+        on.summary.checks.packets_off_wan,
+        on.summary.checks.packets_wrong_source
+    );
+    let misrouted = broken(&on, 1, "fasttrack-misroute");
+    assert!(misrouted > 0);
+    assert_eq!(
+        on.summary.connections.broken, misrouted,
+        "only ISP2's, only this cause"
+    );
+    // Fast-tracking only unmarked connections: nothing leaves by the wrong WAN, nothing breaks.
+    assert_eq!(fixed.summary.checks.packets_off_wan, 0);
+    assert_eq!(fixed.summary.connections.broken, 0);
+}
+
+#[test]
+fn a_flapping_link_is_acted_on_each_time_and_every_break_is_booked_once() {
+    let loaded = scenario::load(&common::root().join("scenarios/flapping_lte.ron")).unwrap();
+    let run = common::run(&loaded, 590 * SEC);
+    let flaps = &run.summary.failover;
+    assert_eq!(flaps.len(), 4, "flaps at 2, 4, 6 and 8 minutes fit in 590 s");
+    for (k, f) in flaps.iter().enumerate() {
+        let at = 120.0 * (k + 1) as f64;
+        assert_eq!(
+            (f.kind.as_str(), f.failed_at_s, f.detected_at_s),
+            ("link", at, Some(at))
+        );
+        assert_eq!(f.failback_at_s, Some(at + 20.0));
+    }
+    let booked: u64 = flaps
+        .iter()
+        .map(|f| f.broken_at_failover + f.broken_at_failback)
+        .sum();
+    assert_eq!(
+        booked, run.summary.connections.broken,
+        "{:?}",
+        run.summary.connections
+    );
+    assert!(broken(&run, 1, "wan-down-flush") > 0);
+}

@@ -178,6 +178,11 @@ impl Conntrack {
     }
 
     /// The live entry this tuple belongs to, and the direction of the packet.
+    /// The entry a tuple (either direction) belongs to, expired or not, without touching it.
+    pub fn find(&self, tuple: &FiveTuple) -> Option<&Entry> {
+        self.index.get(tuple).map(|&key| self.get(key >> 1))
+    }
+
     pub fn lookup(&mut self, now: Time, tuple: &FiveTuple) -> Option<(u32, Dir)> {
         let key = *self.index.get(tuple)?;
         let id = key >> 1;

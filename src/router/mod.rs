@@ -131,6 +131,11 @@ impl Router {
         self.probes = probes;
     }
 
+    /// Whether the connection of this tuple (as its first packet had it) is FastTracked.
+    pub fn is_fasttracked(&self, tuple: &crate::packet::FiveTuple) -> bool {
+        self.conntrack.find(tuple).is_some_and(|e| e.fasttracked)
+    }
+
     /// Whether check-gateway currently finds `gateway` (true for a gateway nobody checks).
     pub fn gateway_reachable(&self, gateway: Ipv4Addr) -> bool {
         self.checks.is_reachable(gateway)

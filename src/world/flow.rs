@@ -37,13 +37,16 @@ pub enum Cause {
     /// It was opened on a backup WAN during an outage and moved back with that WAN's address
     /// when the first WAN returned.
     Failback,
+    /// FastTrack took it out of the firewall, so its packets lost their routing mark, followed
+    /// `main` out of another WAN with the first one's NAT address, and that ISP dropped them.
+    FasttrackMisroute,
     /// Nothing but congestion or random loss went wrong: the retries ran out.
     Timeout,
 }
 
 impl Cause {
     /// Every cause, in the order of the enum (`cause as usize` indexes this).
-    pub const ALL: [Cause; 10] = [
+    pub const ALL: [Cause; 11] = [
         Cause::ReplySentOutWan,
         Cause::NatAddressChanged,
         Cause::WrongSourceAddress,
@@ -53,6 +56,7 @@ impl Cause {
         Cause::Blackholed,
         Cause::WanDownFlush,
         Cause::Failback,
+        Cause::FasttrackMisroute,
         Cause::Timeout,
     ];
 
@@ -67,6 +71,7 @@ impl Cause {
             Cause::Blackholed => "blackholed",
             Cause::WanDownFlush => "wan-down-flush",
             Cause::Failback => "failback",
+            Cause::FasttrackMisroute => "fasttrack-misroute",
             Cause::Timeout => "timeout",
         }
     }

@@ -558,8 +558,8 @@ impl Simulation {
 
     /// Why the ISP dropped a packet that left by it with another source address: a connection
     /// moved by a failover keeps its old NAT address; one opened on a backup WAN during an
-    /// outage moves back with the backup's address when the first WAN returns; anything else is
-    /// a configuration that forgot NAT.
+    /// outage moves back with the backup's address when the first WAN returns; a FastTracked one
+    /// follows `main` out of another WAN; anything else is a configuration that forgot NAT.
     fn spoofed_cause(&self, wan: u8, pkt: &Packet) -> Cause {
         let Some(flow) = self.flows.get(pkt.flow as usize).and_then(Option::as_ref) else {
             return Cause::WrongSourceAddress;
@@ -570,6 +570,9 @@ impl Simulation {
             }
             Some(first) if first != wan && self.wans[wan as usize].recovered_at > flow.started => {
                 Cause::Failback
+            }
+            Some(first) if first != wan && self.router.is_fasttracked(&flow.tuple) => {
+                Cause::FasttrackMisroute
             }
             _ => Cause::WrongSourceAddress,
         }
