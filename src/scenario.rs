@@ -59,6 +59,15 @@ pub enum What {
     /// Everything beyond the gateway fails; the gateway itself still answers pings.
     UpstreamDown,
     UpstreamUp,
+    /// The link loses `loss` of its packets (each way) and takes `latency` longer, for a while.
+    Impair {
+        #[serde(default)]
+        loss: f64,
+        #[serde(default)]
+        latency: Duration,
+        #[serde(rename = "for")]
+        lasting: Duration,
+    },
     /// The link goes down for `down`, every `every`, `times` times, starting at `at`.
     Flap {
         down: Duration,
@@ -68,12 +77,15 @@ pub enum What {
 }
 
 /// A failure or a recovery of one WAN, with the WAN as its index in `wans`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Change {
     pub at: Time,
     pub wan: usize,
     pub kind: FailureKind,
     pub down: bool,
+    /// For an impairment: the loss and extra one-way latency it adds while on.
+    pub loss: f64,
+    pub extra_latency: Time,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +93,8 @@ pub enum FailureKind {
     Link,
     Gateway,
     Upstream,
+    /// Loss and delay on the link; nothing is down.
+    Impairment,
 }
 
 impl FailureKind {
@@ -89,6 +103,7 @@ impl FailureKind {
             FailureKind::Link => "link",
             FailureKind::Gateway => "gateway",
             FailureKind::Upstream => "upstream",
+            FailureKind::Impairment => "impairment",
         }
     }
 }
@@ -364,6 +379,8 @@ fn timeline(
             wan,
             kind,
             down,
+            loss: 0.0,
+            extra_latency: 0,
         };
         match h.what {
             What::LinkDown => changes.push(change(h.at.0, FailureKind::Link, true)),
@@ -372,6 +389,25 @@ fn timeline(
             What::GatewayUp => changes.push(change(h.at.0, FailureKind::Gateway, false)),
             What::UpstreamDown => changes.push(change(h.at.0, FailureKind::Upstream, true)),
             What::UpstreamUp => changes.push(change(h.at.0, FailureKind::Upstream, false)),
+            What::Impair {
+                loss,
+                latency,
+                lasting,
+            } => {
+                if !(0.0..1.0).contains(&loss) || (loss == 0.0 && latency.0 == 0) {
+                    return Err(err(
+                        "an impairment needs a loss in (0, 1) or a latency".into()
+                    ));
+                }
+                let on = Change {
+                    loss,
+                    extra_latency: latency.0,
+                    ..change(h.at.0, FailureKind::Impairment, true)
+                };
+                changes.push(on);
+                let end = h.at.0.saturating_add(lasting.0);
+                changes.push(change(end, FailureKind::Impairment, false));
+            }
             What::Flap { down, every, times } => {
                 if down.0 == 0 || down.0 >= every.0 {
                     return Err(err(

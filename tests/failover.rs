@@ -293,7 +293,11 @@ fn a_flapping_link_is_acted_on_each_time_and_every_break_is_booked_once() {
     let loaded = scenario::load(&common::root().join("scenarios/flapping_lte.ron")).unwrap();
     let run = common::run(&loaded, 590 * SEC);
     let flaps = &run.summary.failover;
-    assert_eq!(flaps.len(), 4, "flaps at 2, 4, 6 and 8 minutes fit in 590 s");
+    assert_eq!(
+        flaps.len(),
+        4,
+        "flaps at 2, 4, 6 and 8 minutes fit in 590 s"
+    );
     for (k, f) in flaps.iter().enumerate() {
         let at = 120.0 * (k + 1) as f64;
         assert_eq!(
@@ -312,4 +316,39 @@ fn a_flapping_link_is_acted_on_each_time_and_every_break_is_booked_once() {
         run.summary.connections
     );
     assert!(broken(&run, 1, "wan-down-flush") > 0);
+}
+
+#[test]
+fn an_impairment_adds_loss_and_delay_for_a_while() {
+    let loaded = with_timeline(
+        "(at: \"60s\", wan: \"isp1\", what: Impair(loss: 0.05, latency: \"100ms\", for: \"60s\"))",
+    )
+    .unwrap();
+    let run = common::run(&loaded, 180 * SEC);
+    let isp1 = |t: u64| {
+        run.metrics
+            .samples
+            .iter()
+            .find(|s| s.wan == 0 && s.time == t * SEC)
+            .unwrap()
+    };
+    let rtt_ms = |t: u64| isp1(t).mean_rtt.unwrap() as f64 / 1e6;
+    // 100 ms more each way: TCP measures about 200 ms more (servers differ, so not exactly).
+    assert!(
+        rtt_ms(100) > rtt_ms(50) + 150.0,
+        "{} vs {}",
+        rtt_ms(100),
+        rtt_ms(50)
+    );
+    assert!(
+        rtt_ms(170) < rtt_ms(100) - 150.0,
+        "back to normal: {}",
+        rtt_ms(170)
+    );
+    assert!(isp1(100).losses > 0 && isp1(50).losses == 0 && isp1(170).losses == 0);
+    let f = &run.summary.failover[0];
+    assert_eq!(
+        (f.kind.as_str(), f.recovered_at_s),
+        ("impairment", Some(120.0))
+    );
 }

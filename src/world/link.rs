@@ -54,6 +54,7 @@ pub struct Wire {
     queue: Queue,
     up: bool,
     busy_until: Time,
+    last_arrival: Time,
     /// Departure times of packets still queued or being sent (for a packet-count buffer).
     departures: VecDeque<Time>,
     stats: LinkStats,
@@ -71,6 +72,7 @@ impl Wire {
             queue,
             up: true,
             busy_until: 0,
+            last_arrival: 0,
             departures: VecDeque::with_capacity(capacity),
             stats: LinkStats::default(),
         }
@@ -114,7 +116,10 @@ impl Channel for Wire {
         }
         self.stats.packets += 1;
         self.stats.bytes += len as u64;
-        Ok(departure + self.latency)
+        // A FIFO delivers in order even when its latency drops (an impairment ending).
+        let arrival = (departure + self.latency).max(self.last_arrival);
+        self.last_arrival = arrival;
+        Ok(arrival)
     }
 
     fn set_up(&mut self, up: bool) {
@@ -173,6 +178,26 @@ impl<C: Channel> Channel for Lossy<C> {
             losses: self.losses,
             ..self.inner.stats()
         }
+    }
+}
+
+/// A channel whose loss and latency can change during a run (an impairment on the timeline).
+pub trait Impairable {
+    fn impair(&mut self, loss: f64, latency: Time);
+}
+
+impl Impairable for Lossy<Wire> {
+    fn impair(&mut self, loss: f64, latency: Time) {
+        self.probability = loss;
+        self.inner.latency = latency;
+    }
+}
+
+impl<C: Channel + Impairable> Link<C> {
+    /// Sets loss and one-way latency, both directions.
+    pub fn impair(&mut self, loss: f64, latency: Time) {
+        self.from_router.impair(loss, latency);
+        self.to_router.impair(loss, latency);
     }
 }
 

@@ -67,6 +67,9 @@ struct WanSide {
     upstream_alive: bool,
     /// The last time the timeline repaired this WAN (0: never failed).
     recovered_at: Time,
+    /// The access link's own loss and latency, restored when an impairment ends.
+    base_loss: f64,
+    base_latency: Time,
 }
 
 impl WanSide {
@@ -159,6 +162,8 @@ impl Simulation {
                 gateway_alive: true,
                 upstream_alive: true,
                 recovered_at: 0,
+                base_loss: access.loss,
+                base_latency: access.latency,
             });
             let name = config.iface_name(iface).to_string();
             wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
@@ -622,6 +627,14 @@ impl Simulation {
             }
             FailureKind::Gateway => side.gateway_alive = !c.down,
             FailureKind::Upstream => side.upstream_alive = !c.down,
+            FailureKind::Impairment => {
+                let (loss, extra) = if c.down {
+                    (c.loss, c.extra_latency)
+                } else {
+                    (side.base_loss, 0)
+                };
+                side.access.impair(loss, side.base_latency + extra);
+            }
         }
         let side = &mut self.wans[c.wan];
         if was_failed && !side.failed() {
