@@ -509,8 +509,19 @@ impl<'a> Checker<'a> {
             .iter()
             .filter(|r| !r.disabled && r.prefix_len == 0)
             .collect();
+        // A route a netwatch script switches (named by its comment) is watched, just not by
+        // check-gateway.
+        let watches = crate::router::netwatch::from_config(self.cfg);
+        let watched = |r: &Route| {
+            r.comment.as_deref().is_some_and(|c| {
+                watches
+                    .iter()
+                    .any(|w| w.up_script.contains(c) || w.down_script.contains(c))
+            })
+        };
         for r in &defaults {
-            if matches!(r.gateway, Gateway::Address(_)) && r.check_gateway.is_none() {
+            if matches!(r.gateway, Gateway::Address(_)) && r.check_gateway.is_none() && !watched(r)
+            {
                 out.push(finding("check-gateway-missing", Severity::Warning, r.line,
                     "this default route has no check-gateway, so it stays active when its gateway dies and traffic keeps going into it; add check-gateway=ping".into()));
             }

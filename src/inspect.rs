@@ -51,67 +51,68 @@ fn own(params: Vec<(&'static str, String)>) -> Props {
         .collect()
 }
 
-impl Inspector<'_> {
-    fn connections(&self) -> Vec<(u32, Props)> {
-        let cfg = &self.router.config;
-        self.router
-            .conntrack
-            .iter()
-            .map(|(id, e)| {
-                let o = e.original;
-                let r = e.reply;
-                let mut p = vec![
-                    ("protocol".to_string(), o.protocol.name().to_string()),
-                    ("src-address".into(), format!("{}:{}", o.src, o.src_port)),
-                    ("dst-address".into(), format!("{}:{}", o.dst, o.dst_port)),
-                    (
-                        "reply-src-address".into(),
-                        format!("{}:{}", r.src, r.src_port),
-                    ),
-                    (
-                        "reply-dst-address".into(),
-                        format!("{}:{}", r.dst, r.dst_port),
-                    ),
-                    (
-                        "connection-mark".into(),
-                        match e.connection_mark.0 {
-                            0 => String::new(),
-                            m => cfg.connection_marks.name(m).to_string(),
-                        },
-                    ),
-                    (
-                        "seen-reply".into(),
-                        if e.seen_reply { "yes" } else { "no" }.into(),
-                    ),
-                    (
-                        "fasttrack".into(),
-                        if e.fasttracked { "yes" } else { "no" }.into(),
-                    ),
-                    (
-                        "orig-packets".into(),
-                        e.packets[Dir::Original as usize].to_string(),
-                    ),
-                    (
-                        "orig-bytes".into(),
-                        e.bytes[Dir::Original as usize].to_string(),
-                    ),
-                    (
-                        "repl-packets".into(),
-                        e.packets[Dir::Reply as usize].to_string(),
-                    ),
-                    (
-                        "repl-bytes".into(),
-                        e.bytes[Dir::Reply as usize].to_string(),
-                    ),
-                ];
-                if e.state != State::Datagram {
-                    p.push(("tcp-state".into(), format!("{:?}", e.state).to_lowercase()));
-                }
-                (id + 1, p)
-            })
-            .collect()
-    }
+/// `/ip firewall connection`'s rows: one per tracked connection, id = entry + 1.
+fn connections(router: &Router) -> Vec<(u32, Props)> {
+    let cfg = &router.config;
+    router
+        .conntrack
+        .iter()
+        .map(|(id, e)| {
+            let o = e.original;
+            let r = e.reply;
+            let mut p = vec![
+                ("protocol".to_string(), o.protocol.name().to_string()),
+                ("src-address".into(), format!("{}:{}", o.src, o.src_port)),
+                ("dst-address".into(), format!("{}:{}", o.dst, o.dst_port)),
+                (
+                    "reply-src-address".into(),
+                    format!("{}:{}", r.src, r.src_port),
+                ),
+                (
+                    "reply-dst-address".into(),
+                    format!("{}:{}", r.dst, r.dst_port),
+                ),
+                (
+                    "connection-mark".into(),
+                    match e.connection_mark.0 {
+                        0 => String::new(),
+                        m => cfg.connection_marks.name(m).to_string(),
+                    },
+                ),
+                (
+                    "seen-reply".into(),
+                    if e.seen_reply { "yes" } else { "no" }.into(),
+                ),
+                (
+                    "fasttrack".into(),
+                    if e.fasttracked { "yes" } else { "no" }.into(),
+                ),
+                (
+                    "orig-packets".into(),
+                    e.packets[Dir::Original as usize].to_string(),
+                ),
+                (
+                    "orig-bytes".into(),
+                    e.bytes[Dir::Original as usize].to_string(),
+                ),
+                (
+                    "repl-packets".into(),
+                    e.packets[Dir::Reply as usize].to_string(),
+                ),
+                (
+                    "repl-bytes".into(),
+                    e.bytes[Dir::Reply as usize].to_string(),
+                ),
+            ];
+            if e.state != State::Datagram {
+                p.push(("tcp-state".into(), format!("{:?}", e.state).to_lowercase()));
+            }
+            (id + 1, p)
+        })
+        .collect()
+}
 
+impl Inspector<'_> {
     fn print(&mut self, inv: &Invocation, menu: &str, rows: Vec<(u32, Props)>) -> Value {
         let count_only = inv
             .args
@@ -187,87 +188,7 @@ fn format_rows(columns: &[&str], rows: &[(u32, Props)]) -> Vec<String> {
 
 impl Menus for Inspector<'_> {
     fn items(&self, menu: &str) -> Option<Vec<(u32, Props)>> {
-        let cfg = &self.router.config;
-        if let Some(table) = table_of(cfg, menu) {
-            return Some(
-                table
-                    .rules
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        let mut p = own(rule_params(cfg, table, r));
-                        p.push(("bytes".into(), r.stats.bytes.to_string()));
-                        p.push(("packets".into(), r.stats.packets.to_string()));
-                        (i as u32 + 1, p)
-                    })
-                    .collect(),
-            );
-        }
-        Some(match menu {
-            "ip firewall connection" => self.connections(),
-            "ip route" => self
-                .router
-                .fib
-                .routes
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let mut p = own(route_params(cfg, r));
-                    // Usable routes that stand by for a lower-distance one are not `A`.
-                    let fib = &self.router.fib;
-                    let active = fib.is_selected(i as u32);
-                    let flags = format!(
-                        "{}{}",
-                        if active { "A" } else { "" },
-                        if r.connected { "C" } else { "S" }
-                    );
-                    p.push(("flags".into(), flags));
-                    p.push(("active".into(), if active { "yes" } else { "no" }.into()));
-                    if let crate::router::routing::Gateway::Address(gw) = r.gateway {
-                        let reachable = fib.is_active(i as u32);
-                        let state = if reachable {
-                            "reachable"
-                        } else {
-                            "unreachable"
-                        };
-                        p.push(("gateway-status".into(), format!("{gw} {state}")));
-                    }
-                    p.push((
-                        "table".into(),
-                        cfg.routing_tables.name(r.table.0).to_string(),
-                    ));
-                    (i as u32 + 1, p)
-                })
-                .collect(),
-            "ip address" => cfg
-                .addresses
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let p = vec![
-                        (
-                            "address".to_string(),
-                            format!("{}/{}", a.address, a.prefix_len),
-                        ),
-                        ("interface".into(), cfg.iface_name(a.iface).to_string()),
-                    ];
-                    (i as u32 + 1, p)
-                })
-                .collect(),
-            "interface" | "interface ethernet" => cfg
-                .interfaces
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let p = vec![
-                        ("name".to_string(), f.name.clone()),
-                        ("default-name".into(), f.default_name.clone()),
-                    ];
-                    (i as u32 + 1, p)
-                })
-                .collect(),
-            _ => return None,
-        })
+        menu_items(self.router, menu)
     }
 
     fn command(&mut self, inv: &Invocation) -> Result<Value, SourceError> {
@@ -306,4 +227,114 @@ impl Menus for Inspector<'_> {
     fn put(&mut self, line: &str) {
         self.output.push(line.to_string());
     }
+}
+
+/// The rows a menu shows of `router`, with ids as RouterOS numbers them (`*1` first); `None`
+/// for a menu that is not modeled.
+pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
+    let cfg = &router.config;
+    if let Some(table) = table_of(cfg, menu) {
+        return Some(
+            table
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut p = own(rule_params(cfg, table, r));
+                    p.push(("bytes".into(), r.stats.bytes.to_string()));
+                    p.push(("packets".into(), r.stats.packets.to_string()));
+                    (i as u32 + 1, p)
+                })
+                .collect(),
+        );
+    }
+    Some(match menu {
+        "ip firewall connection" => connections(router),
+        "ip route" => router
+            .fib
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut p = own(route_params(cfg, r));
+                // Usable routes that stand by for a lower-distance one are not `A`.
+                let fib = &router.fib;
+                let active = fib.is_selected(i as u32);
+                let flags = format!(
+                    "{}{}",
+                    if active { "A" } else { "" },
+                    if r.connected { "C" } else { "S" }
+                );
+                p.push(("flags".into(), flags));
+                p.push(("active".into(), if active { "yes" } else { "no" }.into()));
+                if let crate::router::routing::Gateway::Address(gw) = r.gateway {
+                    let reachable = fib.is_active(i as u32);
+                    let state = if reachable {
+                        "reachable"
+                    } else {
+                        "unreachable"
+                    };
+                    p.push(("gateway-status".into(), format!("{gw} {state}")));
+                }
+                p.push((
+                    "table".into(),
+                    cfg.routing_tables.name(r.table.0).to_string(),
+                ));
+                (i as u32 + 1, p)
+            })
+            .collect(),
+        "ip firewall address-list" => cfg
+            .address_list_entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut p = vec![
+                    (
+                        "list".to_string(),
+                        cfg.address_lists.name(e.list).to_string(),
+                    ),
+                    (
+                        "address".into(),
+                        crate::routeros::export::range_text(&e.range),
+                    ),
+                    (
+                        "disabled".into(),
+                        if e.disabled { "yes" } else { "no" }.into(),
+                    ),
+                ];
+                if let Some(c) = &e.comment {
+                    p.push(("comment".into(), c.clone()));
+                }
+                (i as u32 + 1, p)
+            })
+            .collect(),
+        "ip address" => cfg
+            .addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let p = vec![
+                    (
+                        "address".to_string(),
+                        format!("{}/{}", a.address, a.prefix_len),
+                    ),
+                    ("interface".into(), cfg.iface_name(a.iface).to_string()),
+                ];
+                (i as u32 + 1, p)
+            })
+            .collect(),
+        "interface" | "interface ethernet" => cfg
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let p = vec![
+                    ("name".to_string(), f.name.clone()),
+                    ("default-name".into(), f.default_name.clone()),
+                ];
+                (i as u32 + 1, p)
+            })
+            .collect(),
+        _ => return None,
+    })
 }

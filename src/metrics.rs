@@ -144,6 +144,18 @@ pub struct Metrics {
     pub events: u64,
     /// Failures from the timeline, in the order they happened.
     pub failures: Vec<Failure>,
+    /// Per netwatch entry, its host and line and each change of its status.
+    pub netwatch: Vec<NetwatchLog>,
+    /// Errors of scripts the router ran (netwatch's), as they would appear in its log.
+    pub script_errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetwatchLog {
+    pub host: std::net::Ipv4Addr,
+    pub line: u32,
+    /// (when, now up, a script ran)
+    pub changes: Vec<(Time, bool, bool)>,
 }
 
 impl WanMetrics {
@@ -224,14 +236,15 @@ impl Metrics {
             .find(|f| f.wan == wan && f.kind == kind && f.recovered_at.is_none())
     }
 
-    /// check-gateway changed its mind about the gateway of `wan`: a loss of reachability is the
-    /// detection of its current failure, a return after the repair is the failback.
-    pub fn gateway_state(&mut self, wan: usize, reachable: bool, at: Time) {
+    /// The router changed its mind about `wan` (check-gateway about its gateway, or a netwatch
+    /// script about a host behind it): giving up on it is the detection of its current failure,
+    /// taking it back after the repair is the failback.
+    pub fn wan_judged(&mut self, wan: usize, usable: bool, at: Time) {
         for f in self.failures.iter_mut().filter(|f| f.wan == wan) {
-            if !reachable && f.detected_at.is_none() && f.recovered_at.is_none() {
+            if !usable && f.detected_at.is_none() && f.recovered_at.is_none() {
                 f.detected_at = Some(at);
             }
-            if reachable && f.recovered_at.is_some() && f.failback_at.is_none() {
+            if usable && f.recovered_at.is_some() && f.failback_at.is_none() {
                 f.failback_at = Some(at);
             }
         }

@@ -352,3 +352,37 @@ fn an_impairment_adds_loss_and_delay_for_a_while() {
         ("impairment", Some(120.0))
     );
 }
+
+#[test]
+fn netwatch_runs_its_scripts_at_its_probe_times_and_they_move_the_traffic() {
+    let root = common::root().join("scenarios");
+    let loaded = scenario::load_with_config(
+        &root.join("failover_upstream.ron"),
+        Some(&root.join("failover_upstream_netwatch.rsc")),
+    )
+    .unwrap();
+    let run = common::run(&loaded, 660 * SEC);
+    let nw = &run.summary.netwatch[0];
+    assert_eq!(nw.host, "9.9.9.9");
+    let changes: Vec<(f64, &str, bool)> = nw
+        .changes
+        .iter()
+        .map(|c| (c.at_s, c.status, c.script_ran))
+        .collect();
+    // Up at the first reply (no script: it was unknown); the probe sent at 300 s, as the
+    // upstream died, times out at 302 s; the first probe after the repair at 600 s answers.
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert_eq!((changes[0].1, changes[0].2), ("up", false));
+    assert_eq!(changes[1], (302.0, "down", true));
+    assert!(changes[2].1 == "up" && changes[2].2 && (600.0..600.1).contains(&changes[2].0));
+    assert!(
+        run.summary.script_errors.is_empty(),
+        "{:?}",
+        run.summary.script_errors
+    );
+    // The down-script disabled ISP1's default routes: the router acted at 302 s, and new
+    // connections went to ISP2 from then on.
+    let f = &run.summary.failover[0];
+    assert_eq!(f.detected_at_s, Some(302.0));
+    assert!(f.new_connection_failures * 50 < f.new_connections, "{f:?}");
+}

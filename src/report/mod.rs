@@ -38,6 +38,25 @@ pub struct Summary {
     pub findings: Vec<crate::check::Finding>,
     /// One entry per failure on the scenario's timeline.
     pub failover: Vec<FailoverSummary>,
+    /// Per `/tool netwatch` entry, each change of its host's status.
+    pub netwatch: Vec<NetwatchSummary>,
+    /// Errors of the scripts the router ran during the run.
+    pub script_errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NetwatchSummary {
+    pub host: String,
+    pub line: u32,
+    pub changes: Vec<NetwatchChange>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NetwatchChange {
+    pub at_s: f64,
+    pub status: &'static str,
+    /// Whether its up- or down-script ran (not for the first status after the start).
+    pub script_ran: bool,
 }
 
 /// A failure and the router's reaction. Field names are a contract: keep them.
@@ -243,6 +262,24 @@ impl Summary {
             },
             not_simulated: router.config.not_simulated.clone(),
             findings: crate::check::check(&router.config).findings,
+            netwatch: metrics
+                .netwatch
+                .iter()
+                .map(|n| NetwatchSummary {
+                    host: n.host.to_string(),
+                    line: n.line,
+                    changes: n
+                        .changes
+                        .iter()
+                        .map(|&(at, up, script_ran)| NetwatchChange {
+                            at_s: at as f64 / SEC as f64,
+                            status: if up { "up" } else { "down" },
+                            script_ran,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            script_errors: metrics.script_errors.clone(),
             failover: metrics
                 .failures
                 .iter()

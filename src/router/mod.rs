@@ -11,6 +11,7 @@ pub mod conntrack;
 pub mod firewall;
 pub mod gateway_check;
 pub mod nat;
+pub mod netwatch;
 pub mod pcc;
 pub mod routing;
 
@@ -21,6 +22,7 @@ use self::firewall::{
     PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
 };
 use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
+use self::netwatch::Netwatch;
 use self::routing::{Fib, Gateway, Hop, Route};
 use crate::packet::Packet;
 use crate::units::Time;
@@ -70,6 +72,9 @@ pub struct Router {
     /// Scratch for probes due, and changes of gateway state not yet handed out.
     probes: Vec<Probe>,
     changes: Vec<GatewayChange>,
+    pub netwatch: Netwatch,
+    netwatch_probes: Vec<netwatch::Probe>,
+    netwatch_changes: Vec<netwatch::Change>,
 }
 
 impl Router {
@@ -97,13 +102,35 @@ impl Router {
             checks: GatewayChecks::new(config.check_gateway, checked),
             probes: Vec::new(),
             changes: Vec::new(),
+            netwatch: Netwatch::new(netwatch::from_config(&config)),
+            netwatch_probes: Vec::new(),
+            netwatch_changes: Vec::new(),
             config,
         }
     }
 
+    /// Takes in a change to `config` a script made: rule indexes, address lists and routes are
+    /// rebuilt; connections, check-gateway's and netwatch's state and link states are kept.
+    pub fn reconfigure(&mut self) {
+        self.config.mangle.index();
+        self.config.nat.index();
+        self.config.filter.index();
+        self.env = build_env(&self.config);
+        self.fib
+            .replace_routes(all_routes(&self.config), self.config.routing_tables.len());
+    }
+
+    /// Netwatch entries whose status changed since the last call, in order.
+    pub fn take_netwatch_changes(&mut self) -> std::vec::Drain<'_, netwatch::Change> {
+        self.netwatch_changes.drain(..)
+    }
+
     /// When the router next needs the clock: check-gateway's probes and their timeouts.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.checks.poll_timeout()
+        [self.checks.poll_timeout(), self.netwatch.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Does what is due at `now`; the packets the router sends go to `out` with their hop.
@@ -116,19 +143,39 @@ impl Router {
         }
         self.changes = changes;
         for p in probes.drain(..) {
-            let Some(via) = self.fib.lookup(TableId::MAIN, p.gateway) else {
-                continue; // no way to the gateway at all: the probe is never sent
-            };
-            let src = self
-                .config
-                .address_of(via.iface)
-                .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
-            let mut pkt = Packet::echo_request(src, p.gateway, p.ident, p.seq);
-            if let Verdict::Forward(hop) = self.originate_traced(now, &mut pkt, &mut ()) {
-                out.push((hop, pkt));
-            }
+            self.ping(now, p.gateway, p.ident, p.seq, out);
         }
         self.probes = probes;
+        let mut probes = std::mem::take(&mut self.netwatch_probes);
+        self.netwatch
+            .handle_timeout(now, &mut probes, &mut self.netwatch_changes);
+        for p in probes.drain(..) {
+            self.ping(now, p.host, p.ident, p.seq, out);
+        }
+        self.netwatch_probes = probes;
+    }
+
+    /// Sends an echo request of the router's own, from the address of the interface the
+    /// routing table reaches `to` by; nothing if there is no way there.
+    fn ping(
+        &mut self,
+        now: Time,
+        to: Ipv4Addr,
+        ident: u16,
+        seq: u16,
+        out: &mut Vec<(Hop, Packet)>,
+    ) {
+        let Some(via) = self.fib.lookup(TableId::MAIN, to) else {
+            return;
+        };
+        let src = self
+            .config
+            .address_of(via.iface)
+            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
+        let mut pkt = Packet::echo_request(src, to, ident, seq);
+        if let Verdict::Forward(hop) = self.originate_traced(now, &mut pkt, &mut ()) {
+            out.push((hop, pkt));
+        }
     }
 
     /// Whether the connection of this tuple (as its first packet had it) is FastTracked.
@@ -148,13 +195,13 @@ impl Router {
 
     /// An echo reply to the router: an answer to a check-gateway probe, perhaps.
     fn echo_reply(&mut self, now: Time, pkt: &Packet) {
-        if let Some(c) =
-            self.checks
-                .on_reply(now, pkt.tuple.src, pkt.tuple.dst_port, pkt.seq as u16)
-        {
+        let (from, ident, seq) = (pkt.tuple.src, pkt.tuple.dst_port, pkt.seq as u16);
+        if let Some(c) = self.checks.on_reply(now, from, ident, seq) {
             self.fib.set_gateway_reachable(c.gateway, c.reachable);
             self.changes.push(c);
         }
+        self.netwatch_changes
+            .extend(self.netwatch.on_reply(now, from, ident, seq));
     }
 
     pub fn receive(&mut self, now: Time, in_iface: IfaceId, pkt: &mut Packet) -> Verdict {
@@ -339,6 +386,9 @@ impl Router {
             checks: self.checks.clone(),
             probes: Vec::new(),
             changes: Vec::new(),
+            netwatch: self.netwatch.clone(),
+            netwatch_probes: Vec::new(),
+            netwatch_changes: Vec::new(),
         }
     }
 

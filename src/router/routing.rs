@@ -106,6 +106,16 @@ impl Fib {
         fib
     }
 
+    /// New routes (a script enabled, disabled or changed some); interface and check-gateway
+    /// states stay.
+    pub fn replace_routes(&mut self, routes: Vec<Route>, tables: usize) {
+        let mut fresh = Fib::new(routes, tables, self.iface_running.len());
+        fresh.iface_running = std::mem::take(&mut self.iface_running);
+        fresh.unreachable = std::mem::take(&mut self.unreachable);
+        fresh.recompute();
+        *self = fresh;
+    }
+
     /// The routing decision for a packet to `dst` carrying routing mark `table`.
     pub fn lookup(&self, table: TableId, dst: Ipv4Addr) -> Option<Hop> {
         self.lookup_in(table, dst)

@@ -106,7 +106,7 @@ pub fn quote(v: &str) -> String {
     q
 }
 
-fn range_text(r: &AddrRange) -> String {
+pub fn range_text(r: &AddrRange) -> String {
     let (a, b) = (Ipv4Addr::from(r.first), Ipv4Addr::from(r.last));
     if r.first == r.last {
         return a.to_string();

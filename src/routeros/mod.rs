@@ -13,6 +13,7 @@ pub mod build;
 pub mod export;
 pub mod interp;
 pub mod lexer;
+pub mod live;
 pub mod parse;
 pub mod value;
 

@@ -207,6 +207,17 @@ impl Simulation {
             router_timer_at: Time::MAX,
             router_out: Vec::new(),
         };
+        sim.metrics.netwatch = sim
+            .router
+            .netwatch
+            .watches
+            .iter()
+            .map(|w| crate::metrics::NetwatchLog {
+                host: w.host,
+                line: w.line,
+                changes: Vec::new(),
+            })
+            .collect();
         for i in 0..sim.changes.len() {
             sim.schedule(sim.changes[i].at, Event::Change(i as u32));
         }
@@ -647,6 +658,44 @@ impl Simulation {
         }
     }
 
+    /// The WAN the router reaches `address` by: its gateway, or the WAN a route pins it to.
+    fn wan_towards(&self, address: Ipv4Addr) -> Option<usize> {
+        self.wans
+            .iter()
+            .position(|w| w.gateway == address)
+            .or_else(|| {
+                let main = crate::router::firewall::TableId::MAIN;
+                let hop = self.router.fib.lookup(main, address)?;
+                self.wans.iter().position(|w| w.iface == hop.iface)
+            })
+    }
+
+    fn netwatch_changed(&mut self, c: crate::router::netwatch::Change) {
+        use crate::router::netwatch::Status;
+        let up = c.status == Status::Up;
+        self.metrics.netwatch[c.watch]
+            .changes
+            .push((c.at, up, c.run_script));
+        if !c.run_script {
+            return;
+        }
+        let watch = &self.router.netwatch.watches[c.watch];
+        let (which, script) = if up {
+            ("up-script", watch.up_script.clone())
+        } else {
+            ("down-script", watch.down_script.clone())
+        };
+        let (host, line) = (watch.host, watch.line);
+        let name = format!("netwatch {host} {which} (line {line})");
+        // A script that acts on a host behind a WAN is the router judging that WAN.
+        if let Some(wan) = self.wan_towards(host) {
+            self.metrics.wan_judged(wan, up, c.at);
+        }
+        if let Err(e) = crate::routeros::live::run_script(&mut self.router, &name, &script) {
+            self.metrics.script_errors.push(e.to_string());
+        }
+    }
+
     fn router_timer(&mut self) {
         if self.router_timer_at != self.now {
             return; // superseded by an earlier timer that already ran
@@ -663,25 +712,18 @@ impl Simulation {
         self.after_router_step();
     }
 
-    /// Books what check-gateway concluded and arms the router's next timer.
+    /// Books what check-gateway and netwatch concluded, runs the scripts netwatch calls for
+    /// and arms the router's next timer.
     fn after_router_step(&mut self) {
         let now = self.now;
+        let netwatch: Vec<_> = self.router.take_netwatch_changes().collect();
+        for c in netwatch {
+            self.netwatch_changed(c);
+        }
         let changes: Vec<_> = self.router.take_gateway_changes().collect();
         for c in changes {
-            let wan = self
-                .wans
-                .iter()
-                .position(|w| w.gateway == c.gateway)
-                .or_else(|| {
-                    // A recursive gateway: the WAN its host route leads out of.
-                    let hop = self
-                        .router
-                        .fib
-                        .lookup(crate::router::firewall::TableId::MAIN, c.gateway)?;
-                    self.wans.iter().position(|w| w.iface == hop.iface)
-                });
-            if let Some(wan) = wan {
-                self.metrics.gateway_state(wan, c.reachable, now);
+            if let Some(wan) = self.wan_towards(c.gateway) {
+                self.metrics.wan_judged(wan, c.reachable, now);
             }
         }
         if let Some(t) = self.router.poll_timeout()
