@@ -148,6 +148,17 @@ pub struct Metrics {
     pub netwatch: Vec<NetwatchLog>,
     /// Errors of scripts the router ran (netwatch's), as they would appear in its log.
     pub script_errors: Vec<String>,
+    /// The configuration line of each configured route, and at each sample which of them were
+    /// active (in use) and each netwatch host's status (`None`: unknown yet).
+    pub route_lines: Vec<u32>,
+    pub router_states: Vec<RouterState>,
+}
+
+/// The router's view at one sample: routes in use, netwatch statuses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterState {
+    pub routes_active: Vec<bool>,
+    pub netwatch_up: Vec<Option<bool>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -385,4 +385,30 @@ fn netwatch_runs_its_scripts_at_its_probe_times_and_they_move_the_traffic() {
     let f = &run.summary.failover[0];
     assert_eq!(f.detected_at_s, Some(302.0));
     assert!(f.new_connection_failures * 50 < f.new_connections, "{f:?}");
+    // The time series shows each route's state and the netwatch host's, every interval.
+    let csv = pccsim::report::timeseries_csv(&run.metrics);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let row = |t: &str| -> Vec<&str> {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{t},ISP1,")))
+            .unwrap()
+            .split(',')
+            .collect()
+    };
+    let (isp1_default, isp2_backup, watch) = (
+        col("route.line31"),
+        col("route.line32"),
+        col("netwatch.9.9.9.9"),
+    );
+    let before = row("300");
+    assert_eq!(
+        (before[isp1_default], before[isp2_backup], before[watch]),
+        ("1", "0", "1")
+    );
+    let during = row("310");
+    assert_eq!(
+        (during[isp1_default], during[isp2_backup], during[watch]),
+        ("0", "1", "0")
+    );
 }

@@ -453,8 +453,16 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
     for c in Cause::ALL {
         let _ = write!(out, ",broken.{}", c.name());
     }
-    out.push_str(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable\n");
-    for s in &metrics.samples {
+    out.push_str(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable");
+    for line in &metrics.route_lines {
+        let _ = write!(out, ",route.line{line}");
+    }
+    for n in &metrics.netwatch {
+        let _ = write!(out, ",netwatch.{}", n.host);
+    }
+    out.push('\n');
+    let wans = metrics.wans.len().max(1);
+    for (row, s) in metrics.samples.iter().enumerate() {
         let _ = write!(
             out,
             "{},{},{:.0},{:.0},{},{}",
@@ -471,7 +479,7 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
         let rtt = s
             .mean_rtt
             .map_or(String::new(), |t| format!("{:.3}", t as f64 / 1e6));
-        let _ = writeln!(
+        let _ = write!(
             out,
             ",{},{},{rtt},{},{}",
             s.queue_drops,
@@ -479,6 +487,20 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
             u8::from(s.link_up),
             u8::from(s.gateway_reachable)
         );
+        // Router-wide states, the same on each WAN's row of the interval.
+        if let Some(state) = metrics.router_states.get(row / wans) {
+            for active in &state.routes_active {
+                let _ = write!(out, ",{}", u8::from(*active));
+            }
+            for up in &state.netwatch_up {
+                let _ = write!(
+                    out,
+                    ",{}",
+                    up.map_or(String::new(), |u| u8::from(u).to_string())
+                );
+            }
+        }
+        out.push('\n');
     }
     out
 }

@@ -207,6 +207,7 @@ impl Simulation {
             router_timer_at: Time::MAX,
             router_out: Vec::new(),
         };
+        sim.metrics.route_lines = sim.router.config.routes.iter().map(|r| r.line).collect();
         sim.metrics.netwatch = sim
             .router
             .netwatch
@@ -748,6 +749,21 @@ impl Simulation {
         });
         let since = self.metrics.samples.last().map_or(0, |s| s.time);
         self.metrics.sample(self.now, self.now - since, links);
+        let routes = self.router.config.routes.len() as u32;
+        let netwatch = &self.router.netwatch;
+        self.metrics
+            .router_states
+            .push(crate::metrics::RouterState {
+                routes_active: (0..routes)
+                    .map(|i| self.router.fib.is_selected(i))
+                    .collect(),
+                netwatch_up: (0..netwatch.watches.len())
+                    .map(|i| match netwatch.status(i) {
+                        crate::router::netwatch::Status::Unknown => None,
+                        status => Some(status == crate::router::netwatch::Status::Up),
+                    })
+                    .collect(),
+            });
     }
 
     /// Books an RTT the flow's TCP measured on the WAN it uses.
