@@ -68,7 +68,7 @@ fn run_writes_the_summary_timeseries_and_charts() {
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable")
+            .contains(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable,route.line")
     );
     assert_eq!(
         csv.lines().count(),
