@@ -412,3 +412,51 @@ fn netwatch_runs_its_scripts_at_its_probe_times_and_they_move_the_traffic() {
         ("0", "1", "0")
     );
 }
+
+#[test]
+fn scheduler_entries_run_their_scripts_on_the_running_router() {
+    let root = common::root().join("scenarios");
+    let rsc = common::read(&root.join("failover_upstream_netwatch.rsc"));
+    let start = rsc.find("/tool netwatch").unwrap();
+    let end = rsc[start..].find("\n\n").unwrap() + start;
+    let config = format!(
+        "{}/system script add name=isp1-off source=\"/ip route disable [find comment=isp1-default]\"\n\
+         /system scheduler add name=evening interval=2m on-event=isp1-off\n{}",
+        &rsc[..start],
+        &rsc[end..]
+    );
+    let text = common::read(&root.join("dual_wan.ron"));
+    let sc = scenario::parse("s.ron", &text).unwrap();
+    let cfg = pccsim::routeros::load("s.rsc", &config).unwrap();
+    let loaded = scenario::check(sc, cfg, "s.ron", &text, "s.rsc", &config).unwrap();
+    let run = common::run(&loaded, 240 * SEC);
+    assert!(
+        run.summary.script_errors.is_empty(),
+        "{:?}",
+        run.summary.script_errors
+    );
+    // From 120 s on ISP1's default routes are disabled: nothing new leaves by ISP1.
+    let isp1 = |t: u64| {
+        run.metrics
+            .samples
+            .iter()
+            .find(|s| s.wan == 0 && s.time == t * SEC)
+            .unwrap()
+            .up_bps
+    };
+    assert!(isp1(100) > 0.0);
+    assert!(
+        isp1(200) < isp1(100) / 20.0,
+        "{} vs {}",
+        isp1(200),
+        isp1(100)
+    );
+    assert!(
+        run.router
+            .config
+            .routes
+            .iter()
+            .filter(|r| r.comment.as_deref() == Some("isp1-default"))
+            .all(|r| r.disabled)
+    );
+}

@@ -14,6 +14,7 @@ pub mod nat;
 pub mod netwatch;
 pub mod pcc;
 pub mod routing;
+pub mod scheduler;
 
 use self::config::RouterConfig;
 use self::conntrack::{Conntrack, Dir, Entry};
@@ -24,6 +25,7 @@ use self::firewall::{
 use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
 use self::netwatch::Netwatch;
 use self::routing::{Fib, Gateway, Hop, Route};
+use self::scheduler::Scheduler;
 use crate::packet::Packet;
 use crate::units::Time;
 use std::net::Ipv4Addr;
@@ -75,6 +77,9 @@ pub struct Router {
     pub netwatch: Netwatch,
     netwatch_probes: Vec<netwatch::Probe>,
     netwatch_changes: Vec<netwatch::Change>,
+    pub scheduler: Scheduler,
+    /// Scheduler entries due, by index, not yet handed out.
+    scheduled: Vec<usize>,
 }
 
 impl Router {
@@ -105,6 +110,8 @@ impl Router {
             netwatch: Netwatch::new(netwatch::from_config(&config)),
             netwatch_probes: Vec::new(),
             netwatch_changes: Vec::new(),
+            scheduler: Scheduler::from_config(&config),
+            scheduled: Vec::new(),
             config,
         }
     }
@@ -127,10 +134,14 @@ impl Router {
 
     /// When the router next needs the clock: check-gateway's probes and their timeouts.
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.checks.poll_timeout(), self.netwatch.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.checks.poll_timeout(),
+            self.netwatch.poll_timeout(),
+            self.scheduler.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Does what is due at `now`; the packets the router sends go to `out` with their hop.
@@ -153,6 +164,12 @@ impl Router {
             self.ping(now, p.host, p.ident, p.seq, out);
         }
         self.netwatch_probes = probes;
+        self.scheduler.handle_timeout(now, &mut self.scheduled);
+    }
+
+    /// Scheduler entries due since the last call (indexes into `scheduler.entries`).
+    pub fn take_scheduled(&mut self) -> std::vec::Drain<'_, usize> {
+        self.scheduled.drain(..)
     }
 
     /// Sends an echo request of the router's own, from the address of the interface the
@@ -389,6 +406,8 @@ impl Router {
             netwatch: self.netwatch.clone(),
             netwatch_probes: Vec::new(),
             netwatch_changes: Vec::new(),
+            scheduler: self.scheduler.clone(),
+            scheduled: Vec::new(),
         }
     }
 

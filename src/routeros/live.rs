@@ -1,10 +1,12 @@
-//! Scripts the running router runs — netwatch's `up-script` and `down-script` — through the
+//! Scripts the running router runs — netwatch's `up-script` and `down-script`, the scheduler's
+//! `on-event` — through the
 //! same interpreter as a configuration, against the router as it is at that moment.
 //!
 //! What failover scripts do is modeled: `enable`, `disable`, `set … disabled=` and `remove` of
 //! routes, firewall rules and address-list entries; `add` of address-list entries; `remove` of
 //! connections (`/ip firewall connection remove [find connection-mark=…]`). `find`, `print`,
-//! `:log`, `:put`, variables and control flow work as in any script. Other changes are refused
+//! `:log`, `:put`, variables and control flow work as in any script, and `/system script run`
+//! runs a stored script's source. Other changes are refused
 //! with the line and column, so a script never silently does less than it says. The router then
 //! rebuilds its rule indexes, address lists and routes; connections and probe states stay.
 
@@ -18,6 +20,8 @@ struct Live<'r> {
     file: &'r str,
     src: &'r str,
     changed: bool,
+    /// How many `/system script run` deep this runs.
+    depth: u8,
 }
 
 /// Runs `src` (named `file` in errors) on `router`.
@@ -28,6 +32,7 @@ pub fn run_script(router: &mut Router, file: &str, src: &str) -> Result<(), Sour
         file,
         src,
         changed: false,
+        depth: 0,
     };
     let result = Interpreter::new(file, src, &mut live).run(&script.stmts);
     if live.changed {
@@ -123,7 +128,35 @@ impl Live<'_> {
                 Target::Connection => self.router.conntrack.remove(i as u32),
             }
         }
-        self.changed = target != Target::Connection;
+        self.changed |= target != Target::Connection;
+    }
+
+    /// `/system script run NAME`: the script's source, run here, a few levels deep at most.
+    fn run_named(&mut self, inv: &Invocation) -> Result<(), SourceError> {
+        const MAX_DEPTH: u8 = 8;
+        let name = inv
+            .args
+            .iter()
+            .find(|a| a.key.is_none() || a.key.as_deref() == Some("number"))
+            .map(|a| a.text.clone())
+            .ok_or_else(|| self.err(inv, "expected the name of a /system script"))?;
+        let source = crate::router::scheduler::script_source(&self.router.config, &name)
+            .ok_or_else(|| self.err(inv, format!("no /system script named `{name}`")))?
+            .to_string();
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(inv, "scripts run each other too deeply"));
+        }
+        let script = super::parse::parse(&name, &source)?;
+        let mut nested = Live {
+            router: &mut *self.router,
+            file: &name,
+            src: &source,
+            changed: false,
+            depth: self.depth + 1,
+        };
+        Interpreter::new(&name, &source, &mut nested).run(&script.stmts)?;
+        self.changed |= nested.changed;
+        Ok(())
     }
 
     fn add_address(&mut self, inv: &Invocation) -> Result<(), SourceError> {
@@ -166,6 +199,9 @@ impl Menus for Live<'_> {
 
     fn command(&mut self, inv: &Invocation) -> Result<Value, SourceError> {
         let menu = inv.menu();
+        if menu == "system script" && inv.verb == "run" {
+            return self.run_named(inv).map(|()| Value::Nothing);
+        }
         let Some(target) = Target::of(&menu) else {
             return Ok(Value::Nothing); // a menu the simulation does not model: no effect
         };
@@ -256,6 +292,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.fib.lookup(main, dst).unwrap().iface, 0, "and back");
+    }
+
+    #[test]
+    fn a_script_runs_a_stored_script_by_name() {
+        let config = format!(
+            "{CONFIG}/system script add name=to-wan2 source=\"/ip route disable [find comment=WAN1]\"\n"
+        );
+        let mut r = router(&config);
+        run_script(&mut r, "s", "/system script run to-wan2").unwrap();
+        assert!(r.config.routes[0].disabled);
+        let e = run_script(&mut r, "s", "/system script run nope").unwrap_err();
+        assert!(
+            e.to_string().contains("no /system script named `nope`"),
+            "{e}"
+        );
+        let looping =
+            format!("{CONFIG}/system script add name=me source=\"/system script run me\"\n");
+        let mut r = router(&looping);
+        let e = run_script(&mut r, "s", "/system script run me").unwrap_err();
+        assert!(e.to_string().contains("too deeply"), "{e}");
     }
 
     #[test]

@@ -692,7 +692,12 @@ impl Simulation {
         if let Some(wan) = self.wan_towards(host) {
             self.metrics.wan_judged(wan, up, c.at);
         }
-        if let Err(e) = crate::routeros::live::run_script(&mut self.router, &name, &script) {
+        self.run_script(&name, &script);
+    }
+
+    /// Runs a script of the router's on the running router; its errors go to the log.
+    fn run_script(&mut self, name: &str, source: &str) {
+        if let Err(e) = crate::routeros::live::run_script(&mut self.router, name, source) {
             self.metrics.script_errors.push(e.to_string());
         }
     }
@@ -720,6 +725,13 @@ impl Simulation {
         let netwatch: Vec<_> = self.router.take_netwatch_changes().collect();
         for c in netwatch {
             self.netwatch_changed(c);
+        }
+        let scheduled: Vec<usize> = self.router.take_scheduled().collect();
+        for i in scheduled {
+            let e = &self.router.scheduler.entries[i];
+            let name = format!("scheduler {} (line {})", e.name, e.line);
+            let source = e.source.clone();
+            self.run_script(&name, &source);
         }
         let changes: Vec<_> = self.router.take_gateway_changes().collect();
         for c in changes {
