@@ -375,16 +375,26 @@ fn trace(
             ));
         }
     };
+    // A packet from one of the router's own addresses is one it sends (a check-gateway or
+    // netwatch ping, say): it starts in the output chain.
+    let own = router
+        .config
+        .addresses
+        .iter()
+        .any(|a| a.address == tuple.src);
     let in_iface = match in_interface {
-        Some(name) => router.config.iface(&name).ok_or_else(|| {
+        Some(name) => Some(router.config.iface(&name).ok_or_else(|| {
             pccsim::Error::Invalid(format!("no interface `{name}` in the configuration"))
-        })?,
-        None => pccsim::trace::arrival_interface(&router.config, tuple.src).ok_or_else(|| {
-            pccsim::Error::Invalid(format!(
-                "no interface has {} in its subnet: say --in-interface",
-                tuple.src
-            ))
-        })?,
+        })?),
+        None if own => None,
+        None => Some(
+            pccsim::trace::arrival_interface(&router.config, tuple.src).ok_or_else(|| {
+                pccsim::Error::Invalid(format!(
+                    "no interface has {} in its subnet: say --in-interface",
+                    tuple.src
+                ))
+            })?,
+        ),
     };
     let walks = pccsim::trace::trace(&mut router, now, in_iface, tuple);
     match format {

@@ -81,14 +81,19 @@ pub fn arrival_interface(cfg: &RouterConfig, src: Ipv4Addr) -> Option<IfaceId> {
 }
 
 /// Traces the first packet of a connection and the reply to it.
-pub fn trace(router: &mut Router, now: Time, in_iface: IfaceId, tuple: FiveTuple) -> Vec<Walk> {
-    let flags = if tuple.protocol == Protocol::Tcp {
-        TcpFlags::SYN
-    } else {
-        TcpFlags::default()
+/// `in_iface` is where the first packet arrives; `None` for a packet the router itself sends.
+pub fn trace(
+    router: &mut Router,
+    now: Time,
+    in_iface: Option<IfaceId>,
+    tuple: FiveTuple,
+) -> Vec<Walk> {
+    let first = match tuple.protocol {
+        Protocol::Tcp => Packet::tcp(tuple, 0, TcpFlags::SYN, 0, 0, 0),
+        Protocol::Udp => Packet::udp(tuple, 0, 0, 0),
+        Protocol::Icmp => Packet::new(tuple, Packet::NO_FLOW),
     };
-    let first = Packet::tcp(tuple, 0, flags, 0, 0, 0);
-    let (first_walk, verdict, sent) = walk(router, now, Some(in_iface), first, "packet");
+    let (first_walk, verdict, sent) = walk(router, now, in_iface, first, "packet");
     let mut walks = vec![first_walk];
     // The answer comes back to the address the packet left with.
     let mut reply = sent;

@@ -13,7 +13,7 @@ fn router(file: &str) -> Router {
 fn walks(file: &str, packet: &str, in_iface: &str) -> Vec<Walk> {
     let mut r = router(file);
     let iface = r.config.iface(in_iface).unwrap();
-    trace(&mut r, 0, iface, parse_packet(packet).unwrap())
+    trace(&mut r, 0, Some(iface), parse_packet(packet).unwrap())
 }
 
 fn matched(w: &Walk) -> Vec<String> {
@@ -120,7 +120,7 @@ fn routes_not_taken_say_why() {
             trace(
                 &mut r.clone_for_trace(),
                 0,
-                lan,
+                Some(lan),
                 parse_packet(&format!("tcp 10.0.0.{h}:40000 -> 93.184.216.34:443")).unwrap(),
             )
         })
@@ -161,4 +161,20 @@ fn the_cli_traces_inside_a_scenario_and_as_json() {
     assert_eq!(v[0]["direction"], "packet");
     assert_eq!(v[1]["direction"], "reply");
     assert!(v[1]["verdict"].as_str().unwrap().contains("out LAN"));
+}
+
+#[test]
+fn the_routers_own_ping_starts_in_the_output_chain_and_its_answer_is_delivered_to_it() {
+    let mut r = router("scenarios/dual_wan.rsc");
+    let ping = parse_packet("icmp 192.168.1.2:50688 -> 192.168.1.1:0").unwrap();
+    let w = trace(&mut r, 0, None, ping);
+    assert_eq!(w.len(), 2);
+    assert!(
+        !w[0].steps.iter().any(|s| s.stage.contains("prerouting")),
+        "{:#?}",
+        w[0]
+    );
+    assert!(w[0].verdict.contains("out ISP1"), "{}", w[0].verdict);
+    assert_eq!(w[1].in_interface, "ISP1");
+    assert!(w[1].verdict.contains("router itself"), "{}", w[1].verdict);
 }
