@@ -16,6 +16,7 @@ use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
 use crate::units::{MS, SEC, Time};
 use crate::world::flow::{Cause, Flow, Outbox, Outcome, Side};
+use crate::world::isp::Isp;
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
 use crate::world::topology::Topology;
 use crate::world::workload::{Session, SessionKind, Workload};
@@ -54,36 +55,6 @@ enum Event {
     Housekeeping,
 }
 
-/// One ISP as the engine sees it.
-struct WanSide {
-    iface: IfaceId,
-    /// The router's address on this WAN: the only source the ISP accepts from it.
-    address: Ipv4Addr,
-    gateway: Ipv4Addr,
-    access: Link<Lossy<Wire>>,
-    upstream_latency: Time,
-    /// The gateway answers and forwards; the internet beyond it is reachable.
-    gateway_alive: bool,
-    upstream_alive: bool,
-    /// The last time the timeline repaired this WAN (0: never failed).
-    recovered_at: Time,
-    /// The access link's own loss and latency, restored when an impairment ends.
-    base_loss: f64,
-    base_latency: Time,
-}
-
-impl WanSide {
-    /// Some part of this WAN is down.
-    fn failed(&self) -> bool {
-        !self.gateway_alive || !self.upstream_alive || !self.access.is_up()
-    }
-
-    /// Packets from the router get beyond the gateway, and the internet's get back to it.
-    fn forwards(&self) -> bool {
-        self.gateway_alive && self.upstream_alive
-    }
-}
-
 /// Flow slots are reused only after packets of the old flow can no longer be in flight.
 const SLOT_QUARANTINE: Time = 120 * SEC;
 
@@ -95,7 +66,7 @@ pub struct Simulation {
     lan_iface: IfaceId,
     lan_subnet: AddrRange,
     lan: Link<Wire>,
-    wans: Vec<WanSide>,
+    wans: Vec<Isp>,
     /// Per router interface, the WAN index plugged into it.
     wan_of_iface: Vec<Option<u8>>,
     workload: Workload,
@@ -149,22 +120,13 @@ impl Simulation {
             let address = config
                 .address_of(iface)
                 .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
-            let access = topology.link(topology.access[i]);
-            wans.push(WanSide {
-                iface,
-                address,
-                gateway: w.gateway,
-                access: Link::new(
-                    Lossy::new(wire(access, false), access.loss, link_rng(2 * i as u64)),
-                    Lossy::new(wire(access, true), access.loss, link_rng(2 * i as u64 + 1)),
-                ),
-                upstream_latency: topology.link(topology.upstream[i]).latency,
-                gateway_alive: true,
-                upstream_alive: true,
-                recovered_at: 0,
-                base_loss: access.loss,
-                base_latency: access.latency,
-            });
+            let line = topology.link(topology.access[i]);
+            let access = Link::new(
+                Lossy::new(wire(line, false), line.loss, link_rng(2 * i as u64)),
+                Lossy::new(wire(line, true), line.loss, link_rng(2 * i as u64 + 1)),
+            );
+            let upstream = topology.link(topology.upstream[i]).latency;
+            wans.push(Isp::new(iface, address, w.gateway, access, line, upstream));
             let name = config.iface_name(iface).to_string();
             wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
         }
@@ -585,7 +547,7 @@ impl Simulation {
             Some(first) if first != wan && self.wans[first as usize].failed() => {
                 Cause::NatAddressChanged
             }
-            Some(first) if first != wan && self.wans[wan as usize].recovered_at > flow.started => {
+            Some(first) if first != wan && self.wans[wan as usize].recovered_at() > flow.started => {
                 Cause::Failback
             }
             Some(first) if first != wan && self.router.is_fasttracked(&flow.tuple) => {
@@ -607,7 +569,7 @@ impl Simulation {
     /// A packet for the gateway itself: it answers pings while it is alive.
     fn gateway_hears(&mut self, wan: u8, pkt: Packet) {
         let side = &mut self.wans[wan as usize];
-        if !side.gateway_alive || pkt.tuple.protocol != Protocol::Icmp || pkt.is_echo_reply() {
+        if !side.gateway_answers() || pkt.tuple.protocol != Protocol::Icmp || pkt.is_echo_reply() {
             return;
         }
         let reply = pkt.echo_reply();
@@ -621,36 +583,18 @@ impl Simulation {
     fn apply_change(&mut self, i: usize) {
         use crate::scenario::FailureKind;
         let c = self.changes[i];
-        let side = &mut self.wans[c.wan];
-        let was_failed = side.failed();
-        match c.kind {
-            FailureKind::Link => {
-                side.access.set_up(!c.down);
-                let iface = side.iface;
-                self.router.set_interface_running(iface, !c.down);
-                if c.down {
-                    // The router forgot their NAT: whatever happens to them next is why.
-                    for flow in self.flows.iter_mut().flatten() {
-                        if flow.wan == Some(c.wan as u8) && flow.outcome.is_none() {
-                            flow.flushed = true;
-                        }
+        let isp = &mut self.wans[c.wan];
+        isp.apply(&c, self.now);
+        if c.kind == FailureKind::Link {
+            self.router.set_interface_running(isp.iface, !c.down);
+            if c.down {
+                // The router forgot their NAT: whatever happens to them next is why.
+                for flow in self.flows.iter_mut().flatten() {
+                    if flow.wan == Some(c.wan as u8) && flow.outcome.is_none() {
+                        flow.flushed = true;
                     }
                 }
             }
-            FailureKind::Gateway => side.gateway_alive = !c.down,
-            FailureKind::Upstream => side.upstream_alive = !c.down,
-            FailureKind::Impairment => {
-                let (loss, extra) = if c.down {
-                    (c.loss, c.extra_latency)
-                } else {
-                    (side.base_loss, 0)
-                };
-                side.access.impair(loss, side.base_latency + extra);
-            }
-        }
-        let side = &mut self.wans[c.wan];
-        if was_failed && !side.failed() {
-            side.recovered_at = self.now;
         }
         if c.down {
             self.metrics.failed(c.wan, c.kind, self.now);
