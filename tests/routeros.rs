@@ -390,3 +390,24 @@ fn export_keeps_address_list_comments() {
         assert_eq!(again.range, loaded.config.address_list_entries[0].range);
     }
 }
+
+#[test]
+fn routing_settings_set_check_gateways_timing_and_export_keeps_it() {
+    let src = "/routing settings set check-gateway-ping-interval=5s check-gateway-ping-count=3\n";
+    let loaded = run(src);
+    let s = loaded.config.check_gateway;
+    assert_eq!(
+        (s.interval, s.timeout, s.count),
+        (5 * 1_000_000_000, 1_000_000_000, 3)
+    );
+    assert!(
+        loaded.config.not_simulated.is_empty(),
+        "{:?}",
+        loaded.config.not_simulated
+    );
+    let text = export(&loaded.config, Dialect::V7, false);
+    assert!(text.contains("/routing settings\nset check-gateway-ping-count=3 check-gateway-ping-interval=5s check-gateway-ping-timeout=1s\n"), "{text}");
+    assert_eq!(run(&text).config.check_gateway, s);
+    let e = fails("/routing settings set check-gateway-ping-timeout=5s\n");
+    assert!(e.to_string().contains("outside"), "{e}");
+}

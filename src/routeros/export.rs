@@ -27,6 +27,7 @@ pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
     e.table(&mut out, "/ip firewall nat", &cfg.nat);
     e.routes(&mut out);
     e.conntrack(&mut out, verbose);
+    e.routing_settings(&mut out, verbose);
     for (menu, items) in &cfg.stored {
         section(&mut out, &format!("/{menu}"));
         for item in items {
@@ -62,6 +63,25 @@ pub fn route_params(cfg: &RouterConfig, r: &Route) -> Vec<(&'static str, String)
         dialect: cfg.dialect,
     }
     .route_params(r)
+}
+
+impl Exporter<'_> {
+    /// `/routing settings`: check-gateway's timing, when it is not RouterOS's default.
+    fn routing_settings(&self, out: &mut String, verbose: bool) {
+        let s = self.cfg.check_gateway;
+        let d = crate::router::gateway_check::Settings::default();
+        if s == d && !verbose {
+            return;
+        }
+        section(out, "/routing settings");
+        let fmt = crate::units::format_duration;
+        let params = vec![
+            ("check-gateway-ping-count", s.count.to_string()),
+            ("check-gateway-ping-interval", fmt(s.interval)),
+            ("check-gateway-ping-timeout", fmt(s.timeout)),
+        ];
+        line(out, "set", params);
+    }
 }
 
 fn section(out: &mut String, menu: &str) {

@@ -47,6 +47,7 @@ pub const MENUS: &[&str] = &[
     "ip neighbor discovery-settings",
     "routing table",
     "routing rule",
+    "routing settings",
     "tool netwatch",
     "tool e-mail",
     "tool graphing interface",

@@ -547,7 +547,9 @@ impl Simulation {
             Some(first) if first != wan && self.wans[first as usize].failed() => {
                 Cause::NatAddressChanged
             }
-            Some(first) if first != wan && self.wans[wan as usize].recovered_at() > flow.started => {
+            Some(first)
+                if first != wan && self.wans[wan as usize].recovered_at() > flow.started =>
+            {
                 Cause::Failback
             }
             Some(first) if first != wan && self.router.is_fasttracked(&flow.tuple) => {
