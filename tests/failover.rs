@@ -65,6 +65,23 @@ fn a_dead_gateway_is_detected_within_check_gateways_bounds_and_traffic_moves() {
                 .copied()
                 .unwrap_or(0)
         );
+        // Until detection ISP1 still takes new connections (into the dead gateway); from the
+        // first full interval after it, only check-gateway's pings leave by ISP1.
+        let detected_at = f.detected_at_s.unwrap();
+        let isp1_up = |s: &pccsim::metrics::Sample| {
+            s.wan == 0 && s.time as f64 / 1e9 >= detected_at + 10.0 && s.time as f64 / 1e9 <= 420.0
+        };
+        let after: Vec<f64> = run
+            .metrics
+            .samples
+            .iter()
+            .filter(|s| isp1_up(s))
+            .map(|s| s.up_bps)
+            .collect();
+        assert!(
+            !after.is_empty() && after.iter().all(|&bps| bps < 1_000.0),
+            "{after:?}"
+        );
     }
 }
 

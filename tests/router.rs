@@ -279,3 +279,33 @@ fn check_gateway_probes_and_fails_over_without_the_engine() {
         "{back:?}"
     );
 }
+
+#[test]
+fn a_link_down_flushes_exactly_the_masqueraded_connections_of_that_interface() {
+    let mut r = router("scenarios/dual_wan.rsc", str::to_string);
+    let lan = r.config.iface("LAN").unwrap();
+    let isp1 = r.config.iface("ISP1").unwrap();
+    let server: Ipv4Addr = "93.184.216.34".parse().unwrap();
+    let mut by_wan: HashMap<u8, usize> = HashMap::new();
+    for p in 0..600u16 {
+        let host = Ipv4Addr::new(10, 0, 0, 10 + (p % 200) as u8);
+        let mut pkt = syn(host, 30_000 + p, server, 443);
+        *by_wan
+            .entry(out_iface(&mut r, 0, lan, &mut pkt))
+            .or_default() += 1;
+    }
+    assert!(by_wan[&isp1] > 0 && by_wan.len() == 2, "{by_wan:?}");
+    let before = r.conntrack.len();
+    r.set_interface_running(isp1, false);
+    assert_eq!(
+        before - r.conntrack.len(),
+        by_wan[&isp1],
+        "only ISP1's, all of them"
+    );
+    // ISP2's connections are untouched: their entries still hold ISP2's address.
+    assert!(
+        r.conntrack
+            .iter()
+            .all(|(_, e)| e.reply.dst == "192.168.2.2".parse::<Ipv4Addr>().unwrap())
+    );
+}
