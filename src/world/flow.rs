@@ -105,7 +105,7 @@ pub struct Flow {
     pub started: Time,
     /// The WAN its first packet left by, and how many later packets left by another.
     pub wan: Option<u8>,
-    /// Bytes on the wire through the router's WANs, each way.
+    /// Bytes on the wire that reached the server (up) and the host (down).
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub fault: Option<Cause>,

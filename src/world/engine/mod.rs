@@ -27,32 +27,44 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
+/// Where in the world a packet arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    /// The router, on one of its ports.
+    Router(IfaceId),
+    /// The LAN host a packet is for (the client end of its flow).
+    Host,
+    /// The far end of a flow: a server on the internet, reached through WAN `u8`.
+    Server(u8),
+    /// An ISP's gateway, from the router's side: a packet for the gateway itself.
+    Gateway(u8),
+    /// An ISP's gateway, from the internet's side: a packet to queue towards the router.
+    GatewayFromInternet(u8),
+}
+
+/// What a node's timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// A flow's retransmission, stream or give-up deadline.
+    Flow(u32),
+    /// The router's own clock: check-gateway and netwatch probes, the scheduler.
+    Router,
+    /// Connection tracking's expiry sweep.
+    Conntrack,
+}
+
+/// Something that happens at a moment of simulated time; events say where.
 #[derive(Clone, Copy, Debug)]
 enum Event {
-    /// A packet reaches the router on an interface.
-    AtRouter(IfaceId, Packet),
-    /// A packet reaches its LAN host.
-    AtHost(Packet),
-    /// A packet from the router has crossed a WAN, the ISP and the internet to the server.
-    AtServer(u8, Packet),
-    /// A packet from a server reaches the ISP's gateway, to be queued towards the router.
-    AtGateway(u8, Packet),
-    /// A packet for the ISP's gateway itself (a check-gateway ping) reaches it.
-    GatewayHears(u8, Packet),
-    /// Something on the timeline happens (an index into the changes).
+    /// A packet reaches a node.
+    Arrive(Node, Packet),
+    Timer(Timer),
+    /// Something on the timeline happens to the world (an index into the changes).
     Change(u32),
-    /// The router's own timer (check-gateway probes).
-    RouterTimer,
     /// A host starts a session of an application.
-    SessionStart {
-        host: u32,
-        app: u16,
-    },
-    Timer {
-        flow: u32,
-    },
+    SessionStart { host: u32, app: u16 },
+    /// The time series closes an interval.
     Sample,
-    Housekeeping,
 }
 
 /// Flow slots are reused only after packets of the old flow can no longer be in flight.
@@ -189,7 +201,7 @@ impl Simulation {
             sim.schedule(at, Event::SessionStart { host, app });
         }
         sim.schedule(sim.sample_interval, Event::Sample);
-        sim.schedule(SEC, Event::Housekeeping);
+        sim.schedule(SEC, Event::Timer(Timer::Conntrack));
         sim
     }
 
@@ -254,22 +266,22 @@ impl Simulation {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::AtRouter(iface, pkt) => self.at_router(iface, pkt),
-            Event::AtHost(pkt) => self.at_host(pkt),
-            Event::AtServer(wan, pkt) => self.at_server(wan, pkt),
-            Event::AtGateway(wan, pkt) => self.at_gateway(wan, pkt),
-            Event::GatewayHears(wan, pkt) => self.gateway_hears(wan, pkt),
+            Event::Arrive(Node::Router(iface), pkt) => self.at_router(iface, pkt),
+            Event::Arrive(Node::Host, pkt) => self.at_host(pkt),
+            Event::Arrive(Node::Server(wan), pkt) => self.at_server(wan, pkt),
+            Event::Arrive(Node::Gateway(wan), pkt) => self.gateway_hears(wan, pkt),
+            Event::Arrive(Node::GatewayFromInternet(wan), pkt) => self.at_gateway(wan, pkt),
+            Event::Timer(Timer::Flow(flow)) => self.timer(flow),
+            Event::Timer(Timer::Router) => self.router_timer(),
+            Event::Timer(Timer::Conntrack) => {
+                self.router.expire(self.now);
+                self.schedule(self.now + SEC, Event::Timer(Timer::Conntrack));
+            }
             Event::Change(i) => self.apply_change(i as usize),
-            Event::RouterTimer => self.router_timer(),
             Event::SessionStart { host, app } => self.session_start(host, app),
-            Event::Timer { flow } => self.timer(flow),
             Event::Sample => {
                 self.sample();
                 self.schedule(self.now + self.sample_interval, Event::Sample);
-            }
-            Event::Housekeeping => {
-                self.router.expire(self.now);
-                self.schedule(self.now + SEC, Event::Housekeeping);
             }
         }
     }
@@ -351,7 +363,7 @@ impl Simulation {
             && deadline < flow.timer_at
         {
             flow.timer_at = deadline;
-            self.schedule(deadline, Event::Timer { flow: id });
+            self.schedule(deadline, Event::Timer(Timer::Flow(id)));
         }
     }
 
@@ -378,7 +390,7 @@ impl Simulation {
 
     fn send_from_host(&mut self, pkt: Packet) {
         if let Ok(at) = self.lan.send(Way::ToRouter, self.now, &pkt) {
-            self.schedule(at, Event::AtRouter(self.lan_iface, pkt));
+            self.schedule(at, Event::Arrive(Node::Router(self.lan_iface), pkt));
         }
     }
 
@@ -389,7 +401,7 @@ impl Simulation {
         };
         let server_latency = self.server_latency(&pkt, pkt.tuple.src);
         let at = self.now + server_latency + self.wans[wan].upstream_latency;
-        self.schedule(at, Event::AtGateway(wan as u8, pkt));
+        self.schedule(at, Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt));
     }
 
     fn server_latency(&self, pkt: &Packet, server_ip: Ipv4Addr) -> Time {
@@ -404,15 +416,12 @@ impl Simulation {
     fn at_router(&mut self, iface: IfaceId, mut pkt: Packet) {
         if let Some(wan) = self.wan_of_iface[iface as usize] {
             self.metrics.received_down(wan as usize, pkt.len);
-            if let Some(flow) = live(&mut self.flows, pkt.flow) {
-                flow.bytes_down += pkt.len as u64;
-            }
         }
         self.metrics.router_packets += 1;
         match self.router.receive(self.now, iface, &mut pkt) {
             Verdict::Forward(hop) if hop.iface == self.lan_iface => {
                 if let Ok(at) = self.lan.send(Way::FromRouter, self.now, &pkt) {
-                    self.schedule(at, Event::AtHost(pkt));
+                    self.schedule(at, Event::Arrive(Node::Host, pkt));
                 }
             }
             Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
@@ -441,11 +450,11 @@ impl Simulation {
         let side = &mut self.wans[w];
         match side.access.send(Way::FromRouter, self.now, &pkt) {
             Ok(at) if pkt.tuple.dst == side.gateway => {
-                self.schedule(at, Event::GatewayHears(wan, pkt));
+                self.schedule(at, Event::Arrive(Node::Gateway(wan), pkt));
             }
             Ok(at) => {
                 let at = at + side.upstream_latency + self.server_latency(&pkt, pkt.tuple.dst);
-                self.schedule(at, Event::AtServer(wan, pkt));
+                self.schedule(at, Event::Arrive(Node::Server(wan), pkt));
             }
             Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}
@@ -460,7 +469,6 @@ impl Simulation {
         let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
-        flow.bytes_up += pkt.len as u64;
         match flow.wan {
             None => {
                 flow.wan = Some(wan);
@@ -501,6 +509,7 @@ impl Simulation {
         if pkt.tuple.dst != flow.tuple.dst {
             return self.fault(pkt.flow, Cause::NoRoute);
         }
+        flow.bytes_up += pkt.len as u64;
         if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
@@ -516,7 +525,7 @@ impl Simulation {
         match side.access.send(Way::ToRouter, self.now, &pkt) {
             Ok(at) => {
                 let iface = side.iface;
-                self.schedule(at, Event::AtRouter(iface, pkt));
+                self.schedule(at, Event::Arrive(Node::Router(iface), pkt));
             }
             Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}
@@ -528,6 +537,7 @@ impl Simulation {
         let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
+        flow.bytes_down += pkt.len as u64;
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
@@ -564,7 +574,7 @@ impl Simulation {
     fn internet_answers(&mut self, wan: u8, pkt: &Packet) {
         if pkt.tuple.protocol == Protocol::Icmp && !pkt.is_echo_reply() {
             let at = self.now + self.wans[wan as usize].upstream_latency;
-            self.schedule(at, Event::AtGateway(wan, pkt.echo_reply()));
+            self.schedule(at, Event::Arrive(Node::GatewayFromInternet(wan), pkt.echo_reply()));
         }
     }
 
@@ -577,7 +587,7 @@ impl Simulation {
         let reply = pkt.echo_reply();
         if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
             let iface = side.iface;
-            self.schedule(at, Event::AtRouter(iface, reply));
+            self.schedule(at, Event::Arrive(Node::Router(iface), reply));
         }
     }
 
@@ -689,7 +699,7 @@ impl Simulation {
             && t < self.router_timer_at
         {
             self.router_timer_at = t;
-            self.schedule(t.max(now), Event::RouterTimer);
+            self.schedule(t.max(now), Event::Timer(Timer::Router));
         }
     }
 
