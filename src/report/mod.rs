@@ -191,7 +191,6 @@ impl Summary {
             .sum();
         let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
         let secs = duration as f64 / SEC as f64;
-        let topology = crate::world::topology::Topology::new(loaded);
         let wans = metrics
             .wans
             .iter()
@@ -214,9 +213,7 @@ impl Summary {
                     byte_share: share(w.bytes_down + w.bytes_up, bytes),
                     capacity_down_bps: w.down_bps,
                     capacity_up_bps: w.up_bps,
-                    base_rtt_ms: topology
-                        .base_latency_via(i)
-                        .map_or(f64::NAN, |t| 2.0 * t as f64 / 1e6),
+                    base_rtt_ms: run.base_latency[i].map_or(f64::NAN, |t| 2.0 * t as f64 / 1e6),
                     mean_utilisation_down: w.bytes_down as f64 * 8.0 / secs / w.down_bps as f64,
                     mean_utilisation_up: w.bytes_up as f64 * 8.0 / secs / w.up_bps as f64,
                     peak_utilisation_down: peak_down / w.down_bps as f64,

@@ -75,6 +75,8 @@ pub struct Simulation {
     end: Time,
     queue: EventQueue<Event>,
     pub router: Router,
+    /// The world's graph: nodes and the links on its edges, kept for the run.
+    topology: Topology,
     lan_iface: IfaceId,
     lan_subnet: AddrRange,
     lan: Link<Wire>,
@@ -159,15 +161,17 @@ impl Simulation {
             }
         }));
         let workload = Workload::new(sc, seed, &reserved);
-        let lan = topology.link(topology.lan_link);
+        let lan_line = topology.link(topology.lan_link);
+        let lan = Link::new(wire(lan_line, false), wire(lan_line, true));
         let mut sim = Simulation {
             now: 0,
             end: loaded.duration(),
             queue: EventQueue::new(),
             router,
+            topology,
             lan_iface: loaded.lan_iface,
             lan_subnet,
-            lan: Link::new(wire(lan, false), wire(lan, true)),
+            lan,
             wans,
             wan_of_iface,
             workload,
@@ -816,6 +820,9 @@ pub struct Run {
     pub router: Router,
     /// Connections still open at the end.
     pub active_connections: u64,
+    /// Per WAN, the one-way latency from the LAN to the internet core through it, without
+    /// queueing (`None` if the topology has no such path).
+    pub base_latency: Vec<Option<Time>>,
     /// Streamed files that could not be written completely, with the first error of each.
     pub stream_errors: Vec<(Stream, io::Error)>,
 }
@@ -849,12 +856,16 @@ impl Simulation {
             (m.queue_drops, m.losses) = link_totals(&side.access);
         }
         let stream_errors = self.close();
+        let base_latency = (0..self.wans.len())
+            .map(|i| self.topology.base_latency_via(i))
+            .collect();
         Run {
             seed,
             duration,
             metrics: self.metrics,
             router: self.router,
             active_connections,
+            base_latency,
             stream_errors,
         }
     }
