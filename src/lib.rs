@@ -31,4 +31,5 @@ pub use error::Error;
 pub use router::config::RouterConfig;
 pub use router::{Router, Verdict};
 pub use scenario::Scenario;
+pub use world::builder::WorldBuilder;
 pub use world::engine::{Run, Simulation, simulate};

@@ -312,26 +312,11 @@ pub fn load(path: &Path) -> Result<Loaded, Error> {
 
 /// Reads a scenario file with another router configuration than the one it names.
 pub fn load_with_config(path: &Path, config: Option<&Path>) -> Result<Loaded, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let file = path.display().to_string();
-    let scenario = parse(&file, &text)?;
-    let (config_file, config_text) = match (&scenario.router, config) {
-        (_, Some(p)) => {
-            let t = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-            (p.display().to_string(), t)
-        }
-        (RouterSource::File(rel), None) => {
-            let p = path.parent().unwrap_or(Path::new(".")).join(rel);
-            let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-            (p.display().to_string(), t)
-        }
-        (RouterSource::Inline(t), None) => (format!("{file} (inline config)"), t.clone()),
-    };
-    let config = crate::routeros::load(&config_file, &config_text)?;
-    let mut loaded = check(scenario, config, &file, &text, &config_file, &config_text)?;
-    loaded.path = path.to_path_buf();
-    loaded.config_file = config_file;
-    Ok(loaded)
+    let mut builder = crate::world::builder::WorldBuilder::from_file(path)?;
+    if let Some(config) = config {
+        builder = builder.config_file(config)?;
+    }
+    builder.build()
 }
 
 /// Parses scenario text; `file` names it in errors.

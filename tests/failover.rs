@@ -2,10 +2,19 @@
 
 mod common;
 
+use pccsim::WorldBuilder;
+use pccsim::scenario::What;
 use pccsim::scenario::{self, Loaded};
-use pccsim::units::{SEC, Time};
+use pccsim::units::{Duration, MS, SEC, Time};
 
-/// The failover scenario's world with another timeline written in RON.
+/// The failover scenario's world without its timeline, to give it another in code.
+fn failover_world() -> WorldBuilder {
+    let path = common::root().join("scenarios/failover_gateway.ron");
+    WorldBuilder::from_file(&path).unwrap().no_timeline()
+}
+
+/// The failover scenario's world with another timeline written in RON (for errors that must
+/// point into the file).
 fn with_timeline(timeline: &str) -> Result<Loaded, pccsim::Error> {
     let root = common::root().join("scenarios");
     let text = common::read(&root.join("failover_gateway.ron"));
@@ -29,10 +38,11 @@ fn broken(run: &common::Ran, wan: usize, cause: &str) -> u64 {
 fn a_dead_gateway_is_detected_within_check_gateways_bounds_and_traffic_moves() {
     for died_ms in [300_000, 304_900, 309_999, 310_001] {
         let died = died_ms as Time * 1_000_000;
-        let timeline = format!(
-            "(at: \"{died_ms}ms\", wan: \"isp1\", what: GatewayDown), (at: \"420s\", wan: \"isp1\", what: GatewayUp)"
-        );
-        let loaded = with_timeline(&timeline).unwrap();
+        let loaded = failover_world()
+            .at(&format!("{died_ms}ms"), "isp1", What::GatewayDown)
+            .and_then(|w| w.at("420s", "isp1", What::GatewayUp))
+            .and_then(WorldBuilder::build)
+            .unwrap();
         let run = common::run(&loaded, 480 * SEC);
         let f = &run.summary.failover[0];
         assert_eq!((f.wan.as_str(), f.kind.as_str()), ("ISP1", "gateway"));
@@ -87,10 +97,11 @@ fn a_dead_gateway_is_detected_within_check_gateways_bounds_and_traffic_moves() {
 
 #[test]
 fn a_link_down_is_acted_on_at_once_and_flushes_its_connections() {
-    let loaded = with_timeline(
-        "(at: \"300s\", wan: \"isp1\", what: LinkDown), (at: \"400s\", wan: \"ISP1\", what: LinkUp)",
-    )
-    .unwrap();
+    let loaded = failover_world()
+        .at("300s", "isp1", What::LinkDown)
+        .and_then(|w| w.at("400s", "ISP1", What::LinkUp))
+        .and_then(WorldBuilder::build)
+        .unwrap();
     let run = common::run(&loaded, 500 * SEC);
     let f = &run.summary.failover[0];
     assert_eq!(f.kind, "link");
@@ -110,10 +121,11 @@ fn a_link_down_is_acted_on_at_once_and_flushes_its_connections() {
 
 #[test]
 fn a_failure_beyond_the_gateway_is_invisible_to_plain_check_gateway() {
-    let loaded = with_timeline(
-        "(at: \"300s\", wan: \"isp1\", what: UpstreamDown), (at: \"400s\", wan: \"isp1\", what: UpstreamUp)",
-    )
-    .unwrap();
+    let loaded = failover_world()
+        .at("300s", "isp1", What::UpstreamDown)
+        .and_then(|w| w.at("400s", "isp1", What::UpstreamUp))
+        .and_then(WorldBuilder::build)
+        .unwrap();
     let run = common::run(&loaded, 500 * SEC);
     let f = &run.summary.failover[0];
     assert_eq!(f.kind, "upstream");
@@ -173,10 +185,11 @@ fn a_hostile_timeline_is_refused_with_its_place_or_runs() {
 
 #[test]
 fn the_time_series_shows_each_wans_link_and_gateway_state() {
-    let loaded = with_timeline(
-        "(at: \"30s\", wan: \"isp1\", what: GatewayDown), (at: \"60s\", wan: \"isp2\", what: LinkDown)",
-    )
-    .unwrap();
+    let loaded = failover_world()
+        .at("30s", "isp1", What::GatewayDown)
+        .and_then(|w| w.at("60s", "isp2", What::LinkDown))
+        .and_then(WorldBuilder::build)
+        .unwrap();
     let run = common::run(&loaded, 90 * SEC);
     let state = |wan: usize, t: u64| {
         let s = run
@@ -337,10 +350,15 @@ fn a_flapping_link_is_acted_on_each_time_and_every_break_is_booked_once() {
 
 #[test]
 fn an_impairment_adds_loss_and_delay_for_a_while() {
-    let loaded = with_timeline(
-        "(at: \"60s\", wan: \"isp1\", what: Impair(loss: 0.05, latency: \"100ms\", for: \"60s\"))",
-    )
-    .unwrap();
+    let impair = What::Impair {
+        loss: 0.05,
+        latency: Duration(100 * MS),
+        lasting: Duration(60 * SEC),
+    };
+    let loaded = failover_world()
+        .at("60s", "isp1", impair)
+        .and_then(WorldBuilder::build)
+        .unwrap();
     let run = common::run(&loaded, 180 * SEC);
     let isp1 = |t: u64| {
         run.metrics
@@ -442,10 +460,11 @@ fn scheduler_entries_run_their_scripts_on_the_running_router() {
         &rsc[..start],
         &rsc[end..]
     );
-    let text = common::read(&root.join("dual_wan.ron"));
-    let sc = scenario::parse("s.ron", &text).unwrap();
-    let cfg = pccsim::routeros::load("s.rsc", &config).unwrap();
-    let loaded = scenario::check(sc, cfg, "s.ron", &text, "s.rsc", &config).unwrap();
+    let loaded = WorldBuilder::from_file(&root.join("dual_wan.ron"))
+        .unwrap()
+        .config(&config)
+        .build()
+        .unwrap();
     let run = common::run(&loaded, 240 * SEC);
     assert!(
         run.summary.script_errors.is_empty(),

@@ -139,3 +139,35 @@ fn a_run_that_ends_between_samples_gets_a_last_shorter_interval() {
     let bytes = run.metrics.wans[0].bytes_down as f64;
     assert!((total - bytes).abs() < 1.0, "{total} vs {bytes}");
 }
+
+#[test]
+fn a_small_world_built_in_code_runs_like_one_read_from_a_file() {
+    use pccsim::WorldBuilder;
+    let path = common::root().join("scenarios/dual_wan.ron");
+    let mut world = WorldBuilder::from_file(&path).unwrap();
+    // Three hosts that only browse.
+    world.scenario().lan.hosts = 3;
+    world.scenario().apps.truncate(1);
+    let loaded = world.build().unwrap();
+    let run = common::run(&loaded, 60 * SEC);
+    let c = &run.summary.connections;
+    assert!(c.total > 10 && c.broken == 0, "{c:?}");
+    // (The router's own check-gateway pings are tracked too, from its WAN addresses.)
+    let hosts: std::collections::BTreeSet<_> = run
+        .router
+        .conntrack
+        .iter()
+        .map(|(_, e)| e.original.src)
+        .filter(|a| a.octets()[0] == 10)
+        .collect();
+    assert!(hosts.len() <= 3, "{hosts:?}");
+    // A world the checks refuse is refused the same way as a file.
+    let mut bad = WorldBuilder::from_file(&path).unwrap();
+    bad.scenario().lan.hosts = 0;
+    assert!(
+        bad.build()
+            .unwrap_err()
+            .to_string()
+            .contains("at least one host")
+    );
+}

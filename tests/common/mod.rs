@@ -19,12 +19,10 @@ pub fn scenario(name: &str) -> Loaded {
 
 /// A shipped scenario's world with another configuration file from the repository.
 pub fn scenario_with_config(name: &str, config: &str) -> Loaded {
-    let path = root().join("scenarios").join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let sc = scenario::parse(name, &text).unwrap();
-    let config_text = std::fs::read_to_string(root().join(config)).unwrap();
-    let cfg = pccsim::routeros::load(config, &config_text).unwrap();
-    scenario::check(sc, cfg, name, &text, config, &config_text).unwrap()
+    pccsim::WorldBuilder::from_file(&root().join("scenarios").join(name))
+        .and_then(|w| w.config_file(&root().join(config)))
+        .and_then(pccsim::WorldBuilder::build)
+        .expect("world builds")
 }
 
 /// A finished run with the summary the report makes of it.

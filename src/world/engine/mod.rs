@@ -62,7 +62,10 @@ enum Event {
     /// Something on the timeline happens to the world (an index into the changes).
     Change(u32),
     /// A host starts a session of an application.
-    SessionStart { host: u32, app: u16 },
+    SessionStart {
+        host: u32,
+        app: u16,
+    },
     /// The time series closes an interval.
     Sample,
 }
@@ -578,7 +581,10 @@ impl Simulation {
     fn internet_answers(&mut self, wan: u8, pkt: &Packet) {
         if pkt.tuple.protocol == Protocol::Icmp && !pkt.is_echo_reply() {
             let at = self.now + self.wans[wan as usize].upstream_latency;
-            self.schedule(at, Event::Arrive(Node::GatewayFromInternet(wan), pkt.echo_reply()));
+            self.schedule(
+                at,
+                Event::Arrive(Node::GatewayFromInternet(wan), pkt.echo_reply()),
+            );
         }
     }
 

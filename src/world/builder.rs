@@ -1,0 +1,110 @@
+//! Builds a world — the scenario around the router and the router's configuration — in code,
+//! the way turmoil's `Builder` does: start from a scenario file or from nothing, change what
+//! the test or tool is about, and `build` checks it exactly as loading a file would. The
+//! scenario loader uses it too, so a world built in code and one read from RON are the same
+//! kind of value.
+
+use crate::error::Error;
+use crate::scenario::{self, Happening, Loaded, Scenario, What};
+use crate::units::Duration;
+use std::path::{Path, PathBuf};
+
+pub struct WorldBuilder {
+    scenario: Scenario,
+    /// The scenario's file and text, for errors that point into it (empty when built in code).
+    file: String,
+    text: String,
+    config_file: String,
+    config_text: String,
+    path: PathBuf,
+}
+
+impl WorldBuilder {
+    /// A scenario file, with the configuration it names.
+    pub fn from_file(path: &Path) -> Result<WorldBuilder, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let file = path.display().to_string();
+        let scenario = scenario::parse(&file, &text)?;
+        let (config_file, config_text) = match &scenario.router {
+            scenario::RouterSource::File(rel) => {
+                let p = path.parent().unwrap_or(Path::new(".")).join(rel);
+                let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                (p.display().to_string(), t)
+            }
+            scenario::RouterSource::Inline(t) => (format!("{file} (inline config)"), t.clone()),
+        };
+        Ok(WorldBuilder {
+            scenario,
+            file,
+            text,
+            config_file,
+            config_text,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// A scenario given as a value, with its configuration as RouterOS script text.
+    pub fn new(scenario: Scenario, config: &str) -> WorldBuilder {
+        WorldBuilder {
+            scenario,
+            file: "<built>".into(),
+            text: String::new(),
+            config_file: "<built config>".into(),
+            config_text: config.to_string(),
+            path: PathBuf::new(),
+        }
+    }
+
+    /// Another router configuration, read from a file.
+    pub fn config_file(mut self, path: &Path) -> Result<WorldBuilder, Error> {
+        self.config_text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        self.config_file = path.display().to_string();
+        Ok(self)
+    }
+
+    /// Another router configuration, as script text.
+    pub fn config(mut self, text: &str) -> WorldBuilder {
+        self.config_text = text.to_string();
+        self.config_file = "<built config>".into();
+        self
+    }
+
+    /// The scenario, to change anything the other methods do not cover.
+    pub fn scenario(&mut self) -> &mut Scenario {
+        &mut self.scenario
+    }
+
+    /// Drops the timeline the scenario came with.
+    pub fn no_timeline(mut self) -> WorldBuilder {
+        self.scenario.timeline.clear();
+        self
+    }
+
+    /// Adds a happening to the timeline: `at` as people write it ("5m"), `wan` by ISP, port
+    /// or interface name.
+    pub fn at(mut self, at: &str, wan: &str, what: What) -> Result<WorldBuilder, Error> {
+        let at = crate::units::parse_duration(at).map_err(Error::Invalid)?;
+        self.scenario.timeline.push(Happening {
+            at: Duration(at),
+            wan: wan.to_string(),
+            what,
+        });
+        Ok(self)
+    }
+
+    /// Checks the world as loading a file does: the configuration, the scenario against it,
+    /// the timeline.
+    pub fn build(self) -> Result<Loaded, Error> {
+        let config = crate::routeros::load(&self.config_file, &self.config_text)?;
+        let mut loaded = scenario::check(
+            self.scenario,
+            config,
+            &self.file,
+            &self.text,
+            &self.config_file,
+            &self.config_text,
+        )?;
+        loaded.path = self.path;
+        Ok(loaded)
+    }
+}
