@@ -4,11 +4,24 @@
 //! gateway answers pings while alive and forwards while it and the upstream are, and it accepts
 //! from the router only the address it assigned (anti-spoofing, BCP 38).
 
+use crate::packet::Packet;
+use crate::router::firewall::AddrRange;
 use crate::scenario::{Change, FailureKind};
 use crate::units::Time;
 use crate::world::link::{Link, Lossy, Wire};
 use crate::world::topology;
 use std::net::Ipv4Addr;
+
+/// Why an ISP did not carry a packet from the router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// It was for an address behind the router (a reply the router sent out of the WAN).
+    NoRouteBack,
+    /// The gateway or the upstream is down.
+    Dead,
+    /// Its source is not the address this ISP assigned (BCP 38 anti-spoofing).
+    Spoofed,
+}
 
 pub struct Isp {
     /// The router port it is plugged into.
@@ -70,6 +83,21 @@ impl Isp {
         self.recovered_at
     }
 
+    /// Whether the ISP carries a packet the router sent it on towards the internet, and if
+    /// not, why. `private` is the LAN behind the router, which no ISP routes to.
+    pub fn carries(&self, pkt: &Packet, private: &AddrRange) -> Result<(), Refusal> {
+        if private.contains(pkt.tuple.dst) {
+            return Err(Refusal::NoRouteBack);
+        }
+        if !self.forwards() {
+            return Err(Refusal::Dead);
+        }
+        if pkt.tuple.src != self.address {
+            return Err(Refusal::Spoofed);
+        }
+        Ok(())
+    }
+
     /// What a change on the timeline does to this ISP's side of the world. (The router's side
     /// — its interface losing carrier — is the engine's to tell the router.)
     pub fn apply(&mut self, c: &Change, now: Time) {
@@ -90,5 +118,70 @@ impl Isp {
         if was_failed && !self.failed() {
             self.recovered_at = now;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{FiveTuple, Protocol};
+    use crate::scenario::Queue;
+    use rand::SeedableRng;
+
+    fn isp() -> Isp {
+        let line = topology::Link {
+            inbound_bps: Some(1_000_000),
+            outbound_bps: Some(1_000_000),
+            latency: 0,
+            loss: 0.0,
+            queue: Queue::Packets(10),
+        };
+        let wire = || Wire::new(1_000_000, 0, Queue::Packets(10));
+        let rng = rand_pcg::Pcg64Mcg::seed_from_u64(0);
+        let access = Link::new(
+            Lossy::new(wire(), 0.0, rng.clone()),
+            Lossy::new(wire(), 0.0, rng),
+        );
+        let addr = Ipv4Addr::new(192, 0, 2, 2);
+        Isp::new(0, addr, Ipv4Addr::new(192, 0, 2, 1), access, &line, 0)
+    }
+
+    fn from(src: [u8; 4], dst: [u8; 4]) -> Packet {
+        let t = FiveTuple {
+            src: src.into(),
+            dst: dst.into(),
+            src_port: 1,
+            dst_port: 2,
+            protocol: Protocol::Udp,
+        };
+        Packet::new(t, 0)
+    }
+
+    #[test]
+    fn an_isp_carries_only_its_customers_address_to_routable_places_while_alive() {
+        let lan = AddrRange::parse("10.0.0.0/24").unwrap();
+        let mut isp = isp();
+        assert_eq!(
+            isp.carries(&from([192, 0, 2, 2], [8, 8, 8, 8]), &lan),
+            Ok(())
+        );
+        let spoofed = from([198, 51, 100, 2], [8, 8, 8, 8]);
+        assert_eq!(isp.carries(&spoofed, &lan), Err(Refusal::Spoofed));
+        let to_lan = from([192, 0, 2, 2], [10, 0, 0, 5]);
+        assert_eq!(isp.carries(&to_lan, &lan), Err(Refusal::NoRouteBack));
+        let down = |kind, down| Change {
+            at: 5,
+            wan: 0,
+            kind,
+            down,
+            loss: 0.0,
+            extra_latency: 0,
+        };
+        isp.apply(&down(FailureKind::Upstream, true), 5);
+        assert!(isp.gateway_answers() && isp.failed());
+        let ok = from([192, 0, 2, 2], [8, 8, 8, 8]);
+        assert_eq!(isp.carries(&ok, &lan), Err(Refusal::Dead));
+        isp.apply(&down(FailureKind::Upstream, false), 9);
+        assert_eq!((isp.carries(&ok, &lan), isp.recovered_at()), (Ok(()), 9));
     }
 }

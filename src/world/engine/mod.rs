@@ -16,7 +16,7 @@ use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
 use crate::units::{MS, SEC, Time};
 use crate::world::flow::{Cause, Flow, Outbox, Outcome, Side};
-use crate::world::isp::Isp;
+use crate::world::isp::{Isp, Refusal};
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
 use crate::world::topology::Topology;
 use crate::world::workload::{Session, SessionKind, Workload};
@@ -493,18 +493,14 @@ impl Simulation {
 
     /// The ISP's gateway and the internet beyond it handle a packet from the router.
     fn at_server(&mut self, wan: u8, pkt: Packet) {
-        if self.lan_subnet.contains(pkt.tuple.dst) {
-            // A packet for a LAN host went out of a WAN: the ISP has no route back to it.
-            return self.fault(pkt.flow, Cause::ReplySentOutWan);
-        }
-        let side = &self.wans[wan as usize];
-        if !side.forwards() {
-            return self.fault(pkt.flow, Cause::Blackholed);
-        }
-        if pkt.tuple.src != side.address {
-            // Anti-spoofing at the ISP (BCP 38): only its own customer address may leave.
-            let cause = self.spoofed_cause(wan, &pkt);
-            return self.fault(pkt.flow, cause);
+        match self.wans[wan as usize].carries(&pkt, &self.lan_subnet) {
+            Ok(()) => {}
+            Err(Refusal::NoRouteBack) => return self.fault(pkt.flow, Cause::ReplySentOutWan),
+            Err(Refusal::Dead) => return self.fault(pkt.flow, Cause::Blackholed),
+            Err(Refusal::Spoofed) => {
+                let cause = self.spoofed_cause(wan, &pkt);
+                return self.fault(pkt.flow, cause);
+            }
         }
         if pkt.flow == Packet::NO_FLOW {
             return self.internet_answers(wan, &pkt);
