@@ -138,6 +138,31 @@ pub struct StoredItem {
     pub props: Vec<(String, String)>,
 }
 
+impl StoredItem {
+    /// The value of one of its parameters.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn disabled(&self) -> bool {
+        matches!(self.get("disabled"), Some("yes" | "true"))
+    }
+}
+
+impl RouterConfig {
+    /// The enabled items a script stored under `menu` (netwatch, scheduler, scripts).
+    pub fn stored_enabled<'c>(&'c self, menu: &str) -> impl Iterator<Item = &'c StoredItem> {
+        self.stored
+            .get(menu)
+            .into_iter()
+            .flatten()
+            .filter(|i| !i.disabled())
+    }
+}
+
 impl Default for RouterConfig {
     fn default() -> RouterConfig {
         RouterConfig {

@@ -73,31 +73,19 @@ pub struct Netwatch {
 /// address (v7 also watches by DNS name) or whose times do not read are left out: the reader
 /// already reported anything it could not read.
 pub fn from_config(config: &crate::router::config::RouterConfig) -> Vec<Watch> {
-    let Some(items) = config.stored.get("tool netwatch") else {
-        return Vec::new();
-    };
-    items
-        .iter()
+    config
+        .stored_enabled("tool netwatch")
         .filter_map(|item| {
-            let get = |k: &str| {
-                item.props
-                    .iter()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v.as_str())
-            };
-            if get("disabled").is_some_and(|d| d == "yes" || d == "true") {
-                return None;
-            }
-            let time = |k: &str, default: Time| match get(k) {
+            let time = |k: &str, default: Time| match item.get(k) {
                 Some(v) => crate::units::parse_duration(v).ok().filter(|t| *t > 0),
                 None => Some(default),
             };
             Some(Watch {
-                host: get("host")?.parse().ok()?,
+                host: item.get("host")?.parse().ok()?,
                 interval: time("interval", Watch::DEFAULT_INTERVAL)?,
                 timeout: time("timeout", Watch::DEFAULT_TIMEOUT)?,
-                up_script: get("up-script").unwrap_or_default().to_string(),
-                down_script: get("down-script").unwrap_or_default().to_string(),
+                up_script: item.get("up-script").unwrap_or_default().to_string(),
+                down_script: item.get("down-script").unwrap_or_default().to_string(),
                 line: item.line,
             })
         })

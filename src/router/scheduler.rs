@@ -26,44 +26,29 @@ pub struct Scheduler {
 
 /// The `source` of the `/system script` called `name`.
 pub fn script_source<'c>(config: &'c RouterConfig, name: &str) -> Option<&'c str> {
-    config.stored.get("system script")?.iter().find_map(|item| {
-        let get = |k: &str| {
-            item.props
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-        };
-        (get("name") == Some(name)).then(|| get("source").unwrap_or_default())
-    })
+    config
+        .stored
+        .get("system script")?
+        .iter()
+        .find(|item| item.get("name") == Some(name))
+        .map(|item| item.get("source").unwrap_or_default())
 }
 
 impl Scheduler {
     /// The enabled entries of a configuration (those whose interval does not read are left
     /// out: the reader kept the text, it is not a time).
     pub fn from_config(config: &RouterConfig) -> Scheduler {
-        let Some(items) = config.stored.get("system scheduler") else {
-            return Scheduler::default();
-        };
-        let entries = items
-            .iter()
+        let entries = config
+            .stored_enabled("system scheduler")
             .filter_map(|item| {
-                let get = |k: &str| {
-                    item.props
-                        .iter()
-                        .find(|(key, _)| key == k)
-                        .map(|(_, v)| v.as_str())
-                };
-                if get("disabled").is_some_and(|d| d == "yes" || d == "true") {
-                    return None;
-                }
-                let interval = match get("interval") {
+                let interval = match item.get("interval") {
                     Some(v) => crate::units::parse_duration(v).ok()?,
                     None => 0,
                 };
-                let event = get("on-event").unwrap_or_default();
+                let event = item.get("on-event").unwrap_or_default();
                 let source = script_source(config, event).unwrap_or(event).to_string();
                 Some(Entry {
-                    name: get("name").unwrap_or_default().to_string(),
+                    name: item.get("name").unwrap_or_default().to_string(),
                     interval,
                     source,
                     line: item.line,
