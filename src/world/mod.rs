@@ -1,12 +1,15 @@
-//! The simulated world around the router: LAN hosts and the connections they open
+//! The simulated world around the router: the [`lan`] and the connections its hosts open
 //! ([`flow`], with [`tcp`]), the links on the router's ports ([`link`], with [`pcap`] captures),
-//! the ISPs ([`isp`]: access line, gateway, upstream) and the internet ([`topology`]), the traffic ([`workload`]), and the [`engine`] that
+//! the ISPs ([`isp`]: access line, gateway, upstream), the [`internet`] beyond them, the graph
+//! they form ([`topology`]), the traffic ([`workload`]), and the [`engine`] that
 //! advances it all in simulated time. [`builder`] makes a world from a scenario file or in code.
 
 pub mod builder;
 pub mod engine;
 pub mod flow;
+pub mod internet;
 pub mod isp;
+pub mod lan;
 pub mod link;
 pub mod pcap;
 pub mod tcp;

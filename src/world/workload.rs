@@ -50,7 +50,6 @@ pub enum SessionKind {
 }
 
 pub struct Workload {
-    pub servers: Vec<Server>,
     apps: Vec<AppPlan>,
     arrivals: Arrivals,
     hosts: Vec<HostState>,
@@ -86,8 +85,9 @@ const EPHEMERAL_FIRST: u16 = 32768;
 const EPHEMERAL_LAST: u16 = 60999;
 
 impl Workload {
-    /// `reserved` are ranges server addresses must avoid (the router's own subnets).
-    pub fn new(scenario: &Scenario, seed: u64, reserved: &[AddrRange]) -> Workload {
+    /// The workload and the servers it draws on (for the internet to hold); `reserved` are
+    /// ranges server addresses must avoid (the router's own subnets).
+    pub fn new(scenario: &Scenario, seed: u64, reserved: &[AddrRange]) -> (Workload, Vec<Server>) {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x5e7e_5e7e);
         let (lo, hi) = scenario.internet.server_latency;
         let mut servers = Vec::new();
@@ -164,13 +164,13 @@ impl Workload {
                 HostState { rng, next_port }
             })
             .collect();
-        Workload {
-            servers,
+        let workload = Workload {
             apps,
             arrivals,
             hosts,
             first_host: scenario.lan.first_host.into(),
-        }
+        };
+        (workload, servers)
     }
 
     pub fn host_ip(&self, host: u32) -> Ipv4Addr {

@@ -16,7 +16,9 @@ use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
 use crate::units::{MS, SEC, Time};
 use crate::world::flow::{Cause, Flow, Outbox, Outcome, Side};
+use crate::world::internet::Internet;
 use crate::world::isp::{Isp, Refusal};
+use crate::world::lan::Lan;
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
 use crate::world::topology::Topology;
 use crate::world::workload::{Session, SessionKind, Workload};
@@ -80,13 +82,12 @@ pub struct Simulation {
     pub router: Router,
     /// The world's graph: nodes and the links on its edges, kept for the run.
     topology: Topology,
-    lan_iface: IfaceId,
-    lan_subnet: AddrRange,
-    lan: Link<Wire>,
+    lan: Lan,
     wans: Vec<Isp>,
     /// Per router interface, the WAN index plugged into it.
     wan_of_iface: Vec<Option<u8>>,
     workload: Workload,
+    internet: Internet,
     flows: Vec<Option<Flow>>,
     free_slots: VecDeque<(Time, u32)>,
     outbox: Outbox,
@@ -163,7 +164,8 @@ impl Simulation {
                 last: u32::from(a.address) | !m,
             }
         }));
-        let workload = Workload::new(sc, seed, &reserved);
+        let (workload, servers) = Workload::new(sc, seed, &reserved);
+        let internet = Internet::new(servers);
         let lan_line = topology.link(topology.lan_link);
         let lan = Link::new(wire(lan_line, false), wire(lan_line, true));
         let mut sim = Simulation {
@@ -172,12 +174,15 @@ impl Simulation {
             queue: EventQueue::new(),
             router,
             topology,
-            lan_iface: loaded.lan_iface,
-            lan_subnet,
-            lan,
+            lan: Lan {
+                iface: loaded.lan_iface,
+                subnet: lan_subnet,
+                link: lan,
+            },
             wans,
             wan_of_iface,
             workload,
+            internet,
             flows: Vec::new(),
             free_slots: VecDeque::new(),
             outbox: Vec::with_capacity(64),
@@ -215,7 +220,7 @@ impl Simulation {
     /// Records every packet the router sends or receives at `point` into `out`, as pcap.
     pub fn capture(&mut self, point: TapPoint, out: Box<dyn Write + Send>) -> io::Result<()> {
         let (link_iface, peer) = match point {
-            TapPoint::Lan => (self.lan_iface, PeerMac::FromAddress),
+            TapPoint::Lan => (self.lan.iface, PeerMac::FromAddress),
             TapPoint::Wan(i) => {
                 let gateway = crate::world::link::host_mac(self.wans[i].gateway);
                 (self.wans[i].iface, PeerMac::Fixed(gateway))
@@ -223,7 +228,7 @@ impl Simulation {
         };
         let capture = Capture::new(out, router_mac(link_iface), peer)?;
         match point {
-            TapPoint::Lan => self.lan.capture(capture),
+            TapPoint::Lan => self.lan.link.capture(capture),
             TapPoint::Wan(i) => self.wans[i].access.capture(capture),
         }
         Ok(())
@@ -307,7 +312,7 @@ impl Simulation {
         let id = self.allocate_slot();
         let tuple = FiveTuple {
             src: self.workload.host_ip(host),
-            dst: self.workload.servers[session.server as usize].ip,
+            dst: self.internet.server_ip(session.server),
             src_port: session.src_port,
             dst_port: session.dst_port,
             protocol: protocol_of(&session),
@@ -396,8 +401,8 @@ impl Simulation {
     }
 
     fn send_from_host(&mut self, pkt: Packet) {
-        if let Ok(at) = self.lan.send(Way::ToRouter, self.now, &pkt) {
-            self.schedule(at, Event::Arrive(Node::Router(self.lan_iface), pkt));
+        if let Ok(at) = self.lan.link.send(Way::ToRouter, self.now, &pkt) {
+            self.schedule(at, Event::Arrive(Node::Router(self.lan.iface), pkt));
         }
     }
 
@@ -415,9 +420,7 @@ impl Simulation {
         self.flows
             .get(pkt.flow as usize)
             .and_then(Option::as_ref)
-            .map(|f| &self.workload.servers[f.server as usize])
-            .filter(|s| s.ip == server_ip)
-            .map_or(0, |s| s.latency)
+            .map_or(0, |f| self.internet.latency(f.server, server_ip))
     }
 
     fn at_router(&mut self, iface: IfaceId, mut pkt: Packet) {
@@ -426,13 +429,13 @@ impl Simulation {
         }
         self.metrics.router_packets += 1;
         match self.router.receive(self.now, iface, &mut pkt) {
-            Verdict::Forward(hop) if hop.iface == self.lan_iface => {
-                if let Ok(at) = self.lan.send(Way::FromRouter, self.now, &pkt) {
+            Verdict::Forward(hop) if hop.iface == self.lan.iface => {
+                if let Ok(at) = self.lan.link.send(Way::FromRouter, self.now, &pkt) {
                     self.schedule(at, Event::Arrive(Node::Host, pkt));
                 }
             }
             Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
-                Some(wan) => self.send_to_wan(wan, iface == self.lan_iface, pkt),
+                Some(wan) => self.send_to_wan(wan, iface == self.lan.iface, pkt),
                 None => self.fault(pkt.flow, Cause::Blackholed),
             },
             Verdict::Local => self.after_router_step(),
@@ -493,7 +496,7 @@ impl Simulation {
 
     /// The ISP's gateway and the internet beyond it handle a packet from the router.
     fn at_server(&mut self, wan: u8, pkt: Packet) {
-        match self.wans[wan as usize].carries(&pkt, &self.lan_subnet) {
+        match self.wans[wan as usize].carries(&pkt, &self.lan.subnet) {
             Ok(()) => {}
             Err(Refusal::NoRouteBack) => return self.fault(pkt.flow, Cause::ReplySentOutWan),
             Err(Refusal::Dead) => return self.fault(pkt.flow, Cause::Blackholed),
@@ -575,12 +578,9 @@ impl Simulation {
     /// The internet answers the router's pings (netwatch, recursive check-gateway) as long as
     /// the path through this WAN works: every address pinged is assumed alive.
     fn internet_answers(&mut self, wan: u8, pkt: &Packet) {
-        if pkt.tuple.protocol == Protocol::Icmp && !pkt.is_echo_reply() {
+        if let Some(reply) = self.internet.answer(pkt) {
             let at = self.now + self.wans[wan as usize].upstream_latency;
-            self.schedule(
-                at,
-                Event::Arrive(Node::GatewayFromInternet(wan), pkt.echo_reply()),
-            );
+            self.schedule(at, Event::Arrive(Node::GatewayFromInternet(wan), reply));
         }
     }
 
@@ -763,7 +763,7 @@ impl Simulation {
             }
         }
         let end = self.now;
-        if let Err(e) = self.lan.finish_capture(end) {
+        if let Err(e) = self.lan.link.finish_capture(end) {
             errors.push((Stream::Capture(TapPoint::Lan), e));
         }
         for (i, w) in self.wans.iter_mut().enumerate() {

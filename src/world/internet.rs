@@ -1,0 +1,37 @@
+//! The internet beyond the ISPs: the servers hosts talk to, each at its one-way latency from the
+//! core, and everything else the router may ping (netwatch hosts, recursive gateways), all
+//! assumed alive. Packets reach it through an ISP whose gateway and upstream carried them.
+
+use crate::packet::{Packet, Protocol};
+use crate::units::Time;
+use crate::world::workload::Server;
+use std::net::Ipv4Addr;
+
+pub struct Internet {
+    servers: Vec<Server>,
+}
+
+impl Internet {
+    /// The servers the workload drew (index = the server a session names).
+    pub fn new(servers: Vec<Server>) -> Internet {
+        Internet { servers }
+    }
+
+    pub fn server_ip(&self, server: u32) -> Ipv4Addr {
+        self.servers[server as usize].ip
+    }
+
+    /// One-way delay from the core to `server`, if `ip` is that server's address (a packet of
+    /// its flow sent somewhere else gets no server's latency).
+    pub fn latency(&self, server: u32, ip: Ipv4Addr) -> Time {
+        self.servers
+            .get(server as usize)
+            .filter(|s| s.ip == ip)
+            .map_or(0, |s| s.latency)
+    }
+
+    /// The answer to a packet of the router's own: an echo reply to a ping, nothing else.
+    pub fn answer(&self, pkt: &Packet) -> Option<Packet> {
+        (pkt.tuple.protocol == Protocol::Icmp && !pkt.is_echo_reply()).then(|| pkt.echo_reply())
+    }
+}
