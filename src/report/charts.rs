@@ -279,7 +279,8 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                         chart
                             .draw_series([Text::new(
                                 format!("{} {label}", f.wan),
-                                (x, peak * 0.97),
+                                // Just right of the line, so the line does not cover it.
+                                (x + span * 0.004, peak * 0.97),
                                 ("sans-serif", 13),
                             )])
                             .map_err(|x| x.to_string())?;
@@ -308,17 +309,18 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 .draw()
                 .map_err(|x| x.to_string())?;
 
-            // Lanes: per WAN, link and gateway state over time.
-            let n = s.wans.len();
-            let names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
+            // Lanes: per WAN, link and gateway state over time; then each netwatch host.
+            let mut names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
+            names.extend(m.netwatch.iter().map(|w| format!("netwatch {}", w.host)));
+            let n = names.len();
             let mut lane = ChartBuilder::on(&lanes)
                 .caption(
-                    "state per WAN — green: link up and gateway answering check-gateway; red: not",
+                    "state — WAN: link up and gateway answering check-gateway; netwatch: host up (green), not (red), unknown (grey)",
                     ("sans-serif", 16),
                 )
                 .margin(10)
                 .x_label_area_size(30)
-                .y_label_area_size(60)
+                .y_label_area_size(120)
                 .build_cartesian_2d(0.0..span, 0.0..n as f64)
                 .map_err(|x| x.to_string())?;
             lane.configure_mesh()
@@ -353,6 +355,24 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 )
             });
             lane.draw_series(bars).map_err(|x| x.to_string())?;
+            // Netwatch hosts: one state per sample round (the rows of WAN 0 mark the rounds).
+            let rounds = m.samples.iter().filter(|x| x.wan == 0).map(minutes);
+            let mut marks = Vec::new();
+            for (t, state) in rounds.zip(&m.router_states) {
+                for (k, up) in state.netwatch_up.iter().enumerate() {
+                    let color = match up {
+                        Some(true) => GREEN.mix(0.6),
+                        Some(false) => RED.mix(0.8),
+                        None => BLACK.mix(0.25),
+                    };
+                    let row = (s.wans.len() + k) as f64;
+                    marks.push(Rectangle::new(
+                        [((t - interval).max(0.0), row + 0.2), (t, row + 0.8)],
+                        color.filled(),
+                    ));
+                }
+            }
+            lane.draw_series(marks).map_err(|x| x.to_string())?;
 
             // Breaks per interval, all causes.
             let mut per_interval: Vec<(f64, u32)> = Vec::new();
