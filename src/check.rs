@@ -603,12 +603,7 @@ impl<'a> Checker<'a> {
             return;
         };
         for item in items {
-            let Some(host) = item
-                .props
-                .iter()
-                .find(|(k, _)| k == "host")
-                .and_then(|(_, v)| v.parse::<Ipv4Addr>().ok())
-            else {
+            let Some(host) = item.get("host").and_then(|h| h.parse::<Ipv4Addr>().ok()) else {
                 continue;
             };
             let pinned = self

@@ -519,7 +519,7 @@ impl Simulation {
         if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
-        self.note_rtt(pkt.flow);
+        book_rtt(flow, &mut self.metrics);
         self.after_flow_step(pkt.flow);
     }
 
@@ -547,7 +547,7 @@ impl Simulation {
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
-        self.note_rtt(pkt.flow);
+        book_rtt(flow, &mut self.metrics);
         self.after_flow_step(pkt.flow);
     }
 
@@ -740,16 +740,6 @@ impl Simulation {
             });
     }
 
-    /// Books an RTT the flow's TCP measured on the WAN it uses.
-    fn note_rtt(&mut self, id: u32) {
-        if let Some(flow) = live(&mut self.flows, id)
-            && let Some(wan) = flow.wan
-            && let Some(rtt) = flow.take_rtt_sample()
-        {
-            self.metrics.rtt(wan, rtt);
-        }
-    }
-
     /// Ends the run: logs the connections still open, closes the captures. Returns the first
     /// write error of each stream that had one.
     fn close(&mut self) -> Vec<(Stream, io::Error)> {
@@ -796,6 +786,16 @@ fn record_of(flow: &Flow, ended: Option<Time>) -> ConnectionRecord {
         bytes_up: flow.bytes_up,
         bytes_down: flow.bytes_down,
         outcome: flow.outcome,
+    }
+}
+
+/// Books an RTT the flow's TCP just measured on the WAN it uses (the flow is in hand: no
+/// second lookup per packet).
+fn book_rtt(flow: &mut Flow, metrics: &mut Metrics) {
+    if let Some(wan) = flow.wan
+        && let Some(rtt) = flow.take_rtt_sample()
+    {
+        metrics.rtt(wan, rtt);
     }
 }
 
