@@ -241,8 +241,9 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                 .enumerate()
                 .map(|(i, r)| {
                     let mut p = own(rule_params(cfg, table, r));
-                    p.push(("bytes".into(), r.stats.bytes.to_string()));
-                    p.push(("packets".into(), r.stats.packets.to_string()));
+                    let counted = router.counts.of(table).rules[i];
+                    p.push(("bytes".into(), counted.bytes.to_string()));
+                    p.push(("packets".into(), counted.packets.to_string()));
                     (i as u32 + 1, p)
                 })
                 .collect(),
@@ -293,10 +294,7 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                         "list".to_string(),
                         cfg.address_lists.name(e.list).to_string(),
                     ),
-                    (
-                        "address".into(),
-                        crate::routeros::export::range_text(&e.range),
-                    ),
+                    ("address".into(), e.range.text()),
                     (
                         "disabled".into(),
                         if e.disabled { "yes" } else { "no" }.into(),

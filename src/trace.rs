@@ -123,7 +123,7 @@ fn walk(
 ) -> (Walk, Verdict, Packet) {
     let arrived = pkt.tuple;
     let mut rec = Recorder {
-        names: router.config.clone(),
+        names: std::sync::Arc::clone(&router.config),
         steps: Vec::new(),
         routed: None,
     };
@@ -260,7 +260,7 @@ fn routing_step(router: &Router, table: TableId, hop: Option<Hop>, dst: Ipv4Addr
 
 struct Recorder {
     /// The configuration, for names (the router itself is busy during the walk).
-    names: RouterConfig,
+    names: std::sync::Arc<RouterConfig>,
     steps: Vec<Step>,
     /// Where in the steps the routing decision came, and what it was.
     routed: Option<(usize, TableId, Option<Hop>)>,
@@ -279,10 +279,15 @@ impl Observer for Recorder {
             // The action's parameters follow the matchers.
             format!("match → {}", text(&params[1 + rule.matchers.len()..]))
         } else {
+            // `nth` is tested last and its counter has moved on: when the walk got that far,
+            // it is the one that said no.
             let failed = rule
                 .matchers
                 .iter()
-                .position(|m| !m.holds(ctx, env))
+                .position(|m| {
+                    matches!(m.kind, crate::router::firewall::Match::Nth(_))
+                        || !m.holds(ctx, env, &mut 0)
+                })
                 .unwrap_or(0);
             format!("no: {}", text(&params[1 + failed..2 + failed]))
         };

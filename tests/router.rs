@@ -212,10 +212,7 @@ fn mangle_counters_count_packets_and_bytes() {
         let mut p = syn(Ipv4Addr::new(10, 0, 0, h.octets()[3]), sp, s, dp);
         out_iface(&mut r, 0, lan, &mut p);
     }
-    let pcc: Vec<_> = r.config.mangle.rules[2..5]
-        .iter()
-        .map(|r| r.stats)
-        .collect();
+    let pcc = &r.counts.mangle.rules[2..5];
     let total: u64 = pcc.iter().map(|s| s.packets).sum();
     assert_eq!(
         total, 3_000,
@@ -307,5 +304,75 @@ fn a_link_down_flushes_exactly_the_masqueraded_connections_of_that_interface() {
         r.conntrack
             .iter()
             .all(|(_, e)| e.reply.dst == "192.168.2.2".parse::<Ipv4Addr>().unwrap())
+    );
+}
+
+/// `dual_wan` with its PCC rules replaced by `nth`. Guarded, each rule sees only the new,
+/// unmarked connections the rules before it left, so round-robin over three is `3,1`, `2,1`,
+/// `1,1`; unguarded, every rule sees every packet, so `3,1`, `3,2`, `3,3`.
+fn nth_router(guarded: bool) -> Router {
+    router("scenarios/dual_wan.rsc", |t| {
+        let (guard, nth) = if guarded {
+            (
+                "connection-mark=no-mark connection-state=new",
+                ["3,1", "2,1", "1,1"],
+            )
+        } else {
+            ("", ["3,1", "3,2", "3,3"])
+        };
+        let mut t = t.replace(
+            "connection-mark=no-mark \\\n    dst-address-type=!local",
+            guard,
+        );
+        for (i, n) in nth.iter().enumerate() {
+            let pcc = format!("per-connection-classifier=both-addresses:3/{i}");
+            t = t.replace(&pcc, &format!("nth={n}"));
+        }
+        t
+    })
+}
+
+#[test]
+fn guarded_nth_deals_new_connections_round_robin() {
+    let mut r = nth_router(true);
+    let lan = r.config.iface("LAN").unwrap();
+    let isp2 = r.config.iface("ISP2").unwrap();
+    let wans: Vec<u8> = tuples(300, 4)
+        .iter()
+        .map(|&(h, sp, s, dp)| out_iface(&mut r, 0, lan, &mut syn(h, sp, s, dp)))
+        .collect();
+    // Two of every three to ISP1, as the marks say.
+    for (i, w) in wans.iter().enumerate() {
+        assert_eq!(*w == isp2, i % 3 == 2, "connection {i} left by {w}");
+    }
+    // A later packet of the first connection keeps its mark.
+    let (h, sp, s, dp) = tuples(300, 4)[0];
+    let mut again = syn(h, sp, s, dp);
+    again.flags = TcpFlags::ACK;
+    assert_ne!(out_iface(&mut r, 1, lan, &mut again), isp2);
+}
+
+#[test]
+fn unguarded_nth_moves_a_connection_between_wans() {
+    let mut r = nth_router(false);
+    let lan = r.config.iface("LAN").unwrap();
+    let (h, sp, s, dp) = tuples(1, 5)[0];
+    let mut seen = HashSet::new();
+    let mut sources = HashSet::new();
+    for now in 0..6 {
+        let mut p = syn(h, sp, s, dp);
+        p.flags = if now == 0 {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::ACK
+        };
+        seen.insert(out_iface(&mut r, now, lan, &mut p));
+        sources.insert(p.tuple.src);
+    }
+    assert_eq!(seen.len(), 2, "the mark is dealt again per packet");
+    assert_eq!(
+        sources.len(),
+        1,
+        "but the NAT address was fixed by the first packet"
     );
 }

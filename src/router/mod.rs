@@ -19,8 +19,8 @@ pub mod scheduler;
 use self::config::RouterConfig;
 use self::conntrack::{Conntrack, Dir, Entry};
 use self::firewall::{
-    ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer, POSTROUTING,
-    PREROUTING, SRCNAT, TableId, Verdict as ChainVerdict,
+    ChainId, ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer,
+    POSTROUTING, PREROUTING, SRCNAT, Table, TableId, TableState, Verdict as ChainVerdict,
 };
 use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
 use self::netwatch::Netwatch;
@@ -29,6 +29,7 @@ use self::scheduler::Scheduler;
 use crate::packet::Packet;
 use crate::units::Time;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// What became of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +66,47 @@ pub trait Tracer: Observer {
 
 impl Tracer for () {}
 
+/// The counts of the rules of each table.
+#[derive(Clone, Debug, Default)]
+pub struct RuleCounts {
+    pub mangle: TableState,
+    pub nat: TableState,
+    pub filter: TableState,
+}
+
+impl RuleCounts {
+    fn new(config: &RouterConfig) -> RuleCounts {
+        RuleCounts {
+            mangle: TableState::new(&config.mangle),
+            nat: TableState::new(&config.nat),
+            filter: TableState::new(&config.filter),
+        }
+    }
+
+    /// The counts of `table`, one of the configuration's three.
+    pub fn of(&self, table: &Table) -> &TableState {
+        match table.name {
+            "nat" => &self.nat,
+            "filter" => &self.filter,
+            _ => &self.mangle,
+        }
+    }
+}
+
+/// Which of the three tables a chain walk uses.
+#[derive(Clone, Copy)]
+enum Which {
+    Mangle,
+    Nat,
+    Filter,
+}
+
 pub struct Router {
-    pub config: RouterConfig,
+    /// What the configuration says; shared, and changed only by scripts (through
+    /// [`Router::config_mut`]).
+    pub config: Arc<RouterConfig>,
+    /// What the rules have counted.
+    pub counts: RuleCounts,
     pub conntrack: Conntrack,
     pub fib: Fib,
     env: Env,
@@ -87,6 +127,12 @@ impl Router {
         config.mangle.index();
         config.nat.index();
         config.filter.index();
+        Router::with_config(Arc::new(config))
+    }
+
+    /// A router running `config`, shared with other routers (runs of the same configuration).
+    /// Its tables must be indexed ([`Router::new`] does it).
+    pub fn with_config(config: Arc<RouterConfig>) -> Router {
         let fib = Fib::new(
             all_routes(&config),
             config.routing_tables.len(),
@@ -101,6 +147,7 @@ impl Router {
                 _ => None,
             });
         Router {
+            counts: RuleCounts::new(&config),
             conntrack: Conntrack::new(config.conntrack.clone()),
             fib,
             env,
@@ -119,12 +166,37 @@ impl Router {
     /// Takes in a change to `config` a script made: rule indexes, address lists and routes are
     /// rebuilt; connections, check-gateway's and netwatch's state and link states are kept.
     pub fn reconfigure(&mut self) {
-        self.config.mangle.index();
-        self.config.nat.index();
-        self.config.filter.index();
+        let config = Arc::make_mut(&mut self.config);
+        config.mangle.index();
+        config.nat.index();
+        config.filter.index();
+        self.counts.mangle.realign(&self.config.mangle);
+        self.counts.nat.realign(&self.config.nat);
+        self.counts.filter.realign(&self.config.filter);
         self.env = build_env(&self.config);
         self.fib
             .replace_routes(all_routes(&self.config), self.config.routing_tables.len());
+    }
+
+    /// The configuration, for a script to change; call [`Router::reconfigure`] after.
+    pub fn config_mut(&mut self) -> &mut RouterConfig {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Walks `chain` of one table, counting in that table's state.
+    fn run_chain<T: Tracer>(
+        &mut self,
+        which: Which,
+        chain: ChainId,
+        ctx: &mut Ctx,
+        tracer: &mut T,
+    ) -> ChainVerdict {
+        let (table, state) = match which {
+            Which::Mangle => (&self.config.mangle, &mut self.counts.mangle),
+            Which::Nat => (&self.config.nat, &mut self.counts.nat),
+            Which::Filter => (&self.config.filter, &mut self.counts.filter),
+        };
+        table.run(state, chain, ctx, &self.env, tracer)
     }
 
     /// Netwatch entries whose status changed since the last call, in order.
@@ -242,14 +314,12 @@ impl Router {
         }
         let mut ctx = packet_ctx(pkt, Some(in_iface), entry, dir, new);
 
-        self.config
-            .mangle
-            .run(PREROUTING, &mut ctx, &self.env, tracer);
+        self.run_chain(Which::Mangle, PREROUTING, &mut ctx, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
 
         if new
             && let ChainVerdict::DstNat(to, port) =
-                self.config.nat.run(DSTNAT, &mut ctx, &self.env, tracer)
+                self.run_chain(Which::Nat, DSTNAT, &mut ctx, tracer)
         {
             nat::map_destination(&mut self.conntrack, id, to, port);
         }
@@ -257,8 +327,8 @@ impl Router {
         ctx.tuple = pkt.tuple;
 
         if self.env.local_addresses.contains(&pkt.tuple.dst) {
-            self.config.mangle.run(INPUT, &mut ctx, &self.env, tracer);
-            let verdict = self.config.filter.run(INPUT, &mut ctx, &self.env, tracer);
+            self.run_chain(Which::Mangle, INPUT, &mut ctx, tracer);
+            let verdict = self.run_chain(Which::Filter, INPUT, &mut ctx, tracer);
             self.conntrack.update(now, id, dir, pkt);
             if verdict == ChainVerdict::Drop {
                 return Verdict::Drop(DropReason::Filtered);
@@ -276,8 +346,8 @@ impl Router {
         };
         ctx.out_iface = Some(hop.iface);
 
-        self.config.mangle.run(FORWARD, &mut ctx, &self.env, tracer);
-        match self.config.filter.run(FORWARD, &mut ctx, &self.env, tracer) {
+        self.run_chain(Which::Mangle, FORWARD, &mut ctx, tracer);
+        match self.run_chain(Which::Filter, FORWARD, &mut ctx, tracer) {
             ChainVerdict::Drop => return Verdict::Drop(DropReason::Filtered),
             ChainVerdict::Fasttrack if !new => self.conntrack.get_mut(id).fasttracked = true,
             _ => {}
@@ -299,7 +369,7 @@ impl Router {
         };
         let entry = self.conntrack.get(id);
         let mut ctx = packet_ctx(pkt, None, entry, dir, new);
-        self.config.mangle.run(OUTPUT, &mut ctx, &self.env, tracer);
+        self.run_chain(Which::Mangle, OUTPUT, &mut ctx, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
@@ -322,7 +392,7 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
-        self.config.mangle.run(POSTROUTING, ctx, &self.env, tracer);
+        self.run_chain(Which::Mangle, POSTROUTING, ctx, tracer);
         self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
         if new {
             self.source_nat(id, hop.iface, ctx, tracer);
@@ -335,7 +405,7 @@ impl Router {
     /// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
     fn source_nat<T: Tracer>(&mut self, id: u32, out: IfaceId, ctx: &mut Ctx, tracer: &mut T) {
         use self::conntrack::SrcNat;
-        let (to, kind) = match self.config.nat.run(SRCNAT, ctx, &self.env, tracer) {
+        let (to, kind) = match self.run_chain(Which::Nat, SRCNAT, ctx, tracer) {
             ChainVerdict::Masquerade => match self.config.address_of(out) {
                 Some(a) => (a.address, SrcNat::Masquerade(out)),
                 None => return,
@@ -396,7 +466,8 @@ impl Router {
     /// tracing what-ifs without disturbing this router.
     pub fn clone_for_trace(&self) -> Router {
         Router {
-            config: self.config.clone(),
+            config: Arc::clone(&self.config),
+            counts: RuleCounts::new(&self.config),
             conntrack: Conntrack::new(self.config.conntrack.clone()),
             fib: self.fib.clone(),
             env: self.env.clone(),

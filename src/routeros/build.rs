@@ -11,14 +11,12 @@ use super::ast::Span;
 use super::interp::{EvalArg, Invocation, Menus, Props};
 use super::value::Value;
 use crate::error::{LineIndex, SourceError};
-use crate::packet::Protocol;
 use crate::router::config::{
     Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig, StoredItem,
 };
 use crate::router::firewall::{
-    Action, AddrRange, ConnMark, ConnStates, IfaceId, Match, Matcher, PortSet, Rule, Table, TableId,
+    Action, AddrRange, ConnMark, IfaceId, Intern, ListId, Match, Matcher, Rule, Table, TableId,
 };
-use crate::router::pcc::Classifier;
 use crate::router::routing::{CheckGateway, Gateway, Route};
 use crate::units::parse_duration;
 use std::collections::BTreeMap;
@@ -612,7 +610,7 @@ impl Model<'_> {
         match c {
             Collection::Mangle | Collection::Nat | Collection::Filter => {
                 let rule = self.rule(c, &rebuilt, line)?;
-                self.table_mut(c).rules[i] = rule;
+                self.table_mut(c).replace(i, rule);
             }
             Collection::AddressList => {
                 self.cfg.address_list_entries[i] = self.address_list_entry(&rebuilt, line)?
@@ -651,7 +649,7 @@ impl Model<'_> {
         match c {
             Collection::Mangle | Collection::Nat | Collection::Filter => {
                 let rule = self.rule(c, cmd, line)?;
-                self.table_mut(c).rules.insert(at, rule);
+                self.table_mut(c).insert(at, rule);
             }
             Collection::AddressList => {
                 let entry = self.address_list_entry(cmd, line)?;
@@ -861,37 +859,16 @@ impl Model<'_> {
                 | "log"
                 | "log-prefix"
                 | "place-before" => continue,
-                "in-interface" => Match::InInterface(self.iface(v, a)?),
-                "out-interface" => Match::OutInterface(self.iface(v, a)?),
-                "connection-mark" => Match::ConnectionMark(self.conn_mark(v)),
-                "routing-mark" => Match::RoutingMark(TableId(self.cfg.routing_tables.intern(v))),
-                "dst-address-type" if v == "local" => Match::DstAddressLocal,
-                "dst-address-type" => {
-                    return Err(self.err(a, "only dst-address-type=local (or !local) is simulated"));
-                }
-                "src-address" => {
-                    Match::SrcAddress(AddrRange::parse(v).map_err(|e| self.err(a, e))?)
-                }
-                "dst-address" => {
-                    Match::DstAddress(AddrRange::parse(v).map_err(|e| self.err(a, e))?)
-                }
-                "src-address-list" => Match::SrcAddressList(self.cfg.address_lists.intern(v)),
-                "dst-address-list" => Match::DstAddressList(self.cfg.address_lists.intern(v)),
-                "protocol" => Match::Protocol(
-                    Protocol::from_name(v)
-                        .ok_or_else(|| self.err(a, "expected protocol tcp, udp or icmp"))?,
-                ),
-                "src-port" => Match::SrcPort(PortSet::parse(v).map_err(|e| self.err(a, e))?),
-                "dst-port" => Match::DstPort(PortSet::parse(v).map_err(|e| self.err(a, e))?),
-                "connection-state" => {
-                    Match::ConnectionState(ConnStates::parse(v).map_err(|e| self.err(a, e))?)
-                }
-                "per-connection-classifier" => {
-                    Match::Pcc(Classifier::parse(v).map_err(|e| self.err(a, e))?)
-                }
                 _ => {
-                    let menu = cmd.menu();
-                    return Err(self.err(a, format!("unknown parameter `{key}` for /{menu} add")));
+                    let mut names = RuleNames { model: self, at: a };
+                    match Match::parse(key, v, &mut names) {
+                        Some(kind) => kind.map_err(|e| self.err(a, e))?,
+                        None => {
+                            let menu = cmd.menu();
+                            let msg = format!("unknown parameter `{key}` for /{menu} add");
+                            return Err(self.err(a, msg));
+                        }
+                    }
                 }
             };
             matchers.push(Matcher { negate, kind });
@@ -974,6 +951,30 @@ impl Model<'_> {
             }
         };
         Ok(action)
+    }
+}
+
+/// Names a rule's matchers use, interned into the configuration being built.
+struct RuleNames<'m, 'a, 'e> {
+    model: &'m mut Model<'a>,
+    at: &'e EvalArg,
+}
+
+impl Intern for RuleNames<'_, '_, '_> {
+    fn iface(&mut self, name: &str) -> Result<IfaceId, String> {
+        self.model.iface(name, self.at).map_err(|e| e.message)
+    }
+
+    fn connection_mark(&mut self, name: &str) -> ConnMark {
+        self.model.conn_mark(name)
+    }
+
+    fn routing_table(&mut self, name: &str) -> TableId {
+        TableId(self.model.cfg.routing_tables.intern(name))
+    }
+
+    fn address_list(&mut self, name: &str) -> ListId {
+        self.model.cfg.address_lists.intern(name)
     }
 }
 

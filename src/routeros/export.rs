@@ -3,10 +3,9 @@
 //! what pccsim understood, and reading the export again gives the same model.
 
 use crate::router::config::{Dialect, RouterConfig};
-use crate::router::firewall::{Action, AddrRange, ConnStates, Match, Rule, Table, TableId};
+use crate::router::firewall::{Action, Rule, Table, TableId};
 use crate::router::routing::{CheckGateway, Gateway, Route};
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
 
 /// The configuration as RouterOS script. `verbose` also lists settings left at their defaults.
 pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
@@ -126,32 +125,6 @@ pub fn quote(v: &str) -> String {
     q
 }
 
-pub fn range_text(r: &AddrRange) -> String {
-    let (a, b) = (Ipv4Addr::from(r.first), Ipv4Addr::from(r.last));
-    if r.first == r.last {
-        return a.to_string();
-    }
-    let span = r.last - r.first;
-    let is_prefix = span.wrapping_add(1).is_power_of_two() && r.first & span == 0;
-    if is_prefix {
-        let len = 32 - (span.wrapping_add(1)).trailing_zeros().min(32);
-        let len = if span == u32::MAX { 0 } else { len };
-        return format!("{a}/{len}");
-    }
-    format!("{a}-{b}")
-}
-
-fn states_text(s: ConnStates) -> String {
-    let names = ["new", "established", "related", "invalid", "untracked"];
-    names
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| s.0 & (1 << i) != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 impl Exporter<'_> {
     fn iface(&self, i: u8) -> String {
         self.cfg.iface_name(i).to_string()
@@ -209,7 +182,7 @@ impl Exporter<'_> {
         section(out, "/ip firewall address-list");
         for e in &self.cfg.address_list_entries {
             let mut params = vec![
-                ("address", range_text(&e.range)),
+                ("address", e.range.text()),
                 ("list", self.cfg.address_lists.name(e.list).to_string()),
             ];
             if let Some(c) = &e.comment {
@@ -235,35 +208,7 @@ impl Exporter<'_> {
     fn rule_params(&self, table: &Table, r: &Rule) -> Vec<(&'static str, String)> {
         let mut p: Vec<(&'static str, String)> =
             vec![("chain", table.chain_names[r.chain as usize].clone())];
-        for m in &r.matchers {
-            let neg = if m.negate { "!" } else { "" };
-            let (k, v) = match &m.kind {
-                Match::InInterface(i) => ("in-interface", self.iface(*i)),
-                Match::OutInterface(i) => ("out-interface", self.iface(*i)),
-                Match::ConnectionMark(c) => (
-                    "connection-mark",
-                    self.cfg.connection_marks.name(c.0).to_string(),
-                ),
-                Match::RoutingMark(t) => ("routing-mark", self.table_name(*t)),
-                Match::DstAddressLocal => ("dst-address-type", "local".into()),
-                Match::SrcAddress(a) => ("src-address", range_text(a)),
-                Match::DstAddress(a) => ("dst-address", range_text(a)),
-                Match::SrcAddressList(l) => (
-                    "src-address-list",
-                    self.cfg.address_lists.name(*l).to_string(),
-                ),
-                Match::DstAddressList(l) => (
-                    "dst-address-list",
-                    self.cfg.address_lists.name(*l).to_string(),
-                ),
-                Match::Protocol(pr) => ("protocol", pr.name().to_string()),
-                Match::SrcPort(ps) => ("src-port", ports_text(ps)),
-                Match::DstPort(ps) => ("dst-port", ports_text(ps)),
-                Match::ConnectionState(s) => ("connection-state", states_text(*s)),
-                Match::Pcc(c) => ("per-connection-classifier", c.to_string()),
-            };
-            p.push((k, format!("{neg}{v}")));
-        }
+        p.extend(r.matchers.iter().map(|m| m.text(self.cfg)));
         let action = match &r.action {
             Action::Accept => "accept",
             Action::Drop => "drop",
@@ -412,17 +357,4 @@ impl Exporter<'_> {
             line(out, "set", params);
         }
     }
-}
-
-fn ports_text(p: &crate::router::firewall::PortSet) -> String {
-    p.0.iter()
-        .map(|&(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }

@@ -95,7 +95,7 @@ impl Live<'_> {
 
     fn set_disabled(&mut self, target: Target, id: u32, disabled: bool) {
         let i = id as usize - 1;
-        let cfg = &mut self.router.config;
+        let cfg = self.router.config_mut();
         match target {
             // Rows past the configured routes are connected routes, which cannot be disabled.
             Target::Route => {
@@ -115,9 +115,13 @@ impl Live<'_> {
     /// Removes items, highest first so the others keep their place.
     fn remove(&mut self, target: Target, mut ids: Vec<u32>) {
         ids.sort_unstable_by(|a, b| b.cmp(a));
-        let cfg = &mut self.router.config;
         for id in ids {
             let i = id as usize - 1;
+            if target == Target::Connection {
+                self.router.conntrack.remove(i as u32);
+                continue;
+            }
+            let cfg = self.router.config_mut();
             match target {
                 Target::Route if i < cfg.routes.len() => drop(cfg.routes.remove(i)),
                 Target::Route => {}
@@ -125,7 +129,7 @@ impl Live<'_> {
                 Target::Nat => drop(cfg.nat.rules.remove(i)),
                 Target::Filter => drop(cfg.filter.rules.remove(i)),
                 Target::AddressList => drop(cfg.address_list_entries.remove(i)),
-                Target::Connection => self.router.conntrack.remove(i as u32),
+                Target::Connection => {}
             }
         }
         self.changed |= target != Target::Connection;
@@ -177,7 +181,7 @@ impl Live<'_> {
         let (Some(list), Some(range)) = (list, range) else {
             return Err(self.err(inv, "expected list= and address="));
         };
-        let cfg = &mut self.router.config;
+        let cfg = self.router.config_mut();
         let list = cfg.address_lists.intern(&list);
         cfg.address_list_entries
             .push(crate::router::config::AddressListEntry {

@@ -2,12 +2,19 @@
 //! walk of a chain for one packet.
 //!
 //! A rule is a list of matchers (all must hold; each may be negated with `!`) and one action.
-//! Chains are lists of rule indices, so `jump` and `return` are a small explicit stack, and
-//! every rule keeps RouterOS's packet and byte counters. Matchers are ordered cheapest first
-//! when a rule is built, so the PCC hash is computed only for packets every other matcher let by.
+//! Chains are lists of rule indices, so `jump` and `return` are a small explicit stack. Matchers
+//! are ordered cheapest first when a rule is built, so the PCC hash is computed only for packets
+//! every other matcher let by.
+//!
+//! Tables are configuration and stay read-only while packets flow; what rules count (RouterOS's
+//! packet and byte counters, `nth`'s counter) lives in a [`TableState`] the router owns, so a
+//! trace or a second run shares the configuration and starts its own counts.
 
-use crate::packet::{FiveTuple, Protocol};
-use crate::router::pcc::Classifier;
+mod matcher;
+
+pub use self::matcher::{
+    AddrRange, ConnStates, Ctx, Env, Intern, KEYS as MATCHER_KEYS, Match, Matcher, Nth, PortSet,
+};
 use std::net::Ipv4Addr;
 
 /// An interface of the router, by index into the configuration's interface list.
@@ -31,146 +38,6 @@ impl TableId {
 
 /// An address list, by index into the configuration's list names.
 pub type ListId = u16;
-
-/// An inclusive range of addresses: a prefix, a range `a-b`, or one address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AddrRange {
-    pub first: u32,
-    pub last: u32,
-}
-
-impl AddrRange {
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let ip = u32::from(ip);
-        self.first <= ip && ip <= self.last
-    }
-
-    /// Parses `10.0.0.0/24`, `192.168.1.50-192.168.1.60` or `10.0.0.5`.
-    pub fn parse(text: &str) -> Result<AddrRange, String> {
-        let bad = || format!("`{text}` is not an address, prefix or range");
-        if let Some((a, b)) = text.split_once('-') {
-            let first: Ipv4Addr = a.parse().map_err(|_| bad())?;
-            let last: Ipv4Addr = b.parse().map_err(|_| bad())?;
-            if first > last {
-                return Err(format!("range `{text}` ends before it starts"));
-            }
-            return Ok(AddrRange {
-                first: first.into(),
-                last: last.into(),
-            });
-        }
-        if text.contains('/') {
-            let net: ipnet::Ipv4Net = text.parse().map_err(|_| bad())?;
-            let net = net.trunc();
-            return Ok(AddrRange {
-                first: net.network().into(),
-                last: net.broadcast().into(),
-            });
-        }
-        let ip: Ipv4Addr = text.parse().map_err(|_| bad())?;
-        Ok(AddrRange {
-            first: ip.into(),
-            last: ip.into(),
-        })
-    }
-}
-
-/// A set of ports: `80`, `5060-5061`, `80,443,8000-8080`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PortSet(pub Vec<(u16, u16)>);
-
-impl PortSet {
-    pub fn contains(&self, port: u16) -> bool {
-        self.0.iter().any(|&(lo, hi)| lo <= port && port <= hi)
-    }
-
-    pub fn parse(text: &str) -> Result<PortSet, String> {
-        let port = |s: &str| {
-            s.parse::<u16>()
-                .map_err(|_| format!("`{s}` is not a port number (0-65535)"))
-        };
-        let mut ranges = Vec::new();
-        for part in text.split(',') {
-            let range = match part.split_once('-') {
-                Some((lo, hi)) => (port(lo)?, port(hi)?),
-                None => (port(part)?, port(part)?),
-            };
-            if range.0 > range.1 {
-                return Err(format!("port range `{part}` ends before it starts"));
-            }
-            ranges.push(range);
-        }
-        Ok(PortSet(ranges))
-    }
-}
-
-/// Connection states as `connection-state=` names them, as a bit set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ConnStates(pub u8);
-
-impl ConnStates {
-    pub const NEW: ConnStates = ConnStates(1);
-    pub const ESTABLISHED: ConnStates = ConnStates(2);
-    pub const RELATED: ConnStates = ConnStates(4);
-    pub const INVALID: ConnStates = ConnStates(8);
-    pub const UNTRACKED: ConnStates = ConnStates(16);
-
-    pub fn parse(text: &str) -> Result<ConnStates, String> {
-        let mut set = 0;
-        for name in text.split(',') {
-            set |= match name {
-                "new" => Self::NEW.0,
-                "established" => Self::ESTABLISHED.0,
-                "related" => Self::RELATED.0,
-                "invalid" => Self::INVALID.0,
-                "untracked" => Self::UNTRACKED.0,
-                other => return Err(format!("`{other}` is not a connection state")),
-            };
-        }
-        Ok(ConnStates(set))
-    }
-
-    pub fn intersects(self, other: ConnStates) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Match {
-    InInterface(IfaceId),
-    OutInterface(IfaceId),
-    ConnectionMark(ConnMark),
-    RoutingMark(TableId),
-    /// `dst-address-type=local`: addressed to the router itself.
-    DstAddressLocal,
-    SrcAddress(AddrRange),
-    DstAddress(AddrRange),
-    SrcAddressList(ListId),
-    DstAddressList(ListId),
-    Protocol(Protocol),
-    SrcPort(PortSet),
-    DstPort(PortSet),
-    ConnectionState(ConnStates),
-    Pcc(Classifier),
-}
-
-impl Match {
-    /// Relative cost, so a rule tests cheap matchers before hashing.
-    fn cost(&self) -> u8 {
-        match self {
-            Match::Pcc(_) => 3,
-            Match::SrcAddressList(_) | Match::DstAddressList(_) | Match::DstAddressLocal => 2,
-            Match::SrcPort(_) | Match::DstPort(_) => 1,
-            _ => 0,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Matcher {
-    pub negate: bool,
-    pub kind: Match,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -209,10 +76,44 @@ pub const POSTROUTING: ChainId = 4;
 pub const SRCNAT: ChainId = 5;
 pub const DSTNAT: ChainId = 6;
 
+/// What a rule has counted: the packets and bytes it matched (`print stats`), and the packets
+/// that reached its `nth` matcher.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct RuleState {
     pub packets: u64,
     pub bytes: u64,
+    pub nth: u64,
+}
+
+/// The counts of one table's rules, by rule index.
+#[derive(Clone, Debug, Default)]
+pub struct TableState {
+    pub rules: Vec<RuleState>,
+    /// The id of the rule each count belongs to.
+    ids: Vec<u32>,
+}
+
+impl TableState {
+    pub fn new(table: &Table) -> TableState {
+        TableState {
+            rules: vec![RuleState::default(); table.rules.len()],
+            ids: table.ids(),
+        }
+    }
+
+    /// The counts again after a script added, removed or changed rules: each rule that is
+    /// still there (by its id) keeps its own.
+    pub fn realign(&mut self, table: &Table) {
+        let count = |id: u32| {
+            let was = self.ids.iter().position(|&old| old == id);
+            was.map(|i| self.rules[i]).unwrap_or_default()
+        };
+        let rules = table.rules.iter().map(|r| count(r.id)).collect();
+        *self = TableState {
+            rules,
+            ids: table.ids(),
+        };
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -226,7 +127,8 @@ pub struct Rule {
     /// Line of the `add` command in the configuration file.
     pub line: u32,
     pub comment: Option<String>,
-    pub stats: Counters,
+    /// Which rule this is across additions and removals (RouterOS's `.id`).
+    pub id: u32,
     /// The rule's in-interface and connection-mark matchers again, tested before the matcher
     /// list is touched: most rules of a PCC setup fail on one of them, and this keeps the walk
     /// of a chain within the rule array.
@@ -279,58 +181,8 @@ impl Rule {
             disabled: false,
             line,
             comment: None,
-            stats: Counters::default(),
+            id: 0,
         }
-    }
-}
-
-/// What a matcher can see of a packet (router-wide facts come separately, as [`Env`]).
-pub struct Ctx {
-    pub tuple: FiveTuple,
-    pub len: u32,
-    pub in_iface: Option<IfaceId>,
-    pub out_iface: Option<IfaceId>,
-    pub connection_mark: ConnMark,
-    pub routing_mark: TableId,
-    pub state: ConnStates,
-}
-
-/// Router-wide facts matchers consult: its own addresses and the address lists.
-#[derive(Clone, Debug, Default)]
-pub struct Env {
-    pub local_addresses: Vec<Ipv4Addr>,
-    /// Per list: its enabled entries.
-    pub address_lists: Vec<Vec<AddrRange>>,
-}
-
-impl Env {
-    fn in_list(&self, list: ListId, ip: Ipv4Addr) -> bool {
-        self.address_lists
-            .get(list as usize)
-            .is_some_and(|entries| entries.iter().any(|r| r.contains(ip)))
-    }
-}
-
-impl Matcher {
-    pub fn holds(&self, c: &Ctx, env: &Env) -> bool {
-        let t = &c.tuple;
-        let raw = match &self.kind {
-            Match::InInterface(i) => c.in_iface == Some(*i),
-            Match::OutInterface(i) => c.out_iface == Some(*i),
-            Match::ConnectionMark(m) => c.connection_mark == *m,
-            Match::RoutingMark(m) => c.routing_mark == *m,
-            Match::DstAddressLocal => env.local_addresses.contains(&t.dst),
-            Match::SrcAddress(r) => r.contains(t.src),
-            Match::DstAddress(r) => r.contains(t.dst),
-            Match::SrcAddressList(l) => env.in_list(*l, t.src),
-            Match::DstAddressList(l) => env.in_list(*l, t.dst),
-            Match::Protocol(p) => t.protocol == *p,
-            Match::SrcPort(p) => t.protocol != Protocol::Icmp && p.contains(t.src_port),
-            Match::DstPort(p) => t.protocol != Protocol::Icmp && p.contains(t.dst_port),
-            Match::ConnectionState(s) => c.state.intersects(*s),
-            Match::Pcc(pcc) => pcc.matches(t),
-        };
-        raw != self.negate
     }
 }
 
@@ -364,6 +216,8 @@ pub struct Table {
     pub chain_names: Vec<String>,
     /// Per chain, indices of its enabled rules in order; rebuilt by [`Table::index`].
     chains: Vec<Vec<u32>>,
+    /// The last id given to a rule.
+    next_id: u32,
 }
 
 /// `jump` nests at most this deep, as a guard against loops of chains.
@@ -376,6 +230,7 @@ impl Table {
             rules: Vec::new(),
             chain_names: BUILTIN_CHAINS.iter().map(|s| s.to_string()).collect(),
             chains: Vec::new(),
+            next_id: 0,
         }
     }
 
@@ -399,9 +254,29 @@ impl Table {
         }
     }
 
-    /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes.
+    /// Adds a rule at `at`, giving it the next id.
+    pub fn insert(&mut self, at: usize, mut rule: Rule) {
+        self.next_id += 1;
+        rule.id = self.next_id;
+        self.rules.insert(at, rule);
+    }
+
+    /// Puts `rule` in the place of rule `i` (a `set`), which keeps its id and so its counts.
+    pub fn replace(&mut self, i: usize, mut rule: Rule) {
+        rule.id = self.rules[i].id;
+        self.rules[i] = rule;
+    }
+
+    /// The ids of the rules, in order.
+    pub fn ids(&self) -> Vec<u32> {
+        self.rules.iter().map(|r| r.id).collect()
+    }
+
+    /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes and
+    /// counting in `state`.
     pub fn run<O: Observer>(
-        &mut self,
+        &self,
+        state: &mut TableState,
         chain: ChainId,
         ctx: &mut Ctx,
         env: &Env,
@@ -426,14 +301,18 @@ impl Table {
             };
             pos += 1;
             let rule = &self.rules[ri as usize];
-            let matched = rule.quick.holds(ctx) && rule.matchers.iter().all(|m| m.holds(ctx, env));
+            let counts = &mut state.rules[ri as usize];
+            let matched = rule.quick.holds(ctx)
+                && rule
+                    .matchers
+                    .iter()
+                    .all(|m| m.holds(ctx, env, &mut counts.nth));
             obs.rule_tried(self, rule, matched, ctx, env);
             if !matched {
                 continue;
             }
-            let rule = &mut self.rules[ri as usize];
-            rule.stats.packets += 1;
-            rule.stats.bytes += ctx.len as u64;
+            counts.packets += 1;
+            counts.bytes += ctx.len as u64;
             match rule.action {
                 Action::Passthrough | Action::Log | Action::MarkPacket(_) => {}
                 Action::MarkConnection(m) => ctx.connection_mark = m,

@@ -1,0 +1,406 @@
+//! Firewall matchers, each defined once: its RouterOS parameter name, how its value is read and
+//! written back, how costly it is to test, and what it matches. The configuration reader, export,
+//! `print`, `check` and the chain walk all go through [`Match`], so a new matcher is a variant
+//! and an arm in each method of this file.
+
+use crate::packet::{FiveTuple, Protocol};
+use crate::router::config::RouterConfig;
+use crate::router::firewall::{ConnMark, IfaceId, ListId, TableId};
+use crate::router::pcc::Classifier;
+use std::net::Ipv4Addr;
+
+/// An inclusive range of addresses: a prefix, a range `a-b`, or one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrRange {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl AddrRange {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let ip = u32::from(ip);
+        self.first <= ip && ip <= self.last
+    }
+
+    /// Parses `10.0.0.0/24`, `192.168.1.50-192.168.1.60` or `10.0.0.5`.
+    pub fn parse(text: &str) -> Result<AddrRange, String> {
+        let bad = || format!("`{text}` is not an address, prefix or range");
+        if let Some((a, b)) = text.split_once('-') {
+            let first: Ipv4Addr = a.parse().map_err(|_| bad())?;
+            let last: Ipv4Addr = b.parse().map_err(|_| bad())?;
+            if first > last {
+                return Err(format!("range `{text}` ends before it starts"));
+            }
+            return Ok(AddrRange {
+                first: first.into(),
+                last: last.into(),
+            });
+        }
+        if text.contains('/') {
+            let net: ipnet::Ipv4Net = text.parse().map_err(|_| bad())?;
+            let net = net.trunc();
+            return Ok(AddrRange {
+                first: net.network().into(),
+                last: net.broadcast().into(),
+            });
+        }
+        let ip: Ipv4Addr = text.parse().map_err(|_| bad())?;
+        Ok(AddrRange {
+            first: ip.into(),
+            last: ip.into(),
+        })
+    }
+
+    /// As RouterOS writes it: one address, a prefix when the range is one, else `a-b`.
+    pub fn text(&self) -> String {
+        let (first, last) = (Ipv4Addr::from(self.first), Ipv4Addr::from(self.last));
+        if self.first == self.last {
+            return first.to_string();
+        }
+        let span = self.last - self.first;
+        if span == u32::MAX {
+            return format!("{first}/0");
+        }
+        if span.wrapping_add(1).is_power_of_two() && self.first & span == 0 {
+            let len = 32 - (span.wrapping_add(1)).trailing_zeros();
+            return format!("{first}/{len}");
+        }
+        format!("{first}-{last}")
+    }
+}
+
+/// A set of ports: `80`, `5060-5061`, `80,443,8000-8080`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSet(pub Vec<(u16, u16)>);
+
+impl PortSet {
+    pub fn contains(&self, port: u16) -> bool {
+        self.0.iter().any(|&(lo, hi)| lo <= port && port <= hi)
+    }
+
+    pub fn parse(text: &str) -> Result<PortSet, String> {
+        let port = |s: &str| {
+            s.parse::<u16>()
+                .map_err(|_| format!("`{s}` is not a port number (0-65535)"))
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',') {
+            let range = match part.split_once('-') {
+                Some((lo, hi)) => (port(lo)?, port(hi)?),
+                None => (port(part)?, port(part)?),
+            };
+            if range.0 > range.1 {
+                return Err(format!("port range `{part}` ends before it starts"));
+            }
+            ranges.push(range);
+        }
+        Ok(PortSet(ranges))
+    }
+
+    pub fn text(&self) -> String {
+        let part = |&(lo, hi): &(u16, u16)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        };
+        self.0.iter().map(part).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Connection states as `connection-state=` names them, as a bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStates(pub u8);
+
+impl ConnStates {
+    pub const NEW: ConnStates = ConnStates(1);
+    pub const ESTABLISHED: ConnStates = ConnStates(2);
+    pub const RELATED: ConnStates = ConnStates(4);
+    pub const INVALID: ConnStates = ConnStates(8);
+    pub const UNTRACKED: ConnStates = ConnStates(16);
+    const NAMES: [&'static str; 5] = ["new", "established", "related", "invalid", "untracked"];
+
+    pub fn parse(text: &str) -> Result<ConnStates, String> {
+        let mut set = 0;
+        for name in text.split(',') {
+            let Some(bit) = Self::NAMES.iter().position(|n| *n == name) else {
+                return Err(format!("`{name}` is not a connection state"));
+            };
+            set |= 1 << bit;
+        }
+        Ok(ConnStates(set))
+    }
+
+    pub fn text(self) -> String {
+        let names = Self::NAMES.iter().enumerate();
+        let set: Vec<_> = names.filter(|(i, _)| self.0 & (1 << i) != 0).collect();
+        set.into_iter()
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn intersects(self, other: ConnStates) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// `nth=EVERY,PACKET`: the PACKET-th of every EVERY packets that reach the rule, counted by the
+/// rule's own counter (kept with the router's rule state, not here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nth {
+    pub every: u32,
+    pub packet: u32,
+}
+
+impl Nth {
+    pub fn parse(text: &str) -> Result<Nth, String> {
+        let bad = || format!("`{text}` is not EVERY,PACKET (e.g. nth=3,1)");
+        let (every, packet) = text.split_once(',').ok_or_else(bad)?;
+        let every: u32 = every.parse().map_err(|_| bad())?;
+        let packet: u32 = packet.parse().map_err(|_| bad())?;
+        if every == 0 || packet == 0 || packet > every {
+            return Err(format!(
+                "nth={text}: PACKET must be between 1 and EVERY, and EVERY at least 1"
+            ));
+        }
+        Ok(Nth { every, packet })
+    }
+
+    /// Whether the `count`-th packet to reach the rule (from 1) matches.
+    pub fn matches(&self, count: u64) -> bool {
+        (count - 1) % self.every as u64 == (self.packet - 1) as u64
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Match {
+    InInterface(IfaceId),
+    OutInterface(IfaceId),
+    ConnectionMark(ConnMark),
+    RoutingMark(TableId),
+    /// `dst-address-type=local`: addressed to the router itself.
+    DstAddressLocal,
+    SrcAddress(AddrRange),
+    DstAddress(AddrRange),
+    SrcAddressList(ListId),
+    DstAddressList(ListId),
+    Protocol(Protocol),
+    SrcPort(PortSet),
+    DstPort(PortSet),
+    ConnectionState(ConnStates),
+    Pcc(Classifier),
+    Nth(Nth),
+}
+
+/// What reading a matcher's value needs from the configuration being built: names made into
+/// the small integers the router compares.
+pub trait Intern {
+    fn iface(&mut self, name: &str) -> Result<IfaceId, String>;
+    fn connection_mark(&mut self, name: &str) -> ConnMark;
+    fn routing_table(&mut self, name: &str) -> TableId;
+    fn address_list(&mut self, name: &str) -> ListId;
+}
+
+/// The matcher parameters, as RouterOS names them.
+pub const KEYS: [&str; 15] = [
+    "in-interface",
+    "out-interface",
+    "connection-mark",
+    "routing-mark",
+    "dst-address-type",
+    "src-address",
+    "dst-address",
+    "src-address-list",
+    "dst-address-list",
+    "protocol",
+    "src-port",
+    "dst-port",
+    "connection-state",
+    "per-connection-classifier",
+    "nth",
+];
+
+impl Match {
+    /// The parameter that sets it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Match::InInterface(_) => "in-interface",
+            Match::OutInterface(_) => "out-interface",
+            Match::ConnectionMark(_) => "connection-mark",
+            Match::RoutingMark(_) => "routing-mark",
+            Match::DstAddressLocal => "dst-address-type",
+            Match::SrcAddress(_) => "src-address",
+            Match::DstAddress(_) => "dst-address",
+            Match::SrcAddressList(_) => "src-address-list",
+            Match::DstAddressList(_) => "dst-address-list",
+            Match::Protocol(_) => "protocol",
+            Match::SrcPort(_) => "src-port",
+            Match::DstPort(_) => "dst-port",
+            Match::ConnectionState(_) => "connection-state",
+            Match::Pcc(_) => "per-connection-classifier",
+            Match::Nth(_) => "nth",
+        }
+    }
+
+    /// Reads `key=value` (the value without its `!`); `None` when `key` is not a matcher.
+    pub fn parse(key: &str, v: &str, names: &mut impl Intern) -> Option<Result<Match, String>> {
+        let m = match key {
+            "in-interface" => names.iface(v).map(Match::InInterface),
+            "out-interface" => names.iface(v).map(Match::OutInterface),
+            "connection-mark" => Ok(Match::ConnectionMark(names.connection_mark(v))),
+            "routing-mark" => Ok(Match::RoutingMark(names.routing_table(v))),
+            "dst-address-type" if v == "local" => Ok(Match::DstAddressLocal),
+            "dst-address-type" => {
+                Err("only dst-address-type=local (or !local) is simulated".into())
+            }
+            "src-address" => AddrRange::parse(v).map(Match::SrcAddress),
+            "dst-address" => AddrRange::parse(v).map(Match::DstAddress),
+            "src-address-list" => Ok(Match::SrcAddressList(names.address_list(v))),
+            "dst-address-list" => Ok(Match::DstAddressList(names.address_list(v))),
+            "protocol" => Protocol::from_name(v)
+                .map(Match::Protocol)
+                .ok_or_else(|| "expected protocol tcp, udp or icmp".into()),
+            "src-port" => PortSet::parse(v).map(Match::SrcPort),
+            "dst-port" => PortSet::parse(v).map(Match::DstPort),
+            "connection-state" => ConnStates::parse(v).map(Match::ConnectionState),
+            "per-connection-classifier" => Classifier::parse(v).map(Match::Pcc),
+            "nth" => Nth::parse(v).map(Match::Nth),
+            _ => return None,
+        };
+        Some(m)
+    }
+
+    /// The value as RouterOS writes it, names resolved through `cfg`.
+    pub fn value_text(&self, cfg: &RouterConfig) -> String {
+        match self {
+            Match::InInterface(i) | Match::OutInterface(i) => cfg.iface_name(*i).to_string(),
+            Match::ConnectionMark(c) => cfg.connection_marks.name(c.0).to_string(),
+            Match::RoutingMark(t) => cfg.routing_tables.name(t.0).to_string(),
+            Match::DstAddressLocal => "local".into(),
+            Match::SrcAddress(a) | Match::DstAddress(a) => a.text(),
+            Match::SrcAddressList(l) | Match::DstAddressList(l) => {
+                cfg.address_lists.name(*l).to_string()
+            }
+            Match::Protocol(p) => p.name().to_string(),
+            Match::SrcPort(p) | Match::DstPort(p) => p.text(),
+            Match::ConnectionState(s) => s.text(),
+            Match::Pcc(c) => c.to_string(),
+            Match::Nth(n) => format!("{},{}", n.every, n.packet),
+        }
+    }
+
+    /// Relative cost, so a rule tests cheap matchers before hashing. `nth` comes last of all:
+    /// its counter counts only packets every other matcher of the rule let through, which is
+    /// what makes `connection-state=new nth=…` deal out new connections round-robin.
+    pub fn cost(&self) -> u8 {
+        match self {
+            Match::Nth(_) => 4,
+            Match::Pcc(_) => 3,
+            Match::SrcAddressList(_) | Match::DstAddressList(_) | Match::DstAddressLocal => 2,
+            Match::SrcPort(_) | Match::DstPort(_) => 1,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matcher {
+    pub negate: bool,
+    pub kind: Match,
+}
+
+impl Matcher {
+    /// `key=value` as export writes it, with `!` for a negated matcher.
+    pub fn text(&self, cfg: &RouterConfig) -> (&'static str, String) {
+        let neg = if self.negate { "!" } else { "" };
+        (
+            self.kind.key(),
+            format!("{neg}{}", self.kind.value_text(cfg)),
+        )
+    }
+}
+
+/// What a matcher can see of a packet (router-wide facts come separately, as [`Env`]).
+pub struct Ctx {
+    pub tuple: FiveTuple,
+    pub len: u32,
+    pub in_iface: Option<IfaceId>,
+    pub out_iface: Option<IfaceId>,
+    pub connection_mark: ConnMark,
+    pub routing_mark: TableId,
+    pub state: ConnStates,
+}
+
+/// Router-wide facts matchers consult: its own addresses and the address lists.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    pub local_addresses: Vec<Ipv4Addr>,
+    /// Per list: its enabled entries.
+    pub address_lists: Vec<Vec<AddrRange>>,
+}
+
+impl Env {
+    fn in_list(&self, list: ListId, ip: Ipv4Addr) -> bool {
+        self.address_lists
+            .get(list as usize)
+            .is_some_and(|entries| entries.iter().any(|r| r.contains(ip)))
+    }
+}
+
+impl Matcher {
+    /// Whether the packet passes; `count` is how many packets (this one included) have reached
+    /// the rule's `nth` counter, read only by `nth`.
+    pub fn holds(&self, c: &Ctx, env: &Env, count: &mut u64) -> bool {
+        let t = &c.tuple;
+        let raw = match &self.kind {
+            Match::InInterface(i) => c.in_iface == Some(*i),
+            Match::OutInterface(i) => c.out_iface == Some(*i),
+            Match::ConnectionMark(m) => c.connection_mark == *m,
+            Match::RoutingMark(m) => c.routing_mark == *m,
+            Match::DstAddressLocal => env.local_addresses.contains(&t.dst),
+            Match::SrcAddress(r) => r.contains(t.src),
+            Match::DstAddress(r) => r.contains(t.dst),
+            Match::SrcAddressList(l) => env.in_list(*l, t.src),
+            Match::DstAddressList(l) => env.in_list(*l, t.dst),
+            Match::Protocol(p) => t.protocol == *p,
+            Match::SrcPort(p) => t.protocol != Protocol::Icmp && p.contains(t.src_port),
+            Match::DstPort(p) => t.protocol != Protocol::Icmp && p.contains(t.dst_port),
+            Match::ConnectionState(s) => c.state.intersects(*s),
+            Match::Pcc(pcc) => pcc.matches(t),
+            Match::Nth(n) => {
+                *count += 1;
+                n.matches(*count)
+            }
+        };
+        raw != self.negate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_print_as_routeros_writes_them() {
+        for text in [
+            "10.0.0.5",
+            "10.0.0.0/24",
+            "0.0.0.0/0",
+            "192.168.1.50-192.168.1.60",
+        ] {
+            assert_eq!(AddrRange::parse(text).unwrap().text(), text);
+        }
+    }
+
+    #[test]
+    fn nth_takes_the_packet_th_of_every_every() {
+        let n = Nth::parse("3,2").unwrap();
+        let hits: Vec<u64> = (1..=9).filter(|&c| n.matches(c)).collect();
+        assert_eq!(hits, [2, 5, 8]);
+        for bad in ["3", "0,1", "3,0", "3,4", "a,b"] {
+            assert!(Nth::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
