@@ -163,10 +163,14 @@ impl<'a> Checker<'a> {
             .iter()
             .filter(|r| !r.disabled && r.prefix_len == 0)
         {
-            let iface = gateway_iface(cfg, &fib, r.gateway);
-            if let Some(i) = iface
-                && !wans.contains(&i)
+            for i in r
+                .gateways
+                .iter()
+                .filter_map(|&g| gateway_iface(cfg, &fib, g))
             {
+                if wans.contains(&i) {
+                    continue;
+                }
                 wans.push(i);
             }
         }
@@ -520,8 +524,8 @@ impl<'a> Checker<'a> {
             })
         };
         for r in &defaults {
-            if matches!(r.gateway, Gateway::Address(_)) && r.check_gateway.is_none() && !watched(r)
-            {
+            let by_address = r.gateways.iter().any(|g| matches!(g, Gateway::Address(_)));
+            if by_address && r.check_gateway.is_none() && !watched(r) {
                 out.push(finding("check-gateway-missing", Severity::Warning, r.line,
                     "this default route has no check-gateway, so it stays active when its gateway dies and traffic keeps going into it; add check-gateway=ping".into()));
             }
@@ -529,7 +533,8 @@ impl<'a> Checker<'a> {
         let main_wans: Vec<IfaceId> = defaults
             .iter()
             .filter(|r| r.table == TableId::MAIN)
-            .filter_map(|r| gateway_iface(self.cfg, &self.fib, r.gateway))
+            .flat_map(|r| &r.gateways)
+            .filter_map(|&g| gateway_iface(self.cfg, &self.fib, g))
             .collect();
         let marked = defaults.iter().find(|r| r.table != TableId::MAIN);
         if let Some(first) = marked

@@ -8,6 +8,7 @@ use crate::router::Router;
 use crate::router::config::RouterConfig;
 use crate::router::conntrack::{Dir, State};
 use crate::router::firewall::Table;
+use crate::router::routing::Gateway;
 use crate::routeros::export::{route_params, rule_params};
 use crate::routeros::interp::{Interpreter, Invocation, Menus, Props};
 use crate::routeros::value::Value;
@@ -268,14 +269,21 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                 );
                 p.push(("flags".into(), flags));
                 p.push(("active".into(), if active { "yes" } else { "no" }.into()));
-                if let crate::router::routing::Gateway::Address(gw) = r.gateway {
-                    let reachable = fib.is_active(i as u32);
-                    let state = if reachable {
-                        "reachable"
-                    } else {
-                        "unreachable"
-                    };
-                    p.push(("gateway-status".into(), format!("{gw} {state}")));
+                let status: Vec<String> = r
+                    .gateways
+                    .iter()
+                    .filter_map(|g| match g {
+                        Gateway::Address(gw) => Some(gw),
+                        Gateway::Interface(_) => None,
+                    })
+                    .map(|gw| {
+                        let checked_ok = r.check_gateway.is_none() || router.gateway_reachable(*gw);
+                        let up = fib.is_active(i as u32) && checked_ok;
+                        format!("{gw} {}", if up { "reachable" } else { "unreachable" })
+                    })
+                    .collect();
+                if !status.is_empty() {
+                    p.push(("gateway-status".into(), status.join(",")));
                 }
                 p.push((
                     "table".into(),

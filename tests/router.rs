@@ -376,3 +376,88 @@ fn unguarded_nth_moves_a_connection_between_wans() {
         "but the NAT address was fixed by the first packet"
     );
 }
+
+/// Two WANs, masquerade, and no mangle: `routes` alone spread the traffic.
+fn ecmp_router(routes: &str) -> Router {
+    let text = format!(
+        "/interface set ether1 name=ISP1\n/interface set ether2 name=ISP2\n\
+         /interface set ether3 name=LAN\n\
+         /ip address add address=192.168.1.2/24 interface=ISP1\n\
+         /ip address add address=192.168.2.2/24 interface=ISP2\n\
+         /ip address add address=10.0.0.1/24 interface=LAN\n\
+         /ip firewall nat add chain=srcnat out-interface=ISP1 action=masquerade\n\
+         /ip firewall nat add chain=srcnat out-interface=ISP2 action=masquerade\n{routes}"
+    );
+    Router::new(routeros::load("ecmp.rsc", &text).unwrap())
+}
+
+/// Where each of `conns` leaves, one packet each at `now` (SYNs at 0, ACKs after).
+fn wans_at(r: &mut Router, now: u64, conns: &[(Ipv4Addr, u16, Ipv4Addr, u16)]) -> Vec<u8> {
+    let lan = r.config.iface("LAN").unwrap();
+    conns
+        .iter()
+        .map(|&(h, sp, s, dp)| {
+            let mut p = syn(h, sp, s, dp);
+            if now > 0 {
+                p.flags = TcpFlags::ACK;
+            }
+            out_iface(r, now, lan, &mut p)
+        })
+        .collect()
+}
+
+#[test]
+fn v6_ecmp_keeps_address_pairs_until_the_routing_cache_is_flushed() {
+    let mut r = ecmp_router("/ip route add gateway=192.168.1.1,192.168.2.1\n");
+    let conns = tuples(2_000, 6);
+    let first = wans_at(&mut r, 0, &conns);
+    let isp1 = first.iter().filter(|&&w| w == 0).count() as f64 / first.len() as f64;
+    assert!((0.4..0.6).contains(&isp1), "ISP1 took {isp1:.3}");
+    // Every connection of an address pair goes the pair's way.
+    let mut pair_wan = HashMap::new();
+    for (c, w) in conns.iter().zip(&first) {
+        assert_eq!(*pair_wan.entry((c.0, c.2)).or_insert(*w), *w);
+    }
+    let sec = 1_000_000_000;
+    assert_eq!(wans_at(&mut r, 5 * sec, &conns), first, "cached");
+    // The cache is flushed after ten minutes and pairs are dealt out again.
+    let flush = r.poll_timeout().unwrap();
+    assert_eq!(flush, 600 * sec);
+    r.handle_timeout(flush, &mut Vec::new());
+    let after = wans_at(&mut r, flush + sec, &conns);
+    let moved: Vec<usize> = (0..conns.len()).filter(|&i| after[i] != first[i]).collect();
+    assert!(moved.len() > conns.len() / 5, "{} moved", moved.len());
+    for &i in &moved {
+        let (h, sp, s, dp) = conns[i];
+        let t = syn(h, sp, s, dp).tuple;
+        assert_eq!(r.moved(&t), Some(pccsim::router::conntrack::Moved::Ecmp));
+    }
+}
+
+#[test]
+fn v7_ecmp_hashes_addresses_or_ports_and_never_moves_a_connection() {
+    let routes = "/ip route add gateway=192.168.1.1\n/ip route add gateway=192.168.2.1\n";
+    for (policy, per_pair) in [("l3", true), ("l4", false)] {
+        let settings = format!("/ip settings set ipv4-multipath-hash-policy={policy}\n");
+        let mut r = ecmp_router(&format!("{settings}{routes}"));
+        let conns = tuples(3_000, 7);
+        let first = wans_at(&mut r, 0, &conns);
+        let isp1 = first.iter().filter(|&&w| w == 0).count() as f64 / first.len() as f64;
+        assert!(
+            (0.45..0.55).contains(&isp1),
+            "{policy}: ISP1 took {isp1:.3}"
+        );
+        let mut pair_wans: HashMap<_, HashSet<u8>> = HashMap::new();
+        for (c, w) in conns.iter().zip(&first) {
+            pair_wans.entry((c.0, c.2)).or_default().insert(*w);
+        }
+        let split_pairs = pair_wans.values().filter(|w| w.len() > 1).count();
+        assert_eq!(
+            split_pairs == 0,
+            per_pair,
+            "{policy}: {split_pairs} pairs split"
+        );
+        let later = wans_at(&mut r, 3_600_000_000_000, &conns);
+        assert_eq!(later, first, "{policy}: no cache to flush");
+    }
+}

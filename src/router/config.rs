@@ -123,6 +123,8 @@ pub struct RouterConfig {
     pub conntrack: conntrack::Settings,
     /// `/routing settings` check-gateway timing.
     pub check_gateway: crate::router::gateway_check::Settings,
+    /// `/ip settings ipv4-multipath-hash-policy` (v7 ECMP).
+    pub multipath_hash_policy: crate::router::ecmp::HashPolicy,
     pub not_simulated: Vec<NotSimulated>,
     /// Items of menus kept but not simulated yet (netwatch, scheduler, scripts), per menu, as
     /// the parameters they were given.
@@ -179,6 +181,7 @@ impl Default for RouterConfig {
             routes: Vec::new(),
             conntrack: conntrack::Settings::default(),
             check_gateway: Default::default(),
+            multipath_hash_policy: Default::default(),
             not_simulated: Vec::new(),
             stored: Default::default(),
             declared_tables: Vec::new(),

@@ -114,6 +114,10 @@ pub struct Entry {
     pub dst_nat: bool,
     pub seen_reply: bool,
     pub fasttracked: bool,
+    /// A mangle rule changed its connection mark after it had one.
+    pub remarked: bool,
+    /// Why the router sent it out of another interface than its source NAT belongs to.
+    pub moved: Option<Moved>,
     /// FIN seen from the original / reply side.
     fin: [bool; 2],
     pub expires: Time,
@@ -130,6 +134,18 @@ impl Entry {
             Dir::Reply => self.original.reversed(),
         }
     }
+}
+
+/// What made the router send a connection's packets out of another WAN than the one its
+/// masquerade address belongs to (a failover aside: the world knows about those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// FastTrack took it out of the firewall, so its packets lost their routing mark.
+    Fasttrack,
+    /// Its connection mark was changed, and with it the routing mark.
+    Remarked,
+    /// ECMP chose another next hop for it.
+    Ecmp,
 }
 
 /// Why a new connection could not be tracked.
@@ -219,6 +235,8 @@ impl Conntrack {
             dst_nat: false,
             seen_reply: false,
             fasttracked: false,
+            remarked: false,
+            moved: None,
             fin: [false; 2],
             expires: now + self.timeout(state, tuple.protocol, false),
             created: now,

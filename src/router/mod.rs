@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod conntrack;
+pub mod ecmp;
 pub mod firewall;
 pub mod gateway_check;
 pub mod nat;
@@ -16,8 +17,9 @@ pub mod pcc;
 pub mod routing;
 pub mod scheduler;
 
-use self::config::RouterConfig;
-use self::conntrack::{Conntrack, Dir, Entry};
+use self::config::{Dialect, RouterConfig};
+use self::conntrack::{Conntrack, Dir, Entry, Moved, SrcNat};
+use self::ecmp::{Ecmp, RouteCache};
 use self::firewall::{
     ChainId, ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer,
     POSTROUTING, PREROUTING, SRCNAT, Table, TableId, TableState, Verdict as ChainVerdict,
@@ -26,7 +28,7 @@ use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
 use self::netwatch::Netwatch;
 use self::routing::{Fib, Gateway, Hop, Route};
 use self::scheduler::Scheduler;
-use crate::packet::Packet;
+use crate::packet::{FiveTuple, Packet};
 use crate::units::Time;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -109,6 +111,8 @@ pub struct Router {
     pub counts: RuleCounts,
     pub conntrack: Conntrack,
     pub fib: Fib,
+    /// How a route with several next hops picks one.
+    ecmp: Ecmp,
     env: Env,
     checks: GatewayChecks,
     /// Scratch for probes due, and changes of gateway state not yet handed out.
@@ -133,23 +137,33 @@ impl Router {
     /// A router running `config`, shared with other routers (runs of the same configuration).
     /// Its tables must be indexed ([`Router::new`] does it).
     pub fn with_config(config: Arc<RouterConfig>) -> Router {
-        let fib = Fib::new(
+        let mut fib = Fib::new(
             all_routes(&config),
             config.routing_tables.len(),
             config.interfaces.len(),
         );
+        let ecmp = match config.dialect {
+            Dialect::V6 => Ecmp::Cache(RouteCache::new()),
+            Dialect::V7 => {
+                fib.share_equal_routes();
+                Ecmp::Hash(config.multipath_hash_policy)
+            }
+        };
         let env = build_env(&config);
         let checked = config
             .routes
             .iter()
-            .filter_map(|r| match (r.gateway, r.check_gateway) {
-                (Gateway::Address(gw), Some(_)) if !r.disabled => Some(gw),
-                _ => None,
+            .filter(|r| r.check_gateway.is_some() && !r.disabled)
+            .flat_map(|r| &r.gateways)
+            .filter_map(|g| match g {
+                Gateway::Address(gw) => Some(*gw),
+                Gateway::Interface(_) => None,
             });
         Router {
             counts: RuleCounts::new(&config),
             conntrack: Conntrack::new(config.conntrack.clone()),
             fib,
+            ecmp,
             env,
             checks: GatewayChecks::new(config.check_gateway, checked),
             probes: Vec::new(),
@@ -176,6 +190,7 @@ impl Router {
         self.env = build_env(&self.config);
         self.fib
             .replace_routes(all_routes(&self.config), self.config.routing_tables.len());
+        self.ecmp.routes_changed();
     }
 
     /// The configuration, for a script to change; call [`Router::reconfigure`] after.
@@ -206,10 +221,12 @@ impl Router {
 
     /// When the router next needs the clock: check-gateway's probes and their timeouts.
     pub fn poll_timeout(&self) -> Option<Time> {
+        let ecmp = self.fib.has_multipath().then(|| self.ecmp.poll_timeout());
         [
             self.checks.poll_timeout(),
             self.netwatch.poll_timeout(),
             self.scheduler.poll_timeout(),
+            ecmp.flatten(),
         ]
         .into_iter()
         .flatten()
@@ -220,9 +237,10 @@ impl Router {
     pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<(Hop, Packet)>) {
         let mut probes = std::mem::take(&mut self.probes);
         let mut changes = std::mem::take(&mut self.changes);
+        self.ecmp.handle_timeout(now);
         self.checks.handle_timeout(now, &mut probes, &mut changes);
         for c in &changes[self.changes.len()..] {
-            self.fib.set_gateway_reachable(c.gateway, c.reachable);
+            self.set_gateway_reachable(c.gateway, c.reachable);
         }
         self.changes = changes;
         for p in probes.drain(..) {
@@ -267,9 +285,10 @@ impl Router {
         }
     }
 
-    /// Whether the connection of this tuple (as its first packet had it) is FastTracked.
-    pub fn is_fasttracked(&self, tuple: &crate::packet::FiveTuple) -> bool {
-        self.conntrack.find(tuple).is_some_and(|e| e.fasttracked)
+    /// What, in the router, sent the connection of this tuple (as its first packet had it)
+    /// out of another WAN than its address belongs to.
+    pub fn moved(&self, tuple: &FiveTuple) -> Option<Moved> {
+        self.conntrack.find(tuple).and_then(|e| e.moved)
     }
 
     /// Whether check-gateway currently finds `gateway` (true for a gateway nobody checks).
@@ -286,7 +305,7 @@ impl Router {
     fn echo_reply(&mut self, now: Time, pkt: &Packet) {
         let (from, ident, seq) = (pkt.tuple.src, pkt.tuple.dst_port, pkt.seq as u16);
         if let Some(c) = self.checks.on_reply(now, from, ident, seq) {
-            self.fib.set_gateway_reachable(c.gateway, c.reachable);
+            self.set_gateway_reachable(c.gateway, c.reachable);
             self.changes.push(c);
         }
         self.netwatch_changes
@@ -315,7 +334,7 @@ impl Router {
         let mut ctx = packet_ctx(pkt, Some(in_iface), entry, dir, new);
 
         self.run_chain(Which::Mangle, PREROUTING, &mut ctx, tracer);
-        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
+        self.store_mark(id, ctx.connection_mark);
 
         if new
             && let ChainVerdict::DstNat(to, port) =
@@ -339,11 +358,20 @@ impl Router {
             return Verdict::Local;
         }
 
-        let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
-        tracer.routed(ctx.routing_mark, hop);
-        let Some(hop) = hop else {
+        let hop = self.route(now, ctx.routing_mark, &pkt.tuple);
+        tracer.routed(ctx.routing_mark, hop.map(|(h, _)| h));
+        let Some((hop, multipath)) = hop else {
             return Verdict::Drop(DropReason::NoRoute);
         };
+        if !new {
+            let entry = self.conntrack.get(id);
+            let why = if entry.remarked {
+                Some(Moved::Remarked)
+            } else {
+                multipath.then_some(Moved::Ecmp)
+            };
+            self.note_path(id, hop, why);
+        }
         ctx.out_iface = Some(hop.iface);
 
         self.run_chain(Which::Mangle, FORWARD, &mut ctx, tracer);
@@ -370,15 +398,49 @@ impl Router {
         let entry = self.conntrack.get(id);
         let mut ctx = packet_ctx(pkt, None, entry, dir, new);
         self.run_chain(Which::Mangle, OUTPUT, &mut ctx, tracer);
-        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
+        self.store_mark(id, ctx.connection_mark);
         nat::translate_destination(&self.conntrack, id, dir, pkt);
-        let hop = self.fib.lookup(ctx.routing_mark, pkt.tuple.dst);
+        let hop = self
+            .route(now, ctx.routing_mark, &pkt.tuple)
+            .map(|(h, _)| h);
         tracer.routed(ctx.routing_mark, hop);
         let Some(hop) = hop else {
             return Verdict::Drop(DropReason::NoRoute);
         };
         ctx.out_iface = Some(hop.iface);
         self.leave(now, (id, dir, new), hop, &mut ctx, pkt, tracer)
+    }
+
+    /// The routing decision, with ECMP's choice where the route has several next hops; says
+    /// whether it was such a choice.
+    fn route(&mut self, now: Time, table: TableId, tuple: &FiveTuple) -> Option<(Hop, bool)> {
+        let hop = self.fib.lookup(table, tuple.dst)?;
+        Some(match self.fib.multipath(&hop) {
+            Some(hops) => (self.ecmp.choose(now, tuple, hops), true),
+            None => (hop, false),
+        })
+    }
+
+    /// Keeps the connection mark the mangle chains left on the connection's entry, noting
+    /// when it replaces an earlier one.
+    fn store_mark(&mut self, id: u32, mark: ConnMark) {
+        let e = self.conntrack.get_mut(id);
+        if e.connection_mark != ConnMark::NONE && e.connection_mark != mark {
+            e.remarked = true;
+        }
+        e.connection_mark = mark;
+    }
+
+    /// Notes `why` on a connection whose packet leaves by another interface than the one its
+    /// masquerade address belongs to.
+    fn note_path(&mut self, id: u32, hop: Hop, why: Option<Moved>) {
+        let e = self.conntrack.get_mut(id);
+        if let SrcNat::Masquerade(iface) = e.src_nat
+            && iface != hop.iface
+            && e.moved.is_none()
+        {
+            e.moved = why;
+        }
     }
 
     /// The way out, shared by forwarded packets and the router's own: mangle postrouting,
@@ -393,7 +455,7 @@ impl Router {
         tracer: &mut T,
     ) -> Verdict {
         self.run_chain(Which::Mangle, POSTROUTING, ctx, tracer);
-        self.conntrack.get_mut(id).connection_mark = ctx.connection_mark;
+        self.store_mark(id, ctx.connection_mark);
         if new {
             self.source_nat(id, hop.iface, ctx, tracer);
         }
@@ -404,7 +466,6 @@ impl Router {
 
     /// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
     fn source_nat<T: Tracer>(&mut self, id: u32, out: IfaceId, ctx: &mut Ctx, tracer: &mut T) {
-        use self::conntrack::SrcNat;
         let (to, kind) = match self.run_chain(Which::Nat, SRCNAT, ctx, tracer) {
             ChainVerdict::Masquerade => match self.config.address_of(out) {
                 Some(a) => (a.address, SrcNat::Masquerade(out)),
@@ -436,9 +497,10 @@ impl Router {
     /// A FastTracked packet: NAT from the entry, routing by `main`, no firewall.
     fn fast_path(&mut self, now: Time, id: u32, dir: Dir, pkt: &mut Packet) -> Verdict {
         nat::translate_destination(&self.conntrack, id, dir, pkt);
-        let Some(hop) = self.fib.lookup(TableId::MAIN, pkt.tuple.dst) else {
+        let Some((hop, _)) = self.route(now, TableId::MAIN, &pkt.tuple) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
+        self.note_path(id, hop, Some(Moved::Fasttrack));
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
         Verdict::Forward(hop)
@@ -453,6 +515,7 @@ impl Router {
     /// are forgotten.
     pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {
         self.fib.set_interface_running(iface, running);
+        self.ecmp.routes_changed();
         if !running {
             self.conntrack.flush_masquerade(iface);
         }
@@ -460,6 +523,7 @@ impl Router {
 
     pub fn set_gateway_reachable(&mut self, gateway: Ipv4Addr, reachable: bool) {
         self.fib.set_gateway_reachable(gateway, reachable);
+        self.ecmp.routes_changed();
     }
 
     /// A copy with the same configuration and routing state and an empty connection table, for
@@ -470,6 +534,7 @@ impl Router {
             counts: RuleCounts::new(&self.config),
             conntrack: Conntrack::new(self.config.conntrack.clone()),
             fib: self.fib.clone(),
+            ecmp: self.ecmp.clone(),
             env: self.env.clone(),
             checks: self.checks.clone(),
             probes: Vec::new(),
@@ -530,7 +595,7 @@ fn all_routes(config: &RouterConfig) -> Vec<Route> {
         routes.push(Route {
             dst: Ipv4Addr::from(u32::from(a.address) & mask),
             prefix_len: a.prefix_len,
-            gateway: crate::router::routing::Gateway::Interface(a.iface),
+            gateways: vec![Gateway::Interface(a.iface)],
             distance: 0,
             table: TableId::MAIN,
             check_gateway: None,

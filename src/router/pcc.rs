@@ -139,7 +139,7 @@ pub fn hash(fields: Fields, t: &FiveTuple) -> u32 {
 }
 
 /// The murmur3 64-bit finaliser: every input bit affects every output bit.
-fn mix64(mut x: u64) -> u64 {
+pub(crate) fn mix64(mut x: u64) -> u64 {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;

@@ -8,6 +8,11 @@
 //!
 //! Whether a route is active (gateway resolvable, interface running, check-gateway passing) is
 //! worked out once per change in [`Fib::recompute`], not per packet.
+//!
+//! A route may have several gateways (`gateway=A,B`, a gateway repeated for weight), and in v7
+//! routes of one destination and distance share traffic: ECMP. The lookup then says which next
+//! hops the route offers; choosing among them needs state (v6's routing cache) or the packet
+//! (v7's hash), so [`crate::router::ecmp`] does it.
 
 use crate::router::firewall::{IfaceId, TableId};
 use std::net::Ipv4Addr;
@@ -28,7 +33,8 @@ pub enum CheckGateway {
 pub struct Route {
     pub dst: Ipv4Addr,
     pub prefix_len: u8,
-    pub gateway: Gateway,
+    /// At least one; more make an ECMP route.
+    pub gateways: Vec<Gateway>,
     pub distance: u8,
     pub table: TableId,
     pub check_gateway: Option<CheckGateway>,
@@ -69,8 +75,14 @@ pub struct Hop {
 #[derive(Clone, Debug, Default)]
 pub struct Fib {
     pub routes: Vec<Route>,
-    /// Per route, where it leads while active.
+    /// Per route, where it leads while active (its first usable gateway).
     active: Vec<Option<Hop>>,
+    /// Per route, the range of `group_hops` a lookup that lands on it chooses among: empty
+    /// unless there is more than one next hop.
+    groups: Vec<(u32, u32)>,
+    group_hops: Vec<Hop>,
+    /// v7 spreads traffic over equal routes as well as over one route's gateways.
+    equal_routes_share: bool,
     /// Per table, route indices: most specific first, then lowest distance.
     by_table: Vec<Vec<u32>>,
     iface_running: Vec<bool>,
@@ -97,6 +109,9 @@ impl Fib {
         }
         let mut fib = Fib {
             active: vec![None; routes.len()],
+            groups: vec![(0, 0); routes.len()],
+            group_hops: Vec::new(),
+            equal_routes_share: false,
             routes,
             by_table,
             iface_running: vec![true; interfaces],
@@ -110,10 +125,29 @@ impl Fib {
     /// states stay.
     pub fn replace_routes(&mut self, routes: Vec<Route>, tables: usize) {
         let mut fresh = Fib::new(routes, tables, self.iface_running.len());
+        fresh.equal_routes_share = self.equal_routes_share;
         fresh.iface_running = std::mem::take(&mut self.iface_running);
         fresh.unreachable = std::mem::take(&mut self.unreachable);
         fresh.recompute();
         *self = fresh;
+    }
+
+    /// Makes routes of one destination and distance share traffic (RouterOS 7).
+    pub fn share_equal_routes(&mut self) {
+        self.equal_routes_share = true;
+        self.recompute();
+    }
+
+    /// Whether any route has more than one next hop just now.
+    pub fn has_multipath(&self) -> bool {
+        !self.group_hops.is_empty()
+    }
+
+    /// The next hops a packet that the lookup sent by `hop` may take instead, when its route
+    /// offers more than one (weights as repeats); `None` for a single next hop.
+    pub fn multipath(&self, hop: &Hop) -> Option<&[Hop]> {
+        let (from, to) = self.groups[hop.route as usize];
+        (to > from).then(|| &self.group_hops[from as usize..to as usize])
     }
 
     /// The routing decision for a packet to `dst` carrying routing mark `table`.
@@ -164,25 +198,71 @@ impl Fib {
         self.recompute();
     }
 
-    /// Works out which routes are active and where each leads.
+    /// Works out which routes are active, where each leads, and which share traffic.
     pub fn recompute(&mut self) {
         self.active.iter_mut().for_each(|a| *a = None);
         // Connected routes first, then gateways resolved through what is already active.
         for _ in 0..=MAX_RECURSION {
             for i in 0..self.routes.len() {
                 if self.active[i].is_none() {
-                    self.active[i] = self.resolve(i as u32);
+                    let hop = self.next_hops(i as u32).next();
+                    self.active[i] = hop;
                 }
             }
         }
+        self.group_routes();
     }
 
-    fn resolve(&self, i: u32) -> Option<Hop> {
-        let r = &self.routes[i as usize];
-        if r.disabled {
-            return None;
+    /// For each active route, the next hops traffic it carries is spread over: its own usable
+    /// gateways, and in v7 those of the active routes with the same destination and distance.
+    fn group_routes(&mut self) {
+        let mut hops = Vec::new();
+        let mut groups = vec![(0, 0); self.routes.len()];
+        for (i, r) in self.routes.iter().enumerate() {
+            if self.active[i].is_none() {
+                continue;
+            }
+            let from = hops.len() as u32;
+            let peers: Vec<u32> = if self.equal_routes_share {
+                let list = &self.by_table[r.table.0 as usize];
+                let same = |o: &Route| {
+                    o.dst == r.dst && o.prefix_len == r.prefix_len && o.distance == r.distance
+                };
+                let peers = list.iter().copied();
+                peers
+                    .filter(|&j| {
+                        same(&self.routes[j as usize]) && self.active[j as usize].is_some()
+                    })
+                    .collect()
+            } else {
+                vec![i as u32]
+            };
+            for j in peers {
+                // The hop keeps the route the lookup found, so the choice stays per route.
+                hops.extend(self.next_hops(j).map(|h| Hop {
+                    route: i as u32,
+                    ..h
+                }));
+            }
+            if hops.len() as u32 - from > 1 {
+                groups[i] = (from, hops.len() as u32);
+            } else {
+                hops.truncate(from as usize);
+            }
         }
-        match r.gateway {
+        self.groups = groups;
+        self.group_hops = hops;
+    }
+
+    /// The usable next hops of route `i`, one per gateway (repeats kept).
+    fn next_hops(&self, i: u32) -> impl Iterator<Item = Hop> + '_ {
+        let r = &self.routes[i as usize];
+        let gateways = if r.disabled { &[][..] } else { &r.gateways[..] };
+        gateways.iter().filter_map(move |&g| self.resolve(i, r, g))
+    }
+
+    fn resolve(&self, i: u32, r: &Route, gateway: Gateway) -> Option<Hop> {
+        match gateway {
             Gateway::Interface(iface) => self.iface_running[iface as usize].then_some(Hop {
                 iface,
                 gateway: None,
@@ -218,7 +298,7 @@ mod tests {
         Route {
             dst: net.network(),
             prefix_len: net.prefix_len(),
-            gateway: gw,
+            gateways: vec![gw],
             distance,
             table: TableId(table),
             check_gateway: Some(CheckGateway::Ping),

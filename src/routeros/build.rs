@@ -14,6 +14,7 @@ use crate::error::{LineIndex, SourceError};
 use crate::router::config::{
     Address, AddressListEntry, Dialect, Interface, NotSimulated, RouterConfig, StoredItem,
 };
+use crate::router::ecmp::HashPolicy;
 use crate::router::firewall::{
     Action, AddrRange, ConnMark, IfaceId, Intern, ListId, Match, Matcher, Rule, Table, TableId,
 };
@@ -57,7 +58,10 @@ pub fn is_modeled(menu: &str, verb: &str) -> bool {
         || Collection::of(menu).is_some()
         || matches!(
             menu,
-            "routing table" | "ip firewall connection tracking" | "routing settings"
+            "routing table"
+                | "ip firewall connection tracking"
+                | "routing settings"
+                | "ip settings"
         )
 }
 
@@ -263,6 +267,7 @@ impl Menus for Model<'_> {
             ("routing settings", "set") => {
                 return self.routing_settings(&spec).map(|()| Value::Nothing);
             }
+            ("ip settings", "set") => return self.ip_settings(&spec, inv.span),
             _ => {}
         }
         if let Some(c) = Collection::of(&menu) {
@@ -451,6 +456,21 @@ impl Model<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `/ip settings set`: ECMP's hash policy; the other settings are listed as not simulated.
+    fn ip_settings(&mut self, cmd: &Spec, span: Span) -> Result<Value, SourceError> {
+        for a in &cmd.args {
+            match a.key.as_deref().unwrap_or_default() {
+                "ipv4-multipath-hash-policy" => {
+                    self.v7 = true;
+                    self.cfg.multipath_hash_policy = HashPolicy::parse(text(a))
+                        .ok_or_else(|| self.err(a, "expected l3 or l4"))?;
+                }
+                other => self.not_simulated(format!("/ip settings {other}"), span),
+            }
+        }
+        Ok(Value::Nothing)
     }
 
     fn collection(&mut self, c: Collection, cmd: &Spec, verb: &str) -> Result<Value, SourceError> {
@@ -751,7 +771,7 @@ impl Model<'_> {
         let mut route = Route {
             dst: Ipv4Addr::UNSPECIFIED,
             prefix_len: 0,
-            gateway: Gateway::Address(Ipv4Addr::UNSPECIFIED),
+            gateways: Vec::new(),
             distance: 1,
             table: TableId::MAIN,
             check_gateway: None,
@@ -762,7 +782,6 @@ impl Model<'_> {
             line,
             comment: None,
         };
-        let mut has_gateway = false;
         for a in &cmd.args {
             let v = text(a);
             let number = |b: &Self| {
@@ -778,12 +797,15 @@ impl Model<'_> {
                     route.prefix_len = net.prefix_len();
                 }
                 "gateway" => {
-                    has_gateway = true;
-                    let gw = v.split('%').next().unwrap_or(v);
-                    route.gateway = match gw.parse::<Ipv4Addr>() {
-                        Ok(ip) => Gateway::Address(ip),
-                        Err(_) => Gateway::Interface(self.iface(gw, a)?),
-                    };
+                    // `A,B` (a gateway repeated for weight) is an ECMP route.
+                    route.gateways.clear();
+                    for gw in v.split(',') {
+                        let gw = gw.split('%').next().unwrap_or(gw);
+                        route.gateways.push(match gw.parse::<Ipv4Addr>() {
+                            Ok(ip) => Gateway::Address(ip),
+                            Err(_) => Gateway::Interface(self.iface(gw, a)?),
+                        });
+                    }
                 }
                 "distance" => route.distance = number(self)?,
                 "scope" => route.scope = number(self)?,
@@ -809,7 +831,7 @@ impl Model<'_> {
                 k => return Err(self.err(a, format!("unknown parameter `{k}` for /ip route add"))),
             }
         }
-        if !has_gateway {
+        if route.gateways.is_empty() {
             return Err(self.cmd_err(cmd, "expected gateway= for the route"));
         }
         Ok(route)

@@ -281,10 +281,14 @@ impl Exporter<'_> {
             ("distance", r.distance.to_string()),
             (
                 "gateway",
-                match r.gateway {
-                    Gateway::Address(a) => a.to_string(),
-                    Gateway::Interface(i) => self.iface(i),
-                },
+                r.gateways
+                    .iter()
+                    .map(|g| match *g {
+                        Gateway::Address(a) => a.to_string(),
+                        Gateway::Interface(i) => self.iface(i),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
         ];
         if r.table != TableId::MAIN {

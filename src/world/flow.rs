@@ -40,13 +40,20 @@ pub enum Cause {
     /// FastTrack took it out of the firewall, so its packets lost their routing mark, followed
     /// `main` out of another WAN with the first one's NAT address, and that ISP dropped them.
     FasttrackMisroute,
+    /// A mangle rule gave it another connection mark mid-way (`nth` or PCC without the
+    /// `connection-mark=no-mark` guard), so its packets left by another WAN with the first
+    /// one's NAT address, and that ISP dropped them.
+    ConnectionRemarked,
+    /// ECMP sent it by another gateway than its first packets took (v6: the routing cache was
+    /// flushed; v7: the next hops changed), with the first one's NAT address.
+    EcmpMoved,
     /// Nothing but congestion or random loss went wrong: the retries ran out.
     Timeout,
 }
 
 impl Cause {
     /// Every cause, in the order of the enum (`cause as usize` indexes this).
-    pub const ALL: [Cause; 11] = [
+    pub const ALL: [Cause; 13] = [
         Cause::ReplySentOutWan,
         Cause::NatAddressChanged,
         Cause::WrongSourceAddress,
@@ -57,6 +64,8 @@ impl Cause {
         Cause::WanDownFlush,
         Cause::Failback,
         Cause::FasttrackMisroute,
+        Cause::ConnectionRemarked,
+        Cause::EcmpMoved,
         Cause::Timeout,
     ];
 
@@ -72,6 +81,8 @@ impl Cause {
             Cause::WanDownFlush => "wan-down-flush",
             Cause::Failback => "failback",
             Cause::FasttrackMisroute => "fasttrack-misroute",
+            Cause::ConnectionRemarked => "connection-remarked",
+            Cause::EcmpMoved => "ecmp-moved",
             Cause::Timeout => "timeout",
         }
     }

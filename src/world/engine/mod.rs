@@ -11,6 +11,7 @@ mod queue;
 
 use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
 use crate::packet::{FiveTuple, Packet, Protocol};
+use crate::router::conntrack::Moved;
 use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::{DropReason, Router, Verdict};
 use crate::scenario::Loaded;
@@ -568,9 +569,12 @@ impl Simulation {
             {
                 Cause::Failback
             }
-            Some(first) if first != wan && self.router.is_fasttracked(&flow.tuple) => {
-                Cause::FasttrackMisroute
-            }
+            Some(first) if first != wan => match self.router.moved(&flow.tuple) {
+                Some(Moved::Fasttrack) => Cause::FasttrackMisroute,
+                Some(Moved::Remarked) => Cause::ConnectionRemarked,
+                Some(Moved::Ecmp) => Cause::EcmpMoved,
+                None => Cause::WrongSourceAddress,
+            },
             _ => Cause::WrongSourceAddress,
         }
     }
