@@ -152,6 +152,34 @@ pub struct Metrics {
     /// active (in use) and each netwatch host's status (`None`: unknown yet).
     pub route_lines: Vec<u32>,
     pub router_states: Vec<RouterState>,
+    /// Per application of the scenario, in its order.
+    pub apps: Vec<AppMetrics>,
+}
+
+/// How one application fared: its connections, and its sessions where a session is more than
+/// one connection.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppMetrics {
+    pub name: String,
+    pub connections: u64,
+    pub completed: u64,
+    pub broken: u64,
+    /// Completed transfers' total time (first packet to last byte), and bytes delivered down.
+    pub transfer_time: Time,
+    pub transfer_bytes: u64,
+    /// Sessions of several connections that ended, and how many of them failed (a connection
+    /// broke), by the first cause.
+    pub sessions: u64,
+    pub sessions_failed: BTreeMap<Cause, u64>,
+    /// Steps (web pages) whose connections all completed, and their total time.
+    pub steps: u64,
+    pub step_time: Time,
+}
+
+impl AppMetrics {
+    pub fn sessions_failed(&self) -> u64 {
+        self.sessions_failed.values().sum()
+    }
 }
 
 /// The router's view at one sample: routes in use, netwatch statuses.
@@ -182,9 +210,14 @@ impl WanMetrics {
 }
 
 impl Metrics {
-    pub fn new(wans: Vec<WanMetrics>) -> Metrics {
+    pub fn new(wans: Vec<WanMetrics>, apps: impl IntoIterator<Item = String>) -> Metrics {
+        let apps = apps.into_iter().map(|name| AppMetrics {
+            name,
+            ..AppMetrics::default()
+        });
         Metrics {
             wans,
+            apps: apps.collect(),
             ..Metrics::default()
         }
     }

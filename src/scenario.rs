@@ -228,7 +228,32 @@ pub enum AppKind {
         interval: Duration,
         duration: (Duration, Duration),
     },
+    /// Web pages: each page opens `objects` connections at once, spread over `servers`
+    /// servers; the next page follows `think` (on average) after the last object arrived.
+    Web {
+        port: u16,
+        pages: u32,
+        objects: u32,
+        servers: u32,
+        think: Duration,
+        request: SizeDist,
+        object: SizeDist,
+    },
+    /// An IP-sensitive session (online banking, a payment portal): `connections` connections
+    /// to one service, one after another, about `over` in all. The service ends the session
+    /// when a connection arrives from another public address than the first (`ip-affinity`).
+    IpSensitive {
+        port: u16,
+        connections: u32,
+        over: Duration,
+        request: SizeDist,
+        response: SizeDist,
+    },
 }
+
+/// Most connections a session opens at once, and in all.
+pub const MAX_BURST: u32 = 64;
+pub const MAX_SESSION_CONNECTIONS: u32 = 10_000;
 
 #[derive(Clone, Copy, Debug, Deserialize)]
 pub enum SizeDist {
@@ -625,6 +650,32 @@ pub fn check(
         }
         if let Some(range) = &app.hosts {
             AddrRange::parse(range).map_err(|e| at(range, e))?;
+        }
+        let (burst, total) = match app.kind {
+            AppKind::Web {
+                pages,
+                objects,
+                servers,
+                ..
+            } => {
+                if servers == 0 || servers > objects {
+                    return Err(at(
+                        &app.name,
+                        "a page's servers must be between 1 and its objects".into(),
+                    ));
+                }
+                (objects, pages.saturating_mul(objects))
+            }
+            AppKind::IpSensitive { connections, .. } => (1, connections),
+            _ => (1, 1),
+        };
+        if !(1..=MAX_BURST).contains(&burst) || !(1..=MAX_SESSION_CONNECTIONS).contains(&total) {
+            return Err(at(
+                &app.name,
+                format!(
+                    "a session opens 1 to {MAX_SESSION_CONNECTIONS} connections, at most {MAX_BURST} at once"
+                ),
+            ));
         }
         if !(0.0..=MAX_RATE).contains(&app.per_host_per_minute) {
             return Err(at(

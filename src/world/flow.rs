@@ -11,7 +11,7 @@
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
 use crate::units::{SEC, Time};
 use crate::world::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
-use crate::world::workload::{Session, SessionKind};
+use crate::world::workload::{Connection, ConnectionKind};
 use std::net::Ipv4Addr;
 
 /// Why a connection broke (or what was last done to its packets). Names are the JSON keys.
@@ -47,13 +47,16 @@ pub enum Cause {
     /// ECMP sent it by another gateway than its first packets took (v6: the routing cache was
     /// flushed; v7: the next hops changed), with the first one's NAT address.
     EcmpMoved,
+    /// An IP-sensitive service (a bank) refused it: it came from another public address than
+    /// the session's first connection.
+    IpAffinity,
     /// Nothing but congestion or random loss went wrong: the retries ran out.
     Timeout,
 }
 
 impl Cause {
     /// Every cause, in the order of the enum (`cause as usize` indexes this).
-    pub const ALL: [Cause; 13] = [
+    pub const ALL: [Cause; 14] = [
         Cause::ReplySentOutWan,
         Cause::NatAddressChanged,
         Cause::WrongSourceAddress,
@@ -66,6 +69,7 @@ impl Cause {
         Cause::FasttrackMisroute,
         Cause::ConnectionRemarked,
         Cause::EcmpMoved,
+        Cause::IpAffinity,
         Cause::Timeout,
     ];
 
@@ -83,6 +87,7 @@ impl Cause {
             Cause::FasttrackMisroute => "fasttrack-misroute",
             Cause::ConnectionRemarked => "connection-remarked",
             Cause::EcmpMoved => "ecmp-moved",
+            Cause::IpAffinity => "ip-affinity",
             Cause::Timeout => "timeout",
         }
     }
@@ -109,6 +114,8 @@ pub struct Flow {
     pub host: u32,
     pub server: u32,
     pub app: u16,
+    /// The application session it belongs to ([`crate::world::session::NONE`]: none).
+    pub session: u32,
     /// As the host sends it: host address and port → server address and port.
     pub tuple: FiveTuple,
     /// The address and port the server saw the first packet come from (after NAT).
@@ -168,9 +175,9 @@ const STREAM_SILENCE: Time = 5 * SEC;
 const MAX_DATAGRAM: u32 = 1472;
 
 impl Flow {
-    pub fn new(id: u32, host: u32, tuple: FiveTuple, session: &Session, now: Time) -> Flow {
-        let transport = match session.kind {
-            SessionKind::Tcp { request, response } => Transport::Tcp(Box::new(TcpConn {
+    pub fn new(id: u32, host: u32, tuple: FiveTuple, conn: &Connection, now: Time) -> Flow {
+        let transport = match conn.kind {
+            ConnectionKind::Tcp { request, response } => Transport::Tcp(Box::new(TcpConn {
                 syn_tries: 0,
                 syn_deadline: None,
                 established: false,
@@ -180,13 +187,13 @@ impl Flow {
                 response_rx: Receiver::default(),
                 response_started: false,
             })),
-            SessionKind::UdpExchange { request, response } => Transport::UdpExchange {
+            ConnectionKind::UdpExchange { request, response } => Transport::UdpExchange {
                 request: request.min(MAX_DATAGRAM),
                 response: response.min(MAX_DATAGRAM),
                 tries: 0,
                 deadline: Time::MAX,
             },
-            SessionKind::UdpStream {
+            ConnectionKind::UdpStream {
                 packet,
                 interval,
                 until,
@@ -202,8 +209,9 @@ impl Flow {
         Flow {
             id,
             host,
-            server: session.server,
-            app: session.app,
+            server: conn.server,
+            app: conn.app,
+            session: crate::world::session::NONE,
             tuple,
             peer: None,
             started: now,
@@ -321,6 +329,12 @@ impl Flow {
         if give_up {
             self.break_now();
         }
+    }
+
+    /// The server refuses the connection (a reset): it ends now, broken by `cause`.
+    pub fn refuse(&mut self, cause: Cause) {
+        self.fault = Some(cause);
+        self.break_now();
     }
 
     fn break_now(&mut self) {

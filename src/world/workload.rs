@@ -1,5 +1,10 @@
 //! What the LAN asks of the internet: the server population and the sessions hosts start.
 //!
+//! A session is what a user does with an application: one connection (a download, a DNS
+//! query, a call's media), or a pattern of them — a web page's burst of parallel connections to
+//! a few servers with think time between pages, a banking session's connections to one service
+//! over minutes. [`Shape`] says which; the world runs the pattern.
+//!
 //! Servers get public addresses and a one-way latency (log-uniform between the scenario's
 //! bounds), and a Zipf popularity, so a few destinations carry most connections as on real
 //! networks — which is what makes `both-addresses` split connections differently from address
@@ -22,18 +27,18 @@ pub struct Server {
     pub latency: Time,
 }
 
-/// One session a host starts.
+/// One connection of a session.
 #[derive(Clone, Copy, Debug)]
-pub struct Session {
+pub struct Connection {
     pub app: u16,
     pub server: u32,
     pub src_port: u16,
     pub dst_port: u16,
-    pub kind: SessionKind,
+    pub kind: ConnectionKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionKind {
+pub enum ConnectionKind {
     Tcp {
         request: u32,
         response: u32,
@@ -192,15 +197,58 @@ impl Workload {
         Some((now + (gap * SEC as f64) as Time + 1, host, app))
     }
 
-    /// The session `host` starts now.
-    pub fn session(&mut self, now: Time, host: u32, app: u16) -> Session {
+    /// The pattern of connections a session of `app` follows.
+    pub fn shape(&self, app: u16) -> Shape {
+        match self.apps[app as usize].kind {
+            AppKind::Web {
+                pages,
+                objects,
+                servers,
+                think,
+                ..
+            } => Shape {
+                steps: pages,
+                burst: objects,
+                servers,
+                gap: think.0,
+                affinity: false,
+            },
+            AppKind::IpSensitive {
+                connections, over, ..
+            } => Shape {
+                steps: connections,
+                burst: 1,
+                servers: 1,
+                gap: over.0 / connections.max(1) as Time,
+                affinity: true,
+            },
+            _ => Shape::SINGLE,
+        }
+    }
+
+    /// A server for `host`'s next step of `app`: a popular one, or one of the app's own.
+    pub fn server(&mut self, host: u32, app: u16) -> u32 {
+        let plan = &self.apps[app as usize];
+        let rng = &mut self.hosts[host as usize].rng;
+        match &plan.popular {
+            Some(zipf) => zipf.sample(rng) as u32 - 1,
+            None => plan.fixed[rng.random_range(0..plan.fixed.len())],
+        }
+    }
+
+    /// A pause of `mean` on average (exponential), from `host`'s stream.
+    pub fn pause(&mut self, host: u32, mean: Time) -> Time {
+        let rng = &mut self.hosts[host as usize].rng;
+        Exp::new(1.0)
+            .map(|e| (e.sample(rng) * mean as f64) as Time)
+            .unwrap_or(mean)
+    }
+
+    /// A connection `host` opens now to `server` for `app`.
+    pub fn connection(&mut self, now: Time, host: u32, app: u16, server: u32) -> Connection {
         let plan = &self.apps[app as usize];
         let state = &mut self.hosts[host as usize];
         let rng = &mut state.rng;
-        let server = match &plan.popular {
-            Some(zipf) => zipf.sample(rng) as u32 - 1,
-            None => plan.fixed[rng.random_range(0..plan.fixed.len())],
-        };
         let src_port = state.next_port;
         state.next_port = if src_port >= EPHEMERAL_LAST {
             EPHEMERAL_FIRST
@@ -212,9 +260,21 @@ impl Workload {
                 port,
                 request,
                 response,
+            }
+            | AppKind::IpSensitive {
+                port,
+                request,
+                response,
+                ..
+            }
+            | AppKind::Web {
+                port,
+                request,
+                object: response,
+                ..
             } => (
                 *port,
-                SessionKind::Tcp {
+                ConnectionKind::Tcp {
                     request: sample_size(request, rng),
                     response: sample_size(response, rng),
                 },
@@ -225,7 +285,7 @@ impl Workload {
                 response,
             } => (
                 *port,
-                SessionKind::UdpExchange {
+                ConnectionKind::UdpExchange {
                     request: request.0 as u32,
                     response: response.0 as u32,
                 },
@@ -239,7 +299,7 @@ impl Workload {
                 let (lo, hi) = (duration.0.0, duration.1.0.max(duration.0.0 + 1));
                 (
                     *port,
-                    SessionKind::UdpStream {
+                    ConnectionKind::UdpStream {
                         packet: packet.0 as u32,
                         interval: interval.0.max(1),
                         until: now + rng.random_range(lo..hi),
@@ -247,7 +307,7 @@ impl Workload {
                 )
             }
         };
-        Session {
+        Connection {
             app,
             server,
             src_port,
@@ -255,6 +315,30 @@ impl Workload {
             kind,
         }
     }
+}
+
+/// The pattern of a session: `steps` times, `burst` connections at once (to `servers`
+/// servers, round-robin); the next step a pause of `gap` on average after the step's last
+/// connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub steps: u32,
+    pub burst: u32,
+    pub servers: u32,
+    pub gap: Time,
+    /// The service refuses a connection from another public address than the session's first.
+    pub affinity: bool,
+}
+
+impl Shape {
+    /// One connection.
+    pub const SINGLE: Shape = Shape {
+        steps: 1,
+        burst: 1,
+        servers: 1,
+        gap: 0,
+        affinity: false,
+    };
 }
 
 /// Transfer sizes are capped at 1 GiB, which keeps sequence numbers in 32 bits.

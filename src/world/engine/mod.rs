@@ -21,8 +21,9 @@ use crate::world::internet::Internet;
 use crate::world::isp::{Isp, Refusal};
 use crate::world::lan::Lan;
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
+use crate::world::session::{self, Next, Session};
 use crate::world::topology::Topology;
-use crate::world::workload::{Session, SessionKind, Workload};
+use crate::world::workload::{Connection, ConnectionKind, Workload};
 use queue::EventQueue;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -69,6 +70,8 @@ enum Event {
         host: u32,
         app: u16,
     },
+    /// A session of several connections goes on to its next step.
+    SessionStep(u32),
     /// The time series closes an interval.
     Sample,
 }
@@ -91,6 +94,9 @@ pub struct Simulation {
     internet: Internet,
     flows: Vec<Option<Flow>>,
     free_slots: VecDeque<(Time, u32)>,
+    /// Sessions of several connections under way, and free places among them.
+    sessions: Vec<Option<Session>>,
+    free_sessions: Vec<u32>,
     outbox: Outbox,
     sample_interval: Time,
     pub metrics: Metrics,
@@ -185,10 +191,15 @@ impl Simulation {
             workload,
             internet,
             flows: Vec::new(),
+            sessions: Vec::new(),
+            free_sessions: Vec::new(),
             free_slots: VecDeque::new(),
             outbox: Vec::with_capacity(64),
             sample_interval: sc.sample_interval.0.max(1),
-            metrics: Metrics::new(wan_metrics),
+            metrics: Metrics::new(
+                wan_metrics,
+                loaded.scenario.apps.iter().map(|a| a.name.clone()),
+            ),
             connection_log: None,
             changes: loaded.changes.clone(),
             router_timer_at: Time::MAX,
@@ -292,6 +303,7 @@ impl Simulation {
             }
             Event::Change(i) => self.apply_change(i as usize),
             Event::SessionStart { host, app } => self.session_start(host, app),
+            Event::SessionStep(id) => self.session_step(id),
             Event::Sample => {
                 self.sample();
                 self.schedule(self.now + self.sample_interval, Event::Sample);
@@ -309,23 +321,93 @@ impl Simulation {
                 },
             );
         }
-        let session = self.workload.session(self.now, host, app);
+        let shape = self.workload.shape(app);
+        if shape == crate::world::workload::Shape::SINGLE {
+            let server = self.workload.server(host, app);
+            return self.open_connection(host, app, server, session::NONE);
+        }
+        let id = match self.free_sessions.pop() {
+            Some(id) => id,
+            None => {
+                self.sessions.push(None);
+                (self.sessions.len() - 1) as u32
+            }
+        };
+        self.sessions[id as usize] = Some(Session::new(host, app, shape, self.now));
+        self.session_step(id);
+    }
+
+    /// A session's next step: its burst of connections, spread over the step's servers.
+    fn session_step(&mut self, id: u32) {
+        let Some(s) = self.sessions[id as usize].as_mut() else {
+            return;
+        };
+        s.begin_step(self.now);
+        let (host, app, shape) = (s.host, s.app, s.shape);
+        let mut servers = [0u32; crate::scenario::MAX_BURST as usize];
+        for server in servers.iter_mut().take(shape.servers as usize) {
+            *server = self.workload.server(host, app);
+        }
+        // A session's service is one server throughout: the first step's.
+        if shape.affinity && s.steps_done > 0 {
+            servers[0] = s.public_server;
+        }
+        s.public_server = servers[0];
+        for k in 0..shape.burst {
+            let server = servers[(k % shape.servers) as usize];
+            self.open_connection(host, app, server, id);
+        }
+    }
+
+    fn open_connection(&mut self, host: u32, app: u16, server: u32, session: u32) {
+        let conn = self.workload.connection(self.now, host, app, server);
         let id = self.allocate_slot();
         let tuple = FiveTuple {
             src: self.workload.host_ip(host),
-            dst: self.internet.server_ip(session.server),
-            src_port: session.src_port,
-            dst_port: session.dst_port,
-            protocol: protocol_of(&session),
+            dst: self.internet.server_ip(conn.server),
+            src_port: conn.src_port,
+            dst_port: conn.dst_port,
+            protocol: protocol_of(&conn),
         };
-        let mut flow = Flow::new(id, host, tuple, &session, self.now);
+        let mut flow = Flow::new(id, host, tuple, &conn, self.now);
+        flow.session = session;
         self.metrics.connections_total += 1;
+        self.metrics.apps[app as usize].connections += 1;
         if !self.metrics.failures.is_empty() {
             self.metrics.started(self.now);
         }
         flow.open(self.now, &mut self.outbox);
         self.flows[id as usize] = Some(flow);
         self.after_flow_step(id);
+    }
+
+    /// A connection of a session ended: the session waits for the step's others, goes on to
+    /// its next step after a pause, or ends.
+    fn session_connection_ended(&mut self, id: u32, outcome: Outcome) {
+        let Some(s) = self.sessions[id as usize].as_mut() else {
+            return;
+        };
+        let next = s.connection_ended(outcome, self.now);
+        let app = &mut self.metrics.apps[s.app as usize];
+        if let Next::Step(Some(took)) | Next::End(Some(took)) = next {
+            app.steps += 1;
+            app.step_time += took;
+        }
+        match next {
+            Next::Wait => {}
+            Next::Step(_) => {
+                let at = self.now + 1 + self.workload.pause(s.host, s.shape.gap);
+                self.schedule(at, Event::SessionStep(id));
+            }
+            Next::End(_) => {
+                app.sessions += 1;
+                if let Some(cause) = s.broken {
+                    *app.sessions_failed.entry(cause).or_default() += 1;
+                }
+                self.sessions[id as usize] = None;
+                self.free_sessions.push(id);
+            }
+        }
     }
 
     fn allocate_slot(&mut self) -> u32 {
@@ -360,12 +442,25 @@ impl Simulation {
                 flow.outcome = Some(outcome);
             }
             let (wan, started) = (flow.wan, flow.started);
+            let (app, session, bytes) = (flow.app, flow.session, flow.bytes_down);
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
             }
             self.flows[id as usize] = None;
             self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
             self.metrics.record_outcome(outcome, wan, started, self.now);
+            let a = &mut self.metrics.apps[app as usize];
+            match outcome {
+                Outcome::Completed => {
+                    a.completed += 1;
+                    a.transfer_time += self.now - started;
+                    a.transfer_bytes += bytes;
+                }
+                Outcome::Broken(_) => a.broken += 1,
+            }
+            if session != session::NONE {
+                self.session_connection_ended(session, outcome);
+            }
             match wan {
                 Some(w) => self.metrics.wans[w as usize].active -= 1,
                 None => self.metrics.never_left += 1,
@@ -515,6 +610,16 @@ impl Simulation {
         };
         if pkt.tuple.dst != flow.tuple.dst {
             return self.fault(pkt.flow, Cause::NoRoute);
+        }
+        if flow.peer.is_none()
+            && let Some(s) = self
+                .sessions
+                .get_mut(flow.session as usize)
+                .and_then(Option::as_mut)
+            && !s.admits(pkt.tuple.src)
+        {
+            flow.refuse(Cause::IpAffinity);
+            return self.after_flow_step(pkt.flow);
         }
         flow.bytes_up += pkt.len as u64;
         if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
@@ -808,9 +913,9 @@ fn live(flows: &mut [Option<Flow>], id: u32) -> Option<&mut Flow> {
     flows.get_mut(id as usize).and_then(Option::as_mut)
 }
 
-fn protocol_of(session: &Session) -> Protocol {
-    match session.kind {
-        SessionKind::Tcp { .. } => Protocol::Tcp,
+fn protocol_of(conn: &Connection) -> Protocol {
+    match conn.kind {
+        ConnectionKind::Tcp { .. } => Protocol::Tcp,
         _ => Protocol::Udp,
     }
 }
