@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod check;
+pub mod compare;
 pub mod error;
 pub mod inspect;
 pub mod metrics;

@@ -23,6 +23,28 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and report per-WAN load, connection outcomes and charts.
     Run(RunArgs),
+    /// Run variants of the scenario's configuration on the same traffic and seeds and rank them.
+    Compare(CompareArgs),
+    /// Run the grid of variants a sweep file declares (as compare does).
+    Sweep {
+        /// The sweep file (RON): scenario, seeds, classifiers, weights, fasttrack, configs.
+        file: PathBuf,
+        /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge.
+        #[arg(long, value_parser = pccsim::compare::Shard::parse)]
+        shard: Option<pccsim::compare::Shard>,
+        /// Folder for the results (default: output/<scenario name>-sweep).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Combine the shard files of a sharded compare or sweep into one comparison.
+    Merge {
+        /// The shard-I-of-N.json files, all N of them.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Folder for the comparison.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a RouterOS script's syntax without running it (exit 2 with the location if wrong).
     Parse {
         /// The RouterOS script (.rsc).
@@ -111,6 +133,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Compare(args) => compare(args).map(|()| 0),
+        Command::Sweep { file, shard, out } => sweep(file, shard, out).map(|()| 0),
+        Command::Merge { shards, out } => merge(shards, out).map(|()| 0),
         Command::Parse { file, format } => parse(file, format).map(|()| 0),
         Command::Check { config, format } => check(config, format),
         Command::Trace {
@@ -133,6 +158,45 @@ fn main() -> ExitCode {
             report_error(e);
             ExitCode::from(2)
         }
+    }
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The scenario file (RON).
+    scenario: PathBuf,
+    /// Classifiers to compare, comma-separated: any PCC field choice (src-address,
+    /// both-addresses, both-addresses-and-ports, …), nth, nth-unguarded, ecmp.
+    #[arg(long, value_delimiter = ',')]
+    classifier: Vec<String>,
+    /// Weights to compare, comma-separated, one per WAN the PCC rules mark: 1:1,2:1,5:2.
+    #[arg(long, value_delimiter = ',')]
+    weights: Vec<String>,
+    /// FastTrack on, off, or both (on,off).
+    #[arg(long, value_delimiter = ',', value_parser = parse_on_off)]
+    fasttrack: Vec<bool>,
+    /// Whole alternative configurations to compare, comma-separated .rsc files.
+    #[arg(long, value_delimiter = ',')]
+    config: Vec<PathBuf>,
+    /// How many seeds, from the scenario's own upwards; every variant runs on each.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    seeds: u32,
+    /// Simulate this long instead of the scenario's duration, e.g. 10m.
+    #[arg(long, value_parser = positive_duration)]
+    duration: Option<u64>,
+    /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge.
+    #[arg(long, value_parser = pccsim::compare::Shard::parse)]
+    shard: Option<pccsim::compare::Shard>,
+    /// Folder for the results (default: output/<scenario name>-compare).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" | "yes" => Ok(true),
+        "off" | "no" => Ok(false),
+        _ => Err(format!("`{text}` is not on or off")),
     }
 }
 
@@ -235,6 +299,123 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     } else {
         0
     })
+}
+
+fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
+    let loaded = pccsim::scenario::load_with_config(&args.scenario, None)?;
+    let grid = pccsim::compare::Grid {
+        classifiers: args.classifier,
+        weights: args.weights,
+        fasttrack: args.fasttrack,
+        configs: args.config,
+    };
+    let duration = args.duration.unwrap_or(loaded.duration());
+    let out = args.out.unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("{}-compare", loaded.scenario.name))
+    });
+    let seeds = (0..args.seeds as u64)
+        .map(|i| loaded.scenario.seed + i)
+        .collect();
+    let plan = pccsim::compare::Plan::new(&loaded, &args.scenario, &grid, seeds, duration)?;
+    run_plan(&plan, args.shard, &out)
+}
+
+fn sweep(
+    file: PathBuf,
+    shard: Option<pccsim::compare::Shard>,
+    out: Option<PathBuf>,
+) -> Result<(), pccsim::Error> {
+    let sweep = pccsim::compare::Sweep::load(&file)?;
+    let loaded = pccsim::scenario::load_with_config(&sweep.scenario, None)?;
+    let duration = sweep.duration.map_or(loaded.duration(), |d| d.0);
+    if duration == 0 {
+        return Err(pccsim::Error::Invalid(format!(
+            "{}: the duration must be longer than 0",
+            file.display()
+        )));
+    }
+    let out = out
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-sweep", loaded.scenario.name)));
+    let seeds = (0..sweep.seeds as u64)
+        .map(|i| loaded.scenario.seed + i)
+        .collect();
+    let plan =
+        pccsim::compare::Plan::new(&loaded, &sweep.scenario, &sweep.grid(), seeds, duration)?;
+    run_plan(&plan, shard, &out)
+}
+
+/// Runs a plan's jobs (or one shard of them) with a progress bar, and writes the comparison
+/// (or the shard's file) into `out`.
+fn run_plan(
+    plan: &pccsim::compare::Plan,
+    shard: Option<pccsim::compare::Shard>,
+    out: &std::path::Path,
+) -> Result<(), pccsim::Error> {
+    use pccsim::compare::{Shard, ShardFile};
+    let shard = shard.unwrap_or(Shard::ALL);
+    let files: Vec<String> = if shard == Shard::ALL {
+        pccsim::report::compare::COMPARE_FILES
+            .iter()
+            .map(|f| f.to_string())
+            .collect()
+    } else {
+        vec![shard_file_name(shard)]
+    };
+    let folder = pccsim::report::ResultsFolder::claim(out, &files)?;
+    let bar = progress_bar(plan.jobs_in(shard) as u64 * plan.duration);
+    let results = plan.run(shard, &|secs| bar.inc(secs));
+    bar.finish_and_clear();
+    let written = if shard == Shard::ALL {
+        let comparison = pccsim::compare::aggregate(&plan.meta(), &results);
+        print!("{}", pccsim::report::compare::table(&comparison));
+        pccsim::report::compare::write_files(folder.staging(), &comparison)
+    } else {
+        let file = ShardFile {
+            meta: plan.meta(),
+            shard,
+            results,
+        };
+        let json = serde_json::to_string(&file).expect("shard serialises");
+        let path = folder.staging().join(&files[0]);
+        std::fs::write(&path, json).map_err(|e| pccsim::Error::io(out.join(&files[0]), e))
+    };
+    if let Err(e) = written {
+        folder.abandon();
+        return Err(e);
+    }
+    folder.publish()?;
+    println!("results in {}/", out.display());
+    Ok(())
+}
+
+fn shard_file_name(shard: pccsim::compare::Shard) -> String {
+    format!("shard-{}-of-{}.json", shard.index, shard.count)
+}
+
+fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
+    let mut files = Vec::new();
+    for path in &shards {
+        let text = std::fs::read_to_string(path).map_err(|e| pccsim::Error::io(path, e))?;
+        let file: pccsim::compare::ShardFile = serde_json::from_str(&text).map_err(|e| {
+            pccsim::Error::Invalid(format!("{}: not a shard file: {e}", path.display()))
+        })?;
+        files.push(file);
+    }
+    let (meta, results) = pccsim::compare::merge(files).map_err(pccsim::Error::Invalid)?;
+    let files: Vec<String> = pccsim::report::compare::COMPARE_FILES
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    let folder = pccsim::report::ResultsFolder::claim(&out, &files)?;
+    let comparison = pccsim::compare::aggregate(&meta, &results);
+    print!("{}", pccsim::report::compare::table(&comparison));
+    if let Err(e) = pccsim::report::compare::write_files(folder.staging(), &comparison) {
+        folder.abandon();
+        return Err(e);
+    }
+    folder.publish()?;
+    println!("results in {}/", out.display());
+    Ok(())
 }
 
 /// Checks the configuration, runs the simulation with its streams into the staging folder,

@@ -164,7 +164,7 @@ pub struct AppMetrics {
     pub connections: u64,
     pub completed: u64,
     pub broken: u64,
-    /// Completed transfers' total time (first packet to last byte), and bytes delivered down.
+    /// Completed transfers' total time (first packet to last byte), and bytes delivered.
     pub transfer_time: Time,
     pub transfer_bytes: u64,
     /// Sessions of several connections that ended, and how many of them failed (a connection

@@ -346,6 +346,11 @@ pub fn load_with_config(path: &Path, config: Option<&Path>) -> Result<Loaded, Er
 
 /// Parses scenario text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, SourceError> {
+    from_ron(file, text)
+}
+
+/// Any RON file pccsim reads, with errors at their line and column.
+pub fn from_ron<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, SourceError> {
     ron::from_str(text).map_err(|e| {
         let pos = e.span.start;
         SourceError::at_line(file, text, pos.line, pos.col, e.code.to_string())

@@ -33,8 +33,21 @@ struct Line {
     points: Vec<(f64, f64)>,
 }
 
+/// Okabe and Ito's palette, which readers with any common colour-vision deficiency can tell
+/// apart; a WAN keeps its colour in every chart.
+const OKABE_ITO: [(u8, u8, u8); 7] = [
+    (0, 114, 178),
+    (230, 159, 0),
+    (0, 158, 115),
+    (204, 121, 167),
+    (86, 180, 233),
+    (213, 94, 0),
+    (240, 228, 66),
+];
+
 fn wan_color(i: usize) -> RGBAColor {
-    Palette99::pick(i).to_rgba()
+    let (r, g, b) = OKABE_ITO[i % OKABE_ITO.len()];
+    RGBColor(r, g, b).to_rgba()
 }
 
 /// Minutes since the start of a sample's interval end.
@@ -523,5 +536,146 @@ fn both_with(
     let area = BitMapBackend::new(&path, SIZE).into_drawing_area();
     png(&area).map_err(chart_error)?;
     area.present().map_err(chart_error)?;
+    Ok(())
+}
+
+/// `comparison`: per variant, each WAN's share of connections with its 95 % interval; below,
+/// the share of connections that broke.
+pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Error> {
+    struct Draw<'a>(&'a crate::compare::Comparison);
+    impl Draw<'_> {
+        fn on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+            let c = self.0;
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let wans: Vec<String> = c
+                .variants
+                .first()
+                .map(|v| {
+                    let keys = v.metrics.keys();
+                    keys.filter_map(|k| k.strip_prefix("connection_share."))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (top, bottom) = root.split_vertically(SIZE.1 * 3 / 5);
+            let share_of = |v: &crate::compare::VariantResult, wan: &str| {
+                v.metrics.get(&format!("connection_share.{wan}")).copied()
+            };
+            let groups: Vec<Vec<Option<crate::compare::stats::Estimate>>> = c
+                .variants
+                .iter()
+                .map(|v| wans.iter().map(|w| share_of(v, w)).collect())
+                .collect();
+            let labels: Vec<String> = wans.clone();
+            let colors: Vec<RGBAColor> = (0..wans.len()).map(wan_color).collect();
+            grouped_bars(
+                &top,
+                &format!(
+                    "{}: share of connections per WAN (95% interval)",
+                    c.scenario
+                ),
+                &c.variants,
+                &groups,
+                &labels,
+                &colors,
+            )?;
+            let broken: Vec<Vec<Option<crate::compare::stats::Estimate>>> = c
+                .variants
+                .iter()
+                .map(|v| vec![v.metrics.get("broken_share").copied()])
+                .collect();
+            grouped_bars(
+                &bottom,
+                "connections broken",
+                &c.variants,
+                &broken,
+                &["broken".to_string()],
+                &[RED.to_rgba()],
+            )
+        }
+    }
+    let d = Draw(c);
+    both_with(dir, "comparison", |a| d.on(a), |a| d.on(a))
+}
+
+/// Bars grouped by variant, one per series, each with its 95 % whisker, in percent.
+fn grouped_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    variants: &[crate::compare::VariantResult],
+    groups: &[Vec<Option<crate::compare::stats::Estimate>>],
+    series: &[String],
+    colors: &[RGBAColor],
+) -> Result<(), String> {
+    let n = variants.len().max(1);
+    let highest = groups
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.ci95_high)
+        .fold(0.0f64, f64::max);
+    // Room above the bars for the legend, so it covers none of them.
+    let top = (highest * 100.0 * 1.35).clamp(1.0, 135.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..n as f64, 0.0..top)
+        .map_err(|e| e.to_string())?;
+    let names: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - i as f64 - 0.5).abs() < 0.01 {
+                names.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("%")
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let width = 0.8 / series.len().max(1) as f64;
+    for (s, label) in series.iter().enumerate() {
+        let color = colors[s % colors.len()];
+        let bars = groups.iter().enumerate().filter_map(|(g, row)| {
+            let e = row.get(s).copied().flatten()?;
+            let x0 = g as f64 + 0.1 + s as f64 * width;
+            Some((x0, e))
+        });
+        let bars: Vec<(f64, crate::compare::stats::Estimate)> = bars.collect();
+        chart
+            .draw_series(bars.iter().map(|(x0, e)| {
+                Rectangle::new(
+                    [(*x0, 0.0), (x0 + width * 0.9, e.mean * 100.0)],
+                    color.filled(),
+                )
+            }))
+            .map_err(|e| e.to_string())?
+            .label(label.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+        chart
+            .draw_series(bars.iter().map(|(x0, e)| {
+                let x = x0 + width * 0.45;
+                PathElement::new(
+                    [(x, e.ci95_low.max(0.0) * 100.0), (x, e.ci95_high * 100.0)],
+                    BLACK.stroke_width(2),
+                )
+            }))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! complete; see [`folder`] for how a user's own files are kept safe.
 
 mod charts;
+pub mod compare;
 mod folder;
 
 pub use folder::ResultsFolder;
@@ -42,6 +43,48 @@ pub struct Summary {
     pub netwatch: Vec<NetwatchSummary>,
     /// Errors of the scripts the router ran during the run.
     pub script_errors: Vec<String>,
+    /// Per application of the scenario: how its users fared.
+    pub apps: Vec<AppSummary>,
+}
+
+/// One application's quality. Field names are a contract: keep them.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppSummary {
+    pub name: String,
+    pub connections: u64,
+    pub completed: u64,
+    pub broken: u64,
+    /// Completed connections: mean time from the first packet to the last byte, and mean
+    /// goodput (both directions) over that time.
+    pub mean_completion_ms: Option<f64>,
+    pub mean_goodput_mbps: Option<f64>,
+    /// Sessions of several connections (web pages, banking): how many ended, the share that
+    /// ended without a broken connection, and the failures by the first cause.
+    pub sessions: u64,
+    pub session_success: Option<f64>,
+    pub sessions_failed_by_cause: BTreeMap<String, u64>,
+    /// Web pages: mean time for all of a page's objects.
+    pub mean_page_load_ms: Option<f64>,
+}
+
+impl AppSummary {
+    fn new(a: &crate::metrics::AppMetrics, kind: &crate::scenario::AppKind) -> AppSummary {
+        let pages = matches!(kind, crate::scenario::AppKind::Web { .. });
+        let ms = |t: Time, n: u64| (n > 0).then(|| t as f64 / n as f64 / 1e6);
+        let secs = a.transfer_time as f64 / SEC as f64;
+        AppSummary {
+            name: a.name.clone(),
+            connections: a.connections,
+            completed: a.completed,
+            broken: a.broken,
+            mean_completion_ms: ms(a.transfer_time, a.completed),
+            mean_goodput_mbps: (secs > 0.0).then(|| a.transfer_bytes as f64 * 8.0 / secs / 1e6),
+            sessions: a.sessions,
+            session_success: (a.sessions > 0).then(|| 1.0 - share(a.sessions_failed(), a.sessions)),
+            sessions_failed_by_cause: by_cause(a.sessions_failed.iter().map(|(c, n)| (*c, *n))),
+            mean_page_load_ms: ms(a.step_time, a.steps).filter(|_| pages),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -158,6 +201,21 @@ fn by_cause(counts: impl Iterator<Item = (Cause, u64)>) -> BTreeMap<String, u64>
         .collect()
 }
 
+/// The share of new LAN connections the PCC rules send out of the interface `iface_name`;
+/// `None` without PCC rules.
+pub fn configured_share(router: &crate::Router, iface_name: &str) -> Option<f64> {
+    let shares = crate::router::pcc::configured_shares(&router.config.mangle);
+    let total: f64 = shares
+        .iter()
+        .filter(|(mark, _)| {
+            router
+                .wan_of_mark(*mark)
+                .is_some_and(|i| router.config.iface_name(i) == iface_name)
+        })
+        .fold(0.0, |acc, (_, s)| acc + s);
+    (!shares.is_empty()).then_some(total)
+}
+
 fn share(part: u64, total: u64) -> f64 {
     if total == 0 {
         0.0
@@ -172,17 +230,7 @@ impl Summary {
         let (seed, duration, metrics, router) = (run.seed, run.duration, &run.metrics, &run.router);
         let active = run.active_connections;
         let shares = crate::router::pcc::configured_shares(&router.config.mangle);
-        let configured_for = |iface_name: &str| -> Option<f64> {
-            let total: f64 = shares
-                .iter()
-                .filter(|(mark, _)| {
-                    router
-                        .wan_of_mark(*mark)
-                        .is_some_and(|i| router.config.iface_name(i) == iface_name)
-                })
-                .fold(0.0, |acc, (_, s)| acc + s);
-            (!shares.is_empty()).then_some(total)
-        };
+        let configured_for = |iface_name: &str| configured_share(router, iface_name);
         let conns: u64 = metrics.wans.iter().map(|w| w.connections).sum();
         let pairs: u64 = metrics
             .wans
@@ -277,6 +325,9 @@ impl Summary {
                 })
                 .collect(),
             script_errors: metrics.script_errors.clone(),
+            apps: (metrics.apps.iter().zip(&loaded.scenario.apps))
+                .map(|(a, app)| AppSummary::new(a, &app.kind))
+                .collect(),
             failover: metrics
                 .failures
                 .iter()
@@ -395,6 +446,24 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
         let _ = write!(out, " ({})", causes.join(", "));
     }
     let _ = writeln!(out);
+    for a in s.apps.iter().filter(|a| a.session_success.is_some()) {
+        let failed: Vec<String> = a
+            .sessions_failed_by_cause
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = write!(
+            out,
+            "sessions: {} {} ended, {} succeeded",
+            a.name,
+            a.sessions,
+            pct(a.session_success.unwrap_or(0.0))
+        );
+        if !failed.is_empty() {
+            let _ = write!(out, " (failed: {})", failed.join(", "));
+        }
+        let _ = writeln!(out);
+    }
     if s.checks.packets_off_wan > 0 || s.checks.packets_wrong_source > 0 {
         let _ = writeln!(
             out,

@@ -550,6 +550,11 @@ impl Router {
     /// The interface LAN connections with `mark` leave by: through the prerouting rule that
     /// routing-marks them and the default route of that table.
     pub fn wan_of_mark(&self, mark: ConnMark) -> Option<IfaceId> {
+        self.hop_of_mark(mark).map(|h| h.iface)
+    }
+
+    /// The hop of the default route LAN connections with `mark` take.
+    pub fn hop_of_mark(&self, mark: ConnMark) -> Option<Hop> {
         use self::firewall::{Action, Match};
         let table = self.config.mangle.rules.iter().find_map(|r| {
             let marks_this = r
@@ -563,9 +568,7 @@ impl Router {
                 _ => None,
             }
         })?;
-        self.fib
-            .lookup_in(table, Ipv4Addr::new(1, 1, 1, 1))
-            .map(|h| h.iface)
+        self.fib.lookup_in(table, Ipv4Addr::new(1, 1, 1, 1))
     }
 }
 

@@ -442,7 +442,7 @@ impl Simulation {
                 flow.outcome = Some(outcome);
             }
             let (wan, started) = (flow.wan, flow.started);
-            let (app, session, bytes) = (flow.app, flow.session, flow.bytes_down);
+            let (app, session, bytes) = (flow.app, flow.session, flow.bytes_up + flow.bytes_down);
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
             }
