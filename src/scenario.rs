@@ -165,6 +165,15 @@ pub struct Lan {
     pub bandwidth: Bandwidth,
     #[serde(default = "lan_latency")]
     pub latency: Duration,
+    /// How much users differ: each host's sessions come at its own rate, the apps' rates
+    /// times a log-normal factor of median 1 with this sigma (0: every host alike). The
+    /// default, 1, gives a few heavy users as real offices have.
+    #[serde(default = "activity_spread")]
+    pub activity_spread: f64,
+}
+
+fn activity_spread() -> f64 {
+    1.0
 }
 
 fn gigabit() -> Bandwidth {
@@ -633,6 +642,12 @@ pub fn check(
                 "popularity {} must be between 0 (uniform) and 10 (one server takes all); around 1 is typical",
                 scenario.internet.popularity
             ),
+        ));
+    }
+    if !(0.0..=3.0).contains(&scenario.lan.activity_spread) {
+        return Err(at(
+            "activity_spread",
+            "activity_spread must be between 0 (every host alike) and 3".into(),
         ));
     }
     for (i, w) in scenario.wans.iter().enumerate() {

@@ -8,7 +8,7 @@
 //! `Completed` when the client has everything it asked for, or `Broken` with the cause of the
 //! last fault seen on its packets.
 
-use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
+use crate::packet::{FiveTuple, Packet, TcpFlags};
 use crate::units::{SEC, Time};
 use crate::world::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
 use crate::world::workload::{Connection, ConnectionKind};
@@ -376,15 +376,17 @@ impl Flow {
     /// A packet reached the server. Returns the cause if the server drops it.
     pub fn at_server(&mut self, now: Time, pkt: &Packet, out: &mut Outbox) -> Result<(), Cause> {
         let from = (pkt.tuple.src, pkt.tuple.src_port);
-        let opening = match pkt.tuple.protocol {
-            Protocol::Tcp => pkt.flags.has(TcpFlags::SYN),
-            _ => true,
+        // A SYN or a query from a new address is a new start the server takes as it comes;
+        // anything else must come from where the connection began.
+        let fresh = match &self.transport {
+            Transport::Tcp(_) => pkt.flags.has(TcpFlags::SYN),
+            Transport::UdpExchange { .. } => true,
+            Transport::UdpStream { .. } => self.peer.is_none(),
         };
         match self.peer {
-            Some(p) if p != from => return Err(Cause::NatAddressChanged),
-            None if !opening => return Err(Cause::NatAddressChanged),
-            None => self.peer = Some(from),
-            Some(_) => {}
+            Some(p) if p != from && !fresh => return Err(Cause::NatAddressChanged),
+            None if !fresh => return Err(Cause::NatAddressChanged),
+            _ => self.peer = Some(from),
         }
         if self.outcome.is_some() {
             return Ok(());

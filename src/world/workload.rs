@@ -10,7 +10,9 @@
 //! networks — which is what makes `both-addresses` split connections differently from address
 //! pairs. Each host runs each of its applications as a Poisson process; transfer sizes come from
 //! heavy-tailed distributions, so a handful of transfers carry most bytes and PCC's byte shares
-//! wander from its connection shares. Every host draws from its own seeded random stream.
+//! wander from its connection shares. Hosts differ in how busy they are (a log-normal factor
+//! per host), so a few heavy users carry much of the load — what makes per-address PCC lumpy.
+//! Every host draws from its own seeded random stream.
 
 use crate::router::firewall::AddrRange;
 use crate::scenario::{AppKind, Scenario, SizeDist};
@@ -143,13 +145,17 @@ impl Workload {
         let mut pairs = Vec::new();
         let mut cumulative = Vec::new();
         let mut total = 0.0;
+        let spread = LogNormal::new(0.0, scenario.lan.activity_spread).ok();
+        let mut activity_rng = Pcg64Mcg::seed_from_u64(seed ^ 0xac71_7e55);
         for host in 0..scenario.lan.hosts {
+            // Median 1, so the office's total is about what the apps' rates say.
+            let activity = spread.map_or(1.0, |d| d.sample(&mut activity_rng));
             for (a, plan) in apps.iter().enumerate() {
                 let runs = plan
                     .hosts
                     .is_none_or(|r| r.contains(Ipv4Addr::from(first_host + host)));
                 if runs && plan.mean_gap_s.is_finite() && plan.mean_gap_s > 0.0 {
-                    total += 1.0 / plan.mean_gap_s;
+                    total += activity / plan.mean_gap_s;
                     pairs.push((host, a as u16));
                     cumulative.push(total);
                 }
