@@ -1,0 +1,158 @@
+//! Comparing classifiers on the same traffic: which sessions each choice breaks, and results
+//! that do not depend on threads or on how the jobs were split.
+
+mod common;
+
+use pccsim::compare::{Comparison, Grid, Plan, Shard, ShardFile, aggregate, merge};
+use pccsim::units::SEC;
+use std::process::Command;
+
+fn plan(scenario: &str, classifiers: &[&str], seeds: u64, secs: u64) -> Plan {
+    let path = common::root().join("scenarios").join(scenario);
+    let loaded = common::scenario(scenario);
+    let grid = Grid {
+        classifiers: classifiers.iter().map(|c| c.to_string()).collect(),
+        ..Grid::default()
+    };
+    let seeds = (0..seeds).map(|i| loaded.scenario.seed + i).collect();
+    Plan::new(&loaded, &path, &grid, seeds, secs * SEC).unwrap()
+}
+
+fn compare(plan: &Plan) -> Comparison {
+    aggregate(&plan.meta(), &plan.run(Shard::ALL, &|_| {}))
+}
+
+fn mean(c: &Comparison, variant: &str, metric: &str) -> f64 {
+    let v = c.variants.iter().find(|v| v.label == variant).unwrap();
+    v.metrics.get(metric).map_or(f64::NAN, |e| e.mean)
+}
+
+#[test]
+fn the_classifier_decides_which_sessions_break() {
+    let classifiers = [
+        "src-address",
+        "both-addresses",
+        "both-addresses-and-ports",
+        "nth-unguarded",
+    ];
+    let c = compare(&plan("weighted_5_2.ron", &classifiers, 2, 180));
+    // Per-port hashing sends one banking login's connections out of both WANs.
+    assert!(mean(&c, "both-addresses-and-ports", "broken.ip-affinity") > 5.0);
+    for sticky in ["src-address", "both-addresses"] {
+        assert_eq!(mean(&c, sticky, "broken_share"), 0.0, "{sticky}");
+    }
+    // nth without its guards deals every packet again: connections change WAN mid-way.
+    assert!(mean(&c, "nth-unguarded", "broken.connection-remarked") > 50.0);
+    assert_eq!(
+        c.variants.last().unwrap().label,
+        "nth-unguarded",
+        "ranked last"
+    );
+    let best = c.best.iter().find(|b| b.metric == "broken_share").unwrap();
+    assert!(["src-address", "both-addresses"].contains(&best.variant.as_str()));
+    // Every variant says which rules it rewrote, by line.
+    for v in &c.variants {
+        assert!(
+            v.rewrites[0].starts_with("mangle lines 26–38"),
+            "{:?}",
+            v.rewrites
+        );
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_threads_or_shards() {
+    let p = plan("dual_wan.ron", &["both-addresses", "nth", "ecmp"], 3, 40);
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| serde_json::to_string(&compare(&p)).unwrap())
+    };
+    let one = on(1);
+    assert_eq!(one, on(2), "one thread and two give the same bytes");
+    // Three shards, through their files, merge to the same comparison.
+    let shards: Vec<ShardFile> = (1..=3)
+        .map(|index| {
+            let shard = Shard { index, count: 3 };
+            let file = ShardFile {
+                meta: p.meta(),
+                shard,
+                results: p.run(shard, &|_| {}),
+            };
+            serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap()
+        })
+        .collect();
+    let mut missing = shards.clone();
+    missing.remove(1);
+    assert_eq!(merge(missing).unwrap_err(), "shard 2/3 is missing");
+    let (meta, results) = merge(shards).unwrap();
+    assert_eq!(
+        serde_json::to_string(&aggregate(&meta, &results)).unwrap(),
+        one
+    );
+}
+
+#[test]
+fn compare_writes_the_comparison_files_with_their_field_names() {
+    let out = std::env::temp_dir().join(format!("pccsim-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = Command::new(env!("CARGO_BIN_EXE_pccsim"))
+        .args(["compare", "scenarios/dual_wan.ron", "--classifier"])
+        .args(["src-address,ecmp", "--weights", "1:1,2:1", "--seeds", "2"])
+        .args(["--duration", "20s", "--out"])
+        .arg(&out)
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(stdout.contains("best share_deviation:"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&common::read(&out.join("comparison.json"))).unwrap();
+    let variants = json["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 4, "2 weights × 2 classifiers");
+    let labels: Vec<&str> = variants
+        .iter()
+        .map(|v| v["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"2:1 ecmp"), "{labels:?}");
+    for v in variants {
+        assert_eq!(v["seeds"].as_array().unwrap().len(), 2);
+        assert!(v["classifier"].is_string());
+        let m = &v["metrics"];
+        for name in [
+            "connection_share.isp1",
+            "byte_share.isp2",
+            "broken.ip-affinity",
+        ] {
+            let e = &m[name];
+            assert!(
+                e["ci95_low"].as_f64().unwrap() <= e["mean"].as_f64().unwrap(),
+                "{name}"
+            );
+            assert!(
+                e["mean"].as_f64().unwrap() <= e["ci95_high"].as_f64().unwrap(),
+                "{name}"
+            );
+        }
+    }
+    for f in ["comparison.csv", "comparison.png", "comparison.svg"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // A bad classifier is refused before anything runs.
+    let bad = Command::new(env!("CARGO_BIN_EXE_pccsim"))
+        .args([
+            "compare",
+            "scenarios/dual_wan.ron",
+            "--classifier",
+            "src-adress",
+        ])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a classifier"));
+    std::fs::remove_dir_all(&out).unwrap();
+}
