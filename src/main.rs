@@ -368,7 +368,7 @@ fn run_plan(
     let written = if shard == Shard::ALL {
         let comparison = pccsim::compare::aggregate(&plan.meta(), &results);
         print!("{}", pccsim::report::compare::table(&comparison));
-        pccsim::report::compare::write_files(folder.staging(), &comparison)
+        pccsim::report::compare::write_files(folder.staging(), &comparison, &plan.sources)
     } else {
         let file = ShardFile {
             meta: plan.meta(),
@@ -409,7 +409,9 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
     let folder = pccsim::report::ResultsFolder::claim(&out, &files)?;
     let comparison = pccsim::compare::aggregate(&meta, &results);
     print!("{}", pccsim::report::compare::table(&comparison));
-    if let Err(e) = pccsim::report::compare::write_files(folder.staging(), &comparison) {
+    if let Err(e) =
+        pccsim::report::compare::write_files(folder.staging(), &comparison, &meta.sources)
+    {
         folder.abandon();
         return Err(e);
     }
@@ -471,7 +473,8 @@ fn simulate_into(
         return Err(pccsim::Error::io(folder.path().join(name), e));
     }
     print!("{}", report::table(&summary, args.max_broken));
-    report::write_files(dir, &summary, &run.metrics)?;
+    let sources = report::Sources::of(loaded);
+    report::write_files(dir, &summary, &run.metrics, &sources, args.max_broken)?;
     Ok((summary, run.router))
 }
 

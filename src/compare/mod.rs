@@ -111,6 +111,7 @@ pub struct Variant {
 }
 
 pub struct Plan {
+    pub sources: crate::report::Sources,
     pub variants: Vec<Variant>,
     pub seeds: Vec<u64>,
     pub duration: Time,
@@ -161,8 +162,12 @@ pub struct JobResult {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     pub scenario: String,
+    /// The scenario and the configuration the variants were made from, for the report.
+    pub sources: crate::report::Sources,
     pub duration_s: f64,
     pub seeds: Vec<u64>,
+    /// The WANs by their ISP names, in the scenario's order.
+    pub wans: Vec<String>,
     pub variants: Vec<VariantMeta>,
 }
 
@@ -224,6 +229,7 @@ impl Plan {
             .map(|&i| crate::report::configured_share(&router, base.config.iface_name(i)))
             .collect();
         Ok(Plan {
+            sources: crate::report::Sources::of(base),
             variants,
             seeds,
             duration,
@@ -244,6 +250,8 @@ impl Plan {
         let base = &self.variants[0].loaded.scenario;
         Meta {
             scenario: base.name.clone(),
+            sources: self.sources.clone(),
+            wans: base.wans.iter().map(|w| w.isp.clone()).collect(),
             duration_s: self.duration as f64 / SEC as f64,
             seeds: self.seeds.clone(),
             variants: self
@@ -393,6 +401,8 @@ pub struct Comparison {
     pub scenario: String,
     pub duration_s: f64,
     pub seeds: Vec<u64>,
+    /// The WANs by their ISP names (`<WAN>` in metric names), in the scenario's order.
+    pub wans: Vec<String>,
     /// Best first (fewest broken connections, then the split closest to the target).
     pub variants: Vec<VariantResult>,
     /// Per key metric, the variant that did best.
@@ -490,6 +500,7 @@ pub fn aggregate(meta: &Meta, results: &[JobResult]) -> Comparison {
         scenario: meta.scenario.clone(),
         duration_s: meta.duration_s,
         seeds: meta.seeds.clone(),
+        wans: meta.wans.clone(),
         variants,
         best,
     }

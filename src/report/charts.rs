@@ -31,6 +31,8 @@ struct Line {
     label: String,
     color: RGBAColor,
     points: Vec<(f64, f64)>,
+    /// A level rather than a measurement (a link's capacity): drawn dashed, without a legend.
+    dashed: bool,
 }
 
 /// Okabe and Ito's palette, which readers with any common colour-vision deficiency can tell
@@ -74,8 +76,32 @@ fn per_wan(
                 .filter(|s| s.wan == i)
                 .filter_map(|s| Some((minutes(s), value(s)?)))
                 .collect(),
+            dashed: false,
         })
         .collect()
+}
+
+/// Each WAN's capacity as a dashed level across the run, where it is within sight of the
+/// traffic (at most twice the panel's peak), with the capacity in the WAN's legend.
+fn with_capacity(mut lines: Vec<Line>, capacity_mbps: &[f64], duration_min: f64) -> Vec<Line> {
+    let peak = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let mut levels = Vec::new();
+    for (l, &cap) in lines.iter_mut().zip(capacity_mbps) {
+        l.label = format!("{}, {cap:.0} Mbit/s", l.label);
+        if cap <= 2.0 * peak {
+            levels.push(Line {
+                label: String::new(),
+                color: l.color,
+                points: vec![(0.0, cap), (duration_min, cap)],
+                dashed: true,
+            });
+        }
+    }
+    lines.extend(levels);
+    lines
 }
 
 /// A panel of lines over the run's minutes.
@@ -86,11 +112,12 @@ fn line_panel<DB: DrawingBackend>(
     duration_min: f64,
     lines: &[Line],
 ) -> Result<(), String> {
+    // Headroom above the highest point for the legend, so it covers no data.
     let top = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
         .fold(1.0f64, f64::max)
-        * 1.15;
+        * (1.15 + 0.12 * lines.iter().filter(|l| !l.dashed).count() as f64);
     let mut chart = ChartBuilder::on(panel)
         .caption(caption, ("sans-serif", 18))
         .margin(12)
@@ -107,6 +134,17 @@ fn line_panel<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
     for l in lines {
         let color = l.color;
+        if l.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    l.points.iter().copied(),
+                    8,
+                    6,
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?;
+            continue;
+        }
         chart
             .draw_series(LineSeries::new(
                 l.points.iter().copied(),
@@ -119,6 +157,7 @@ fn line_panel<DB: DrawingBackend>(
     if !lines.is_empty() {
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 14))
@@ -147,18 +186,25 @@ fn panels<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Per-WAN throughput over time: downstream above, upstream below.
+/// Per-WAN throughput over time, downstream above, upstream below, each against the link's
+/// capacity.
 pub fn throughput(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
+    let minutes = summary.duration_s / 60.0;
+    let capacity = |f: fn(&super::WanSummary) -> u64| -> Vec<f64> {
+        summary.wans.iter().map(|w| f(w) as f64 / 1e6).collect()
+    };
+    let down = per_wan(summary, metrics, |s| Some(s.down_bps / 1e6));
+    let up = per_wan(summary, metrics, |s| Some(s.up_bps / 1e6));
     let content = [
         (
-            "download (ISP → router)".to_string(),
+            "download (ISP → router); dashed: the link's capacity".to_string(),
             "Mbit/s",
-            per_wan(summary, metrics, |s| Some(s.down_bps / 1e6)),
+            with_capacity(down, &capacity(|w| w.capacity_down_bps), minutes),
         ),
         (
-            "upload (router → ISP)".to_string(),
+            "upload (router → ISP); dashed: the link's capacity".to_string(),
             "Mbit/s",
-            per_wan(summary, metrics, |s| Some(s.up_bps / 1e6)),
+            with_capacity(up, &capacity(|w| w.capacity_up_bps), minutes),
         ),
     ];
     let title = format!("{}: throughput per WAN", summary.scenario);
@@ -192,6 +238,7 @@ pub fn health(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Er
                 label: cause.name().to_string(),
                 color: Palette99::pick(c + 10).to_rgba(),
                 points,
+                dashed: false,
             }
         })
         .collect();
@@ -547,16 +594,7 @@ pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Erro
         fn on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
             let c = self.0;
             root.fill(&WHITE).map_err(|e| e.to_string())?;
-            let wans: Vec<String> = c
-                .variants
-                .first()
-                .map(|v| {
-                    let keys = v.metrics.keys();
-                    keys.filter_map(|k| k.strip_prefix("connection_share."))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let wans = &c.wans;
             let (top, bottom) = root.split_vertically(SIZE.1 * 3 / 5);
             let share_of = |v: &crate::compare::VariantResult, wan: &str| {
                 v.metrics.get(&format!("connection_share.{wan}")).copied()
@@ -567,6 +605,7 @@ pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Erro
                 .map(|v| wans.iter().map(|w| share_of(v, w)).collect())
                 .collect();
             let labels: Vec<String> = wans.clone();
+            // A WAN keeps the colour it has in the run's charts: its place in the scenario.
             let colors: Vec<RGBAColor> = (0..wans.len()).map(wan_color).collect();
             grouped_bars(
                 &top,

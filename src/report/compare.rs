@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The files `compare` writes.
-pub const COMPARE_FILES: [&str; 4] = [
+pub const COMPARE_FILES: [&str; 5] = [
+    "report.html",
     "comparison.json",
     "comparison.csv",
     "comparison.png",
@@ -190,13 +191,15 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// Writes the comparison's files into `dir`.
-pub fn write_files(dir: &Path, c: &Comparison) -> Result<(), Error> {
+/// Writes the comparison's files and its `report.html` into `dir`.
+pub fn write_files(dir: &Path, c: &Comparison, sources: &super::Sources) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(c).expect("comparison serialises") + "\n";
     let write = |name: &str, text: &str| {
         std::fs::write(dir.join(name), text).map_err(|e| Error::io(dir.join(name), e))
     };
     write("comparison.json", &json)?;
     write("comparison.csv", &csv(c))?;
-    super::charts::comparison(dir, c)
+    super::charts::comparison(dir, c)?;
+    let page = super::html::compare_page(c, dir, &sources.scenario, &sources.config)?;
+    write(super::html::REPORT_FILE, &page)
 }

@@ -7,6 +7,7 @@
 mod charts;
 pub mod compare;
 mod folder;
+mod html;
 
 pub use folder::ResultsFolder;
 
@@ -572,7 +573,8 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
 }
 
 /// The files a run writes besides optional ones: what a results folder must have room for.
-pub const FILES: [&str; 8] = [
+pub const FILES: [&str; 9] = [
+    "report.html",
     "summary.json",
     "timeseries.csv",
     "throughput.png",
@@ -589,8 +591,36 @@ pub const FAILOVER_FILES: [&str; 2] = ["failover.png", "failover.svg"];
 /// `connections.csv`, written as connections end.
 pub const CONNECTIONS_FILE: &str = "connections.csv";
 
-/// Writes the summary, time series and charts into `dir`.
-pub fn write_files(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
+/// What a report shows of where its results came from: the scenario file as written and the
+/// router's configuration as pccsim read it.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Sources {
+    pub scenario: String,
+    pub config: String,
+    pub config_file: String,
+}
+
+impl Sources {
+    pub fn of(loaded: &Loaded) -> Sources {
+        let scenario = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+        let cfg = &loaded.config;
+        Sources {
+            scenario,
+            config: crate::routeros::export::export(cfg, cfg.dialect, false),
+            config_file: loaded.config_file.clone(),
+        }
+    }
+}
+
+/// Writes the summary, time series, charts and `report.html` into `dir`; the page's banner
+/// shows when more than `max_broken` of the connections broke.
+pub fn write_files(
+    dir: &Path,
+    summary: &Summary,
+    metrics: &Metrics,
+    sources: &Sources,
+    max_broken: f64,
+) -> Result<(), Error> {
     let write = |file: &str, text: &str| {
         let p = dir.join(file);
         std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
@@ -603,7 +633,15 @@ pub fn write_files(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(
     if !summary.failover.is_empty() {
         charts::failover(dir, summary, metrics)?;
     }
-    Ok(())
+    let page = html::run_page(
+        summary,
+        dir,
+        &sources.scenario,
+        &sources.config,
+        &sources.config_file,
+        max_broken,
+    )?;
+    write(html::REPORT_FILE, &page)
 }
 
 /// `connections.csv`: one row per connection, streamed to `out` as each ends.

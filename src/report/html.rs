@@ -1,0 +1,340 @@
+//! `report.html`: one self-contained page per run or comparison — tables, the charts inline as
+//! SVG, the findings of `pccsim check`, and the scenario and configuration it came from — that
+//! opens offline in any browser, to project in a class or attach to a change request. No
+//! scripts, no external files: a style sheet and markup.
+
+use super::Summary;
+use crate::compare::Comparison;
+use crate::error::Error;
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub const REPORT_FILE: &str = "report.html";
+
+const STYLE: &str = "
+body { font-family: system-ui, 'DejaVu Sans', sans-serif; margin: 2em auto; max-width: 1150px;
+       color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
+.sub { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f2f2f2; }
+td:first-child, th:first-child { text-align: left; }
+.bad { color: #b00020; font-weight: bold; }
+.banner { background: #fde7e9; border: 2px solid #b00020; padding: 0.6em 1em; }
+.finding { margin: 0.2em 0; }
+.error { color: #b00020; } .warning { color: #8a5a00; } .info { color: #555; }
+figure { margin: 1em 0; } svg { max-width: 100%; height: auto; }
+pre { background: #f7f7f7; border: 1px solid #ddd; padding: 0.8em; overflow-x: auto;
+      font-size: 0.85em; }
+";
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// A table from a header and rows of cells (already escaped where needed).
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    out.push_str("<table><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>\n");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{c}</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// The SVG chart `name` from `dir`, inline.
+fn chart(out: &mut String, dir: &Path, name: &str, caption: &str) -> Result<(), Error> {
+    let path = dir.join(format!("{name}.svg"));
+    let svg = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let _ = write!(
+        out,
+        "<figure>{svg}<figcaption>{}</figcaption></figure>\n",
+        esc(caption)
+    );
+    Ok(())
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        esc(title)
+    )
+}
+
+/// Where the world and the router's configuration came from, in full.
+fn sources(out: &mut String, scenario: &str, config: &str) {
+    out.push_str("<h2>Scenario and configuration</h2>\n");
+    let _ = write!(
+        out,
+        "<details open><summary>Scenario</summary><pre>{}</pre></details>\n\
+         <details open><summary>Router configuration (as pccsim reads it, /export form)</summary>\
+         <pre>{}</pre></details>\n",
+        esc(scenario),
+        esc(config)
+    );
+}
+
+fn findings(out: &mut String, findings: &[crate::check::Finding], config_file: &str) {
+    out.push_str("<h2>What pccsim check finds</h2>\n");
+    if findings.is_empty() {
+        out.push_str("<p>No classic PCC mistakes found.</p>\n");
+    }
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "<p class=\"finding {}\">{}[{}] {}:{}: {}</p>",
+            f.severity.label(),
+            f.severity.label(),
+            esc(&f.id),
+            esc(config_file),
+            f.line,
+            esc(&f.message)
+        );
+    }
+}
+
+/// The page of one run; its charts are read from `dir`.
+pub fn run_page(
+    s: &Summary,
+    dir: &Path,
+    scenario: &str,
+    config: &str,
+    config_file: &str,
+    max_broken: f64,
+) -> Result<String, Error> {
+    let mut out = String::new();
+    let _ = writeln!(out, "<h1>{} — pccsim run</h1>", esc(&s.scenario));
+    let _ = writeln!(
+        out,
+        "<p class=\"sub\">seed {}, {:.0} s simulated, RouterOS {} configuration</p>",
+        s.seed, s.duration_s, s.dialect
+    );
+    if s.too_many_broken(max_broken) {
+        let _ = writeln!(
+            out,
+            "<p class=\"banner\">BROKEN: {} of the connections that ended broke (more than {}).</p>",
+            pct(s.connections.broken_share),
+            pct(max_broken)
+        );
+    }
+    out.push_str("<h2>Load per WAN</h2>\n");
+    let rows: Vec<Vec<String>> = s
+        .wans
+        .iter()
+        .map(|w| {
+            let broken = if w.broken > 0 {
+                format!("<span class=\"bad\">{}</span>", w.broken)
+            } else {
+                "0".into()
+            };
+            vec![
+                esc(&w.name),
+                esc(&w.isp),
+                w.connections.to_string(),
+                pct(w.connection_share),
+                w.configured_share.map_or("-".into(), pct),
+                pct(w.byte_share),
+                pct(w.mean_utilisation_down),
+                pct(w.peak_utilisation_down),
+                pct(w.peak_utilisation_up),
+                broken,
+            ]
+        })
+        .collect();
+    let header = [
+        "WAN",
+        "ISP",
+        "connections",
+        "share",
+        "configured",
+        "byte share",
+        "mean util down",
+        "peak util down",
+        "peak util up",
+        "broken",
+    ];
+    table(&mut out, &header, &rows);
+    let c = &s.connections;
+    let causes: Vec<String> = c
+        .broken_by_cause
+        .iter()
+        .map(|(k, v)| format!("{} {v}", esc(k)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p>{} connections started, {} completed, {} broken{}, {} still open at the end.</p>",
+        c.total,
+        c.completed,
+        c.broken,
+        if causes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", causes.join(", "))
+        },
+        c.active_at_end
+    );
+    out.push_str("<h2>Applications</h2>\n");
+    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
+    let rows: Vec<Vec<String>> = s
+        .apps
+        .iter()
+        .map(|a| {
+            vec![
+                esc(&a.name),
+                a.connections.to_string(),
+                a.broken.to_string(),
+                ms(a.mean_completion_ms),
+                a.mean_goodput_mbps
+                    .map_or("-".into(), |v| format!("{v:.2}")),
+                a.sessions.to_string(),
+                a.session_success.map_or("-".into(), pct),
+                ms(a.mean_page_load_ms),
+            ]
+        })
+        .collect();
+    let header = [
+        "app",
+        "connections",
+        "broken",
+        "mean completion",
+        "goodput Mbit/s",
+        "sessions",
+        "sessions ok",
+        "page load",
+    ];
+    table(&mut out, &header, &rows);
+    if !s.failover.is_empty() {
+        out.push_str("<h2>Failover</h2>\n");
+        let t = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.1} s"));
+        let rows: Vec<Vec<String>> = s
+            .failover
+            .iter()
+            .map(|f| {
+                vec![
+                    esc(&f.wan),
+                    esc(&f.kind),
+                    format!("{:.1} s", f.failed_at_s),
+                    t(f.detected_at_s),
+                    t(f.recovered_at_s),
+                    t(f.failback_at_s),
+                    f.broken_at_failover.to_string(),
+                    f.broken_at_failback.to_string(),
+                ]
+            })
+            .collect();
+        let header = [
+            "WAN",
+            "failure",
+            "failed",
+            "detected",
+            "repaired",
+            "used again",
+            "broken at failover",
+            "broken at failback",
+        ];
+        table(&mut out, &header, &rows);
+    }
+    findings(&mut out, &s.findings, config_file);
+    out.push_str("<h2>Charts</h2>\n");
+    chart(
+        &mut out,
+        dir,
+        "shares",
+        "Share per WAN: configured, connections, address pairs, bytes; broken connections in red.",
+    )?;
+    chart(
+        &mut out,
+        dir,
+        "throughput",
+        "Throughput per WAN over the run, against each link's capacity.",
+    )?;
+    chart(
+        &mut out,
+        dir,
+        "health",
+        "Broken connections, queue drops, losses and round-trip time over the run.",
+    )?;
+    if !s.failover.is_empty() {
+        chart(
+            &mut out,
+            dir,
+            "failover",
+            "Failures, their detection and the routes in use.",
+        )?;
+    }
+    sources(&mut out, scenario, config);
+    Ok(page(&format!("{} — pccsim run", s.scenario), &out))
+}
+
+/// The page of a comparison; its chart is read from `dir`.
+pub fn compare_page(
+    c: &Comparison,
+    dir: &Path,
+    scenario: &str,
+    config: &str,
+) -> Result<String, Error> {
+    let mut out = String::new();
+    let _ = writeln!(out, "<h1>{} — pccsim compare</h1>", esc(&c.scenario));
+    let _ = writeln!(
+        out,
+        "<p class=\"sub\">{} variants on the same traffic, seeds {:?}, {:.0} s simulated each; \
+         every figure is a mean with its 95% interval over the seeds.</p>",
+        c.variants.len(),
+        c.seeds,
+        c.duration_s
+    );
+    out.push_str("<h2>Ranking</h2>\n<pre>");
+    out.push_str(&esc(&super::compare::table(c)));
+    out.push_str("</pre>\n");
+    chart(
+        &mut out,
+        dir,
+        "comparison",
+        "Share of connections per WAN and connections broken, per variant, with 95% intervals.",
+    )?;
+    out.push_str("<h2>Every metric</h2>\n");
+    let names: std::collections::BTreeSet<&String> =
+        c.variants.iter().flat_map(|v| v.metrics.keys()).collect();
+    let mut header = vec!["metric"];
+    header.extend(c.variants.iter().map(|v| v.label.as_str()));
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| {
+            let mut r = vec![esc(n)];
+            r.extend(c.variants.iter().map(|v| {
+                v.metrics.get(*n).map_or("-".into(), |e| {
+                    format!("{:.4} [{:.4}, {:.4}]", e.mean, e.ci95_low, e.ci95_high)
+                })
+            }));
+            r
+        })
+        .collect();
+    table(&mut out, &header, &rows);
+    sources(&mut out, scenario, config);
+    Ok(page(&format!("{} — pccsim compare", c.scenario), &out))
+}
