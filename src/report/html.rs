@@ -70,9 +70,9 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
 fn chart(out: &mut String, dir: &Path, name: &str, caption: &str) -> Result<(), Error> {
     let path = dir.join(format!("{name}.svg"));
     let svg = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{svg}<figcaption>{}</figcaption></figure>\n",
+        "<figure>{svg}<figcaption>{}</figcaption></figure>",
         esc(caption)
     );
     Ok(())
@@ -110,7 +110,7 @@ fn findings(out: &mut String, findings: &[crate::check::Finding], config_file: &
             "<p class=\"finding {}\">{}[{}] {}:{}: {}</p>",
             f.severity.label(),
             f.severity.label(),
-            esc(&f.id),
+            esc(f.id),
             esc(config_file),
             f.line,
             esc(&f.message)
