@@ -327,13 +327,10 @@ fn sweep(
 ) -> Result<(), pccsim::Error> {
     let sweep = pccsim::compare::Sweep::load(&file)?;
     let loaded = pccsim::scenario::load_with_config(&sweep.scenario, None)?;
-    let duration = sweep.duration.map_or(loaded.duration(), |d| d.0);
-    if duration == 0 {
-        return Err(pccsim::Error::Invalid(format!(
-            "{}: the duration must be longer than 0",
-            file.display()
-        )));
-    }
+    let duration = match sweep.duration.0 {
+        0 => loaded.duration(),
+        d => d,
+    };
     let out = out
         .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-sweep", loaded.scenario.name)));
     let seeds = (0..sweep.seeds as u64)

@@ -156,3 +156,40 @@ fn compare_writes_the_comparison_files_with_their_field_names() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a classifier"));
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn a_sweep_in_slices_merges_to_the_whole_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("sweep.ron");
+    let scenario = common::root().join("scenarios/dual_wan.ron");
+    std::fs::write(
+        &sweep,
+        format!(
+            "Sweep(scenario: {:?}, seeds: 2, duration: \"20s\", \
+             classifiers: [\"src-address\", \"both-addresses\"], fasttrack: [false])",
+            scenario.display().to_string()
+        ),
+    )
+    .unwrap();
+    let pccsim = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_pccsim"))
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+    };
+    pccsim(&["sweep", "sweep.ron", "--out", "whole"]);
+    pccsim(&["sweep", "sweep.ron", "--shard", "1/2", "--out", "s1"]);
+    pccsim(&["sweep", "sweep.ron", "--shard", "2/2", "--out", "s2"]);
+    pccsim(&[
+        "merge",
+        "s1/shard-1-of-2.json",
+        "s2/shard-2-of-2.json",
+        "--out",
+        "merged",
+    ]);
+    let read = |d: &str| common::read(&tmp.path().join(d).join("comparison.json"));
+    assert_eq!(read("whole"), read("merged"));
+    assert!(read("whole").contains("\"label\": \"both-addresses fasttrack off\""));
+}

@@ -53,9 +53,9 @@ pub struct Sweep {
     /// How many seeds, from the scenario's own upwards.
     #[serde(default = "default_seeds")]
     pub seeds: u32,
-    /// Simulate this long instead of the scenario's duration.
+    /// Simulate this long instead of the scenario's duration (0, the default: the scenario's).
     #[serde(default)]
-    pub duration: Option<crate::units::Duration>,
+    pub duration: crate::units::Duration,
     #[serde(default)]
     pub classifiers: Vec<String>,
     #[serde(default)]
