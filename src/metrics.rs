@@ -174,6 +174,9 @@ pub struct AppMetrics {
     /// Steps (web pages) whose connections all completed, and their total time.
     pub steps: u64,
     pub step_time: Time,
+    /// Calls: the sum of their MOS (worse direction) and how many.
+    pub mos_sum: f64,
+    pub calls: u64,
 }
 
 impl AppMetrics {

@@ -248,6 +248,16 @@ pub enum AppKind {
         request: SizeDist,
         object: SizeDist,
     },
+    /// A VoIP call: SIP signalling (one exchange on `sip_port`), then the call's RTP stream to
+    /// the same provider on `rtp_port` at a constant rate for a while. The provider takes media
+    /// only from the public address the call was signalled from (`ip-affinity`).
+    Call {
+        sip_port: u16,
+        rtp_port: u16,
+        packet: Size,
+        interval: Duration,
+        duration: (Duration, Duration),
+    },
     /// An IP-sensitive session (online banking, a payment portal): `connections` connections
     /// to one service, one after another, about `over` in all. The service ends the session
     /// when a connection arrives from another public address than the first (`ip-affinity`).
@@ -660,7 +670,7 @@ pub fn check(
         }
     }
     for app in &scenario.apps {
-        if let AppKind::UdpStream { interval, .. } = &app.kind
+        if let AppKind::UdpStream { interval, .. } | AppKind::Call { interval, .. } = &app.kind
             && interval.0 < crate::units::MS
         {
             return Err(at(

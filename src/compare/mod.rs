@@ -385,6 +385,7 @@ fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
             ("goodput_mbps", a.mean_goodput_mbps),
             ("session_success", a.session_success),
             ("page_load_ms", a.mean_page_load_ms),
+            ("mos", a.mean_mos),
         ];
         for (key, value) in app {
             if let Some(v) = value {
@@ -431,7 +432,9 @@ pub struct Best {
 
 /// Whether more of a metric is better.
 fn higher_is_better(metric: &str) -> bool {
-    metric.ends_with("session_success") || metric.ends_with("goodput_mbps")
+    metric.ends_with("session_success")
+        || metric.ends_with("goodput_mbps")
+        || metric.ends_with(".mos")
 }
 
 /// The metrics `best` speaks of, in this order, where present.
@@ -445,6 +448,7 @@ fn key_metrics(names: &[String]) -> Vec<String> {
             .filter(|n| n.starts_with("app."))
             .filter(|n| {
                 n.ends_with("session_success")
+                    || n.ends_with(".mos")
                     || n.ends_with("page_load_ms")
                     || n.ends_with("completion_ms")
             })

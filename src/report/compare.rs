@@ -26,6 +26,7 @@ fn cell(e: Option<&Estimate>, unit: Unit) -> String {
         Unit::Percent => format!("{:.1}% ±{:.1}", e.mean * 100.0, half * 100.0),
         Unit::Millis => format!("{:.0} ms ±{:.0}", e.mean, half),
         Unit::Count => format!("{:.1} ±{:.1}", e.mean, half),
+        Unit::Mos => format!("{:.2} ±{:.2}", e.mean, half),
     }
 }
 
@@ -34,10 +35,14 @@ enum Unit {
     Percent,
     Millis,
     Count,
+    /// A mean opinion score, 1–5.
+    Mos,
 }
 
 fn unit_of(metric: &str) -> Unit {
-    if metric.ends_with("_ms") {
+    if metric.ends_with(".mos") {
+        Unit::Mos
+    } else if metric.ends_with("_ms") {
         Unit::Millis
     } else if metric.starts_with("broken.") || metric == "broken" {
         Unit::Count
@@ -65,6 +70,8 @@ fn columns(c: &Comparison) -> Vec<(String, String)> {
                 cols.push((n.clone(), format!("{a} sessions ok")));
             } else if let Some(a) = app.strip_suffix(".page_load_ms") {
                 cols.push((n.clone(), format!("{a} page load")));
+            } else if let Some(a) = app.strip_suffix(".mos") {
+                cols.push((n.clone(), format!("{a} MOS")));
             }
         }
     }

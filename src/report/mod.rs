@@ -66,6 +66,8 @@ pub struct AppSummary {
     pub sessions_failed_by_cause: BTreeMap<String, u64>,
     /// Web pages: mean time for all of a page's objects.
     pub mean_page_load_ms: Option<f64>,
+    /// Calls (constant-rate streams): mean MOS of the worse direction, ITU-T G.107 E-model.
+    pub mean_mos: Option<f64>,
 }
 
 impl AppSummary {
@@ -84,6 +86,7 @@ impl AppSummary {
             session_success: (a.sessions > 0).then(|| 1.0 - share(a.sessions_failed(), a.sessions)),
             sessions_failed_by_cause: by_cause(a.sessions_failed.iter().map(|(c, n)| (*c, *n))),
             mean_page_load_ms: ms(a.step_time, a.steps).filter(|_| pages),
+            mean_mos: (a.calls > 0).then(|| a.mos_sum / a.calls as f64),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 use crate::packet::{FiveTuple, Packet, TcpFlags};
 use crate::units::{SEC, Time};
+use crate::world::quality::Reception;
 use crate::world::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
 use crate::world::workload::{Connection, ConnectionKind};
 use std::net::Ipv4Addr;
@@ -151,6 +152,8 @@ enum Transport {
         next_tick: Time,
         last_heard: Time,
         sent: u32,
+        /// What arrived at the host and at the server.
+        rx: Box<[Reception; 2]>,
     },
 }
 
@@ -204,6 +207,7 @@ impl Flow {
                 next_tick: now,
                 last_heard: now,
                 sent: 0,
+                rx: Box::default(),
             },
         };
         Flow {
@@ -350,6 +354,7 @@ impl Flow {
             next_tick,
             last_heard,
             sent,
+            ..
         } = &mut self.transport
         else {
             return;
@@ -398,7 +403,10 @@ impl Flow {
             Transport::UdpExchange { response, .. } => {
                 out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response)));
             }
-            Transport::UdpStream { .. } => {}
+            Transport::UdpStream { interval, rx, .. } => {
+                let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
+                rx[1].arrived(now, sent_at);
+            }
         }
         Ok(())
     }
@@ -419,9 +427,30 @@ impl Flow {
                 }
             }
             Transport::UdpExchange { .. } => self.outcome = Some(Outcome::Completed),
-            Transport::UdpStream { last_heard, .. } => *last_heard = now,
+            Transport::UdpStream {
+                last_heard,
+                interval,
+                rx,
+                ..
+            } => {
+                *last_heard = now;
+                let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
+                rx[0].arrived(now, sent_at);
+            }
         }
         Ok(())
+    }
+
+    /// For a call (a constant-rate stream): the MOS of its worse direction.
+    pub fn mos(&self) -> Option<f64> {
+        match &self.transport {
+            Transport::UdpStream { sent, rx, .. } => {
+                let down = rx[0].mos(*sent)?;
+                let up = rx[1].mos(*sent)?;
+                Some(down.min(up))
+            }
+            _ => None,
+        }
     }
 }
 

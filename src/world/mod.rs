@@ -1,5 +1,5 @@
 //! The simulated world around the router: the [`lan`] and the connections its hosts open
-//! ([`flow`], with [`tcp`]), the links on the router's ports ([`link`], with [`pcap`] captures),
+//! ([`flow`], with [`tcp`], and a call's [`quality`]), the links on the router's ports ([`link`], with [`pcap`] captures),
 //! the ISPs ([`isp`]: access line, gateway, upstream), the [`internet`] beyond them, the graph
 //! they form ([`topology`]), the traffic ([`workload`], run as application [`session`]s), and the [`engine`] that
 //! advances it all in simulated time. [`builder`] makes a world from a scenario file or in code.
@@ -12,6 +12,7 @@ pub mod isp;
 pub mod lan;
 pub mod link;
 pub mod pcap;
+pub mod quality;
 pub mod session;
 pub mod tcp;
 pub mod topology;

@@ -219,6 +219,13 @@ impl Workload {
                 gap: think.0,
                 affinity: false,
             },
+            AppKind::Call { .. } => Shape {
+                steps: 2,
+                burst: 1,
+                servers: 1,
+                gap: 0,
+                affinity: true,
+            },
             AppKind::IpSensitive {
                 connections, over, ..
             } => Shape {
@@ -250,8 +257,15 @@ impl Workload {
             .unwrap_or(mean)
     }
 
-    /// A connection `host` opens now to `server` for `app`.
-    pub fn connection(&mut self, now: Time, host: u32, app: u16, server: u32) -> Connection {
+    /// A connection `host` opens now to `server` for `app`, at step `step` of its session.
+    pub fn connection(
+        &mut self,
+        now: Time,
+        host: u32,
+        app: u16,
+        server: u32,
+        step: u32,
+    ) -> Connection {
         let plan = &self.apps[app as usize];
         let state = &mut self.hosts[host as usize];
         let rng = &mut state.rng;
@@ -296,11 +310,25 @@ impl Workload {
                     response: response.0 as u32,
                 },
             ),
+            AppKind::Call { sip_port, .. } if step == 0 => (
+                *sip_port,
+                ConnectionKind::UdpExchange {
+                    request: SIP_INVITE,
+                    response: SIP_OK,
+                },
+            ),
             AppKind::UdpStream {
                 port,
                 packet,
                 interval,
                 duration,
+            }
+            | AppKind::Call {
+                rtp_port: port,
+                packet,
+                interval,
+                duration,
+                ..
             } => {
                 let (lo, hi) = (duration.0.0, duration.1.0.max(duration.0.0 + 1));
                 (
@@ -346,6 +374,10 @@ impl Shape {
         affinity: false,
     };
 }
+
+/// A SIP INVITE with its SDP, and the 200 OK that answers it, in bytes.
+const SIP_INVITE: u32 = 900;
+const SIP_OK: u32 = 700;
 
 /// Transfer sizes are capped at 1 GiB, which keeps sequence numbers in 32 bits.
 const MAX_TRANSFER: f64 = (1u64 << 30) as f64;

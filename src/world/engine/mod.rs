@@ -324,7 +324,7 @@ impl Simulation {
         let shape = self.workload.shape(app);
         if shape == crate::world::workload::Shape::SINGLE {
             let server = self.workload.server(host, app);
-            return self.open_connection(host, app, server, session::NONE);
+            return self.open_connection(host, app, server, session::NONE, 0);
         }
         let id = match self.free_sessions.pop() {
             Some(id) => id,
@@ -353,14 +353,15 @@ impl Simulation {
             servers[0] = s.public_server;
         }
         s.public_server = servers[0];
+        let step = s.steps_done;
         for k in 0..shape.burst {
             let server = servers[(k % shape.servers) as usize];
-            self.open_connection(host, app, server, id);
+            self.open_connection(host, app, server, id, step);
         }
     }
 
-    fn open_connection(&mut self, host: u32, app: u16, server: u32, session: u32) {
-        let conn = self.workload.connection(self.now, host, app, server);
+    fn open_connection(&mut self, host: u32, app: u16, server: u32, session: u32, step: u32) {
+        let conn = self.workload.connection(self.now, host, app, server, step);
         let id = self.allocate_slot();
         let tuple = FiveTuple {
             src: self.workload.host_ip(host),
@@ -443,6 +444,7 @@ impl Simulation {
             }
             let (wan, started) = (flow.wan, flow.started);
             let (app, session, bytes) = (flow.app, flow.session, flow.bytes_up + flow.bytes_down);
+            let mos = flow.mos();
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
             }
@@ -457,6 +459,10 @@ impl Simulation {
                     a.transfer_bytes += bytes;
                 }
                 Outcome::Broken(_) => a.broken += 1,
+            }
+            if let Some(m) = mos {
+                a.mos_sum += m;
+                a.calls += 1;
             }
             if session != session::NONE {
                 self.session_connection_ended(session, outcome);
