@@ -166,7 +166,7 @@ pub struct Lan {
     #[serde(default = "lan_latency")]
     pub latency: Duration,
     /// How much users differ: each host's sessions come at its own rate, the apps' rates
-    /// times a log-normal factor of median 1 with this sigma (0: every host alike). The
+    /// times a log-normal factor of mean 1 with this sigma (0: every host alike). The
     /// default, 1, gives a few heavy users as real offices have.
     #[serde(default = "activity_spread")]
     pub activity_spread: f64,

@@ -70,6 +70,8 @@ pub struct Hop {
     pub gateway: Option<Ipv4Addr>,
     /// Index of the route chosen.
     pub route: u32,
+    /// The route offers other next hops too ([`Fib::multipath`]).
+    pub multipath: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -146,6 +148,9 @@ impl Fib {
     /// The next hops a packet that the lookup sent by `hop` may take instead, when its route
     /// offers more than one (weights as repeats); `None` for a single next hop.
     pub fn multipath(&self, hop: &Hop) -> Option<&[Hop]> {
+        if !hop.multipath {
+            return None;
+        }
         let (from, to) = self.groups[hop.route as usize];
         (to > from).then(|| &self.group_hops[from as usize..to as usize])
     }
@@ -246,6 +251,9 @@ impl Fib {
             }
             if hops.len() as u32 - from > 1 {
                 groups[i] = (from, hops.len() as u32);
+                if let Some(hop) = &mut self.active[i] {
+                    hop.multipath = true;
+                }
             } else {
                 hops.truncate(from as usize);
             }
@@ -267,6 +275,7 @@ impl Fib {
                 iface,
                 gateway: None,
                 route: i,
+                multipath: false,
             }),
             Gateway::Address(gw) => {
                 if r.check_gateway.is_some() && self.unreachable.contains(&gw) {
@@ -283,6 +292,7 @@ impl Fib {
                     iface: via.iface,
                     gateway: Some(via.gateway.unwrap_or(gw)),
                     route: i,
+                    multipath: false,
                 })
             }
         }

@@ -145,10 +145,11 @@ impl Workload {
         let mut pairs = Vec::new();
         let mut cumulative = Vec::new();
         let mut total = 0.0;
-        let spread = LogNormal::new(0.0, scenario.lan.activity_spread).ok();
+        // Mean 1 (μ = −σ²/2), so the office's total is what the apps' rates say.
+        let sigma = scenario.lan.activity_spread;
+        let spread = LogNormal::new(-sigma * sigma / 2.0, sigma).ok();
         let mut activity_rng = Pcg64Mcg::seed_from_u64(seed ^ 0xac71_7e55);
         for host in 0..scenario.lan.hosts {
-            // Median 1, so the office's total is about what the apps' rates say.
             let activity = spread.map_or(1.0, |d| d.sample(&mut activity_rng));
             for (a, plan) in apps.iter().enumerate() {
                 let runs = plan

@@ -301,16 +301,16 @@ impl Table {
             };
             pos += 1;
             let rule = &self.rules[ri as usize];
-            let counts = &mut state.rules[ri as usize];
-            let matched = rule.quick.holds(ctx)
-                && rule
-                    .matchers
-                    .iter()
-                    .all(|m| m.holds(ctx, env, &mut counts.nth));
+            // The counts are touched only past the quick test, which most rules fail.
+            let matched = rule.quick.holds(ctx) && {
+                let nth = &mut state.rules[ri as usize].nth;
+                rule.matchers.iter().all(|m| m.holds(ctx, env, nth))
+            };
             obs.rule_tried(self, rule, matched, ctx, env);
             if !matched {
                 continue;
             }
+            let counts = &mut state.rules[ri as usize];
             counts.packets += 1;
             counts.bytes += ctx.len as u64;
             match rule.action {
