@@ -72,6 +72,7 @@ pub fn check(cfg: &RouterConfig) -> Report {
     let c = Checker::new(cfg);
     let mut findings = Vec::new();
     c.pcc_rules(&mut findings);
+    c.nth_rules(&mut findings);
     c.pcc_groups(&mut findings);
     c.incoming_marks(&mut findings);
     c.routing_marks(&mut findings);
@@ -432,6 +433,49 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `nth` rules that mark connections: each must keep to unmarked connections, and together
+    /// they should deal all of them. Guarded, a rule sees only what the rules before it left,
+    /// so `nth=3,1`, `nth=2,1`, `nth=1,1` splits evenly, and PCC-style `3,1`, `3,2`, `3,3`
+    /// does not.
+    fn nth_rules(&self, out: &mut Vec<Finding>) {
+        let mut left = 1.0;
+        let mut shares: Vec<(ConnMark, f64)> = Vec::new();
+        let mut last = 0;
+        for r in self.rules().filter(|r| r.chain == PREROUTING) {
+            let (Action::MarkConnection(m), Some(Match::Nth(n))) =
+                (&r.action, has(r, |k| matches!(k, Match::Nth(_))))
+            else {
+                continue;
+            };
+            if !needs_no_mark(r) {
+                out.push(finding("nth-missing-no-mark", Severity::Error, r.line, format!(
+                    "this nth rule has no connection-mark=no-mark, so it deals every packet again: a connection's packets alternate WANs while its NAT address stays, and it breaks; add connection-mark=no-mark connection-state=new (nth={},{})",
+                    n.every, n.packet
+                )));
+                continue;
+            }
+            let take = left / f64::from(n.every);
+            left -= take;
+            last = r.line;
+            match shares.iter_mut().find(|(mark, _)| mark == m) {
+                Some((_, s)) => *s += take,
+                None => shares.push((*m, take)),
+            }
+        }
+        if shares.is_empty() || left < 1e-9 {
+            return;
+        }
+        let split: Vec<String> = shares
+            .iter()
+            .map(|(m, s)| format!("{} {:.0}%", self.mark(*m), s * 100.0))
+            .collect();
+        out.push(finding("nth-uneven", Severity::Warning, last, format!(
+            "each guarded nth rule sees only the new connections the rules before it left, so these deal {} and leave {:.0}% unmarked (they follow main); for an even split over N rules use nth=N,1, nth=N-1,1 … nth=1,1",
+            split.join(", "),
+            left * 100.0
+        )));
+    }
+
     /// Mark-connection rules without PCC that force traffic to a WAN.
     fn exceptions(&self, out: &mut Vec<Finding>) {
         let first_pcc = self.pcc().map(|(r, _, _)| r.line).min();
@@ -440,7 +484,8 @@ impl<'a> Checker<'a> {
                 continue;
             };
             let arrival = in_iface_of(r).is_some_and(|i| self.wans.contains(&i));
-            if arrival || has(r, |k| matches!(k, Match::Pcc(_))).is_some() {
+            let spreads = has(r, |k| matches!(k, Match::Pcc(_) | Match::Nth(_))).is_some();
+            if arrival || spreads {
                 continue;
             }
             if !needs_no_mark(r) {

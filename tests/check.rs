@@ -250,3 +250,35 @@ fn connections_pinned_before_pcc_are_named_beside_the_split() {
     assert!((r.shares["fibre_conn"] - 0.5).abs() < 1e-9);
     assert!(report(&shipped("scenarios/dual_wan.rsc")).pinned.is_empty());
 }
+
+/// `dual_wan` with its PCC rules made `nth`: `nth` gives the three values in order, `guard`
+/// replaces the rules' `connection-mark=no-mark`.
+fn nth(values: [&str; 3], guard: &str) -> Report {
+    let mut text = shipped("scenarios/dual_wan.rsc").replace(
+        "connection-mark=no-mark \\\n    dst-address-type=!local",
+        &format!("{guard} dst-address-type=!local"),
+    );
+    for (i, v) in values.iter().enumerate() {
+        let pcc = format!("per-connection-classifier=both-addresses:3/{i}");
+        assert!(text.contains(&pcc));
+        text = text.replace(&pcc, &format!("nth={v}"));
+    }
+    report(&text)
+}
+
+#[test]
+fn nth_rules_must_be_guarded_and_numbered_for_what_reaches_them() {
+    let guard = "connection-mark=no-mark connection-state=new";
+    assert!(nth(["3,1", "2,1", "1,1"], guard).findings.is_empty());
+    let pcc_style = nth(["3,1", "3,2", "3,3"], guard);
+    assert_eq!(ids(&pcc_style), ["nth-uneven"]);
+    let msg = &pcc_style.findings[0].message;
+    assert!(
+        msg.contains("isp1_conn 56%") && msg.contains("isp2_conn 15%"),
+        "{msg}"
+    );
+    assert!(msg.contains("leave 30% unmarked"), "{msg}");
+    let unguarded = nth(["3,1", "3,2", "3,3"], "");
+    assert_eq!(ids(&unguarded), ["nth-missing-no-mark"; 3]);
+    assert_eq!(unguarded.exit_code(), 1);
+}
