@@ -174,6 +174,12 @@ pub struct AppMetrics {
     /// Steps (web pages) whose connections all completed, and their total time.
     pub steps: u64,
     pub step_time: Time,
+    /// Videos: how many ended, their startup delays, the video they played and the time
+    /// playback stood still.
+    pub videos: u64,
+    pub startup_time: Time,
+    pub played: Time,
+    pub stalled: Time,
     /// Calls: the sum of their MOS (worse direction) and how many.
     pub mos_sum: f64,
     pub calls: u64,

@@ -248,6 +248,17 @@ pub enum AppKind {
         request: SizeDist,
         object: SizeDist,
     },
+    /// Video on demand: `chunks` segments of `chunk_seconds` of playback each, fetched one
+    /// after another from one server; the player starts with the first segment and fetches
+    /// the next when less than `buffer` of video is left. A segment that arrives after the
+    /// buffer ran dry stalls playback (rebuffering).
+    Video {
+        port: u16,
+        chunks: u32,
+        chunk_seconds: Duration,
+        chunk: SizeDist,
+        buffer: Duration,
+    },
     /// A VoIP call: SIP signalling (one exchange on `sip_port`), then the call's RTP stream to
     /// the same provider on `rtp_port` at a constant rate for a while. The provider takes media
     /// only from the public address the call was signalled from (`ip-affinity`).
@@ -697,6 +708,7 @@ pub fn check(
                 (objects, pages.saturating_mul(objects))
             }
             AppKind::IpSensitive { connections, .. } => (1, connections),
+            AppKind::Video { chunks, .. } => (1, chunks),
             _ => (1, 1),
         };
         if !(1..=MAX_BURST).contains(&burst) || !(1..=MAX_SESSION_CONNECTIONS).contains(&total) {

@@ -386,6 +386,8 @@ fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
             ("session_success", a.session_success),
             ("page_load_ms", a.mean_page_load_ms),
             ("mos", a.mean_mos),
+            ("rebuffer_ratio", a.rebuffer_ratio),
+            ("startup_ms", a.mean_startup_ms),
         ];
         for (key, value) in app {
             if let Some(v) = value {
@@ -449,6 +451,7 @@ fn key_metrics(names: &[String]) -> Vec<String> {
             .filter(|n| {
                 n.ends_with("session_success")
                     || n.ends_with(".mos")
+                    || n.ends_with("rebuffer_ratio")
                     || n.ends_with("page_load_ms")
                     || n.ends_with("completion_ms")
             })

@@ -70,6 +70,8 @@ fn columns(c: &Comparison) -> Vec<(String, String)> {
                 cols.push((n.clone(), format!("{a} sessions ok")));
             } else if let Some(a) = app.strip_suffix(".page_load_ms") {
                 cols.push((n.clone(), format!("{a} page load")));
+            } else if let Some(a) = app.strip_suffix(".rebuffer_ratio") {
+                cols.push((n.clone(), format!("{a} rebuffering")));
             } else if let Some(a) = app.strip_suffix(".mos") {
                 cols.push((n.clone(), format!("{a} MOS")));
             }

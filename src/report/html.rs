@@ -214,6 +214,7 @@ pub fn run_page(
                 a.sessions.to_string(),
                 a.session_success.map_or("-".into(), pct),
                 ms(a.mean_page_load_ms),
+                a.rebuffer_ratio.map_or("-".into(), pct),
                 a.mean_mos.map_or("-".into(), |m| format!("{m:.2}")),
             ]
         })
@@ -227,6 +228,7 @@ pub fn run_page(
         "sessions",
         "sessions ok",
         "page load",
+        "rebuffering",
         "MOS (calls)",
     ];
     table(&mut out, &header, &rows);

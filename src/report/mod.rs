@@ -66,6 +66,10 @@ pub struct AppSummary {
     pub sessions_failed_by_cause: BTreeMap<String, u64>,
     /// Web pages: mean time for all of a page's objects.
     pub mean_page_load_ms: Option<f64>,
+    /// Videos: mean startup delay, and the share of watching time spent waiting for segments
+    /// (stalled / (played + stalled)).
+    pub mean_startup_ms: Option<f64>,
+    pub rebuffer_ratio: Option<f64>,
     /// Calls (constant-rate streams): mean MOS of the worse direction, ITU-T G.107 E-model.
     pub mean_mos: Option<f64>,
 }
@@ -87,6 +91,9 @@ impl AppSummary {
             sessions_failed_by_cause: by_cause(a.sessions_failed.iter().map(|(c, n)| (*c, *n))),
             mean_page_load_ms: ms(a.step_time, a.steps).filter(|_| pages),
             mean_mos: (a.calls > 0).then(|| a.mos_sum / a.calls as f64),
+            mean_startup_ms: ms(a.startup_time, a.videos),
+            rebuffer_ratio: (a.videos > 0)
+                .then(|| a.stalled as f64 / (a.played + a.stalled).max(1) as f64),
         }
     }
 }

@@ -34,6 +34,60 @@ pub struct Session {
     pub public_server: u32,
     /// Why the session failed: the cause of its first broken connection.
     pub broken: Option<Cause>,
+    /// A video session's player.
+    pub player: Option<Player>,
+}
+
+/// A video player's buffer: how far ahead the downloaded segments reach, and how long playback
+/// waited for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Player {
+    segment: Time,
+    target: Time,
+    /// When playback runs out of downloaded video (`None`: not started).
+    pub buffered_until: Option<Time>,
+    /// From the session's start to the first segment.
+    pub startup: Time,
+    /// Time playback stood still, waiting for a segment.
+    pub stalled: Time,
+    pub segments: u32,
+}
+
+impl Player {
+    pub fn new(segment: Time, target: Time) -> Player {
+        Player {
+            segment,
+            target,
+            buffered_until: None,
+            startup: 0,
+            stalled: 0,
+            segments: 0,
+        }
+    }
+
+    /// A segment arrived at `now` (the session began at `started`); returns when to fetch
+    /// the next one: as soon as less than the target is buffered ahead.
+    pub fn segment_arrived(&mut self, now: Time, started: Time) -> Time {
+        self.segments += 1;
+        let until = match self.buffered_until {
+            None => {
+                self.startup = now - started;
+                now + self.segment
+            }
+            Some(until) if until < now => {
+                self.stalled += now - until;
+                now + self.segment
+            }
+            Some(until) => until + self.segment,
+        };
+        self.buffered_until = Some(until);
+        until.saturating_sub(self.target).max(now)
+    }
+
+    /// Video played (or to be played) from what was fetched.
+    pub fn played(&self) -> Time {
+        self.segments as Time * self.segment
+    }
 }
 
 /// What a session does after one of its connections ended.
@@ -62,6 +116,9 @@ impl Session {
             public: None,
             public_server: 0,
             broken: None,
+            player: shape
+                .playback
+                .map(|(segment, target)| Player::new(segment, target)),
         }
     }
 
@@ -112,8 +169,27 @@ mod tests {
             servers: 1,
             gap: 0,
             affinity: true,
+            playback: None,
         };
         Session::new(0, 0, shape, 0)
+    }
+
+    #[test]
+    fn a_player_stalls_when_a_segment_comes_after_the_buffer_ran_dry() {
+        let s = crate::units::SEC;
+        let mut p = Player::new(4 * s, 10 * s);
+        // First segment at 1 s: playback to 5 s; fetch again at once (4 s < 10 s target).
+        assert_eq!(p.segment_arrived(s, 0), s);
+        assert_eq!(p.startup, s);
+        assert_eq!(p.segment_arrived(2 * s, 0), 2 * s);
+        assert_eq!(p.segment_arrived(3 * s, 0), 3 * s);
+        // Buffered to 17 s: next fetch when 10 s are left, at 7 s.
+        assert_eq!(p.segment_arrived(4 * s, 0), 7 * s);
+        assert_eq!(p.stalled, 0);
+        // The next segment comes at 20 s, 3 s after playback ran out at 17 s.
+        p.segment_arrived(20 * s, 0);
+        assert_eq!(p.stalled, 3 * s);
+        assert_eq!(p.played(), 20 * s);
     }
 
     #[test]

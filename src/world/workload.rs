@@ -218,14 +218,22 @@ impl Workload {
                 burst: objects,
                 servers,
                 gap: think.0,
-                affinity: false,
+                ..Shape::SINGLE
             },
             AppKind::Call { .. } => Shape {
                 steps: 2,
-                burst: 1,
-                servers: 1,
-                gap: 0,
                 affinity: true,
+                ..Shape::SINGLE
+            },
+            AppKind::Video {
+                chunks,
+                chunk_seconds,
+                buffer,
+                ..
+            } => Shape {
+                steps: chunks,
+                playback: Some((chunk_seconds.0, buffer.0)),
+                ..Shape::SINGLE
             },
             AppKind::IpSensitive {
                 connections, over, ..
@@ -235,6 +243,7 @@ impl Workload {
                 servers: 1,
                 gap: over.0 / connections.max(1) as Time,
                 affinity: true,
+                ..Shape::SINGLE
             },
             _ => Shape::SINGLE,
         }
@@ -300,6 +309,13 @@ impl Workload {
                     response: sample_size(response, rng),
                 },
             ),
+            AppKind::Video { port, chunk, .. } => (
+                *port,
+                ConnectionKind::Tcp {
+                    request: VIDEO_REQUEST,
+                    response: sample_size(chunk, rng),
+                },
+            ),
             AppKind::UdpExchange {
                 port,
                 request,
@@ -363,6 +379,9 @@ pub struct Shape {
     pub gap: Time,
     /// The service refuses a connection from another public address than the session's first.
     pub affinity: bool,
+    /// A video player: each step fetches this much playback, and the next step starts when
+    /// less than this much is buffered ahead (segment length, buffer target).
+    pub playback: Option<(Time, Time)>,
 }
 
 impl Shape {
@@ -373,8 +392,12 @@ impl Shape {
         servers: 1,
         gap: 0,
         affinity: false,
+        playback: None,
     };
 }
+
+/// An HTTP request for a video segment, in bytes.
+const VIDEO_REQUEST: u32 = 600;
 
 /// A SIP INVITE with its SDP, and the 200 OK that answers it, in bytes.
 const SIP_INVITE: u32 = 900;

@@ -348,8 +348,8 @@ impl Simulation {
         for server in servers.iter_mut().take(shape.servers as usize) {
             *server = self.workload.server(host, app);
         }
-        // A session's service is one server throughout: the first step's.
-        if shape.affinity && s.steps_done > 0 {
+        // An IP-sensitive session's service, or a video's, is one server throughout.
+        if (shape.affinity || shape.playback.is_some()) && s.steps_done > 0 {
             servers[0] = s.public_server;
         }
         s.public_server = servers[0];
@@ -394,16 +394,34 @@ impl Simulation {
             app.steps += 1;
             app.step_time += took;
         }
+        // A video's next segment is due when its buffer runs low, not after a pause.
+        let fetch_at = match (&mut s.player, next) {
+            (Some(p), Next::Step(Some(_)) | Next::End(Some(_))) => {
+                Some(p.segment_arrived(self.now, s.started))
+            }
+            _ => None,
+        };
         match next {
             Next::Wait => {}
             Next::Step(_) => {
-                let at = self.now + 1 + self.workload.pause(s.host, s.shape.gap);
+                let at = match fetch_at {
+                    Some(at) => at.max(self.now + 1),
+                    None => self.now + 1 + self.workload.pause(s.host, s.shape.gap),
+                };
                 self.schedule(at, Event::SessionStep(id));
             }
             Next::End(_) => {
                 app.sessions += 1;
                 if let Some(cause) = s.broken {
                     *app.sessions_failed.entry(cause).or_default() += 1;
+                }
+                if let Some(p) = &s.player
+                    && p.segments > 0
+                {
+                    app.videos += 1;
+                    app.startup_time += p.startup;
+                    app.played += p.played();
+                    app.stalled += p.stalled;
                 }
                 self.sessions[id as usize] = None;
                 self.free_sessions.push(id);
