@@ -57,6 +57,11 @@ add dst-address=0.0.0.0/0 gateway=198.51.100.1 distance=2 check-gateway=ping com
 add dst-address=0.0.0.0/0 gateway=100.64.7.1 distance=10 check-gateway=ping comment="main: LTE last"
 
 /ip firewall nat
+# The office web server, reachable on both fixed lines.
+add chain=dstnat in-interface=WAN1-Fibre protocol=tcp dst-port=443 action=dst-nat \
+    to-addresses=10.10.0.5
+add chain=dstnat in-interface=WAN2-Cable protocol=tcp dst-port=443 action=dst-nat \
+    to-addresses=10.10.0.5
 add chain=srcnat out-interface=WAN1-Fibre action=masquerade
 add chain=srcnat out-interface=WAN2-Cable action=masquerade
 add chain=srcnat out-interface=WAN3-LTE action=masquerade

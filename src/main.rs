@@ -442,12 +442,7 @@ fn simulate_into(
     };
     if args.connections {
         let wans = sim.metrics.wans.iter().map(|w| w.name.clone()).collect();
-        let apps = loaded
-            .scenario
-            .apps
-            .iter()
-            .map(|a| a.name.clone())
-            .collect();
+        let apps = loaded.scenario.app_names();
         let csv = report::ConnectionsCsv::new(create(report::CONNECTIONS_FILE)?, wans, apps);
         sim.log_connections(Box::new(csv));
     }

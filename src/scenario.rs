@@ -33,9 +33,21 @@ pub struct Scenario {
     pub lan: Lan,
     pub internet: Internet,
     pub apps: Vec<App>,
+    /// Connections from the internet to servers behind the router (port forwards).
+    #[serde(default)]
+    pub inbound: Vec<Inbound>,
     /// What happens to the WANs during the run, in any order.
     #[serde(default)]
     pub timeline: Vec<Happening>,
+}
+
+impl Scenario {
+    /// The applications, then the inbound services: how metrics and reports number them.
+    pub fn app_names(&self) -> Vec<String> {
+        let apps = self.apps.iter().map(|a| a.name.clone());
+        apps.chain(self.inbound.iter().map(|i| i.name.clone()))
+            .collect()
+    }
 }
 
 /// Something that happens to one WAN at a moment of the run.
@@ -285,6 +297,23 @@ pub enum AppKind {
 pub const MAX_BURST: u32 = 64;
 pub const MAX_SESSION_CONNECTIONS: u32 = 10_000;
 
+/// Clients on the internet connecting to a port the router forwards to a server on the LAN
+/// (`chain=dstnat … action=dst-nat`): the traffic incoming-mark rules exist for.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    pub name: String,
+    /// The TCP port clients connect to, on a WAN's address.
+    pub port: u16,
+    /// New connections per minute, all clients together (Poisson arrivals).
+    pub per_minute: f64,
+    /// The WANs clients come in by (ISP, port or interface names), evenly; all by default.
+    #[serde(default)]
+    pub wans: Option<Vec<String>>,
+    pub request: SizeDist,
+    pub response: SizeDist,
+}
+
 #[derive(Clone, Copy, Debug, Deserialize)]
 pub enum SizeDist {
     Fixed(Size),
@@ -310,6 +339,8 @@ const MAX_RATE: f64 = 6000.0;
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub scenario: Scenario,
+    /// Per inbound service, the WANs (indexes into `wans`) its clients come in by.
+    pub inbound_wans: Vec<Vec<usize>>,
     pub config: RouterConfig,
     /// Per scenario WAN, the router interface it is plugged into.
     pub wan_ifaces: Vec<IfaceId>,
@@ -387,6 +418,20 @@ pub fn from_ron<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Resul
     })
 }
 
+/// A WAN by its ISP, port or interface name.
+fn wan_index(
+    scenario: &Scenario,
+    config: &RouterConfig,
+    wan_ifaces: &[IfaceId],
+    name: &str,
+) -> Option<usize> {
+    scenario.wans.iter().zip(wan_ifaces).position(|(w, &i)| {
+        [w.isp.as_str(), w.port.as_str(), config.iface_name(i)]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
 /// The timeline as changes in time order, each checked: a known WAN, within the run, flaps that
 /// fit their period. Errors point at the happening's line.
 fn timeline(
@@ -402,15 +447,7 @@ fn timeline(
             let start = find_field(text, "what", n).unwrap_or(0);
             SourceError::new(file, text, start, start + 4, msg).into()
         };
-        let wan = scenario
-            .wans
-            .iter()
-            .zip(wan_ifaces)
-            .position(|(w, &i)| {
-                [w.isp.as_str(), w.port.as_str(), config.iface_name(i)]
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(&h.wan))
-            })
+        let wan = wan_index(scenario, config, wan_ifaces, &h.wan)
             .ok_or_else(|| err(format!("`{}` is not a WAN of this scenario", h.wan)))?;
         if h.at.0 > scenario.duration.0 {
             return Err(err(format!(
@@ -727,7 +764,33 @@ pub fn check(
         }
     }
     let changes = timeline(&scenario, &config, &wan_ifaces, file, text)?;
+    let mut inbound_wans = Vec::new();
+    for (n, service) in scenario.inbound.iter().enumerate() {
+        if !(0.0..=MAX_RATE * 100.0).contains(&service.per_minute) {
+            return Err(at_nth(
+                "per_minute",
+                n,
+                "per_minute must be between 0 and 600000".into(),
+            ));
+        }
+        let names = service.wans.clone();
+        let wans = match names {
+            None => (0..scenario.wans.len()).collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    wan_index(&scenario, &config, &wan_ifaces, name)
+                        .ok_or_else(|| at(name, format!("`{name}` is not a WAN of this scenario")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if wans.is_empty() {
+            return Err(at(&service.name, "an inbound service needs a WAN".into()));
+        }
+        inbound_wans.push(wans);
+    }
     Ok(Loaded {
+        inbound_wans,
         scenario,
         config,
         wan_ifaces,

@@ -75,8 +75,8 @@ pub struct AppSummary {
 }
 
 impl AppSummary {
-    fn new(a: &crate::metrics::AppMetrics, kind: &crate::scenario::AppKind) -> AppSummary {
-        let pages = matches!(kind, crate::scenario::AppKind::Web { .. });
+    /// `pages`: the app browses web pages.
+    fn new(a: &crate::metrics::AppMetrics, pages: bool) -> AppSummary {
         let ms = |t: Time, n: u64| (n > 0).then(|| t as f64 / n as f64 / 1e6);
         let secs = a.transfer_time as f64 / SEC as f64;
         AppSummary {
@@ -336,8 +336,12 @@ impl Summary {
                 })
                 .collect(),
             script_errors: metrics.script_errors.clone(),
-            apps: (metrics.apps.iter().zip(&loaded.scenario.apps))
-                .map(|(a, app)| AppSummary::new(a, &app.kind))
+            apps: (metrics.apps.iter().enumerate())
+                .map(|(i, a)| {
+                    let kind = loaded.scenario.apps.get(i).map(|app| &app.kind);
+                    let pages = matches!(kind, Some(crate::scenario::AppKind::Web { .. }));
+                    AppSummary::new(a, pages)
+                })
                 .collect(),
             failover: metrics
                 .failures

@@ -48,6 +48,9 @@ pub enum Cause {
     /// ECMP sent it by another gateway than its first packets took (v6: the routing cache was
     /// flushed; v7: the next hops changed), with the first one's NAT address.
     EcmpMoved,
+    /// A port forward's reply left by another WAN than the client came in by, with the first
+    /// WAN's address, and that ISP dropped it (what incoming-mark rules prevent).
+    InboundReplyMisrouted,
     /// An IP-sensitive service (a bank) refused it: it came from another public address than
     /// the session's first connection.
     IpAffinity,
@@ -57,7 +60,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order of the enum (`cause as usize` indexes this).
-    pub const ALL: [Cause; 14] = [
+    pub const ALL: [Cause; 15] = [
         Cause::ReplySentOutWan,
         Cause::NatAddressChanged,
         Cause::WrongSourceAddress,
@@ -70,6 +73,7 @@ impl Cause {
         Cause::FasttrackMisroute,
         Cause::ConnectionRemarked,
         Cause::EcmpMoved,
+        Cause::InboundReplyMisrouted,
         Cause::IpAffinity,
         Cause::Timeout,
     ];
@@ -88,6 +92,7 @@ impl Cause {
             Cause::FasttrackMisroute => "fasttrack-misroute",
             Cause::ConnectionRemarked => "connection-remarked",
             Cause::EcmpMoved => "ecmp-moved",
+            Cause::InboundReplyMisrouted => "inbound-reply-misrouted",
             Cause::IpAffinity => "ip-affinity",
             Cause::Timeout => "timeout",
         }
@@ -121,6 +126,12 @@ pub struct Flow {
     pub tuple: FiveTuple,
     /// The address and port the server saw the first packet come from (after NAT).
     pub peer: Option<(Ipv4Addr, u16)>,
+    /// The address and port the server was reached at: the destination, or for a port
+    /// forward the LAN server the router sent it to.
+    local: Option<(Ipv4Addr, u16)>,
+    /// A client on the internet connecting to a server on the LAN (a port forward): the
+    /// transport's host end is on the internet, its server end on the LAN.
+    pub inbound: bool,
     pub started: Time,
     /// The WAN its first packet left by, and how many later packets left by another.
     pub wan: Option<u8>,
@@ -218,6 +229,8 @@ impl Flow {
             session: crate::world::session::NONE,
             tuple,
             peer: None,
+            local: None,
+            inbound: false,
             started: now,
             wan: None,
             bytes_up: 0,
@@ -285,7 +298,7 @@ impl Flow {
             return;
         }
         let (tuple, id) = (self.tuple, self.id);
-        let peer = self.peer;
+        let peer = (self.peer, self.local);
         let mut give_up = false;
         match &mut self.transport {
             Transport::Tcp(c) => {
@@ -346,7 +359,7 @@ impl Flow {
     }
 
     fn stream_tick(&mut self, now: Time, out: &mut Outbox) {
-        let (tuple, id, peer) = (self.tuple, self.id, self.peer);
+        let (tuple, id, peer) = (self.tuple, self.id, (self.peer, self.local));
         let Transport::UdpStream {
             packet,
             interval,
@@ -369,7 +382,7 @@ impl Flow {
         }
         *sent += 1;
         out.push((Side::Host, Packet::udp(tuple, id, *sent, *packet)));
-        if peer.is_some() {
+        if peer.0.is_some() {
             out.push((
                 Side::Server,
                 Packet::udp(server_tuple(tuple, peer), id, *sent, *packet),
@@ -391,12 +404,15 @@ impl Flow {
         match self.peer {
             Some(p) if p != from && !fresh => return Err(Cause::NatAddressChanged),
             None if !fresh => return Err(Cause::NatAddressChanged),
-            _ => self.peer = Some(from),
+            _ => {
+                self.peer = Some(from);
+                self.local = Some((pkt.tuple.dst, pkt.tuple.dst_port));
+            }
         }
         if self.outcome.is_some() {
             return Ok(());
         }
-        let back = server_tuple(self.tuple, self.peer);
+        let back = server_tuple(self.tuple, (self.peer, self.local));
         let id = self.id;
         match &mut self.transport {
             Transport::Tcp(c) => server_tcp(c, now, back, id, pkt, out),
@@ -455,16 +471,23 @@ impl Flow {
 }
 
 /// The tuple the server sends with: back to the address it saw.
-fn server_tuple(tuple: FiveTuple, peer: Option<(Ipv4Addr, u16)>) -> FiveTuple {
+fn server_tuple(
+    tuple: FiveTuple,
+    (peer, local): (Option<Endpoint>, Option<Endpoint>),
+) -> FiveTuple {
     let (dst, dst_port) = peer.unwrap_or((tuple.src, tuple.src_port));
+    let (src, src_port) = local.unwrap_or((tuple.dst, tuple.dst_port));
     FiveTuple {
-        src: tuple.dst,
+        src,
         dst,
-        src_port: tuple.dst_port,
+        src_port,
         dst_port,
         protocol: tuple.protocol,
     }
 }
+
+/// An address and port.
+type Endpoint = (Ipv4Addr, u16);
 
 fn data(tuple: FiveTuple, id: u32, s: Segment, ack: u32) -> Packet {
     let flags = if s.push {

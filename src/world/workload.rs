@@ -61,6 +61,27 @@ pub struct Workload {
     arrivals: Arrivals,
     hosts: Vec<HostState>,
     first_host: u32,
+    inbound: Vec<InboundPlan>,
+    /// Clients of inbound services are internet hosts, drawn by popularity like servers.
+    clients: Option<Zipf<f64>>,
+}
+
+/// One port-forwarded service's clients: their arrivals and what they ask.
+struct InboundPlan {
+    per_second: f64,
+    port: u16,
+    request: SizeDist,
+    response: SizeDist,
+    wans: Vec<usize>,
+    rng: Pcg64Mcg,
+}
+
+/// A connection from the internet to a forwarded port.
+#[derive(Clone, Copy, Debug)]
+pub struct InboundConnection {
+    pub conn: Connection,
+    /// The WAN (index into the scenario's) whose address the client connects to.
+    pub wan: usize,
 }
 
 struct AppPlan {
@@ -94,7 +115,12 @@ const EPHEMERAL_LAST: u16 = 60999;
 impl Workload {
     /// The workload and the servers it draws on (for the internet to hold); `reserved` are
     /// ranges server addresses must avoid (the router's own subnets).
-    pub fn new(scenario: &Scenario, seed: u64, reserved: &[AddrRange]) -> (Workload, Vec<Server>) {
+    pub fn new(
+        scenario: &Scenario,
+        inbound_wans: &[Vec<usize>],
+        seed: u64,
+        reserved: &[AddrRange],
+    ) -> (Workload, Vec<Server>) {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x5e7e_5e7e);
         let (lo, hi) = scenario.internet.server_latency;
         let mut servers = Vec::new();
@@ -176,11 +202,24 @@ impl Workload {
                 HostState { rng, next_port }
             })
             .collect();
+        let inbound = (scenario.inbound.iter().zip(inbound_wans).enumerate())
+            .map(|(k, (service, wans))| InboundPlan {
+                per_second: service.per_minute / 60.0,
+                port: service.port,
+                request: service.request,
+                response: service.response,
+                wans: wans.clone(),
+                rng: Pcg64Mcg::seed_from_u64(seed ^ 0x1b0_0000 ^ k as u64),
+            })
+            .collect();
+        let clients = Zipf::new(population as f64, scenario.internet.popularity.max(0.0)).ok();
         let workload = Workload {
             apps,
             arrivals,
             hosts,
             first_host: scenario.lan.first_host.into(),
+            inbound,
+            clients,
         };
         (workload, servers)
     }
@@ -202,6 +241,41 @@ impl Workload {
             .min(a.pairs.len() - 1);
         let (host, app) = a.pairs[i];
         Some((now + (gap * SEC as f64) as Time + 1, host, app))
+    }
+
+    /// How many inbound services there are.
+    pub fn inbound_services(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// When inbound service `k`'s next client connects after `now`; `None` at rate 0.
+    pub fn next_inbound(&mut self, now: Time, k: usize) -> Option<Time> {
+        let plan = &mut self.inbound[k];
+        let gap = Exp::new(plan.per_second).ok()?.sample(&mut plan.rng);
+        gap.is_finite()
+            .then(|| now + (gap * SEC as f64) as Time + 1)
+    }
+
+    /// A client's connection to inbound service `k`, booked as app `app`.
+    pub fn inbound_connection(&mut self, k: usize, app: u16) -> InboundConnection {
+        let plan = &mut self.inbound[k];
+        let rng = &mut plan.rng;
+        let server = self
+            .clients
+            .as_ref()
+            .map_or(0, |z| z.sample(rng) as u32 - 1);
+        let wan = plan.wans[rng.random_range(0..plan.wans.len())];
+        let conn = Connection {
+            app,
+            server,
+            src_port: rng.random_range(EPHEMERAL_FIRST..=EPHEMERAL_LAST),
+            dst_port: plan.port,
+            kind: ConnectionKind::Tcp {
+                request: sample_size(&plan.request, rng),
+                response: sample_size(&plan.response, rng),
+            },
+        };
+        InboundConnection { conn, wan }
     }
 
     /// The pattern of connections a session of `app` follows.

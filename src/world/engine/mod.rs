@@ -72,6 +72,8 @@ enum Event {
     },
     /// A session of several connections goes on to its next step.
     SessionStep(u32),
+    /// A client on the internet connects to inbound service `k` (a port forward).
+    InboundStart(u16),
     /// The time series closes an interval.
     Sample,
 }
@@ -171,7 +173,7 @@ impl Simulation {
                 last: u32::from(a.address) | !m,
             }
         }));
-        let (workload, servers) = Workload::new(sc, seed, &reserved);
+        let (workload, servers) = Workload::new(sc, &loaded.inbound_wans, seed, &reserved);
         let internet = Internet::new(servers);
         let lan_line = topology.link(topology.lan_link);
         let lan = Link::new(wire(lan_line, false), wire(lan_line, true));
@@ -196,10 +198,7 @@ impl Simulation {
             free_slots: VecDeque::new(),
             outbox: Vec::with_capacity(64),
             sample_interval: sc.sample_interval.0.max(1),
-            metrics: Metrics::new(
-                wan_metrics,
-                loaded.scenario.apps.iter().map(|a| a.name.clone()),
-            ),
+            metrics: Metrics::new(wan_metrics, loaded.scenario.app_names()),
             connection_log: None,
             changes: loaded.changes.clone(),
             router_timer_at: Time::MAX,
@@ -221,6 +220,11 @@ impl Simulation {
             sim.schedule(sim.changes[i].at, Event::Change(i as u32));
         }
         sim.after_router_step();
+        for k in 0..loaded.scenario.inbound.len() {
+            if let Some(at) = sim.workload.next_inbound(0, k) {
+                sim.schedule(at, Event::InboundStart(k as u16));
+            }
+        }
         if let Some((at, host, app)) = sim.workload.next_session(0) {
             sim.schedule(at, Event::SessionStart { host, app });
         }
@@ -304,6 +308,7 @@ impl Simulation {
             Event::Change(i) => self.apply_change(i as usize),
             Event::SessionStart { host, app } => self.session_start(host, app),
             Event::SessionStep(id) => self.session_step(id),
+            Event::InboundStart(k) => self.inbound_start(k as usize),
             Event::Sample => {
                 self.sample();
                 self.schedule(self.now + self.sample_interval, Event::Sample);
@@ -335,6 +340,35 @@ impl Simulation {
         };
         self.sessions[id as usize] = Some(Session::new(host, app, shape, self.now));
         self.session_step(id);
+    }
+
+    /// The app index of the first inbound service: they follow the scenario's apps.
+    fn inbound_first_app(&self) -> u16 {
+        (self.metrics.apps.len() - self.workload.inbound_services()) as u16
+    }
+
+    /// A client on the internet opens a connection to a WAN address's forwarded port.
+    fn inbound_start(&mut self, k: usize) {
+        if let Some(at) = self.workload.next_inbound(self.now, k) {
+            self.schedule(at, Event::InboundStart(k as u16));
+        }
+        let app = self.inbound_first_app() + k as u16;
+        let c = self.workload.inbound_connection(k, app);
+        let id = self.allocate_slot();
+        let tuple = FiveTuple {
+            src: self.internet.server_ip(c.conn.server),
+            dst: self.wans[c.wan].address,
+            src_port: c.conn.src_port,
+            dst_port: c.conn.dst_port,
+            protocol: Protocol::Tcp,
+        };
+        let mut flow = Flow::new(id, 0, tuple, &c.conn, self.now);
+        flow.inbound = true;
+        self.metrics.connections_total += 1;
+        self.metrics.apps[app as usize].connections += 1;
+        flow.open(self.now, &mut self.outbox);
+        self.flows[id as usize] = Some(flow);
+        self.after_flow_step(id);
     }
 
     /// A session's next step: its burst of connections, spread over the step's servers.
@@ -445,10 +479,12 @@ impl Simulation {
     /// Sends what the flow put in the outbox, re-arms its timer and settles its outcome.
     fn after_flow_step(&mut self, id: u32) {
         let mut outbox = std::mem::take(&mut self.outbox);
+        let inbound = self.flows[id as usize].as_ref().is_some_and(|f| f.inbound);
         for (from, pkt) in outbox.drain(..) {
-            match from {
-                Side::Host => self.send_from_host(pkt),
-                Side::Server => self.send_from_server(pkt),
+            // A port forward's client is on the internet and its server on the LAN.
+            match (from == Side::Host) != inbound {
+                true => self.send_from_host(pkt),
+                false => self.send_from_server(pkt),
             }
         }
         self.outbox = outbox;
@@ -632,6 +668,14 @@ impl Simulation {
         let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
+        if flow.inbound {
+            // A reply of a port forward reaching its client on the internet.
+            flow.bytes_down += pkt.len as u64;
+            if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
+                flow.fault = Some(cause);
+            }
+            return self.after_flow_step(pkt.flow);
+        }
         if pkt.tuple.dst != flow.tuple.dst {
             return self.fault(pkt.flow, Cause::NoRoute);
         }
@@ -654,6 +698,20 @@ impl Simulation {
     }
 
     fn at_gateway(&mut self, wan: u8, pkt: Packet) {
+        // A port forward belongs to the WAN its client came in by.
+        if live(&mut self.flows, pkt.flow).is_some_and(|f| f.inbound && f.wan.is_none()) {
+            let address = self.wans[wan as usize].address;
+            self.note_wan(
+                wan,
+                &Packet {
+                    tuple: FiveTuple {
+                        src: address,
+                        ..pkt.tuple
+                    },
+                    ..pkt
+                },
+            );
+        }
         let side = &mut self.wans[wan as usize];
         if !side.forwards() {
             return self.fault(pkt.flow, Cause::Blackholed);
@@ -673,6 +731,14 @@ impl Simulation {
         let Some(flow) = live(&mut self.flows, pkt.flow) else {
             return;
         };
+        if flow.inbound {
+            // A port forward's packet reaching its server on the LAN.
+            flow.bytes_up += pkt.len as u64;
+            if let Err(cause) = flow.at_server(now, &pkt, &mut self.outbox) {
+                flow.fault = Some(cause);
+            }
+            return self.after_flow_step(pkt.flow);
+        }
         flow.bytes_down += pkt.len as u64;
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
@@ -690,6 +756,7 @@ impl Simulation {
             return Cause::WrongSourceAddress;
         };
         match flow.wan {
+            Some(first) if first != wan && flow.inbound => Cause::InboundReplyMisrouted,
             Some(first) if first != wan && self.wans[first as usize].failed() => {
                 Cause::NatAddressChanged
             }
