@@ -32,6 +32,8 @@ pub struct Scenario {
     pub wans: Vec<Wan>,
     pub lan: Lan,
     pub internet: Internet,
+    /// What the hosts do; pccsim's default mix when left out.
+    #[serde(default = "default_mix")]
     pub apps: Vec<App>,
     /// Connections from the internet to servers behind the router (port forwards).
     #[serde(default)]
@@ -124,6 +126,12 @@ impl FailureKind {
 /// must not become a run of nothing but flaps.
 const MAX_CHANGES: usize = 100_000;
 
+/// The applications hosts run when a scenario names none.
+pub fn default_mix() -> Vec<App> {
+    const MIX: &str = include_str!("world/default_mix.ron");
+    from_ron("default_mix.ron", MIX).expect("the default mix is valid RON (a test checks it)")
+}
+
 fn default_sample() -> Duration {
     Duration(10 * crate::units::SEC)
 }
@@ -182,6 +190,40 @@ pub struct Lan {
     /// default, 1, gives a few heavy users as real offices have.
     #[serde(default = "activity_spread")]
     pub activity_spread: f64,
+    /// Kinds of hosts with their own applications (office PCs, phones, servers). A host in a
+    /// class runs that class's apps; a host in none runs every app.
+    #[serde(default)]
+    pub classes: Vec<HostClass>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostClass {
+    pub name: String,
+    /// The class's hosts: an address range or prefix, e.g. "10.0.0.50-10.0.0.60".
+    pub hosts: String,
+    /// The names of the apps its hosts run.
+    pub apps: Vec<String>,
+}
+
+impl HostClass {
+    /// Whether a host at `ip` in this class runs `app`; `None` if the host is not in it.
+    pub fn runs(&self, ip: Ipv4Addr, app: &str) -> Option<bool> {
+        let range = AddrRange::parse(&self.hosts).ok()?;
+        range
+            .contains(ip)
+            .then(|| self.apps.iter().any(|a| a == app))
+    }
+}
+
+impl Lan {
+    /// Whether the host at `ip` runs `app`, by the classes.
+    pub fn runs(&self, ip: Ipv4Addr, app: &str) -> bool {
+        self.classes
+            .iter()
+            .find_map(|c| c.runs(ip, app))
+            .unwrap_or(true)
+    }
 }
 
 fn activity_spread() -> f64 {
@@ -715,6 +757,16 @@ pub fn check(
                 i,
                 "a queue of 0 holds no packet: every packet would be dropped (use e.g. Packets(100))".into(),
             ));
+        }
+    }
+    for class in &scenario.lan.classes {
+        AddrRange::parse(&class.hosts).map_err(|e| at(&class.hosts, e))?;
+        for app in &class.apps {
+            if !scenario.apps.iter().any(|a| &a.name == app) {
+                let known: Vec<&str> = scenario.apps.iter().map(|a| a.name.as_str()).collect();
+                let msg = format!("no app is called `{app}` (apps: {})", known.join(", "));
+                return Err(at(app, msg));
+            }
         }
     }
     for app in &scenario.apps {

@@ -86,3 +86,80 @@ fn calls_keep_their_mos_and_break_when_sip_and_rtp_leave_by_different_wans() {
         "{calls:?}"
     );
 }
+
+/// Without classes every host runs the whole default mix.
+fn run_default_everywhere() -> bool {
+    let loaded = dual_wan_with_lan(r#"(port: "ether3", hosts: 40, first_host: "10.0.0.100")"#);
+    let run = common::run(&loaded.unwrap(), 300 * SEC);
+    let busy = |app: &str| {
+        run.summary
+            .apps
+            .iter()
+            .any(|a| a.name == app && a.connections > 0)
+    };
+    ["web", "video", "download", "upload", "dns", "banking"]
+        .iter()
+        .all(|a| busy(a))
+}
+
+/// `dual_wan` with no `apps` (the default mix) and `lan` replaced.
+fn dual_wan_with_lan(lan: &str) -> Result<pccsim::scenario::Loaded, pccsim::Error> {
+    let root = common::root().join("scenarios");
+    let text = common::read(&root.join("dual_wan.ron"));
+    let (lan_at, internet_at) = (
+        text.find("    lan:").unwrap(),
+        text.find("    internet:").unwrap(),
+    );
+    let apps_at = text.find("    apps:").unwrap();
+    let internet = &text[internet_at..apps_at];
+    let text = format!("{}    lan: {lan},\n{internet})\n", &text[..lan_at]);
+    let config = common::read(&root.join("dual_wan.rsc"));
+    let sc = pccsim::scenario::parse("t.ron", &text)?;
+    let cfg = pccsim::routeros::load("t.rsc", &config)?;
+    pccsim::scenario::check(sc, cfg, "t.ron", &text, "t.rsc", &config)
+}
+
+#[test]
+fn host_classes_choose_from_the_default_mix() {
+    let names: Vec<String> = pccsim::scenario::default_mix()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    for app in ["web", "video", "dns", "calls", "banking"] {
+        assert!(names.iter().any(|n| n == app), "{names:?}");
+    }
+    let loaded = dual_wan_with_lan(
+        r#"(port: "ether3", hosts: 40, first_host: "10.0.0.100", classes: [
+            (name: "phones", hosts: "10.0.0.100-10.0.0.109", apps: ["dns"]),
+            (name: "pcs", hosts: "10.0.0.110-10.0.0.139", apps: ["web"]),
+        ])"#,
+    )
+    .unwrap();
+    assert!(run_default_everywhere());
+    let run = common::run(&loaded, 300 * SEC);
+    let conns = |app: &str| {
+        let a = run.summary.apps.iter().find(|a| a.name == app).unwrap();
+        a.connections
+    };
+    // Ten hosts only query DNS, thirty only browse; the mix's other apps run nowhere.
+    let counts = (conns("web"), conns("dns"));
+    assert!(counts.0 > 100 && counts.1 > 100, "{counts:?}");
+    for other in names
+        .iter()
+        .filter(|n| !["web", "dns"].contains(&n.as_str()))
+    {
+        assert_eq!(conns(other), 0, "{other}");
+    }
+
+    let err = dual_wan_with_lan(
+        r#"(port: "ether3", hosts: 40, first_host: "10.0.0.100", classes: [
+            (name: "pcs", hosts: "10.0.0.110-10.0.0.139", apps: ["wbe"]),
+        ])"#,
+    )
+    .unwrap_err();
+    let err = format!("{err:?}");
+    assert!(
+        err.contains("no app is called `wbe`") && err.contains("t.ron"),
+        "{err}"
+    );
+}

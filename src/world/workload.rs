@@ -178,9 +178,9 @@ impl Workload {
         for host in 0..scenario.lan.hosts {
             let activity = spread.map_or(1.0, |d| d.sample(&mut activity_rng));
             for (a, plan) in apps.iter().enumerate() {
-                let runs = plan
-                    .hosts
-                    .is_none_or(|r| r.contains(Ipv4Addr::from(first_host + host)));
+                let ip = Ipv4Addr::from(first_host + host);
+                let runs = plan.hosts.is_none_or(|r| r.contains(ip))
+                    && scenario.lan.runs(ip, &scenario.apps[a].name);
                 if runs && plan.mean_gap_s.is_finite() && plan.mean_gap_s > 0.0 {
                     total += activity / plan.mean_gap_s;
                     pairs.push((host, a as u16));
