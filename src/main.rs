@@ -27,7 +27,8 @@ enum Command {
     Compare(CompareArgs),
     /// Run the grid of variants a sweep file declares (as compare does).
     Sweep {
-        /// The sweep file (RON): scenario, seeds, classifiers, weights, fasttrack, configs.
+        /// The sweep file (RON): scenario, seeds, duration, and the variants' classifiers,
+        /// weights, fasttrack and configs.
         file: PathBuf,
         /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge.
         #[arg(long, value_parser = pccsim::compare::Shard::parse)]
@@ -337,7 +338,7 @@ fn sweep(
         .map(|i| loaded.scenario.seed + i)
         .collect();
     let plan =
-        pccsim::compare::Plan::new(&loaded, &sweep.scenario, &sweep.grid(), seeds, duration)?;
+        pccsim::compare::Plan::new(&loaded, &sweep.scenario, &sweep.variants, seeds, duration)?;
     run_plan(&plan, shard, &out)
 }
 

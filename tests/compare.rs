@@ -167,7 +167,7 @@ fn a_sweep_in_slices_merges_to_the_whole_sweep() {
         &sweep,
         format!(
             "Sweep(scenario: {:?}, seeds: 2, duration: \"20s\", \
-             classifiers: [\"src-address\", \"both-addresses\"], fasttrack: [false])",
+             variants: (classifiers: [\"src-address\", \"both-addresses\"], fasttrack: [false]))",
             scenario.display().to_string()
         ),
     )

@@ -5,6 +5,10 @@ mod common;
 
 use pccsim::units::SEC;
 
+fn app<'r>(run: &'r common::Ran, name: &str) -> &'r pccsim::report::AppSummary {
+    run.summary.apps.iter().find(|a| a.name == name).unwrap()
+}
+
 /// `weighted_5_2`'s configuration without the rules that mark connections arriving on a WAN.
 fn without_incoming_marks() -> String {
     let text = common::read(&common::root().join("scenarios/weighted_5_2.rsc"));
@@ -31,12 +35,7 @@ fn port_forwards_need_the_incoming_mark_rules() {
     let path = common::root().join("scenarios/weighted_5_2.ron");
     let with = common::scenario("weighted_5_2.ron");
     let run = common::run(&with, 120 * SEC);
-    let server = run
-        .summary
-        .apps
-        .iter()
-        .find(|a| a.name == "web-server")
-        .unwrap();
+    let server = app(&run, "web-server");
     assert!(server.completed > 30, "{server:?}");
     assert_eq!(server.broken, 0, "{server:?}");
 
@@ -48,12 +47,7 @@ fn port_forwards_need_the_incoming_mark_rules() {
         .build()
         .unwrap();
     let run = common::run(&loaded, 120 * SEC);
-    let server = run
-        .summary
-        .apps
-        .iter()
-        .find(|a| a.name == "web-server")
-        .unwrap();
+    let server = app(&run, "web-server");
     // PCC classifies the server's replies like LAN traffic: those it sends to the other WAN
     // leave with the first WAN's address and are dropped.
     let misrouted = run.summary.connections.broken_by_cause["inbound-reply-misrouted"];
@@ -70,7 +64,7 @@ fn port_forwards_need_the_incoming_mark_rules() {
 fn calls_keep_their_mos_and_break_when_sip_and_rtp_leave_by_different_wans() {
     let ok = common::scenario("small_business.ron");
     let run = common::run(&ok, 600 * SEC);
-    let voip = run.summary.apps.iter().find(|a| a.name == "voip").unwrap();
+    let voip = app(&run, "voip");
     assert!(voip.mean_mos.unwrap() > 4.2, "{voip:?}");
     assert_eq!(voip.session_success, Some(1.0), "{voip:?}");
 
@@ -79,7 +73,7 @@ fn calls_keep_their_mos_and_break_when_sip_and_rtp_leave_by_different_wans() {
         .replace("both-addresses:", "both-addresses-and-ports:");
     ports.config = pccsim::routeros::load("t.rsc", &text).unwrap();
     let run = common::run(&ports, 600 * SEC);
-    let calls = run.summary.apps.iter().find(|a| a.name == "calls").unwrap();
+    let calls = app(&run, "calls");
     assert!(calls.session_success.unwrap() < 0.8, "{calls:?}");
     assert!(
         calls.sessions_failed_by_cause["ip-affinity"] > 0,
@@ -137,10 +131,7 @@ fn host_classes_choose_from_the_default_mix() {
     .unwrap();
     assert!(run_default_everywhere());
     let run = common::run(&loaded, 300 * SEC);
-    let conns = |app: &str| {
-        let a = run.summary.apps.iter().find(|a| a.name == app).unwrap();
-        a.connections
-    };
+    let conns = |name: &str| app(&run, name).connections;
     // Ten hosts only query DNS, thirty only browse; the mix's other apps run nowhere.
     let counts = (conns("web"), conns("dns"));
     assert!(counts.0 > 100 && counts.1 > 100, "{counts:?}");

@@ -56,15 +56,8 @@ pub struct Sweep {
     /// Simulate this long instead of the scenario's duration (0, the default: the scenario's).
     #[serde(default)]
     pub duration: crate::units::Duration,
-    #[serde(default)]
-    pub classifiers: Vec<String>,
-    #[serde(default)]
-    pub weights: Vec<String>,
-    #[serde(default)]
-    pub fasttrack: Vec<bool>,
-    /// Alternative configurations, relative to the sweep file.
-    #[serde(default)]
-    pub configs: Vec<PathBuf>,
+    /// The grid; its `configs` are relative to the sweep file.
+    pub variants: Grid,
 }
 
 fn default_seeds() -> u32 {
@@ -81,7 +74,7 @@ impl Sweep {
         let mut sweep: Sweep = crate::scenario::from_ron(&path.display().to_string(), &text)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         sweep.scenario = dir.join(&sweep.scenario);
-        for c in &mut sweep.configs {
+        for c in &mut sweep.variants.configs {
             *c = dir.join(&*c);
         }
         if sweep.seeds == 0 || sweep.seeds > MAX_SEEDS {
@@ -89,15 +82,6 @@ impl Sweep {
             return Err(Error::Invalid(msg));
         }
         Ok(sweep)
-    }
-
-    pub fn grid(&self) -> Grid {
-        Grid {
-            classifiers: self.classifiers.clone(),
-            weights: self.weights.clone(),
-            fasttrack: self.fasttrack.clone(),
-            configs: self.configs.clone(),
-        }
     }
 }
 

@@ -7,6 +7,7 @@ use crate::metrics::{Metrics, Sample};
 use crate::units::SEC;
 use crate::world::flow::Cause;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -503,22 +504,7 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                 .build_cartesian_2d(0.0..n as f64, 0.0..100.0)
                 .map_err(|e| e.to_string())?;
             let names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(n * 2 + 1)
-                .x_label_formatter(&|x| {
-                    let i = x.floor() as usize;
-                    if (x - i as f64 - 0.5).abs() < 0.01 {
-                        names.get(i).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
-                .y_desc("% of total")
-                .label_style(("sans-serif", 15))
-                .draw()
-                .map_err(|e| e.to_string())?;
+            category_axis(&mut chart, &names, "% of total", 15)?;
             let bars: [(&str, ShareOf); 5] = [
                 ("configured", |w| w.configured_share),
                 ("connections", |w| Some(w.connection_share)),
@@ -564,6 +550,31 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
     }
     let d = Draw(summary);
     both_with(dir, "shares", |a| d.on(a), |a| d.on(a))
+}
+
+/// The mesh of a bar chart whose x axis is categories, one per unit, named under its middle.
+fn category_axis<DB: DrawingBackend>(
+    chart: &mut ChartContext<DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    names: &[String],
+    unit: &str,
+    font: u32,
+) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(names.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - i as f64 - 0.5).abs() < 0.01 {
+                names.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(unit)
+        .label_style(("sans-serif", font))
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// Draws the same chart into `NAME.svg` and `NAME.png`.
@@ -663,22 +674,7 @@ fn grouped_bars<DB: DrawingBackend>(
         .build_cartesian_2d(0.0..n as f64, 0.0..top)
         .map_err(|e| e.to_string())?;
     let names: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 0.01 {
-                names.get(i).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("%")
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    category_axis(&mut chart, &names, "%", 13)?;
     let width = 0.8 / series.len().max(1) as f64;
     for (s, label) in series.iter().enumerate() {
         let color = colors[s % colors.len()];
