@@ -501,7 +501,8 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                 .margin(16)
                 .x_label_area_size(40)
                 .y_label_area_size(60)
-                .build_cartesian_2d(0.0..n as f64, 0.0..100.0)
+                // Above 100 % is the legend's, so it covers no bar.
+                .build_cartesian_2d(0.0..n as f64, 0.0..135.0)
                 .map_err(|e| e.to_string())?;
             let names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
             category_axis(&mut chart, &names, "% of total", 15)?;
