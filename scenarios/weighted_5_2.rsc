@@ -14,6 +14,9 @@ add address=198.51.100.2/29 interface=WAN2-Cable
 add address=100.64.7.2/30 interface=WAN3-LTE
 add address=10.10.0.1/24 interface=LAN
 
+# The router resolves names for the LAN.
+/ip dns set servers=8.8.8.8,1.1.1.1 allow-remote-requests=yes
+
 /ip firewall mangle
 # Connections that arrive from the internet stay with the WAN they came in on.
 add chain=prerouting in-interface=WAN1-Fibre connection-mark=no-mark \

@@ -190,6 +190,10 @@ pub struct Lan {
     /// default, 1, gives a few heavy users as real offices have.
     #[serde(default = "activity_spread")]
     pub activity_spread: f64,
+    /// The DNS server the hosts use, e.g. the router's LAN address (what MikroTik's DHCP
+    /// server hands out): apps on port 53 ask it instead of their own servers.
+    #[serde(default)]
+    pub resolver: Option<Ipv4Addr>,
     /// Kinds of hosts with their own applications (office PCs, phones, servers). A host in a
     /// class runs that class's apps; a host in none runs every app.
     #[serde(default)]

@@ -286,14 +286,14 @@ fn exec_answers_operational_commands_after_the_run() {
 fn parse_reports_syntax_and_what_is_not_simulated() {
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("good.rsc");
-    std::fs::write(&good, "/ip dns set servers=1.1.1.1\n/routing/table/add name=x fib\n:for i from=1 to=3 do={ /ip route add gateway=10.0.0.$i routing-table=x }\n").unwrap();
+    std::fs::write(&good, "/ip service set telnet disabled=yes\n/routing/table/add name=x fib\n:for i from=1 to=3 do={ /ip route add gateway=10.0.0.$i routing-table=x }\n").unwrap();
     let o = pccsim(&["parse", good.to_str().unwrap(), "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["dialect"], "v7");
     assert_eq!(v["commands"], 4);
     assert_eq!(v["menus"]["/ip route"], 1);
-    assert_eq!(v["not_simulated"][0]["menu"], "/ip dns set");
+    assert_eq!(v["not_simulated"][0]["menu"], "/ip service set");
     let bad = tmp.path().join("bad.rsc");
     std::fs::write(
         &bad,

@@ -54,7 +54,7 @@ fn the_classifier_decides_which_sessions_break() {
     // Every variant says which rules it rewrote, by line.
     for v in &c.variants {
         assert!(
-            v.rewrites[0].starts_with("mangle lines 26–38"),
+            v.rewrites[0].starts_with("mangle lines 29–41"),
             "{:?}",
             v.rewrites
         );

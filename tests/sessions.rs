@@ -154,3 +154,32 @@ fn host_classes_choose_from_the_default_mix() {
         "{err}"
     );
 }
+
+#[test]
+fn the_routers_dns_answers_the_lan_unless_pcc_marks_its_queries() {
+    let loaded = common::scenario("weighted_5_2.ron");
+    assert_eq!(
+        loaded
+            .scenario
+            .lan
+            .resolver
+            .map(|r| r.to_string())
+            .as_deref(),
+        Some("10.10.0.1")
+    );
+    let run = common::run(&loaded, 90 * SEC);
+    let dns = app(&run, "dns");
+    assert!(dns.completed > 500 && dns.broken == 0, "{dns:?}");
+
+    // PCC rules without dst-address-type=!local mark the queries to the router too; the output
+    // chain then routing-marks the router's answers, which leave by a WAN.
+    let mut marked = loaded.clone();
+    let text = common::read(&common::root().join("scenarios/weighted_5_2.rsc"))
+        .replace(" dst-address-type=!local", "");
+    marked.config = pccsim::routeros::load("t.rsc", &text).unwrap();
+    let run = common::run(&marked, 90 * SEC);
+    let dns = app(&run, "dns");
+    assert_eq!(dns.completed, 0, "{dns:?}");
+    assert!(run.summary.connections.broken_by_cause["reply-sent-out-wan"] >= dns.broken);
+    assert!(dns.broken > 500, "{dns:?}");
+}

@@ -123,6 +123,8 @@ pub struct RouterConfig {
     pub conntrack: conntrack::Settings,
     /// `/routing settings` check-gateway timing.
     pub check_gateway: crate::router::gateway_check::Settings,
+    /// `/ip dns`: the router's DNS service.
+    pub dns: crate::router::dns::Settings,
     /// `/ip settings ipv4-multipath-hash-policy` (v7 ECMP).
     pub multipath_hash_policy: crate::router::ecmp::HashPolicy,
     pub not_simulated: Vec<NotSimulated>,
@@ -182,6 +184,7 @@ impl Default for RouterConfig {
             conntrack: conntrack::Settings::default(),
             check_gateway: Default::default(),
             multipath_hash_policy: Default::default(),
+            dns: Default::default(),
             not_simulated: Vec::new(),
             stored: Default::default(),
             declared_tables: Vec::new(),

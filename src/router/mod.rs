@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod conntrack;
+pub mod dns;
 pub mod ecmp;
 pub mod firewall;
 pub mod gateway_check;
@@ -19,6 +20,7 @@ pub mod scheduler;
 
 use self::config::{Dialect, RouterConfig};
 use self::conntrack::{Conntrack, Dir, Entry, Moved, SrcNat};
+use self::dns::Dns;
 use self::ecmp::{Ecmp, RouteCache};
 use self::firewall::{
     ChainId, ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer,
@@ -124,6 +126,9 @@ pub struct Router {
     pub scheduler: Scheduler,
     /// Scheduler entries due, by index, not yet handed out.
     scheduled: Vec<usize>,
+    /// The router's DNS service, and the packets its services sent, not yet handed out.
+    pub dns: Dns,
+    own_packets: Vec<(Hop, Packet)>,
 }
 
 impl Router {
@@ -173,6 +178,8 @@ impl Router {
             netwatch_changes: Vec::new(),
             scheduler: Scheduler::from_config(&config),
             scheduled: Vec::new(),
+            dns: Dns::new(config.dns.clone()),
+            own_packets: Vec::new(),
             config,
         }
     }
@@ -272,17 +279,30 @@ impl Router {
         seq: u16,
         out: &mut Vec<(Hop, Packet)>,
     ) {
-        let Some(via) = self.fib.lookup(TableId::MAIN, to) else {
-            return;
-        };
-        let src = self
-            .config
-            .address_of(via.iface)
-            .map_or(Ipv4Addr::UNSPECIFIED, |a| a.address);
-        let mut pkt = Packet::echo_request(src, to, ident, seq);
+        let pkt = Packet::echo_request(Ipv4Addr::UNSPECIFIED, to, ident, seq);
+        self.send_own(now, pkt, out);
+    }
+
+    /// Sends a packet of the router's own through the output path; without a source address
+    /// it gets that of the interface `main` reaches its destination by.
+    fn send_own(&mut self, now: Time, mut pkt: Packet, out: &mut Vec<(Hop, Packet)>) {
+        if pkt.tuple.src.is_unspecified() {
+            let Some(via) = self.fib.lookup(TableId::MAIN, pkt.tuple.dst) else {
+                return;
+            };
+            let Some(a) = self.config.address_of(via.iface) else {
+                return;
+            };
+            pkt.tuple.src = a.address;
+        }
         if let Verdict::Forward(hop) = self.originate_traced(now, &mut pkt, &mut ()) {
             out.push((hop, pkt));
         }
+    }
+
+    /// Packets the router's services (DNS) sent while handling received ones, with their hops.
+    pub fn take_own_packets(&mut self) -> std::vec::Drain<'_, (Hop, Packet)> {
+        self.own_packets.drain(..)
     }
 
     /// What, in the router, sent the connection of this tuple (as its first packet had it)
@@ -354,6 +374,10 @@ impl Router {
             }
             if pkt.is_echo_reply() {
                 self.echo_reply(now, pkt);
+            } else if let Some(reply) = self.dns.on_local(pkt) {
+                let mut out = std::mem::take(&mut self.own_packets);
+                self.send_own(now, reply, &mut out);
+                self.own_packets = out;
             }
             return Verdict::Local;
         }
@@ -544,6 +568,8 @@ impl Router {
             netwatch_changes: Vec::new(),
             scheduler: self.scheduler.clone(),
             scheduled: Vec::new(),
+            dns: Dns::new(self.config.dns.clone()),
+            own_packets: Vec::new(),
         }
     }
 

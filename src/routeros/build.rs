@@ -62,6 +62,7 @@ pub fn is_modeled(menu: &str, verb: &str) -> bool {
                 | "ip firewall connection tracking"
                 | "routing settings"
                 | "ip settings"
+                | "ip dns"
         )
 }
 
@@ -268,6 +269,7 @@ impl Menus for Model<'_> {
                 return self.routing_settings(&spec).map(|()| Value::Nothing);
             }
             ("ip settings", "set") => return self.ip_settings(&spec, inv.span),
+            ("ip dns", "set") => return self.dns(&spec, inv.span),
             _ => {}
         }
         if let Some(c) = Collection::of(&menu) {
@@ -456,6 +458,27 @@ impl Model<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `/ip dns set`: the servers and whether LAN hosts may ask; the rest is not simulated.
+    fn dns(&mut self, cmd: &Spec, span: Span) -> Result<Value, SourceError> {
+        for a in &cmd.args {
+            match a.key.as_deref().unwrap_or_default() {
+                "servers" => {
+                    let servers = text(a).split(',').filter(|s| !s.is_empty());
+                    self.cfg.dns.servers = servers
+                        .map(|s| s.parse())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| self.err(a, "expected addresses, e.g. 8.8.8.8,1.1.1.1"))?;
+                }
+                "allow-remote-requests" => {
+                    self.cfg.dns.allow_remote_requests =
+                        yes(text(a)).ok_or_else(|| self.err(a, "expected yes or no"))?;
+                }
+                other => self.not_simulated(format!("/ip dns {other}"), span),
+            }
+        }
+        Ok(Value::Nothing)
     }
 
     /// `/ip settings set`: ECMP's hash policy; the other settings are listed as not simulated.

@@ -27,6 +27,8 @@ pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
     e.routes(&mut out);
     e.conntrack(&mut out, verbose);
     e.routing_settings(&mut out, verbose);
+    e.dns(&mut out);
+    e.ip_settings(&mut out);
     for (menu, items) in &cfg.stored {
         section(&mut out, &format!("/{menu}"));
         for item in items {
@@ -65,6 +67,36 @@ pub fn route_params(cfg: &RouterConfig, r: &Route) -> Vec<(&'static str, String)
 }
 
 impl Exporter<'_> {
+    /// `/ip dns`: the router's DNS service, when set.
+    fn dns(&self, out: &mut String) {
+        let d = &self.cfg.dns;
+        if *d == Default::default() {
+            return;
+        }
+        section(out, "/ip dns");
+        let servers: Vec<String> = d.servers.iter().map(|s| s.to_string()).collect();
+        let allow = if d.allow_remote_requests { "yes" } else { "no" };
+        let params = vec![
+            ("allow-remote-requests", allow.to_string()),
+            ("servers", servers.join(",")),
+        ];
+        line(out, "set", params);
+    }
+
+    /// `/ip settings`: ECMP's hash policy, when not the default.
+    fn ip_settings(&self, out: &mut String) {
+        let policy = self.cfg.multipath_hash_policy;
+        if policy == Default::default() {
+            return;
+        }
+        section(out, "/ip settings");
+        line(
+            out,
+            "set",
+            vec![("ipv4-multipath-hash-policy", policy.name().to_string())],
+        );
+    }
+
     /// `/routing settings`: check-gateway's timing, when it is not RouterOS's default.
     fn routing_settings(&self, out: &mut String, verbose: bool) {
         let s = self.cfg.check_gateway;

@@ -1,6 +1,6 @@
 //! The internet beyond the ISPs: the servers hosts talk to, each at its one-way latency from the
-//! core, and everything else the router may ping (netwatch hosts, recursive gateways), all
-//! assumed alive. Packets reach it through an ISP whose gateway and upstream carried them.
+//! core, and everything else the router may ping (netwatch hosts, recursive gateways) or ask
+//! for names (its DNS servers), all assumed alive. Packets reach it through an ISP whose gateway and upstream carried them.
 
 use crate::packet::{Packet, Protocol};
 use crate::units::Time;
@@ -30,8 +30,16 @@ impl Internet {
             .map_or(0, |s| s.latency)
     }
 
-    /// The answer to a packet of the router's own: an echo reply to a ping, nothing else.
+    /// The answer to a packet of the router's own: an echo reply to a ping, a DNS answer to a
+    /// query (every address is a resolver), nothing else.
     pub fn answer(&self, pkt: &Packet) -> Option<Packet> {
-        (pkt.tuple.protocol == Protocol::Icmp && !pkt.is_echo_reply()).then(|| pkt.echo_reply())
+        match pkt.tuple.protocol {
+            Protocol::Icmp if !pkt.is_echo_reply() => Some(pkt.echo_reply()),
+            Protocol::Udp if pkt.tuple.dst_port == crate::router::dns::PORT => {
+                let answer = crate::router::dns::ANSWER;
+                Some(Packet::udp(pkt.tuple.reversed(), pkt.flow, pkt.seq, answer))
+            }
+            _ => None,
+        }
     }
 }

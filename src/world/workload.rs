@@ -142,7 +142,18 @@ impl Workload {
         let mut apps = Vec::new();
         for app in &scenario.apps {
             let mut fixed = Vec::new();
-            for ip in app.servers.iter().flatten() {
+            let asks_names = matches!(app.kind, AppKind::UdpExchange { port: 53, .. });
+            let resolver = scenario
+                .lan
+                .resolver
+                .filter(|_| asks_names)
+                .map(|r| vec![r]);
+            for ip in resolver
+                .as_ref()
+                .or(app.servers.as_ref())
+                .into_iter()
+                .flatten()
+            {
                 let index = match servers.iter().position(|s| s.ip == *ip) {
                     Some(i) => i as u32,
                     None => {

@@ -594,7 +594,16 @@ impl Simulation {
                 Some(wan) => self.send_to_wan(wan, iface == self.lan.iface, pkt),
                 None => self.fault(pkt.flow, Cause::Blackholed),
             },
-            Verdict::Local => self.after_router_step(),
+            Verdict::Local => {
+                // The router's services may answer (DNS): their packets leave now.
+                let mut out = std::mem::take(&mut self.router_out);
+                out.extend(self.router.take_own_packets());
+                for (hop, pkt) in out.drain(..) {
+                    self.send_own(hop, pkt);
+                }
+                self.router_out = out;
+                self.after_router_step();
+            }
             Verdict::Drop(reason) => {
                 let cause = match reason {
                     DropReason::NoRoute => Cause::NoRoute,
@@ -603,6 +612,17 @@ impl Simulation {
                 };
                 self.fault(pkt.flow, cause);
             }
+        }
+    }
+
+    /// A packet the router itself sends (a ping, a DNS query or answer), out of `hop.iface`.
+    fn send_own(&mut self, hop: crate::router::routing::Hop, pkt: Packet) {
+        if hop.iface == self.lan.iface {
+            if let Ok(at) = self.lan.link.send(Way::FromRouter, self.now, &pkt) {
+                self.schedule(at, Event::Arrive(Node::Host, pkt));
+            }
+        } else if let Some(wan) = self.wan_of_iface[hop.iface as usize] {
+            self.send_to_wan(wan, false, pkt);
         }
     }
 
@@ -872,9 +892,7 @@ impl Simulation {
         let mut out = std::mem::take(&mut self.router_out);
         self.router.handle_timeout(self.now, &mut out);
         for (hop, pkt) in out.drain(..) {
-            if let Some(wan) = self.wan_of_iface[hop.iface as usize] {
-                self.send_to_wan(wan, false, pkt);
-            }
+            self.send_own(hop, pkt);
         }
         self.router_out = out;
         self.after_router_step();
