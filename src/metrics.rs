@@ -25,6 +25,8 @@ pub struct WanMetrics {
     pub packets_up: u64,
     /// Distinct (host, server) address pairs among those connections.
     pub address_pairs: FxHashSet<u64>,
+    /// Bytes of ended connections whose WAN a classifier (PCC, `nth`) chose, both ways.
+    pub classified_bytes: u64,
     /// Connections currently open on this WAN.
     pub active: u32,
     /// Packets the link's buffers dropped, and packets it lost, both directions.

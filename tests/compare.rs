@@ -194,3 +194,26 @@ fn a_sweep_in_slices_merges_to_the_whole_sweep() {
     assert_eq!(read("whole"), read("merged"));
     assert!(read("whole").contains("\"label\": \"both-addresses fasttrack off\""));
 }
+
+#[test]
+fn with_fifteen_users_per_address_pcc_splits_bytes_worse_than_per_pair() {
+    let c = compare(&plan(
+        "small_business.ron",
+        &["src-address", "both-addresses"],
+        8,
+        1200,
+    ));
+    // The bytes PCC placed (the phones pinned to the fibre aside): a whole heavy user on one
+    // WAN is lumpier than their address pairs spread over both.
+    let metric = "classified_byte_share_deviation";
+    let best = c.best.iter().find(|b| b.metric == metric).unwrap();
+    assert_eq!(best.variant, "both-addresses", "{best:?}");
+    let (src, pairs) = (
+        mean(&c, "src-address", metric),
+        mean(&c, "both-addresses", metric),
+    );
+    assert!(
+        src > 1.5 * pairs,
+        "src-address {src:.3}, both-addresses {pairs:.3}"
+    );
+}

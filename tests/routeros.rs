@@ -52,7 +52,7 @@ set [find comment=second] chain=forward
 remove [find where comment~\"^ze\"]
 print stats
 /tool torch interface=ether1
-/ip dns set servers=1.1.1.1")
+/ip service set telnet disabled=yes")
     .config;
     let rules = &c.mangle.rules;
     assert_eq!(rules.len(), 2);
@@ -62,8 +62,8 @@ print stats
     let menus: Vec<_> = c.not_simulated.iter().map(|n| n.menu.as_str()).collect();
     assert_eq!(
         menus,
-        ["/ip dns set"],
-        "print and torch read, dns is not simulated"
+        ["/ip service set"],
+        "print and torch read, services are not simulated"
     );
 }
 

@@ -332,6 +332,7 @@ fn make_variant(
 fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
     let (mut dev, mut byte_dev, mut peak) = (0.0f64, 0.0f64, 0.0f64);
+    let mut classified_dev: Option<f64> = None;
     let own_target = s.wans.iter().any(|w| w.configured_share.is_some());
     for (i, w) in s.wans.iter().enumerate() {
         let isp = &w.isp;
@@ -351,10 +352,17 @@ fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
             dev = dev.max((w.connection_share - t).abs());
             byte_dev = byte_dev.max((w.byte_share - t).abs());
         }
+        if let (Some(t), Some(c)) = (w.configured_share, w.classified_byte_share) {
+            m.insert(format!("classified_byte_share.{isp}"), c);
+            classified_dev = Some(classified_dev.unwrap_or(0.0).max((c - t).abs()));
+        }
         peak = peak.max(w.peak_utilisation_down.max(w.peak_utilisation_up));
     }
     m.insert("share_deviation".into(), dev);
     m.insert("byte_share_deviation".into(), byte_dev);
+    if let Some(d) = classified_dev {
+        m.insert("classified_byte_share_deviation".into(), d);
+    }
     m.insert("peak_utilisation".into(), peak);
     m.insert("broken".into(), s.connections.broken as f64);
     m.insert("broken_share".into(), s.connections.broken_share);
@@ -425,7 +433,11 @@ fn higher_is_better(metric: &str) -> bool {
 
 /// The metrics `best` speaks of, in this order, where present.
 fn key_metrics(names: &[String]) -> Vec<String> {
-    let fixed = ["share_deviation", "byte_share_deviation"];
+    let fixed = [
+        "share_deviation",
+        "byte_share_deviation",
+        "classified_byte_share_deviation",
+    ];
     let mut keys: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
     keys.push("broken_share".into());
     keys.extend(

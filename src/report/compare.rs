@@ -56,6 +56,7 @@ fn columns(c: &Comparison) -> Vec<(String, String)> {
     let mut cols: Vec<(String, String)> = [
         ("share_deviation", "share off target"),
         ("byte_share_deviation", "bytes off target"),
+        ("classified_byte_share_deviation", "PCC's bytes off target"),
         ("peak_utilisation", "peak util"),
         ("broken_share", "broken"),
     ]

@@ -159,6 +159,10 @@ pub struct WanSummary {
     pub bytes_down: u64,
     pub bytes_up: u64,
     pub byte_share: f64,
+    /// This WAN's share of the bytes of ended connections a classifier (PCC, `nth`) placed —
+    /// the split the configured shares speak of, without traffic other rules pin; `None`
+    /// when no classifier placed any.
+    pub classified_byte_share: Option<f64>,
     pub capacity_down_bps: u64,
     pub capacity_up_bps: u64,
     /// Round trip from the LAN to the internet core through this WAN, without queueing.
@@ -249,6 +253,7 @@ impl Summary {
             .map(|w| w.address_pairs.len() as u64)
             .sum();
         let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
+        let classified: u64 = metrics.wans.iter().map(|w| w.classified_bytes).sum();
         let secs = duration as f64 / SEC as f64;
         let wans = metrics
             .wans
@@ -270,6 +275,8 @@ impl Summary {
                     bytes_down: w.bytes_down,
                     bytes_up: w.bytes_up,
                     byte_share: share(w.bytes_down + w.bytes_up, bytes),
+                    classified_byte_share: (classified > 0)
+                        .then(|| share(w.classified_bytes, classified)),
                     capacity_down_bps: w.down_bps,
                     capacity_up_bps: w.up_bps,
                     base_rtt_ms: run.base_latency[i].map_or(f64::NAN, |t| 2.0 * t as f64 / 1e6),

@@ -116,6 +116,8 @@ pub struct Entry {
     pub fasttracked: bool,
     /// A mangle rule changed its connection mark after it had one.
     pub remarked: bool,
+    /// Its connection mark was set by a classifier (PCC, `nth`).
+    pub classified: bool,
     /// Why the router sent it out of another interface than its source NAT belongs to.
     pub moved: Option<Moved>,
     /// FIN seen from the original / reply side.
@@ -236,6 +238,7 @@ impl Conntrack {
             seen_reply: false,
             fasttracked: false,
             remarked: false,
+            classified: false,
             moved: None,
             fin: [false; 2],
             expires: now + self.timeout(state, tuple.protocol, false),

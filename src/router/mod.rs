@@ -305,6 +305,12 @@ impl Router {
         self.own_packets.drain(..)
     }
 
+    /// Whether a classifier (PCC, `nth`) chose the connection mark of the connection of this
+    /// tuple (as its first packet had it), rather than a rule that pins it.
+    pub fn classified(&self, tuple: &FiveTuple) -> bool {
+        self.conntrack.find(tuple).is_some_and(|e| e.classified)
+    }
+
     /// What, in the router, sent the connection of this tuple (as its first packet had it)
     /// out of another WAN than its address belongs to.
     pub fn moved(&self, tuple: &FiveTuple) -> Option<Moved> {
@@ -354,7 +360,7 @@ impl Router {
         let mut ctx = packet_ctx(pkt, Some(in_iface), entry, dir, new);
 
         self.run_chain(Which::Mangle, PREROUTING, &mut ctx, tracer);
-        self.store_mark(id, ctx.connection_mark);
+        self.store_mark(id, &ctx);
 
         if new
             && let ChainVerdict::DstNat(to, port) =
@@ -422,7 +428,7 @@ impl Router {
         let entry = self.conntrack.get(id);
         let mut ctx = packet_ctx(pkt, None, entry, dir, new);
         self.run_chain(Which::Mangle, OUTPUT, &mut ctx, tracer);
-        self.store_mark(id, ctx.connection_mark);
+        self.store_mark(id, &ctx);
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         let hop = self
             .route(now, ctx.routing_mark, &pkt.tuple)
@@ -447,12 +453,13 @@ impl Router {
 
     /// Keeps the connection mark the mangle chains left on the connection's entry, noting
     /// when it replaces an earlier one.
-    fn store_mark(&mut self, id: u32, mark: ConnMark) {
+    fn store_mark(&mut self, id: u32, ctx: &Ctx) {
         let e = self.conntrack.get_mut(id);
-        if e.connection_mark != ConnMark::NONE && e.connection_mark != mark {
-            e.remarked = true;
+        if e.connection_mark != ctx.connection_mark {
+            e.remarked |= e.connection_mark != ConnMark::NONE;
+            e.classified = ctx.classified;
         }
-        e.connection_mark = mark;
+        e.connection_mark = ctx.connection_mark;
     }
 
     /// Notes `why` on a connection whose packet leaves by another interface than the one its
@@ -479,7 +486,7 @@ impl Router {
         tracer: &mut T,
     ) -> Verdict {
         self.run_chain(Which::Mangle, POSTROUTING, ctx, tracer);
-        self.store_mark(id, ctx.connection_mark);
+        self.store_mark(id, ctx);
         if new {
             self.source_nat(id, hop.iface, ctx, tracer);
         }
@@ -611,6 +618,7 @@ fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, 
         in_iface,
         out_iface: None,
         connection_mark: entry.connection_mark,
+        classified: entry.classified,
         routing_mark: TableId::MAIN,
         state,
     }

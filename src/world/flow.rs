@@ -141,6 +141,8 @@ pub struct Flow {
     pub fault: Option<Cause>,
     /// Its conntrack entry was flushed by a WAN going down: if it breaks, that is why.
     pub flushed: bool,
+    /// A classifier (PCC, `nth`) chose its WAN, rather than a rule that pins it.
+    pub classified: bool,
     pub outcome: Option<Outcome>,
     /// When the engine's pending timer event for this flow fires (`Time::MAX`: none).
     pub timer_at: Time,
@@ -237,6 +239,7 @@ impl Flow {
             bytes_down: 0,
             fault: None,
             flushed: false,
+            classified: false,
             outcome: None,
             timer_at: Time::MAX,
             transport,

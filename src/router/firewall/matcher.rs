@@ -329,6 +329,8 @@ pub struct Ctx {
     pub in_iface: Option<IfaceId>,
     pub out_iface: Option<IfaceId>,
     pub connection_mark: ConnMark,
+    /// The connection mark was set by a rule with a classifier (PCC, `nth`).
+    pub classified: bool,
     pub routing_mark: TableId,
     pub state: ConnStates,
 }

@@ -141,6 +141,8 @@ struct Quick {
     /// Interface and whether the condition is negated.
     in_iface: Option<(IfaceId, bool)>,
     connection_mark: Option<(ConnMark, bool)>,
+    /// The rule spreads connections (a PCC or `nth` matcher).
+    classifies: bool,
 }
 
 impl Quick {
@@ -152,6 +154,7 @@ impl Quick {
                 Match::ConnectionMark(c) if q.connection_mark.is_none() => {
                     q.connection_mark = Some((c, m.negate))
                 }
+                Match::Pcc(_) | Match::Nth(_) => q.classifies = true,
                 _ => {}
             }
         }
@@ -315,7 +318,10 @@ impl Table {
             counts.bytes += ctx.len as u64;
             match rule.action {
                 Action::Passthrough | Action::Log | Action::MarkPacket(_) => {}
-                Action::MarkConnection(m) => ctx.connection_mark = m,
+                Action::MarkConnection(m) => {
+                    ctx.connection_mark = m;
+                    ctx.classified = rule.quick.classifies;
+                }
                 Action::MarkRouting(t) => ctx.routing_mark = t,
                 Action::Accept => return Verdict::Accept,
                 Action::Drop => return Verdict::Drop,

@@ -498,6 +498,9 @@ impl Simulation {
             }
             let (wan, started) = (flow.wan, flow.started);
             let (app, session, bytes) = (flow.app, flow.session, flow.bytes_up + flow.bytes_down);
+            if let (Some(w), true) = (wan, flow.classified) {
+                self.metrics.wans[w as usize].classified_bytes += bytes;
+            }
             let mos = flow.mos();
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
@@ -658,6 +661,7 @@ impl Simulation {
         match flow.wan {
             None => {
                 flow.wan = Some(wan);
+                flow.classified = self.router.classified(&flow.tuple);
                 let pair =
                     (u32::from(flow.tuple.src) as u64) << 32 | u32::from(flow.tuple.dst) as u64;
                 let m = &mut self.metrics.wans[wan as usize];
