@@ -51,7 +51,8 @@ fn unit_of(metric: &str) -> Unit {
     }
 }
 
-/// The columns of the table: fixed ones, then each app's session success and page load time.
+/// The columns of the table: the split and the breaks, then the applications' figures on
+/// which the seeds tell some variants apart (the rest are in `report.html` and the files).
 fn columns(c: &Comparison) -> Vec<(String, String)> {
     let mut cols: Vec<(String, String)> = [
         ("share_deviation", "share off target"),
@@ -65,20 +66,36 @@ fn columns(c: &Comparison) -> Vec<(String, String)> {
     .collect();
     let names: std::collections::BTreeSet<&String> =
         c.variants.iter().flat_map(|v| v.metrics.keys()).collect();
-    for n in names {
-        if let Some(app) = n.strip_prefix("app.") {
-            if let Some(a) = app.strip_suffix(".session_success") {
-                cols.push((n.clone(), format!("{a} sessions ok")));
-            } else if let Some(a) = app.strip_suffix(".page_load_ms") {
-                cols.push((n.clone(), format!("{a} page load")));
-            } else if let Some(a) = app.strip_suffix(".rebuffer_ratio") {
-                cols.push((n.clone(), format!("{a} rebuffering")));
-            } else if let Some(a) = app.strip_suffix(".mos") {
-                cols.push((n.clone(), format!("{a} MOS")));
-            }
+    let heads = [
+        (".session_success", "sessions ok"),
+        (".page_load_ms", "page load"),
+        (".rebuffer_ratio", "rebuffering"),
+        (".mos", "MOS"),
+    ];
+    for n in names.into_iter().filter(|n| differs(c, n)) {
+        let Some(app) = n.strip_prefix("app.") else {
+            continue;
+        };
+        if let Some((a, head)) = heads
+            .iter()
+            .find_map(|(suffix, head)| Some((app.strip_suffix(suffix)?, head)))
+        {
+            cols.push((n.clone(), format!("{a} {head}")));
         }
     }
     cols
+}
+
+/// Whether two variants' intervals for `metric` stay apart.
+fn differs(c: &Comparison, metric: &str) -> bool {
+    let estimates: Vec<&Estimate> = c
+        .variants
+        .iter()
+        .filter_map(|v| v.metrics.get(metric))
+        .collect();
+    estimates
+        .iter()
+        .any(|a| estimates.iter().any(|b| !a.overlaps(b)))
 }
 
 /// The terminal's view: the ranking, the causes of breaks, the best per metric, the rewrites.

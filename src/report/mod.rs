@@ -70,27 +70,33 @@ pub struct AppSummary {
     /// (stalled / (played + stalled)).
     pub mean_startup_ms: Option<f64>,
     pub rebuffer_ratio: Option<f64>,
-    /// Calls (constant-rate streams): mean MOS of the worse direction, ITU-T G.107 E-model.
+    /// Calls: mean MOS of the worse direction, ITU-T G.107 E-model.
     pub mean_mos: Option<f64>,
 }
 
 impl AppSummary {
-    /// `pages`: the app browses web pages.
-    fn new(a: &crate::metrics::AppMetrics, pages: bool) -> AppSummary {
+    /// `kind`: the app's, `None` for an inbound service. A stream's (a call's) completion time
+    /// is only its length, so streams report their MOS instead.
+    fn new(a: &crate::metrics::AppMetrics, kind: Option<&crate::scenario::AppKind>) -> AppSummary {
+        use crate::scenario::AppKind;
         let ms = |t: Time, n: u64| (n > 0).then(|| t as f64 / n as f64 / 1e6);
         let secs = a.transfer_time as f64 / SEC as f64;
+        let pages = matches!(kind, Some(AppKind::Web { .. }));
+        let streams = matches!(kind, Some(AppKind::UdpStream { .. } | AppKind::Call { .. }));
+        let calls = matches!(kind, Some(AppKind::Call { .. }));
         AppSummary {
             name: a.name.clone(),
             connections: a.connections,
             completed: a.completed,
             broken: a.broken,
-            mean_completion_ms: ms(a.transfer_time, a.completed),
-            mean_goodput_mbps: (secs > 0.0).then(|| a.transfer_bytes as f64 * 8.0 / secs / 1e6),
+            mean_completion_ms: ms(a.transfer_time, a.completed).filter(|_| !streams),
+            mean_goodput_mbps: (secs > 0.0 && !streams)
+                .then(|| a.transfer_bytes as f64 * 8.0 / secs / 1e6),
             sessions: a.sessions,
             session_success: (a.sessions > 0).then(|| 1.0 - share(a.sessions_failed(), a.sessions)),
             sessions_failed_by_cause: by_cause(a.sessions_failed.iter().map(|(c, n)| (*c, *n))),
             mean_page_load_ms: ms(a.step_time, a.steps).filter(|_| pages),
-            mean_mos: (a.calls > 0).then(|| a.mos_sum / a.calls as f64),
+            mean_mos: (a.calls > 0 && calls).then(|| a.mos_sum / a.calls as f64),
             mean_startup_ms: ms(a.startup_time, a.videos),
             rebuffer_ratio: (a.videos > 0)
                 .then(|| a.stalled as f64 / (a.played + a.stalled).max(1) as f64),
@@ -344,11 +350,7 @@ impl Summary {
                 .collect(),
             script_errors: metrics.script_errors.clone(),
             apps: (metrics.apps.iter().enumerate())
-                .map(|(i, a)| {
-                    let kind = loaded.scenario.apps.get(i).map(|app| &app.kind);
-                    let pages = matches!(kind, Some(crate::scenario::AppKind::Web { .. }));
-                    AppSummary::new(a, pages)
-                })
+                .map(|(i, a)| AppSummary::new(a, loaded.scenario.apps.get(i).map(|app| &app.kind)))
                 .collect(),
             failover: metrics
                 .failures
