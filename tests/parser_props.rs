@@ -45,6 +45,69 @@ fn check_rsc(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Nesting of every kind, `depth` deep, around a value: `[`, `(`, `{` arrays, `do={` blocks,
+/// `$[…]` inside strings, unary operators.
+fn nested(kind: u8, depth: usize) -> String {
+    let (prefix, open, close, suffix) = match kind % 6 {
+        0 => (":put ", "[:put ", "]", ""),
+        1 => (":put ", "(", ")", ""),
+        2 => (":put ", "{", "}", ""),
+        3 => ("", ":if (true) do={", "}", ""),
+        4 => (":put \"", "$[", "]", "\""),
+        _ => (":put ", "!", "", ""),
+    };
+    format!(
+        "{prefix}{}1{}{suffix}\n",
+        open.repeat(depth),
+        close.repeat(depth)
+    )
+}
+
+/// Reading and running `text` on a test thread's small stack either works or fails with a
+/// located error.
+fn runs_or_is_refused(text: &str) -> Result<(), TestCaseError> {
+    match pccsim::routeros::run("deep.rsc", text) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            prop_assert!(located(text, e.line, e.column), "{}:{}", e.line, e.column);
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_and_long_chains_are_errors_with_a_place_not_crashes() {
+    for kind in 0..6 {
+        for depth in [99, 101, 2_000, 20_000] {
+            let text = nested(kind, depth);
+            let result = pccsim::routeros::run("deep.rsc", &text);
+            if depth > 100 && kind != 5 {
+                let e = result
+                    .err()
+                    .unwrap_or_else(|| panic!("kind {kind} depth {depth}"));
+                assert!(e.message.contains("more than 100"), "{}", e.message);
+            }
+        }
+    }
+    let sum = |n: usize| format!(":put ({})\n", vec!["1"; n].join("+"));
+    let out = pccsim::routeros::run("sum.rsc", &sum(1_000))
+        .unwrap()
+        .output;
+    assert_eq!(out, ["1000"]);
+    let e = pccsim::routeros::run("sum.rsc", &sum(10_000))
+        .err()
+        .unwrap();
+    assert!(
+        e.message.contains("more than 1000 operators"),
+        "{}",
+        e.message
+    );
+    // A 50 MB line with an error in it: the message shows a window of it, not all of it.
+    let big = format!("/ip route add gateway={}\"\n", "x".repeat(50_000_000));
+    let e = pccsim::routeros::run("big.rsc", &big).err().unwrap();
+    assert!(format!("{e:?}").len() < 10_000);
+}
+
 proptest! {
     // PROPTEST_CASES=100000 for a long fuzzing run; CI runs the default.
     #![proptest_config(ProptestConfig::with_cases(
@@ -54,6 +117,15 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics_the_routeros_reader(text in "\\PC{0,400}") {
         check_rsc(&text)?;
+    }
+
+    #[test]
+    fn any_nesting_reads_and_runs_or_is_refused_with_its_place(
+        kinds in prop::collection::vec(0u8..6, 1..4),
+        depth in 0usize..400,
+    ) {
+        let text: String = kinds.iter().map(|&k| nested(k, depth)).collect();
+        runs_or_is_refused(&text)?;
     }
 
     #[test]

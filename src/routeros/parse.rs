@@ -99,6 +99,7 @@ pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
         pos: 0,
         context: Vec::new(),
         offset: 0,
+        depth: 0,
     };
     let stmts = p.statements(None)?;
     Ok(Script { stmts })
@@ -113,7 +114,14 @@ struct Parser<'a> {
     context: Vec<String>,
     /// Where this parser's text starts in `src` (for `$[…]` inside strings).
     offset: usize,
+    /// How many `[`, `(`, `{` and `$[…]` enclose what is being read.
+    depth: u16,
 }
+
+/// Scripts nest at most this deep, and an expression has at most this many operators, so that
+/// reading and running them never exhausts the stack, whatever the input.
+pub const MAX_DEPTH: u16 = 100;
+pub const MAX_OPERATORS: usize = 1_000;
 
 /// Operators of expressions, longest first so `<=` is not read as `<`.
 const OPERATORS: [&str; 23] = [
@@ -529,7 +537,11 @@ impl Parser<'_> {
     fn sub(&mut self) -> Result<Expr, SourceError> {
         let open = self.tokens[self.pos].clone();
         self.pos += 1;
-        let mut stmts = self.statements(Some(Kind::RBracket)).map_err(|e| {
+        let outer = self.depth;
+        self.depth = self.deeper(self.span_of(&open))?;
+        let stmts = self.statements(Some(Kind::RBracket));
+        self.depth = outer;
+        let mut stmts = stmts.map_err(|e| {
             if e.message.starts_with("unexpected end of text") {
                 self.error(self.span_of(&open), "this `[` is never closed")
             } else {
@@ -544,16 +556,35 @@ impl Parser<'_> {
     }
 
     fn code_block(&mut self) -> Result<Expr, SourceError> {
+        let open = self.tokens[self.pos].clone();
         self.pos += 1;
-        let saved = self.context.clone();
+        let (saved, outer) = (self.context.clone(), self.depth);
+        self.depth = self.deeper(self.span_of(&open))?;
         let body = self.statements(Some(Kind::RBrace));
-        self.context = saved;
+        (self.context, self.depth) = (saved, outer);
         Ok(Expr::Code(body?))
+    }
+
+    /// The depth one level inside the current one, or an error at `at` past the limit.
+    fn deeper(&self, at: Span) -> Result<u16, SourceError> {
+        if self.depth >= MAX_DEPTH {
+            let msg = format!("nested more than {MAX_DEPTH} levels deep (`[`, `(`, `{{`, `$[`)");
+            return Err(self.error(at, msg));
+        }
+        Ok(self.depth + 1)
     }
 
     /// `{ a; b; "k"=v }`.
     fn array(&mut self) -> Result<Expr, SourceError> {
         let open = self.tokens[self.pos].clone();
+        let outer = self.depth;
+        self.depth = self.deeper(self.span_of(&open))?;
+        let array = self.array_items(open);
+        self.depth = outer;
+        array
+    }
+
+    fn array_items(&mut self, open: Token) -> Result<Expr, SourceError> {
         self.pos += 1;
         let mut items = Vec::new();
         loop {
@@ -675,6 +706,7 @@ impl Parser<'_> {
                     pos: 0,
                     context: self.context.clone(),
                     offset: at + 2,
+                    depth: self.deeper((at, at + 2))?,
                 };
                 let relocate = |e: SourceError| bad(&e.message);
                 let part = if open == '[' {
@@ -735,6 +767,7 @@ impl Parser<'_> {
             pos: 0,
             context: self.context.clone(),
             offset: self.offset,
+            depth: self.deeper(self.span_of(&open))?,
         };
         inner.expression_items(props)
     }
@@ -770,6 +803,7 @@ impl Parser<'_> {
             }
         }
         let whole = self.span_from(0);
+        self.bounded(&items, whole)?;
         let mut at = 0;
         let expr = self.pratt(&items, &mut at, 0, whole)?;
         if at < items.len() {
@@ -820,6 +854,33 @@ impl Parser<'_> {
             } else {
                 let msg = format!("unexpected `{c}` in an expression");
                 return Err(self.error((base + i, base + i + c.len_utf8()), msg));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses expressions whose parentheses nest, or whose operators chain, past the limits
+    /// (precedence climbing recurses on both).
+    fn bounded(&self, items: &[Item], whole: Span) -> Result<(), SourceError> {
+        let (mut depth, mut operators) = (self.depth, 0);
+        for item in items {
+            match item {
+                Item::Open => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        let msg = format!("parentheses nested more than {MAX_DEPTH} deep");
+                        return Err(self.error(whole, msg));
+                    }
+                }
+                Item::Close => depth = depth.saturating_sub(1),
+                Item::Op(_, span) => {
+                    operators += 1;
+                    if operators > MAX_OPERATORS {
+                        let msg = format!("an expression of more than {MAX_OPERATORS} operators");
+                        return Err(self.error(*span, msg));
+                    }
+                }
+                Item::Operand(_) => {}
             }
         }
         Ok(())
