@@ -411,3 +411,21 @@ fn routing_settings_set_check_gateways_timing_and_export_keeps_it() {
     let e = fails("/routing settings set check-gateway-ping-timeout=5s\n");
     assert!(e.to_string().contains("outside"), "{e}");
 }
+
+#[test]
+fn get_returns_a_property_or_the_whole_item() {
+    let out = pccsim::routeros::run(
+        "get.rsc",
+        "/ip route add gateway=1.2.3.4 distance=2 comment=backup
+/ip route add gateway=5.6.7.8 distance=1
+:put [/ip route get [find distance=2] gateway]
+:put ([/ip route get 1 distance] + 1)
+:put [/ip route get [find comment=backup] value-name=comment]
+:local r [/ip route get [find distance=1]]
+:put ($r->\"gateway\")
+:put [:typeof [/ip route get [find comment=none] gateway]]",
+    )
+    .unwrap()
+    .output;
+    assert_eq!(out, ["1.2.3.4", "2", "backup", "5.6.7.8", "nothing"]);
+}

@@ -174,6 +174,11 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                             .collect(),
                     ));
                 }
+                if c.verb == "get"
+                    && let Some(items) = self.menus.items(&menu)
+                {
+                    return Ok(get(&items, &args));
+                }
                 let matched = match &c.condition {
                     Some(cond) => Some(self.find(&menu, Some(cond))?),
                     None => None,
@@ -701,6 +706,39 @@ fn pick(v: Value, from: usize, to: Option<usize>) -> Value {
             }
             Value::Str(s[from..to].iter().collect())
         }
+    }
+}
+
+/// `get ITEM [PROPERTY]` (or `number=`, `value-name=`): the property's value, or all of the
+/// item's properties as an array; nothing for an item that is not there. The item is an id
+/// (`*3`, what `find` gives) or a number as `print` shows them.
+fn get(items: &[(u32, Props)], args: &[EvalArg]) -> Value {
+    let named = |key: &str| args.iter().find(|a| a.key.as_deref() == Some(key));
+    let mut positional = args.iter().filter(|a| a.key.is_none());
+    let Some(which) = named("number").or_else(|| positional.next()) else {
+        return Value::Nothing;
+    };
+    let property = named("value-name").or_else(|| positional.next());
+    let first = which.text.split(';').next().unwrap_or_default();
+    let item = match Value::from_word(first) {
+        Value::Id(id) => items.iter().find(|(i, _)| *i == id),
+        Value::Num(n) if n >= 0 => items.get(n as usize),
+        _ => None,
+    };
+    let Some((_, props)) = item else {
+        return Value::Nothing;
+    };
+    match property {
+        Some(p) => props
+            .iter()
+            .find(|(k, _)| *k == p.text)
+            .map_or(Value::Nothing, |(_, v)| Value::from_word(v)),
+        None => Value::Array(
+            props
+                .iter()
+                .map(|(k, v)| (Some(k.clone()), Value::from_word(v)))
+                .collect(),
+        ),
     }
 }
 
