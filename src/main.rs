@@ -494,7 +494,24 @@ fn read(file: &PathBuf) -> Result<(String, String), pccsim::Error> {
 
 fn parse(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
     let (name, text) = read(&file)?;
-    let script = pccsim::routeros::parse::parse(&name, &text)?;
+    let script = match pccsim::routeros::parse::parse_all(&name, &text) {
+        Ok(script) => script,
+        Err(errors) => {
+            let n = errors.len();
+            for e in errors {
+                report_error(e.into());
+            }
+            let capped = if n == pccsim::routeros::parse::MAX_ERRORS {
+                " (the first ones; there may be more)"
+            } else {
+                ""
+            };
+            let s = if n == 1 { "" } else { "s" };
+            return Err(pccsim::Error::Invalid(format!(
+                "{name}: {n} error{s}{capped}"
+            )));
+        }
+    };
     let outline = pccsim::routeros::outline(&text, &script);
     match format {
         Format::Json => println!(

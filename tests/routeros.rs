@@ -429,3 +429,23 @@ fn get_returns_a_property_or_the_whole_item() {
     .output;
     assert_eq!(out, ["1.2.3.4", "2", "backup", "5.6.7.8", "nothing"]);
 }
+
+#[test]
+fn one_reading_reports_every_error_it_can_capped() {
+    let text = "/ip route add gateway=1.1.1.1
+:if (true) do={
+  :put (1 +)
+  :put ok
+}
+/ip firewall mangle add chain=prerouting action=accept )
+:put \"fine\"
+:local x [:put 1
+";
+    let errors = routeros::parse::parse_all("m.rsc", text).err().unwrap();
+    let lines: Vec<u32> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 6, 8]);
+    let many = ":put (1 +)\n".repeat(500);
+    let errors = routeros::parse::parse_all("many.rsc", &many).err().unwrap();
+    assert_eq!(errors.len(), routeros::parse::MAX_ERRORS);
+    assert_eq!(errors[19].line, 20);
+}

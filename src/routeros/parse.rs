@@ -91,7 +91,16 @@ pub struct Script {
 
 /// Parses a whole script; `file` names it in errors.
 pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
-    let tokens = tokenize(file, src)?;
+    parse_all(file, src).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Most errors one reading reports.
+pub const MAX_ERRORS: usize = 20;
+
+/// Reads the whole script; after an error it goes on with the next top-level command, so one
+/// pass reports every error it can, as a compiler does (at most [`MAX_ERRORS`], in order).
+pub fn parse_all(file: &str, src: &str) -> Result<Script, Vec<SourceError>> {
+    let tokens = tokenize(file, src).map_err(|e| vec![e])?;
     let mut p = Parser {
         file,
         src,
@@ -100,9 +109,29 @@ pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
         context: Vec::new(),
         offset: 0,
         depth: 0,
+        command_start: 0,
     };
-    let stmts = p.statements(None)?;
-    Ok(Script { stmts })
+    let mut stmts = Vec::new();
+    let mut errors = Vec::new();
+    loop {
+        match p.statements(None) {
+            Ok(more) => {
+                stmts.extend(more);
+                break;
+            }
+            Err(e) => {
+                errors.push(e);
+                if errors.len() == MAX_ERRORS || !p.skip_command() {
+                    break;
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(Script { stmts })
+    } else {
+        Err(errors)
+    }
 }
 
 struct Parser<'a> {
@@ -116,6 +145,8 @@ struct Parser<'a> {
     offset: usize,
     /// How many `[`, `(`, `{` and `$[…]` enclose what is being read.
     depth: u16,
+    /// Where the top-level command being read began, to go on after an error in it.
+    command_start: usize,
 }
 
 /// Scripts nest at most this deep, and an expression has at most this many operators, so that
@@ -210,6 +241,27 @@ impl Parser<'_> {
         )
     }
 
+    /// After an error: past the failed top-level command (brackets balanced) to the start of
+    /// the next one. Says whether anything is left to read.
+    fn skip_command(&mut self) -> bool {
+        let mut at = self.command_start;
+        let mut depth: i32 = 0;
+        while let Some(t) = self.tokens.get(at) {
+            match t.kind {
+                Kind::LBracket | Kind::LBrace | Kind::LParen => depth += 1,
+                Kind::RBracket | Kind::RBrace | Kind::RParen => depth -= 1,
+                Kind::End if depth <= 0 => {
+                    self.pos = at + 1;
+                    self.depth = 0;
+                    return self.pos < self.tokens.len();
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        false
+    }
+
     /// Statements up to `close` (`}` or `]`), or to the end of the text.
     fn statements(&mut self, close: Option<Kind>) -> Result<Vec<Stmt>, SourceError> {
         let mut stmts = Vec::new();
@@ -233,6 +285,9 @@ impl Parser<'_> {
                     return Err(self.error(self.span_of(&t), format!("unexpected `{}`", t.text)));
                 }
                 Some(_) => {
+                    if close.is_none() && self.depth == 0 {
+                        self.command_start = self.pos;
+                    }
                     stmts.push(self.statement()?);
                     if !self.at_end_of_command() {
                         let t = self.tokens[self.pos].clone();
@@ -707,6 +762,7 @@ impl Parser<'_> {
                     context: self.context.clone(),
                     offset: at + 2,
                     depth: self.deeper((at, at + 2))?,
+                    command_start: 0,
                 };
                 let relocate = |e: SourceError| bad(&e.message);
                 let part = if open == '[' {
@@ -768,6 +824,7 @@ impl Parser<'_> {
             context: self.context.clone(),
             offset: self.offset,
             depth: self.deeper(self.span_of(&open))?,
+            command_start: 0,
         };
         inner.expression_items(props)
     }
