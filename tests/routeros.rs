@@ -449,3 +449,19 @@ fn one_reading_reports_every_error_it_can_capped() {
     assert_eq!(errors.len(), routeros::parse::MAX_ERRORS);
     assert_eq!(errors[19].line, 20);
 }
+
+#[test]
+fn a_misspelt_action_is_an_error_with_a_suggestion_and_a_real_one_is_not_simulated() {
+    let typo =
+        "/ip firewall mangle add chain=prerouting action=mark-conection new-connection-mark=x";
+    let e = routeros::load("t.rsc", typo).err().unwrap();
+    assert_eq!((e.line, e.column), (1, 42));
+    assert!(
+        e.message.contains("did you mean `mark-connection`"),
+        "{}",
+        e.message
+    );
+    let real = "/ip firewall mangle add chain=prerouting action=change-mss new-mss=1400";
+    let e = routeros::load("t.rsc", real).err().unwrap();
+    assert!(e.message.contains("not simulated"), "{}", e.message);
+}

@@ -41,6 +41,60 @@ const OPERATIONAL: &[&str] = &[
     "edit",
 ];
 
+/// The actions RouterOS has in each firewall table (its documentation's lists), so a typo is
+/// told from an action pccsim does not simulate.
+const MANGLE_ACTIONS: &[&str] = &[
+    "accept",
+    "add-dst-to-address-list",
+    "add-src-to-address-list",
+    "change-dscp",
+    "change-mss",
+    "change-ttl",
+    "clear-df",
+    "fasttrack-connection",
+    "jump",
+    "log",
+    "mark-connection",
+    "mark-packet",
+    "mark-routing",
+    "passthrough",
+    "return",
+    "route",
+    "set-priority",
+    "sniff-pc",
+    "sniff-tzsp",
+    "strip-ipv4-options",
+];
+const NAT_ACTIONS: &[&str] = &[
+    "accept",
+    "add-dst-to-address-list",
+    "add-src-to-address-list",
+    "dst-nat",
+    "endpoint-independent-nat",
+    "jump",
+    "log",
+    "masquerade",
+    "netmap",
+    "passthrough",
+    "redirect",
+    "return",
+    "same",
+    "src-nat",
+];
+const FILTER_ACTIONS: &[&str] = &[
+    "accept",
+    "add-dst-to-address-list",
+    "add-src-to-address-list",
+    "drop",
+    "fasttrack-connection",
+    "jump",
+    "log",
+    "passthrough",
+    "reject",
+    "return",
+    "tarpit",
+];
+
 /// Menus whose items are kept but not yet simulated (netwatch and scheduler scripts run in a
 /// later version).
 const STORED: &[&str] = &[
@@ -989,10 +1043,20 @@ impl Model<'_> {
             }
             _ => {
                 let at = arg.expect("the default action is always valid");
-                return Err(self.err(
-                    at,
-                    format!("action `{name}` is not simulated in /{}", cmd.menu()),
-                ));
+                let known = match c {
+                    Collection::Mangle => MANGLE_ACTIONS,
+                    Collection::Nat => NAT_ACTIONS,
+                    _ => FILTER_ACTIONS,
+                };
+                let menu = cmd.menu();
+                let msg = if known.contains(&name) {
+                    format!("action `{name}` is not simulated in /{menu}")
+                } else {
+                    let hint = super::did_you_mean(name, known.iter().copied())
+                        .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+                    format!("/{menu} has no action `{name}`{hint}")
+                };
+                return Err(self.err(at, msg));
             }
         };
         Ok(action)

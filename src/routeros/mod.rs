@@ -122,3 +122,52 @@ fn visit(src: &str, stmts: &[ast::Stmt], o: &mut Outline) {
         }
     }
 }
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo of it
+/// (at most a third of its letters off, and at most 3).
+pub fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (prev + cost).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::*;
+
+    #[test]
+    fn typos_find_their_word_and_strangers_find_none() {
+        let words = ["mark-connection", "mark-routing", "mark-packet", "accept"];
+        assert_eq!(
+            did_you_mean("mark-conection", words.into_iter()),
+            Some("mark-connection")
+        );
+        assert_eq!(
+            did_you_mean("mark-routeing", words.into_iter()),
+            Some("mark-routing")
+        );
+        assert_eq!(did_you_mean("acept", words.into_iter()), Some("accept"));
+        assert_eq!(did_you_mean("frobnicate", words.into_iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
