@@ -461,7 +461,7 @@ fn a_misspelt_action_is_an_error_with_a_suggestion_and_a_real_one_is_not_simulat
         "{}",
         e.message
     );
-    let real = "/ip firewall mangle add chain=prerouting action=change-mss new-mss=1400";
+    let real = "/ip firewall mangle add chain=prerouting action=clear-df";
     let e = routeros::load("t.rsc", real).err().unwrap();
     assert!(e.message.contains("not simulated"), "{}", e.message);
 }
