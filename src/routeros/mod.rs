@@ -15,6 +15,7 @@ pub mod interp;
 pub mod lexer;
 pub mod live;
 pub mod parse;
+pub mod schema;
 pub mod value;
 
 use crate::error::SourceError;

@@ -72,15 +72,16 @@ pub const MENUS: &[&str] = &[
     "log",
 ];
 
-/// Whether `path` is a menu or leads to one.
+/// Whether `path` is a menu or leads to one: RouterOS 7's, or one of ours (v6's).
 fn is_menu_prefix(path: &[String]) -> bool {
     let joined = path.join(" ");
-    MENUS.iter().any(|m| {
-        *m == joined
-            || (m.len() > joined.len()
-                && m.starts_with(&joined)
-                && m.as_bytes()[joined.len()] == b' ')
-    })
+    super::schema::is_menu(&joined)
+        || MENUS.iter().any(|m| {
+            *m == joined
+                || (m.len() > joined.len()
+                    && m.starts_with(&joined)
+                    && m.as_bytes()[joined.len()] == b' ')
+        })
 }
 
 /// A parsed script.
