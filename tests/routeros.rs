@@ -465,3 +465,21 @@ fn a_misspelt_action_is_an_error_with_a_suggestion_and_a_real_one_is_not_simulat
     let e = routeros::load("t.rsc", real).err().unwrap();
     assert!(e.message.contains("not simulated"), "{}", e.message);
 }
+
+#[test]
+fn routeros_7s_command_tree_knows_every_menu_and_catches_typos() {
+    // Where RouterOS says `bad command name mangel (line 1 column 14)`.
+    let e =
+        routeros::parse::parse("t.rsc", "/ip firewall mangel add chain=prerouting").unwrap_err();
+    assert_eq!((e.line, e.column), (1, 14));
+    assert!(e.message.contains("did you mean `mangle`"), "{}", e.message);
+    let e = routeros::parse::parse("t.rsc", "/ip/firewall/mangel/add chain=x").unwrap_err();
+    assert!(e.message.contains("did you mean `mangle`"), "{}", e.message);
+    // Menus pccsim's own list never had, as paths and as context lines.
+    let ok = "/interface/macvlan/add name=m1 interface=ether1
+/system script environment
+:foreach item in=[find] do={ :put [get $item name] }";
+    routeros::parse::parse("t.rsc", ok).unwrap();
+    // A v6 command v7 dropped, close to nothing in v7's menu, still reads.
+    routeros::parse::parse("t.rsc", "/ip route rule add routing-mark=x table=y").unwrap();
+}

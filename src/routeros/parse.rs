@@ -242,6 +242,28 @@ impl Parser<'_> {
         )
     }
 
+    /// Refuses a command word that is a typo of one of the menu's commands or submenus in
+    /// RouterOS 7 (`/ip firewall mangel add` → "did you mean `mangle`"). A word close to none
+    /// is let through: it may be a v6 command, or a menu the tree does not list.
+    fn known_command(&self, path: &[String], word: &str, at: Span) -> Result<(), SourceError> {
+        let Some(children) = super::schema::children(&path.join(" ")) else {
+            return Ok(());
+        };
+        if children.contains(&word) {
+            return Ok(());
+        }
+        match super::did_you_mean(word, children.iter().copied()) {
+            Some(close) => Err(self.error(
+                at,
+                format!(
+                    "bad command name `{word}` in /{}; did you mean `{close}`?",
+                    path.join(" ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// After an error: past the failed top-level command (brackets balanced) to the start of
     /// the next one. Says whether anything is left to read.
     fn skip_command(&mut self) -> bool {
@@ -357,10 +379,13 @@ impl Parser<'_> {
                 if !is_menu_prefix(&path) {
                     path.pop();
                     if i + 1 != parts.len() {
-                        return Err(
-                            self.error(self.span_of(&first), format!("no such menu `{part}`"))
-                        );
+                        let hint = super::schema::children(&path.join(" "))
+                            .and_then(|c| super::did_you_mean(part, c.into_iter()))
+                            .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
+                        let msg = format!("no such menu `{part}`{hint}");
+                        return Err(self.error(self.span_of(&first), msg));
                     }
+                    self.known_command(&path, part, self.span_of(&first))?;
                     verb = part.to_string();
                 }
             }
@@ -383,6 +408,7 @@ impl Parser<'_> {
             path.push(t.text.clone());
             if !is_menu_prefix(&path) {
                 path.pop();
+                self.known_command(&path, &t.text, self.span_of(&t))?;
                 verb = t.text;
             }
         }
