@@ -483,3 +483,11 @@ fn routeros_7s_command_tree_knows_every_menu_and_catches_typos() {
     // A v6 command v7 dropped, close to nothing in v7's menu, still reads.
     routeros::parse::parse("t.rsc", "/ip route rule add routing-mark=x table=y").unwrap();
 }
+
+#[test]
+fn the_comma_operator_builds_arrays() {
+    let out = put(
+        ":local a (1,2)\n:set a ($a,3)\n:put $a\n:put [:len ({1;2},{3})]\n:put [:typeof (0,\"x\")]",
+    );
+    assert_eq!(out, ["1;2;3", "3", "array"]);
+}

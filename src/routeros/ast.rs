@@ -120,4 +120,6 @@ pub enum BinOp {
     Regex,
     /// `$array->key`
     Index,
+    /// `(a,b)`: an array of both (an array operand gives its items).
+    Comma,
 }

@@ -772,6 +772,17 @@ pub fn binary_values(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
         )
     };
     Ok(match op {
+        BinOp::Comma => {
+            let mut items = match a {
+                Array(items) => items,
+                other => vec![(None, other)],
+            };
+            match b {
+                Array(more) => items.extend(more),
+                other => items.push((None, other)),
+            }
+            Array(items)
+        }
         BinOp::Concat => {
             let s = format!("{a}{b}");
             if s.len() > MAX_TEXT {

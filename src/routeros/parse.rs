@@ -172,6 +172,7 @@ enum Item {
 
 fn binop(op: &str) -> Option<(BinOp, u8)> {
     Some(match op {
+        "," => (BinOp::Comma, 0),
         "||" | "or" => (BinOp::Or, 1),
         "&&" | "and" => (BinOp::And, 2),
         "|" => (BinOp::BitOr, 3),
