@@ -48,12 +48,13 @@ fn check_rsc(text: &str) -> Result<(), TestCaseError> {
 /// Nesting of every kind, `depth` deep, around a value: `[`, `(`, `{` arrays, `do={` blocks,
 /// `$[…]` inside strings, unary operators.
 fn nested(kind: u8, depth: usize) -> String {
-    let (prefix, open, close, suffix) = match kind % 6 {
+    let (prefix, open, close, suffix) = match kind % 7 {
         0 => (":put ", "[:put ", "]", ""),
         1 => (":put ", "(", ")", ""),
         2 => (":put ", "{", "}", ""),
         3 => ("", ":if (true) do={", "}", ""),
         4 => (":put \"", "$[", "]", "\""),
+        5 => ("", "{", "}", ""),
         _ => (":put ", "!", "", ""),
     };
     format!(
@@ -77,11 +78,11 @@ fn runs_or_is_refused(text: &str) -> Result<(), TestCaseError> {
 
 #[test]
 fn deep_nesting_and_long_chains_are_errors_with_a_place_not_crashes() {
-    for kind in 0..6 {
+    for kind in 0..7 {
         for depth in [99, 101, 2_000, 20_000] {
             let text = nested(kind, depth);
             let result = pccsim::routeros::run("deep.rsc", &text);
-            if depth > 100 && kind != 5 {
+            if depth > 100 && kind != 6 {
                 let e = result
                     .err()
                     .unwrap_or_else(|| panic!("kind {kind} depth {depth}"));
@@ -121,7 +122,7 @@ proptest! {
 
     #[test]
     fn any_nesting_reads_and_runs_or_is_refused_with_its_place(
-        kinds in prop::collection::vec(0u8..6, 1..4),
+        kinds in prop::collection::vec(0u8..7, 1..4),
         depth in 0usize..400,
     ) {
         let text: String = kinds.iter().map(|&k| nested(k, depth)).collect();

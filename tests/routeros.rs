@@ -491,3 +491,11 @@ fn the_comma_operator_builds_arrays() {
     );
     assert_eq!(out, ["1;2;3", "3", "array"]);
 }
+
+#[test]
+fn a_substitution_at_the_start_of_a_command_runs_its_value() {
+    // `[[:parse "…"]]` runs the code `:parse` made; a bare `{ … }` block nests like any other.
+    let out = put("[[:parse \":put hello\"]]\n{ { :put inner } }");
+    assert_eq!(out, ["hello", "inner"]);
+    routeros::parse::parse("t.rsc", "[/system clock get time] - 5m").unwrap();
+}

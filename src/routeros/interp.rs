@@ -242,6 +242,11 @@ impl<'a, M: Menus> Interpreter<'a, M> {
     }
 
     fn call(&mut self, f: Value, args: &[Arg], span: Span) -> Flow<Value> {
+        // `[[:parse "…"]]`: the inner substitution already ran the code; its value, nothing,
+        // is run as a command too, which does nothing.
+        if f == Value::Nothing {
+            return Ok(Value::Nothing);
+        }
         let Value::Code(body) = f else {
             return Err(Unwind::Raise(
                 format!("a {} is not a function", f.type_name()),

@@ -327,10 +327,23 @@ impl Parser<'_> {
         match tok.kind {
             Kind::LBrace => {
                 self.pos += 1;
-                let saved = self.context.clone();
-                let body = self.statements(Some(Kind::RBrace))?;
-                self.context = saved;
-                Ok(Stmt::Block(body))
+                let (saved, outer) = (self.context.clone(), self.depth);
+                self.depth = self.deeper(self.span_of(&tok))?;
+                let body = self.statements(Some(Kind::RBrace));
+                (self.context, self.depth) = (saved, outer);
+                Ok(Stmt::Block(body?))
+            }
+            // `[…] args`: the substitution's value is run as a command (code from `:parse`,
+            // a function), as RouterOS reads it.
+            Kind::LBracket => {
+                let start = self.pos;
+                let func = self.sub()?;
+                let args = self.args(None)?;
+                Ok(Stmt::Call {
+                    func,
+                    args,
+                    span: self.span_from(start),
+                })
             }
             Kind::Word if tok.text.starts_with(':') && tok.text.len() > 1 => self.script_command(),
             Kind::Word if tok.text.starts_with('$') => {
