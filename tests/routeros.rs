@@ -499,3 +499,12 @@ fn a_substitution_at_the_start_of_a_command_runs_its_value() {
     assert_eq!(out, ["hello", "inner"]);
     routeros::parse::parse("t.rsc", "[/system clock get time] - 5m").unwrap();
 }
+
+#[test]
+fn strings_hold_substitutions_with_strings_of_their_own() {
+    let out = put(
+        ":local x 1\n:put \"$[:pick \"0123456789ABCDEF\" $x ($x+1)]!\"\n\
+         :local n \"v\"\n:put \"$\"n\"-$[:len \"abc\"]\"",
+    );
+    assert_eq!(out, ["1!", "v-3"]);
+}

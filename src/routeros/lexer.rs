@@ -180,6 +180,21 @@ impl Lexer<'_> {
                     self.pos += 1;
                     return Ok(text);
                 }
+                // `$[…]` and `$(…)` hold script, whose strings may use quotes of their own;
+                // `$"name"` is a variable with a quoted name.
+                b'$' if matches!(self.bytes.get(self.pos + 1), Some(b'[' | b'(')) => {
+                    text.push('$');
+                    self.pos += 1;
+                    self.substitution(&mut text)?;
+                }
+                b'$' if self.bytes.get(self.pos + 1) == Some(&b'"') => {
+                    text.push('$');
+                    self.pos += 1;
+                    let name = self.string()?;
+                    text.push('"');
+                    text.push_str(&name);
+                    text.push('"');
+                }
                 b'\\' => {
                     let cont = self.continuation_len(self.pos);
                     if cont > 0 {
@@ -195,6 +210,52 @@ impl Lexer<'_> {
                     text.push(ch);
                     self.pos += ch.len_utf8();
                 }
+            }
+        }
+    }
+
+    /// The raw text of a `$[…]` or `$(…)` inside a string, from its opening bracket to the
+    /// matching close, with the strings inside it read whole.
+    fn substitution(&mut self, text: &mut String) -> Result<(), SourceError> {
+        let open = self.pos;
+        let mut depth = 0usize;
+        loop {
+            let Some(&b) = self.bytes.get(self.pos) else {
+                return Err(SourceError::new(
+                    self.file,
+                    self.src,
+                    open,
+                    open + 1,
+                    "this substitution is never closed",
+                ));
+            };
+            match b {
+                b'[' | b'(' => depth += 1,
+                b']' | b')' => depth = depth.saturating_sub(1),
+                b'"' => {
+                    let inner = self.string()?;
+                    text.push('"');
+                    text.push_str(&inner);
+                    text.push('"');
+                    continue;
+                }
+                b'\\' if self.pos + 1 < self.bytes.len() => {
+                    let ch = self.src[self.pos + 1..]
+                        .chars()
+                        .next()
+                        .unwrap_or('\u{fffd}');
+                    text.push('\\');
+                    text.push(ch);
+                    self.pos += 1 + ch.len_utf8();
+                    continue;
+                }
+                _ => {}
+            }
+            let ch = self.src[self.pos..].chars().next().unwrap_or('\u{fffd}');
+            text.push(ch);
+            self.pos += ch.len_utf8();
+            if depth == 0 {
+                return Ok(());
             }
         }
     }
