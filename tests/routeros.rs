@@ -508,3 +508,12 @@ fn strings_hold_substitutions_with_strings_of_their_own() {
     );
     assert_eq!(out, ["1!", "v-3"]);
 }
+
+#[test]
+fn menus_may_be_abbreviated_where_the_abbreviation_is_unique() {
+    let c = run("/ip fire mang add chain=prerouting action=accept comment=short\n/ip fire conn\n:put [:len [find]]")
+        .config;
+    assert_eq!(c.mangle.rules[0].comment.as_deref(), Some("short"));
+    // `add` is a command of /ip address, not an abbreviation of a submenu.
+    run("/ip address add address=10.0.0.1/24 interface=ether1");
+}

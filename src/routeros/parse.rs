@@ -72,6 +72,18 @@ pub const MENUS: &[&str] = &[
     "log",
 ];
 
+/// `word` as a submenu of `path`: itself, or the submenu it uniquely abbreviates.
+fn expanded(path: &[String], word: &str) -> String {
+    let mut with = path.to_vec();
+    with.push(word.to_string());
+    let parent = path.join(" ");
+    if is_menu_prefix(&with) || super::schema::is_command(&parent, word) {
+        return word.to_string();
+    }
+    super::schema::expand_menu(&path.join(" "), word)
+        .map_or_else(|| word.to_string(), str::to_string)
+}
+
 /// Whether `path` is a menu or leads to one: RouterOS 7's, or one of ours (v6's).
 fn is_menu_prefix(path: &[String]) -> bool {
     let joined = path.join(" ");
@@ -389,7 +401,7 @@ impl Parser<'_> {
                     path.pop();
                     continue;
                 }
-                path.push(part.to_string());
+                path.push(expanded(&path, part));
                 if !is_menu_prefix(&path) {
                     path.pop();
                     if i + 1 != parts.len() {
@@ -419,7 +431,7 @@ impl Parser<'_> {
                 path.pop();
                 continue;
             }
-            path.push(t.text.clone());
+            path.push(expanded(&path, &t.text));
             if !is_menu_prefix(&path) {
                 path.pop();
                 self.known_command(&path, &t.text, self.span_of(&t))?;

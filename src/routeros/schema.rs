@@ -40,6 +40,27 @@ pub fn children(path: &str) -> Option<Vec<&'static str>> {
     Some(cmds.iter().copied().chain(subs).collect())
 }
 
+/// Whether `word` is one of the commands of menu `path`.
+pub fn is_command(path: &str, word: &str) -> bool {
+    tree().get(path).is_some_and(|cmds| cmds.contains(&word))
+}
+
+/// The one submenu of `parent` whose name starts with `word` (RouterOS takes unique
+/// abbreviations: `/ip fire conn`); `None` if none or several do.
+pub fn expand_menu(parent: &str, word: &str) -> Option<&'static str> {
+    let prefix = if parent.is_empty() {
+        String::new()
+    } else {
+        format!("{parent} ")
+    };
+    let mut found = tree().keys().filter_map(|m| {
+        let rest = m.strip_prefix(prefix.as_str())?;
+        (!rest.contains(' ') && rest.starts_with(word)).then_some(rest)
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +73,16 @@ mod tests {
         assert!(fw.contains(&"mangle") && fw.contains(&"filter"));
         assert!(children("ip firewall mangle").unwrap().contains(&"add"));
         assert!(children("").unwrap().contains(&"foreach"));
+        assert_eq!(expand_menu("ip", "fire"), Some("firewall"));
+        assert_eq!(expand_menu("ip firewall", "conn"), Some("connection"));
+        assert_eq!(
+            expand_menu("ip firewall", "layer7"),
+            Some("layer7-protocol")
+        );
+        assert_eq!(
+            expand_menu("ip", "d"),
+            None,
+            "dhcp-client, dhcp-server, dns…"
+        );
     }
 }
