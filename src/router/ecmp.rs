@@ -13,7 +13,7 @@
 use crate::packet::FiveTuple;
 use crate::router::routing::Hop;
 use crate::units::{SEC, Time};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// How often RouterOS 6 flushes its routing cache.
 pub const CACHE_FLUSH_INTERVAL: Time = 600 * SEC;
@@ -58,10 +58,10 @@ pub enum Ecmp {
 #[derive(Clone, Debug, Default)]
 pub struct RouteCache {
     /// (source, destination, route) → the next hop chosen.
-    entries: HashMap<(u32, u32, u32), Hop>,
+    entries: FxHashMap<(u32, u32, u32), Hop>,
     /// Per route: what is left of each next hop's turn, and of the round (`nh_power`,
     /// `fib_power`).
-    power: HashMap<u32, (Vec<u32>, u32)>,
+    power: FxHashMap<u32, (Vec<u32>, u32)>,
     next_flush: Time,
 }
 

@@ -167,13 +167,9 @@ impl Lexer<'_> {
         let mut text = String::new();
         loop {
             let Some(&b) = self.bytes.get(self.pos) else {
-                return Err(SourceError::new(
-                    self.file,
-                    self.src,
-                    open,
-                    open + 1,
-                    "this string is never closed (expected a closing `\"`)",
-                ));
+                return Err(
+                    self.never_closed(open, "string is never closed (expected a closing `\"`)")
+                );
             };
             match b {
                 b'"' => {
@@ -214,6 +210,11 @@ impl Lexer<'_> {
         }
     }
 
+    /// The text ran out before what opened at `open` was closed.
+    fn never_closed(&self, open: usize, what: &str) -> SourceError {
+        SourceError::new(self.file, self.src, open, open + 1, format!("this {what}"))
+    }
+
     /// The raw text of a `$[…]` or `$(…)` inside a string, from its opening bracket to the
     /// matching close, with the strings inside it read whole.
     fn substitution(&mut self, text: &mut String) -> Result<(), SourceError> {
@@ -221,13 +222,7 @@ impl Lexer<'_> {
         let mut depth = 0usize;
         loop {
             let Some(&b) = self.bytes.get(self.pos) else {
-                return Err(SourceError::new(
-                    self.file,
-                    self.src,
-                    open,
-                    open + 1,
-                    "this substitution is never closed",
-                ));
+                return Err(self.never_closed(open, "substitution is never closed"));
             };
             match b {
                 b'[' | b'(' => depth += 1,

@@ -259,7 +259,12 @@ impl Parser<'_> {
     /// RouterOS 7 (`/ip firewall mangel add` → "did you mean `mangle`"). A word close to none
     /// is let through: it may be a v6 command, or a menu the tree does not list.
     fn known_command(&self, path: &[String], word: &str, at: Span) -> Result<(), SourceError> {
-        let Some(children) = super::schema::children(&path.join(" ")) else {
+        let menu = path.join(" ");
+        // Most words are commands of their menu: answered without listing the submenus.
+        if super::schema::is_command(&menu, word) {
+            return Ok(());
+        }
+        let Some(children) = super::schema::children(&menu) else {
             return Ok(());
         };
         if children.contains(&word) {
