@@ -53,6 +53,10 @@ enum Command {
         /// Text for people, JSON for tools.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The router's packages: `all` (the extra ones too: wireless, caps-man, container, …)
+        /// or `main` (the routeros package alone, as a CHR installs it).
+        #[arg(long, value_enum, default_value_t = PackageSet::All)]
+        packages: PackageSet,
     },
     /// Find the classic PCC mistakes in a configuration (exit 1 if there are warnings or errors).
     Check {
@@ -137,7 +141,11 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args).map(|()| 0),
         Command::Sweep { file, shard, out } => sweep(file, shard, out).map(|()| 0),
         Command::Merge { shards, out } => merge(shards, out).map(|()| 0),
-        Command::Parse { file, format } => parse(file, format).map(|()| 0),
+        Command::Parse {
+            file,
+            format,
+            packages,
+        } => parse(file, format, packages).map(|()| 0),
         Command::Check { config, format } => check(config, format),
         Command::Trace {
             scenario,
@@ -492,9 +500,19 @@ fn read(file: &PathBuf) -> Result<(String, String), pccsim::Error> {
     Ok((file.display().to_string(), text))
 }
 
-fn parse(file: PathBuf, format: Format) -> Result<(), pccsim::Error> {
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PackageSet {
+    All,
+    Main,
+}
+
+fn parse(file: PathBuf, format: Format, packages: PackageSet) -> Result<(), pccsim::Error> {
     let (name, text) = read(&file)?;
-    let script = match pccsim::routeros::parse::parse_all(&name, &text) {
+    let packages = match packages {
+        PackageSet::All => pccsim::routeros::Packages::All,
+        PackageSet::Main => pccsim::routeros::Packages::Main,
+    };
+    let script = match pccsim::routeros::parse::parse_for(&name, &text, packages) {
         Ok(script) => script,
         Err(errors) => {
             let n = errors.len();

@@ -323,7 +323,8 @@ fn syntax_errors_point_at_the_offending_text() {
         ),
         (":put (1 + )", 1, 7, "value"),
         ("/ip route add comment=\"a\\qb\"", 1, 25, "escape"),
-        (":if (true) do={ :put x", 1, 22, "never closed"),
+        // RouterOS points at the end of the text: `expected closing brace`.
+        (":if (true) do={ :put x", 1, 23, "expected closing brace"),
     ];
     for (src, line, col, words) in cases {
         let e = match routeros::parse::parse("t.rsc", src) {
@@ -443,7 +444,11 @@ fn one_reading_reports_every_error_it_can_capped() {
 ";
     let errors = routeros::parse::parse_all("m.rsc", text).err().unwrap();
     let lines: Vec<u32> = errors.iter().map(|e| e.line).collect();
-    assert_eq!(lines, [3, 6, 8]);
+    assert_eq!(
+        lines,
+        [3, 6, 9],
+        "the unclosed `[` is reported at the end of the text"
+    );
     let many = ":put (1 +)\n".repeat(500);
     let errors = routeros::parse::parse_all("many.rsc", &many).err().unwrap();
     assert_eq!(errors.len(), routeros::parse::MAX_ERRORS);
@@ -473,8 +478,58 @@ fn routeros_7s_command_tree_knows_every_menu_and_catches_typos() {
         routeros::parse::parse("t.rsc", "/ip firewall mangel add chain=prerouting").unwrap_err();
     assert_eq!((e.line, e.column), (1, 14));
     assert!(e.message.contains("did you mean `mangle`"), "{}", e.message);
+    // In slash form RouterOS stops at the `/` after the bad name: `syntax error`.
     let e = routeros::parse::parse("t.rsc", "/ip/firewall/mangel/add chain=x").unwrap_err();
+    assert_eq!((e.line, e.column), (1, 20));
     assert!(e.message.contains("did you mean `mangle`"), "{}", e.message);
+    // A bad name is reported after every syntax error, as RouterOS does.
+    let errors = routeros::parse::parse_all(
+        "t.rsc",
+        "/ip firewall mangel
+:put (1 +)
+",
+    )
+    .unwrap_err();
+    let lines: Vec<u32> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [2, 1]);
+    // Arguments come from the tree too, whole or abbreviated.
+    let e = routeros::parse::parse("t.rsc", "/ip route add dst-adress=0.0.0.0/0").unwrap_err();
+    assert_eq!((e.line, e.column), (1, 15));
+    assert!(
+        e.message.contains("did you mean `dst-address`"),
+        "{}",
+        e.message
+    );
+    routeros::parse::parse("t.rsc", "/ip route add dst-addr=0.0.0.0/0 gateway=1.1.1.1").unwrap();
+    // Script commands without their colon, and a menu's block.
+    routeros::parse::parse(
+        "t.rsc",
+        "if (true) do={ put yes }
+foreach i in={1;2} do={ put $i }
+/ip route { print }",
+    )
+    .unwrap();
+    // A variable is declared before it is set; `:global $x` is no name.
+    let e = routeros::parse::parse("t.rsc", ":set undeclared 1").unwrap_err();
+    assert_eq!(
+        (e.line, e.column, e.message.as_str()),
+        (1, 6, "syntax error")
+    );
+    routeros::parse::parse(
+        "t.rsc",
+        ":local x 1
+:if (true) do={ :set x 2 }",
+    )
+    .unwrap();
+    assert!(
+        routeros::parse::parse(
+            "t.rsc",
+            ":if (true) do={ :local y 1 }
+:set y 2"
+        )
+        .is_err()
+    );
+    assert!(routeros::parse::parse("t.rsc", ":global $x 1").is_err());
     // Menus pccsim's own list never had, as paths and as context lines.
     let ok = "/interface/macvlan/add name=m1 interface=ether1
 /system script environment

@@ -93,6 +93,8 @@ pub enum UnOp {
     Not,
     Neg,
     BitNot,
+    /// `>x`: `x` as code, not run.
+    Code,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,4 +124,6 @@ pub enum BinOp {
     Index,
     /// `(a,b)`: an array of both (an array operand gives its items).
     Comma,
+    /// `$f <%% args`: the value of calling `$f` with `args`.
+    Apply,
 }

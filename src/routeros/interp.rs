@@ -242,6 +242,27 @@ impl<'a, M: Menus> Interpreter<'a, M> {
     }
 
     fn call(&mut self, f: Value, args: &[Arg], span: Span) -> Flow<Value> {
+        // `[( … )]` and `[$value]`: a value that is no function is the command's value.
+        if args.is_empty() && !matches!(f, Value::Code(_)) {
+            return Ok(f);
+        }
+        let mut frame = Vec::new();
+        let mut positional = 0;
+        for a in args {
+            let v = self.eval(&a.value)?;
+            match &a.key {
+                Some(k) => frame.push((k.clone(), v)),
+                None => {
+                    positional += 1;
+                    frame.push((positional.to_string(), v));
+                }
+            }
+        }
+        self.call_with(f, frame, span)
+    }
+
+    /// Runs function `f` with its arguments (`$1`, `$2`, … and named ones) in `frame`.
+    fn call_with(&mut self, f: Value, frame: Vec<(String, Value)>, span: Span) -> Flow<Value> {
         // `[[:parse "…"]]`: the inner substitution already ran the code; its value, nothing,
         // is run as a command too, which does nothing.
         if f == Value::Nothing {
@@ -257,18 +278,6 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             return Err(Unwind::Fatal(
                 self.error(span, "functions call each other too deeply"),
             ));
-        }
-        let mut frame = Vec::new();
-        let mut positional = 0;
-        for a in args {
-            let v = self.eval(&a.value)?;
-            match &a.key {
-                Some(k) => frame.push((k.clone(), v)),
-                None => {
-                    positional += 1;
-                    frame.push((positional.to_string(), v));
-                }
-            }
         }
         // A function sees its arguments and the globals, not its caller's locals.
         let saved = std::mem::replace(&mut self.scopes, vec![frame]);
@@ -369,6 +378,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                 let v = self.eval(inner)?;
                 match op {
                     UnOp::Not => Value::Bool(!v.truthy()),
+                    UnOp::Code => v,
                     UnOp::Neg => match v {
                         Value::Num(n) => Value::Num(n.wrapping_neg()),
                         other => {
@@ -406,6 +416,11 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                 return Ok(Value::Bool(
                     self.eval(l)?.truthy() || self.eval(r)?.truthy(),
                 ));
+            }
+            BinOp::Apply => {
+                let f = self.eval(l)?;
+                let arg = self.eval(r)?;
+                return self.call_with(f, vec![("1".to_string(), arg)], span);
             }
             _ => {}
         }
@@ -777,6 +792,7 @@ pub fn binary_values(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
         )
     };
     Ok(match op {
+        BinOp::Apply => return Err("a function call needs the script's state".to_string()),
         BinOp::Comma => {
             let mut items = match a {
                 Array(items) => items,

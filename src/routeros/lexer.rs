@@ -35,14 +35,24 @@ pub struct Token {
 }
 
 pub fn tokenize(file: &str, src: &str) -> Result<Vec<Token>, SourceError> {
-    Lexer {
+    match tokenize_until_error(file, src) {
+        (tokens, None) => Ok(tokens),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// The tokens up to the first error, and the error: RouterOS reads a script as far as it can,
+/// so an error of syntax before a broken string is the one it reports.
+pub fn tokenize_until_error(file: &str, src: &str) -> (Vec<Token>, Option<SourceError>) {
+    let mut lexer = Lexer {
         file,
         src,
         bytes: src.as_bytes(),
         pos: 0,
         tokens: Vec::new(),
-    }
-    .run()
+    };
+    let error = lexer.run().err();
+    (lexer.tokens, error)
 }
 
 struct Lexer<'a> {
@@ -54,7 +64,7 @@ struct Lexer<'a> {
 }
 
 impl Lexer<'_> {
-    fn run(mut self) -> Result<Vec<Token>, SourceError> {
+    fn run(&mut self) -> Result<(), SourceError> {
         let mut glued = false;
         while self.pos < self.bytes.len() {
             let start = self.pos;
@@ -104,7 +114,7 @@ impl Lexer<'_> {
             }
             glued = true;
         }
-        Ok(self.tokens)
+        Ok(())
     }
 
     fn push(&mut self, kind: Kind, text: String, start: usize, glued: bool) {

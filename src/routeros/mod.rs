@@ -18,6 +18,8 @@ pub mod parse;
 pub mod schema;
 pub mod value;
 
+pub use schema::Packages;
+
 use crate::error::SourceError;
 use crate::router::config::RouterConfig;
 

@@ -10,90 +10,33 @@
 //! array elsewhere. `find` and `where` take conditions on the properties of items.
 
 use super::ast::{Arg, BinOp, Command, Expr, Span, Stmt, StrPart, UnOp};
-use super::lexer::{Kind, Token, tokenize, unescape_at};
+use super::lexer::{Kind, Token, tokenize, tokenize_until_error, unescape_at};
+use super::schema::{MenuId, Packages, ROOT, Word, tree};
 use crate::error::SourceError;
 
-pub const MENUS: &[&str] = &[
-    "interface",
-    "interface ethernet",
-    "interface list",
-    "interface list member",
-    "interface bridge",
-    "interface bridge port",
-    "interface vlan",
-    "interface pppoe-client",
-    "interface lte",
-    "interface wireless",
-    "ip address",
-    "ip route",
-    "ip route rule",
-    "ip dns",
-    "ip dns static",
-    "ip pool",
-    "ip dhcp-client",
-    "ip dhcp-server",
-    "ip dhcp-server network",
-    "ip dhcp-server lease",
-    "ip firewall mangle",
-    "ip firewall nat",
-    "ip firewall filter",
-    "ip firewall raw",
-    "ip firewall address-list",
-    "ip firewall connection",
-    "ip firewall connection tracking",
-    "ip firewall service-port",
-    "ip service",
-    "ip settings",
-    "ip neighbor discovery-settings",
-    "routing table",
-    "routing rule",
-    "routing settings",
-    "tool netwatch",
-    "tool e-mail",
-    "tool graphing interface",
-    "tool sniffer",
-    "tool sniffer packet",
-    "tool romon",
-    "system script",
-    "system scheduler",
-    "system backup",
-    "system identity",
-    "system clock",
-    "system ntp client",
-    "system logging",
-    "system package",
-    "snmp",
-    "snmp community",
-    "user",
-    "queue simple",
-    "queue tree",
-    "queue type",
-    "file",
-    "log",
+/// Menus of RouterOS 6 that RouterOS 7 dropped and pccsim simulates; they stay readable, as
+/// v6 configurations use them (`/ip route rule` is v7's `/routing rule`).
+const V6_MENUS: &[&[&str]] = &[&["ip", "route", "rule"]];
+
+/// Arguments of RouterOS 6 that RouterOS 7 dropped and pccsim simulates: menu, command, argument.
+const V6_ARGS: &[(&[&str], &str, &str)] = &[
+    (&["ip", "route"], "add", "routing-mark"),
+    (&["ip", "route"], "set", "routing-mark"),
+    (&["ip", "route"], "check", "routing-mark"),
+    (
+        &["ip", "firewall", "connection", "tracking"],
+        "set",
+        "max-entries",
+    ),
+    (&["tool", "sniffer"], "set", "interface"),
 ];
 
-/// `word` as a submenu of `path`: itself, or the submenu it uniquely abbreviates.
-fn expanded(path: &[String], word: &str) -> String {
-    let mut with = path.to_vec();
-    with.push(word.to_string());
-    let parent = path.join(" ");
-    if is_menu_prefix(&with) || super::schema::is_command(&parent, word) {
-        return word.to_string();
-    }
-    super::schema::expand_menu(&path.join(" "), word)
-        .map_or_else(|| word.to_string(), str::to_string)
-}
-
-/// Whether `path` is a menu or leads to one: RouterOS 7's, or one of ours (v6's).
-fn is_menu_prefix(path: &[String]) -> bool {
-    let joined = path.join(" ");
-    super::schema::is_menu(&joined)
-        || MENUS.iter().any(|m| {
-            *m == joined
-                || (m.len() > joined.len()
-                    && m.starts_with(&joined)
-                    && m.as_bytes()[joined.len()] == b' ')
-        })
+/// What a word of a command line is, read against the command tree.
+enum Step {
+    Menu(String),
+    Command(String),
+    /// A name RouterOS 7 doesn't have here.
+    Unknown,
 }
 
 /// A parsed script.
@@ -107,13 +50,26 @@ pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
     parse_all(file, src).map_err(|mut errors| errors.swap_remove(0))
 }
 
+/// [`parse_all`] for a router with only these packages.
+pub fn parse_for(file: &str, src: &str, packages: Packages) -> Result<Script, Vec<SourceError>> {
+    read(file, src, packages)
+}
+
 /// Most errors one reading reports.
 pub const MAX_ERRORS: usize = 20;
 
 /// Reads the whole script; after an error it goes on with the next top-level command, so one
-/// pass reports every error it can, as a compiler does (at most [`MAX_ERRORS`], in order).
+/// pass reports every error it can, as a compiler does (at most [`MAX_ERRORS`]).
+///
+/// Errors come in RouterOS's order: errors of syntax first, then names the command tree lacks
+/// (`bad command name`) — RouterOS reports a bad name only when the whole text reads, so a
+/// syntax error after it is what it says.
 pub fn parse_all(file: &str, src: &str) -> Result<Script, Vec<SourceError>> {
-    let tokens = tokenize(file, src).map_err(|e| vec![e])?;
+    read(file, src, Packages::All)
+}
+
+fn read(file: &str, src: &str, packages: Packages) -> Result<Script, Vec<SourceError>> {
+    let (tokens, lexer_error) = tokenize_until_error(file, src);
     let mut p = Parser {
         file,
         src,
@@ -123,6 +79,14 @@ pub fn parse_all(file: &str, src: &str) -> Result<Script, Vec<SourceError>> {
         offset: 0,
         depth: 0,
         command_start: 0,
+        packages,
+        // A v6 `/export` says so in its first line; names v7 lacks are then v6's, not typos.
+        v6: src
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("by RouterOS 6.")),
+        unknown_names: Vec::new(),
+        scopes: vec![Vec::new()],
     };
     let mut stmts = Vec::new();
     let mut errors = Vec::new();
@@ -140,6 +104,13 @@ pub fn parse_all(file: &str, src: &str) -> Result<Script, Vec<SourceError>> {
             }
         }
     }
+    if let Some(e) = lexer_error {
+        // The text ends early at the broken token: what that cut leaves unclosed is no error.
+        errors.retain(|found| (found.line, found.column) < (e.line, e.column));
+        errors.push(e);
+    }
+    errors.append(&mut p.unknown_names);
+    errors.truncate(MAX_ERRORS);
     if errors.is_empty() {
         Ok(Script { stmts })
     } else {
@@ -160,6 +131,13 @@ struct Parser<'a> {
     depth: u16,
     /// Where the top-level command being read began, to go on after an error in it.
     command_start: usize,
+    packages: Packages,
+    /// The text is a RouterOS 6 export.
+    v6: bool,
+    /// `bad command name` errors, reported after those of syntax.
+    unknown_names: Vec<SourceError>,
+    /// Variables declared (`:local`, `:global`, loop counters) in each enclosing block.
+    scopes: Vec<Vec<String>>,
 }
 
 /// Scripts nest at most this deep, and an expression has at most this many operators, so that
@@ -168,9 +146,9 @@ pub const MAX_DEPTH: u16 = 100;
 pub const MAX_OPERATORS: usize = 1_000;
 
 /// Operators of expressions, longest first so `<=` is not read as `<`.
-const OPERATORS: [&str; 23] = [
-    "&&", "||", "<=", ">=", "!=", "->", "<<", ">>", "+", "-", "*", "/", "%", ".", "<", ">", "=",
-    "!", "~", "&", "|", "^", ",",
+const OPERATORS: [&str; 24] = [
+    "<%%", "&&", "||", "<=", ">=", "!=", "->", "<<", ">>", "+", "-", "*", "/", "%", ".", "<", ">",
+    "=", "!", "~", "&", "|", "^", ",",
 ];
 
 /// A piece of an expression before precedence is applied.
@@ -207,6 +185,8 @@ fn binop(op: &str) -> Option<(BinOp, u8)> {
         "/" => (BinOp::Div, 11),
         "%" => (BinOp::Mod, 11),
         "->" => (BinOp::Index, 13),
+        // `$f <%% args`: calls function `$f` (what `[$f args]` is in RouterOS's own trees).
+        "<%%" => (BinOp::Apply, 6),
         _ => return None,
     })
 }
@@ -217,11 +197,16 @@ fn is_key(k: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Characters of a command's name, as RouterOS reads them (`[admin@router]` is a syntax error).
+fn is_command_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, span: Span, msg: impl Into<String>) -> SourceError {
         SourceError::new(self.file, self.src, span.0, span.1, msg)
     }
@@ -255,31 +240,59 @@ impl Parser<'_> {
         )
     }
 
-    /// Refuses a command word that is a typo of one of the menu's commands or submenus in
-    /// RouterOS 7 (`/ip firewall mangel add` → "did you mean `mangle`"). A word close to none
-    /// is let through: it may be a v6 command, or a menu the tree does not list.
-    fn known_command(&self, path: &[String], word: &str, at: Span) -> Result<(), SourceError> {
-        let menu = path.join(" ");
-        // Most words are commands of their menu: answered without listing the submenus.
-        if super::schema::is_command(&menu, word) {
-            return Ok(());
-        }
-        let Some(children) = super::schema::children(&menu) else {
-            return Ok(());
+    /// The menu of the tree at `path`; `None` for one RouterOS 7 lacks (v6's, or a name
+    /// already reported).
+    fn menu_id(&self, path: &[String]) -> Option<MenuId> {
+        let words: Vec<&str> = path.iter().map(String::as_str).collect();
+        tree().menu(&words, self.packages)
+    }
+
+    /// What `word` is in the menu at `path`.
+    fn resolve(&self, path: &[String], word: &str) -> Step {
+        let Some(menu) = self.menu_id(path) else {
+            let mut with: Vec<&str> = path.iter().map(String::as_str).collect();
+            with.push(word);
+            return if V6_MENUS.contains(&with.as_slice()) {
+                Step::Menu(word.to_string())
+            } else {
+                // Under a menu RouterOS 7 lacks, every word is that menu's command.
+                Step::Command(word.to_string())
+            };
         };
-        if children.contains(&word) {
-            return Ok(());
+        match tree().word(menu, word, self.packages) {
+            Word::Menu(id) => Step::Menu(tree().path(id).last().expect("a submenu").to_string()),
+            Word::Command(c) => Step::Command(c.name.to_string()),
+            Word::Unknown => {
+                let mut with: Vec<&str> = path.iter().map(String::as_str).collect();
+                with.push(word);
+                if V6_MENUS.contains(&with.as_slice()) {
+                    Step::Menu(word.to_string())
+                } else if self.v6 {
+                    Step::Command(word.to_string())
+                } else {
+                    Step::Unknown
+                }
+            }
         }
-        match super::did_you_mean(word, children.iter().copied()) {
-            Some(close) => Err(self.error(
-                at,
-                format!(
-                    "bad command name `{word}` in /{}; did you mean `{close}`?",
-                    path.join(" ")
-                ),
-            )),
-            None => Ok(()),
+    }
+
+    /// Notes a name the command tree lacks at `path` (RouterOS's `bad command name`, with a
+    /// suggestion), to report once the whole text has been read.
+    fn unknown_name(&mut self, path: &[String], word: &str, at: Span) {
+        let mut msg = format!("bad command name {word}");
+        if let Some(menu) = self.menu_id(path) {
+            if !path.is_empty() {
+                msg.push_str(&format!(" in /{}", path.join(" ")));
+            }
+            if let Word::Command(_) | Word::Menu(_) = tree().word(menu, word, Packages::All) {
+                msg.push_str(" (it comes with an extra package: wireless, caps-man, …)");
+            } else if let Some(close) = super::did_you_mean(word, tree().names(menu, self.packages))
+            {
+                msg.push_str(&format!("; did you mean `{close}`?"));
+            }
         }
+        let e = self.error(at, msg);
+        self.unknown_names.push(e);
     }
 
     /// After an error: past the failed top-level command (brackets balanced) to the start of
@@ -310,11 +323,13 @@ impl Parser<'_> {
             match self.peek_kind() {
                 None if close.is_none() => return Ok(stmts),
                 None => {
-                    let end = self.src.len().saturating_sub(1);
-                    return Err(self.error(
-                        (end, end + 1),
-                        "unexpected end of text: a `{` or `[` is never closed",
-                    ));
+                    // RouterOS points at the end of the text.
+                    let end = self.src.len();
+                    let msg = match close {
+                        Some(Kind::RBracket) => "expected closing bracket: a `[` is never closed",
+                        _ => "expected closing brace: a `{` is never closed",
+                    };
+                    return Err(self.error((end, end), msg));
                 }
                 Some(Kind::End) => self.pos += 1,
                 Some(k) if Some(&k) == close.as_ref() => {
@@ -346,7 +361,9 @@ impl Parser<'_> {
                 self.pos += 1;
                 let (saved, outer) = (self.context.clone(), self.depth);
                 self.depth = self.deeper(self.span_of(&tok))?;
+                self.scopes.push(Vec::new());
                 let body = self.statements(Some(Kind::RBrace));
+                self.scopes.pop();
                 (self.context, self.depth) = (saved, outer);
                 Ok(Stmt::Block(body?))
             }
@@ -362,7 +379,30 @@ impl Parser<'_> {
                     span: self.span_from(start),
                 })
             }
-            Kind::Word if tok.text.starts_with(':') && tok.text.len() > 1 => self.script_command(),
+            Kind::Word if tok.text.starts_with(':') && tok.text.len() > 1 => {
+                let name = &tok.text[1..];
+                match tree().word(ROOT, name, self.packages) {
+                    Word::Command(c) => self.script_command(c.name.to_string()),
+                    // `:log info …`: a menu's command, colon and all.
+                    Word::Menu(_) => self.script_command(name.to_string()),
+                    Word::Unknown => {
+                        let (start, _) = self.span_of(&tok);
+                        self.unknown_name(&[], name, (start + 1, tok.end + self.offset));
+                        self.script_command(name.to_string())
+                    }
+                }
+            }
+            // `[( … )]`: an expression as a command; its value is the command's.
+            Kind::LParen => {
+                let start = self.pos;
+                let func = self.paren(false)?;
+                let args = self.args(None)?;
+                Ok(Stmt::Call {
+                    func,
+                    args,
+                    span: self.span_from(start),
+                })
+            }
             Kind::Word if tok.text.starts_with('$') => {
                 let start = self.pos;
                 let func = self.value_group(false)?;
@@ -378,16 +418,121 @@ impl Parser<'_> {
         }
     }
 
-    fn script_command(&mut self) -> Result<Stmt, SourceError> {
+    /// A script command (`:put`, `:local`, `if` …); the current token is its name.
+    fn script_command(&mut self, name: String) -> Result<Stmt, SourceError> {
         let start = self.pos;
-        let name = self.tokens[self.pos].text[1..].to_string();
         self.pos += 1;
-        let args = self.args(Some(&name))?;
+        let declares = matches!(name.as_str(), "local" | "global");
+        if declares {
+            self.variable_name()?;
+        }
+        // A loop's counter is declared inside the loop.
+        let counter = matches!(name.as_str(), "foreach" | "for");
+        if counter {
+            let names = self.peek().map_or("", |t| t.text.as_str());
+            let names = names.split(',').map(str::to_string).collect();
+            self.scopes.push(names);
+        }
+        let args = self.args(Some(&name));
+        if counter {
+            self.scopes.pop();
+        }
+        let mut args = args?;
+        if let Word::Command(c) = tree().word(ROOT, &name, self.packages) {
+            self.check_args(c, &mut args, &[], &name)?;
+        }
+        let first = args.iter().find(|a| a.key.is_none());
+        if let Some(Arg {
+            value: Expr::Word(var) | Expr::Var(var, _),
+            span,
+            ..
+        }) = first
+        {
+            if declares {
+                self.scopes.last_mut().expect("a scope").push(var.clone());
+            } else if name == "set" && !self.declared(var) {
+                // RouterOS refuses to set a variable no `:local` or `:global` declared; it
+                // points at the variable's first use in the command, else at its name.
+                let at = args
+                    .iter()
+                    .find_map(|a| first_use(&a.value, var))
+                    .unwrap_or(*span);
+                return Err(self.error(at, "syntax error"));
+            }
+        }
         Ok(Stmt::Script {
             name,
             args,
             span: self.span_from(start),
         })
+    }
+
+    fn declared(&self, var: &str) -> bool {
+        self.scopes.iter().any(|s| s.iter().any(|v| v == var))
+    }
+
+    /// The variable name after `:local` and `:global`: a plain word of ASCII letters,
+    /// digits, `-` and `_` (`:global $x` is a syntax error, `:local café` ends at the `é`).
+    fn variable_name(&self) -> Result<(), SourceError> {
+        let Some(t) = self.peek().filter(|t| t.kind == Kind::Word) else {
+            return Ok(());
+        };
+        let (start, _) = self.span_of(t);
+        if t.text.starts_with('$') {
+            return Err(self.error((start, start + 1), "syntax error"));
+        }
+        if let Some(at) = t.text.find(|c: char| !c.is_ascii()) {
+            let c = t.text[at..].chars().next().expect("a character");
+            let msg = "expected end of command (variable names are ASCII letters, digits, - and _)";
+            return Err(self.error((start + at, start + at + c.len_utf8()), msg));
+        }
+        Ok(())
+    }
+
+    /// Refuses a named argument the command does not take (RouterOS: `expected end of
+    /// command`), with a suggestion; and a value without a name for `add`, which takes none.
+    fn check_args(
+        &self,
+        command: &super::schema::Command,
+        args: &mut [Arg],
+        path: &[String],
+        verb: &str,
+    ) -> Result<(), SourceError> {
+        for arg in args {
+            let Some(key) = &arg.key else {
+                // A bare argument name is a flag (`/routing table add name=x fib`).
+                let flag = matches!(&arg.value, Expr::Word(w) if tree().arg(command, w).is_some());
+                if verb == "add" && !flag {
+                    let msg = "expected end of command (`add` takes only name=value arguments)";
+                    return Err(self.error(arg.span, msg));
+                }
+                continue;
+            };
+            let v6 = V6_ARGS
+                .iter()
+                .any(|(m, c, a)| *c == verb && *a == key && m.iter().eq(path.iter()));
+            if v6 || self.v6 {
+                continue;
+            }
+            if let Some(name) = tree().arg(command, key) {
+                // An abbreviation stands for the whole name (`dst-addr=` is `dst-address=`).
+                arg.key = Some(name.to_string());
+                continue;
+            }
+            let menu = if path.is_empty() {
+                format!(":{verb}")
+            } else {
+                format!("/{} {verb}", path.join(" "))
+            };
+            let mut msg = format!("expected end of command (`{menu}` has no argument `{key}`");
+            if let Some(close) = super::did_you_mean(key, tree().args(command).iter().copied()) {
+                msg.push_str(&format!("; did you mean `{close}`?"));
+            }
+            msg.push(')');
+            let at = arg.span.0;
+            return Err(self.error((at, at + key.len()), msg));
+        }
+        Ok(())
     }
 
     fn command(&mut self) -> Result<Stmt, SourceError> {
@@ -401,24 +546,35 @@ impl Parser<'_> {
             self.pos += 1;
             let parts: Vec<&str> = first.text.split('/').filter(|s| !s.is_empty()).collect();
             slash_form = parts.len() > 1;
-            for (i, part) in parts.iter().enumerate() {
-                if *part == ".." {
-                    path.pop();
+            let (at, _) = self.span_of(&first);
+            let mut offset = 0;
+            let mut unknown = false;
+            for part in first.text.split('/') {
+                let span = (at + offset, at + offset + part.len());
+                offset += part.len() + 1;
+                if part.is_empty() {
                     continue;
                 }
-                path.push(expanded(&path, part));
-                if !is_menu_prefix(&path) {
-                    path.pop();
-                    if i + 1 != parts.len() {
-                        let hint = super::schema::children(&path.join(" "))
-                            .and_then(|c| super::did_you_mean(part, c.into_iter()))
-                            .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
-                        let msg = format!("no such menu `{part}`{hint}");
-                        return Err(self.error(self.span_of(&first), msg));
+                if unknown || !verb.is_empty() {
+                    // `/ip/cloud/no-such-menu/remove`: a name RouterOS lacks ends the path.
+                    let mut msg = "syntax error".to_string();
+                    if unknown {
+                        // Said here, with the name, rather than again as a bad name.
+                        self.unknown_names.pop();
                     }
-                    self.known_command(&path, part, self.span_of(&first))?;
-                    verb = part.to_string();
+                    if let Some(bad) = path.pop()
+                        && let Some(menu) = self.menu_id(&path)
+                    {
+                        msg = format!("syntax error (/{} has no `{bad}`", path.join(" "));
+                        let names = tree().names(menu, self.packages);
+                        if let Some(close) = super::did_you_mean(&bad, names) {
+                            msg.push_str(&format!("; did you mean `{close}`?"));
+                        }
+                        msg.push(')');
+                    }
+                    return Err(self.error((span.0 - 1, span.0), msg));
                 }
+                unknown = !self.path_word(&mut path, &mut verb, part, span);
             }
         }
         while verb.is_empty() && !self.at_end_of_command() {
@@ -431,42 +587,41 @@ impl Parser<'_> {
             {
                 break;
             }
+            // A word of the current menu's commands that the menu lacks may be a script
+            // command written without its colon (`if`, `foreach`, `put`).
+            if self.pos == start
+                && (path.is_empty()
+                    || (self.menu_id(&path).is_some()
+                        && matches!(self.resolve(&path, &t.text), Step::Unknown)))
+                && let Word::Command(c) = tree().word(ROOT, &t.text, self.packages)
+            {
+                return self.script_command(c.name.to_string());
+            }
             self.pos += 1;
-            if t.text == ".." {
-                path.pop();
-                continue;
-            }
-            path.push(expanded(&path, &t.text));
-            if !is_menu_prefix(&path) {
-                path.pop();
-                self.known_command(&path, &t.text, self.span_of(&t))?;
-                verb = t.text;
-            }
+            self.command_word(&t)?;
+            self.path_word(&mut path, &mut verb, &t.text, self.span_of(&t));
+        }
+        // `/certificate { … }`: the block's commands act on that menu.
+        if verb.is_empty() && self.peek_kind() == Some(Kind::LBrace) {
+            let saved = std::mem::replace(&mut self.context, path);
+            let block = self.statement();
+            self.context = saved;
+            return block;
         }
         if verb.is_empty() && self.at_end_of_command() {
-            if path.is_empty() && !first.text.starts_with('/') {
-                let msg = format!(
-                    "`{}` is not a command (expected a menu such as /ip route)",
-                    first.text
-                );
-                return Err(self.error(self.span_of(&first), msg));
-            }
             self.context = path.clone();
             return Ok(Stmt::Menu {
                 path,
                 span: self.span_from(start),
             });
         }
-        if path.is_empty() && !first.text.starts_with('/') {
-            let msg = format!(
-                "`{}` is not a command (expected a menu such as /ip route)",
-                first.text
-            );
-            return Err(self.error(self.span_of(&first), msg));
+        if verb.is_empty() {
+            let t = self.tokens[self.pos].clone();
+            return Err(self.error(self.span_of(&t), "expected a command name"));
         }
         // Commands inside brackets of this command act on its menu.
         let saved = std::mem::replace(&mut self.context, path.clone());
-        let result = self.command_args(&verb);
+        let result = self.command_args(&path, &verb);
         self.context = saved;
         let (args, condition) = result?;
         Ok(Stmt::Command(Command {
@@ -479,20 +634,78 @@ impl Parser<'_> {
         }))
     }
 
-    fn command_args(&mut self, verb: &str) -> Result<(Vec<Arg>, Option<Expr>), SourceError> {
+    /// Takes one word of a command line: a submenu extends `path`, a command becomes `verb`,
+    /// and a name RouterOS 7 lacks is noted and read on as a menu of its own (says `false`).
+    fn path_word(
+        &mut self,
+        path: &mut Vec<String>,
+        verb: &mut String,
+        word: &str,
+        at: Span,
+    ) -> bool {
+        if word == ".." {
+            path.pop();
+            return true;
+        }
+        match self.resolve(path, word) {
+            Step::Menu(name) => path.push(name),
+            Step::Command(name) => *verb = name,
+            Step::Unknown => {
+                self.unknown_name(path, word, at);
+                path.push(word.to_string());
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A command's name is lowercase ASCII letters, digits, `-`, `_` and `.` (`..`); RouterOS
+    /// stops at anything else (`Hello`, `[admin@router] >`, `owner=x` on a line of its own).
+    fn command_word(&self, t: &Token) -> Result<(), SourceError> {
+        let (start, _) = self.span_of(t);
+        let first = t.text.chars().next().expect("words are not empty");
+        if !(first.is_ascii_lowercase() || first.is_ascii_digit() || first == '.') {
+            let len = first.len_utf8();
+            return Err(self.error((start, start + len), "expected command name"));
+        }
+        // A name starting with a digit is read as a number: it ends where the digits do.
+        let end = if first.is_ascii_digit() {
+            t.text.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        } else {
+            t.text.find(|c: char| !is_command_char(c))
+        };
+        match end {
+            Some(at) => Err(self.error((start + at, start + at + 1), "syntax error")),
+            None => Ok(()),
+        }
+    }
+
+    fn command_args(
+        &mut self,
+        path: &[String],
+        verb: &str,
+    ) -> Result<(Vec<Arg>, Option<Expr>), SourceError> {
+        // Under a menu RouterOS 7 lacks, `where` can name no property.
+        let known = self.menu_id(path).is_some() || V6_MENUS.iter().any(|m| m.iter().eq(path));
         if verb == "find" {
-            return Ok((Vec::new(), self.condition()?));
+            return Ok((Vec::new(), self.condition(known)?));
         }
         let mut args = Vec::new();
+        let mut condition = None;
         while !self.at_end_of_command() {
             let t = &self.tokens[self.pos];
             if t.kind == Kind::Word && t.text == "where" {
-                self.pos += 1;
-                return Ok((args, self.condition()?));
+                condition = self.condition(known)?;
+                break;
             }
             args.push(self.arg(None)?);
         }
-        Ok((args, None))
+        if let Some(menu) = self.menu_id(path)
+            && let Word::Command(c) = tree().word(menu, verb, self.packages)
+        {
+            self.check_args(c, &mut args, path, verb)?;
+        }
+        Ok((args, condition))
     }
 
     fn args(&mut self, script: Option<&str>) -> Result<Vec<Arg>, SourceError> {
@@ -654,13 +867,7 @@ impl Parser<'_> {
         self.depth = self.deeper(self.span_of(&open))?;
         let stmts = self.statements(Some(Kind::RBracket));
         self.depth = outer;
-        let mut stmts = stmts.map_err(|e| {
-            if e.message.starts_with("unexpected end of text") {
-                self.error(self.span_of(&open), "this `[` is never closed")
-            } else {
-                e
-            }
-        })?;
+        let mut stmts = stmts?;
         let stmt = match stmts.len() {
             1 => stmts.pop().expect("one statement"),
             _ => Stmt::Block(stmts),
@@ -673,7 +880,9 @@ impl Parser<'_> {
         self.pos += 1;
         let (saved, outer) = (self.context.clone(), self.depth);
         self.depth = self.deeper(self.span_of(&open))?;
+        self.scopes.push(Vec::new());
         let body = self.statements(Some(Kind::RBrace));
+        self.scopes.pop();
         (self.context, self.depth) = (saved, outer);
         Ok(Expr::Code(body?))
     }
@@ -739,7 +948,7 @@ impl Parser<'_> {
     }
 
     /// The text of a quoted string with its escapes resolved and no substitutions.
-    fn unescape(&self, t: &Token) -> Result<String, SourceError> {
+    fn unescape(&mut self, t: &Token) -> Result<String, SourceError> {
         match self.string(t)? {
             Expr::Str(parts) => {
                 let mut out = String::new();
@@ -760,7 +969,7 @@ impl Parser<'_> {
     }
 
     /// A quoted string: escapes resolved, `$name`, `$"name"`, `$[…]` and `$(…)` found.
-    fn string(&self, t: &Token) -> Result<Expr, SourceError> {
+    fn string(&mut self, t: &Token) -> Result<Expr, SourceError> {
         let raw = t.text.as_bytes();
         let base = t.start + 1 + self.offset;
         let mut parts = Vec::new();
@@ -799,7 +1008,7 @@ impl Parser<'_> {
 
     /// A substitution inside a string, `rest` being what follows the `$`; returns it and the
     /// bytes it took.
-    fn interpolation(&self, rest: &str, at: usize) -> Result<(StrPart, usize), SourceError> {
+    fn interpolation(&mut self, rest: &str, at: usize) -> Result<(StrPart, usize), SourceError> {
         let bad = |msg: &str| self.error((at, at + 1), msg.to_string());
         match rest.chars().next() {
             Some('[') | Some('(') => {
@@ -812,16 +1021,8 @@ impl Parser<'_> {
                     .ok_or_else(|| bad("this substitution is never closed"))?;
                 // The inner text is script written inside a string: resolve its escapes first.
                 let inner = unescape_all(&rest[1..len - 1]);
-                let mut sub = Parser {
-                    file: self.file,
-                    src: self.src,
-                    tokens: tokenize(self.file, &inner).map_err(|e| bad(&e.message))?,
-                    pos: 0,
-                    context: self.context.clone(),
-                    offset: at + 2,
-                    depth: self.deeper((at, at + 2))?,
-                    command_start: 0,
-                };
+                let tokens = tokenize(self.file, &inner).map_err(|e| bad(&e.message))?;
+                let mut sub = self.nested(tokens, at + 2, self.deeper((at, at + 2))?);
                 let relocate = |e: SourceError| bad(&e.message);
                 let part = if open == '[' {
                     let mut stmts = sub.statements(None).map_err(relocate)?;
@@ -834,6 +1035,7 @@ impl Parser<'_> {
                 } else {
                     StrPart::Expr(Box::new(sub.expression_items(false).map_err(relocate)?))
                 };
+                self.unknown_names.append(&mut sub.unknown_names);
                 Ok((part, len))
             }
             Some('"') => {
@@ -874,17 +1076,30 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let end = self.pos - 1;
-        let mut inner = Parser {
+        let tokens = self.tokens[start..end].to_vec();
+        let mut inner = self.nested(tokens, self.offset, self.deeper(self.span_of(&open))?);
+        let expr = inner.expression_items(props);
+        self.unknown_names.append(&mut inner.unknown_names);
+        expr
+    }
+
+    /// A parser for text inside this one (an expression's parentheses, `$[…]` in a string),
+    /// in the same menu and scope.
+    fn nested(&self, tokens: Vec<Token>, offset: usize, depth: u16) -> Parser<'a> {
+        Parser {
             file: self.file,
             src: self.src,
-            tokens: self.tokens[start..end].to_vec(),
+            tokens,
             pos: 0,
             context: self.context.clone(),
-            offset: self.offset,
-            depth: self.deeper(self.span_of(&open))?,
+            offset,
+            depth,
             command_start: 0,
-        };
-        inner.expression_items(props)
+            packages: self.packages,
+            v6: self.v6,
+            unknown_names: Vec::new(),
+            scopes: self.scopes.clone(),
+        }
     }
 
     /// Parses every remaining token as one expression.
@@ -1028,6 +1243,9 @@ impl Parser<'_> {
                     "!" => UnOp::Not,
                     "-" => UnOp::Neg,
                     "~" => UnOp::BitNot,
+                    // `>[…]`: the code itself, not its value (RouterOS's trees write a
+                    // function call as `<%% (> $f)`).
+                    ">" => UnOp::Code,
                     _ => return Err(self.error(*span, format!("`{op}` needs a value before it"))),
                 };
                 *at += 1;
@@ -1053,15 +1271,31 @@ impl Parser<'_> {
 
     /// Conditions of `find` and `where`: `comment~"PCC"`, `chain=prerouting && !disabled`,
     /// `(a=1 || b=2)`; conditions written side by side must all hold.
-    fn condition(&mut self) -> Result<Option<Expr>, SourceError> {
+    ///
+    /// `known` says whether the menu's properties are known: under a menu RouterOS 7 lacks,
+    /// `where name=x` cannot be read (RouterOS: `expected end of command` at the `=`).
+    fn condition(&mut self, known: bool) -> Result<Option<Expr>, SourceError> {
         let mut items = Vec::new();
+        let mut after_where = false;
         while !self.at_end_of_command() {
             let t = self.tokens[self.pos].clone();
             match t.kind {
-                Kind::Word if t.text == "where" => self.pos += 1,
+                Kind::Word if t.text == "where" => {
+                    self.pos += 1;
+                    after_where = true;
+                }
                 Kind::Word if matches!(t.text.as_str(), "&&" | "||" | "and" | "or") => {
                     self.pos += 1;
                     items.push(Item::Op(t.text.clone(), self.span_of(&t)));
+                }
+                // An operator written on its own (`(routing-mark)."" = ""`).
+                Kind::Word if OPERATORS.contains(&t.text.as_str()) => {
+                    self.pos += 1;
+                    items.push(Item::Op(t.text.clone(), self.span_of(&t)));
+                }
+                Kind::Str => {
+                    self.pos += 1;
+                    items.push(Item::Operand(self.string(&t)?));
                 }
                 Kind::LParen => items.push(Item::Operand(self.paren(true)?)),
                 Kind::Word => {
@@ -1074,6 +1308,10 @@ impl Parser<'_> {
                         .find_map(|op| body.find(op).map(|at| (at, *op)))
                         .filter(|&(at, _)| at > 0)
                     {
+                        Some((at, _)) if after_where && !known => {
+                            let at = self.span_of(&t).0 + (t.text.len() - body.len()) + at;
+                            return Err(self.error((at, at + 1), "expected end of command"));
+                        }
                         Some((at, op)) => {
                             let key = body[..at].to_string();
                             let mut rest = t.clone();
@@ -1119,6 +1357,23 @@ impl Parser<'_> {
         let mut at = 0;
         let expr = self.pratt(&items, &mut at, 0, whole)?;
         Ok(Some(expr))
+    }
+}
+
+/// Where `var` is first used (`$var`) in `e`.
+fn first_use(e: &Expr, var: &str) -> Option<Span> {
+    match e {
+        Expr::Var(name, span) if name == var => Some(*span),
+        Expr::Concat(parts) => parts.iter().find_map(|p| first_use(p, var)),
+        Expr::Array(items) => items.iter().find_map(|(_, v)| first_use(v, var)),
+        Expr::Str(parts) => parts.iter().find_map(|p| match p {
+            StrPart::Var(name, span) if name == var => Some(*span),
+            StrPart::Expr(e) => first_use(e, var),
+            _ => None,
+        }),
+        Expr::Binary(_, l, r, _) => first_use(l, var).or_else(|| first_use(r, var)),
+        Expr::Unary(_, e, _) => first_use(e, var),
+        _ => None,
     }
 }
 
