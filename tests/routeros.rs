@@ -572,3 +572,104 @@ fn menus_may_be_abbreviated_where_the_abbreviation_is_unique() {
     // `add` is a command of /ip address, not an abbreviation of a submenu.
     run("/ip address add address=10.0.0.1/24 interface=ether1");
 }
+
+/// An expression in RouterOS's own tree notation (as `:parse` prints it in the corpus's
+/// `.parseil` files): `(OP a b)`, with a chain of `+` written as one `(+ a b c)`.
+fn routeros_tree(e: &routeros::ast::Expr) -> String {
+    use routeros::ast::{BinOp, Expr, StrPart, UnOp};
+    let op = |op: BinOp| match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Mod => "%",
+        BinOp::Concat => ".",
+        BinOp::Lt => "<",
+        BinOp::Gt => ">",
+        BinOp::Le => "<=",
+        BinOp::Ge => ">=",
+        BinOp::Eq => "=",
+        BinOp::Ne => "!=",
+        BinOp::And => "and",
+        BinOp::Or => "or",
+        BinOp::BitAnd => "&",
+        BinOp::BitOr => "|",
+        BinOp::BitXor => "^",
+        BinOp::Shl => "<<",
+        BinOp::Shr => ">>",
+        BinOp::In => "in",
+        BinOp::Regex => "~",
+        BinOp::Index => "->",
+        BinOp::Comma => ",",
+        BinOp::Apply => "<%%",
+    };
+    match e {
+        Expr::Word(w) => w.clone(),
+        Expr::Var(name, _) => format!("${name}"),
+        Expr::Str(parts) => parts
+            .iter()
+            .map(|p| match p {
+                StrPart::Lit(s) => s.clone(),
+                StrPart::Var(name, _) => format!("${name}"),
+                _ => "…".into(),
+            })
+            .collect(),
+        Expr::Binary(BinOp::Add, l, r, _) => {
+            let left = routeros_tree(l);
+            let inner = match &**l {
+                Expr::Binary(BinOp::Add, ..) => left[3..left.len() - 1].to_string(),
+                _ => left,
+            };
+            format!("(+ {inner} {})", routeros_tree(r))
+        }
+        Expr::Binary(o, l, r, _) => {
+            format!("({} {} {})", op(*o), routeros_tree(l), routeros_tree(r))
+        }
+        Expr::Unary(u, x, _) => {
+            let sym = match u {
+                UnOp::Not => "!",
+                UnOp::Neg => "-",
+                UnOp::BitNot => "~",
+                UnOp::Code => ">",
+            };
+            format!("({sym} {})", routeros_tree(x))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn expressions_group_as_routeros_own_parse_trees_show() {
+    // Each source expression from the corpus, beside the tree RouterOS 7.22.1 made of it.
+    let cases = [
+        ("(8 - $pos + 1)", "(+ (- 8 $pos) 1)"),
+        (
+            "($lastkey > 48 && $lastkey < 57)",
+            "(and (> $lastkey 48) (< $lastkey 57))",
+        ),
+        (
+            "((($yyyy - 1970) * 365) + (($yyyy - 1968) / 4) + ($prMntDays->$M) + ($d - 1))",
+            "(+ (* (- $yyyy 1970) 365) (/ (- $yyyy 1968) 4) (-> $prMntDays $M) (- $d 1))",
+        ),
+        (
+            "($ArrayIN->\"networkSettings\"->\"connections\"->\"LAN\"->\"addresses\")",
+            "(-> (-> (-> (-> $ArrayIN networkSettings) connections) LAN) addresses)",
+        ),
+        (
+            "(($filelen + $addlen) > $maxlen)",
+            "(> (+ $filelen $addlen) $maxlen)",
+        ),
+        (
+            "(255.255.255.255 << (32 - $prefix))",
+            "(<< 255.255.255.255 (- 32 $prefix))",
+        ),
+        ("($mkvlan <%% $x)", "(<%% $mkvlan $x)"),
+    ];
+    for (source, theirs) in cases {
+        let script = routeros::parse::parse("e.rsc", &format!(":put {source}")).unwrap();
+        let routeros::ast::Stmt::Script { args, .. } = &script.stmts[0] else {
+            panic!("{source}: not a script command");
+        };
+        assert_eq!(routeros_tree(&args[0].value), theirs, "{source}");
+    }
+}

@@ -3,13 +3,17 @@
 
 pub type Span = (usize, usize);
 
+/// A menu's path, e.g. `["ip", "firewall", "mangle"]`: shared by the commands under one
+/// context line rather than copied into each.
+pub type MenuPath = std::sync::Arc<Vec<String>>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// A menu command: `/ip firewall mangle add chain=prerouting …`.
     Command(Command),
     /// A line that only changes the current menu (`/ip firewall mangle`).
     Menu {
-        path: Vec<String>,
+        path: MenuPath,
         span: Span,
     },
     /// A global command: `:local`, `:if`, `:for`, `:put`, …
@@ -30,7 +34,7 @@ pub enum Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Command {
     /// The menu, e.g. `["ip", "firewall", "mangle"]`.
-    pub path: Vec<String>,
+    pub path: MenuPath,
     /// `add`, `set`, `find`, `print`, …
     pub verb: String,
     pub args: Vec<Arg>,

@@ -6,6 +6,7 @@
 //! before it, because `comment="a b"` is one argument made of two tokens.
 
 use crate::error::SourceError;
+use std::borrow::Cow;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -24,17 +25,45 @@ pub enum Kind {
     End,
 }
 
+/// A token's text borrows the script's where it can (most tokens): reading allocates only for
+/// words and strings broken over lines or holding `$[…]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
+pub struct Token<'a> {
     pub kind: Kind,
-    pub text: String,
+    pub text: Cow<'a, str>,
     pub start: usize,
     pub end: usize,
     /// No white space between this token and the previous one.
     pub glued: bool,
 }
 
-pub fn tokenize(file: &str, src: &str) -> Result<Vec<Token>, SourceError> {
+impl<'a> Token<'a> {
+    /// The token from byte `from` of its text on (`comment=` split off `comment=x`).
+    pub fn tail(&self, from: usize) -> Token<'a> {
+        let text = match &self.text {
+            Cow::Borrowed(s) => Cow::Borrowed(&s[from..]),
+            Cow::Owned(s) => Cow::Owned(s[from..].to_string()),
+        };
+        Token {
+            text,
+            start: self.start + from,
+            ..self.clone()
+        }
+    }
+
+    /// The token, owning its text.
+    pub fn into_owned(self) -> Token<'static> {
+        Token {
+            kind: self.kind,
+            text: Cow::Owned(self.text.into_owned()),
+            start: self.start,
+            end: self.end,
+            glued: self.glued,
+        }
+    }
+}
+
+pub fn tokenize<'a>(file: &'a str, src: &'a str) -> Result<Vec<Token<'a>>, SourceError> {
     match tokenize_until_error(file, src) {
         (tokens, None) => Ok(tokens),
         (_, Some(e)) => Err(e),
@@ -43,7 +72,10 @@ pub fn tokenize(file: &str, src: &str) -> Result<Vec<Token>, SourceError> {
 
 /// The tokens up to the first error, and the error: RouterOS reads a script as far as it can,
 /// so an error of syntax before a broken string is the one it reports.
-pub fn tokenize_until_error(file: &str, src: &str) -> (Vec<Token>, Option<SourceError>) {
+pub fn tokenize_until_error<'a>(
+    file: &'a str,
+    src: &'a str,
+) -> (Vec<Token<'a>>, Option<SourceError>) {
     let mut lexer = Lexer {
         file,
         src,
@@ -60,10 +92,10 @@ struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
     fn run(&mut self) -> Result<(), SourceError> {
         let mut glued = false;
         while self.pos < self.bytes.len() {
@@ -81,7 +113,7 @@ impl Lexer<'_> {
                 }
                 b'\n' | b';' => {
                     self.pos += 1;
-                    self.push(Kind::End, String::new(), start, false);
+                    self.push(Kind::End, Cow::Borrowed(""), start, false);
                     glued = false;
                     continue;
                 }
@@ -105,7 +137,7 @@ impl Lexer<'_> {
                         _ => Kind::RParen,
                     };
                     self.pos += 1;
-                    self.push(kind, self.src[start..self.pos].to_string(), start, glued);
+                    self.push(kind, Cow::Borrowed(&self.src[start..self.pos]), start, glued);
                 }
                 _ => {
                     let text = self.word();
@@ -117,7 +149,7 @@ impl Lexer<'_> {
         Ok(())
     }
 
-    fn push(&mut self, kind: Kind, text: String, start: usize, glued: bool) {
+    fn push(&mut self, kind: Kind, text: Cow<'a, str>, start: usize, glued: bool) {
         self.tokens.push(Token {
             kind,
             text,
@@ -140,7 +172,28 @@ impl Lexer<'_> {
         }
     }
 
-    fn word(&mut self) -> String {
+    fn word(&mut self) -> Cow<'a, str> {
+        let start = self.pos;
+        let end = self.bytes[start..]
+            .iter()
+            .position(|&b| Self::ends_word(b) || b == b'\\')
+            .map_or(self.bytes.len(), |n| start + n);
+        if end == self.bytes.len() || Self::ends_word(self.bytes[end]) {
+            self.pos = end;
+            return Cow::Borrowed(&self.src[start..end]);
+        }
+        Cow::Owned(self.word_with_continuations())
+    }
+
+    fn ends_word(b: u8) -> bool {
+        matches!(
+            b,
+            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'"' | b'[' | b']' | b'{' | b'}' | b'(' | b')'
+        )
+    }
+
+    /// A word with a `\` in it, which may continue it on the next line.
+    fn word_with_continuations(&mut self) -> String {
         let mut text = String::new();
         while self.pos < self.bytes.len() {
             let b = self.bytes[self.pos];
@@ -148,20 +201,7 @@ impl Lexer<'_> {
                 self.pos += self.continuation_len(self.pos);
                 continue;
             }
-            if matches!(
-                b,
-                b' ' | b'\t'
-                    | b'\r'
-                    | b'\n'
-                    | b';'
-                    | b'"'
-                    | b'['
-                    | b']'
-                    | b'{'
-                    | b'}'
-                    | b'('
-                    | b')'
-            ) {
+            if Self::ends_word(b) {
                 break;
             }
             let ch = self.src[self.pos..].chars().next().unwrap_or('\u{fffd}');
@@ -171,7 +211,25 @@ impl Lexer<'_> {
         text
     }
 
-    fn string(&mut self) -> Result<String, SourceError> {
+    /// A quoted string's inside, borrowed unless a line continuation or a `$[…]`, `$(…)` or
+    /// `$"…"` in it must be rewritten.
+    fn string(&mut self) -> Result<Cow<'a, str>, SourceError> {
+        let open = self.pos;
+        let mut i = open + 1;
+        while i < self.bytes.len() {
+            match self.bytes[i] {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Ok(Cow::Borrowed(&self.src[open + 1..i]));
+                }
+                b'$' | b'\\' => break,
+                _ => i += 1,
+            }
+        }
+        Ok(Cow::Owned(self.string_rewritten()?))
+    }
+
+    fn string_rewritten(&mut self) -> Result<String, SourceError> {
         let open = self.pos;
         self.pos += 1;
         let mut text = String::new();
@@ -196,7 +254,7 @@ impl Lexer<'_> {
                 b'$' if self.bytes.get(self.pos + 1) == Some(&b'"') => {
                     text.push('$');
                     self.pos += 1;
-                    let name = self.string()?;
+                    let name = self.string_rewritten()?;
                     text.push('"');
                     text.push_str(&name);
                     text.push('"');
@@ -327,7 +385,7 @@ mod tests {
         tokenize("t", src)
             .unwrap()
             .into_iter()
-            .map(|t| (t.kind, t.text, t.glued))
+            .map(|t| (t.kind, t.text.into_owned(), t.glued))
             .collect()
     }
 

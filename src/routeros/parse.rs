@@ -9,7 +9,7 @@
 //! expression; `{ … }` is a code block after `do=`, `else=`, `on-error=` and `:do`, and an
 //! array elsewhere. `find` and `where` take conditions on the properties of items.
 
-use super::ast::{Arg, BinOp, Command, Expr, Span, Stmt, StrPart, UnOp};
+use super::ast::{Arg, BinOp, Command, Expr, MenuPath, Span, Stmt, StrPart, UnOp};
 use super::lexer::{Kind, Token, tokenize, tokenize_until_error, unescape_at};
 use super::schema::{MenuId, Packages, ROOT, Word, tree};
 use crate::error::SourceError;
@@ -33,7 +33,7 @@ const V6_ARGS: &[(&[&str], &str, &str)] = &[
 
 /// What a word of a command line is, read against the command tree.
 enum Step {
-    Menu(String),
+    Menu(String, Option<MenuId>),
     Command(String),
     /// A name RouterOS 7 doesn't have here.
     Unknown,
@@ -75,7 +75,10 @@ fn read(file: &str, src: &str, packages: Packages) -> Result<Script, Vec<SourceE
         src,
         tokens,
         pos: 0,
-        context: Vec::new(),
+        context: Context {
+            path: MenuPath::default(),
+            menu: Some(ROOT),
+        },
         offset: 0,
         depth: 0,
         command_start: 0,
@@ -121,10 +124,10 @@ fn read(file: &str, src: &str, packages: Packages) -> Result<Script, Vec<SourceE
 struct Parser<'a> {
     file: &'a str,
     src: &'a str,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
     pos: usize,
     /// The current menu, as context lines set it.
-    context: Vec<String>,
+    context: Context,
     /// Where this parser's text starts in `src` (for `$[…]` inside strings).
     offset: usize,
     /// How many `[`, `(`, `{` and `$[…]` enclose what is being read.
@@ -138,6 +141,14 @@ struct Parser<'a> {
     unknown_names: Vec<SourceError>,
     /// Variables declared (`:local`, `:global`, loop counters) in each enclosing block.
     scopes: Vec<Vec<String>>,
+}
+
+/// A menu and where it is in the command tree (`None`: a menu RouterOS 7 lacks — v6's, or one
+/// already reported as a bad name).
+#[derive(Clone)]
+struct Context {
+    path: MenuPath,
+    menu: Option<MenuId>,
 }
 
 /// Scripts nest at most this deep, and an expression has at most this many operators, so that
@@ -211,7 +222,7 @@ impl<'a> Parser<'a> {
         SourceError::new(self.file, self.src, span.0, span.1, msg)
     }
 
-    fn peek(&self) -> Option<&Token> {
+    fn peek(&self) -> Option<&Token<'a>> {
         self.tokens.get(self.pos)
     }
 
@@ -247,40 +258,36 @@ impl<'a> Parser<'a> {
         tree().menu(&words, self.packages)
     }
 
-    /// What `word` is in the menu at `path`.
-    fn resolve(&self, path: &[String], word: &str) -> Step {
-        let Some(menu) = self.menu_id(path) else {
-            let mut with: Vec<&str> = path.iter().map(String::as_str).collect();
+    /// What `word` is in the menu `at`.
+    fn resolve(&self, at: &Context, word: &str) -> Step {
+        let v6_menu = || {
+            let mut with: Vec<&str> = at.path.iter().map(String::as_str).collect();
             with.push(word);
-            return if V6_MENUS.contains(&with.as_slice()) {
-                Step::Menu(word.to_string())
+            V6_MENUS.contains(&with.as_slice())
+        };
+        let Some(menu) = at.menu else {
+            return if v6_menu() {
+                Step::Menu(word.to_string(), None)
             } else {
                 // Under a menu RouterOS 7 lacks, every word is that menu's command.
                 Step::Command(word.to_string())
             };
         };
         match tree().word(menu, word, self.packages) {
-            Word::Menu(id) => Step::Menu(tree().path(id).last().expect("a submenu").to_string()),
+            Word::Menu(id) => Step::Menu(tree().name(id).to_string(), Some(id)),
             Word::Command(c) => Step::Command(c.name.to_string()),
-            Word::Unknown => {
-                let mut with: Vec<&str> = path.iter().map(String::as_str).collect();
-                with.push(word);
-                if V6_MENUS.contains(&with.as_slice()) {
-                    Step::Menu(word.to_string())
-                } else if self.v6 {
-                    Step::Command(word.to_string())
-                } else {
-                    Step::Unknown
-                }
-            }
+            Word::Unknown if v6_menu() => Step::Menu(word.to_string(), None),
+            Word::Unknown if self.v6 => Step::Command(word.to_string()),
+            Word::Unknown => Step::Unknown,
         }
     }
 
     /// Notes a name the command tree lacks at `path` (RouterOS's `bad command name`, with a
     /// suggestion), to report once the whole text has been read.
-    fn unknown_name(&mut self, path: &[String], word: &str, at: Span) {
+    fn unknown_name(&mut self, menu: &Context, word: &str, at: Span) {
         let mut msg = format!("bad command name {word}");
-        if let Some(menu) = self.menu_id(path) {
+        let path = &menu.path;
+        if let Some(menu) = menu.menu {
             if !path.is_empty() {
                 msg.push_str(&format!(" in /{}", path.join(" ")));
             }
@@ -387,7 +394,11 @@ impl<'a> Parser<'a> {
                     Word::Menu(_) => self.script_command(name.to_string()),
                     Word::Unknown => {
                         let (start, _) = self.span_of(&tok);
-                        self.unknown_name(&[], name, (start + 1, tok.end + self.offset));
+                        let root = Context {
+                            path: MenuPath::default(),
+                            menu: Some(ROOT),
+                        };
+                        self.unknown_name(&root, name, (start + 1, tok.end + self.offset));
                         self.script_command(name.to_string())
                     }
                 }
@@ -429,7 +440,7 @@ impl<'a> Parser<'a> {
         // A loop's counter is declared inside the loop.
         let counter = matches!(name.as_str(), "foreach" | "for");
         if counter {
-            let names = self.peek().map_or("", |t| t.text.as_str());
+            let names = self.peek().map_or("", |t| &*t.text);
             let names = names.split(',').map(str::to_string).collect();
             self.scopes.push(names);
         }
@@ -538,14 +549,16 @@ impl<'a> Parser<'a> {
     fn command(&mut self) -> Result<Stmt, SourceError> {
         let start = self.pos;
         let first = self.tokens[self.pos].clone();
-        let mut path = self.context.clone();
+        let mut menu = self.context.clone();
         let mut verb = String::new();
         let mut slash_form = false;
         if first.text.starts_with('/') {
-            path.clear();
+            menu = Context {
+                path: MenuPath::default(),
+                menu: Some(ROOT),
+            };
             self.pos += 1;
-            let parts: Vec<&str> = first.text.split('/').filter(|s| !s.is_empty()).collect();
-            slash_form = parts.len() > 1;
+            slash_form = first.text.split('/').filter(|s| !s.is_empty()).count() > 1;
             let (at, _) = self.span_of(&first);
             let mut offset = 0;
             let mut unknown = false;
@@ -556,25 +569,9 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 if unknown || !verb.is_empty() {
-                    // `/ip/cloud/no-such-menu/remove`: a name RouterOS lacks ends the path.
-                    let mut msg = "syntax error".to_string();
-                    if unknown {
-                        // Said here, with the name, rather than again as a bad name.
-                        self.unknown_names.pop();
-                    }
-                    if let Some(bad) = path.pop()
-                        && let Some(menu) = self.menu_id(&path)
-                    {
-                        msg = format!("syntax error (/{} has no `{bad}`", path.join(" "));
-                        let names = tree().names(menu, self.packages);
-                        if let Some(close) = super::did_you_mean(&bad, names) {
-                            msg.push_str(&format!("; did you mean `{close}`?"));
-                        }
-                        msg.push(')');
-                    }
-                    return Err(self.error((span.0 - 1, span.0), msg));
+                    return Err(self.path_goes_on(&mut menu, unknown, span.0 - 1));
                 }
-                unknown = !self.path_word(&mut path, &mut verb, part, span);
+                unknown = !self.path_word(&mut menu, &mut verb, part, span);
             }
         }
         while verb.is_empty() && !self.at_end_of_command() {
@@ -590,26 +587,27 @@ impl<'a> Parser<'a> {
             // A word of the current menu's commands that the menu lacks may be a script
             // command written without its colon (`if`, `foreach`, `put`).
             if self.pos == start
-                && (path.is_empty()
-                    || (self.menu_id(&path).is_some()
-                        && matches!(self.resolve(&path, &t.text), Step::Unknown)))
+                && (menu.menu == Some(ROOT)
+                    || (menu.menu.is_some()
+                        && matches!(self.resolve(&menu, &t.text), Step::Unknown)))
                 && let Word::Command(c) = tree().word(ROOT, &t.text, self.packages)
             {
                 return self.script_command(c.name.to_string());
             }
             self.pos += 1;
             self.command_word(&t)?;
-            self.path_word(&mut path, &mut verb, &t.text, self.span_of(&t));
+            self.path_word(&mut menu, &mut verb, &t.text, self.span_of(&t));
         }
         // `/certificate { … }`: the block's commands act on that menu.
         if verb.is_empty() && self.peek_kind() == Some(Kind::LBrace) {
-            let saved = std::mem::replace(&mut self.context, path);
+            let saved = std::mem::replace(&mut self.context, menu);
             let block = self.statement();
             self.context = saved;
             return block;
         }
         if verb.is_empty() && self.at_end_of_command() {
-            self.context = path.clone();
+            let path = menu.path.clone();
+            self.context = menu;
             return Ok(Stmt::Menu {
                 path,
                 span: self.span_from(start),
@@ -620,12 +618,12 @@ impl<'a> Parser<'a> {
             return Err(self.error(self.span_of(&t), "expected a command name"));
         }
         // Commands inside brackets of this command act on its menu.
-        let saved = std::mem::replace(&mut self.context, path.clone());
-        let result = self.command_args(&path, &verb);
+        let saved = std::mem::replace(&mut self.context, menu.clone());
+        let result = self.command_args(&menu, &verb);
         self.context = saved;
         let (args, condition) = result?;
         Ok(Stmt::Command(Command {
-            path,
+            path: menu.path,
             verb,
             args,
             condition,
@@ -634,25 +632,47 @@ impl<'a> Parser<'a> {
         }))
     }
 
-    /// Takes one word of a command line: a submenu extends `path`, a command becomes `verb`,
-    /// and a name RouterOS 7 lacks is noted and read on as a menu of its own (says `false`).
-    fn path_word(
-        &mut self,
-        path: &mut Vec<String>,
-        verb: &mut String,
-        word: &str,
-        at: Span,
-    ) -> bool {
+    /// `/ip/cloud/no-such-menu/remove`: a slash path goes on past a command, or past a name
+    /// RouterOS lacks; RouterOS says `syntax error` at the `/`.
+    fn path_goes_on(&mut self, menu: &mut Context, unknown: bool, at: usize) -> SourceError {
+        let mut msg = "syntax error".to_string();
+        if unknown {
+            // Said here, with the name, rather than again as a bad name.
+            self.unknown_names.pop();
+            let path = MenuPath::make_mut(&mut menu.path);
+            if let Some(bad) = path.pop()
+                && let Some(id) = self.menu_id(path)
+            {
+                msg = format!("syntax error (/{} has no `{bad}`", path.join(" "));
+                let names = tree().names(id, self.packages);
+                if let Some(close) = super::did_you_mean(&bad, names) {
+                    msg.push_str(&format!("; did you mean `{close}`?"));
+                }
+                msg.push(')');
+            }
+        }
+        self.error((at, at + 1), msg)
+    }
+
+    /// Takes one word of a command line: a submenu extends the menu, a command becomes
+    /// `verb`, and a name RouterOS 7 lacks is noted and read on as a menu of its own (says
+    /// `false`).
+    fn path_word(&mut self, menu: &mut Context, verb: &mut String, word: &str, at: Span) -> bool {
         if word == ".." {
-            path.pop();
+            MenuPath::make_mut(&mut menu.path).pop();
+            menu.menu = menu.menu.map(|id| tree().parent(id));
             return true;
         }
-        match self.resolve(path, word) {
-            Step::Menu(name) => path.push(name),
+        match self.resolve(menu, word) {
+            Step::Menu(name, id) => {
+                MenuPath::make_mut(&mut menu.path).push(name);
+                menu.menu = id;
+            }
             Step::Command(name) => *verb = name,
             Step::Unknown => {
-                self.unknown_name(path, word, at);
-                path.push(word.to_string());
+                self.unknown_name(menu, word, at);
+                MenuPath::make_mut(&mut menu.path).push(word.to_string());
+                menu.menu = None;
                 return false;
             }
         }
@@ -682,11 +702,11 @@ impl<'a> Parser<'a> {
 
     fn command_args(
         &mut self,
-        path: &[String],
+        menu: &Context,
         verb: &str,
     ) -> Result<(Vec<Arg>, Option<Expr>), SourceError> {
         // Under a menu RouterOS 7 lacks, `where` can name no property.
-        let known = self.menu_id(path).is_some() || V6_MENUS.iter().any(|m| m.iter().eq(path));
+        let known = menu.menu.is_some() || V6_MENUS.iter().any(|m| m.iter().eq(menu.path.iter()));
         if verb == "find" {
             return Ok((Vec::new(), self.condition(known)?));
         }
@@ -700,10 +720,10 @@ impl<'a> Parser<'a> {
             }
             args.push(self.arg(None)?);
         }
-        if let Some(menu) = self.menu_id(path)
-            && let Word::Command(c) = tree().word(menu, verb, self.packages)
+        if let Some(id) = menu.menu
+            && let Word::Command(c) = tree().word(id, verb, self.packages)
         {
-            self.check_args(c, &mut args, path, verb)?;
+            self.check_args(c, &mut args, &menu.path, verb)?;
         }
         Ok((args, condition))
     }
@@ -738,10 +758,7 @@ impl<'a> Parser<'a> {
                 }
             } else {
                 // The value starts inside this token: parse the rest of it, then what is glued on.
-                let mut rest = t.clone();
-                rest.text = v.to_string();
-                rest.start = t.start + k.len() + 1;
-                self.tokens[self.pos] = rest;
+                self.tokens[self.pos] = t.tail(k.len() + 1);
                 let value = self.value_group(code);
                 self.tokens[start] = t;
                 value?
@@ -1022,6 +1039,7 @@ impl<'a> Parser<'a> {
                 // The inner text is script written inside a string: resolve its escapes first.
                 let inner = unescape_all(&rest[1..len - 1]);
                 let tokens = tokenize(self.file, &inner).map_err(|e| bad(&e.message))?;
+                let tokens = tokens.into_iter().map(Token::into_owned).collect();
                 let mut sub = self.nested(tokens, at + 2, self.deeper((at, at + 2))?);
                 let relocate = |e: SourceError| bad(&e.message);
                 let part = if open == '[' {
@@ -1085,7 +1103,7 @@ impl<'a> Parser<'a> {
 
     /// A parser for text inside this one (an expression's parentheses, `$[…]` in a string),
     /// in the same menu and scope.
-    fn nested(&self, tokens: Vec<Token>, offset: usize, depth: u16) -> Parser<'a> {
+    fn nested(&self, tokens: Vec<Token<'a>>, offset: usize, depth: u16) -> Parser<'a> {
         Parser {
             file: self.file,
             src: self.src,
@@ -1144,7 +1162,7 @@ impl<'a> Parser<'a> {
 
     /// Splits a word inside an expression into operands and operators.
     fn expr_word(&self, t: &Token, items: &mut Vec<Item>) -> Result<(), SourceError> {
-        let text = t.text.as_str();
+        let text = &*t.text;
         let base = t.start + self.offset;
         let mut i = 0;
         while i < text.len() {
@@ -1284,14 +1302,14 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     after_where = true;
                 }
-                Kind::Word if matches!(t.text.as_str(), "&&" | "||" | "and" | "or") => {
+                Kind::Word if matches!(&*t.text, "&&" | "||" | "and" | "or") => {
                     self.pos += 1;
-                    items.push(Item::Op(t.text.clone(), self.span_of(&t)));
+                    items.push(Item::Op(t.text.to_string(), self.span_of(&t)));
                 }
                 // An operator written on its own (`(routing-mark)."" = ""`).
-                Kind::Word if OPERATORS.contains(&t.text.as_str()) => {
+                Kind::Word if OPERATORS.contains(&&*t.text) => {
                     self.pos += 1;
-                    items.push(Item::Op(t.text.clone(), self.span_of(&t)));
+                    items.push(Item::Op(t.text.to_string(), self.span_of(&t)));
                 }
                 Kind::Str => {
                     self.pos += 1;
@@ -1301,7 +1319,7 @@ impl<'a> Parser<'a> {
                 Kind::Word => {
                     let (negate, body) = match t.text.strip_prefix('!') {
                         Some(rest) if !rest.starts_with('=') => (true, rest.to_string()),
-                        _ => (false, t.text.clone()),
+                        _ => (false, t.text.to_string()),
                     };
                     let cond = match ["!=", "~", "<=", ">=", "=", "<", ">"]
                         .iter()
@@ -1314,10 +1332,8 @@ impl<'a> Parser<'a> {
                         }
                         Some((at, op)) => {
                             let key = body[..at].to_string();
-                            let mut rest = t.clone();
-                            rest.text = body[at + op.len()..].to_string();
-                            rest.start = t.start + (t.text.len() - body.len()) + at + op.len();
-                            self.tokens[self.pos] = rest;
+                            self.tokens[self.pos] =
+                                t.tail(t.text.len() - body.len() + at + op.len());
                             let value = self.value_group(false)?;
                             let (bin, _) = binop(op).expect("condition operators are operators");
                             Expr::Binary(

@@ -206,6 +206,11 @@ impl Tree {
         words
     }
 
+    /// The menu's own name, the last word of its path.
+    pub fn name(&self, menu: MenuId) -> &'static str {
+        self.menus[menu as usize].name
+    }
+
     pub fn parent(&self, menu: MenuId) -> MenuId {
         self.menus[menu as usize].parent
     }
