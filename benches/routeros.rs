@@ -54,3 +54,16 @@ fn export_100k_lines(b: divan::Bencher) {
         loaded.config.address_list_entries.len()
     });
 }
+
+/// What `pccsim parse` does: read the export against RouterOS 7's command tree and outline it,
+/// a command at a time.
+#[divan::bench(sample_count = 10)]
+fn parse_100k_lines(b: divan::Bencher) {
+    let text = big_export(100_000);
+    b.bench(|| {
+        let outline =
+            pccsim::routeros::outline("big.rsc", black_box(&text), pccsim::routeros::Packages::All)
+                .unwrap();
+        outline.commands
+    });
+}

@@ -512,8 +512,8 @@ fn parse(file: PathBuf, format: Format, packages: PackageSet) -> Result<(), pccs
         PackageSet::All => pccsim::routeros::Packages::All,
         PackageSet::Main => pccsim::routeros::Packages::Main,
     };
-    let script = match pccsim::routeros::parse::parse_for(&name, &text, packages) {
-        Ok(script) => script,
+    let outline = match pccsim::routeros::outline(&name, &text, packages) {
+        Ok(outline) => outline,
         Err(errors) => {
             let n = errors.len();
             for e in errors {
@@ -530,7 +530,6 @@ fn parse(file: PathBuf, format: Format, packages: PackageSet) -> Result<(), pccs
             )));
         }
     };
-    let outline = pccsim::routeros::outline(&text, &script);
     match format {
         Format::Json => println!(
             "{}",

@@ -35,8 +35,8 @@ pub enum Stmt {
 pub struct Command {
     /// The menu, e.g. `["ip", "firewall", "mangle"]`.
     pub path: MenuPath,
-    /// `add`, `set`, `find`, `print`, …
-    pub verb: String,
+    /// `add`, `set`, `find`, `print`, … (RouterOS's own name, shared, when the tree has it).
+    pub verb: std::borrow::Cow<'static, str>,
     pub args: Vec<Arg>,
     /// `find …` and `print … where …` conditions.
     pub condition: Option<Expr>,
@@ -58,7 +58,8 @@ impl Command {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Arg {
     /// `None` for a positional argument (`set ether1 …`, `remove 0`, a flag such as `fib`).
-    pub key: Option<String>,
+    /// RouterOS's own name, shared, when the command tree has it.
+    pub key: Option<std::borrow::Cow<'static, str>>,
     pub value: Expr,
     pub span: Span,
 }

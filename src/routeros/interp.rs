@@ -210,7 +210,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         args.iter()
             .map(|a| {
                 Ok(EvalArg {
-                    key: a.key.clone(),
+                    key: a.key.as_deref().map(str::to_string),
                     text: self.eval(&a.value)?.to_string(),
                     span: a.span,
                 })
@@ -251,7 +251,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         for a in args {
             let v = self.eval(&a.value)?;
             match &a.key {
-                Some(k) => frame.push((k.clone(), v)),
+                Some(k) => frame.push((k.to_string(), v)),
                 None => {
                     positional += 1;
                     frame.push((positional.to_string(), v));

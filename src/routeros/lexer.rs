@@ -76,26 +76,50 @@ pub fn tokenize_until_error<'a>(
     file: &'a str,
     src: &'a str,
 ) -> (Vec<Token<'a>>, Option<SourceError>) {
-    let mut lexer = Lexer {
-        file,
-        src,
-        bytes: src.as_bytes(),
-        pos: 0,
-        tokens: Vec::new(),
-    };
+    let mut lexer = Lexer::new(file, src);
+    lexer.one_command = false;
     let error = lexer.run().err();
     (lexer.tokens, error)
 }
 
-struct Lexer<'a> {
+/// Reads tokens a top-level command at a time ([`Lexer::next_command`]), so a long script is
+/// never held as tokens all at once.
+pub struct Lexer<'a> {
     file: &'a str,
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
     tokens: Vec<Token<'a>>,
+    /// Stop after the end of a command outside any bracket.
+    one_command: bool,
+    /// How many `[`, `{` and `(` are open.
+    depth: i32,
 }
 
 impl<'a> Lexer<'a> {
+    pub fn new(file: &'a str, src: &'a str) -> Lexer<'a> {
+        Lexer {
+            file,
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            tokens: Vec::new(),
+            one_command: true,
+            depth: 0,
+        }
+    }
+
+    /// The tokens of the next top-level command into `out` (emptied first), its end
+    /// included; `out` stays empty at the end of the text. On an error, `out` holds the
+    /// tokens before it.
+    pub fn next_command(&mut self, out: &mut Vec<Token<'a>>) -> Result<(), SourceError> {
+        out.clear();
+        std::mem::swap(&mut self.tokens, out);
+        let r = self.run();
+        std::mem::swap(&mut self.tokens, out);
+        r
+    }
+
     fn run(&mut self) -> Result<(), SourceError> {
         let mut glued = false;
         while self.pos < self.bytes.len() {
@@ -114,6 +138,10 @@ impl<'a> Lexer<'a> {
                 b'\n' | b';' => {
                     self.pos += 1;
                     self.push(Kind::End, Cow::Borrowed(""), start, false);
+                    if self.one_command && self.depth <= 0 {
+                        self.depth = 0;
+                        return Ok(());
+                    }
                     glued = false;
                     continue;
                 }
@@ -136,8 +164,17 @@ impl<'a> Lexer<'a> {
                         b'(' => Kind::LParen,
                         _ => Kind::RParen,
                     };
+                    self.depth += match kind {
+                        Kind::LBracket | Kind::LBrace | Kind::LParen => 1,
+                        _ => -1,
+                    };
                     self.pos += 1;
-                    self.push(kind, Cow::Borrowed(&self.src[start..self.pos]), start, glued);
+                    self.push(
+                        kind,
+                        Cow::Borrowed(&self.src[start..self.pos]),
+                        start,
+                        glued,
+                    );
                 }
                 _ => {
                     let text = self.word();

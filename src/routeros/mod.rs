@@ -63,66 +63,149 @@ pub struct Outline {
     pub not_simulated: Vec<crate::router::config::NotSimulated>,
 }
 
-/// Summarises a parsed script: its dialect, its commands per menu, what is not simulated.
-pub fn outline(src: &str, script: &parse::Script) -> Outline {
-    let mut o = Outline {
-        dialect: crate::router::config::Dialect::V6,
-        commands: 0,
-        menus: Default::default(),
-        not_simulated: Vec::new(),
+/// Reads a script and summarises it — its dialect, its commands per menu, what is not
+/// simulated — a command at a time, never holding the whole tree; or every error found.
+pub fn outline(
+    file: &str,
+    src: &str,
+    packages: Packages,
+) -> Result<Outline, Vec<crate::error::SourceError>> {
+    let mut reader = parse::Reader::new(file, src, packages);
+    let mut outliner = Outliner {
+        src,
+        line_starts: Vec::new(),
+        last: None,
+        o: Outline {
+            dialect: crate::router::config::Dialect::V6,
+            commands: 0,
+            menus: Default::default(),
+            not_simulated: Vec::new(),
+        },
     };
-    visit(src, &script.stmts, &mut o);
-    o
+    while let Some(stmts) = reader.next_command() {
+        outliner.visit(&stmts);
+    }
+    outliner.flush();
+    let errors = reader.finish();
+    if errors.is_empty() {
+        Ok(outliner.o)
+    } else {
+        Err(errors)
+    }
 }
 
-fn visit(src: &str, stmts: &[ast::Stmt], o: &mut Outline) {
-    use ast::{Expr, Stmt};
-    for s in stmts {
-        match s {
-            Stmt::Command(c) => {
-                o.commands += 1;
-                let menu = c.menu();
-                *o.menus.entry(format!("/{menu}")).or_default() += 1;
-                let v7 = c.slash_form
-                    || menu == "routing table"
-                    || c.args
-                        .iter()
-                        .any(|a| a.key.as_deref() == Some("routing-table"));
-                if v7 {
-                    o.dialect = crate::router::config::Dialect::V7;
-                }
-                if !build::is_modeled(&menu, &c.verb) {
-                    let line = crate::error::line_column(src, c.span.0).0;
-                    let what = if menu.is_empty() {
-                        format!("/{}", c.verb)
-                    } else {
-                        format!("/{menu} {}", c.verb)
-                    };
-                    match o.not_simulated.iter_mut().find(|n| n.menu == what) {
-                        Some(n) => n.lines.push(line),
-                        None => o.not_simulated.push(crate::router::config::NotSimulated {
-                            menu: what,
-                            lines: vec![line],
-                        }),
+/// Walks a script for [`outline`]. Commands under one context line share their path, so what
+/// is known of a menu and command is worked out once per run of them.
+struct Outliner<'s> {
+    src: &'s str,
+    /// Where each line starts, made on first need.
+    line_starts: Vec<usize>,
+    /// The menu and command of the run of commands being counted.
+    last: Option<Run>,
+    o: Outline,
+}
+
+struct Run {
+    path: ast::MenuPath,
+    verb: String,
+    /// `/menu`, as `menus` counts it.
+    key: String,
+    /// `/menu verb`, as `not_simulated` lists it; `None` if simulated.
+    not_simulated: Option<String>,
+    v7_menu: bool,
+    count: usize,
+}
+
+impl Outliner<'_> {
+    fn visit(&mut self, stmts: &[ast::Stmt]) {
+        use ast::{Expr, Stmt};
+        for s in stmts {
+            match s {
+                Stmt::Command(c) => {
+                    self.o.commands += 1;
+                    self.command(c);
+                    for a in &c.args {
+                        if let Expr::Code(body) = &a.value {
+                            self.visit(body);
+                        }
                     }
                 }
-                for a in &c.args {
-                    if let Expr::Code(body) = &a.value {
-                        visit(src, body, o);
+                Stmt::Script { args, .. } | Stmt::Call { args, .. } => {
+                    self.o.commands += 1;
+                    for a in args {
+                        if let Expr::Code(body) = &a.value {
+                            self.visit(body);
+                        }
                     }
                 }
+                Stmt::Block(b) => self.visit(b),
+                Stmt::Menu { .. } => {}
             }
-            Stmt::Script { args, .. } | Stmt::Call { args, .. } => {
-                o.commands += 1;
-                for a in args {
-                    if let Expr::Code(body) = &a.value {
-                        visit(src, body, o);
-                    }
-                }
-            }
-            Stmt::Block(b) => visit(src, b, o),
-            Stmt::Menu { .. } => {}
         }
+    }
+
+    fn command(&mut self, c: &ast::Command) {
+        let same = self
+            .last
+            .as_ref()
+            .is_some_and(|r| std::sync::Arc::ptr_eq(&r.path, &c.path) && r.verb == c.verb);
+        if !same {
+            self.flush();
+            let menu = c.menu();
+            let not_simulated = (!build::is_modeled(&menu, &c.verb)).then(|| {
+                if menu.is_empty() {
+                    format!("/{}", c.verb)
+                } else {
+                    format!("/{menu} {}", c.verb)
+                }
+            });
+            self.last = Some(Run {
+                path: c.path.clone(),
+                verb: c.verb.to_string(),
+                key: format!("/{menu}"),
+                not_simulated,
+                v7_menu: menu == "routing table",
+                count: 0,
+            });
+        }
+        let run = self.last.as_mut().expect("set above");
+        run.count += 1;
+        let v7 = c.slash_form
+            || run.v7_menu
+            || c.args
+                .iter()
+                .any(|a| a.key.as_deref() == Some("routing-table"));
+        if v7 {
+            self.o.dialect = crate::router::config::Dialect::V7;
+        }
+        if let Some(what) = run.not_simulated.clone() {
+            let line = self.line_of(c.span.0);
+            match self.o.not_simulated.iter_mut().find(|n| n.menu == what) {
+                Some(n) => n.lines.push(line),
+                None => self
+                    .o
+                    .not_simulated
+                    .push(crate::router::config::NotSimulated {
+                        menu: what,
+                        lines: vec![line],
+                    }),
+            }
+        }
+    }
+
+    /// Counts the finished run of commands into `menus`.
+    fn flush(&mut self) {
+        if let Some(run) = self.last.take() {
+            *self.o.menus.entry(run.key).or_default() += run.count;
+        }
+    }
+
+    fn line_of(&mut self, offset: usize) -> u32 {
+        if self.line_starts.is_empty() {
+            let breaks = self.src.match_indices('\n').map(|(i, _)| i + 1);
+            self.line_starts = std::iter::once(0).chain(breaks).collect();
+        }
+        self.line_starts.partition_point(|&start| start <= offset) as u32
     }
 }
 

@@ -9,8 +9,10 @@
 //! expression; `{ … }` is a code block after `do=`, `else=`, `on-error=` and `:do`, and an
 //! array elsewhere. `find` and `where` take conditions on the properties of items.
 
+use std::borrow::Cow;
+
 use super::ast::{Arg, BinOp, Command, Expr, MenuPath, Span, Stmt, StrPart, UnOp};
-use super::lexer::{Kind, Token, tokenize, tokenize_until_error, unescape_at};
+use super::lexer::{Kind, Lexer, Token, tokenize, unescape_at};
 use super::schema::{MenuId, Packages, ROOT, Word, tree};
 use crate::error::SourceError;
 
@@ -34,7 +36,7 @@ const V6_ARGS: &[(&[&str], &str, &str)] = &[
 /// What a word of a command line is, read against the command tree.
 enum Step {
     Menu(String, Option<MenuId>),
-    Command(String),
+    Command(Cow<'static, str>),
     /// A name RouterOS 7 doesn't have here.
     Unknown,
 }
@@ -52,7 +54,17 @@ pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
 
 /// [`parse_all`] for a router with only these packages.
 pub fn parse_for(file: &str, src: &str, packages: Packages) -> Result<Script, Vec<SourceError>> {
-    read(file, src, packages)
+    let mut reader = Reader::new(file, src, packages);
+    let mut stmts = Vec::new();
+    while let Some(more) = reader.next_command() {
+        stmts.extend(more);
+    }
+    let errors = reader.finish();
+    if errors.is_empty() {
+        Ok(Script { stmts })
+    } else {
+        Err(errors)
+    }
 }
 
 /// Most errors one reading reports.
@@ -65,59 +77,84 @@ pub const MAX_ERRORS: usize = 20;
 /// (`bad command name`) — RouterOS reports a bad name only when the whole text reads, so a
 /// syntax error after it is what it says.
 pub fn parse_all(file: &str, src: &str) -> Result<Script, Vec<SourceError>> {
-    read(file, src, Packages::All)
+    parse_for(file, src, Packages::All)
 }
 
-fn read(file: &str, src: &str, packages: Packages) -> Result<Script, Vec<SourceError>> {
-    let (tokens, lexer_error) = tokenize_until_error(file, src);
-    let mut p = Parser {
-        file,
-        src,
-        tokens,
-        pos: 0,
-        context: Context {
-            path: MenuPath::default(),
-            menu: Some(ROOT),
-        },
-        offset: 0,
-        depth: 0,
-        command_start: 0,
-        packages,
-        // A v6 `/export` says so in its first line; names v7 lacks are then v6's, not typos.
-        v6: src
-            .lines()
-            .next()
-            .is_some_and(|l| l.contains("by RouterOS 6.")),
-        unknown_names: Vec::new(),
-        scopes: vec![Vec::new()],
-    };
-    let mut stmts = Vec::new();
-    let mut errors = Vec::new();
-    loop {
+/// Reads a script a top-level command at a time, so a long one need not be held whole (as
+/// tokens or as a tree): `pccsim parse` outlines each command and lets it go.
+pub struct Reader<'a> {
+    lexer: Lexer<'a>,
+    parser: Parser<'a>,
+    errors: Vec<SourceError>,
+    lexer_error: Option<SourceError>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(file: &'a str, src: &'a str, packages: Packages) -> Reader<'a> {
+        let parser = Parser {
+            file,
+            src,
+            tokens: Vec::new(),
+            pos: 0,
+            context: Context {
+                path: MenuPath::default(),
+                menu: Some(ROOT),
+            },
+            offset: 0,
+            depth: 0,
+            packages,
+            // A v6 `/export` says so in its first line; names v7 lacks are then v6's.
+            v6: src
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains("by RouterOS 6.")),
+            unknown_names: Vec::new(),
+            scopes: vec![Vec::new()],
+            found: Default::default(),
+        };
+        Reader {
+            lexer: Lexer::new(file, src),
+            parser,
+            errors: Vec::new(),
+            lexer_error: None,
+        }
+    }
+
+    /// The statements of the next top-level command (none if it has an error, which
+    /// [`Reader::finish`] reports), or `None` past the end of the text.
+    pub fn next_command(&mut self) -> Option<Vec<Stmt>> {
+        if self.lexer_error.is_some() || self.errors.len() >= MAX_ERRORS {
+            return None;
+        }
+        let mut tokens = std::mem::take(&mut self.parser.tokens);
+        if let Err(e) = self.lexer.next_command(&mut tokens) {
+            self.lexer_error = Some(e);
+        }
+        if tokens.is_empty() {
+            return None;
+        }
+        let p = &mut self.parser;
+        (p.tokens, p.pos, p.depth) = (tokens, 0, 0);
         match p.statements(None) {
-            Ok(more) => {
-                stmts.extend(more);
-                break;
-            }
+            Ok(stmts) => Some(stmts),
             Err(e) => {
-                errors.push(e);
-                if errors.len() == MAX_ERRORS || !p.skip_command() {
-                    break;
-                }
+                self.errors.push(e);
+                Some(Vec::new())
             }
         }
     }
-    if let Some(e) = lexer_error {
-        // The text ends early at the broken token: what that cut leaves unclosed is no error.
-        errors.retain(|found| (found.line, found.column) < (e.line, e.column));
-        errors.push(e);
-    }
-    errors.append(&mut p.unknown_names);
-    errors.truncate(MAX_ERRORS);
-    if errors.is_empty() {
-        Ok(Script { stmts })
-    } else {
-        Err(errors)
+
+    /// Every error found, in RouterOS's order (see [`parse_all`]), at most [`MAX_ERRORS`].
+    pub fn finish(mut self) -> Vec<SourceError> {
+        let mut errors = self.errors;
+        if let Some(e) = self.lexer_error {
+            // The text ends early at the broken token: what that cut leaves unclosed is no error.
+            errors.retain(|found| (found.line, found.column) < (e.line, e.column));
+            errors.push(e);
+        }
+        errors.append(&mut self.parser.unknown_names);
+        errors.truncate(MAX_ERRORS);
+        errors
     }
 }
 
@@ -132,8 +169,6 @@ struct Parser<'a> {
     offset: usize,
     /// How many `[`, `(`, `{` and `$[…]` enclose what is being read.
     depth: u16,
-    /// Where the top-level command being read began, to go on after an error in it.
-    command_start: usize,
     packages: Packages,
     /// The text is a RouterOS 6 export.
     v6: bool,
@@ -141,6 +176,8 @@ struct Parser<'a> {
     unknown_names: Vec<SourceError>,
     /// Variables declared (`:local`, `:global`, loop counters) in each enclosing block.
     scopes: Vec<Vec<String>>,
+    /// The command [`Parser::resolve`] last found, and its menu.
+    found: std::cell::Cell<Option<(MenuId, &'static super::schema::Command)>>,
 }
 
 /// A menu and where it is in the command tree (`None`: a menu RouterOS 7 lacks — v6's, or one
@@ -258,7 +295,7 @@ impl<'a> Parser<'a> {
         tree().menu(&words, self.packages)
     }
 
-    /// What `word` is in the menu `at`.
+    /// What `word` is in the menu `at` (a command found is kept in `found`).
     fn resolve(&self, at: &Context, word: &str) -> Step {
         let v6_menu = || {
             let mut with: Vec<&str> = at.path.iter().map(String::as_str).collect();
@@ -270,14 +307,17 @@ impl<'a> Parser<'a> {
                 Step::Menu(word.to_string(), None)
             } else {
                 // Under a menu RouterOS 7 lacks, every word is that menu's command.
-                Step::Command(word.to_string())
+                Step::Command(Cow::Owned(word.to_string()))
             };
         };
         match tree().word(menu, word, self.packages) {
             Word::Menu(id) => Step::Menu(tree().name(id).to_string(), Some(id)),
-            Word::Command(c) => Step::Command(c.name.to_string()),
+            Word::Command(c) => {
+                self.found.set(Some((menu, c)));
+                Step::Command(Cow::Borrowed(c.name))
+            }
             Word::Unknown if v6_menu() => Step::Menu(word.to_string(), None),
-            Word::Unknown if self.v6 => Step::Command(word.to_string()),
+            Word::Unknown if self.v6 => Step::Command(Cow::Owned(word.to_string())),
             Word::Unknown => Step::Unknown,
         }
     }
@@ -300,27 +340,6 @@ impl<'a> Parser<'a> {
         }
         let e = self.error(at, msg);
         self.unknown_names.push(e);
-    }
-
-    /// After an error: past the failed top-level command (brackets balanced) to the start of
-    /// the next one. Says whether anything is left to read.
-    fn skip_command(&mut self) -> bool {
-        let mut at = self.command_start;
-        let mut depth: i32 = 0;
-        while let Some(t) = self.tokens.get(at) {
-            match t.kind {
-                Kind::LBracket | Kind::LBrace | Kind::LParen => depth += 1,
-                Kind::RBracket | Kind::RBrace | Kind::RParen => depth -= 1,
-                Kind::End if depth <= 0 => {
-                    self.pos = at + 1;
-                    self.depth = 0;
-                    return self.pos < self.tokens.len();
-                }
-                _ => {}
-            }
-            at += 1;
-        }
-        false
     }
 
     /// Statements up to `close` (`}` or `]`), or to the end of the text.
@@ -348,9 +367,6 @@ impl<'a> Parser<'a> {
                     return Err(self.error(self.span_of(&t), format!("unexpected `{}`", t.text)));
                 }
                 Some(_) => {
-                    if close.is_none() && self.depth == 0 {
-                        self.command_start = self.pos;
-                    }
                     stmts.push(self.statement()?);
                     if !self.at_end_of_command() {
                         let t = self.tokens[self.pos].clone();
@@ -510,6 +526,10 @@ impl<'a> Parser<'a> {
         verb: &str,
     ) -> Result<(), SourceError> {
         for arg in args {
+            // A name the tree gave is one the command has.
+            if let Some(Cow::Borrowed(_)) = arg.key {
+                continue;
+            }
             let Some(key) = &arg.key else {
                 // A bare argument name is a flag (`/routing table add name=x fib`).
                 let flag = matches!(&arg.value, Expr::Word(w) if tree().arg(command, w).is_some());
@@ -527,7 +547,7 @@ impl<'a> Parser<'a> {
             }
             if let Some(name) = tree().arg(command, key) {
                 // An abbreviation stands for the whole name (`dst-addr=` is `dst-address=`).
-                arg.key = Some(name.to_string());
+                arg.key = Some(Cow::Borrowed(name));
                 continue;
             }
             let menu = if path.is_empty() {
@@ -550,7 +570,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let first = self.tokens[self.pos].clone();
         let mut menu = self.context.clone();
-        let mut verb = String::new();
+        let mut verb = Cow::Borrowed("");
         let mut slash_form = false;
         if first.text.starts_with('/') {
             menu = Context {
@@ -586,17 +606,23 @@ impl<'a> Parser<'a> {
             }
             // A word of the current menu's commands that the menu lacks may be a script
             // command written without its colon (`if`, `foreach`, `put`).
-            if self.pos == start
-                && (menu.menu == Some(ROOT)
-                    || (menu.menu.is_some()
-                        && matches!(self.resolve(&menu, &t.text), Step::Unknown)))
-                && let Word::Command(c) = tree().word(ROOT, &t.text, self.packages)
-            {
-                return self.script_command(c.name.to_string());
+            let step = self.resolve(&menu, &t.text);
+            if self.pos == start {
+                let script = match &step {
+                    Step::Command(name) if menu.menu == Some(ROOT) => Some(name.to_string()),
+                    Step::Unknown => match tree().word(ROOT, &t.text, self.packages) {
+                        Word::Command(c) => Some(c.name.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(name) = script {
+                    return self.script_command(name);
+                }
             }
             self.pos += 1;
             self.command_word(&t)?;
-            self.path_word(&mut menu, &mut verb, &t.text, self.span_of(&t));
+            self.take_step(&mut menu, &mut verb, &t.text, self.span_of(&t), step);
         }
         // `/certificate { … }`: the block's commands act on that menu.
         if verb.is_empty() && self.peek_kind() == Some(Kind::LBrace) {
@@ -657,13 +683,32 @@ impl<'a> Parser<'a> {
     /// Takes one word of a command line: a submenu extends the menu, a command becomes
     /// `verb`, and a name RouterOS 7 lacks is noted and read on as a menu of its own (says
     /// `false`).
-    fn path_word(&mut self, menu: &mut Context, verb: &mut String, word: &str, at: Span) -> bool {
+    fn path_word(
+        &mut self,
+        menu: &mut Context,
+        verb: &mut Cow<'static, str>,
+        word: &str,
+        at: Span,
+    ) -> bool {
+        let step = self.resolve(menu, word);
+        self.take_step(menu, verb, word, at, step)
+    }
+
+    /// [`Parser::path_word`] with `word` already resolved.
+    fn take_step(
+        &mut self,
+        menu: &mut Context,
+        verb: &mut Cow<'static, str>,
+        word: &str,
+        at: Span,
+        step: Step,
+    ) -> bool {
         if word == ".." {
             MenuPath::make_mut(&mut menu.path).pop();
             menu.menu = menu.menu.map(|id| tree().parent(id));
             return true;
         }
-        match self.resolve(menu, word) {
+        match step {
             Step::Menu(name, id) => {
                 MenuPath::make_mut(&mut menu.path).push(name);
                 menu.menu = id;
@@ -710,6 +755,15 @@ impl<'a> Parser<'a> {
         if verb == "find" {
             return Ok((Vec::new(), self.condition(known)?));
         }
+        let command = match (menu.menu, self.found.get()) {
+            // The command `resolve` just found (most often).
+            (Some(id), Some((at, c))) if at == id && std::ptr::eq(c.name, verb) => Some(c),
+            (Some(id), _) => match tree().word(id, verb, self.packages) {
+                Word::Command(c) => Some(c),
+                _ => None,
+            },
+            (None, _) => None,
+        };
         let mut args = Vec::new();
         let mut condition = None;
         while !self.at_end_of_command() {
@@ -718,26 +772,33 @@ impl<'a> Parser<'a> {
                 condition = self.condition(known)?;
                 break;
             }
-            args.push(self.arg(None)?);
+            args.push(self.arg(None, command)?);
         }
-        if let Some(id) = menu.menu
-            && let Word::Command(c) = tree().word(id, verb, self.packages)
-        {
+        if let Some(c) = command {
             self.check_args(c, &mut args, &menu.path, verb)?;
         }
         Ok((args, condition))
     }
 
     fn args(&mut self, script: Option<&str>) -> Result<Vec<Arg>, SourceError> {
+        let command = match script.map(|name| tree().word(ROOT, name, self.packages)) {
+            Some(Word::Command(c)) => Some(c),
+            _ => None,
+        };
         let mut args = Vec::new();
         while !self.at_end_of_command() {
-            args.push(self.arg(script)?);
+            args.push(self.arg(script, command)?);
         }
         Ok(args)
     }
 
-    /// One argument: `key=value` or a positional value, as a run of glued tokens.
-    fn arg(&mut self, script: Option<&str>) -> Result<Arg, SourceError> {
+    /// One argument: `key=value` or a positional value, as a run of glued tokens. A key the
+    /// `command` has is kept as the tree's own name (no copy).
+    fn arg(
+        &mut self,
+        script: Option<&str>,
+        command: Option<&'static super::schema::Command>,
+    ) -> Result<Arg, SourceError> {
         let start = self.pos;
         let t = self.tokens[self.pos].clone();
         if t.kind == Kind::Word
@@ -764,7 +825,10 @@ impl<'a> Parser<'a> {
                 value?
             };
             return Ok(Arg {
-                key: Some(k.to_string()),
+                key: Some(match command.and_then(|c| tree().arg(c, k)) {
+                    Some(name) => Cow::Borrowed(name),
+                    None => Cow::Owned(k.to_string()),
+                }),
                 value,
                 span: self.span_from(start),
             });
@@ -942,7 +1006,7 @@ impl<'a> Parser<'a> {
                     let key = self.tokens[self.pos].clone();
                     self.pos += 1;
                     let key = Expr::Word(self.unescape(&key)?);
-                    let arg = self.arg(None)?;
+                    let arg = self.arg(None, None)?;
                     let value = match arg.value {
                         // The `=` was left at the front of the value's first word.
                         Expr::Word(w) => Expr::Word(w.trim_start_matches('=').to_string()),
@@ -957,8 +1021,8 @@ impl<'a> Parser<'a> {
                     items.push((Some(key), value));
                 }
                 Some(_) => {
-                    let arg = self.arg(None)?;
-                    items.push((arg.key.map(Expr::Word), arg.value));
+                    let arg = self.arg(None, None)?;
+                    items.push((arg.key.map(|k| Expr::Word(k.into_owned())), arg.value));
                 }
             }
         }
@@ -1112,11 +1176,11 @@ impl<'a> Parser<'a> {
             context: self.context.clone(),
             offset,
             depth,
-            command_start: 0,
             packages: self.packages,
             v6: self.v6,
             unknown_names: Vec::new(),
             scopes: self.scopes.clone(),
+            found: Default::default(),
         }
     }
 
