@@ -88,3 +88,22 @@ fn the_judging_routers_packages_matter_and_users_get_all_by_default() {
     assert!(e[0].message.contains("extra package"), "{}", e[0].message);
     parse::parse_all("w.rsc", text).unwrap();
 }
+
+#[test]
+fn a_v6_export_may_use_what_v7_dropped() {
+    let body = "/tool user-manager customer add login=admin\n";
+    let e = parse::parse_all("v7.rsc", body).unwrap_err();
+    assert!(
+        e[0].message.contains("bad command name user-manager"),
+        "{}",
+        e[0].message
+    );
+    let v6 = format!("# jan/02/2024 10:00:00 by RouterOS 6.49.10\n{body}");
+    parse::parse_all("v6.rsc", &v6).unwrap();
+    // What pccsim simulates of v6 reads in any file.
+    parse::parse_all(
+        "r.rsc",
+        "/ip route add gateway=1.1.1.1 routing-mark=to_wan1",
+    )
+    .unwrap();
+}

@@ -121,6 +121,32 @@ proptest! {
     }
 
     #[test]
+    fn reading_a_command_at_a_time_sees_the_tokens_of_the_whole_text(
+        file in prop::sample::select(vec!["dual_wan.rsc", "weighted_5_2.rsc", "three_wan.rsc", "small_business.rsc"]),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<usize>()), 0..6),
+    ) {
+        // `pccsim parse` lexes a top-level command at a time; together the pieces must be the
+        // tokens of the whole text, up to the same error.
+        use pccsim::routeros::lexer::{Lexer, tokenize_until_error};
+        let text = mutate(&common::read(&common::root().join("scenarios").join(file)), &edits);
+        let (whole, error) = tokenize_until_error("t.rsc", &text);
+        let mut lexer = Lexer::new("t.rsc", &text);
+        let (mut pieces, mut chunk) = (Vec::new(), Vec::new());
+        let chunked_error = loop {
+            let r = lexer.next_command(&mut chunk);
+            let at_end = chunk.is_empty();
+            pieces.append(&mut chunk);
+            match r {
+                Err(e) => break Some(e),
+                Ok(()) if at_end => break None,
+                Ok(()) => prop_assert!(pieces.len() <= whole.len()),
+            }
+        };
+        prop_assert_eq!(&pieces, &whole);
+        prop_assert_eq!(chunked_error.map(|e| (e.line, e.column)), error.map(|e| (e.line, e.column)));
+    }
+
+    #[test]
     fn any_nesting_reads_and_runs_or_is_refused_with_its_place(
         kinds in prop::collection::vec(0u8..7, 1..4),
         depth in 0usize..400,

@@ -595,22 +595,15 @@ impl Model<'_> {
         else {
             return Err(self.cmd_err(cmd, "expected which items, by number or [ find … ]"));
         };
-        let mut ids = Vec::new();
-        for part in arg.text.split([',', ';']).filter(|p| !p.is_empty()) {
-            let id = match Value::from_word(part) {
-                Value::Id(id) if list.iter().any(|i| i.id == id) => id,
-                Value::Num(n) if (n as usize) < list.len() && n >= 0 => list[n as usize].id,
-                _ => match list
-                    .iter()
-                    .find(|i| i.props.iter().any(|(k, v)| k == "name" && v == part))
-                {
-                    Some(i) => i.id,
-                    None => return Err(self.err(arg, format!("no such item `{part}`"))),
-                },
-            };
-            ids.push(id);
-        }
-        Ok(ids)
+        let rows: Vec<(u32, Option<&str>)> = list
+            .iter()
+            .map(|i| {
+                let name = i.props.iter().find(|(k, _)| k == "name");
+                (i.id, name.map(|(_, v)| v.as_str()))
+            })
+            .collect();
+        super::value::numbered_items(&arg.text, &rows)
+            .map_err(|part| self.err(arg, format!("no such item `{part}`")))
     }
 
     fn selected(&mut self, c: Collection, cmd: &Spec) -> Result<Vec<usize>, SourceError> {

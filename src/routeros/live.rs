@@ -81,16 +81,15 @@ impl Live<'_> {
         else {
             return Err(self.err(inv, "expected which items, by number or [ find … ]"));
         };
-        let mut ids = Vec::new();
-        for part in arg.text.split([',', ';']).filter(|p| !p.is_empty()) {
-            let id = match Value::from_word(part) {
-                Value::Id(id) if rows.iter().any(|r| r.0 == id) => id,
-                Value::Num(n) if n >= 0 && (n as usize) < rows.len() => rows[n as usize].0,
-                _ => return Err(self.err(inv, format!("no such item `{part}`"))),
-            };
-            ids.push(id);
-        }
-        Ok(ids)
+        let rows: Vec<(u32, Option<&str>)> = rows
+            .iter()
+            .map(|(id, props)| {
+                let name = props.iter().find(|(k, _)| k == "name");
+                (*id, name.map(|(_, v)| v.as_str()))
+            })
+            .collect();
+        super::value::numbered_items(&arg.text, &rows)
+            .map_err(|part| self.err(inv, format!("no such item `{part}`")))
     }
 
     fn set_disabled(&mut self, target: Target, id: u32, disabled: bool) {

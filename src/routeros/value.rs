@@ -119,6 +119,27 @@ impl Value {
     }
 }
 
+/// The items a `numbers` argument names (`*1A,2`, `ether1`): item ids, row numbers (0 is the
+/// first row), or names; `rows` gives each row's id and name in print order. Says which part
+/// names no item.
+pub fn numbered_items<'a>(
+    text: &'a str,
+    rows: &[(u32, Option<&str>)],
+) -> Result<Vec<u32>, &'a str> {
+    text.split([',', ';'])
+        .filter(|p| !p.is_empty())
+        .map(|part| match Value::from_word(part) {
+            Value::Id(id) if rows.iter().any(|r| r.0 == id) => Ok(id),
+            Value::Num(n) if n >= 0 && (n as usize) < rows.len() => Ok(rows[n as usize].0),
+            _ => rows
+                .iter()
+                .find(|r| r.1 == Some(part))
+                .map(|r| r.0)
+                .ok_or(part),
+        })
+        .collect()
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
