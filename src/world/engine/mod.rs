@@ -7,7 +7,7 @@
 //! router, flows and links are sans-IO values the engine feeds; the engine owns the only clock.
 //! A [`Simulation`] is a self-contained value: many can run in parallel.
 
-mod queue;
+pub mod queue;
 
 use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
 use crate::packet::{FiveTuple, Packet, Protocol};
