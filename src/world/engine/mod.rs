@@ -78,6 +78,23 @@ enum Event {
     Sample,
 }
 
+/// The queue's lanes: one per direction of each FIFO wire whose deliveries go through it.
+mod lane {
+    /// LAN hosts to the router, and the router to LAN hosts.
+    pub const LAN_UP: usize = 0;
+    pub const LAN_DOWN: usize = 1;
+    /// Then per WAN: its access line to the router, and from the router to its gateway.
+    pub const WAN: usize = 2;
+
+    pub fn down(wan: u8) -> usize {
+        WAN + 2 * wan as usize
+    }
+
+    pub fn up(wan: u8) -> usize {
+        WAN + 2 * wan as usize + 1
+    }
+}
+
 /// Flow slots are reused only after packets of the old flow can no longer be in flight.
 const SLOT_QUARANTINE: Time = 120 * SEC;
 
@@ -180,7 +197,7 @@ impl Simulation {
         let mut sim = Simulation {
             now: 0,
             end: loaded.duration(),
-            queue: EventQueue::new(),
+            queue: EventQueue::with_lanes(lane::WAN + 2 * sc.wans.len()),
             router,
             topology,
             lan: Lan {
@@ -271,11 +288,15 @@ impl Simulation {
         self.queue.push(time, event);
     }
 
+    /// Schedules what a FIFO wire delivers, in that wire's lane of the queue.
+    fn deliver(&mut self, lane: usize, time: Time, event: Event) {
+        self.queue.push_in_lane(lane, time, event);
+    }
+
     /// Runs every event up to and including `until` (or the end of the scenario).
     pub fn run_until(&mut self, until: Time) {
         let until = until.min(self.end);
-        while self.queue.peek_time().is_some_and(|t| t <= until) {
-            let (time, event) = self.queue.pop().expect("peeked");
+        while let Some((time, event)) = self.queue.pop_due(until) {
             self.now = time;
             self.metrics.events += 1;
             self.handle(event);
@@ -561,7 +582,11 @@ impl Simulation {
 
     fn send_from_host(&mut self, pkt: Packet) {
         if let Ok(at) = self.lan.link.send(Way::ToRouter, self.now, &pkt) {
-            self.schedule(at, Event::Arrive(Node::Router(self.lan.iface), pkt));
+            self.deliver(
+                lane::LAN_UP,
+                at,
+                Event::Arrive(Node::Router(self.lan.iface), pkt),
+            );
         }
     }
 
@@ -590,7 +615,7 @@ impl Simulation {
         match self.router.receive(self.now, iface, &mut pkt) {
             Verdict::Forward(hop) if hop.iface == self.lan.iface => {
                 if let Ok(at) = self.lan.link.send(Way::FromRouter, self.now, &pkt) {
-                    self.schedule(at, Event::Arrive(Node::Host, pkt));
+                    self.deliver(lane::LAN_DOWN, at, Event::Arrive(Node::Host, pkt));
                 }
             }
             Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
@@ -622,7 +647,7 @@ impl Simulation {
     fn send_own(&mut self, hop: crate::router::routing::Hop, pkt: Packet) {
         if hop.iface == self.lan.iface {
             if let Ok(at) = self.lan.link.send(Way::FromRouter, self.now, &pkt) {
-                self.schedule(at, Event::Arrive(Node::Host, pkt));
+                self.deliver(lane::LAN_DOWN, at, Event::Arrive(Node::Host, pkt));
             }
         } else if let Some(wan) = self.wan_of_iface[hop.iface as usize] {
             self.send_to_wan(wan, false, pkt);
@@ -639,7 +664,7 @@ impl Simulation {
         let side = &mut self.wans[w];
         match side.access.send(Way::FromRouter, self.now, &pkt) {
             Ok(at) if pkt.tuple.dst == side.gateway => {
-                self.schedule(at, Event::Arrive(Node::Gateway(wan), pkt));
+                self.deliver(lane::up(wan), at, Event::Arrive(Node::Gateway(wan), pkt));
             }
             Ok(at) => {
                 let at = at + side.upstream_latency + self.server_latency(&pkt, pkt.tuple.dst);
@@ -743,7 +768,7 @@ impl Simulation {
         match side.access.send(Way::ToRouter, self.now, &pkt) {
             Ok(at) => {
                 let iface = side.iface;
-                self.schedule(at, Event::Arrive(Node::Router(iface), pkt));
+                self.deliver(lane::down(wan), at, Event::Arrive(Node::Router(iface), pkt));
             }
             Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}
@@ -817,7 +842,11 @@ impl Simulation {
         let reply = pkt.echo_reply();
         if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
             let iface = side.iface;
-            self.schedule(at, Event::Arrive(Node::Router(iface), reply));
+            self.deliver(
+                lane::down(wan),
+                at,
+                Event::Arrive(Node::Router(iface), reply),
+            );
         }
     }
 
