@@ -30,8 +30,9 @@ const TO_HEAP: usize = 1 << 14;
 
 pub struct EventQueue<E> {
     keys: Keys,
-    /// Keys of events that arrive in time order, per lane.
-    lanes: Vec<VecDeque<u128>>,
+    /// Events that arrive in time order, with their keys, per lane (held inline: a lane is
+    /// read front to back, so its events need no slot in the slab).
+    lanes: Vec<VecDeque<(u128, E)>>,
     /// The key of the last event taken (keys never go below it).
     last: u128,
     slots: Vec<Option<E>>,
@@ -75,7 +76,8 @@ impl<E> EventQueue<E> {
     /// # Panics
     /// With more than 2^24 events pending at once, which no scenario comes near.
     pub fn push(&mut self, time: Time, event: E) {
-        let key = self.key(time, event);
+        let slot = self.store(event);
+        let key = self.key(time, slot);
         match &mut self.keys {
             Keys::Heap(heap) => {
                 heap.push(Reverse(key));
@@ -92,15 +94,18 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time` in `lane`, whose events come no earlier than the ones
     /// before them in it.
     pub fn push_in_lane(&mut self, lane: usize, time: Time, event: E) {
-        let key = self.key(time, event);
+        let key = self.key(time, 0);
         let queue = &mut self.lanes[lane];
-        debug_assert!(queue.back().is_none_or(|&k| k < key), "a lane out of order");
-        queue.push_back(key);
+        debug_assert!(
+            queue.back().is_none_or(|(k, _)| *k < key),
+            "a lane out of order"
+        );
+        queue.push_back((key, event));
     }
 
-    /// Stores the event; its key is its time, then the sequence, then its slot.
-    fn key(&mut self, time: Time, event: E) -> u128 {
-        let slot = match self.free.pop() {
+    /// A slot of the slab for an event of the heap.
+    fn store(&mut self, event: E) -> u32 {
+        match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(event);
                 s
@@ -110,7 +115,11 @@ impl<E> EventQueue<E> {
                 self.slots.push(Some(event));
                 (self.slots.len() - 1) as u32
             }
-        };
+        }
+    }
+
+    /// An event's key: its time, then the sequence, then its slot (0 in a lane).
+    fn key(&mut self, time: Time, slot: u32) -> u128 {
         // 2^40 events before the sequence wraps: days of simulated time at millions per second.
         self.seq = (self.seq + 1) & ((1 << SEQ_BITS) - 1);
         let key = (time as u128) << 64 | (self.seq as u128) << SLOT_BITS | slot as u128;
@@ -125,7 +134,7 @@ impl<E> EventQueue<E> {
             Keys::Radix(radix) => radix.peek().map(|k| (k, Next::Keys)),
         };
         for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(&k) = lane.front()
+            if let Some(&(k, _)) = lane.front()
                 && best.is_none_or(|(b, _)| k < b)
             {
                 best = Some((k, Next::Lane(i)));
@@ -140,11 +149,17 @@ impl<E> EventQueue<E> {
         if (key >> 64) as Time > until {
             return None;
         }
-        let key = match at {
-            Next::Keys => self.pop_key().expect("peeked"),
-            Next::Lane(i) => self.lanes[i].pop_front().expect("peeked"),
-        };
-        Some(self.take(key))
+        match at {
+            Next::Keys => {
+                let key = self.pop_key().expect("peeked");
+                Some(self.take(key))
+            }
+            Next::Lane(i) => {
+                let (key, event) = self.lanes[i].pop_front().expect("peeked");
+                self.last = key;
+                Some(((key >> 64) as Time, event))
+            }
+        }
     }
 
     /// The time of the earliest event.
