@@ -267,6 +267,8 @@ struct Recorder {
 }
 
 impl Observer for Recorder {
+    const SEES_EVERY_RULE: bool = true;
+
     fn rule_tried(&mut self, table: &Table, rule: &Rule, matched: bool, ctx: &Ctx, env: &Env) {
         let params = rule_params(&self.names, table, rule);
         let text = |p: &[(&str, String)]| {

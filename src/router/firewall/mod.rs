@@ -204,6 +204,10 @@ pub enum Verdict {
 
 /// Sees each rule a walk tries: `trace` prints them; the simulation passes `()`.
 pub trait Observer {
+    /// Whether it is shown the rules the packet's in-interface rules out (a trace is; the
+    /// packet path skips them).
+    const SEES_EVERY_RULE: bool = false;
+
     fn rule_tried(&mut self, _table: &Table, _rule: &Rule, _matched: bool, _ctx: &Ctx, _env: &Env) {
     }
 }
@@ -219,6 +223,11 @@ pub struct Table {
     pub chain_names: Vec<String>,
     /// Per chain, indices of its enabled rules in order; rebuilt by [`Table::index`].
     chains: Vec<Vec<u32>>,
+    /// The same per in-interface (`[0]`: none, as for the router's own packets; `[1 + i]`:
+    /// interface `i`; the last: any interface no rule names), keeping only the rules whose
+    /// `in-interface` can hold — most packets then test a fraction of the chain. Order, and so
+    /// every counter, is the chain's.
+    by_in_iface: Vec<Vec<Vec<u32>>>,
     /// The last id given to a rule.
     next_id: u32,
 }
@@ -233,6 +242,7 @@ impl Table {
             rules: Vec::new(),
             chain_names: BUILTIN_CHAINS.iter().map(|s| s.to_string()).collect(),
             chains: Vec::new(),
+            by_in_iface: Vec::new(),
             next_id: 0,
         }
     }
@@ -255,6 +265,34 @@ impl Table {
                 self.chains[r.chain as usize].push(i as u32);
             }
         }
+        // Interfaces up to one past the highest a rule names: that one stands for all the
+        // interfaces no rule names.
+        let named = self.rules.iter().filter_map(|r| r.quick.in_iface);
+        let past = named
+            .map(|(i, _)| i as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .min(255);
+        let ifaces = (0..=past).map(|i| Some(i as IfaceId));
+        let ifaces: Vec<Option<IfaceId>> = std::iter::once(None).chain(ifaces).collect();
+        self.by_in_iface = ifaces
+            .iter()
+            .map(|&iface| {
+                let can_hold = |ri: &&u32| {
+                    let q = &self.rules[**ri as usize].quick;
+                    q.in_iface.is_none_or(|(i, neg)| (iface == Some(i)) != neg)
+                };
+                let only = |rules: &Vec<u32>| rules.iter().filter(can_hold).copied().collect();
+                self.chains.iter().map(only).collect()
+            })
+            .collect();
+    }
+
+    /// The rule lists a packet from `in_iface` walks.
+    fn lists_for(&self, in_iface: Option<IfaceId>) -> &[Vec<u32>] {
+        let last = self.by_in_iface.len().saturating_sub(1);
+        let slot = in_iface.map_or(0, |i| (i as usize + 1).min(last));
+        self.by_in_iface.get(slot).map_or(&[], Vec::as_slice)
     }
 
     /// Adds a rule at `at`, giving it the next id.
@@ -288,12 +326,13 @@ impl Table {
         let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
         let mut depth = 0;
         let (mut chain, mut pos) = (chain, 0u32);
+        let lists = if O::SEES_EVERY_RULE {
+            &self.chains
+        } else {
+            self.lists_for(ctx.in_iface)
+        };
         loop {
-            let Some(&ri) = self
-                .chains
-                .get(chain as usize)
-                .and_then(|c| c.get(pos as usize))
-            else {
+            let Some(&ri) = lists.get(chain as usize).and_then(|c| c.get(pos as usize)) else {
                 // End of chain: return to the caller, or fall off the built-in chain.
                 if depth == 0 {
                     return Verdict::Continue;
