@@ -95,6 +95,9 @@ pub struct Fib {
 /// Recursive gateways resolve through at most this many routes.
 const MAX_RECURSION: usize = 4;
 
+/// Per gateway address and target scope, the routes of `main` that may lead to it.
+type Vias = rustc_hash::FxHashMap<(Ipv4Addr, u8), Vec<u32>>;
+
 impl Fib {
     pub fn new(routes: Vec<Route>, tables: usize, interfaces: usize) -> Fib {
         let mut by_table = vec![Vec::new(); tables.max(1)];
@@ -207,44 +210,75 @@ impl Fib {
     pub fn recompute(&mut self) {
         self.active.iter_mut().for_each(|a| *a = None);
         // Connected routes first, then gateways resolved through what is already active.
+        let vias = self.vias();
         for _ in 0..=MAX_RECURSION {
+            let mut changed = false;
             for i in 0..self.routes.len() {
                 if self.active[i].is_none() {
-                    let hop = self.next_hops(i as u32).next();
+                    let hop = self.next_hops(i as u32, &vias).next();
+                    changed |= hop.is_some();
                     self.active[i] = hop;
                 }
             }
+            // Nothing new became active: later passes would find nothing either.
+            if !changed {
+                break;
+            }
         }
-        self.group_routes();
+        self.group_routes(&vias);
+    }
+
+    /// For each gateway address and target scope the routes name, the routes of `main` that
+    /// could lead to it, in lookup order (whether active or not): resolving a gateway then
+    /// looks at a few routes, not the whole table.
+    fn vias(&self) -> Vias {
+        let mut vias = Vias::default();
+        for r in &self.routes {
+            for g in &r.gateways {
+                let Gateway::Address(gw) = *g else { continue };
+                vias.entry((gw, r.target_scope)).or_insert_with(|| {
+                    let main = self.by_table.first().map_or(&[][..], Vec::as_slice);
+                    let leads = |&&j: &&u32| {
+                        let v = &self.routes[j as usize];
+                        v.contains(gw) && v.scope <= r.target_scope
+                    };
+                    main.iter().filter(leads).copied().collect()
+                });
+            }
+        }
+        vias
     }
 
     /// For each active route, the next hops traffic it carries is spread over: its own usable
     /// gateways, and in v7 those of the active routes with the same destination and distance.
-    fn group_routes(&mut self) {
+    fn group_routes(&mut self, vias: &Vias) {
         let mut hops = Vec::new();
         let mut groups = vec![(0, 0); self.routes.len()];
+        // Active routes by table, destination and distance, each group in its table's order.
+        let mut equal: rustc_hash::FxHashMap<_, Vec<u32>> = Default::default();
+        if self.equal_routes_share {
+            for list in &self.by_table {
+                for &j in list.iter().filter(|&&j| self.active[j as usize].is_some()) {
+                    let o = &self.routes[j as usize];
+                    let key = (o.table.0, o.dst, o.prefix_len, o.distance);
+                    equal.entry(key).or_default().push(j);
+                }
+            }
+        }
         for (i, r) in self.routes.iter().enumerate() {
             if self.active[i].is_none() {
                 continue;
             }
             let from = hops.len() as u32;
             let peers: Vec<u32> = if self.equal_routes_share {
-                let list = &self.by_table[r.table.0 as usize];
-                let same = |o: &Route| {
-                    o.dst == r.dst && o.prefix_len == r.prefix_len && o.distance == r.distance
-                };
-                let peers = list.iter().copied();
-                peers
-                    .filter(|&j| {
-                        same(&self.routes[j as usize]) && self.active[j as usize].is_some()
-                    })
-                    .collect()
+                let key = (r.table.0, r.dst, r.prefix_len, r.distance);
+                equal.get(&key).cloned().unwrap_or_else(|| vec![i as u32])
             } else {
                 vec![i as u32]
             };
             for j in peers {
                 // The hop keeps the route the lookup found, so the choice stays per route.
-                hops.extend(self.next_hops(j).map(|h| Hop {
+                hops.extend(self.next_hops(j, vias).map(|h| Hop {
                     route: i as u32,
                     ..h
                 }));
@@ -263,13 +297,15 @@ impl Fib {
     }
 
     /// The usable next hops of route `i`, one per gateway (repeats kept).
-    fn next_hops(&self, i: u32) -> impl Iterator<Item = Hop> + '_ {
+    fn next_hops<'s>(&'s self, i: u32, vias: &'s Vias) -> impl Iterator<Item = Hop> + 's {
         let r = &self.routes[i as usize];
         let gateways = if r.disabled { &[][..] } else { &r.gateways[..] };
-        gateways.iter().filter_map(move |&g| self.resolve(i, r, g))
+        gateways
+            .iter()
+            .filter_map(move |&g| self.resolve(i, r, g, vias))
     }
 
-    fn resolve(&self, i: u32, r: &Route, gateway: Gateway) -> Option<Hop> {
+    fn resolve(&self, i: u32, r: &Route, gateway: Gateway, vias: &Vias) -> Option<Hop> {
         match gateway {
             Gateway::Interface(iface) => self.iface_running[iface as usize].then_some(Hop {
                 iface,
@@ -283,11 +319,10 @@ impl Fib {
                 }
                 // The gateway must be reachable through an active route of `main` whose scope
                 // is within this route's target scope.
-                let via = self.by_table[0]
+                let via = vias[&(gw, r.target_scope)]
                     .iter()
-                    .map(|&j| (j, &self.routes[j as usize]))
-                    .filter(|(j, v)| *j != i && v.contains(gw) && v.scope <= r.target_scope)
-                    .find_map(|(j, _)| self.active[j as usize])?;
+                    .filter(|&&j| j != i)
+                    .find_map(|&j| self.active[j as usize])?;
                 Some(Hop {
                     iface: via.iface,
                     gateway: Some(via.gateway.unwrap_or(gw)),
