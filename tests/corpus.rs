@@ -107,3 +107,21 @@ fn a_v6_export_may_use_what_v7_dropped() {
     )
     .unwrap();
 }
+
+#[test]
+fn an_export_is_routeros_own_writing_so_names_the_tree_lacks_are_that_routers() {
+    // A device's hardware offload, absent from the CHR the tree comes from.
+    let body = "/ip firewall filter\nadd action=fasttrack-connection chain=forward connection-state=established,related hw-offload=yes\n";
+    let e = parse::parse_all("typed.rsc", body).unwrap_err();
+    assert!(
+        e[0].message.contains("no argument `hw-offload`"),
+        "{}",
+        e[0].message
+    );
+    let export = format!("# 2024-05-01 12:00:00 by RouterOS 7.14.3\n{body}");
+    parse::parse_all("export.rsc", &export).unwrap();
+    // A real matcher pccsim does not model is refused as such, not as a typo.
+    let lists = "/ip firewall filter add chain=input action=drop in-interface-list=!LAN";
+    let e = pccsim::routeros::load("l.rsc", lists).err().unwrap();
+    assert!(e.message.contains("is not simulated"), "{}", e.message);
+}

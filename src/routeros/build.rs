@@ -247,6 +247,35 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// A parameter the model does not take: one RouterOS 7 has is "not simulated" (the item
+    /// would behave differently without it, so it is refused rather than built); any other
+    /// is unknown, with the closest real one.
+    fn unsupported(&self, at: &EvalArg, key: &str, menu: &str, verb: &str) -> SourceError {
+        use super::schema::{Packages, Word, tree};
+        let words: Vec<&str> = menu.split(' ').collect();
+        let command = match tree().menu(&words, Packages::All) {
+            Some(id) => match tree().word(id, verb, Packages::All) {
+                Word::Command(c) => Some(c),
+                _ => None,
+            },
+            None => None,
+        };
+        let msg = match command {
+            Some(c) if tree().arg(c, key).is_some() => format!(
+                "`{key}` of /{menu} {verb} is not simulated: pccsim would build this item \
+                 without it and behave otherwise, so it refuses it"
+            ),
+            Some(c) => match super::did_you_mean(key, tree().args(c).iter().copied()) {
+                Some(close) => {
+                    format!("unknown parameter `{key}` for /{menu} {verb}; did you mean `{close}`?")
+                }
+                None => format!("unknown parameter `{key}` for /{menu} {verb}"),
+            },
+            None => format!("unknown parameter `{key}` for /{menu} {verb}"),
+        };
+        self.err(at, msg)
+    }
+
     fn err(&self, at: &EvalArg, msg: impl Into<String>) -> SourceError {
         SourceError::new(self.file, self.src, at.span.0, at.span.1, msg)
     }
@@ -446,7 +475,7 @@ impl Model<'_> {
                 "comment" => iface.comment = Some(text(a).to_string()),
                 "disabled" | "mtu" | "l2mtu" | "arp" | "speed" | "auto-negotiation"
                 | "mac-address" => {}
-                k => return Err(self.err(a, format!("unknown parameter `{k}` for /interface set"))),
+                k => return Err(self.unsupported(a, k, "interface", "set")),
             }
             let props = &mut self.items[Collection::Interface as usize][index].props;
             merge(
@@ -484,10 +513,7 @@ impl Model<'_> {
                 key,
                 "enabled" | "loose-tcp-tracking" | "tcp-max-retrans-timeout"
             ) {
-                return Err(self.err(
-                    a,
-                    format!("unknown parameter `{key}` for connection tracking"),
-                ));
+                return Err(self.unsupported(a, key, "ip firewall connection tracking", "set"));
             }
         }
         Ok(())
@@ -508,7 +534,7 @@ impl Model<'_> {
                     "connected-in-chain" | "dynamic-in-chain" | "policy-rules" | "single-process"
                 )
             {
-                return Err(self.err(a, format!("unknown parameter `{key}` for routing settings")));
+                return Err(self.unsupported(a, key, "routing settings", "set"));
             }
         }
         Ok(())
@@ -784,9 +810,7 @@ impl Model<'_> {
                 }
                 "interface" => iface = Some(self.iface(text(a), a)?),
                 "comment" | "disabled" | "network" => {}
-                k => {
-                    return Err(self.err(a, format!("unknown parameter `{k}` for /ip address add")));
-                }
+                k => return Err(self.unsupported(a, k, "ip address", "add")),
             }
         }
         let (Some(net), Some(iface)) = (address, iface) else {
@@ -818,11 +842,7 @@ impl Model<'_> {
                     disabled = yes(text(a)).ok_or_else(|| self.err(a, "expected yes or no"))?
                 }
                 "timeout" | "dynamic" => {}
-                k => {
-                    return Err(
-                        self.err(a, format!("unknown parameter `{k}` for address-list add"))
-                    );
-                }
+                k => return Err(self.unsupported(a, k, "ip firewall address-list", "add")),
             }
         }
         let (Some(list), Some(range)) = (list, range) else {
@@ -898,7 +918,7 @@ impl Model<'_> {
                 }
                 "comment" => route.comment = Some(v.to_string()),
                 "pref-src" | "suppress-hw-offload" => {}
-                k => return Err(self.err(a, format!("unknown parameter `{k}` for /ip route add"))),
+                k => return Err(self.unsupported(a, k, "ip route", "add")),
             }
         }
         if route.gateways.is_empty() {
@@ -955,11 +975,7 @@ impl Model<'_> {
                     let mut names = RuleNames { model: self, at: a };
                     match Match::parse(key, v, &mut names) {
                         Some(kind) => kind.map_err(|e| self.err(a, e))?,
-                        None => {
-                            let menu = cmd.menu();
-                            let msg = format!("unknown parameter `{key}` for /{menu} add");
-                            return Err(self.err(a, msg));
-                        }
+                        None => return Err(self.unsupported(a, key, cmd.menu(), "add")),
                     }
                 }
             };

@@ -103,11 +103,10 @@ impl<'a> Reader<'a> {
             offset: 0,
             depth: 0,
             packages,
-            // A v6 `/export` says so in its first line; names v7 lacks are then v6's.
-            v6: src
+            exported: src
                 .lines()
                 .next()
-                .is_some_and(|l| l.contains("by RouterOS 6.")),
+                .is_some_and(|l| l.starts_with('#') && l.contains(" by RouterOS ")),
             unknown_names: Vec::new(),
             scopes: vec![Vec::new()],
             found: Default::default(),
@@ -170,8 +169,10 @@ struct Parser<'a> {
     /// How many `[`, `(`, `{` and `$[…]` enclose what is being read.
     depth: u16,
     packages: Packages,
-    /// The text is a RouterOS 6 export.
-    v6: bool,
+    /// The text is an `/export` (its first line says `… by RouterOS 6.49` or `7.14`): RouterOS
+    /// wrote it, so a name the tree lacks is that router's (another version, a device's
+    /// switch chip, a package) — not simulated, not an error.
+    exported: bool,
     /// `bad command name` errors, reported after those of syntax.
     unknown_names: Vec<SourceError>,
     /// Variables declared (`:local`, `:global`, loop counters) in each enclosing block.
@@ -317,7 +318,6 @@ impl<'a> Parser<'a> {
                 Step::Command(Cow::Borrowed(c.name))
             }
             Word::Unknown if v6_menu() => Step::Menu(word.to_string(), None),
-            Word::Unknown if self.v6 => Step::Command(Cow::Owned(word.to_string())),
             Word::Unknown => Step::Unknown,
         }
     }
@@ -542,7 +542,7 @@ impl<'a> Parser<'a> {
             let v6 = V6_ARGS
                 .iter()
                 .any(|(m, c, a)| *c == verb && *a == key && m.iter().eq(path.iter()));
-            if v6 || self.v6 {
+            if v6 || self.exported {
                 continue;
             }
             if let Some(name) = tree().arg(command, key) {
@@ -715,10 +715,12 @@ impl<'a> Parser<'a> {
             }
             Step::Command(name) => *verb = name,
             Step::Unknown => {
-                self.unknown_name(menu, word, at);
+                if !self.exported {
+                    self.unknown_name(menu, word, at);
+                }
                 MenuPath::make_mut(&mut menu.path).push(word.to_string());
                 menu.menu = None;
-                return false;
+                return self.exported;
             }
         }
         true
@@ -1177,7 +1179,7 @@ impl<'a> Parser<'a> {
             offset,
             depth,
             packages: self.packages,
-            v6: self.v6,
+            exported: self.exported,
             unknown_names: Vec::new(),
             scopes: self.scopes.clone(),
             found: Default::default(),
