@@ -121,7 +121,7 @@ fn an_export_is_routeros_own_writing_so_names_the_tree_lacks_are_that_routers() 
     let export = format!("# 2024-05-01 12:00:00 by RouterOS 7.14.3\n{body}");
     parse::parse_all("export.rsc", &export).unwrap();
     // A real matcher pccsim does not model is refused as such, not as a typo.
-    let lists = "/ip firewall filter add chain=input action=drop in-interface-list=!LAN";
-    let e = pccsim::routeros::load("l.rsc", lists).err().unwrap();
+    let l7 = "/ip firewall filter add chain=forward action=drop layer7-protocol=games";
+    let e = pccsim::routeros::load("l.rsc", l7).err().unwrap();
     assert!(e.message.contains("is not simulated"), "{}", e.message);
 }

@@ -461,3 +461,50 @@ fn v7_ecmp_hashes_addresses_or_ports_and_never_moves_a_connection() {
         assert_eq!(later, first, "{policy}: no cache to flush");
     }
 }
+
+#[test]
+fn interface_lists_and_nat_state_work_as_in_routeros_7s_default_configuration() {
+    // v7's default firewall: masquerade out of the WAN list (not into IPsec), and drop new
+    // connections from the WAN list that no dst-nat let in.
+    let mut r = router("scenarios/weighted_5_2.rsc", |t| {
+        let lists = "/interface list\nadd name=WAN\nadd name=LAN\n/interface list member\n\
+            add interface=WAN1-Fibre list=WAN\nadd interface=WAN2-Cable list=WAN\n\
+            add interface=WAN3-LTE list=WAN\nadd interface=LAN list=LAN\n";
+        let masquerade = "add chain=srcnat out-interface=WAN1-Fibre action=masquerade\n\
+            add chain=srcnat out-interface=WAN2-Cable action=masquerade\n\
+            add chain=srcnat out-interface=WAN3-LTE action=masquerade";
+        let filter = "/ip firewall filter\nadd action=drop chain=forward connection-state=new \
+            connection-nat-state=!dstnat in-interface-list=WAN\n";
+        let text = t.replace(
+            masquerade,
+            "add chain=srcnat action=masquerade ipsec-policy=out,none out-interface-list=WAN",
+        );
+        format!("{lists}{text}\n{filter}")
+    });
+    let lan = r.config.iface("LAN").unwrap();
+    let wan1 = r.config.iface("WAN1-Fibre").unwrap();
+    let server = Ipv4Addr::new(93, 184, 216, 34);
+    let mut p = syn(Ipv4Addr::new(10, 10, 0, 23), 51514, server, 443);
+    let out = out_iface(&mut r, 0, lan, &mut p);
+    let wan_address = r
+        .config
+        .addresses
+        .iter()
+        .find(|a| a.iface == out)
+        .unwrap()
+        .address;
+    assert_eq!(p.tuple.src, wan_address, "masqueraded through the WAN list");
+    // A customer reaching the port-forwarded web server gets in ...
+    let fibre = Ipv4Addr::new(203, 0, 113, 2);
+    let mut inbound = syn(Ipv4Addr::new(198, 18, 0, 9), 40000, fibre, 443);
+    assert_eq!(out_iface(&mut r, 1, wan1, &mut inbound), lan);
+    assert_eq!(inbound.tuple.dst, Ipv4Addr::new(10, 10, 0, 5));
+    // ... a connection straight to a LAN host does not.
+    let mut probe = syn(
+        Ipv4Addr::new(198, 18, 0, 9),
+        40001,
+        Ipv4Addr::new(10, 10, 0, 23),
+        22,
+    );
+    assert!(matches!(r.receive(2, wan1, &mut probe), Verdict::Drop(_)));
+}

@@ -114,6 +114,8 @@ pub struct RouterConfig {
     pub addresses: Vec<Address>,
     pub address_lists: Names,
     pub address_list_entries: Vec<AddressListEntry>,
+    /// Interface lists firewall rules name; members are the `/interface list member` items.
+    pub interface_lists: Names,
     pub connection_marks: Names,
     pub routing_tables: Names,
     pub mangle: Table,
@@ -174,6 +176,7 @@ impl Default for RouterConfig {
             interfaces: Vec::new(),
             addresses: Vec::new(),
             address_lists: Names(Vec::new()),
+            interface_lists: Names(Vec::new()),
             address_list_entries: Vec::new(),
             connection_marks: Names::with_default("no-mark"),
             routing_tables: Names::with_default("main"),

@@ -23,8 +23,8 @@ use self::conntrack::{Conntrack, Dir, Entry, Moved, SrcNat};
 use self::dns::Dns;
 use self::ecmp::{Ecmp, RouteCache};
 use self::firewall::{
-    ChainId, ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, OUTPUT, Observer,
-    POSTROUTING, PREROUTING, SRCNAT, Table, TableId, TableState, Verdict as ChainVerdict,
+    ChainId, ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, NatState, OUTPUT,
+    Observer, POSTROUTING, PREROUTING, SRCNAT, Table, TableId, TableState, Verdict as ChainVerdict,
 };
 use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
 use self::netwatch::Netwatch;
@@ -370,6 +370,7 @@ impl Router {
         }
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         ctx.tuple = pkt.tuple;
+        ctx.nat = nat_state(self.conntrack.get(id));
 
         if self.env.local_addresses.contains(&pkt.tuple.dst) {
             self.run_chain(Which::Mangle, INPUT, &mut ctx, tracer);
@@ -621,7 +622,19 @@ fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, 
         classified: entry.classified,
         routing_mark: TableId::MAIN,
         state,
+        nat: nat_state(entry),
     }
+}
+
+fn nat_state(entry: &Entry) -> u8 {
+    let mut bits = 0;
+    if entry.src_nat != conntrack::SrcNat::None {
+        bits |= NatState::SRCNAT;
+    }
+    if entry.dst_nat {
+        bits |= NatState::DSTNAT;
+    }
+    bits
 }
 
 /// Configured routes plus one connected route per address, in `main`.
@@ -655,5 +668,28 @@ fn build_env(config: &RouterConfig) -> Env {
     Env {
         local_addresses: config.addresses.iter().map(|a| a.address).collect(),
         address_lists: lists,
+        interface_lists: config
+            .interface_lists
+            .0
+            .iter()
+            .map(|l| members(config, l))
+            .collect(),
+    }
+}
+
+/// The members of interface list `list`, as a bit per interface: RouterOS's built-in lists
+/// (`all`, `none`, `static`, `dynamic` — pccsim's interfaces are all static), or the enabled
+/// `/interface list member` items naming it. Lists included in lists (`include=`) are not
+/// followed.
+fn members(config: &RouterConfig, list: &str) -> u64 {
+    match list {
+        "all" | "static" => u64::MAX,
+        "none" | "dynamic" => 0,
+        _ => config
+            .stored_enabled("interface list member")
+            .filter(|m| m.get("list") == Some(list))
+            .filter_map(|m| config.iface(m.get("interface")?))
+            .filter(|&i| i < 64)
+            .fold(0, |set, i| set | 1 << i),
     }
 }

@@ -970,6 +970,8 @@ impl Model<'_> {
                 | "to-ports"
                 | "log"
                 | "log-prefix"
+                // Switch-chip offload of FastTrack: the same connections, taken faster.
+                | "hw-offload"
                 | "place-before" => continue,
                 _ => {
                     let mut names = RuleNames { model: self, at: a };
@@ -1093,6 +1095,10 @@ impl Intern for RuleNames<'_, '_, '_> {
 
     fn address_list(&mut self, name: &str) -> ListId {
         self.model.cfg.address_lists.intern(name)
+    }
+
+    fn interface_list(&mut self, name: &str) -> u16 {
+        self.model.cfg.interface_lists.intern(name)
     }
 }
 

@@ -178,6 +178,9 @@ impl Nth {
 pub enum Match {
     InInterface(IfaceId),
     OutInterface(IfaceId),
+    /// `in-interface-list=LAN`: the packet came in by a member of the list.
+    InInterfaceList(u16),
+    OutInterfaceList(u16),
     ConnectionMark(ConnMark),
     RoutingMark(TableId),
     /// `dst-address-type=local`: addressed to the router itself.
@@ -190,6 +193,14 @@ pub enum Match {
     SrcPort(PortSet),
     DstPort(PortSet),
     ConnectionState(ConnStates),
+    /// `connection-nat-state=dstnat`: the connection's NAT so far (bits of [`NatState`]).
+    ConnectionNatState(u8),
+    /// `ipsec-policy=out,none`: whether an IPsec policy applies (never, in pccsim: it models
+    /// no IPsec), with the direction written.
+    IpsecPolicy {
+        out: bool,
+        ipsec: bool,
+    },
     Pcc(Classifier),
     Nth(Nth),
 }
@@ -201,12 +212,15 @@ pub trait Intern {
     fn connection_mark(&mut self, name: &str) -> ConnMark;
     fn routing_table(&mut self, name: &str) -> TableId;
     fn address_list(&mut self, name: &str) -> ListId;
+    fn interface_list(&mut self, name: &str) -> u16;
 }
 
 /// The matcher parameters, as RouterOS names them.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 19] = [
     "in-interface",
     "out-interface",
+    "in-interface-list",
+    "out-interface-list",
     "connection-mark",
     "routing-mark",
     "dst-address-type",
@@ -218,6 +232,8 @@ pub const KEYS: [&str; 15] = [
     "src-port",
     "dst-port",
     "connection-state",
+    "connection-nat-state",
+    "ipsec-policy",
     "per-connection-classifier",
     "nth",
 ];
@@ -228,6 +244,8 @@ impl Match {
         match self {
             Match::InInterface(_) => "in-interface",
             Match::OutInterface(_) => "out-interface",
+            Match::InInterfaceList(_) => "in-interface-list",
+            Match::OutInterfaceList(_) => "out-interface-list",
             Match::ConnectionMark(_) => "connection-mark",
             Match::RoutingMark(_) => "routing-mark",
             Match::DstAddressLocal => "dst-address-type",
@@ -239,6 +257,8 @@ impl Match {
             Match::SrcPort(_) => "src-port",
             Match::DstPort(_) => "dst-port",
             Match::ConnectionState(_) => "connection-state",
+            Match::ConnectionNatState(_) => "connection-nat-state",
+            Match::IpsecPolicy { .. } => "ipsec-policy",
             Match::Pcc(_) => "per-connection-classifier",
             Match::Nth(_) => "nth",
         }
@@ -249,6 +269,8 @@ impl Match {
         let m = match key {
             "in-interface" => names.iface(v).map(Match::InInterface),
             "out-interface" => names.iface(v).map(Match::OutInterface),
+            "in-interface-list" => Ok(Match::InInterfaceList(names.interface_list(v))),
+            "out-interface-list" => Ok(Match::OutInterfaceList(names.interface_list(v))),
             "connection-mark" => Ok(Match::ConnectionMark(names.connection_mark(v))),
             "routing-mark" => Ok(Match::RoutingMark(names.routing_table(v))),
             "dst-address-type" if v == "local" => Ok(Match::DstAddressLocal),
@@ -265,6 +287,16 @@ impl Match {
             "src-port" => PortSet::parse(v).map(Match::SrcPort),
             "dst-port" => PortSet::parse(v).map(Match::DstPort),
             "connection-state" => ConnStates::parse(v).map(Match::ConnectionState),
+            "connection-nat-state" => NatState::parse(v).map(Match::ConnectionNatState),
+            "ipsec-policy" => match v.split_once(',') {
+                Some((dir @ ("in" | "out"), policy @ ("none" | "ipsec"))) => {
+                    Ok(Match::IpsecPolicy {
+                        out: dir == "out",
+                        ipsec: policy == "ipsec",
+                    })
+                }
+                _ => Err("expected in or out, then none or ipsec (ipsec-policy=out,none)".into()),
+            },
             "per-connection-classifier" => Classifier::parse(v).map(Match::Pcc),
             "nth" => Nth::parse(v).map(Match::Nth),
             _ => return None,
@@ -276,6 +308,9 @@ impl Match {
     pub fn value_text(&self, cfg: &RouterConfig) -> String {
         match self {
             Match::InInterface(i) | Match::OutInterface(i) => cfg.iface_name(*i).to_string(),
+            Match::InInterfaceList(l) | Match::OutInterfaceList(l) => {
+                cfg.interface_lists.name(*l).to_string()
+            }
             Match::ConnectionMark(c) => cfg.connection_marks.name(c.0).to_string(),
             Match::RoutingMark(t) => cfg.routing_tables.name(t.0).to_string(),
             Match::DstAddressLocal => "local".into(),
@@ -286,6 +321,11 @@ impl Match {
             Match::Protocol(p) => p.name().to_string(),
             Match::SrcPort(p) | Match::DstPort(p) => p.text(),
             Match::ConnectionState(s) => s.text(),
+            Match::ConnectionNatState(bits) => NatState::text(*bits),
+            Match::IpsecPolicy { out, ipsec } => {
+                let dir = if *out { "out" } else { "in" };
+                format!("{dir},{}", if *ipsec { "ipsec" } else { "none" })
+            }
             Match::Pcc(c) => c.to_string(),
             Match::Nth(n) => format!("{},{}", n.every, n.packet),
         }
@@ -333,17 +373,53 @@ pub struct Ctx {
     pub classified: bool,
     pub routing_mark: TableId,
     pub state: ConnStates,
+    /// What NAT the connection has had so far ([`NatState`] bits).
+    pub nat: u8,
 }
 
-/// Router-wide facts matchers consult: its own addresses and the address lists.
+/// The NAT a connection has had, as `connection-nat-state` names it.
+pub struct NatState;
+
+impl NatState {
+    pub const SRCNAT: u8 = 1;
+    pub const DSTNAT: u8 = 2;
+
+    fn parse(v: &str) -> Result<u8, String> {
+        v.split(',').try_fold(0, |bits, s| match s {
+            "srcnat" => Ok(bits | Self::SRCNAT),
+            "dstnat" => Ok(bits | Self::DSTNAT),
+            other => Err(format!("expected srcnat or dstnat, not `{other}`")),
+        })
+    }
+
+    fn text(bits: u8) -> String {
+        let names = [(Self::SRCNAT, "srcnat"), (Self::DSTNAT, "dstnat")];
+        let on = names.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n);
+        on.collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Router-wide facts matchers consult: its own addresses, the address lists and the
+/// interface lists.
 #[derive(Clone, Debug, Default)]
 pub struct Env {
     pub local_addresses: Vec<Ipv4Addr>,
     /// Per list: its enabled entries.
     pub address_lists: Vec<Vec<AddrRange>>,
+    /// Per interface list: its members, bit `i` for interface `i`.
+    pub interface_lists: Vec<u64>,
 }
 
 impl Env {
+    fn iface_in_list(&self, list: u16, iface: Option<IfaceId>) -> bool {
+        let members = self
+            .interface_lists
+            .get(list as usize)
+            .copied()
+            .unwrap_or(0);
+        iface.is_some_and(|i| i < 64 && members >> i & 1 == 1)
+    }
+
     fn in_list(&self, list: ListId, ip: Ipv4Addr) -> bool {
         self.address_lists
             .get(list as usize)
@@ -359,6 +435,8 @@ impl Matcher {
         let raw = match &self.kind {
             Match::InInterface(i) => c.in_iface == Some(*i),
             Match::OutInterface(i) => c.out_iface == Some(*i),
+            Match::InInterfaceList(l) => env.iface_in_list(*l, c.in_iface),
+            Match::OutInterfaceList(l) => env.iface_in_list(*l, c.out_iface),
             Match::ConnectionMark(m) => c.connection_mark == *m,
             Match::RoutingMark(m) => c.routing_mark == *m,
             Match::DstAddressLocal => env.local_addresses.contains(&t.dst),
@@ -370,6 +448,8 @@ impl Matcher {
             Match::SrcPort(p) => t.protocol != Protocol::Icmp && p.contains(t.src_port),
             Match::DstPort(p) => t.protocol != Protocol::Icmp && p.contains(t.dst_port),
             Match::ConnectionState(s) => c.state.intersects(*s),
+            Match::ConnectionNatState(bits) => c.nat & bits != 0,
+            Match::IpsecPolicy { ipsec, .. } => !ipsec,
             Match::Pcc(pcc) => pcc.matches(t),
             Match::Nth(n) => {
                 *count += 1;

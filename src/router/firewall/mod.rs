@@ -13,7 +13,8 @@
 mod matcher;
 
 pub use self::matcher::{
-    AddrRange, ConnStates, Ctx, Env, Intern, KEYS as MATCHER_KEYS, Match, Matcher, Nth, PortSet,
+    AddrRange, ConnStates, Ctx, Env, Intern, KEYS as MATCHER_KEYS, Match, Matcher, NatState, Nth,
+    PortSet,
 };
 use std::net::Ipv4Addr;
 
