@@ -367,10 +367,10 @@ impl Router {
                 self.run_chain(Which::Nat, DSTNAT, &mut ctx, tracer)
         {
             nat::map_destination(&mut self.conntrack, id, to, port);
+            ctx.nat |= NatState::DSTNAT;
         }
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         ctx.tuple = pkt.tuple;
-        ctx.nat = nat_state(self.conntrack.get(id));
 
         if self.env.local_addresses.contains(&pkt.tuple.dst) {
             self.run_chain(Which::Mangle, INPUT, &mut ctx, tracer);
@@ -628,7 +628,7 @@ fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, 
 
 fn nat_state(entry: &Entry) -> u8 {
     let mut bits = 0;
-    if entry.src_nat != conntrack::SrcNat::None {
+    if entry.src_nat != SrcNat::None {
         bits |= NatState::SRCNAT;
     }
     if entry.dst_nat {
