@@ -89,17 +89,19 @@ fn the_judging_routers_packages_matter_and_users_get_all_by_default() {
     parse::parse_all("w.rsc", text).unwrap();
 }
 
+/// `body` is refused (saying `says`) as a script, and read once an `/export` header from
+/// `version` comes first.
+fn read_only_as_an_export(body: &str, version: &str, says: &str) {
+    let e = parse::parse_all("typed.rsc", body).unwrap_err();
+    assert!(e[0].message.contains(says), "{}", e[0].message);
+    let export = format!("# 2024-05-01 12:00:00 by RouterOS {version}\n{body}");
+    parse::parse_all("export.rsc", &export).unwrap();
+}
+
 #[test]
 fn a_v6_export_may_use_what_v7_dropped() {
     let body = "/tool user-manager customer add login=admin\n";
-    let e = parse::parse_all("v7.rsc", body).unwrap_err();
-    assert!(
-        e[0].message.contains("bad command name user-manager"),
-        "{}",
-        e[0].message
-    );
-    let v6 = format!("# jan/02/2024 10:00:00 by RouterOS 6.49.10\n{body}");
-    parse::parse_all("v6.rsc", &v6).unwrap();
+    read_only_as_an_export(body, "6.49.10", "bad command name user-manager");
     // What pccsim simulates of v6 reads in any file.
     parse::parse_all(
         "r.rsc",
@@ -112,14 +114,7 @@ fn a_v6_export_may_use_what_v7_dropped() {
 fn an_export_is_routeros_own_writing_so_names_the_tree_lacks_are_that_routers() {
     // A device's hardware offload, absent from the CHR the tree comes from.
     let body = "/ip firewall filter\nadd action=fasttrack-connection chain=forward connection-state=established,related hw-offload=yes\n";
-    let e = parse::parse_all("typed.rsc", body).unwrap_err();
-    assert!(
-        e[0].message.contains("no argument `hw-offload`"),
-        "{}",
-        e[0].message
-    );
-    let export = format!("# 2024-05-01 12:00:00 by RouterOS 7.14.3\n{body}");
-    parse::parse_all("export.rsc", &export).unwrap();
+    read_only_as_an_export(body, "7.14.3", "no argument `hw-offload`");
     // A real matcher pccsim does not model is refused as such, not as a typo.
     let l7 = "/ip firewall filter add chain=forward action=drop layer7-protocol=games";
     let e = pccsim::routeros::load("l.rsc", l7).err().unwrap();

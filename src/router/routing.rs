@@ -270,13 +270,10 @@ impl Fib {
                 continue;
             }
             let from = hops.len() as u32;
-            let peers: Vec<u32> = if self.equal_routes_share {
-                let key = (r.table.0, r.dst, r.prefix_len, r.distance);
-                equal.get(&key).cloned().unwrap_or_else(|| vec![i as u32])
-            } else {
-                vec![i as u32]
-            };
-            for j in peers {
+            let own = [i as u32];
+            let key = (r.table.0, r.dst, r.prefix_len, r.distance);
+            let peers = equal.get(&key).map_or(&own[..], Vec::as_slice);
+            for &j in peers {
                 // The hop keeps the route the lookup found, so the choice stays per route.
                 hops.extend(self.next_hops(j, vias).map(|h| Hop {
                     route: i as u32,

@@ -20,6 +20,12 @@ use crate::error::SourceError;
 /// v6 configurations use them (`/ip route rule` is v7's `/routing rule`).
 const V6_MENUS: &[&[&str]] = &[&["ip", "route", "rule"]];
 
+/// Whether `path`, then `word`, is one of [`V6_MENUS`].
+fn is_v6_menu(path: &[String], word: Option<&str>) -> bool {
+    let words = path.iter().map(String::as_str).chain(word);
+    V6_MENUS.iter().any(|m| m.iter().copied().eq(words.clone()))
+}
+
 /// Arguments of RouterOS 6 that RouterOS 7 dropped and pccsim simulates: menu, command, argument.
 const V6_ARGS: &[(&[&str], &str, &str)] = &[
     (&["ip", "route"], "add", "routing-mark"),
@@ -298,11 +304,7 @@ impl<'a> Parser<'a> {
 
     /// What `word` is in the menu `at` (a command found is kept in `found`).
     fn resolve(&self, at: &Context, word: &str) -> Step {
-        let v6_menu = || {
-            let mut with: Vec<&str> = at.path.iter().map(String::as_str).collect();
-            with.push(word);
-            V6_MENUS.contains(&with.as_slice())
-        };
+        let v6_menu = || is_v6_menu(&at.path, Some(word));
         let Some(menu) = at.menu else {
             return if v6_menu() {
                 Step::Menu(word.to_string(), None)
@@ -380,16 +382,7 @@ impl<'a> Parser<'a> {
     fn statement(&mut self) -> Result<Stmt, SourceError> {
         let tok = self.tokens[self.pos].clone();
         match tok.kind {
-            Kind::LBrace => {
-                self.pos += 1;
-                let (saved, outer) = (self.context.clone(), self.depth);
-                self.depth = self.deeper(self.span_of(&tok))?;
-                self.scopes.push(Vec::new());
-                let body = self.statements(Some(Kind::RBrace));
-                self.scopes.pop();
-                (self.context, self.depth) = (saved, outer);
-                Ok(Stmt::Block(body?))
-            }
+            Kind::LBrace => Ok(Stmt::Block(self.block()?)),
             // `[…] args`: the substitution's value is run as a command (code from `:parse`,
             // a function), as RouterOS reads it.
             Kind::LBracket => {
@@ -464,9 +457,9 @@ impl<'a> Parser<'a> {
         if counter {
             self.scopes.pop();
         }
-        let mut args = args?;
+        let args = args?;
         if let Word::Command(c) = tree().word(ROOT, &name, self.packages) {
-            self.check_args(c, &mut args, &[], &name)?;
+            self.check_args(c, &args, &[], &name)?;
         }
         let first = args.iter().find(|a| a.key.is_none());
         if let Some(Arg {
@@ -521,12 +514,13 @@ impl<'a> Parser<'a> {
     fn check_args(
         &self,
         command: &super::schema::Command,
-        args: &mut [Arg],
+        args: &[Arg],
         path: &[String],
         verb: &str,
     ) -> Result<(), SourceError> {
         for arg in args {
-            // A name the tree gave is one the command has.
+            // A name the tree gave (`arg` resolves abbreviations: `dst-addr=` is
+            // `dst-address=`) is one the command has.
             if let Some(Cow::Borrowed(_)) = arg.key {
                 continue;
             }
@@ -543,11 +537,6 @@ impl<'a> Parser<'a> {
                 .iter()
                 .any(|(m, c, a)| *c == verb && *a == key && m.iter().eq(path.iter()));
             if v6 || self.exported {
-                continue;
-            }
-            if let Some(name) = tree().arg(command, key) {
-                // An abbreviation stands for the whole name (`dst-addr=` is `dst-address=`).
-                arg.key = Some(Cow::Borrowed(name));
                 continue;
             }
             let menu = if path.is_empty() {
@@ -753,7 +742,7 @@ impl<'a> Parser<'a> {
         verb: &str,
     ) -> Result<(Vec<Arg>, Option<Expr>), SourceError> {
         // Under a menu RouterOS 7 lacks, `where` can name no property.
-        let known = menu.menu.is_some() || V6_MENUS.iter().any(|m| m.iter().eq(menu.path.iter()));
+        let known = menu.menu.is_some() || is_v6_menu(&menu.path, None);
         if verb == "find" {
             return Ok((Vec::new(), self.condition(known)?));
         }
@@ -777,7 +766,7 @@ impl<'a> Parser<'a> {
             args.push(self.arg(None, command)?);
         }
         if let Some(c) = command {
-            self.check_args(c, &mut args, &menu.path, verb)?;
+            self.check_args(c, &args, &menu.path, verb)?;
         }
         Ok((args, condition))
     }
@@ -959,6 +948,12 @@ impl<'a> Parser<'a> {
     }
 
     fn code_block(&mut self) -> Result<Expr, SourceError> {
+        Ok(Expr::Code(self.block()?))
+    }
+
+    /// `{ statements }`: one level deeper, with a scope of its own for variables, in the menu
+    /// it was written in.
+    fn block(&mut self) -> Result<Vec<Stmt>, SourceError> {
         let open = self.tokens[self.pos].clone();
         self.pos += 1;
         let (saved, outer) = (self.context.clone(), self.depth);
@@ -967,7 +962,7 @@ impl<'a> Parser<'a> {
         let body = self.statements(Some(Kind::RBrace));
         self.scopes.pop();
         (self.context, self.depth) = (saved, outer);
-        Ok(Expr::Code(body?))
+        body
     }
 
     /// The depth one level inside the current one, or an error at `at` past the limit.
