@@ -118,6 +118,42 @@ fn masquerade_uses_the_wan_address_and_replies_reach_the_host() {
 }
 
 #[test]
+fn masquerade_moves_clashing_ports_to_free_ones_and_every_reply_finds_its_host() {
+    // A CGNAT's popular destination: 20,000 subscribers, each with the same three source
+    // ports, all to one server — 60,000 connections over two public addresses.
+    let mut r = router("scenarios/isp_1m.rsc", |t| t.to_string());
+    let lan = r.config.iface("subscribers").unwrap();
+    let server = Ipv4Addr::new(93, 184, 216, 34);
+    let mut public = HashMap::new();
+    let mut kept = 0;
+    for port in 40000..40003u16 {
+        for h in 0..20_000u32 {
+            let host = Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 80, 0, 10)) + h);
+            let mut p = syn(host, port, server, 443);
+            let wan = out_iface(&mut r, 0, lan, &mut p);
+            kept += usize::from(port == 40000 && p.tuple.src_port == port);
+            let mapping = (p.tuple.src, p.tuple.src_port);
+            assert!(
+                p.tuple.src_port >= 1024,
+                "an unprivileged port stays unprivileged"
+            );
+            assert_eq!(
+                public.insert(mapping, (host, port)),
+                None,
+                "{mapping:?} given twice"
+            );
+            let mut reply = p;
+            reply.tuple = p.tuple.reversed();
+            reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+            assert_eq!(out_iface(&mut r, 1, wan, &mut reply), lan);
+            assert_eq!((reply.tuple.dst, reply.tuple.dst_port), (host, port));
+        }
+    }
+    // The first connection on each public address keeps its port.
+    assert_eq!(kept, 2, "hosts' own ports kept while free");
+}
+
+#[test]
 fn routing_marked_replies_are_sent_back_out_of_the_wan() {
     let mut r = router("tests/configs/reply_bug.rsc", |t| t.to_string());
     let lan = r.config.iface("LAN").unwrap();

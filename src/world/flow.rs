@@ -185,8 +185,10 @@ struct TcpConn {
 
 /// SYNs are retried this many times (1 s, 2 s, 4 s, 8 s), then the host gives up.
 const SYN_RETRIES: u8 = 4;
-/// A UDP stream with nothing heard for this long is considered dead.
+/// A UDP stream with nothing heard for this long is considered dead — or for three of its
+/// intervals, if they are longer (a keepalive every 25 s is not dead after 5 s).
 const STREAM_SILENCE: Time = 5 * SEC;
+const STREAM_MISSED_INTERVALS: Time = 3;
 /// Largest UDP payload in one datagram.
 const MAX_DATAGRAM: u32 = 1472;
 
@@ -379,7 +381,8 @@ impl Flow {
             self.outcome = Some(Outcome::Completed);
             return;
         }
-        if now.saturating_sub(*last_heard) > STREAM_SILENCE {
+        if now.saturating_sub(*last_heard) > STREAM_SILENCE.max(STREAM_MISSED_INTERVALS * *interval)
+        {
             self.break_now();
             return;
         }
