@@ -3,14 +3,19 @@
 //! carry) and a TCP/UDP state whose timeout comes from `/ip firewall connection tracking`.
 //!
 //! Entries live in a slab (`Vec` plus free list) and an index maps both the original and the
-//! reply tuple to a slot, so lookup is one hash probe and a finished connection's slot is reused
-//! without allocating. Time only arrives as the `now` argument: expiry is checked on lookup and
-//! swept by [`Conntrack::expire`], which the owner calls periodically.
+//! reply tuple to a slot, so a finished connection's slot is reused without allocating. The
+//! index is open addressing with linear probing over 8-byte cells — 32 bits of the tuple's hash
+//! and the slot — so a lookup reads one line of the index and then the entry itself: two cache
+//! misses at a million connections, where a general hash map's control bytes, buckets and
+//! entries cost three. Time only arrives as the `now` argument: expiry is checked on lookup,
+//! and [`Conntrack::expire`] (which the owner calls periodically) removes what has timed out.
+//! It does not scan the table: each entry is filed under the second it would expire, and only
+//! that second's entries are looked at — the ones renewed since are filed again further on.
 
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
 use crate::router::firewall::{ConnMark, IfaceId};
 use crate::units::{SEC, Time};
-use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// Timeouts and size of the table (`/ip firewall connection tracking set …`); the defaults are
 /// RouterOS v6's.
@@ -123,7 +128,8 @@ pub struct Entry {
     /// FIN seen from the original / reply side.
     fin: [bool; 2],
     pub expires: Time,
-    pub created: Time,
+    /// The second of the expiry wheel this entry is filed under (see [`Wheel`]).
+    filed: u32,
     pub packets: [u32; 2],
     pub bytes: [u64; 2],
 }
@@ -160,7 +166,8 @@ pub struct Conntrack {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     /// Both directions' tuples → slot << 1 | direction.
-    index: FxHashMap<FiveTuple, u32>,
+    index: Index,
+    wheel: Wheel,
     live: u32,
 }
 
@@ -198,11 +205,13 @@ impl Conntrack {
     /// The live entry this tuple belongs to, and the direction of the packet.
     /// The entry a tuple (either direction) belongs to, expired or not, without touching it.
     pub fn find(&self, tuple: &FiveTuple) -> Option<&Entry> {
-        self.index.get(tuple).map(|&key| self.get(key >> 1))
+        self.index
+            .get(&self.slots, tuple)
+            .map(|key| self.get(key >> 1))
     }
 
     pub fn lookup(&mut self, now: Time, tuple: &FiveTuple) -> Option<(u32, Dir)> {
-        let key = *self.index.get(tuple)?;
+        let key = self.index.get(&self.slots, tuple)?;
         let id = key >> 1;
         if self.get(id).expires <= now {
             self.remove(id);
@@ -242,7 +251,7 @@ impl Conntrack {
             moved: None,
             fin: [false; 2],
             expires: now + self.timeout(state, tuple.protocol, false),
-            created: now,
+            filed: 0,
             packets: [0; 2],
             bytes: [0; 2],
         };
@@ -256,8 +265,10 @@ impl Conntrack {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(tuple, id << 1);
-        self.index.insert(tuple.reversed(), id << 1 | 1);
+        self.index.insert(&self.slots, &tuple, id << 1);
+        self.index
+            .insert(&self.slots, &tuple.reversed(), id << 1 | 1);
+        self.file(id);
         self.live += 1;
         Ok(id)
     }
@@ -268,14 +279,14 @@ impl Conntrack {
         if old == reply {
             return;
         }
-        self.index.remove(&old);
-        self.index.insert(reply, id << 1 | 1);
+        self.index.remove(&self.slots, &old);
         self.get_mut(id).reply = reply;
+        self.index.insert(&self.slots, &reply, id << 1 | 1);
     }
 
     /// Whether some live entry already expects replies on this tuple.
     pub fn reply_tuple_taken(&self, tuple: &FiveTuple) -> bool {
-        self.index.contains_key(tuple)
+        self.index.get(&self.slots, tuple).is_some()
     }
 
     /// Advances the state machine for one packet and renews the timeout.
@@ -292,7 +303,21 @@ impl Conntrack {
             e.state = next_tcp_state(e, dir, pkt.flags);
         }
         let stream = e.seen_reply;
-        e.expires = now + timeout_of(&self.settings, e.state, e.original.protocol, stream);
+        let renewed = now + timeout_of(&self.settings, e.state, e.original.protocol, stream);
+        let sooner = renewed < e.expires;
+        e.expires = renewed;
+        // A later expiry needs nothing (the wheel finds it filed too early and files it again);
+        // an earlier one (a FIN after a day's timeout) must be filed where it will be found.
+        if sooner {
+            self.file(id);
+        }
+    }
+
+    /// Files entry `id` under the second in which the sweep will find it expired.
+    fn file(&mut self, id: u32) {
+        let e = self.slots[id as usize].as_mut().expect("live conntrack id");
+        e.filed = Wheel::second_of(e.expires);
+        self.wheel.file(e.filed, id);
     }
 
     fn timeout(&self, state: State, proto: Protocol, stream: bool) -> Time {
@@ -300,35 +325,213 @@ impl Conntrack {
     }
 
     pub fn remove(&mut self, id: u32) {
-        if let Some(e) = self.slots[id as usize].take() {
-            self.index.remove(&e.original);
-            self.index.remove(&e.reply);
+        if let Some(e) = &self.slots[id as usize] {
+            let (original, reply) = (e.original, e.reply);
+            self.index.remove(&self.slots, &original);
+            self.index.remove(&self.slots, &reply);
+            self.slots[id as usize] = None;
             self.free.push(id);
             self.live -= 1;
         }
     }
 
-    /// Removes every entry whose timeout has passed; returns how many.
+    /// Removes every entry whose timeout has passed; returns how many. Only the seconds of the
+    /// wheel that have come are looked at; an entry renewed since it was filed is filed again.
     pub fn expire(&mut self, now: Time) -> usize {
-        self.remove_where(|e| e.expires <= now)
+        let mut expired = Vec::new();
+        let mut later = Vec::new();
+        while let Some(second) = self.wheel.due(now) {
+            for id in self.wheel.take(second) {
+                match &self.slots[id as usize] {
+                    // Filed again since (or the slot's entry is another): a stale note.
+                    Some(e) if e.filed != second => {}
+                    Some(e) if e.expires <= now => expired.push(id),
+                    Some(_) => later.push(id),
+                    None => {}
+                }
+            }
+            for id in later.drain(..) {
+                self.file(id);
+            }
+            // The second `now` is in may still hold entries due later in it.
+            if Wheel::second_of(now) == second {
+                break;
+            }
+        }
+        // In slot order, as a scan of the table would free them (the free list's order).
+        expired.sort_unstable();
+        for &id in &expired {
+            self.remove(id);
+        }
+        expired.len()
     }
 
     /// What RouterOS does when an interface goes down or changes address: every connection
     /// masqueraded through it is forgotten.
     pub fn flush_masquerade(&mut self, iface: IfaceId) -> usize {
-        self.remove_where(|e| e.src_nat == SrcNat::Masquerade(iface))
-    }
-
-    fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> usize {
-        let ids: Vec<u32> = self
+        let doomed: Vec<u32> = self
             .iter()
-            .filter(|(_, e)| doomed(e))
+            .filter(|(_, e)| e.src_nat == SrcNat::Masquerade(iface))
             .map(|(i, _)| i)
             .collect();
-        for &id in &ids {
+        for &id in &doomed {
             self.remove(id);
         }
-        ids.len()
+        doomed.len()
+    }
+}
+
+/// Tuple → slot << 1 | direction, by open addressing with linear probing. A cell holds the
+/// high 32 bits of the tuple's hash (its home cell comes from them, so growing needs no
+/// rehash) and the key; the tuple itself is read from the entry to confirm a match. Removal
+/// shifts the cells after it back, so there are no tombstones and probes stay short.
+#[derive(Clone, Debug)]
+struct Index {
+    cells: Vec<u64>,
+    len: usize,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl Default for Index {
+    fn default() -> Index {
+        Index {
+            cells: vec![EMPTY; 1 << 10],
+            len: 0,
+        }
+    }
+}
+
+impl Index {
+    fn mask(&self) -> usize {
+        self.cells.len() - 1
+    }
+
+    fn home(&self, cell: u64) -> usize {
+        (cell >> 32) as usize & self.mask()
+    }
+
+    /// The cell holding `tuple`, if any.
+    fn position(&self, slots: &[Option<Entry>], tuple: &FiveTuple) -> Option<usize> {
+        let tag = hash(tuple) >> 32;
+        let mut i = tag as usize & self.mask();
+        loop {
+            let cell = self.cells[i];
+            if cell == EMPTY {
+                return None;
+            }
+            if cell >> 32 == tag && keyed_tuple(slots, cell as u32) == Some(tuple) {
+                return Some(i);
+            }
+            i = (i + 1) & self.mask();
+        }
+    }
+
+    fn get(&self, slots: &[Option<Entry>], tuple: &FiveTuple) -> Option<u32> {
+        self.position(slots, tuple).map(|i| self.cells[i] as u32)
+    }
+
+    /// Maps `tuple` to `key`, replacing what it mapped to. The entry `key` names must already
+    /// carry `tuple`.
+    fn insert(&mut self, slots: &[Option<Entry>], tuple: &FiveTuple, key: u32) {
+        let cell = hash(tuple) >> 32 << 32 | key as u64;
+        if let Some(i) = self.position(slots, tuple) {
+            self.cells[i] = cell;
+            return;
+        }
+        if (self.len + 1) * 4 > self.cells.len() * 3 {
+            self.grow();
+        }
+        self.place(cell);
+        self.len += 1;
+    }
+
+    fn place(&mut self, cell: u64) {
+        let mut i = self.home(cell);
+        while self.cells[i] != EMPTY {
+            i = (i + 1) & self.mask();
+        }
+        self.cells[i] = cell;
+    }
+
+    fn grow(&mut self) {
+        let bigger = vec![EMPTY; self.cells.len() * 2];
+        let old = std::mem::replace(&mut self.cells, bigger);
+        for cell in old.into_iter().filter(|&c| c != EMPTY) {
+            self.place(cell);
+        }
+    }
+
+    /// Forgets `tuple`; the entry it names must still carry it.
+    fn remove(&mut self, slots: &[Option<Entry>], tuple: &FiveTuple) {
+        let Some(mut hole) = self.position(slots, tuple) else {
+            return;
+        };
+        self.len -= 1;
+        // Backward shift: move up each later cell of the run whose home is not between the
+        // hole and it, so every cell stays reachable from its home.
+        let mut i = hole;
+        loop {
+            i = (i + 1) & self.mask();
+            let cell = self.cells[i];
+            if cell == EMPTY {
+                break;
+            }
+            let home = self.home(cell);
+            let stays = if hole <= i {
+                hole < home && home <= i
+            } else {
+                hole < home || home <= i
+            };
+            if !stays {
+                self.cells[hole] = cell;
+                hole = i;
+            }
+        }
+        self.cells[hole] = EMPTY;
+    }
+}
+
+/// The tuple index key `key` stands for: the entry's original or reply tuple.
+fn keyed_tuple(slots: &[Option<Entry>], key: u32) -> Option<&FiveTuple> {
+    let e = slots[(key >> 1) as usize].as_ref()?;
+    Some(if key & 1 == 0 { &e.original } else { &e.reply })
+}
+
+/// A 64-bit hash of a tuple whose every bit depends on every field (a folded multiply).
+fn hash(t: &FiveTuple) -> u64 {
+    let a = (u32::from(t.src) as u64) << 32 | u32::from(t.dst) as u64;
+    let b = (t.src_port as u64) << 24 | (t.dst_port as u64) << 8 | t.protocol as u64;
+    let p = (a ^ 0x243f_6a88_85a3_08d3) as u128 * (b ^ 0x1319_8a2e_0370_7344) as u128;
+    let h = (p as u64) ^ (p >> 64) as u64;
+    let p = h as u128 * 0x9e37_79b9_7f4a_7c15u128;
+    (p as u64) ^ (p >> 64) as u64
+}
+
+/// Entries filed by the second their timeout ends in, so the sweep looks only at those due.
+#[derive(Clone, Debug, Default)]
+struct Wheel {
+    seconds: BTreeMap<u32, Vec<u32>>,
+}
+
+impl Wheel {
+    /// The second a sweep at a whole second first finds `expires` past: ⌈expires / 1 s⌉.
+    fn second_of(expires: Time) -> u32 {
+        expires.div_ceil(SEC).min(u32::MAX as u64) as u32
+    }
+
+    fn file(&mut self, second: u32, id: u32) {
+        self.seconds.entry(second).or_default().push(id);
+    }
+
+    /// The earliest filed second that may hold entries expired by `now`.
+    fn due(&self, now: Time) -> Option<u32> {
+        let (&second, _) = self.seconds.first_key_value()?;
+        (second <= Wheel::second_of(now)).then_some(second)
+    }
+
+    fn take(&mut self, second: u32) -> Vec<u32> {
+        self.seconds.remove(&second).unwrap_or_default()
     }
 }
 

@@ -165,8 +165,9 @@ enum Transport {
         next_tick: Time,
         last_heard: Time,
         sent: u32,
-        /// What arrived at the host and at the server.
-        rx: Box<[Reception; 2]>,
+        /// What arrived at the host and at the server, for a call's MOS (other streams
+        /// keep none: a million quiet connections would carry 80 bytes each for nothing).
+        rx: Option<Box<[Reception; 2]>>,
     },
 }
 
@@ -215,6 +216,7 @@ impl Flow {
                 packet,
                 interval,
                 until,
+                quality,
             } => Transport::UdpStream {
                 packet: packet.min(MAX_DATAGRAM),
                 interval,
@@ -222,7 +224,7 @@ impl Flow {
                 next_tick: now,
                 last_heard: now,
                 sent: 0,
-                rx: Box::default(),
+                rx: quality.then(Box::default),
             },
         };
         Flow {
@@ -426,8 +428,10 @@ impl Flow {
                 out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response)));
             }
             Transport::UdpStream { interval, rx, .. } => {
-                let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
-                rx[1].arrived(now, sent_at);
+                if let Some(rx) = rx {
+                    let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
+                    rx[1].arrived(now, sent_at);
+                }
             }
         }
         Ok(())
@@ -456,8 +460,10 @@ impl Flow {
                 ..
             } => {
                 *last_heard = now;
-                let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
-                rx[0].arrived(now, sent_at);
+                if let Some(rx) = rx {
+                    let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
+                    rx[0].arrived(now, sent_at);
+                }
             }
         }
         Ok(())
@@ -466,7 +472,9 @@ impl Flow {
     /// For a call (a constant-rate stream): the MOS of its worse direction.
     pub fn mos(&self) -> Option<f64> {
         match &self.transport {
-            Transport::UdpStream { sent, rx, .. } => {
+            Transport::UdpStream {
+                sent, rx: Some(rx), ..
+            } => {
                 let down = rx[0].mos(*sent)?;
                 let up = rx[1].mos(*sent)?;
                 Some(down.min(up))

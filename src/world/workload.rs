@@ -53,6 +53,8 @@ pub enum ConnectionKind {
         packet: u32,
         interval: Time,
         until: Time,
+        /// A call's media: its delay, jitter and loss are measured for its MOS.
+        quality: bool,
     },
 }
 
@@ -439,6 +441,7 @@ impl Workload {
                         packet: packet.0 as u32,
                         interval: interval.0.max(1),
                         until: now + rng.random_range(lo..hi),
+                        quality: matches!(plan.kind, AppKind::Call { .. }),
                     },
                 )
             }

@@ -78,6 +78,13 @@ enum Event {
     Sample,
 }
 
+/// A flow's timer travels in its queue key.
+impl queue::Packable for Event {
+    fn unpack(flow: u32) -> Event {
+        Event::Timer(Timer::Flow(flow))
+    }
+}
+
 /// The queue's lanes: one per direction of each FIFO wire whose deliveries go through it.
 mod lane {
     /// LAN hosts to the router, and the router to LAN hosts.
@@ -555,7 +562,7 @@ impl Simulation {
             && deadline < flow.timer_at
         {
             flow.timer_at = deadline;
-            self.schedule(deadline, Event::Timer(Timer::Flow(id)));
+            self.queue.push_packed(deadline, id);
         }
     }
 

@@ -12,6 +12,10 @@
 //! 1,000,000; a radix heap at every size made the 200-user office ~20 % slower, hence both).
 //! Both give the same order, so switching changes no result.
 //!
+//! An event small enough to be a number (a flow's timer: the flow's index) travels in its
+//! key's low bits instead of a slot ([`EventQueue::push_packed`]): with a million quiet
+//! connections, each waiting on a timer, that is 48 bytes and a cache miss less per timer.
+//!
 //! Events that a FIFO wire delivers come in time order on their own: they wait in a *lane*
 //! (one per wire direction), a plain queue, and only the lanes' heads compete with the heap.
 //! In the office scenario 37 % of all events are scheduled 65–131 µs ahead, the LAN's
@@ -24,11 +28,18 @@ use std::collections::BinaryHeap;
 use std::collections::VecDeque;
 
 const SLOT_BITS: u32 = 24;
-const SEQ_BITS: u32 = 64 - SLOT_BITS;
+/// Set in a key whose low bits are the event itself ([`Packable`]), not a slot.
+const PACKED: u128 = 1 << SLOT_BITS;
+const SEQ_BITS: u32 = 64 - SLOT_BITS - 1;
 /// Pending keys past which the radix heap takes over, and below which the binary heap comes
 /// back (apart, so a queue near one size does not switch back and forth).
 const TO_RADIX: usize = 1 << 16;
 const TO_HEAP: usize = 1 << 14;
+
+/// An event that can be made from a number below 2^24 (see [`EventQueue::push_packed`]).
+pub trait Packable {
+    fn unpack(value: u32) -> Self;
+}
 
 pub struct EventQueue<E> {
     keys: Keys,
@@ -80,6 +91,10 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Time, event: E) {
         let slot = self.store(event);
         let key = self.key(time, slot);
+        self.push_key(key);
+    }
+
+    fn push_key(&mut self, key: u128) {
         match &mut self.keys {
             Keys::Heap(heap) => {
                 heap.push(Reverse(key));
@@ -91,6 +106,18 @@ impl<E> EventQueue<E> {
             }
             Keys::Radix(radix) => radix.push(key),
         }
+    }
+
+    /// Schedules `E::unpack(value)` at `time` with no slot: its key carries it.
+    pub fn push_packed(&mut self, time: Time, value: u32)
+    where
+        E: Packable,
+    {
+        if value >= 1 << SLOT_BITS {
+            return self.push(time, E::unpack(value));
+        }
+        let key = self.key(time, 0) | PACKED | value as u128;
+        self.push_key(key);
     }
 
     /// Schedules `event` at `time` in `lane`, whose events come no earlier than the ones
@@ -124,7 +151,7 @@ impl<E> EventQueue<E> {
     fn key(&mut self, time: Time, slot: u32) -> u128 {
         // 2^40 events before the sequence wraps: days of simulated time at millions per second.
         self.seq = (self.seq + 1) & ((1 << SEQ_BITS) - 1);
-        let key = (time as u128) << 64 | (self.seq as u128) << SLOT_BITS | slot as u128;
+        let key = (time as u128) << 64 | (self.seq as u128) << (SLOT_BITS + 1) | slot as u128;
         debug_assert!(key > self.last, "an event scheduled in the past");
         key
     }
@@ -146,7 +173,10 @@ impl<E> EventQueue<E> {
     }
 
     /// The earliest event, if it is due by `until`.
-    pub fn pop_due(&mut self, until: Time) -> Option<(Time, E)> {
+    pub fn pop_due(&mut self, until: Time) -> Option<(Time, E)>
+    where
+        E: Packable,
+    {
         let (key, at) = self.next()?;
         if (key >> 64) as Time > until {
             return None;
@@ -169,7 +199,10 @@ impl<E> EventQueue<E> {
         self.next().map(|(key, _)| (key >> 64) as Time)
     }
 
-    pub fn pop(&mut self) -> Option<(Time, E)> {
+    pub fn pop(&mut self) -> Option<(Time, E)>
+    where
+        E: Packable,
+    {
         self.pop_due(Time::MAX)
     }
 
@@ -189,14 +222,21 @@ impl<E> EventQueue<E> {
     }
 
     /// The event of a key taken out.
-    fn take(&mut self, key: u128) -> (Time, E) {
+    fn take(&mut self, key: u128) -> (Time, E)
+    where
+        E: Packable,
+    {
         self.last = key;
+        let time = (key >> 64) as Time;
+        if key & PACKED != 0 {
+            return (time, E::unpack(key as u32 & ((1 << SLOT_BITS) - 1)));
+        }
         let slot = (key as u32) & ((1 << SLOT_BITS) - 1);
         self.free.push(slot);
         let event = self.slots[slot as usize]
             .take()
             .expect("queued slot holds an event");
-        ((key >> 64) as Time, event)
+        (time, event)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -303,6 +343,29 @@ impl RadixHeap {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    impl Packable for u64 {
+        fn unpack(value: u32) -> u64 {
+            value as u64
+        }
+    }
+
+    impl Packable for &str {
+        fn unpack(_: u32) -> Self {
+            "packed"
+        }
+    }
+
+    #[test]
+    fn packed_events_keep_their_place_in_the_order() {
+        let mut q: EventQueue<u64> = EventQueue::with_lanes(1);
+        q.push(5, 1_000);
+        q.push_packed(5, 7);
+        q.push_in_lane(0, 5, 2_000);
+        q.push_packed(3, 1 << 24); // too big to pack: it takes a slot
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, [(3, 1 << 24), (5, 1_000), (5, 7), (5, 2_000)]);
+    }
 
     #[test]
     fn earliest_first_and_ties_in_scheduling_order() {
