@@ -344,6 +344,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    impl Packable for usize {
+        fn unpack(value: u32) -> usize {
+            value as usize
+        }
+    }
+
     impl Packable for u64 {
         fn unpack(value: u32) -> u64 {
             value as u64
@@ -358,7 +364,7 @@ mod tests {
 
     #[test]
     fn packed_events_keep_their_place_in_the_order() {
-        let mut q: EventQueue<u64> = EventQueue::with_lanes(1);
+        let mut q: EventQueue<usize> = EventQueue::with_lanes(1);
         q.push(5, 1_000);
         q.push_packed(5, 7);
         q.push_in_lane(0, 5, 2_000);
