@@ -210,6 +210,12 @@ impl Conntrack {
             .map(|key| self.get(key >> 1))
     }
 
+    /// Starts fetching the index cell a lookup of `tuple` will read first.
+    pub fn prefetch(&self, tuple: &FiveTuple) {
+        let i = (hash(tuple) >> 32) as usize & self.index.mask();
+        crate::units::prefetch(&self.index.cells[i]);
+    }
+
     pub fn lookup(&mut self, now: Time, tuple: &FiveTuple) -> Option<(u32, Dir)> {
         let key = self.index.get(&self.slots, tuple)?;
         let id = key >> 1;

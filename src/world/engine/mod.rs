@@ -24,7 +24,7 @@ use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, 
 use crate::world::session::{self, Next, Session};
 use crate::world::topology::Topology;
 use crate::world::workload::{Connection, ConnectionKind, Workload};
-use queue::EventQueue;
+use queue::{EventQueue, Upcoming};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use std::collections::VecDeque;
@@ -101,6 +101,10 @@ mod lane {
         WAN + 2 * wan as usize + 1
     }
 }
+
+/// Past this many flow slots their state outgrows the cache, and each event starts loading
+/// what the next one will touch.
+const PREFETCH_FROM_FLOWS: usize = 1 << 16;
 
 /// Flow slots are reused only after packets of the old flow can no longer be in flight.
 const SLOT_QUARANTINE: Time = 120 * SEC;
@@ -306,9 +310,32 @@ impl Simulation {
         while let Some((time, event)) = self.queue.pop_due(until) {
             self.now = time;
             self.metrics.events += 1;
+            if self.flows.len() > PREFETCH_FROM_FLOWS {
+                self.prefetch_upcoming();
+            }
             self.handle(event);
         }
         self.now = self.now.max(until);
+    }
+
+    /// Starts loading what the next event will touch — its flow, and for a packet at the
+    /// router its conntrack index cell — while this one is handled. With a million
+    /// connections those are in memory, not the cache, and a wait for each is most of a
+    /// packet's cost.
+    fn prefetch_upcoming(&mut self) {
+        let flow = match self.queue.upcoming() {
+            Some(Upcoming::Packed(flow)) => flow,
+            Some(Upcoming::Event(Event::Arrive(node, pkt))) => {
+                if let Node::Router(_) = node {
+                    self.router.conntrack.prefetch(&pkt.tuple);
+                }
+                pkt.flow
+            }
+            _ => return,
+        };
+        if let Some(f) = self.flows.get(flow as usize) {
+            crate::units::prefetch(f);
+        }
     }
 
     /// Connections still open.

@@ -58,6 +58,13 @@ enum Keys {
     Radix(RadixHeap),
 }
 
+/// The next event, seen before it is taken ([`EventQueue::upcoming`]).
+pub enum Upcoming<'a, E> {
+    Event(&'a E),
+    /// A packed event's number.
+    Packed(u32),
+}
+
 /// Where the next event waits.
 #[derive(Clone, Copy)]
 enum Next {
@@ -194,6 +201,17 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// The earliest event, left in place: a look at what it will touch, to fetch it early.
+    pub fn upcoming(&mut self) -> Option<Upcoming<'_, E>> {
+        let (key, at) = self.next()?;
+        let low = key as u32 & ((1 << SLOT_BITS) - 1);
+        match at {
+            Next::Lane(i) => self.lanes[i].front().map(|(_, e)| Upcoming::Event(e)),
+            Next::Keys if key & PACKED != 0 => Some(Upcoming::Packed(low)),
+            Next::Keys => self.slots[low as usize].as_ref().map(Upcoming::Event),
+        }
+    }
+
     /// The time of the earliest event.
     pub fn peek_time(&mut self) -> Option<Time> {
         self.next().map(|(key, _)| (key >> 64) as Time)
@@ -256,14 +274,17 @@ impl<E> Default for EventQueue<E> {
 
 /// Keys no smaller than `last`, in buckets: bucket `b` (1..=128) holds the keys whose highest
 /// bit differing from `last` is bit `b - 1`; bucket 0 the key equal to `last`, once settled.
+/// A look ahead settles `last` on the earliest key; keys scheduled after it but earlier still
+/// wait in a small binary heap of their own until taken.
 struct RadixHeap {
     buckets: Vec<Vec<u128>>,
     /// Bit `b - 1` set when bucket `b` holds keys: the next full one is a `trailing_zeros` away.
     full: u128,
-    /// The smallest key, once a look ahead has settled it; else the last key taken.
+    /// The smallest key of the buckets, once a look ahead has settled it; else the last key
+    /// taken.
     last: u128,
-    /// The last key taken.
-    taken: u128,
+    /// Keys below `last`, scheduled after a look ahead settled it.
+    early: BinaryHeap<Reverse<u128>>,
     len: usize,
 }
 
@@ -273,20 +294,17 @@ impl RadixHeap {
             buckets: (0..129).map(|_| Vec::new()).collect(),
             full: 0,
             last,
-            taken: last,
+            early: BinaryHeap::new(),
             len: 0,
         }
     }
 
     fn push(&mut self, key: u128) {
         if key < self.last {
-            // Earlier than the key a look ahead settled on (an event scheduled between
-            // `peek_time` and `pop`): file everything again from the last key taken. Rare.
-            let keys: Vec<u128> = self.drain().collect();
-            self.last = self.taken;
-            keys.into_iter().for_each(|k| self.push(k));
+            self.early.push(Reverse(key));
+        } else {
+            self.file(key);
         }
-        self.file(key);
         self.len += 1;
     }
 
@@ -299,15 +317,22 @@ impl RadixHeap {
     }
 
     fn peek(&mut self) -> Option<u128> {
-        self.settle()?;
-        Some(self.last)
+        let settled = self.settle().map(|()| self.last);
+        match (self.early.peek(), settled) {
+            (Some(&Reverse(early)), Some(key)) => Some(early.min(key)),
+            (early, settled) => early.map(|r| r.0).or(settled),
+        }
     }
 
     fn pop(&mut self) -> Option<u128> {
-        self.settle()?;
+        let key = self.peek()?;
+        if self.early.peek() == Some(&Reverse(key)) {
+            self.early.pop();
+        } else {
+            self.buckets[0].pop();
+        }
         self.len -= 1;
-        self.taken = self.last;
-        self.buckets[0].pop()
+        Some(key)
     }
 
     /// Makes the earliest key `last`, alone in bucket 0.
@@ -335,7 +360,11 @@ impl RadixHeap {
     fn drain(&mut self) -> impl Iterator<Item = u128> + '_ {
         self.len = 0;
         self.full = 0;
-        self.buckets.iter_mut().flat_map(|b| b.drain(..))
+        let early = self.early.drain().map(|r| r.0);
+        self.buckets
+            .iter_mut()
+            .flat_map(|b| b.drain(..))
+            .chain(early)
     }
 }
 
