@@ -236,6 +236,21 @@ impl fmt::Display for Bandwidth {
     }
 }
 
+/// Asks the CPU to start loading `value`'s cache line, so a later read does not wait for
+/// memory. Only a hint: no effect on results, and none at all off x86-64.
+#[inline(always)]
+pub fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and cannot fault; the address is a
+    // valid reference.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,19 +306,4 @@ mod tests {
         assert_eq!(parse_size("1500B"), Ok(1500));
         assert_eq!(parse_size("1MB"), Ok(1_000_000));
     }
-}
-
-/// Asks the CPU to start loading `value`'s cache line, so a later read does not wait for
-/// memory. Only a hint: no effect on results, and none at all off x86-64.
-#[inline(always)]
-pub fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing the program sees and cannot fault; the address is a
-    // valid reference.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
