@@ -103,7 +103,44 @@ struct Arrivals {
     pairs: Vec<(u32, u16)>,
     /// Running sum of the pairs' rates, in sessions per second.
     cumulative: Vec<f64>,
+    /// Where to start looking for a draw in each of `pairs.len()` equal slices of the total:
+    /// the first pair whose running sum passes the slice's start (a guide table — the same
+    /// pick as a binary search, in a step or two instead of log₂ of 40,000 cache misses).
+    guide: Vec<u32>,
     rng: Pcg64Mcg,
+}
+
+impl Arrivals {
+    fn new(pairs: Vec<(u32, u16)>, cumulative: Vec<f64>, rng: Pcg64Mcg) -> Arrivals {
+        let total = cumulative.last().copied().unwrap_or(0.0);
+        let step = total / cumulative.len().max(1) as f64;
+        let guide = (0..cumulative.len())
+            .map(|k| cumulative.partition_point(|&c| c <= k as f64 * step) as u32)
+            .collect();
+        Arrivals {
+            pairs,
+            cumulative,
+            guide,
+            rng,
+        }
+    }
+
+    /// The pair whose share of the running sum holds `pick` (0 ≤ pick < total): the first
+    /// whose running sum exceeds it.
+    fn pair_at(&self, pick: f64) -> usize {
+        let n = self.cumulative.len();
+        let step = *self.cumulative.last().expect("pairs") / n as f64;
+        let mut k = ((pick / step) as usize).min(n - 1);
+        // Rounding may put the slice one too far on; the guide's own products decide.
+        while k > 0 && k as f64 * step > pick {
+            k -= 1;
+        }
+        let mut i = self.guide[k] as usize;
+        while i < n && self.cumulative[i] <= pick {
+            i += 1;
+        }
+        i.min(n - 1)
+    }
 }
 
 struct HostState {
@@ -201,11 +238,11 @@ impl Workload {
                 }
             }
         }
-        let arrivals = Arrivals {
+        let arrivals = Arrivals::new(
             pairs,
             cumulative,
-            rng: Pcg64Mcg::seed_from_u64(seed ^ 0xa441_7a15),
-        };
+            Pcg64Mcg::seed_from_u64(seed ^ 0xa441_7a15),
+        );
         let hosts = (0..scenario.lan.hosts)
             .map(|h| {
                 let mut rng = Pcg64Mcg::seed_from_u64(
@@ -248,11 +285,7 @@ impl Workload {
         let total = *a.cumulative.last()?;
         let gap = Exp::new(total).ok()?.sample(&mut a.rng);
         let pick = a.rng.random::<f64>() * total;
-        let i = a
-            .cumulative
-            .partition_point(|&c| c <= pick)
-            .min(a.pairs.len() - 1);
-        let (host, app) = a.pairs[i];
+        let (host, app) = a.pairs[a.pair_at(pick)];
         Some((now + (gap * SEC as f64) as Time + 1, host, app))
     }
 
@@ -535,4 +568,35 @@ pub fn is_public(ip: Ipv4Addr) -> bool {
         || o[0] >= 240
         || (o[0] == 100 && (64..128).contains(&o[1]))
         || (o[0] == 198 && (18..20).contains(&o[1])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The guide table picks exactly the pair a binary search over the running sums does.
+        #[test]
+        fn the_guide_table_picks_as_a_binary_search_does(
+            rates in prop::collection::vec(prop_oneof![Just(1e-9), 1e-6f64..10.0], 1..300),
+            picks in prop::collection::vec(0.0f64..1.0, 1..200),
+        ) {
+            let cumulative: Vec<f64> = rates
+                .iter()
+                .scan(0.0, |sum, r| {
+                    *sum += r;
+                    Some(*sum)
+                })
+                .collect();
+            let pairs = (0..rates.len() as u32).map(|h| (h, 0)).collect();
+            let a = Arrivals::new(pairs, cumulative.clone(), Pcg64Mcg::seed_from_u64(1));
+            let total = *cumulative.last().unwrap();
+            for u in picks {
+                let pick = u * total;
+                let expected = cumulative.partition_point(|&c| c <= pick).min(rates.len() - 1);
+                prop_assert_eq!(a.pair_at(pick), expected);
+            }
+        }
+    }
 }
