@@ -6,7 +6,7 @@
 use crate::error::SourceError;
 use crate::router::Router;
 use crate::router::config::RouterConfig;
-use crate::router::conntrack::{Dir, State};
+use crate::router::conntrack::{Dir, Flags, State};
 use crate::router::firewall::Table;
 use crate::router::routing::Gateway;
 use crate::routeros::export::{route_params, rule_params};
@@ -82,11 +82,21 @@ fn connections(router: &Router) -> Vec<(u32, Props)> {
                 ),
                 (
                     "seen-reply".into(),
-                    if e.seen_reply { "yes" } else { "no" }.into(),
+                    if e.has(Flags::SEEN_REPLY) {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .into(),
                 ),
                 (
                     "fasttrack".into(),
-                    if e.fasttracked { "yes" } else { "no" }.into(),
+                    if e.has(Flags::FASTTRACKED) {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .into(),
                 ),
                 (
                     "orig-packets".into(),

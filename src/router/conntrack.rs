@@ -116,17 +116,9 @@ pub struct Entry {
     pub state: State,
     pub connection_mark: ConnMark,
     pub src_nat: SrcNat,
-    pub dst_nat: bool,
-    pub seen_reply: bool,
-    pub fasttracked: bool,
-    /// A mangle rule changed its connection mark after it had one.
-    pub remarked: bool,
-    /// Its connection mark was set by a classifier (PCC, `nth`).
-    pub classified: bool,
+    pub flags: Flags,
     /// Why the router sent it out of another interface than its source NAT belongs to.
     pub moved: Option<Moved>,
-    /// FIN seen from the original / reply side.
-    fin: [bool; 2],
     pub expires: Time,
     /// The second of the expiry wheel this entry is filed under (see [`Wheel`]).
     filed: u32,
@@ -134,7 +126,34 @@ pub struct Entry {
     pub bytes: [u64; 2],
 }
 
+/// Yes/no facts about a connection, a bit each (so an entry stays within 72 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags(u8);
+
+impl Flags {
+    pub const DST_NAT: Flags = Flags(1);
+    pub const SEEN_REPLY: Flags = Flags(1 << 1);
+    pub const FASTTRACKED: Flags = Flags(1 << 2);
+    /// A mangle rule changed its connection mark after it had one.
+    pub const REMARKED: Flags = Flags(1 << 3);
+    /// Its connection mark was set by a classifier (PCC, `nth`).
+    pub const CLASSIFIED: Flags = Flags(1 << 4);
+    /// A FIN seen from the original side, and from the reply side.
+    const FIN: [Flags; 2] = [Flags(1 << 5), Flags(1 << 6)];
+}
+
 impl Entry {
+    pub fn has(&self, flag: Flags) -> bool {
+        self.flags.0 & flag.0 != 0
+    }
+
+    pub fn set(&mut self, flag: Flags, on: bool) {
+        match on {
+            true => self.flags.0 |= flag.0,
+            false => self.flags.0 &= !flag.0,
+        }
+    }
+
     /// The tuple the packet will carry once its own direction's NAT is applied.
     pub fn translated(&self, dir: Dir) -> FiveTuple {
         match dir {
@@ -249,13 +268,8 @@ impl Conntrack {
             state,
             connection_mark: ConnMark::NONE,
             src_nat: SrcNat::None,
-            dst_nat: false,
-            seen_reply: false,
-            fasttracked: false,
-            remarked: false,
-            classified: false,
+            flags: Flags::default(),
             moved: None,
-            fin: [false; 2],
             expires: now + self.timeout(state, tuple.protocol, false),
             filed: 0,
             packets: [0; 2],
@@ -303,12 +317,12 @@ impl Conntrack {
         e.packets[d] += 1;
         e.bytes[d] += pkt.len as u64;
         if dir == Dir::Reply {
-            e.seen_reply = true;
+            e.set(Flags::SEEN_REPLY, true);
         }
         if e.original.protocol == Protocol::Tcp {
             e.state = next_tcp_state(e, dir, pkt.flags);
         }
-        let stream = e.seen_reply;
+        let stream = e.has(Flags::SEEN_REPLY);
         let renewed = now + timeout_of(&self.settings, e.state, e.original.protocol, stream);
         let sooner = renewed < e.expires;
         e.expires = renewed;
@@ -547,9 +561,9 @@ fn next_tcp_state(e: &mut Entry, dir: Dir, flags: TcpFlags) -> State {
         return Close;
     }
     if flags.has(TcpFlags::FIN) {
-        e.fin[dir as usize] = true;
+        e.set(Flags::FIN[dir as usize], true);
     }
-    let both_fin = e.fin[0] && e.fin[1];
+    let both_fin = e.has(Flags::FIN[0]) && e.has(Flags::FIN[1]);
     match (e.state, dir) {
         (SynSent, Dir::Reply) if flags.has(TcpFlags::SYN) => SynReceived,
         (SynReceived, Dir::Original) if flags.has(TcpFlags::ACK) => Established,
@@ -577,8 +591,8 @@ fn timeout_of(s: &Settings, state: State, proto: Protocol, stream: bool) -> Time
 }
 
 /// A bound on memory per tracked connection, checked by a test: the entry plus its two index
-/// slots (the hash map stores key and value, with some slack).
-pub const BYTES_PER_ENTRY_BOUND: usize = 256;
+/// cells at the index's emptiest (3/8 full, just after it doubles).
+pub const BYTES_PER_ENTRY_BOUND: usize = 128;
 
 #[cfg(test)]
 mod tests {
@@ -641,13 +655,77 @@ mod tests {
 
     #[test]
     fn an_entry_fits_the_memory_budget() {
-        // Two index slots of (tuple, u32) with hashbrown's control byte and 1/8 slack.
-        let index = 2 * (std::mem::size_of::<(FiveTuple, u32)>() + 1) * 8 / 7;
-        let total = std::mem::size_of::<Option<Entry>>() + index;
-        println!("{total} bytes per tracked connection");
+        // Two index cells, with the index between 3/8 and 3/4 full.
+        let index = 2 * std::mem::size_of::<u64>() * 8 / 3;
+        let entry = std::mem::size_of::<Option<Entry>>();
+        assert!(entry <= 72, "{entry} bytes per entry");
         assert!(
-            total <= BYTES_PER_ENTRY_BOUND,
-            "{total} bytes per connection"
+            entry + index <= BYTES_PER_ENTRY_BOUND,
+            "{} bytes",
+            entry + index
         );
+    }
+
+    #[test]
+    fn the_index_finds_every_tuple_after_growing_and_removals() {
+        let mut ct = Conntrack::new(Settings::default());
+        let tuple = |i: u32| FiveTuple {
+            src: Ipv4Addr::from(0x0a00_0000 + i % 5_000),
+            dst: Ipv4Addr::new(93, 184, 216, 34),
+            src_port: 1024 + (i / 5_000) as u16,
+            dst_port: 443,
+            protocol: Protocol::Udp,
+        };
+        let ids: Vec<u32> = (0..20_000)
+            .map(|i| ct.create(0, &Packet::udp(tuple(i), 0, 1, 100)).unwrap())
+            .collect();
+        // Remove every third, so backward shifts run through long probe sequences.
+        for (i, &id) in ids.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            assert_eq!(ct.lookup(1, &tuple(i as u32)), Some((id, Dir::Original)));
+            ct.remove(id);
+        }
+        for (i, &id) in ids.iter().enumerate() {
+            let t = tuple(i as u32);
+            let expected = (i % 3 != 0).then_some((id, Dir::Original));
+            assert_eq!(ct.lookup(1, &t), expected, "original of {i}");
+            let reply = (i % 3 != 0).then_some((id, Dir::Reply));
+            assert_eq!(ct.lookup(1, &t.reversed()), reply, "reply of {i}");
+        }
+        assert_eq!(ct.len(), 20_000 - 6_667);
+    }
+
+    #[test]
+    fn the_sweep_removes_exactly_what_has_expired_however_often_it_runs() {
+        // UDP entries renewed at different times, swept at whole and at odd moments.
+        let mut ct = Conntrack::new(Settings::default());
+        let udp = |port: u16| {
+            let t = FiveTuple {
+                src: Ipv4Addr::new(10, 0, 0, 2),
+                dst: Ipv4Addr::new(1, 1, 1, 1),
+                src_port: port,
+                dst_port: 53,
+                protocol: Protocol::Udp,
+            };
+            Packet::udp(t, 0, 1, 100)
+        };
+        let mut expiries = Vec::new();
+        for port in 0..300u16 {
+            let p = udp(port);
+            let now = port as u64 * 37 * crate::units::MS;
+            let id = ct.create(now, &p).unwrap();
+            ct.update(now, id, Dir::Original, &p);
+            if port % 4 == 0 {
+                // Renewed later: filed too early, it must be filed again, not removed.
+                ct.update(now + 3 * SEC, id, Dir::Original, &p);
+            }
+            expiries.push(ct.get(id).expires);
+        }
+        let mut now = 0;
+        while !ct.is_empty() {
+            now += 777 * crate::units::MS;
+            ct.expire(now);
+            let alive = expiries.iter().filter(|&&e| e > now).count();
+            assert_eq!(ct.len(), alive, "at {now}");
+        }
     }
 }

@@ -19,7 +19,7 @@ pub mod routing;
 pub mod scheduler;
 
 use self::config::{Dialect, RouterConfig};
-use self::conntrack::{Conntrack, Dir, Entry, Moved, SrcNat};
+use self::conntrack::{Conntrack, Dir, Entry, Flags, Moved, SrcNat};
 use self::dns::Dns;
 use self::ecmp::{Ecmp, RouteCache};
 use self::firewall::{
@@ -308,7 +308,9 @@ impl Router {
     /// Whether a classifier (PCC, `nth`) chose the connection mark of the connection of this
     /// tuple (as its first packet had it), rather than a rule that pins it.
     pub fn classified(&self, tuple: &FiveTuple) -> bool {
-        self.conntrack.find(tuple).is_some_and(|e| e.classified)
+        self.conntrack
+            .find(tuple)
+            .is_some_and(|e| e.has(Flags::CLASSIFIED))
     }
 
     /// What, in the router, sent the connection of this tuple (as its first packet had it)
@@ -354,7 +356,7 @@ impl Router {
             return Verdict::Drop(DropReason::ConntrackFull);
         };
         let entry = self.conntrack.get(id);
-        if entry.fasttracked {
+        if entry.has(Flags::FASTTRACKED) {
             return self.fast_path(now, id, dir, pkt);
         }
         let mut ctx = packet_ctx(pkt, Some(in_iface), entry, dir, new);
@@ -396,7 +398,7 @@ impl Router {
         };
         if !new {
             let entry = self.conntrack.get(id);
-            let why = if entry.remarked {
+            let why = if entry.has(Flags::REMARKED) {
                 Some(Moved::Remarked)
             } else {
                 multipath.then_some(Moved::Ecmp)
@@ -408,7 +410,9 @@ impl Router {
         self.run_chain(Which::Mangle, FORWARD, &mut ctx, tracer);
         match self.run_chain(Which::Filter, FORWARD, &mut ctx, tracer) {
             ChainVerdict::Drop => return Verdict::Drop(DropReason::Filtered),
-            ChainVerdict::Fasttrack if !new => self.conntrack.get_mut(id).fasttracked = true,
+            ChainVerdict::Fasttrack if !new => {
+                self.conntrack.get_mut(id).set(Flags::FASTTRACKED, true)
+            }
             _ => {}
         }
         self.leave(now, (id, dir, new), hop, &mut ctx, pkt, tracer)
@@ -457,8 +461,10 @@ impl Router {
     fn store_mark(&mut self, id: u32, ctx: &Ctx) {
         let e = self.conntrack.get_mut(id);
         if e.connection_mark != ctx.connection_mark {
-            e.remarked |= e.connection_mark != ConnMark::NONE;
-            e.classified = ctx.classified;
+            if e.connection_mark != ConnMark::NONE {
+                e.set(Flags::REMARKED, true);
+            }
+            e.set(Flags::CLASSIFIED, ctx.classified);
         }
         e.connection_mark = ctx.connection_mark;
     }
@@ -608,7 +614,7 @@ impl Router {
 
 /// What the matchers see of a packet: `connection-state` is `new` until a reply has been seen.
 fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, new: bool) -> Ctx {
-    let state = if new || (dir == Dir::Original && !entry.seen_reply) {
+    let state = if new || (dir == Dir::Original && !entry.has(Flags::SEEN_REPLY)) {
         ConnStates::NEW
     } else {
         ConnStates::ESTABLISHED
@@ -619,7 +625,7 @@ fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, 
         in_iface,
         out_iface: None,
         connection_mark: entry.connection_mark,
-        classified: entry.classified,
+        classified: entry.has(Flags::CLASSIFIED),
         routing_mark: TableId::MAIN,
         state,
         nat: nat_state(entry),
@@ -631,7 +637,7 @@ fn nat_state(entry: &Entry) -> u8 {
     if entry.src_nat != SrcNat::None {
         bits |= NatState::SRCNAT;
     }
-    if entry.dst_nat {
+    if entry.has(Flags::DST_NAT) {
         bits |= NatState::DSTNAT;
     }
     bits

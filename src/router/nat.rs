@@ -11,7 +11,7 @@
 //! as cheap as an empty one, where a scan from the host's port would walk every taken port.
 
 use crate::packet::Packet;
-use crate::router::conntrack::{Conntrack, Dir};
+use crate::router::conntrack::{Conntrack, Dir, Flags};
 use std::net::Ipv4Addr;
 
 /// Ports tried from the first offset; each later round tries half as many, down to this floor.
@@ -79,7 +79,7 @@ pub fn map_destination(ct: &mut Conntrack, id: u32, to: Ipv4Addr, port: Option<u
         reply.src_port = p;
     }
     ct.set_reply(id, reply);
-    ct.get_mut(id).dst_nat = true;
+    ct.get_mut(id).set(Flags::DST_NAT, true);
 }
 
 /// Rewrites the destination as the entry says (prerouting: dst-nat, and un-NAT of replies).
