@@ -121,6 +121,17 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         }
     }
 
+    /// Runs one top-level command of a script read a command at a time; `Ok(false)` when it
+    /// ended the script (`:return`).
+    pub fn run_command(&mut self, stmts: &[Stmt]) -> Result<bool, SourceError> {
+        match self.block(stmts) {
+            Ok(_) => Ok(true),
+            Err(Unwind::Return(_)) => Ok(false),
+            Err(Unwind::Raise(msg, span)) => Err(self.error(span, format!("script error: {msg}"))),
+            Err(Unwind::Fatal(e)) => Err(e),
+        }
+    }
+
     fn error(&self, span: Span, msg: impl Into<String>) -> SourceError {
         SourceError::new(self.file, self.src, span.0, span.1, msg)
     }

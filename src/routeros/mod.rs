@@ -34,12 +34,24 @@ pub struct Loaded {
     pub output: Vec<String>,
 }
 
-/// Parses and runs a script against an empty router.
+/// Parses and runs a script against an empty router, a top-level command at a time (a
+/// 100,000-line export is never held as one tree). As on RouterOS, a script that does not
+/// read does not run: an error of reading anywhere in it is reported before any error of
+/// running, so commands run ahead of the reader only while it has found none.
 pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
-    let script = parse::parse(file, src)?;
+    let mut reader = parse::Reader::new(file, src, Packages::All);
     let mut model = build::Model::new(file, src);
     let mut interp = interp::Interpreter::new(file, src, &mut model);
-    interp.run(&script.stmts)?;
+    let mut running = Ok(true);
+    while let Some(stmts) = reader.next_command() {
+        if matches!(running, Ok(true)) && !reader.failed() {
+            running = interp.run_command(&stmts);
+        }
+    }
+    if let Some(e) = reader.finish().into_iter().next() {
+        return Err(e);
+    }
+    running?;
     let output = std::mem::take(&mut interp.output);
     let skipped = std::mem::take(&mut interp.skipped);
     for (what, span) in skipped {

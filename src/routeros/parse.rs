@@ -149,6 +149,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether an error has been found so far (the script will not run).
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+            || self.lexer_error.is_some()
+            || !self.parser.unknown_names.is_empty()
+    }
+
     /// Every error found, in RouterOS's order (see [`parse_all`]), at most [`MAX_ERRORS`].
     pub fn finish(mut self) -> Vec<SourceError> {
         let mut errors = self.errors;
