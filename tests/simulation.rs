@@ -171,3 +171,43 @@ fn a_small_world_built_in_code_runs_like_one_read_from_a_file() {
             .contains("at least one host")
     );
 }
+
+#[test]
+fn quiet_udp_sessions_break_when_the_udp_timeout_is_shorter_than_their_keepalive() {
+    // isp_1m's first two minutes: 20,000 subscribers open quiet UDP sessions (a keepalive each
+    // way every 25 s, answered only on the far end's own tick) and short web fetches.
+    let shipped = common::root().join("scenarios/isp_1m.ron");
+    let config = common::read(&common::root().join("scenarios/isp_1m.rsc"));
+    let run_with = |config: &str| {
+        let loaded = pccsim::WorldBuilder::from_file(&shipped)
+            .unwrap()
+            .config(config)
+            .build()
+            .unwrap();
+        common::run(&loaded, 120 * SEC)
+    };
+    // Its UDP timeout (30 s) outlasts the silent first 25 s: no mapping is lost.
+    let kept = run_with(&config);
+    let c = &kept.summary.connections;
+    assert!(c.total > 300_000, "{} connections", c.total);
+    assert_eq!(c.broken, 0, "{:?}", c.broken_by_cause);
+    for w in &kept.summary.wans {
+        assert!(
+            (w.connection_share - 0.5).abs() < 0.01,
+            "{}: {}",
+            w.name,
+            w.connection_share
+        );
+    }
+    // v6's default of 10 s forgets a session's mapping before the first answer; the next
+    // keepalive is masqueraded afresh, and where another subscriber took its port to a popular
+    // server meanwhile, the server sees a new address and drops the session.
+    let lost = run_with(&config.replace(" udp-timeout=30s", ""));
+    let c = &lost.summary.connections;
+    assert!(c.broken > 100, "{:?}", c.broken_by_cause);
+    assert_eq!(
+        c.broken, c.broken_by_cause["nat-address-changed"],
+        "{:?}",
+        c.broken_by_cause
+    );
+}
