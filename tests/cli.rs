@@ -378,3 +378,41 @@ fn values_that_would_never_finish_are_refused() {
         assert!(stderr(&o).contains(words), "{to}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_reader_that_leaves_early_ends_pccsim_without_a_panic() {
+    // `pccsim check big.rsc | head`: 3,000 findings, far more than a pipe holds.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = String::from("/ip firewall mangle\n");
+    for i in 0..3_000 {
+        config.push_str(&format!(
+            "add chain=prerouting connection-mark=no-mark per-connection-classifier=\
+             both-addresses:3000/{i} action=mark-connection new-connection-mark=c{}\n",
+            i % 2
+        ));
+    }
+    let path = tmp.path().join("big.rsc");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pccsim"))
+        .args(["check", &path.display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("big.rsc"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&o.status),
+        Some(libc::SIGPIPE),
+        "ended by SIGPIPE, as `cat` would be"
+    );
+}

@@ -157,7 +157,7 @@ struct Item {
 
 /// The parameters of one `add` or `set`, with where they were written.
 struct Spec<'a> {
-    args: Vec<EvalArg>,
+    args: &'a [EvalArg],
     span: Span,
     menu: &'a str,
 }
@@ -327,7 +327,7 @@ impl Menus for Model<'_> {
         }
         let menu = inv.menu();
         let spec = Spec {
-            args: inv.args.clone(),
+            args: &inv.args,
             span: inv.span,
             menu: &menu,
         };
@@ -497,7 +497,7 @@ impl Model<'_> {
     }
 
     fn conntrack(&mut self, cmd: &Spec) -> Result<(), SourceError> {
-        for a in &cmd.args {
+        for a in cmd.args {
             let key = a.key.as_deref().unwrap_or_default();
             let v = text(a);
             if key == "max-entries" {
@@ -521,7 +521,7 @@ impl Model<'_> {
 
     /// `/routing settings set`: check-gateway's timing; the rest does not affect the model.
     fn routing_settings(&mut self, cmd: &Spec) -> Result<(), SourceError> {
-        for a in &cmd.args {
+        for a in cmd.args {
             let key = a.key.as_deref().unwrap_or_default();
             let known = self
                 .cfg
@@ -542,7 +542,7 @@ impl Model<'_> {
 
     /// `/ip dns set`: the servers and whether LAN hosts may ask; the rest is not simulated.
     fn dns(&mut self, cmd: &Spec, span: Span) -> Result<Value, SourceError> {
-        for a in &cmd.args {
+        for a in cmd.args {
             match a.key.as_deref().unwrap_or_default() {
                 "servers" => {
                     let servers = text(a).split(',').filter(|s| !s.is_empty());
@@ -563,7 +563,7 @@ impl Model<'_> {
 
     /// `/ip settings set`: ECMP's hash policy; the other settings are listed as not simulated.
     fn ip_settings(&mut self, cmd: &Spec, span: Span) -> Result<Value, SourceError> {
-        for a in &cmd.args {
+        for a in cmd.args {
             match a.key.as_deref().unwrap_or_default() {
                 "ipv4-multipath-hash-policy" => {
                     self.v7 = true;
@@ -710,15 +710,16 @@ impl Model<'_> {
             .map(|a| (a.key.clone().unwrap_or_default(), a.text.clone()))
             .collect();
         merge(&mut props, changes);
+        let args: Vec<EvalArg> = props
+            .iter()
+            .map(|(k, v)| EvalArg {
+                key: Some(k.clone()),
+                text: v.clone(),
+                span: cmd.span,
+            })
+            .collect();
         let rebuilt = Spec {
-            args: props
-                .iter()
-                .map(|(k, v)| EvalArg {
-                    key: Some(k.clone()),
-                    text: v.clone(),
-                    span: cmd.span,
-                })
-                .collect(),
+            args: &args,
             span: cmd.span,
             menu: cmd.menu,
         };
@@ -797,7 +798,7 @@ impl Model<'_> {
     fn address(&mut self, cmd: &Spec, line: u32) -> Result<Address, SourceError> {
         let mut address = None;
         let mut iface = None;
-        for a in &cmd.args {
+        for a in cmd.args {
             match a.key.as_deref().unwrap_or_default() {
                 "address" => {
                     let net: ipnet::Ipv4Net = text(a)
@@ -833,7 +834,7 @@ impl Model<'_> {
         let mut range = None;
         let mut disabled = false;
         let mut comment = None;
-        for a in &cmd.args {
+        for a in cmd.args {
             match a.key.as_deref().unwrap_or_default() {
                 "list" => list = Some(self.cfg.address_lists.intern(text(a))),
                 "comment" => comment = Some(text(a).to_string()),
@@ -872,7 +873,7 @@ impl Model<'_> {
             line,
             comment: None,
         };
-        for a in &cmd.args {
+        for a in cmd.args {
             let v = text(a);
             let number = |b: &Self| {
                 v.parse::<u8>()
@@ -934,7 +935,7 @@ impl Model<'_> {
         let mut passthrough = true;
         let mut disabled = false;
         let mut comment = None;
-        for a in &cmd.args {
+        for a in cmd.args {
             let key = a.key.as_deref().unwrap_or_default();
             let raw = text(a);
             let (negate, v) = match raw.strip_prefix('!') {
