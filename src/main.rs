@@ -769,6 +769,17 @@ fn report_error(e: pccsim::Error) {
     }
 }
 
+/// A reader that goes away (`pccsim check big.rsc | head`) ends pccsim as it ends `cat`, by
+/// SIGPIPE, rather than with a panic about a broken pipe: Rust's runtime ignores the signal,
+/// so every later write to standard output would fail.
+fn quiet_when_the_reader_leaves() {
+    #[cfg(unix)]
+    // SAFETY: restores the default action of one signal, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,16 +803,5 @@ mod tests {
         };
         assert!(check_text("f", "a", &report, true).contains('\x1b'));
         assert!(!check_text("f", "a", &report, false).contains('\x1b'));
-    }
-}
-
-/// A reader that goes away (`pccsim check big.rsc | head`) ends pccsim as it ends `cat`, by
-/// SIGPIPE, rather than with a panic about a broken pipe: Rust's runtime ignores the signal,
-/// so every later write to standard output would fail.
-fn quiet_when_the_reader_leaves() {
-    #[cfg(unix)]
-    // SAFETY: restores the default action of one signal, before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
