@@ -222,7 +222,10 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             .map(|a| {
                 Ok(EvalArg {
                     key: a.key.as_deref().map(str::to_string),
-                    text: self.eval(&a.value)?.to_string(),
+                    text: match self.eval(&a.value)? {
+                        Value::Str(s) => s,
+                        v => v.to_string(),
+                    },
                     span: a.span,
                 })
             })

@@ -887,6 +887,10 @@ impl<'a> Parser<'a> {
     /// Splits a bare word at `$name` references.
     fn word_parts(&self, t: &Token, parts: &mut Vec<Expr>) -> Result<(), SourceError> {
         let text = &t.text;
+        if !text.contains('$') {
+            parts.push(Expr::Word(text.to_string()));
+            return Ok(());
+        }
         let mut lit = String::new();
         let mut chars = text.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
