@@ -102,6 +102,10 @@ mod lane {
     }
 }
 
+/// The two ways of an internet crossing, for its lane.
+const TO_SERVER: u32 = 0;
+const FROM_SERVER: u32 = 1;
+
 /// Past this many flow slots their state outgrows the cache, and each event starts loading
 /// what the next one will touch.
 const PREFETCH_FROM_FLOWS: usize = 1 << 16;
@@ -629,16 +633,39 @@ impl Simulation {
         let Some(wan) = self.wans.iter().position(|w| w.address == pkt.tuple.dst) else {
             return;
         };
-        let server_latency = self.server_latency(&pkt, pkt.tuple.src);
-        let at = self.now + server_latency + self.wans[wan].upstream_latency;
-        self.schedule(at, Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt));
+        let (latency, lane) = self.crossing(&pkt, pkt.tuple.src, wan as u8, FROM_SERVER);
+        let at = self.now + latency + self.wans[wan].upstream_latency;
+        self.cross(
+            lane,
+            at,
+            Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt),
+        );
     }
 
-    fn server_latency(&self, pkt: &Packet, server_ip: Ipv4Addr) -> Time {
-        self.flows
-            .get(pkt.flow as usize)
-            .and_then(Option::as_ref)
-            .map_or(0, |f| self.internet.latency(f.server, server_ip))
+    /// A packet's one-way latency across the internet to or from `server_ip`, and the lane its
+    /// crossings wait in: one per server, WAN and way, since each takes the same time and so
+    /// arrives in the order sent (`None` for packets of no flow: pings, the router's DNS).
+    fn crossing(
+        &self,
+        pkt: &Packet,
+        server_ip: Ipv4Addr,
+        wan: u8,
+        way: u32,
+    ) -> (Time, Option<u32>) {
+        let Some(f) = self.flows.get(pkt.flow as usize).and_then(Option::as_ref) else {
+            return (0, None);
+        };
+        let latency = self.internet.latency(f.server, server_ip);
+        let lane = (f.server * self.wans.len() as u32 + wan as u32) * 2 + way;
+        (latency, (latency > 0).then_some(lane))
+    }
+
+    /// Schedules an internet crossing in its lane, or in the heap if it has none.
+    fn cross(&mut self, lane: Option<u32>, at: Time, event: Event) {
+        match lane {
+            Some(lane) => self.queue.push_in_many(lane, at, event),
+            None => self.schedule(at, event),
+        }
     }
 
     fn at_router(&mut self, iface: IfaceId, mut pkt: Packet) {
@@ -701,8 +728,9 @@ impl Simulation {
                 self.deliver(lane::up(wan), at, Event::Arrive(Node::Gateway(wan), pkt));
             }
             Ok(at) => {
-                let at = at + side.upstream_latency + self.server_latency(&pkt, pkt.tuple.dst);
-                self.schedule(at, Event::Arrive(Node::Server(wan), pkt));
+                let at = at + side.upstream_latency;
+                let (latency, lane) = self.crossing(&pkt, pkt.tuple.dst, wan, TO_SERVER);
+                self.cross(lane, at + latency, Event::Arrive(Node::Server(wan), pkt));
             }
             Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}
