@@ -514,6 +514,22 @@ mod tests {
         }
     }
 
+    /// Pops one event and checks it is the model's earliest; the clock moves to it.
+    fn pop_as_the_model(
+        q: &mut EventQueue<usize>,
+        model: &mut Vec<(u64, usize)>,
+        now: &mut u64,
+    ) -> Result<(), TestCaseError> {
+        model.sort();
+        let expected = (!model.is_empty()).then(|| model.remove(0));
+        let got = q.pop();
+        prop_assert_eq!(got, expected);
+        if let Some((t, _)) = got {
+            *now = t;
+        }
+        Ok(())
+    }
+
     proptest! {
         /// Events in many lanes (each lane in time order), the lanes of old and the heap,
         /// interleaved with pops: the order of a sort by (time, scheduling).
@@ -527,33 +543,24 @@ mod tests {
             let mut now = 0;
             for (n, (delay, kind, lane, pop)) in ops.into_iter().enumerate() {
                 if pop {
-                    model.sort();
-                    let expected = (!model.is_empty()).then(|| model.remove(0));
-                    let got = q.pop();
-                    prop_assert_eq!(got, expected);
-                    if let Some((t, _)) = got {
-                        now = t;
-                    }
+                    pop_as_the_model(&mut q, &mut model, &mut now)?;
                     continue;
                 }
-                let t = now + delay;
+                // A lane takes only times no earlier than its last.
+                let mut in_order = |lane: u32| {
+                    let t = (now + delay).max(*lane_last.get(&lane).unwrap_or(&0));
+                    lane_last.insert(lane, t);
+                    t
+                };
+                let t = match kind {
+                    0 => now + delay,
+                    1 => in_order(u32::MAX),
+                    _ => in_order(lane),
+                };
                 match kind {
                     0 => q.push(t, n),
-                    // A lane takes only times no earlier than its last.
-                    1 => {
-                        let t = t.max(*lane_last.get(&u32::MAX).unwrap_or(&0));
-                        lane_last.insert(u32::MAX, t);
-                        q.push_in_lane(0, t, n);
-                        model.push((t, n));
-                        continue;
-                    }
-                    _ => {
-                        let t = t.max(*lane_last.get(&lane).unwrap_or(&0));
-                        lane_last.insert(lane, t);
-                        q.push_in_many(lane * 997, t, n);
-                        model.push((t, n));
-                        continue;
-                    }
+                    1 => q.push_in_lane(0, t, n),
+                    _ => q.push_in_many(lane * 997, t, n),
                 }
                 model.push((t, n));
             }
@@ -641,13 +648,7 @@ mod tests {
             let mut now = 0;
             for (n, (delay, scale, pop)) in ops.into_iter().enumerate() {
                 if pop {
-                    model.sort();
-                    let expected = (!model.is_empty()).then(|| model.remove(0));
-                    let got = q.pop();
-                    prop_assert_eq!(got, expected);
-                    if let Some((t, _)) = got {
-                        now = t;
-                    }
+                    pop_as_the_model(&mut q, &mut model, &mut now)?;
                 } else {
                     let delay = delay >> (scale * 10);
                     q.push(now + delay, n);
