@@ -59,9 +59,85 @@ pub struct EventQueue<E> {
     seq: u64,
 }
 
-enum Keys {
+/// Keys, earliest first: a binary heap while they are few, a radix heap while they are many
+/// (see the module's doc). Both give the same order, so switching changes no result.
+struct Keys {
+    form: Form,
+    /// The last key taken: keys pushed are never below it.
+    taken: u128,
+}
+
+enum Form {
     Heap(BinaryHeap<Reverse<u128>>),
     Radix(RadixHeap),
+}
+
+impl Keys {
+    fn new() -> Keys {
+        Keys {
+            form: Form::Heap(BinaryHeap::with_capacity(1 << 14)),
+            taken: 0,
+        }
+    }
+
+    fn push(&mut self, key: u128) {
+        match &mut self.form {
+            Form::Heap(heap) => {
+                heap.push(Reverse(key));
+                if heap.len() > TO_RADIX {
+                    let mut radix = RadixHeap::new(self.taken);
+                    heap.drain().for_each(|Reverse(k)| radix.push(k));
+                    self.form = Form::Radix(radix);
+                }
+            }
+            Form::Radix(radix) => radix.push(key),
+        }
+    }
+
+    fn peek(&mut self) -> Option<u128> {
+        match &mut self.form {
+            Form::Heap(heap) => heap.peek().map(|k| k.0),
+            Form::Radix(radix) => radix.peek(),
+        }
+    }
+
+    fn pop(&mut self) -> Option<u128> {
+        let key = match &mut self.form {
+            Form::Heap(heap) => heap.pop()?.0,
+            Form::Radix(radix) => {
+                let key = radix.pop()?;
+                if radix.len < TO_HEAP {
+                    let keys: Vec<_> = radix.drain().map(Reverse).collect();
+                    self.form = Form::Heap(BinaryHeap::from(keys));
+                }
+                key
+            }
+        };
+        self.taken = key;
+        Some(key)
+    }
+
+    /// Takes the earliest key and puts `key` in (one sift of a binary heap, not two).
+    fn replace_first(&mut self, key: u128) {
+        match &mut self.form {
+            Form::Heap(heap) => {
+                let mut first = heap.peek_mut().expect("a key to replace");
+                self.taken = first.0;
+                first.0 = key;
+            }
+            Form::Radix(_) => {
+                self.pop();
+                self.push(key);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match &self.form {
+            Form::Heap(heap) => heap.is_empty(),
+            Form::Radix(radix) => radix.len == 0,
+        }
+    }
 }
 
 /// The next event, seen before it is taken ([`EventQueue::upcoming`]).
@@ -90,7 +166,7 @@ impl<E> EventQueue<E> {
             lanes: (0..lanes)
                 .map(|_| VecDeque::with_capacity(1 << 10))
                 .collect(),
-            keys: Keys::Heap(BinaryHeap::with_capacity(1 << 14)),
+            keys: Keys::new(),
             many: ManyLanes::default(),
             last: 0,
             slots: Vec::with_capacity(1 << 14),
@@ -110,17 +186,7 @@ impl<E> EventQueue<E> {
     }
 
     fn push_key(&mut self, key: u128) {
-        match &mut self.keys {
-            Keys::Heap(heap) => {
-                heap.push(Reverse(key));
-                if heap.len() > TO_RADIX {
-                    let mut radix = RadixHeap::new(self.last);
-                    heap.drain().for_each(|Reverse(k)| radix.push(k));
-                    self.keys = Keys::Radix(radix);
-                }
-            }
-            Keys::Radix(radix) => radix.push(key),
-        }
+        self.keys.push(key);
     }
 
     /// Schedules `E::unpack(value)` at `time` with no slot: its key carries it.
@@ -150,6 +216,9 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time` in lane `lane` of the many ([`ManyLanes`]), whose events
     /// come no earlier than the ones before them in it.
     pub fn push_in_many(&mut self, lane: u32, time: Time, event: E) {
+        if lane >= 1 << SLOT_BITS {
+            return self.push(time, event);
+        }
         let key = self.key(time, 0);
         self.many.push(lane, key, event);
     }
@@ -180,10 +249,7 @@ impl<E> EventQueue<E> {
 
     /// The earliest key and where it waits.
     fn next(&mut self) -> Option<(u128, Next)> {
-        let mut best = match &mut self.keys {
-            Keys::Heap(heap) => heap.peek().map(|k| (k.0, Next::Keys)),
-            Keys::Radix(radix) => radix.peek().map(|k| (k, Next::Keys)),
-        };
+        let mut best = self.keys.peek().map(|k| (k, Next::Keys));
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some(&(k, _)) = lane.front()
                 && best.is_none_or(|(b, _)| k < b)
@@ -210,7 +276,7 @@ impl<E> EventQueue<E> {
         }
         match at {
             Next::Keys => {
-                let key = self.pop_key().expect("peeked");
+                let key = self.keys.pop().expect("peeked");
                 Some(self.take(key))
             }
             Next::Lane(i) => {
@@ -250,21 +316,6 @@ impl<E> EventQueue<E> {
         self.pop_due(Time::MAX)
     }
 
-    /// Takes the earliest key of the heap.
-    fn pop_key(&mut self) -> Option<u128> {
-        match &mut self.keys {
-            Keys::Heap(heap) => heap.pop().map(|k| k.0),
-            Keys::Radix(radix) => {
-                let key = radix.pop()?;
-                if radix.len < TO_HEAP {
-                    let keys: Vec<_> = radix.drain().map(Reverse).collect();
-                    self.keys = Keys::Heap(BinaryHeap::from(keys));
-                }
-                Some(key)
-            }
-        }
-    }
-
     /// The event of a key taken out.
     fn take(&mut self, key: u128) -> (Time, E)
     where
@@ -284,11 +335,9 @@ impl<E> EventQueue<E> {
     }
 
     pub fn is_empty(&self) -> bool {
-        let keys = match &self.keys {
-            Keys::Heap(heap) => heap.is_empty(),
-            Keys::Radix(radix) => radix.len == 0,
-        };
-        keys && self.lanes.iter().all(VecDeque::is_empty) && self.many.heads.is_empty()
+        self.keys.is_empty()
+            && self.lanes.iter().all(VecDeque::is_empty)
+            && self.many.heads.is_empty()
     }
 }
 
@@ -298,17 +347,17 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
-/// Lanes by the hundred thousand: a heap of the non-empty lanes' first keys finds the
-/// earliest, so a lane's later events wait in it, not in a heap — a push is an append and a
-/// pop one sift of a heap as big as the lanes in use, not as the events pending. Lanes are
-/// lists through one slab of nodes, so an idle lane costs 8 bytes and a busy one allocates
-/// nothing of its own.
+/// Lanes by the hundred thousand: a heap of the non-empty lanes' first keys (the lane in the
+/// key's low bits, where a lane's keys have no slot) finds the earliest, so a lane's later
+/// events wait in it, not in a heap — a push is an append and a pop one sift of a heap as big
+/// as the lanes in use, not as the events pending. Lanes are lists through one slab of
+/// nodes, so an idle lane costs 8 bytes and a busy one allocates nothing of its own.
 struct ManyLanes<E> {
     /// Per lane, its first and last node (`NONE` when empty).
     ends: Vec<(u32, u32)>,
     nodes: Vec<LaneNode<E>>,
     free: Vec<u32>,
-    heads: BinaryHeap<Reverse<(u128, u32)>>,
+    heads: Keys,
 }
 
 struct LaneNode<E> {
@@ -325,7 +374,7 @@ impl<E> Default for ManyLanes<E> {
             ends: Vec::new(),
             nodes: Vec::new(),
             free: Vec::new(),
-            heads: BinaryHeap::new(),
+            heads: Keys::new(),
         }
     }
 }
@@ -354,7 +403,7 @@ impl<E> ManyLanes<E> {
         match self.ends[l] {
             (NONE, _) => {
                 self.ends[l] = (n, n);
-                self.heads.push(Reverse((key, lane)));
+                self.heads.push(key | lane as u128);
             }
             (first, last) => {
                 debug_assert!(self.nodes[last as usize].key < key, "a lane out of order");
@@ -364,12 +413,13 @@ impl<E> ManyLanes<E> {
         }
     }
 
-    fn peek(&self) -> Option<u128> {
-        self.heads.peek().map(|r| r.0.0)
+    /// The earliest key, with its lane in the low bits.
+    fn peek(&mut self) -> Option<u128> {
+        self.heads.peek()
     }
 
-    fn front(&self) -> Option<&E> {
-        let &Reverse((_, lane)) = self.heads.peek()?;
+    fn front(&mut self) -> Option<&E> {
+        let lane = self.heads.peek()? as u32 & ((1 << SLOT_BITS) - 1);
         self.nodes[self.ends[lane as usize].0 as usize]
             .event
             .as_ref()
@@ -377,8 +427,8 @@ impl<E> ManyLanes<E> {
 
     /// Takes the earliest event; there must be one.
     fn pop(&mut self) -> (u128, E) {
-        let mut top = self.heads.peek_mut().expect("a lane holds events");
-        let lane = top.0.1 as usize;
+        let head = self.heads.peek().expect("a lane holds events");
+        let lane = (head as u32 & ((1 << SLOT_BITS) - 1)) as usize;
         let n = self.ends[lane].0;
         let node = &mut self.nodes[n as usize];
         let (key, next) = (node.key, node.next);
@@ -386,10 +436,11 @@ impl<E> ManyLanes<E> {
         self.free.push(n);
         if next == NONE {
             self.ends[lane] = (NONE, NONE);
-            std::collections::binary_heap::PeekMut::pop(top);
+            self.heads.pop();
         } else {
             self.ends[lane].0 = next;
-            top.0.0 = self.nodes[next as usize].key;
+            let next_key = self.nodes[next as usize].key;
+            self.heads.replace_first(next_key | lane as u128);
         }
         (key, event)
     }
@@ -572,6 +623,26 @@ mod tests {
     }
 
     #[test]
+    fn many_lanes_keep_the_order_when_their_heads_outgrow_the_binary_heap() {
+        // More lanes in use than the heads' binary heap holds: the radix heap takes over.
+        let mut q: EventQueue<usize> = EventQueue::new();
+        let mut model = Vec::new();
+        let lanes = TO_RADIX as u64 + 5_000;
+        for round in 0..3u64 {
+            for lane in 0..lanes {
+                let t = 1 + round * 1_000_000 + (lane * 7919) % 999_983;
+                let n = model.len();
+                q.push_in_many(lane as u32, t, n);
+                model.push((t, n));
+            }
+        }
+        assert!(matches!(q.many.heads.form, Form::Radix(_)));
+        model.sort();
+        let got: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(got, model);
+    }
+
+    #[test]
     fn packed_events_keep_their_place_in_the_order() {
         let mut q: EventQueue<usize> = EventQueue::with_lanes(1);
         q.push(5, 1_000);
@@ -614,13 +685,13 @@ mod tests {
             q.push(t, i);
             model.push((t, i));
         }
-        assert!(matches!(q.keys, Keys::Radix(_)));
+        assert!(matches!(q.keys.form, Form::Radix(_)));
         model.sort();
         let mut got = Vec::new();
         while let Some((t, e)) = q.pop() {
             got.push((t, e));
         }
-        assert!(matches!(q.keys, Keys::Heap(_)));
+        assert!(matches!(q.keys.form, Form::Heap(_)));
         assert_eq!(got, model);
     }
 
