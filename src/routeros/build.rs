@@ -377,7 +377,7 @@ impl Model<'_> {
         let props: Props = cmd
             .args
             .iter()
-            .filter_map(|a| Some((a.key.clone()?, a.text.clone())))
+            .filter_map(|a| Some((a.key.as_deref()?.to_string(), a.text.clone())))
             .collect();
         match verb {
             "add" => {
@@ -480,7 +480,10 @@ impl Model<'_> {
             let props = &mut self.items[Collection::Interface as usize][index].props;
             merge(
                 props,
-                vec![(a.key.clone().unwrap_or_default(), a.text.clone())],
+                vec![(
+                    a.key.as_deref().unwrap_or_default().to_string(),
+                    a.text.clone(),
+                )],
             );
         }
         Ok(())
@@ -707,13 +710,18 @@ impl Model<'_> {
             .args
             .iter()
             .filter(|a| a.key.is_some() && a.key.as_deref() != Some("numbers"))
-            .map(|a| (a.key.clone().unwrap_or_default(), a.text.clone()))
+            .map(|a| {
+                (
+                    a.key.as_deref().unwrap_or_default().to_string(),
+                    a.text.clone(),
+                )
+            })
             .collect();
         merge(&mut props, changes);
         let args: Vec<EvalArg> = props
             .iter()
             .map(|(k, v)| EvalArg {
-                key: Some(k.clone()),
+                key: Some(k.clone().into()),
                 text: v.clone(),
                 span: cmd.span,
             })
@@ -748,7 +756,12 @@ impl Model<'_> {
             .args
             .iter()
             .filter(|a| a.key.as_deref() != Some("place-before"))
-            .map(|a| (a.key.clone().unwrap_or_default(), a.text.clone()))
+            .map(|a| {
+                (
+                    a.key.as_deref().unwrap_or_default().to_string(),
+                    a.text.clone(),
+                )
+            })
             .collect();
         let len = self.items[c as usize].len();
         let mut at = len;

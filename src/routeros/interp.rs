@@ -19,7 +19,8 @@ const MAX_DEPTH: u32 = 64;
 /// An argument as a menu receives it: text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalArg {
-    pub key: Option<String>,
+    /// The argument's name: the command tree's own (no copy) unless the tree lacks it.
+    pub key: Option<std::borrow::Cow<'static, str>>,
     pub text: String,
     pub span: Span,
 }
@@ -221,10 +222,13 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         args.iter()
             .map(|a| {
                 Ok(EvalArg {
-                    key: a.key.as_deref().map(str::to_string),
-                    text: match self.eval(&a.value)? {
-                        Value::Str(s) => s,
-                        v => v.to_string(),
+                    key: a.key.clone(),
+                    text: match &a.value {
+                        Expr::Word(w) => Value::word_text(w),
+                        other => match self.eval(other)? {
+                            Value::Str(s) => s,
+                            v => v.to_string(),
+                        },
                     },
                     span: a.span,
                 })

@@ -56,6 +56,29 @@ impl Value {
         Value::Str(w.to_string())
     }
 
+    /// The text a bare word gives a command as an argument: what [`Value::from_word`] reads
+    /// it as, written back — which for most words (names, addresses) is the word itself, so
+    /// those skip the reading and the writing.
+    pub fn word_text(w: &str) -> String {
+        // A word starting with a letter reads as a string or a bool, written as it came.
+        if w.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+            return w.to_string();
+        }
+        match Value::from_word(w) {
+            Value::Str(s) => s,
+            // The address parser takes only the written form (no leading zeros); a prefix
+            // length is written as read unless it had a sign or leading zeros.
+            Value::Ip(_) => w.to_string(),
+            Value::Prefix(..)
+                if w.rsplit_once('/')
+                    .is_some_and(|(_, len)| len == "0" || !len.starts_with(['0', '+'])) =>
+            {
+                w.to_string()
+            }
+            v => v.to_string(),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Nothing => "nothing",
@@ -191,5 +214,25 @@ mod tests {
         ] {
             assert_eq!(Value::from_word(w).to_string(), w);
         }
+    }
+
+    proptest::proptest! {
+        /// A word's argument text is what reading it and writing it back gives.
+        #[test]
+        fn a_words_text_is_its_value_written_back(w in "[0-9a-z./:+*-]{1,16}") {
+            let slow = match Value::from_word(&w) {
+                Value::Str(s) => s,
+                v => v.to_string(),
+            };
+            proptest::prop_assert_eq!(Value::word_text(&w), slow);
+        }
+    }
+
+    #[test]
+    fn words_read_as_other_values_are_written_as_routeros_writes_them() {
+        assert_eq!(Value::word_text("10.0.0.0/024"), "10.0.0.0/24");
+        assert_eq!(Value::word_text("007"), "7");
+        assert_eq!(Value::word_text("customers-7"), "customers-7");
+        assert_eq!(Value::word_text("100.64.0.0/10"), "100.64.0.0/10");
     }
 }
