@@ -324,14 +324,18 @@ impl Table {
         env: &Env,
         obs: &mut O,
     ) -> Verdict {
-        let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
-        let mut depth = 0;
-        let (mut chain, mut pos) = (chain, 0u32);
         let lists = if O::SEES_EVERY_RULE {
             &self.chains
         } else {
             self.lists_for(ctx.in_iface)
         };
+        // Most chains a packet passes are empty (a forward or postrouting with no rules).
+        if lists.get(chain as usize).is_none_or(Vec::is_empty) {
+            return Verdict::Continue;
+        }
+        let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
+        let mut depth = 0;
+        let (mut chain, mut pos) = (chain, 0u32);
         loop {
             let Some(&ri) = lists.get(chain as usize).and_then(|c| c.get(pos as usize)) else {
                 // End of chain: return to the caller, or fall off the built-in chain.
