@@ -610,20 +610,23 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let entries = &self.cfg.address_list_entries;
-        for (l, name) in self.cfg.address_lists.0.iter().enumerate() {
-            let l = l as u16;
-            let first_entry = entries.iter().find(|e| e.list == l);
-            let uses: Vec<u32> = used
-                .iter()
-                .filter(|(ul, _)| *ul == l)
-                .map(|(_, line)| *line)
-                .collect();
-            match (first_entry, uses.first()) {
+        // Per list, its first entry and the first rule using it: one pass over each, as an
+        // export may hold thousands of lists and a hundred thousand entries.
+        let lists = self.cfg.address_lists.len();
+        let mut first_entry = vec![None; lists];
+        for e in self.cfg.address_list_entries.iter().rev() {
+            first_entry[e.list as usize] = Some(e);
+        }
+        let mut first_use = vec![None; lists];
+        for &(l, line) in used.iter().rev() {
+            first_use[l as usize] = Some(line);
+        }
+        for (l, name) in self.cfg.address_lists.iter().enumerate() {
+            match (first_entry[l], first_use[l]) {
                 (Some(e), None) => out.push(finding("address-list-unused", Severity::Warning, e.line, format!(
                     "address list {name} is filled but no rule uses it, so it changes nothing; reference it (src-address-list=) or remove it"
                 ))),
-                (None, Some(&line)) => out.push(finding("address-list-undefined", Severity::Warning, line, format!(
+                (None, Some(line)) => out.push(finding("address-list-undefined", Severity::Warning, line, format!(
                     "address list {name} has no entries, so this rule never matches it; add entries or fix the name"
                 ))),
                 _ => {}

@@ -71,39 +71,58 @@ pub struct NotSimulated {
     pub lines: Vec<u32>,
 }
 
-/// A set of names where index 0 is the built-in one (`no-mark`, `main`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Names(pub Vec<String>);
+/// A set of names where index 0 is the built-in one (`no-mark`, `main`), each found by a hash
+/// lookup: an export may name thousands of address lists, each entry naming one.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    names: Vec<String>,
+    index: rustc_hash::FxHashMap<String, u16>,
+}
+
+impl PartialEq for Names {
+    fn eq(&self, other: &Names) -> bool {
+        self.names == other.names
+    }
+}
 
 impl Names {
     pub fn with_default(name: &str) -> Names {
-        Names(vec![name.to_string()])
+        let mut names = Names::default();
+        names.intern(name);
+        names
     }
 
     pub fn intern(&mut self, name: &str) -> u16 {
         match self.find(name) {
             Some(i) => i,
             None => {
-                self.0.push(name.to_string());
-                (self.0.len() - 1) as u16
+                let i = self.names.len() as u16;
+                self.names.push(name.to_string());
+                self.index.insert(name.to_string(), i);
+                i
             }
         }
     }
 
     pub fn find(&self, name: &str) -> Option<u16> {
-        self.0.iter().position(|n| n == name).map(|i| i as u16)
+        self.index.get(name).copied()
     }
 
     pub fn name(&self, i: u16) -> &str {
-        &self.0[i as usize]
+        &self.names[i as usize]
+    }
+
+    /// The names in the order of their indices.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.names.is_empty()
     }
 }
 
@@ -175,8 +194,8 @@ impl Default for RouterConfig {
             dialect: Dialect::V6,
             interfaces: Vec::new(),
             addresses: Vec::new(),
-            address_lists: Names(Vec::new()),
-            interface_lists: Names(Vec::new()),
+            address_lists: Names::default(),
+            interface_lists: Names::default(),
             address_list_entries: Vec::new(),
             connection_marks: Names::with_default("no-mark"),
             routing_tables: Names::with_default("main"),

@@ -676,7 +676,6 @@ fn build_env(config: &RouterConfig) -> Env {
         address_lists: lists,
         interface_lists: config
             .interface_lists
-            .0
             .iter()
             .map(|l| members(config, l))
             .collect(),

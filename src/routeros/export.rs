@@ -15,7 +15,7 @@ pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
     e.interfaces(&mut out);
     if dialect == Dialect::V7 && cfg.routing_tables.len() > 1 {
         section(&mut out, "/routing table");
-        for name in &cfg.routing_tables.0[1..] {
+        for name in cfg.routing_tables.iter().skip(1) {
             let _ = writeln!(out, "add fib name={}", quote(name));
         }
     }
