@@ -26,6 +26,14 @@ fn syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Packet {
     Packet::tcp(t, 0, TcpFlags::SYN, 0, 0, 0)
 }
 
+/// The far end's SYN-ACK to `p`, as it arrives (`p` as it left the router).
+fn syn_ack(p: &Packet) -> Packet {
+    let mut reply = *p;
+    reply.tuple = p.tuple.reversed();
+    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    reply
+}
+
 fn out_iface(r: &mut Router, now: u64, iface: u8, p: &mut Packet) -> u8 {
     match r.receive(now, iface, p) {
         Verdict::Forward(hop) => hop.iface,
@@ -106,9 +114,7 @@ fn masquerade_uses_the_wan_address_and_replies_reach_the_host() {
             "masquerade keeps a free source port"
         );
         // The server answers the public address; the router un-NATs it to the host.
-        let mut reply = p;
-        reply.tuple = p.tuple.reversed();
-        reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+        let mut reply = syn_ack(&p);
         assert_eq!(out_iface(&mut r, 1, wan, &mut reply), lan);
         assert_eq!((reply.tuple.dst, reply.tuple.dst_port), (host, port));
         assert_eq!(reply.tuple.src, server);
@@ -142,9 +148,7 @@ fn masquerade_moves_clashing_ports_to_free_ones_and_every_reply_finds_its_host()
                 None,
                 "{mapping:?} given twice"
             );
-            let mut reply = p;
-            reply.tuple = p.tuple.reversed();
-            reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+            let mut reply = syn_ack(&p);
             assert_eq!(out_iface(&mut r, 1, wan, &mut reply), lan);
             assert_eq!((reply.tuple.dst, reply.tuple.dst_port), (host, port));
         }
@@ -164,9 +168,7 @@ fn routing_marked_replies_are_sent_back_out_of_the_wan() {
         443,
     );
     let wan = out_iface(&mut r, 0, lan, &mut p);
-    let mut reply = p;
-    reply.tuple = p.tuple.reversed();
-    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    let mut reply = syn_ack(&p);
     // Un-NATed to the host, but routed by the marked table, whose only route is the WAN.
     assert_eq!(out_iface(&mut r, 1, wan, &mut reply), wan);
     assert_eq!(reply.tuple.dst, Ipv4Addr::new(10, 0, 0, 23));
@@ -190,9 +192,7 @@ fn inbound_connections_are_answered_through_the_wan_they_came_in_on() {
         (p.tuple.dst, p.tuple.dst_port),
         (Ipv4Addr::new(10, 0, 0, 5), 80)
     );
-    let mut reply = p;
-    reply.tuple = p.tuple.reversed();
-    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    let mut reply = syn_ack(&p);
     assert_eq!(
         out_iface(&mut r, 1, lan, &mut reply),
         isp2,
@@ -228,9 +228,7 @@ fn fasttracked_packets_skip_mangle_and_follow_main() {
         .unwrap();
     let wan = out_iface(&mut r, 0, lan, &mut first);
     assert_ne!(wan, isp1);
-    let mut reply = first;
-    reply.tuple = first.tuple.reversed();
-    reply.flags = TcpFlags::SYN | TcpFlags::ACK;
+    let mut reply = syn_ack(&first);
     // The reply is the first `established` packet: the filter fast-tracks the connection.
     assert_eq!(out_iface(&mut r, 1, wan, &mut reply), lan);
     let mut data = syn(host, 40000, server, 443);

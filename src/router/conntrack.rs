@@ -221,7 +221,6 @@ impl Conntrack {
             .filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
     }
 
-    /// The live entry this tuple belongs to, and the direction of the packet.
     /// The entry a tuple (either direction) belongs to, expired or not, without touching it.
     pub fn find(&self, tuple: &FiveTuple) -> Option<&Entry> {
         self.index
@@ -231,10 +230,11 @@ impl Conntrack {
 
     /// Starts fetching the index cell a lookup of `tuple` will read first.
     pub fn prefetch(&self, tuple: &FiveTuple) {
-        let i = (hash(tuple) >> 32) as usize & self.index.mask();
-        crate::units::prefetch(&self.index.cells[i]);
+        let (_, home) = self.index.tag_and_home(tuple);
+        crate::units::prefetch(&self.index.cells[home]);
     }
 
+    /// The live entry this tuple belongs to, and the direction of the packet.
     pub fn lookup(&mut self, now: Time, tuple: &FiveTuple) -> Option<(u32, Dir)> {
         let key = self.index.get(&self.slots, tuple)?;
         let id = key >> 1;
@@ -431,10 +431,15 @@ impl Index {
         (cell >> 32) as usize & self.mask()
     }
 
+    /// The hash bits a cell keeps for `tuple`, and the cell its probe starts at.
+    fn tag_and_home(&self, tuple: &FiveTuple) -> (u64, usize) {
+        let tag = hash(tuple) >> 32;
+        (tag, tag as usize & self.mask())
+    }
+
     /// The cell holding `tuple`, if any.
     fn position(&self, slots: &[Option<Entry>], tuple: &FiveTuple) -> Option<usize> {
-        let tag = hash(tuple) >> 32;
-        let mut i = tag as usize & self.mask();
+        let (tag, mut i) = self.tag_and_home(tuple);
         loop {
             let cell = self.cells[i];
             if cell == EMPTY {
@@ -454,7 +459,7 @@ impl Index {
     /// Maps `tuple` to `key`, replacing what it mapped to. The entry `key` names must already
     /// carry `tuple`.
     fn insert(&mut self, slots: &[Option<Entry>], tuple: &FiveTuple, key: u32) {
-        let cell = hash(tuple) >> 32 << 32 | key as u64;
+        let cell = self.tag_and_home(tuple).0 << 32 | key as u64;
         if let Some(i) = self.position(slots, tuple) {
             self.cells[i] = cell;
             return;

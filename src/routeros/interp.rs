@@ -115,19 +115,20 @@ impl<'a, M: Menus> Interpreter<'a, M> {
 
     /// Runs statements at the top level.
     pub fn run(&mut self, stmts: &[Stmt]) -> Result<Value, SourceError> {
-        match self.block(stmts) {
-            Ok(v) | Err(Unwind::Return(v)) => Ok(v),
-            Err(Unwind::Raise(msg, span)) => Err(self.error(span, format!("script error: {msg}"))),
-            Err(Unwind::Fatal(e)) => Err(e),
-        }
+        self.top_level(stmts).map(|(value, _)| value)
     }
 
     /// Runs one top-level command of a script read a command at a time; `Ok(false)` when it
     /// ended the script (`:return`).
     pub fn run_command(&mut self, stmts: &[Stmt]) -> Result<bool, SourceError> {
+        self.top_level(stmts).map(|(_, goes_on)| goes_on)
+    }
+
+    /// Statements at the top level: their value, and whether the script goes on after them.
+    fn top_level(&mut self, stmts: &[Stmt]) -> Result<(Value, bool), SourceError> {
         match self.block(stmts) {
-            Ok(_) => Ok(true),
-            Err(Unwind::Return(_)) => Ok(false),
+            Ok(v) => Ok((v, true)),
+            Err(Unwind::Return(v)) => Ok((v, false)),
             Err(Unwind::Raise(msg, span)) => Err(self.error(span, format!("script error: {msg}"))),
             Err(Unwind::Fatal(e)) => Err(e),
         }
@@ -225,10 +226,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
                     key: a.key.clone(),
                     text: match &a.value {
                         Expr::Word(w) => Value::word_text(w),
-                        other => match self.eval(other)? {
-                            Value::Str(s) => s,
-                            v => v.to_string(),
-                        },
+                        other => self.eval(other)?.into_text(),
                     },
                     span: a.span,
                 })

@@ -107,6 +107,8 @@ struct Arrivals {
     /// the first pair whose running sum passes the slice's start (a guide table — the same
     /// pick as a binary search, in a step or two instead of log₂ of 40,000 cache misses).
     guide: Vec<u32>,
+    /// The width of a slice: the total over the number of pairs.
+    step: f64,
     rng: Pcg64Mcg,
 }
 
@@ -121,6 +123,7 @@ impl Arrivals {
             pairs,
             cumulative,
             guide,
+            step,
             rng,
         }
     }
@@ -128,8 +131,7 @@ impl Arrivals {
     /// The pair whose share of the running sum holds `pick` (0 ≤ pick < total): the first
     /// whose running sum exceeds it.
     fn pair_at(&self, pick: f64) -> usize {
-        let n = self.cumulative.len();
-        let step = *self.cumulative.last().expect("pairs") / n as f64;
+        let (n, step) = (self.cumulative.len(), self.step);
         let mut k = ((pick / step) as usize).min(n - 1);
         // Rounding may put the slice one too far on; the guide's own products decide.
         while k > 0 && k as f64 * step > pick {

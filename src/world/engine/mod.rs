@@ -633,38 +633,32 @@ impl Simulation {
         let Some(wan) = self.wans.iter().position(|w| w.address == pkt.tuple.dst) else {
             return;
         };
-        let (latency, lane) = self.crossing(&pkt, pkt.tuple.src, wan as u8, FROM_SERVER);
-        let at = self.now + latency + self.wans[wan].upstream_latency;
-        self.cross(
-            lane,
-            at,
-            Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt),
-        );
+        let at = self.now + self.wans[wan].upstream_latency;
+        let arrive = Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt);
+        self.cross(&pkt, pkt.tuple.src, wan as u8, FROM_SERVER, at, arrive);
     }
 
-    /// A packet's one-way latency across the internet to or from `server_ip`, and the lane its
-    /// crossings wait in: one per server, WAN and way, since each takes the same time and so
-    /// arrives in the order sent (`None` for packets of no flow: pings, the router's DNS).
-    fn crossing(
-        &self,
+    /// Schedules `event`, the end of `pkt`'s crossing of the internet to or from `server_ip`,
+    /// the server's one-way latency after `at`. Each server, WAN and way has a lane of the
+    /// queue: its crossings take the same time, so they arrive in the order sent. Packets of
+    /// no flow (pings, the router's DNS) take no time and wait in the heap.
+    fn cross(
+        &mut self,
         pkt: &Packet,
         server_ip: Ipv4Addr,
         wan: u8,
         way: u32,
-    ) -> (Time, Option<u32>) {
+        at: Time,
+        event: Event,
+    ) {
         let Some(f) = self.flows.get(pkt.flow as usize).and_then(Option::as_ref) else {
-            return (0, None);
+            return self.schedule(at, event);
         };
         let latency = self.internet.latency(f.server, server_ip);
         let lane = (f.server * self.wans.len() as u32 + wan as u32) * 2 + way;
-        (latency, (latency > 0).then_some(lane))
-    }
-
-    /// Schedules an internet crossing in its lane, or in the heap if it has none.
-    fn cross(&mut self, lane: Option<u32>, at: Time, event: Event) {
-        match lane {
-            Some(lane) => self.queue.push_in_many(lane, at, event),
-            None => self.schedule(at, event),
+        match latency {
+            0 => self.schedule(at, event),
+            _ => self.queue.push_in_many(lane, at + latency, event),
         }
     }
 
@@ -729,8 +723,8 @@ impl Simulation {
             }
             Ok(at) => {
                 let at = at + side.upstream_latency;
-                let (latency, lane) = self.crossing(&pkt, pkt.tuple.dst, wan, TO_SERVER);
-                self.cross(lane, at + latency, Event::Arrive(Node::Server(wan), pkt));
+                let arrive = Event::Arrive(Node::Server(wan), pkt);
+                self.cross(&pkt, pkt.tuple.dst, wan, TO_SERVER, at, arrive);
             }
             Err(LinkDrop::Down) => self.fault(pkt.flow, Cause::Blackholed),
             Err(_) => {}

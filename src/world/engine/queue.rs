@@ -40,6 +40,53 @@ const SEQ_BITS: u32 = 64 - SLOT_BITS - 1;
 const TO_RADIX: usize = 1 << 16;
 const TO_HEAP: usize = 1 << 14;
 
+/// Values in reused places: a place freed is the next one given (so no allocation once the
+/// queue has grown to its busiest).
+struct Slab<T> {
+    places: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Slab<T> {
+    fn with_capacity(n: usize) -> Slab<T> {
+        Slab {
+            places: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
+        }
+    }
+
+    fn insert(&mut self, value: T) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.places[i as usize] = Some(value);
+                i
+            }
+            None => {
+                self.places.push(Some(value));
+                (self.places.len() - 1) as u32
+            }
+        }
+    }
+
+    fn get(&self, i: u32) -> Option<&T> {
+        self.places[i as usize].as_ref()
+    }
+
+    fn get_mut(&mut self, i: u32) -> &mut T {
+        self.places[i as usize].as_mut().expect("a taken place")
+    }
+
+    fn take(&mut self, i: u32) -> T {
+        self.free.push(i);
+        self.places[i as usize].take().expect("a taken place")
+    }
+}
+
+/// A key's low bits: the slot of its event, a packed event, or a lane's number.
+fn low_bits(key: u128) -> u32 {
+    key as u32 & ((1 << SLOT_BITS) - 1)
+}
+
 /// An event that can be made from a number below 2^24 (see [`EventQueue::push_packed`]).
 pub trait Packable {
     fn unpack(value: u32) -> Self;
@@ -54,8 +101,7 @@ pub struct EventQueue<E> {
     many: ManyLanes<E>,
     /// The key of the last event taken (keys never go below it).
     last: u128,
-    slots: Vec<Option<E>>,
-    free: Vec<u32>,
+    slots: Slab<E>,
     seq: u64,
 }
 
@@ -169,8 +215,7 @@ impl<E> EventQueue<E> {
             keys: Keys::new(),
             many: ManyLanes::default(),
             last: 0,
-            slots: Vec::with_capacity(1 << 14),
-            free: Vec::with_capacity(1 << 14),
+            slots: Slab::with_capacity(1 << 14),
             seq: 0,
         }
     }
@@ -182,10 +227,6 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Time, event: E) {
         let slot = self.store(event);
         let key = self.key(time, slot);
-        self.push_key(key);
-    }
-
-    fn push_key(&mut self, key: u128) {
         self.keys.push(key);
     }
 
@@ -198,7 +239,7 @@ impl<E> EventQueue<E> {
             return self.push(time, E::unpack(value));
         }
         let key = self.key(time, 0) | PACKED | value as u128;
-        self.push_key(key);
+        self.keys.push(key);
     }
 
     /// Schedules `event` at `time` in `lane`, whose events come no earlier than the ones
@@ -225,17 +266,9 @@ impl<E> EventQueue<E> {
 
     /// A slot of the slab for an event of the heap.
     fn store(&mut self, event: E) -> u32 {
-        match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = Some(event);
-                s
-            }
-            None => {
-                assert!(self.slots.len() < 1 << SLOT_BITS, "too many pending events");
-                self.slots.push(Some(event));
-                (self.slots.len() - 1) as u32
-            }
-        }
+        let slot = self.slots.insert(event);
+        assert!(slot < 1 << SLOT_BITS, "too many pending events");
+        slot
     }
 
     /// An event's key: its time, then the sequence, then its slot (0 in a lane).
@@ -295,12 +328,12 @@ impl<E> EventQueue<E> {
     /// The earliest event, left in place: a look at what it will touch, to fetch it early.
     pub fn upcoming(&mut self) -> Option<Upcoming<'_, E>> {
         let (key, at) = self.next()?;
-        let low = key as u32 & ((1 << SLOT_BITS) - 1);
+        let low = low_bits(key);
         match at {
             Next::Lane(i) => self.lanes[i].front().map(|(_, e)| Upcoming::Event(e)),
             Next::Many => self.many.front().map(Upcoming::Event),
             Next::Keys if key & PACKED != 0 => Some(Upcoming::Packed(low)),
-            Next::Keys => self.slots[low as usize].as_ref().map(Upcoming::Event),
+            Next::Keys => self.slots.get(low).map(Upcoming::Event),
         }
     }
 
@@ -324,13 +357,9 @@ impl<E> EventQueue<E> {
         self.last = key;
         let time = (key >> 64) as Time;
         if key & PACKED != 0 {
-            return (time, E::unpack(key as u32 & ((1 << SLOT_BITS) - 1)));
+            return (time, E::unpack(low_bits(key)));
         }
-        let slot = (key as u32) & ((1 << SLOT_BITS) - 1);
-        self.free.push(slot);
-        let event = self.slots[slot as usize]
-            .take()
-            .expect("queued slot holds an event");
+        let event = self.slots.take(low_bits(key));
         (time, event)
     }
 
@@ -355,14 +384,13 @@ impl<E> Default for EventQueue<E> {
 struct ManyLanes<E> {
     /// Per lane, its first and last node (`NONE` when empty).
     ends: Vec<(u32, u32)>,
-    nodes: Vec<LaneNode<E>>,
-    free: Vec<u32>,
+    nodes: Slab<LaneNode<E>>,
     heads: Keys,
 }
 
 struct LaneNode<E> {
     key: u128,
-    event: Option<E>,
+    event: E,
     next: u32,
 }
 
@@ -372,8 +400,7 @@ impl<E> Default for ManyLanes<E> {
     fn default() -> Self {
         ManyLanes {
             ends: Vec::new(),
-            nodes: Vec::new(),
-            free: Vec::new(),
+            nodes: Slab::with_capacity(0),
             heads: Keys::new(),
         }
     }
@@ -385,29 +412,20 @@ impl<E> ManyLanes<E> {
         if l >= self.ends.len() {
             self.ends.resize(l + 1, (NONE, NONE));
         }
-        let node = LaneNode {
+        let n = self.nodes.insert(LaneNode {
             key,
-            event: Some(event),
+            event,
             next: NONE,
-        };
-        let n = match self.free.pop() {
-            Some(n) => {
-                self.nodes[n as usize] = node;
-                n
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
+        });
         match self.ends[l] {
             (NONE, _) => {
                 self.ends[l] = (n, n);
                 self.heads.push(key | lane as u128);
             }
             (first, last) => {
-                debug_assert!(self.nodes[last as usize].key < key, "a lane out of order");
-                self.nodes[last as usize].next = n;
+                let last = self.nodes.get_mut(last);
+                debug_assert!(last.key < key, "a lane out of order");
+                last.next = n;
                 self.ends[l] = (first, n);
             }
         }
@@ -419,27 +437,22 @@ impl<E> ManyLanes<E> {
     }
 
     fn front(&mut self) -> Option<&E> {
-        let lane = self.heads.peek()? as u32 & ((1 << SLOT_BITS) - 1);
-        self.nodes[self.ends[lane as usize].0 as usize]
-            .event
-            .as_ref()
+        let lane = low_bits(self.heads.peek()?);
+        let first = self.ends[lane as usize].0;
+        self.nodes.get(first).map(|node| &node.event)
     }
 
     /// Takes the earliest event; there must be one.
     fn pop(&mut self) -> (u128, E) {
         let head = self.heads.peek().expect("a lane holds events");
-        let lane = (head as u32 & ((1 << SLOT_BITS) - 1)) as usize;
-        let n = self.ends[lane].0;
-        let node = &mut self.nodes[n as usize];
-        let (key, next) = (node.key, node.next);
-        let event = node.event.take().expect("a queued node holds its event");
-        self.free.push(n);
+        let lane = low_bits(head) as usize;
+        let LaneNode { key, event, next } = self.nodes.take(self.ends[lane].0);
         if next == NONE {
             self.ends[lane] = (NONE, NONE);
             self.heads.pop();
         } else {
             self.ends[lane].0 = next;
-            let next_key = self.nodes[next as usize].key;
+            let next_key = self.nodes.get(next).expect("a lane's next node").key;
             self.heads.replace_first(next_key | lane as u128);
         }
         (key, event)
