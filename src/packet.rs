@@ -1,7 +1,7 @@
 //! The packet as the router sees it: an IPv4 5-tuple, TCP flags and sequence numbers, a length on
 //! the wire — and, out of the router's sight, the id of the simulated connection it belongs to.
 //!
-//! A packet is a small `Copy` value (40 bytes) so that queues and events move it without
+//! A packet is a small `Copy` value (48 bytes) so that queues and events move it without
 //! allocating; the router rewrites its addresses in place when it applies NAT.
 
 use std::fmt;
@@ -97,6 +97,11 @@ impl std::ops::BitOr for TcpFlags {
 
 /// Bytes of IP and TCP header (with timestamps) on every TCP segment.
 pub const TCP_HEADER: u32 = 52;
+/// Bytes a SACK option with one block adds (two NOPs, kind, length, two edges).
+pub const SACK_OPTION: u32 = 12;
+/// TCP's window scale: the window field counts units of 2^7 bytes (what Linux offers with
+/// its 6 MiB receive buffer).
+pub const WINDOW_SCALE: u32 = 7;
 /// Bytes of IP and UDP header.
 pub const UDP_HEADER: u32 = 28;
 
@@ -110,6 +115,10 @@ pub struct Packet {
     pub seq: u32,
     /// Cumulative acknowledgement (TCP).
     pub ack: u32,
+    /// Receive window (TCP), in units of 2^[`WINDOW_SCALE`] bytes.
+    pub window: u16,
+    /// One SACK block, `[start, end)` of data held above a hole (TCP); `(0, 0)`: none.
+    pub sack: (u32, u32),
     /// Payload bytes.
     pub payload: u32,
     /// The simulated connection this packet belongs to. Bookkeeping of the simulator; no part
@@ -128,6 +137,8 @@ impl Packet {
             },
             seq: 0,
             ack: 0,
+            window: u16::MAX,
+            sack: (0, 0),
             payload: 0,
             flow,
         }
@@ -148,9 +159,31 @@ impl Packet {
             len: TCP_HEADER + payload,
             seq,
             ack,
+            window: u16::MAX,
+            sack: (0, 0),
             payload,
             flow,
         }
+    }
+
+    /// Adds the receive window and a SACK block to a TCP segment.
+    pub fn with_window(mut self, window: u32, sack: Option<(u32, u32)>) -> Packet {
+        self.window = (window >> WINDOW_SCALE).min(u16::MAX as u32) as u16;
+        if let Some(block) = sack {
+            self.sack = block;
+            self.len += SACK_OPTION;
+        }
+        self
+    }
+
+    /// The receive window in bytes.
+    pub fn window_bytes(&self) -> u32 {
+        (self.window as u32) << WINDOW_SCALE
+    }
+
+    /// The SACK block, if the segment carries one.
+    pub fn sack_block(&self) -> Option<(u32, u32)> {
+        (self.sack != (0, 0)).then_some(self.sack)
     }
 
     /// The simulated connection of packets that belong to none (the router's own probes).
@@ -193,6 +226,8 @@ impl Packet {
             len: UDP_HEADER + payload,
             seq,
             ack: 0,
+            window: 0,
+            sack: (0, 0),
             payload,
             flow,
         }
@@ -210,8 +245,8 @@ impl Packet {
     /// The simulator numbers each direction's bytes from 0 and treats the SYN as taking none;
     /// on the wire both ends start at sequence 0 (a valid initial sequence number), the SYN
     /// takes one, so data and acknowledgements are one higher. TCP headers carry 12 bytes of
-    /// options, as [`TCP_HEADER`] counts: MSS and window scale on SYNs, timestamps (`ts_ms`)
-    /// on the rest.
+    /// options, as [`TCP_HEADER`] counts: MSS, window scale and SACK-permitted on SYNs,
+    /// timestamps (`ts_ms`) on the rest — and a SACK block after them when there is one.
     pub fn emit(&self, buf: &mut [u8], ts_ms: u32) -> usize {
         let len = self.len as usize;
         let buf = &mut buf[..len];
@@ -271,16 +306,24 @@ impl Packet {
         h[2..4].copy_from_slice(&t.dst_port.to_be_bytes());
         h[4..8].copy_from_slice(&seq.to_be_bytes());
         h[8..12].copy_from_slice(&ack.to_be_bytes());
-        h[12] = (((TCP_HEADER as usize - IPV4_HEADER) / 4) << 4) as u8;
+        let sack = self.sack_block().filter(|_| !syn);
+        let options_len = 12 + if sack.is_some() { SACK_OPTION } else { 0 } as usize;
+        h[12] = (((20 + options_len) / 4) << 4) as u8;
         h[13] = self.flags.0;
-        // Window scale 7: 65535 advertises 8 MiB, more than any simulated window.
-        h[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
-        let options = &mut h[20..32];
+        // A SYN's window is never scaled (RFC 7323); it offers the scale and SACK instead.
+        let window = if syn { u16::MAX } else { self.window };
+        h[14..16].copy_from_slice(&window.to_be_bytes());
+        let options = &mut h[20..20 + options_len];
         if syn {
-            options.copy_from_slice(&[2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 1, 1]);
-        } else {
-            options[..4].copy_from_slice(&[1, 1, 8, 10]);
-            options[4..8].copy_from_slice(&ts_ms.to_be_bytes());
+            options.copy_from_slice(&[2, 4, 0x05, 0xb4, 1, 3, 3, WINDOW_SCALE as u8, 4, 2, 1, 1]);
+            return;
+        }
+        options[..4].copy_from_slice(&[1, 1, 8, 10]);
+        options[4..8].copy_from_slice(&ts_ms.to_be_bytes());
+        if let Some((start, end)) = sack {
+            options[12..16].copy_from_slice(&[1, 1, 5, 10]);
+            options[16..20].copy_from_slice(&start.wrapping_add(1).to_be_bytes());
+            options[20..24].copy_from_slice(&end.wrapping_add(1).to_be_bytes());
         }
     }
 }
@@ -330,6 +373,8 @@ mod tests {
         for pkt in [
             Packet::tcp(tuple(Protocol::Tcp), 0, TcpFlags::SYN, 0, 0, 0),
             Packet::tcp(tuple(Protocol::Tcp), 0, TcpFlags::ACK, 1448, 300, 1448),
+            Packet::tcp(tuple(Protocol::Tcp), 0, TcpFlags::ACK, 0, 300, 0)
+                .with_window(1 << 20, Some((2896, 4344))),
             Packet::udp(tuple(Protocol::Udp), 0, 1, 61),
             Packet::new(tuple(Protocol::Icmp), 0),
         ] {

@@ -13,6 +13,7 @@ use crate::router::config::RouterConfig;
 use crate::router::firewall::{AddrRange, IfaceId};
 use crate::units::{Bandwidth, Duration, Size, Time};
 use crate::world::engine::TapPoint;
+pub use crate::world::tcp::Congestion;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -272,6 +273,10 @@ pub struct App {
     #[serde(default)]
     pub servers: Option<Vec<Ipv4Addr>>,
     pub kind: AppKind,
+    /// Congestion control of its TCP connections' ends: `Cubic` (Linux's default) or
+    /// `NewReno`.
+    #[serde(default)]
+    pub congestion: Congestion,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -45,9 +45,10 @@ fn steady_state_allocates_per_connection_not_per_packet() {
     let conns = sim.metrics.connections_total - conns;
     println!("{allocs} allocations, {packets} packets, {conns} connections");
     assert!(packets > 100_000, "{packets} packets");
-    // A TCP connection boxes its state once; the rest is occasional growth of tables.
+    // A TCP connection boxes its state once and makes room for each direction's scoreboard
+    // (again as a large window grows); the rest is occasional growth of tables.
     assert!(
-        allocs <= 2 * conns + packets / 1000,
+        allocs <= 4 * conns + packets / 1000,
         "{allocs} allocations for {packets} packets and {conns} connections"
     );
 }

@@ -97,7 +97,14 @@ fn a_dead_gateway_is_detected_within_check_gateways_bounds_and_traffic_moves() {
 
 #[test]
 fn a_link_down_is_acted_on_at_once_and_flushes_its_connections() {
-    let loaded = failover_world()
+    let mut world = failover_world();
+    // Large downloads, so that some are under way on ISP1 when its link goes down.
+    world.scenario().apps[1].kind = pccsim::scenario::AppKind::Tcp {
+        port: 443,
+        request: pccsim::scenario::SizeDist::Fixed(pccsim::units::Size(800)),
+        response: pccsim::scenario::SizeDist::Fixed(pccsim::units::Size(100_000_000)),
+    };
+    let loaded = world
         .at("300s", "isp1", What::LinkDown)
         .and_then(|w| w.at("400s", "ISP1", What::LinkUp))
         .and_then(WorldBuilder::build)

@@ -11,7 +11,7 @@
 use crate::packet::{FiveTuple, Packet, TcpFlags};
 use crate::units::{SEC, Time};
 use crate::world::quality::Reception;
-use crate::world::tcp::{AckNow, INITIAL_RTO, Receiver, Segment, Sender};
+use crate::world::tcp::{Ack, AckNow, INITIAL_RTO, Receiver, Segment, Sender};
 use crate::world::workload::{Connection, ConnectionKind};
 use std::net::Ipv4Addr;
 
@@ -112,7 +112,8 @@ pub enum Side {
     Server,
 }
 
-pub type Outbox = Vec<(Side, Packet)>;
+/// Packets a flow sends: from which end, and when each leaves (now, or later when paced).
+pub type Outbox = Vec<(Side, Packet, Time)>;
 
 #[derive(Clone, Debug)]
 pub struct Flow {
@@ -197,13 +198,18 @@ const MAX_DATAGRAM: u32 = 1472;
 impl Flow {
     pub fn new(id: u32, host: u32, tuple: FiveTuple, conn: &Connection, now: Time) -> Flow {
         let transport = match conn.kind {
-            ConnectionKind::Tcp { request, response } => Transport::Tcp(Box::new(TcpConn {
+            ConnectionKind::Tcp {
+                request,
+                response,
+                congestion,
+            } => Transport::Tcp(Box::new(TcpConn {
                 syn_tries: 0,
                 syn_deadline: None,
                 established: false,
-                request: Sender::new(request),
+                request: Sender::new(request, congestion, false),
                 request_rx: Receiver::default(),
-                response: Sender::new(response),
+                // Servers pace what they send, as Linux's `fq` qdisc does.
+                response: Sender::new(response, congestion, true),
                 response_rx: Receiver::default(),
                 response_started: false,
             })),
@@ -250,6 +256,16 @@ impl Flow {
         }
     }
 
+    /// The flow of a client on the internet reaching a server on the LAN (a port forward).
+    /// That server's segments are not paced: they leave on the LAN cable as sent.
+    pub fn into_inbound(mut self) -> Flow {
+        self.inbound = true;
+        if let Transport::Tcp(c) = &mut self.transport {
+            c.response.unpace();
+        }
+        self
+    }
+
     /// An RTT one of the connection's TCP senders measured since the last call.
     pub fn take_rtt_sample(&mut self) -> Option<Time> {
         match &mut self.transport {
@@ -268,7 +284,7 @@ impl Flow {
             Transport::Tcp(c) => {
                 c.syn_tries = 0;
                 c.syn_deadline = Some(now + INITIAL_RTO);
-                out.push((Side::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
+                out.push((Side::Host, syn(tuple, id), now));
             }
             Transport::UdpExchange {
                 request,
@@ -278,7 +294,7 @@ impl Flow {
             } => {
                 *tries = 1;
                 *deadline = now + SEC;
-                out.push((Side::Host, Packet::udp(tuple, id, 0, *request)));
+                out.push((Side::Host, Packet::udp(tuple, id, 0, *request), now));
             }
             Transport::UdpStream { .. } => self.stream_tick(now, out),
         }
@@ -290,10 +306,16 @@ impl Flow {
             return None;
         }
         match &self.transport {
-            Transport::Tcp(c) => [c.syn_deadline, c.request.deadline, c.response.deadline]
-                .into_iter()
-                .flatten()
-                .min(),
+            Transport::Tcp(c) => [
+                c.syn_deadline,
+                c.request.deadline(),
+                c.response.deadline(),
+                c.request_rx.ack_due,
+                c.response_rx.ack_due,
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             Transport::UdpExchange { deadline, .. } => Some(*deadline),
             Transport::UdpStream { interval, sent, .. } => {
                 Some(self.started + *sent as Time * *interval)
@@ -310,30 +332,7 @@ impl Flow {
         let peer = (self.peer, self.local);
         let mut give_up = false;
         match &mut self.transport {
-            Transport::Tcp(c) => {
-                if c.syn_deadline.is_some_and(|d| d <= now) {
-                    if c.syn_tries >= SYN_RETRIES {
-                        give_up = true;
-                    } else {
-                        c.syn_tries += 1;
-                        c.syn_deadline = Some(now + (INITIAL_RTO << c.syn_tries));
-                        out.push((Side::Host, Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)));
-                    }
-                }
-                if c.request.deadline.is_some_and(|d| d <= now) {
-                    let ack = c.response_rx.nxt;
-                    give_up |= !c.request.on_timeout(now, &mut |s| {
-                        out.push((Side::Host, data(tuple, id, s, ack)));
-                    });
-                }
-                if c.response.deadline.is_some_and(|d| d <= now) {
-                    let ack = c.request_rx.nxt;
-                    let back = server_tuple(tuple, peer);
-                    give_up |= !c.response.on_timeout(now, &mut |s| {
-                        out.push((Side::Server, data(back, id, s, ack)));
-                    });
-                }
-            }
+            Transport::Tcp(c) => give_up = !tcp_timers(c, now, tuple, peer, id, out),
             Transport::UdpExchange {
                 request,
                 tries,
@@ -346,7 +345,8 @@ impl Flow {
                     } else {
                         *tries += 1;
                         *deadline = now + 2 * SEC;
-                        out.push((Side::Host, Packet::udp(tuple, id, *tries as u32, *request)));
+                        let retry = Packet::udp(tuple, id, *tries as u32, *request);
+                        out.push((Side::Host, retry, now));
                     }
                 }
             }
@@ -396,12 +396,10 @@ impl Flow {
         }
         *sent += 1;
         let payload = *packet as u32;
-        out.push((Side::Host, Packet::udp(tuple, id, *sent, payload)));
+        out.push((Side::Host, Packet::udp(tuple, id, *sent, payload), now));
         if peer.0.is_some() {
-            out.push((
-                Side::Server,
-                Packet::udp(server_tuple(tuple, peer), id, *sent, payload),
-            ));
+            let back = Packet::udp(server_tuple(tuple, peer), id, *sent, payload);
+            out.push((Side::Server, back, now));
         }
     }
 
@@ -431,7 +429,7 @@ impl Flow {
         match &mut self.transport {
             Transport::Tcp(c) => server_tcp(c, now, back, id, pkt, out),
             Transport::UdpExchange { response, .. } => {
-                out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response)));
+                out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response), now));
             }
             Transport::UdpStream { interval, rx, .. } => {
                 if let Some(rx) = rx {
@@ -509,18 +507,84 @@ fn server_tuple(
 /// An address and port.
 type Endpoint = (Ipv4Addr, u16);
 
-fn data(tuple: FiveTuple, id: u32, s: Segment, ack: u32) -> Packet {
+fn syn(tuple: FiveTuple, id: u32) -> Packet {
+    Packet::tcp(tuple, id, TcpFlags::SYN, 0, 0, 0)
+}
+
+fn data(tuple: FiveTuple, id: u32, s: Segment, ack: Ack) -> Packet {
     let flags = if s.push {
         TcpFlags::ACK | TcpFlags::PSH
     } else {
         TcpFlags::ACK
     };
-    Packet::tcp(tuple, id, flags, s.seq, ack, s.len)
+    Packet::tcp(tuple, id, flags, s.seq, ack.ack, s.len).with_window(ack.window, ack.sack)
 }
 
 /// A segment without data: its sequence number is the sender's next byte, as on the wire.
-fn ack_only(tuple: FiveTuple, id: u32, seq: u32, ack: u32, extra: TcpFlags) -> Packet {
-    Packet::tcp(tuple, id, TcpFlags::ACK | extra, seq, ack, 0)
+fn ack_only(tuple: FiveTuple, id: u32, seq: u32, ack: Ack, extra: TcpFlags) -> Packet {
+    Packet::tcp(tuple, id, TcpFlags::ACK | extra, seq, ack.ack, 0).with_window(ack.window, ack.sack)
+}
+
+/// What a segment tells its receiver's peer about the other direction.
+fn ack_of(pkt: &Packet) -> Ack {
+    Ack {
+        ack: pkt.ack,
+        window: pkt.window_bytes(),
+        sack: pkt.sack_block(),
+    }
+}
+
+/// Runs a connection's due timers: the SYN's, both senders', both delayed ACKs. Returns
+/// false when the connection is given up.
+fn tcp_timers(
+    c: &mut TcpConn,
+    now: Time,
+    tuple: FiveTuple,
+    peer: (Option<Endpoint>, Option<Endpoint>),
+    id: u32,
+    out: &mut Outbox,
+) -> bool {
+    let back = server_tuple(tuple, peer);
+    let mut alive = true;
+    if c.syn_deadline.is_some_and(|d| d <= now) {
+        if c.syn_tries >= SYN_RETRIES {
+            return false;
+        }
+        c.syn_tries += 1;
+        c.syn_deadline = Some(now + (INITIAL_RTO << c.syn_tries));
+        out.push((Side::Host, syn(tuple, id), now));
+    }
+    if c.request.deadline().is_some_and(|d| d <= now) {
+        let rx = &mut c.response_rx;
+        alive &= c.request.on_timer(now, &mut |s| {
+            out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at));
+        });
+    }
+    if c.response.deadline().is_some_and(|d| d <= now) {
+        let rx = &mut c.request_rx;
+        alive &= c.response.on_timer(now, &mut |s| {
+            out.push((Side::Server, data(back, id, s, rx.ack()), s.at));
+        });
+    }
+    if c.request_rx.ack_due.is_some_and(|d| d <= now) {
+        let ack = c.request_rx.ack();
+        let none = TcpFlags::default();
+        out.push((
+            Side::Server,
+            ack_only(back, id, c.response.nxt, ack, none),
+            now,
+        ));
+    }
+    if c.response_rx.ack_due.is_some_and(|d| d <= now) {
+        let ack = c.response_rx.ack();
+        let none = TcpFlags::default();
+        out.push((
+            Side::Host,
+            ack_only(tuple, id, c.request.nxt, ack, none),
+            now,
+        ));
+    }
+    alive
 }
 
 fn server_tcp(
@@ -533,51 +597,40 @@ fn server_tcp(
 ) {
     let f = pkt.flags;
     if f.has(TcpFlags::SYN) {
-        out.push((
-            Side::Server,
-            Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0),
-        ));
+        let syn_ack = Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0);
+        out.push((Side::Server, syn_ack, now));
         return;
     }
     if f.has(TcpFlags::FIN) {
-        out.push((
-            Side::Server,
-            // The client's FIN takes a sequence number.
-            ack_only(
-                back,
-                id,
-                c.response.nxt,
-                c.request_rx.nxt + 1,
-                TcpFlags::FIN,
-            ),
-        ));
+        // The client's FIN takes a sequence number.
+        let mut ack = c.request_rx.ack();
+        ack.ack += 1;
+        let fin = ack_only(back, id, c.response.nxt, ack, TcpFlags::FIN);
+        out.push((Side::Server, fin, now));
         return;
     }
     let mut ack_now = false;
     if pkt.payload > 0 {
-        ack_now = c
-            .request_rx
-            .on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH))
-            == AckNow::Yes;
+        let push = f.has(TcpFlags::PSH);
+        ack_now = c.request_rx.on_segment(now, pkt.seq, pkt.payload, push) == AckNow::Yes;
     }
-    let ack = c.request_rx.nxt;
+    let request_complete = c.request_rx.nxt >= c.request.total;
+    let rx = &mut c.request_rx;
     let mut sent_data = false;
     let mut send = |s: Segment| {
         sent_data = true;
-        out.push((Side::Server, data(back, id, s, ack)));
+        out.push((Side::Server, data(back, id, s, rx.ack()), s.at));
     };
-    if !c.response_started && c.request_rx.nxt >= c.request.total {
+    if !c.response_started && request_complete {
         c.response_started = true;
         c.response.transmit(now, &mut send);
     } else if c.response_started && f.has(TcpFlags::ACK) {
-        c.response.on_ack(now, pkt.ack, &mut send);
+        c.response.on_ack(now, ack_of(pkt), &mut send);
     }
     if ack_now && !sent_data {
-        let seq = c.response.nxt;
-        out.push((
-            Side::Server,
-            ack_only(back, id, seq, ack, TcpFlags::default()),
-        ));
+        let ack = c.request_rx.ack();
+        let pure = ack_only(back, id, c.response.nxt, ack, TcpFlags::default());
+        out.push((Side::Server, pure, now));
     }
 }
 
@@ -592,61 +645,50 @@ fn client_tcp(
 ) -> bool {
     let f = pkt.flags;
     if f.has(TcpFlags::SYN) {
-        let ack = c.response_rx.nxt;
         if !c.established {
             c.established = true;
             c.syn_deadline = None;
+            let rx = &mut c.response_rx;
             c.request.transmit(now, &mut |s| {
-                out.push((Side::Host, data(tuple, id, s, ack)))
+                out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at))
             });
         } else {
-            let seq = c.request.nxt;
-            out.push((
-                Side::Host,
-                ack_only(tuple, id, seq, ack, TcpFlags::default()),
-            ));
+            let ack = c.response_rx.ack();
+            let again = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::default());
+            out.push((Side::Host, again, now));
         }
         return false;
     }
     if f.has(TcpFlags::FIN) {
-        out.push((
-            Side::Host,
-            // Both FINs take a sequence number.
-            ack_only(
-                tuple,
-                id,
-                c.request.nxt + 1,
-                c.response_rx.nxt + 1,
-                TcpFlags::default(),
-            ),
-        ));
+        // Both FINs take a sequence number.
+        let mut ack = c.response_rx.ack();
+        ack.ack += 1;
+        let last = ack_only(tuple, id, c.request.nxt + 1, ack, TcpFlags::default());
+        out.push((Side::Host, last, now));
         return false;
     }
     let mut ack_now = false;
     if pkt.payload > 0 {
-        ack_now = c
-            .response_rx
-            .on_segment(pkt.seq, pkt.payload, f.has(TcpFlags::PSH))
-            == AckNow::Yes;
+        let push = f.has(TcpFlags::PSH);
+        ack_now = c.response_rx.on_segment(now, pkt.seq, pkt.payload, push) == AckNow::Yes;
     }
-    let ack = c.response_rx.nxt;
     if f.has(TcpFlags::ACK) && !c.request.done() {
-        c.request.on_ack(now, pkt.ack, &mut |s| {
-            out.push((Side::Host, data(tuple, id, s, ack)))
+        let rx = &mut c.response_rx;
+        c.request.on_ack(now, ack_of(pkt), &mut |s| {
+            out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at))
         });
     }
     if c.response_rx.nxt >= c.response.total {
         // Everything arrived: acknowledge and close.
-        let seq = c.request.nxt;
-        out.push((Side::Host, ack_only(tuple, id, seq, ack, TcpFlags::FIN)));
+        let ack = c.response_rx.ack();
+        let fin = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::FIN);
+        out.push((Side::Host, fin, now));
         return true;
     }
     if ack_now {
-        let seq = c.request.nxt;
-        out.push((
-            Side::Host,
-            ack_only(tuple, id, seq, ack, TcpFlags::default()),
-        ));
+        let ack = c.response_rx.ack();
+        let pure = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::default());
+        out.push((Side::Host, pure, now));
     }
     false
 }

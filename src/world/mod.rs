@@ -4,6 +4,7 @@
 //! they form ([`topology`]), the traffic ([`workload`], run as application [`session`]s), and the [`engine`] that
 //! advances it all in simulated time. [`builder`] makes a world from a scenario file or in code.
 
+pub mod bottleneck;
 pub mod builder;
 pub mod engine;
 pub mod flow;

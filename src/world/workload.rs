@@ -15,7 +15,7 @@
 //! Every host draws from its own seeded random stream.
 
 use crate::router::firewall::AddrRange;
-use crate::scenario::{AppKind, Scenario, SizeDist};
+use crate::scenario::{AppKind, Congestion, Scenario, SizeDist};
 use crate::units::{SEC, Time};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal, Pareto, Zipf};
@@ -44,6 +44,8 @@ pub enum ConnectionKind {
     Tcp {
         request: u32,
         response: u32,
+        /// Both ends' congestion control.
+        congestion: Congestion,
     },
     UdpExchange {
         request: u32,
@@ -94,6 +96,7 @@ struct AppPlan {
     /// Indices of fixed servers, or the popularity distribution over the population.
     fixed: Vec<u32>,
     popular: Option<Zipf<f64>>,
+    congestion: Congestion,
 }
 
 /// Session starts of the whole LAN. The hosts' Poisson processes superpose into one Poisson
@@ -217,6 +220,7 @@ impl Workload {
                 hosts: app.hosts.as_deref().and_then(|h| AddrRange::parse(h).ok()),
                 fixed,
                 popular,
+                congestion: app.congestion,
             });
         }
         let first_host: u32 = scenario.lan.first_host.into();
@@ -321,6 +325,7 @@ impl Workload {
             kind: ConnectionKind::Tcp {
                 request: sample_size(&plan.request, rng),
                 response: sample_size(&plan.response, rng),
+                congestion: Congestion::default(),
             },
         };
         InboundConnection { conn, wan }
@@ -429,6 +434,7 @@ impl Workload {
                 ConnectionKind::Tcp {
                     request: sample_size(request, rng),
                     response: sample_size(response, rng),
+                    congestion: plan.congestion,
                 },
             ),
             AppKind::Video { port, chunk, .. } => (
@@ -436,6 +442,7 @@ impl Workload {
                 ConnectionKind::Tcp {
                     request: VIDEO_REQUEST,
                     response: sample_size(chunk, rng),
+                    congestion: plan.congestion,
                 },
             ),
             AppKind::UdpExchange {

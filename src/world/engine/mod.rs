@@ -421,8 +421,7 @@ impl Simulation {
             dst_port: c.conn.dst_port,
             protocol: Protocol::Tcp,
         };
-        let mut flow = Flow::new(id, 0, tuple, &c.conn, self.now);
-        flow.inbound = true;
+        let mut flow = Flow::new(id, 0, tuple, &c.conn, self.now).into_inbound();
         self.metrics.connections_total += 1;
         self.metrics.apps[app as usize].connections += 1;
         flow.open(self.now, &mut self.outbox);
@@ -539,11 +538,11 @@ impl Simulation {
     fn after_flow_step(&mut self, id: u32) {
         let mut outbox = std::mem::take(&mut self.outbox);
         let inbound = self.flows[id as usize].as_ref().is_some_and(|f| f.inbound);
-        for (from, pkt) in outbox.drain(..) {
+        for (from, pkt, at) in outbox.drain(..) {
             // A port forward's client is on the internet and its server on the LAN.
             match (from == Side::Host) != inbound {
                 true => self.send_from_host(pkt),
-                false => self.send_from_server(pkt),
+                false => self.send_from_server(pkt, at),
             }
         }
         self.outbox = outbox;
@@ -628,13 +627,22 @@ impl Simulation {
         }
     }
 
-    fn send_from_server(&mut self, pkt: Packet) {
+    /// A server's packet leaves at `departs` (later than now when paced).
+    fn send_from_server(&mut self, pkt: Packet, departs: Time) {
         // The internet delivers to whichever ISP owns the destination address.
         let Some(wan) = self.wans.iter().position(|w| w.address == pkt.tuple.dst) else {
             return;
         };
-        let at = self.now + self.wans[wan].upstream_latency;
         let arrive = Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt);
+        let upstream = self.wans[wan].upstream_latency;
+        if departs > self.now {
+            // Paced: it may leave after packets its server sends later, so not in a lane.
+            let latency = self.flows[pkt.flow as usize]
+                .as_ref()
+                .map_or(0, |f| self.internet.latency(f.server, pkt.tuple.src));
+            return self.schedule(departs + upstream + latency, arrive);
+        }
+        let at = self.now + upstream;
         self.cross(&pkt, pkt.tuple.src, wan as u8, FROM_SERVER, at, arrive);
     }
 
