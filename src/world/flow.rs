@@ -306,16 +306,17 @@ impl Flow {
             return None;
         }
         match &self.transport {
-            Transport::Tcp(c) => [
-                c.syn_deadline,
-                c.request.deadline(),
-                c.response.deadline(),
-                c.request_rx.ack_due,
-                c.response_rx.ack_due,
-            ]
-            .into_iter()
-            .flatten()
-            .min(),
+            Transport::Tcp(c) => {
+                let deadlines = [
+                    c.syn_deadline,
+                    c.request.deadline(),
+                    c.response.deadline(),
+                    c.request_rx.ack_due,
+                    c.response_rx.ack_due,
+                ];
+                let earliest = deadlines.iter().map(|d| d.unwrap_or(Time::MAX)).min();
+                earliest.filter(|&t| t < Time::MAX)
+            }
             Transport::UdpExchange { deadline, .. } => Some(*deadline),
             Transport::UdpStream { interval, sent, .. } => {
                 Some(self.started + *sent as Time * *interval)

@@ -86,7 +86,20 @@ struct Sent {
     at: Time,
     /// Its place in the order of transmissions (segments sent at one instant still have one).
     order: u32,
+    /// Neighbours (segment numbers) in the list of suspects, in order of transmission.
+    prev: u32,
+    next: u32,
     state: u8,
+}
+
+/// No segment: the end of the list of suspects.
+const NONE: u32 = u32::MAX;
+
+impl Sent {
+    /// In flight and neither SACKed nor known lost: RACK may yet find it lost.
+    fn suspect(&self) -> bool {
+        self.state & SACKED == 0 && self.state & (LOST | RETRANS) != LOST
+    }
 }
 
 /// Where the sender stands with losses.
@@ -136,6 +149,8 @@ pub struct Sender {
     retrans: u32,
     /// The highest SACKed byte.
     fack: u32,
+    /// The SACK block of the last ACK that had one.
+    last_block: (u32, u32),
     /// No lost segment waiting to be resent lies below this.
     resend_from: u32,
     recovery: Recovery,
@@ -153,6 +168,10 @@ pub struct Sender {
     reorder_at: Option<Time>,
     /// Transmissions so far (the next one's `order`).
     sent_count: u32,
+    /// The segments RACK looks at (suspects), oldest transmission first, linked through
+    /// the scoreboard (Linux's `tsorted_sent_queue`): finding the lost ones reads only them.
+    oldest: u32,
+    newest: u32,
     /// `fq` pacing: when the next segment may leave (`None`: not paced).
     pacing: Option<Time>,
     /// The last transmission stopped because the window was full: only then may it grow.
@@ -180,6 +199,7 @@ impl Sender {
             lost: 0,
             retrans: 0,
             fack: 0,
+            last_block: (0, 0),
             resend_from: 0,
             recovery: Recovery::Open,
             cc: Controller::new(congestion),
@@ -193,6 +213,8 @@ impl Sender {
             probe_end: None,
             reorder_at: None,
             sent_count: 0,
+            oldest: NONE,
+            newest: NONE,
             pacing: paced.then_some(0),
             cwnd_limited: false,
             retries: 0,
@@ -215,10 +237,11 @@ impl Sender {
     /// When one of the sender's timers (retransmission, tail loss probe, reordering window)
     /// is due.
     pub fn deadline(&self) -> Option<Time> {
-        [self.rto_at, self.probe_at, self.reorder_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let earliest = [self.rto_at, self.probe_at, self.reorder_at]
+            .iter()
+            .map(|d| d.unwrap_or(Time::MAX))
+            .min();
+        earliest.filter(|&t| t < Time::MAX)
     }
 
     /// Bytes in the network as RFC 6675 counts them.
@@ -287,8 +310,11 @@ impl Sender {
         self.sent.push_back(Sent {
             at,
             order,
+            prev: NONE,
+            next: NONE,
             state: 0,
         });
+        self.link_newest(seq);
         self.note_sent(len);
         let push = self.nxt >= self.total || self.in_flight() + MSS > self.cwnd;
         out(Segment { seq, len, push, at });
@@ -298,6 +324,9 @@ impl Sender {
         let len = self.seg_len(seq);
         let at = self.departure(now, len);
         let i = self.index(seq);
+        if self.sent[i].suspect() {
+            self.unlink(seq); // a tail loss probe's resend of one not known lost
+        }
         let order = self.next_order();
         let s = &mut self.sent[i];
         s.at = at;
@@ -306,6 +335,7 @@ impl Sender {
             s.state |= RETRANS;
             self.retrans += len;
         }
+        self.link_newest(seq);
         self.resend_from = seq + len;
         self.retransmits += 1;
         self.note_sent(len);
@@ -315,6 +345,40 @@ impl Sender {
             push: true,
             at,
         });
+    }
+
+    fn link_newest(&mut self, seq: u32) {
+        let n = seq / MSS;
+        let i = self.index(seq);
+        self.sent[i].prev = self.newest;
+        self.sent[i].next = NONE;
+        match self.newest {
+            NONE => self.oldest = n,
+            last => {
+                let j = self.index(last * MSS);
+                self.sent[j].next = n;
+            }
+        }
+        self.newest = n;
+    }
+
+    fn unlink(&mut self, seq: u32) {
+        let i = self.index(seq);
+        let Sent { prev, next, .. } = self.sent[i];
+        match prev {
+            NONE => self.oldest = next,
+            p => {
+                let j = self.index(p * MSS);
+                self.sent[j].next = next;
+            }
+        }
+        match next {
+            NONE => self.newest = prev,
+            n => {
+                let j = self.index(n * MSS);
+                self.sent[j].prev = prev;
+            }
+        }
     }
 
     fn next_order(&mut self) -> u32 {
@@ -358,9 +422,10 @@ impl Sender {
             } else {
                 120
             };
-            let rate = self.cwnd as u64 * percent * SEC / (100 * self.srtt); // bytes per second
+            // Each segment's wire bytes at cwnd × percent / 100 per srtt.
             let wire = (len + crate::packet::TCP_HEADER) as u64;
-            self.pacing = Some(at + wire * SEC / rate.max(1));
+            let gap = wire * 100 * self.srtt / (self.cwnd as u64 * percent);
+            self.pacing = Some(at + gap);
         }
         at
     }
@@ -393,6 +458,9 @@ impl Sender {
         let mut newest = None;
         while self.una < ack {
             let len = self.seg_len(self.una);
+            if self.sent[0].suspect() {
+                self.unlink(self.una);
+            }
             let s = self
                 .sent
                 .pop_front()
@@ -428,7 +496,14 @@ impl Sender {
 
     /// Marks the segments inside a SACK block; returns the bytes newly delivered.
     fn mark_sacked(&mut self, now: Time, start: u32, end: u32) -> u32 {
-        let (start, end) = (start.max(self.una), end.min(self.nxt));
+        // A block that grows a run the last one reported is new only past its old end.
+        let (last_start, last_end) = std::mem::replace(&mut self.last_block, (start, end));
+        let from = if start == last_start && end >= last_end {
+            last_end
+        } else {
+            start
+        };
+        let (start, end) = (from.max(self.una), end.min(self.nxt));
         let mut seq = start.next_multiple_of(MSS);
         let mut delivered = 0;
         while seq < end {
@@ -439,6 +514,9 @@ impl Sender {
             let i = self.index(seq);
             let s = self.sent[i];
             if s.state & SACKED == 0 {
+                if s.suspect() {
+                    self.unlink(seq);
+                }
                 self.sent[i].state = SACKED;
                 self.forget(s.state, len);
                 self.sacked += len;
@@ -465,40 +543,30 @@ impl Sender {
     }
 
     /// RACK's step 5: segments sent before the last one delivered, and a round trip old, are
-    /// lost; the youngest suspect sets the reordering timer.
+    /// lost; the oldest suspect still within its reordering window sets the timer.
     fn detect_losses(&mut self, now: Time) {
         self.reorder_at = None;
-        if self.sacked == 0 && self.retrans == 0 {
-            return; // nothing was delivered out of order: nothing to suspect
-        }
         let window = self.reordering_window();
-        let mut seq = self.una;
-        let mut wait: Option<Time> = None;
-        while seq < self.nxt {
-            let len = self.seg_len(seq);
-            let i = self.index(seq);
-            let s = self.sent[i];
-            if s.state & RETRANS == 0 && s.order > self.rack.order {
+        while self.oldest != NONE {
+            let seq = self.oldest * MSS;
+            let s = self.sent[self.index(seq)];
+            if s.order > self.rack.order {
                 break; // this one and all after it left after the last one delivered
             }
-            if s.state & SACKED == 0
-                && s.state & (LOST | RETRANS) != LOST
-                && s.order < self.rack.order
-            {
-                let due = s.at + self.rack.rtt + window;
-                if due <= now {
-                    // A lost retransmission is lost again: it may be sent once more.
-                    self.forget(s.state, len);
-                    self.sent[i].state = LOST;
-                    self.lost += len;
-                    self.resend_from = self.resend_from.min(seq);
-                } else {
-                    wait = Some(wait.map_or(due, |w| w.max(due)));
-                }
+            let due = s.at + self.rack.rtt + window;
+            if due > now {
+                self.reorder_at = Some(due);
+                break;
             }
-            seq += len;
+            // A lost retransmission is lost again: it may be sent once more.
+            let len = self.seg_len(seq);
+            self.unlink(seq);
+            self.forget(s.state, len);
+            let i = self.index(seq);
+            self.sent[i].state = LOST;
+            self.lost += len;
+            self.resend_from = self.resend_from.min(seq);
         }
-        self.reorder_at = wait;
     }
 
     fn reordering_window(&self) -> Time {
@@ -718,6 +786,7 @@ impl Sender {
         }
         self.lost = self.nxt - self.una - self.sacked;
         self.retrans = 0;
+        (self.oldest, self.newest) = (NONE, NONE); // no suspects: all are lost
         self.resend_from = self.una;
         self.rto = (self.rto * 2).min(MAX_RTO);
         self.transmit(now, out);
@@ -970,6 +1039,13 @@ impl Receiver {
     pub fn ack(&mut self) -> Ack {
         self.unacked = 0;
         self.ack_due = None;
+        if self.ooo.is_empty() {
+            return Ack {
+                ack: self.nxt,
+                window: RECEIVE_BUFFER,
+                sack: None,
+            };
+        }
         let held: u32 = self.ooo.iter().map(|&(s, e)| e - s).sum();
         let sack = self
             .ooo
