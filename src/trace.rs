@@ -7,7 +7,7 @@
 
 use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
 use crate::router::config::RouterConfig;
-use crate::router::conntrack::Dir;
+use crate::router::conntrack::{Dir, Untracked};
 use crate::router::firewall::{Ctx, Env, IfaceId, Observer, Rule, Table, TableId};
 use crate::router::routing::Hop;
 use crate::router::{Router, Tracer, Verdict};
@@ -314,6 +314,21 @@ impl Tracer for Recorder {
             line: None,
             matched: None,
             detail,
+        });
+    }
+
+    fn untracked(&mut self, why: Untracked) {
+        let detail = match why {
+            Untracked::TableFull => "no entry: the table is full (max-entries)",
+            Untracked::Invalid => {
+                "no entry: a TCP packet that cannot open a connection (connection-state=invalid)"
+            }
+        };
+        self.steps.push(Step {
+            stage: "conntrack".into(),
+            line: None,
+            matched: None,
+            detail: detail.into(),
         });
     }
 

@@ -542,3 +542,77 @@ fn interface_lists_and_nat_state_work_as_in_routeros_7s_default_configuration() 
     );
     assert!(matches!(r.receive(2, wan1, &mut probe), Verdict::Drop(_)));
 }
+
+/// A TCP packet from `src` to `dst` with these flags.
+fn tcp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), flags: TcpFlags) -> Packet {
+    let t = FiveTuple {
+        src: src.0,
+        dst: dst.0,
+        src_port: src.1,
+        dst_port: dst.1,
+        protocol: Protocol::Tcp,
+    };
+    Packet::tcp(t, 0, flags, 1, 1, 0)
+}
+
+#[test]
+fn tcp_packets_that_cannot_open_a_connection_are_invalid_and_leave_no_entry() {
+    // The config's own "drop invalid" filter rule, as RouterOS's default firewall has it.
+    let with_drop = |t: &str| {
+        format!(
+            "{t}\n/ip firewall filter\nadd chain=forward connection-state=invalid action=drop\n"
+        )
+    };
+    let mut r = router("scenarios/dual_wan.rsc", with_drop);
+    let lan = r.config.iface("LAN").unwrap();
+    let host = (Ipv4Addr::new(10, 0, 0, 23), 40_000);
+    let server = (Ipv4Addr::new(93, 184, 216, 34), 443);
+    let ack = TcpFlags::ACK;
+    for flags in [
+        TcpFlags::SYN | ack,
+        TcpFlags::FIN | ack,
+        TcpFlags::RST,
+        TcpFlags::RST | ack,
+    ] {
+        let mut p = tcp(host, server, flags);
+        assert_eq!(
+            r.receive(0, lan, &mut p),
+            Verdict::Drop(pccsim::router::DropReason::Filtered),
+            "{flags:?}"
+        );
+        assert_eq!(r.conntrack.len(), 0, "{flags:?} made an entry");
+    }
+    // A plain ACK is picked up mid-stream: loose tracking, on by default.
+    let mut p = tcp(host, server, ack);
+    assert!(matches!(r.receive(0, lan, &mut p), Verdict::Forward(_)));
+    assert_eq!(r.conntrack.len(), 1);
+    let (_, e) = r.conntrack.iter().next().unwrap();
+    assert_eq!(e.state, pccsim::router::conntrack::State::Established);
+
+    // Without loose tracking it is invalid too.
+    let strict =
+        |t: &str| with_drop(t) + "/ip firewall connection tracking\nset loose-tcp-tracking=no\n";
+    let mut r = router("scenarios/dual_wan.rsc", strict);
+    let mut p = tcp(host, server, ack);
+    assert_eq!(
+        r.receive(0, lan, &mut p),
+        Verdict::Drop(pccsim::router::DropReason::Filtered)
+    );
+    assert_eq!(r.conntrack.len(), 0);
+    // A SYN still opens one.
+    let mut p = tcp(host, server, TcpFlags::SYN);
+    assert!(matches!(r.receive(0, lan, &mut p), Verdict::Forward(_)));
+    assert_eq!(r.conntrack.len(), 1);
+}
+
+#[test]
+fn an_invalid_packet_is_not_natted_when_no_rule_drops_it() {
+    let mut r = router("scenarios/dual_wan.rsc", |t| t.to_string());
+    let lan = r.config.iface("LAN").unwrap();
+    let host = (Ipv4Addr::new(10, 0, 0, 23), 40_000);
+    let mut p = tcp(host, (Ipv4Addr::new(93, 184, 216, 34), 443), TcpFlags::FIN);
+    assert!(matches!(r.receive(0, lan, &mut p), Verdict::Forward(_)));
+    // No entry, so no masquerade: it leaves with the host's private address.
+    assert_eq!((p.tuple.src, p.tuple.src_port), host);
+    assert_eq!(r.conntrack.len(), 0);
+}

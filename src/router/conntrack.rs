@@ -34,6 +34,9 @@ pub struct Settings {
     pub icmp: Time,
     pub generic: Time,
     pub max_entries: u32,
+    /// `loose-tcp-tracking`: a TCP ACK without an entry picks up the connection mid-stream
+    /// (Linux's `nf_conntrack_tcp_loose`); without it such a packet is invalid.
+    pub loose_tcp_tracking: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             icmp: 10 * SEC,
             generic: 600 * SEC,
             max_entries: 262_144,
+            loose_tcp_tracking: true,
         }
     }
 }
@@ -175,9 +179,16 @@ pub enum Moved {
     Ecmp,
 }
 
-/// Why a new connection could not be tracked.
+/// Why a packet without an entry starts none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TableFull;
+pub enum Untracked {
+    /// `max-entries` are live.
+    TableFull,
+    /// A TCP packet that cannot open a connection (`connection-state=invalid`): a SYN-ACK,
+    /// FIN or RST of a connection the router does not know — or any non-SYN without loose
+    /// tracking (`nf_conntrack_proto_tcp`'s `tcp_new`).
+    Invalid,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Conntrack {
@@ -251,17 +262,15 @@ impl Conntrack {
     }
 
     /// Starts tracking a connection whose first packet is `pkt`.
-    pub fn create(&mut self, now: Time, pkt: &Packet) -> Result<u32, TableFull> {
-        if self.live >= self.settings.max_entries {
-            return Err(TableFull);
-        }
+    pub fn create(&mut self, now: Time, pkt: &Packet) -> Result<u32, Untracked> {
         let tuple = pkt.tuple;
         let state = match tuple.protocol {
-            // A TCP packet other than SYN starts an entry mid-stream (loose tracking, the default).
-            Protocol::Tcp if pkt.flags.has(TcpFlags::SYN) => State::SynSent,
-            Protocol::Tcp => State::Established,
+            Protocol::Tcp => opening_state(pkt.flags, self.settings.loose_tcp_tracking)?,
             _ => State::Datagram,
         };
+        if self.live >= self.settings.max_entries {
+            return Err(Untracked::TableFull);
+        }
         let entry = Entry {
             original: tuple,
             reply: tuple.reversed(),
@@ -560,6 +569,20 @@ impl Wheel {
     }
 }
 
+/// The state a TCP packet without an entry opens, as `tcp_conntracks[0][…][sNO]`: a SYN
+/// starts one, a plain ACK is picked up mid-stream when tracking is loose, the rest are invalid.
+fn opening_state(flags: TcpFlags, loose: bool) -> Result<State, Untracked> {
+    let only = |f: TcpFlags| flags.has(f);
+    if only(TcpFlags::RST) || only(TcpFlags::FIN) {
+        return Err(Untracked::Invalid);
+    }
+    match (only(TcpFlags::SYN), only(TcpFlags::ACK)) {
+        (true, false) => Ok(State::SynSent),
+        (false, true) if loose => Ok(State::Established),
+        _ => Err(Untracked::Invalid),
+    }
+}
+
 fn next_tcp_state(e: &mut Entry, dir: Dir, flags: TcpFlags) -> State {
     use State::*;
     if flags.has(TcpFlags::RST) {
@@ -655,7 +678,7 @@ mod tests {
         ct.create(0, &p).unwrap();
         let mut q = p;
         q.tuple.src_port += 1;
-        assert_eq!(ct.create(0, &q), Err(TableFull));
+        assert_eq!(ct.create(0, &q), Err(Untracked::TableFull));
     }
 
     #[test]

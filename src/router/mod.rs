@@ -19,7 +19,7 @@ pub mod routing;
 pub mod scheduler;
 
 use self::config::{Dialect, RouterConfig};
-use self::conntrack::{Conntrack, Dir, Entry, Flags, Moved, SrcNat};
+use self::conntrack::{Conntrack, Dir, Entry, Flags, Moved, SrcNat, Untracked};
 use self::dns::Dns;
 use self::ecmp::{Ecmp, RouteCache};
 use self::firewall::{
@@ -65,6 +65,7 @@ impl DropReason {
 /// Extra things a trace wants to see besides rules: set by `trace`, `()` in the simulation.
 pub trait Tracer: Observer {
     fn conntrack(&mut self, _id: u32, _dir: Dir, _new: bool) {}
+    fn untracked(&mut self, _why: Untracked) {}
     fn routed(&mut self, _table: TableId, _hop: Option<Hop>) {}
 }
 
@@ -352,8 +353,10 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
-        let Some((id, dir, new)) = self.track(now, pkt, tracer) else {
-            return Verdict::Drop(DropReason::ConntrackFull);
+        let (id, dir, new) = match self.track(now, pkt, tracer) {
+            Ok(tracked) => tracked,
+            Err(Untracked::TableFull) => return Verdict::Drop(DropReason::ConntrackFull),
+            Err(Untracked::Invalid) => return self.receive_invalid(now, in_iface, pkt, tracer),
         };
         let entry = self.conntrack.get(id);
         if entry.has(Flags::FASTTRACKED) {
@@ -418,6 +421,49 @@ impl Router {
         self.leave(now, (id, dir, new), hop, &mut ctx, pkt, tracer)
     }
 
+    /// A packet connection tracking calls invalid: it has no entry, so no connection mark and
+    /// no NAT; the firewall sees `connection-state=invalid` (where the usual `drop invalid`
+    /// rules catch it), mangle may still routing-mark it, and it is routed as it is.
+    fn receive_invalid<T: Tracer>(
+        &mut self,
+        now: Time,
+        in_iface: IfaceId,
+        pkt: &mut Packet,
+        tracer: &mut T,
+    ) -> Verdict {
+        let mut ctx = Ctx {
+            tuple: pkt.tuple,
+            len: pkt.len,
+            in_iface: Some(in_iface),
+            out_iface: None,
+            connection_mark: ConnMark::NONE,
+            classified: false,
+            routing_mark: TableId::MAIN,
+            state: ConnStates::INVALID,
+            nat: 0,
+        };
+        self.run_chain(Which::Mangle, PREROUTING, &mut ctx, tracer);
+        if self.env.local_addresses.contains(&pkt.tuple.dst) {
+            self.run_chain(Which::Mangle, INPUT, &mut ctx, tracer);
+            return match self.run_chain(Which::Filter, INPUT, &mut ctx, tracer) {
+                ChainVerdict::Drop => Verdict::Drop(DropReason::Filtered),
+                _ => Verdict::Local,
+            };
+        }
+        let hop = self.route(now, ctx.routing_mark, &pkt.tuple);
+        tracer.routed(ctx.routing_mark, hop.map(|(h, _)| h));
+        let Some((hop, _)) = hop else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        ctx.out_iface = Some(hop.iface);
+        self.run_chain(Which::Mangle, FORWARD, &mut ctx, tracer);
+        if self.run_chain(Which::Filter, FORWARD, &mut ctx, tracer) == ChainVerdict::Drop {
+            return Verdict::Drop(DropReason::Filtered);
+        }
+        self.run_chain(Which::Mangle, POSTROUTING, &mut ctx, tracer);
+        Verdict::Forward(hop)
+    }
+
     /// A packet the router itself sends (a reply from its own services, a ping): connection
     /// tracking, mangle output (where routing marks for its own traffic are set), the routing
     /// decision, mangle postrouting and src-nat.
@@ -427,7 +473,8 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
-        let Some((id, dir, new)) = self.track(now, pkt, tracer) else {
+        // The router's own packets are pings and DNS: never invalid TCP.
+        let Ok((id, dir, new)) = self.track(now, pkt, tracer) else {
             return Verdict::Drop(DropReason::ConntrackFull);
         };
         let entry = self.conntrack.get(id);
@@ -517,19 +564,25 @@ impl Router {
     }
 
     /// The connection a packet belongs to — started if this is its first packet — as (entry,
-    /// direction, new); `None` when the table is full.
+    /// direction, new), or why it has none.
     fn track<T: Tracer>(
         &mut self,
         now: Time,
         pkt: &Packet,
         tracer: &mut T,
-    ) -> Option<(u32, Dir, bool)> {
+    ) -> Result<(u32, Dir, bool), Untracked> {
         let found = match self.conntrack.lookup(now, &pkt.tuple) {
             Some((id, dir)) => (id, dir, false),
-            None => (self.conntrack.create(now, pkt).ok()?, Dir::Original, true),
+            None => match self.conntrack.create(now, pkt) {
+                Ok(id) => (id, Dir::Original, true),
+                Err(why) => {
+                    tracer.untracked(why);
+                    return Err(why);
+                }
+            },
         };
         tracer.conntrack(found.0, found.1, found.2);
-        Some(found)
+        Ok(found)
     }
 
     /// A FastTracked packet: NAT from the entry, routing by `main`, no firewall.

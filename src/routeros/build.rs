@@ -512,10 +512,13 @@ impl Model<'_> {
                 if !self.cfg.conntrack.set(key, t) {
                     return Err(self.err(a, format!("unknown timeout `{key}`")));
                 }
-            } else if !matches!(
-                key,
-                "enabled" | "loose-tcp-tracking" | "tcp-max-retrans-timeout"
-            ) {
+            } else if key == "loose-tcp-tracking" {
+                self.cfg.conntrack.loose_tcp_tracking = match v {
+                    "yes" | "true" => true,
+                    "no" | "false" => false,
+                    _ => return Err(self.err(a, "expected yes or no")),
+                };
+            } else if !matches!(key, "enabled" | "tcp-max-retrans-timeout") {
                 return Err(self.unsupported(a, key, "ip firewall connection tracking", "set"));
             }
         }

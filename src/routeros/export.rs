@@ -388,6 +388,10 @@ impl Exporter<'_> {
         if verbose || s.max_entries != d.max_entries {
             params.push(("max-entries", s.max_entries.to_string()));
         }
+        if verbose || s.loose_tcp_tracking != d.loose_tcp_tracking {
+            let yes_no = if s.loose_tcp_tracking { "yes" } else { "no" };
+            params.push(("loose-tcp-tracking", yes_no.into()));
+        }
         if !params.is_empty() {
             section(out, "/ip firewall connection tracking");
             line(out, "set", params);
