@@ -86,6 +86,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run pccsim's TCP alone: N flows through one drop-tail bottleneck (utilisation, goodput
+    /// per flow, fairness), the experiment TCP is judged on and compared with ns-3.
+    Bottleneck(BottleneckArgs),
     /// Run a RouterOS script and print the configuration it builds, as /export would.
     Export {
         /// The RouterOS script (.rsc).
@@ -111,6 +114,64 @@ enum DialectArg {
     V6,
     /// RouterOS 7: /routing table, slash paths.
     V7,
+}
+
+#[derive(clap::Args)]
+struct BottleneckArgs {
+    /// Flows sharing the bottleneck.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    flows: u32,
+    /// The bottleneck's rate, e.g. 50Mbit.
+    #[arg(long, value_parser = parse_rate, default_value = "50Mbit")]
+    rate: u64,
+    /// Round trip of the path without queueing, e.g. 50ms.
+    #[arg(long, value_parser = positive_duration, default_value = "50ms")]
+    rtt: u64,
+    /// Drop-tail buffer, in bandwidth-delay products (e.g. 0.25, 1, 4).
+    #[arg(long, default_value_t = 1.0)]
+    buffer_bdp: f64,
+    /// Share of packets the bottleneck loses at random, e.g. 1%.
+    #[arg(long, value_parser = parse_share, default_value = "0")]
+    loss: f64,
+    /// Congestion control of every flow.
+    #[arg(long, value_enum, default_value_t = CongestionArg::Cubic)]
+    congestion: CongestionArg,
+    /// Closed loop: each flow downloads files of this size one after another, e.g. 16MiB.
+    #[arg(long, value_parser = parse_file_size)]
+    file: Option<u32>,
+    /// Simulated time, e.g. 60s.
+    #[arg(long, value_parser = positive_duration, default_value = "60s")]
+    duration: u64,
+    /// Time left out of the figures at the start, e.g. 10s.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    warmup: u64,
+    /// Seed of the flows' start times and the random loss.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Text for people, JSON for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CongestionArg {
+    Cubic,
+    Newreno,
+}
+
+fn parse_rate(text: &str) -> Result<u64, String> {
+    match pccsim::units::parse_bandwidth(text)? {
+        0 => Err("the rate must be more than 0".into()),
+        r => Ok(r),
+    }
+}
+
+fn parse_file_size(text: &str) -> Result<u32, String> {
+    let bytes = pccsim::units::parse_size(text)?;
+    match u32::try_from(bytes) {
+        Ok(b) if b > 0 => Ok(b),
+        _ => Err(format!("`{text}` must be between 1 byte and 4 GiB")),
+    }
 }
 
 fn positive_duration(text: &str) -> Result<u64, String> {
@@ -161,6 +222,7 @@ fn main() -> ExitCode {
             dialect,
             verbose,
         } => export(file, dialect, verbose).map(|()| 0),
+        Command::Bottleneck(args) => bottleneck(args).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -309,6 +371,61 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     } else {
         0
     })
+}
+
+fn bottleneck(args: BottleneckArgs) -> Result<(), pccsim::Error> {
+    use pccsim::world::bottleneck::{self, Bottleneck};
+    use pccsim::world::tcp::Congestion;
+    if args.warmup >= args.duration {
+        return Err(pccsim::Error::Invalid(
+            "--warmup must be shorter than --duration".into(),
+        ));
+    }
+    if !(args.buffer_bdp > 0.0 && args.buffer_bdp <= 1000.0) {
+        return Err(pccsim::Error::Invalid(
+            "--buffer-bdp must be more than 0 (and at most 1000)".into(),
+        ));
+    }
+    let x = Bottleneck {
+        flows: args.flows,
+        rate_bps: args.rate,
+        rtt: args.rtt,
+        buffer: (Bottleneck::bdp(args.rate, args.rtt) as f64 * args.buffer_bdp).max(1.0) as u32,
+        loss: args.loss,
+        congestion: match args.congestion {
+            CongestionArg::Cubic => Congestion::Cubic,
+            CongestionArg::Newreno => Congestion::NewReno,
+        },
+        file: args.file,
+        duration: args.duration,
+        warmup: args.warmup,
+        seed: args.seed,
+    };
+    let m = bottleneck::run(&x);
+    match args.format {
+        Format::Json => {
+            let experiment = serde_json::json!({
+                "flows": x.flows,
+                "rate_bps": x.rate_bps,
+                "rtt_ms": x.rtt as f64 / 1e6,
+                "buffer_bdp": args.buffer_bdp,
+                "buffer_bytes": x.buffer,
+                "loss": x.loss,
+                "congestion": format!("{:?}", x.congestion),
+                "file_bytes": x.file,
+                "duration_s": x.duration as f64 / 1e9,
+                "warmup_s": x.warmup as f64 / 1e9,
+                "seed": x.seed,
+            });
+            let out = serde_json::json!({ "experiment": experiment, "measured": m });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).expect("plain values")
+            );
+        }
+        Format::Text => print!("{}", bottleneck::describe(&x, &m)),
+    }
+    Ok(())
 }
 
 fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {

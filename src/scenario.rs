@@ -11,6 +11,7 @@
 use crate::error::{Error, SourceError};
 use crate::router::config::RouterConfig;
 use crate::router::firewall::{AddrRange, IfaceId};
+pub use crate::router::pcc::PccHash;
 use crate::units::{Bandwidth, Duration, Size, Time};
 use crate::world::engine::TapPoint;
 pub use crate::world::tcp::Congestion;
@@ -42,6 +43,10 @@ pub struct Scenario {
     /// What happens to the WANs during the run, in any order.
     #[serde(default)]
     pub timeline: Vec<Happening>,
+    /// The hash PCC rules use: `Pccsim` (pccsim's own; MikroTik does not publish theirs) or
+    /// `Jhash` (what nftables' `jhash … mod N seed 0` gives, to compare with a Linux router).
+    #[serde(default)]
+    pub pcc_hash: PccHash,
 }
 
 impl Scenario {
@@ -850,6 +855,8 @@ pub fn check(
         }
         inbound_wans.push(wans);
     }
+    let mut config = config;
+    config.use_pcc_hash(scenario.pcc_hash);
     Ok(Loaded {
         inbound_wans,
         scenario,

@@ -416,3 +416,49 @@ fn a_reader_that_leaves_early_ends_pccsim_without_a_panic() {
         "ended by SIGPIPE, as `cat` would be"
     );
 }
+
+#[test]
+fn bottleneck_reports_the_experiment_and_its_figures_as_json() {
+    let o = pccsim(&[
+        "bottleneck",
+        "--flows",
+        "3",
+        "--rate",
+        "20Mbit",
+        "--rtt",
+        "40ms",
+        "--buffer-bdp",
+        "2",
+        "--duration",
+        "30s",
+        "--warmup",
+        "5s",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let x = &v["experiment"];
+    assert_eq!(x["flows"], 3);
+    assert_eq!(x["rate_bps"], 20_000_000);
+    assert_eq!(x["buffer_bytes"], 200_000);
+    let m = &v["measured"];
+    for key in [
+        "utilisation",
+        "goodput_share",
+        "jain",
+        "queue_drops",
+        "random_losses",
+        "segments_per_ack",
+        "longest_recovery_tail_ms",
+        "files",
+    ] {
+        assert!(m.get(key).is_some(), "{key} missing: {m}");
+    }
+    assert_eq!(m["goodput_bps"].as_array().unwrap().len(), 3);
+    assert!(m["utilisation"].as_f64().unwrap() > 0.95, "{m}");
+    // A warm-up as long as the run leaves nothing to measure: refused.
+    let o = pccsim(&["bottleneck", "--duration", "10s", "--warmup", "10s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--warmup"), "{}", stderr(&o));
+}

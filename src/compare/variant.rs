@@ -162,6 +162,7 @@ pub fn set_weights(cfg: &mut RouterConfig, weights: &Weights) -> Result<String, 
                         fields,
                         denominator,
                         remainder,
+                        hash: c.hash,
                     };
                 }
             }

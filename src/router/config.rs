@@ -215,6 +215,19 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
+    /// Makes every PCC matcher hash with `hash`.
+    pub fn use_pcc_hash(&mut self, hash: crate::router::pcc::PccHash) {
+        for table in [&mut self.mangle, &mut self.nat, &mut self.filter] {
+            for rule in &mut table.rules {
+                for m in &mut rule.matchers {
+                    if let crate::router::firewall::Match::Pcc(c) = &mut m.kind {
+                        c.hash = hash;
+                    }
+                }
+            }
+        }
+    }
+
     /// An interface by its current or factory name.
     pub fn iface(&self, name: &str) -> Option<IfaceId> {
         self.interfaces

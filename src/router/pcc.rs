@@ -1,13 +1,28 @@
 //! The per-connection classifier: `per-connection-classifier=FIELDS:DENOMINATOR/REMAINDER`.
 //!
 //! A PCC matcher hashes the chosen header fields of the packet as it arrives and matches when the
-//! hash modulo the denominator equals the remainder. MikroTik does not publish its hash, so the
-//! hash lives behind [`hash`] alone: a well-mixed 32-bit function (the murmur3 finaliser over the
-//! packed fields), which tests check for uniformity with a chi-square test for every field choice.
+//! hash modulo the denominator equals the remainder. MikroTik does not publish its hash, so by
+//! default the hash is pccsim's own ([`hash`]): a well-mixed 32-bit function (the murmur3
+//! finaliser over the packed fields), which tests check for uniformity with a chi-square test for
+//! every field choice. [`PccHash::Jhash`] instead computes what a Linux router computes for
+//! `nft … jhash FIELDS mod N seed 0` ([`jhash_bucket`]), so a run can be set beside a real
+//! kernel connection by connection.
 
 use crate::packet::FiveTuple;
 use crate::router::firewall::{Action, ConnMark, Match, PREROUTING, Table};
+use serde::Deserialize;
 use std::fmt;
+
+/// Which function a PCC matcher hashes with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+pub enum PccHash {
+    /// pccsim's own (MikroTik's is not published).
+    #[default]
+    Pccsim,
+    /// nftables' `jhash FIELDS mod N seed 0`: Jenkins' lookup3 over the fields as nft
+    /// concatenates them, scaled to N buckets as the kernel scales it.
+    Jhash,
+}
 
 /// Which header fields feed the hash — exactly the nine RouterOS offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,6 +76,7 @@ pub struct Classifier {
     pub fields: Fields,
     pub denominator: u32,
     pub remainder: u32,
+    pub hash: PccHash,
 }
 
 impl Classifier {
@@ -96,11 +112,16 @@ impl Classifier {
             fields,
             denominator,
             remainder,
+            hash: PccHash::default(),
         })
     }
 
     pub fn matches(&self, tuple: &FiveTuple) -> bool {
-        hash(self.fields, tuple) % self.denominator == self.remainder
+        let bucket = match self.hash {
+            PccHash::Pccsim => hash(self.fields, tuple) % self.denominator,
+            PccHash::Jhash => jhash_bucket(self.fields, tuple, self.denominator),
+        };
+        bucket == self.remainder
     }
 }
 
@@ -136,6 +157,93 @@ pub fn hash(fields: Fields, t: &FiveTuple) -> u32 {
     let mut h = mix64(addrs ^ 0x9e37_79b9_7f4a_7c15);
     h = mix64(h ^ ports ^ (fields as u64) << 40);
     (h >> 32) as u32 ^ h as u32
+}
+
+/// What `nft … jhash FIELDS mod n seed 0` gives a packet of this tuple, in `0..n`.
+///
+/// nft concatenates the fields in registers of four bytes, each in network order and a port
+/// padded with two zero bytes (`ip saddr . tcp sport` is 8 bytes); `nft_jhash_eval` hashes
+/// them with the kernel's `jhash` and maps the hash to a bucket with `reciprocal_scale`
+/// (`hash × n >> 32`, not a remainder).
+pub fn jhash_bucket(fields: Fields, t: &FiveTuple, n: u32) -> u32 {
+    let addr = |a: std::net::Ipv4Addr| a.octets();
+    let port = |p: u16| {
+        let [hi, lo] = p.to_be_bytes();
+        [hi, lo, 0, 0]
+    };
+    let words: &[[u8; 4]] = match fields {
+        Fields::SrcAddress => &[addr(t.src)],
+        Fields::DstAddress => &[addr(t.dst)],
+        Fields::BothAddresses => &[addr(t.src), addr(t.dst)],
+        Fields::SrcPort => &[port(t.src_port)],
+        Fields::DstPort => &[port(t.dst_port)],
+        Fields::BothPorts => &[port(t.src_port), port(t.dst_port)],
+        Fields::SrcAddressAndPort => &[addr(t.src), port(t.src_port)],
+        Fields::DstAddressAndPort => &[addr(t.dst), port(t.dst_port)],
+        Fields::BothAddressesAndPorts => {
+            &[addr(t.src), addr(t.dst), port(t.src_port), port(t.dst_port)]
+        }
+    };
+    let h = jhash(words, 0);
+    ((h as u64 * n as u64) >> 32) as u32
+}
+
+/// The kernel's `jhash()` (Bob Jenkins' lookup3, `include/linux/jhash.h`) over whole words,
+/// each read in the CPU's order as the kernel reads them on x86 (little-endian).
+fn jhash(words: &[[u8; 4]], seed: u32) -> u32 {
+    let len = 4 * words.len() as u32;
+    let init = 0xdead_beef_u32.wrapping_add(len).wrapping_add(seed);
+    let (mut a, mut b, mut c) = (init, init, init);
+    let word = |i: usize| words.get(i).map_or(0, |w| u32::from_le_bytes(*w));
+    let mut i = 0;
+    // Whole blocks of three words are mixed; the last block (1–3 words) gets the final mix.
+    while words.len() - i > 3 {
+        a = a.wrapping_add(word(i));
+        b = b.wrapping_add(word(i + 1));
+        c = c.wrapping_add(word(i + 2));
+        (a, b, c) = jhash_mix(a, b, c);
+        i += 3;
+    }
+    if i == words.len() {
+        return c;
+    }
+    a = a.wrapping_add(word(i));
+    b = b.wrapping_add(word(i + 1));
+    c = c.wrapping_add(word(i + 2));
+    jhash_final(a, b, c)
+}
+
+fn jhash_mix(mut a: u32, mut b: u32, mut c: u32) -> (u32, u32, u32) {
+    a = a.wrapping_sub(c) ^ c.rotate_left(4);
+    c = c.wrapping_add(b);
+    b = b.wrapping_sub(a) ^ a.rotate_left(6);
+    a = a.wrapping_add(c);
+    c = c.wrapping_sub(b) ^ b.rotate_left(8);
+    b = b.wrapping_add(a);
+    a = a.wrapping_sub(c) ^ c.rotate_left(16);
+    c = c.wrapping_add(b);
+    b = b.wrapping_sub(a) ^ a.rotate_left(19);
+    a = a.wrapping_add(c);
+    c = c.wrapping_sub(b) ^ b.rotate_left(4);
+    b = b.wrapping_add(a);
+    (a, b, c)
+}
+
+fn jhash_final(mut a: u32, mut b: u32, mut c: u32) -> u32 {
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(14));
+    a ^= c;
+    a = a.wrapping_sub(c.rotate_left(11));
+    b ^= a;
+    b = b.wrapping_sub(a.rotate_left(25));
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(16));
+    a ^= c;
+    a = a.wrapping_sub(c.rotate_left(4));
+    b ^= a;
+    b = b.wrapping_sub(a.rotate_left(14));
+    c ^= b;
+    c.wrapping_sub(b.rotate_left(24))
 }
 
 /// The murmur3 64-bit finaliser: every input bit affects every output bit.
@@ -204,6 +312,15 @@ mod tests {
     /// buckets and run a chi-square test.
     #[test]
     fn hash_is_uniform_for_every_field_choice() {
+        hash_is_uniform(|fields, t| hash(fields, t) % 7);
+    }
+
+    #[test]
+    fn jhash_is_uniform_for_every_field_choice() {
+        hash_is_uniform(|fields, t| jhash_bucket(fields, t, 7));
+    }
+
+    fn hash_is_uniform(bucket: impl Fn(Fields, &FiveTuple) -> u32) {
         const BUCKETS: usize = 7;
         const SAMPLES: u32 = 60_000;
         // 99.9th percentile of chi-square with 6 degrees of freedom.
@@ -218,7 +335,7 @@ mod tests {
                     dst_port: (i * 7 % 65_536) as u16,
                     protocol: Protocol::Tcp,
                 };
-                counts[(hash(fields, &t) % BUCKETS as u32) as usize] += 1;
+                counts[bucket(fields, &t) as usize] += 1;
             }
             let expected = SAMPLES as f64 / BUCKETS as f64;
             let chi2: f64 = counts

@@ -329,6 +329,39 @@ impl World<'_> {
     }
 }
 
+/// The experiment and its figures as a short text for a terminal.
+pub fn describe(x: &Bottleneck, m: &Measured) -> String {
+    let mut s = format!(
+        "bottleneck {:.1} Mbit/s, RTT {} ms, buffer {} B, loss {}%, {} × {:?}{}, {} s (figures after {} s)\n",
+        x.rate_bps as f64 / 1e6,
+        x.rtt / MS,
+        x.buffer,
+        x.loss * 100.0,
+        x.flows,
+        x.congestion,
+        x.file.map_or(String::new(), |f| format!(
+            " downloading {f} B files back to back"
+        )),
+        x.duration / SEC,
+        x.warmup / SEC,
+    );
+    s += &format!(
+        "utilisation {:.1}%  goodput {:.1}% of the rate  Jain {:.3}\n",
+        m.utilisation * 100.0,
+        m.goodput_share * 100.0,
+        m.jain
+    );
+    s += &format!(
+        "queue drops {}  random losses {}  segments per ACK {:.2}  longest recovery tail {:.0} ms  files {}\n",
+        m.queue_drops, m.random_losses, m.segments_per_ack, m.longest_recovery_tail_ms, m.files
+    );
+    s += "flow  goodput Mbit/s\n";
+    for (i, g) in m.goodput_bps.iter().enumerate() {
+        s += &format!("{:>4}  {:>14.2}\n", i + 1, g / 1e6);
+    }
+    s
+}
+
 fn event_flow(e: &Event) -> u32 {
     match *e {
         Event::Start(f)
