@@ -161,9 +161,10 @@ pub struct Sender {
     min_rtt: Time,
     rack: Rack,
     rto_at: Option<Time>,
-    /// When a tail loss probe is due, and the end of the one sent until it is answered.
+    /// When a tail loss probe is due; the end of the one sent (and whether it was a
+    /// retransmission) until it is answered.
     probe_at: Option<Time>,
-    probe_end: Option<u32>,
+    probe_end: Option<(u32, bool)>,
     /// When RACK's reordering window for a suspect segment closes.
     reorder_at: Option<Time>,
     /// Transmissions so far (the next one's `order`).
@@ -437,15 +438,19 @@ impl Sender {
         }
         self.window = ack.window;
         let advanced = ack.ack > self.una;
+        // A block below the ACK reports a duplicate (D-SACK, RFC 2883), not data held.
+        let dsack = ack.sack.is_some_and(|(_, end)| end <= ack.ack);
         let mut delivered = self.acknowledge(now, ack.ack);
-        if let Some((start, end)) = ack.sack {
-            delivered += self.mark_sacked(now, start, end);
+        let mut sacked = 0;
+        if let Some((start, end)) = ack.sack.filter(|_| !dsack) {
+            sacked = self.mark_sacked(now, start, end);
+            delivered += sacked;
         }
         if advanced {
             self.retries = 0;
             self.rto_at = (self.una < self.nxt).then_some(now + self.rto);
         }
-        self.answer_probe(ack.ack, advanced);
+        self.answer_probe(ack.ack, dsack, advanced || sacked > 0);
         self.detect_losses(now);
         self.update_window(now, delivered);
         self.transmit(now, out);
@@ -653,15 +658,21 @@ impl Sender {
         self.cwnd = self.cc.grow(now, self.cwnd, acked, rtt);
     }
 
-    /// The answer to a tail loss probe: if it advanced `ack`, a segment was lost after all
-    /// and the window is reduced as for a loss (Linux's TLP without DSACK).
-    fn answer_probe(&mut self, ack: u32, advanced: bool) {
-        let Some(end) = self.probe_end else {
+    /// The answer to a tail loss probe, as Linux's `tcp_process_tlp_ack` reads it: a D-SACK or
+    /// a pure duplicate ACK means the original arrived too (no loss); an ACK beyond the probe
+    /// means the probe repaired a loss, and the window is reduced as for one.
+    fn answer_probe(&mut self, ack: u32, dsack: bool, news: bool) {
+        let Some((end, resent)) = self.probe_end else {
             return;
         };
-        if ack >= end {
+        if ack < end {
+            return;
+        }
+        if !resent || dsack || (ack == end && !news) {
             self.probe_end = None;
-            if advanced && self.recovery == Recovery::Open {
+        } else if ack > end {
+            self.probe_end = None;
+            if self.recovery == Recovery::Open {
                 self.ssthresh = self.cc.on_congestion(self.cwnd);
                 self.cwnd = self.ssthresh;
             }
@@ -744,15 +755,17 @@ impl Sender {
     fn probe(&mut self, now: Time, out: &mut impl FnMut(Segment)) {
         self.probe_at = None;
         self.probes += 1;
+        let mut resent = false;
         if self.nxt < self.total && self.nxt + self.seg_len(self.nxt) <= self.una + self.window {
             self.send_new(now, out);
         } else {
             let last = (self.nxt - 1) / MSS * MSS;
             if self.sent[self.index(last)].state & SACKED == 0 {
                 self.resend(now, last, out);
+                resent = true;
             }
         }
-        self.probe_end = Some(self.nxt);
+        self.probe_end = Some((self.nxt, resent));
         self.rto_at = Some(now + self.rto);
     }
 
@@ -914,7 +927,7 @@ impl Cubic {
         let d = (t_us - self.k_us as i128).clamp(-10_000_000_000, 10_000_000_000);
         let offset =
             CUBIC_C_TENTHS as i128 * MSS as i128 * d * d * d / (10 * 1_000_000_000_000_000_000i128);
-        let mut target = (self.origin as i128 + offset).clamp(cwnd as i128, cwnd as i128 * 3 / 2);
+        let target = (self.origin as i128 + offset).clamp(cwnd as i128, cwnd as i128 * 3 / 2);
         // Reno-friendly region: never slower than Reno with β = 0.7 would grow,
         // α = 3(1 − β)/(1 + β) = 9/17 segments per window.
         self.est_credit += acked as u64 * 9;
@@ -923,7 +936,10 @@ impl Cubic {
             self.est_credit -= step;
             self.w_est += MSS;
         }
-        target = target.max(self.w_est as i128);
+        if target < self.w_est as i128 {
+            // The Reno-friendly region: the window is W_est (RFC 9438, 4.3).
+            return cwnd.max(self.w_est);
+        }
         if target <= cwnd as i128 {
             return cwnd;
         }
@@ -989,6 +1005,8 @@ pub struct Receiver {
     quick: u8,
     /// When the delayed-ACK timer fires, if armed.
     pub ack_due: Option<Time>,
+    /// A duplicate that arrived, for the next ACK's D-SACK block.
+    duplicate: Option<(u32, u32)>,
 }
 
 impl Default for Receiver {
@@ -1000,6 +1018,7 @@ impl Default for Receiver {
             unacked: 0,
             quick: QUICK_ACKS,
             ack_due: None,
+            duplicate: None,
         }
     }
 }
@@ -1008,7 +1027,9 @@ impl Receiver {
     pub fn on_segment(&mut self, now: Time, seq: u32, len: u32, push: bool) -> AckNow {
         let end = seq + len;
         if end <= self.nxt {
-            return AckNow::Yes; // a duplicate: tell the sender where we are
+            // A duplicate: say where we are, and (D-SACK) that this arrived twice.
+            self.duplicate = Some((seq, end));
+            return AckNow::Yes;
         }
         if seq > self.nxt {
             self.hold(seq, end);
@@ -1039,6 +1060,14 @@ impl Receiver {
     pub fn ack(&mut self) -> Ack {
         self.unacked = 0;
         self.ack_due = None;
+        if let Some(block) = self.duplicate.take() {
+            let held: u32 = self.ooo.iter().map(|&(s, e)| e - s).sum();
+            return Ack {
+                ack: self.nxt,
+                window: RECEIVE_BUFFER - held.min(RECEIVE_BUFFER),
+                sack: Some(block),
+            };
+        }
         if self.ooo.is_empty() {
             return Ack {
                 ack: self.nxt,
