@@ -634,22 +634,15 @@ impl Simulation {
             return;
         };
         let arrive = Event::Arrive(Node::GatewayFromInternet(wan as u8), pkt);
-        let upstream = self.wans[wan].upstream_latency;
-        if departs > self.now {
-            // Paced: it may leave after packets its server sends later, so not in a lane.
-            let latency = self.flows[pkt.flow as usize]
-                .as_ref()
-                .map_or(0, |f| self.internet.latency(f.server, pkt.tuple.src));
-            return self.schedule(departs + upstream + latency, arrive);
-        }
-        let at = self.now + upstream;
+        let at = departs + self.wans[wan].upstream_latency;
         self.cross(&pkt, pkt.tuple.src, wan as u8, FROM_SERVER, at, arrive);
     }
 
     /// Schedules `event`, the end of `pkt`'s crossing of the internet to or from `server_ip`,
     /// the server's one-way latency after `at`. Each server, WAN and way has a lane of the
-    /// queue: its crossings take the same time, so they arrive in the order sent. Packets of
-    /// no flow (pings, the router's DNS) take no time and wait in the heap.
+    /// queue: its crossings take the same time, so they arrive in the order sent — unless a
+    /// paced packet leaves later than one its server sends after it, which waits in the heap.
+    /// Packets of no flow (pings, the router's DNS) take no time and wait in the heap.
     fn cross(
         &mut self,
         pkt: &Packet,
@@ -666,7 +659,9 @@ impl Simulation {
         let lane = (f.server * self.wans.len() as u32 + wan as u32) * 2 + way;
         match latency {
             0 => self.schedule(at, event),
-            _ => self.queue.push_in_many(lane, at + latency, event),
+            _ => self
+                .queue
+                .push_in_many_if_in_order(lane, at + latency, event),
         }
     }
 

@@ -264,6 +264,15 @@ impl<E> EventQueue<E> {
         self.many.push(lane, key, event);
     }
 
+    /// Schedules `event` at `time` in lane `lane` of the many if that keeps the lane in
+    /// order (nothing in it comes later), else in the heap.
+    pub fn push_in_many_if_in_order(&mut self, lane: u32, time: Time, event: E) {
+        match self.many.last_time(lane) {
+            Some(last) if last > time => self.push(time, event),
+            _ => self.push_in_many(lane, time, event),
+        }
+    }
+
     /// A slot of the slab for an event of the heap.
     fn store(&mut self, event: E) -> u32 {
         let slot = self.slots.insert(event);
@@ -407,6 +416,14 @@ impl<E> Default for ManyLanes<E> {
 }
 
 impl<E> ManyLanes<E> {
+    /// When the last event waiting in `lane` is due.
+    fn last_time(&self, lane: u32) -> Option<Time> {
+        match self.ends.get(lane as usize)? {
+            &(NONE, _) => None,
+            &(_, last) => self.nodes.get(last).map(|n| (n.key >> 64) as Time),
+        }
+    }
+
     fn push(&mut self, lane: u32, key: u128, event: E) {
         let l = lane as usize;
         if l >= self.ends.len() {
