@@ -418,9 +418,9 @@ impl<E> Default for ManyLanes<E> {
 impl<E> ManyLanes<E> {
     /// When the last event waiting in `lane` is due.
     fn last_time(&self, lane: u32) -> Option<Time> {
-        match self.ends.get(lane as usize)? {
-            &(NONE, _) => None,
-            &(_, last) => self.nodes.get(last).map(|n| (n.key >> 64) as Time),
+        match *self.ends.get(lane as usize)? {
+            (NONE, _) => None,
+            (_, last) => self.nodes.get(last).map(|n| (n.key >> 64) as Time),
         }
     }
 
