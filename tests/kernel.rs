@@ -162,39 +162,22 @@ fn build(lab: &Lab, kernel_fields: &str, guarded: bool) {
              }\n",
         );
     }
-    let r = |args: &[&str]| {
-        lab.run(Some("rtr"), args);
+    // The router's commands, written as one would type them.
+    let r = |command: &str| {
+        lab.run(Some("rtr"), &command.split(' ').collect::<Vec<_>>());
     };
-    r(&["ip", "addr", "add", "10.0.0.1/24", "dev", "LAN"]);
-    r(&["ip", "addr", "add", "192.168.1.2/24", "dev", "ISP1"]);
-    r(&["ip", "addr", "add", "192.168.2.2/24", "dev", "ISP2"]);
-    r(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    r(&["ip", "route", "add", "default", "via", "192.168.1.1"]);
-    r(&[
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.168.1.1",
-        "table",
-        "101",
-    ]);
-    r(&[
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.168.2.1",
-        "table",
-        "102",
-    ]);
+    r("ip addr add 10.0.0.1/24 dev LAN");
+    r("ip addr add 192.168.1.2/24 dev ISP1");
+    r("ip addr add 192.168.2.2/24 dev ISP2");
+    r("sysctl -qw net.ipv4.ip_forward=1");
+    r("ip route add default via 192.168.1.1");
+    r("ip route add default via 192.168.1.1 table 101");
+    r("ip route add default via 192.168.2.1 table 102");
     // Marks 1 and 2 (remainders 0 and 1) are ISP1's, 3 (remainder 2) is ISP2's: 3/0 and 3/1
     // to isp1_conn, 3/2 to isp2_conn, as the RouterOS rules say.
-    for (mark, table) in [("1", "101"), ("2", "101"), ("3", "102")] {
-        r(&["ip", "rule", "add", "fwmark", mark, "lookup", table]);
-    }
+    r("ip rule add fwmark 1 lookup 101");
+    r("ip rule add fwmark 2 lookup 101");
+    r("ip rule add fwmark 3 lookup 102");
     // The guard keeps a connection's first mark; without it every packet is hashed again.
     let guard = if guarded { "ct mark 0 " } else { "" };
     lab.nft(
