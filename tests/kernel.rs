@@ -2,7 +2,9 @@
 //! namespaces doing what a PCC configuration does — nftables gives each new connection a
 //! mark from `jhash FIELDS mod 3 seed 0` (pccsim's `PccHash::Jhash`), `ip rule` sends marks
 //! to per-WAN tables, both WANs masquerade — and pccsim's router with the same RouterOS rules.
-//! The same connections go through both; every one must leave by the same WAN.
+//! The same connections go through both; every one must leave by the same WAN, and its
+//! server's answer must reach the host in both or in neither: with the fixed rules it does,
+//! with the guide's (routing marks that also catch the replies) it never does.
 //!
 //! Needs root, `ip` and `nft` (`.ci/run` installs nftables): skipped with a message elsewhere,
 //! a failure on CI. Only addresses inside the namespaces it makes are used, and it removes
@@ -14,7 +16,23 @@ use pccsim::packet::{FiveTuple, Packet, Protocol};
 use pccsim::router::pcc::PccHash;
 use pccsim::{Router, Verdict, routeros};
 use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The rules both routers get.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rules {
+    /// PCC with the `connection-mark=no-mark` guard, routing marks for the LAN's packets only.
+    Fixed,
+    /// PCC without the guard: every packet is hashed again.
+    Unguarded,
+    /// The guide's: routing marks for every packet of a marked connection, replies too.
+    Guide,
+}
 
 const HOSTS: u8 = 40;
 const SERVERS: u8 = 20;
@@ -115,7 +133,7 @@ fn connections() -> Vec<FiveTuple> {
 }
 
 /// Builds the lab: LAN ─ router ─ ISP1 / ISP2, each ISP holding every server address.
-fn build(lab: &Lab, kernel_fields: &str, guarded: bool) {
+fn build(lab: &Lab, kernel_fields: &str, rules: Rules) {
     for n in ["lan", "rtr", "isp1", "isp2"] {
         lab.run(None, &["netns", "add", &lab.ns(n)]);
         lab.run(Some(n), &["ip", "link", "set", "lo", "up"]);
@@ -179,14 +197,25 @@ fn build(lab: &Lab, kernel_fields: &str, guarded: bool) {
     r("ip rule add fwmark 2 lookup 101");
     r("ip rule add fwmark 3 lookup 102");
     // The guard keeps a connection's first mark; without it every packet is hashed again.
-    let guard = if guarded { "ct mark 0 " } else { "" };
+    let guard = if rules == Rules::Unguarded {
+        ""
+    } else {
+        "ct mark 0 "
+    };
+    // Only the LAN's packets take their connection's mark as routing mark — or, in the
+    // guide's rules, every packet, the replies from the ISPs too.
+    let routed = if rules == Rules::Guide {
+        ""
+    } else {
+        "iifname \"LAN\" "
+    };
     lab.nft(
         "rtr",
         &format!(
             "table ip pcc {{\n\
              \tchain prerouting {{ type filter hook prerouting priority mangle; policy accept;\n\
              \t\tiifname \"LAN\" {guard}ct mark set jhash {kernel_fields} mod 3 seed 0x0 offset 1\n\
-             \t\tiifname \"LAN\" meta mark set ct mark\n\
+             \t\t{routed}meta mark set ct mark\n\
              \t}}\n\
              \tchain postrouting {{ type nat hook postrouting priority srcnat; policy accept;\n\
              \t\toifname \"ISP1\" masquerade\n\
@@ -197,28 +226,74 @@ fn build(lab: &Lab, kernel_fields: &str, guarded: bool) {
     );
 }
 
-/// Sends every connection's datagrams from inside the LAN namespace.
-fn send(lab: &Lab, conns: &[FiveTuple], per_connection: usize) {
-    let path = format!("/run/netns/{}", lab.ns("lan"));
-    let conns = conns.to_vec();
+/// Runs `f` on a thread of its own inside namespace `ns`.
+fn in_ns<T: Send + 'static>(
+    lab: &Lab,
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let path = format!("/run/netns/{}", lab.ns(ns));
     std::thread::spawn(move || {
-        let ns = std::fs::File::open(&path).unwrap();
-        use std::os::fd::AsRawFd;
-        // This thread only: its sockets are the LAN's.
-        assert_eq!(
-            unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
-        for t in &conns {
-            let socket = UdpSocket::bind((t.src, t.src_port)).unwrap();
-            for _ in 0..per_connection {
-                socket.send_to(b"pcc", (t.dst, t.dst_port)).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // This thread only: its sockets are the namespace's.
+        let entered = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(entered, 0, "setns into {path}");
+        f()
+    })
+}
+
+/// Every server of an ISP answers each datagram with its copy, until `stop`.
+fn echo(lab: &Lab, isp: &str, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    in_ns(lab, isp, move || {
+        let sockets: Vec<UdpSocket> = (1..=SERVERS)
+            .map(|s| {
+                let u = UdpSocket::bind((Ipv4Addr::new(203, 0, 113, s), 9)).unwrap();
+                u.set_nonblocking(true).unwrap();
+                u
+            })
+            .collect();
+        let mut buf = [0u8; 64];
+        while !stop.load(Ordering::Relaxed) {
+            let mut idle = true;
+            for u in &sockets {
+                while let Ok((n, from)) = u.recv_from(&mut buf) {
+                    let _ = u.send_to(&buf[..n], from);
+                    idle = false;
+                }
+            }
+            if idle {
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     })
+}
+
+/// Sends every connection's datagrams from inside the LAN namespace; says for each whether
+/// an answer came back.
+fn send(lab: &Lab, conns: &[FiveTuple], per_connection: usize) -> Vec<bool> {
+    let conns = conns.to_vec();
+    in_ns(lab, "lan", move || {
+        let sockets: Vec<UdpSocket> = conns
+            .iter()
+            .map(|t| {
+                let socket = UdpSocket::bind((t.src, t.src_port)).unwrap();
+                for _ in 0..per_connection {
+                    socket.send_to(b"pcc", (t.dst, t.dst_port)).unwrap();
+                }
+                socket
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut buf = [0u8; 64];
+        (sockets.iter())
+            .map(|s| {
+                s.set_nonblocking(true).unwrap();
+                s.recv_from(&mut buf).is_ok()
+            })
+            .collect()
+    })
     .join()
-    .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    .unwrap()
 }
 
 /// The source ports each ISP's servers saw.
@@ -234,21 +309,31 @@ fn seen(lab: &Lab, isp: &str) -> Vec<u16> {
         .collect()
 }
 
-/// The WAN (1 or 2) pccsim's router sends each connection out of.
-fn pccsim_wans(fields: &str, guarded: bool, conns: &[FiveTuple]) -> Vec<u8> {
+/// The WAN (1 or 2) pccsim's router sends each connection out of, and whether the server's
+/// answer reaches the host.
+fn pccsim_paths(fields: &str, rules: Rules, conns: &[FiveTuple]) -> Vec<(u8, bool)> {
     let text = common::read(&common::root().join("scenarios/dual_wan.rsc"))
         .replace("both-addresses:", &format!("{fields}:"));
-    let text = if guarded {
-        text
-    } else {
-        // The guide's mistake: PCC rules without the `connection-mark=no-mark` guard.
-        text.lines()
+    let text = match rules {
+        Rules::Fixed => text,
+        // PCC rules without the `connection-mark=no-mark` guard.
+        Rules::Unguarded => (text.lines())
             .map(|l| match l.contains("per-connection-classifier") {
                 true => l.replace(" connection-mark=no-mark", ""),
                 false => l.to_string(),
             })
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n"),
+        // Routing marks from the connection mark on whatever interface a packet came in by.
+        Rules::Guide => text
+            .replace(
+                "in-interface=LAN connection-mark=isp1_conn",
+                "connection-mark=isp1_conn",
+            )
+            .replace(
+                "in-interface=LAN connection-mark=isp2_conn",
+                "connection-mark=isp2_conn",
+            ),
     };
     let mut config = routeros::load("dual_wan.rsc", &text).unwrap();
     config.use_pcc_hash(PccHash::Jhash);
@@ -259,52 +344,72 @@ fn pccsim_wans(fields: &str, guarded: bool, conns: &[FiveTuple]) -> Vec<u8> {
         .iter()
         .map(|t| {
             let mut p = Packet::udp(*t, 0, 0, 3);
-            match r.receive(0, lan, &mut p) {
-                Verdict::Forward(hop) if hop.iface == isp1 => 1,
-                Verdict::Forward(_) => 2,
-                other => panic!("{t}: {other:?}"),
-            }
+            let Verdict::Forward(out) = r.receive(0, lan, &mut p) else {
+                panic!("{t} not forwarded");
+            };
+            let mut answer = Packet::udp(p.tuple.reversed(), 0, 0, 3);
+            let back = r.receive(1, out.iface, &mut answer);
+            let reached = matches!(back, Verdict::Forward(hop) if hop.iface == lan);
+            (if out.iface == isp1 { 1 } else { 2 }, reached)
         })
         .collect()
 }
 
 #[test]
-fn every_connection_leaves_by_the_same_wan_as_in_a_linux_router() {
+fn every_connection_takes_the_same_path_as_in_a_linux_router() {
     if !lab_possible() {
         return;
     }
     let conns = connections();
     for (fields, kernel_fields) in FIELDS {
-        for guarded in [true, false] {
+        for rules in [Rules::Fixed, Rules::Unguarded, Rules::Guide] {
             let lab = Lab {
                 prefix: format!("pcc{}", std::process::id()),
             };
-            build(&lab, kernel_fields, guarded);
-            send(&lab, &conns, 2);
+            build(&lab, kernel_fields, rules);
+            let stop = Arc::new(AtomicBool::new(false));
+            let servers = ["isp1", "isp2"].map(|isp| echo(&lab, isp, Arc::clone(&stop)));
+            let answered = send(&lab, &conns, 2);
+            stop.store(true, Ordering::Relaxed);
+            for s in servers {
+                s.join().unwrap();
+            }
             let (isp1, isp2) = (seen(&lab, "isp1"), seen(&lab, "isp2"));
             drop(lab);
-            let expected = pccsim_wans(fields, guarded, &conns);
+            let expected = pccsim_paths(fields, rules, &conns);
             let mut differ = Vec::new();
-            for (t, &wan) in conns.iter().zip(&expected) {
+            for (i, t) in conns.iter().enumerate() {
                 let kernel = match (isp1.contains(&t.src_port), isp2.contains(&t.src_port)) {
                     (true, false) => 1,
                     (false, true) => 2,
                     (a, b) => panic!("{fields}: {t} reached ISP1 {a}, ISP2 {b}"),
                 };
-                if kernel != wan {
-                    differ.push(format!("{t}: kernel ISP{kernel}, pccsim ISP{wan}"));
+                let (wan, reached) = expected[i];
+                if (kernel, answered[i]) != (wan, reached) {
+                    differ.push(format!(
+                        "{t}: kernel ISP{kernel} answered {}, pccsim ISP{wan} answered {reached}",
+                        answered[i]
+                    ));
                 }
             }
             assert!(
                 differ.is_empty(),
-                "{fields} (guarded {guarded}): {} of {} differ: {:#?}",
+                "{fields} ({rules:?}): {} of {} differ: {:#?}",
                 differ.len(),
                 conns.len(),
                 &differ[..differ.len().min(5)]
             );
-            // The 2:1 weighting shows in both.
-            let on_isp1 = expected.iter().filter(|&&w| w == 1).count();
+            // What the rules promise, seen in both: the 2:1 weighting, and answers that reach
+            // the hosts — all of them, or with the guide's rules none.
+            let on_isp1 = expected.iter().filter(|&&(w, _)| w == 1).count();
             assert!(on_isp1 > conns.len() / 2, "{fields}: {on_isp1} on ISP1");
+            let reached = answered.iter().filter(|&&a| a).count();
+            let promised = if rules == Rules::Guide {
+                0
+            } else {
+                conns.len()
+            };
+            assert_eq!(reached, promised, "{fields} ({rules:?})");
         }
     }
 }
