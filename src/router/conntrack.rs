@@ -94,7 +94,10 @@ pub enum State {
     SynSent,
     SynReceived,
     Established,
+    /// One side sent a FIN.
     FinWait,
+    /// The other side acknowledged that FIN and has not sent its own.
+    CloseWait,
     LastAck,
     TimeWait,
     Close,
@@ -592,11 +595,14 @@ fn next_tcp_state(e: &mut Entry, dir: Dir, flags: TcpFlags) -> State {
         e.set(Flags::FIN[dir as usize], true);
     }
     let both_fin = e.has(Flags::FIN[0]) && e.has(Flags::FIN[1]);
+    // The side that has not sent a FIN (yet).
+    let other_side = !e.has(Flags::FIN[dir as usize]);
     match (e.state, dir) {
         (SynSent, Dir::Reply) if flags.has(TcpFlags::SYN) => SynReceived,
         (SynReceived, Dir::Original) if flags.has(TcpFlags::ACK) => Established,
         (Established, _) if flags.has(TcpFlags::FIN) => FinWait,
-        (FinWait, _) if both_fin => LastAck,
+        (FinWait | CloseWait, _) if both_fin => LastAck,
+        (FinWait, _) if other_side && flags.has(TcpFlags::ACK) => CloseWait,
         (LastAck, _) if flags.has(TcpFlags::ACK) => TimeWait,
         (s, _) => s,
     }
@@ -608,6 +614,7 @@ fn timeout_of(s: &Settings, state: State, proto: Protocol, stream: bool) -> Time
         (State::SynReceived, _) => s.tcp_syn_received,
         (State::Established, _) => s.tcp_established,
         (State::FinWait, _) => s.tcp_fin_wait,
+        (State::CloseWait, _) => s.tcp_close_wait,
         (State::LastAck, _) => s.tcp_last_ack,
         (State::TimeWait, _) => s.tcp_time_wait,
         (State::Close, _) => s.tcp_close,
@@ -656,6 +663,32 @@ mod tests {
         ct.update(SEC, id, Dir::Original, &ack);
         assert_eq!(ct.get(id).state, State::Established);
         assert_eq!(ct.get(id).expires, SEC + 86_400 * SEC);
+        // The close, as nf_conntrack_proto_tcp walks it: FIN, its ACK, the other FIN, the
+        // last ACK — each state with its own RouterOS timeout.
+        let s = Settings {
+            tcp_fin_wait: 11 * SEC,
+            tcp_close_wait: 12 * SEC,
+            tcp_last_ack: 13 * SEC,
+            tcp_time_wait: 14 * SEC,
+            ..Settings::default()
+        };
+        ct.settings = s;
+        let mut fin = ack;
+        fin.flags = TcpFlags::FIN | TcpFlags::ACK;
+        let mut back = synack;
+        back.flags = TcpFlags::ACK;
+        let mut back_fin = synack;
+        back_fin.flags = TcpFlags::FIN | TcpFlags::ACK;
+        for (t, dir, pkt, state, timeout) in [
+            (2, Dir::Original, fin, State::FinWait, 11),
+            (3, Dir::Reply, back, State::CloseWait, 12),
+            (4, Dir::Reply, back_fin, State::LastAck, 13),
+            (5, Dir::Original, ack, State::TimeWait, 14),
+        ] {
+            ct.update(t * SEC, id, dir, &pkt);
+            assert_eq!(ct.get(id).state, state, "at {t} s");
+            assert_eq!(ct.get(id).expires, (t + timeout) * SEC, "at {t} s");
+        }
     }
 
     #[test]
