@@ -18,7 +18,9 @@
 //! sixteen, at once on data out of order or filling a hole, a short pushed segment when the
 //! application reads it, and otherwise after a 40 ms delayed-ACK timer. Each ACK carries the
 //! free receive buffer as its window and one SACK block, the most recently changed one (Linux
-//! sends up to three; the first is this one, the others repeat what earlier ACKs said).
+//! sends up to three; the first is this one, the others repeat what earlier ACKs said) — or,
+//! after a duplicate, a D-SACK block naming it, which tells a tail loss probe's sender that
+//! nothing was lost.
 //! Sequence numbers count payload bytes from 0; segments are whole MSS apart, so the
 //! scoreboard finds a segment by division.
 
