@@ -8,10 +8,10 @@ use pccsim::world::bottleneck::{self, Bottleneck, Measured};
 use pccsim::world::tcp::{Congestion, MSS};
 
 /// How far pccsim may be from ns-3 (see `the_bottleneck_figures_agree_with_ns3`): goodput
-/// within 20 % of ns-3's (under random loss pccsim's delayed ACKs cost it 10–15 % more than
-/// ns-3's; on a saturated link the two are within 4 %); Jain's index at most 0.1 below ns-3's;
-/// the smallest flow's share of the fair share at most 0.4 below (over 50 s pccsim's CUBIC
-/// flows converge more slowly than ns-3's behind four BDPs of buffer: 0.49 against 0.86).
+/// within 20 % of ns-3's (under random loss pccsim gets 9–10 % less than ns-3; on a saturated
+/// link the two are within 5 %); Jain's index at most 0.1 below ns-3's; the smallest flow's
+/// share of the fair share at most 0.4 below (over 50 s pccsim's CUBIC flows converge more
+/// slowly than ns-3's behind four BDPs of buffer: 20 flows, 0.61 against 0.86).
 const GOODPUT_TOLERANCE: f64 = 0.2;
 const JAIN_TOLERANCE: f64 = 0.1;
 const SMALLEST_TOLERANCE: f64 = 0.4;
@@ -89,7 +89,7 @@ fn newreno_against_random_loss_follows_mathis() {
     // One flow on a fast path with a BDP of buffer: the loss, not the link, limits it.
     // Mathis: MSS / RTT × √(3/2) / √p (Linux grows by acknowledged bytes, so delayed ACKs
     // keep the constant of one ACK per segment).
-    for p in [0.001, 0.002, 0.005] {
+    for p in [0.001, 0.002, 0.005, 0.01] {
         let mut x = dumbbell(1, 1.0);
         x.rate_bps = 1_000_000_000;
         x.buffer = Bottleneck::bdp(x.rate_bps, RTT);

@@ -11,8 +11,9 @@
 //! everything unSACKed lost. Congestion control is CUBIC (RFC 9438, with HyStart's delay test
 //! ending slow start) or NewReno, growing only while the window is what limits the sender.
 //! A server's segments are paced as `fq` paces them: each leaves `len / rate` after the last,
-//! at twice the window per round trip in slow start and 1.2 times after, so a window is not
-//! dumped into the ISP's queue at once (the departure time rides on the segment; no timer).
+//! at twice the window (or what is in flight, if more) per round trip in slow start and 1.2
+//! times after, a late flow getting back up to half a gap, so a window is not dumped into the
+//! ISP's queue at once (the departure time rides on the segment; no timer).
 //!
 //! The receiver ACKs as Linux does: every second full segment, quick ACKs for the first
 //! sixteen, at once on data out of order or filling a hole, a short pushed segment when the
@@ -425,9 +426,12 @@ impl Sender {
             } else {
                 120
             };
-            // Each segment's wire bytes at cwnd × percent / 100 per srtt.
+            // Each segment's wire bytes at max(cwnd, in flight) × percent / 100 per srtt.
+            let window = self.cwnd.max(self.nxt - self.una) as u64;
             let wire = (len + crate::packet::TCP_HEADER) as u64;
-            let gap = wire * 100 * self.srtt / (self.cwnd as u64 * percent);
+            let mut gap = wire * 100 * self.srtt / (window * percent);
+            // `fq` gives a flow that is late back up to half a gap.
+            gap -= (gap / 2).min(now.saturating_sub(next));
             self.pacing = Some(at + gap);
         }
         at
@@ -622,6 +626,7 @@ impl Sender {
     /// RFC 6937 with slow-start reduction bound: send in proportion to what is delivered
     /// while the pipe is above ssthresh, then grow back to it no faster than slow start.
     fn proportional_rate_reduction(&mut self, newly: u32) {
+        let pipe = self.in_flight();
         let Recovery::Fast {
             delivered,
             out,
@@ -632,7 +637,6 @@ impl Sender {
             return;
         };
         *delivered += newly;
-        let pipe = self.nxt - self.una - self.sacked - self.lost + self.retrans;
         let ssthresh = self.ssthresh as u64;
         let mut send = if pipe > self.ssthresh {
             let due = (*delivered as u64 * ssthresh).div_ceil(*flight_at_start as u64);
