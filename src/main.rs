@@ -374,6 +374,7 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
 }
 
 fn bottleneck(args: BottleneckArgs) -> Result<(), pccsim::Error> {
+    use pccsim::report::bottleneck as report;
     use pccsim::world::bottleneck::{self, Bottleneck};
     use pccsim::world::tcp::Congestion;
     if args.warmup >= args.duration {
@@ -403,27 +404,8 @@ fn bottleneck(args: BottleneckArgs) -> Result<(), pccsim::Error> {
     };
     let m = bottleneck::run(&x);
     match args.format {
-        Format::Json => {
-            let experiment = serde_json::json!({
-                "flows": x.flows,
-                "rate_bps": x.rate_bps,
-                "rtt_ms": x.rtt as f64 / 1e6,
-                "buffer_bdp": args.buffer_bdp,
-                "buffer_bytes": x.buffer,
-                "loss": x.loss,
-                "congestion": format!("{:?}", x.congestion),
-                "file_bytes": x.file,
-                "duration_s": x.duration as f64 / 1e9,
-                "warmup_s": x.warmup as f64 / 1e9,
-                "seed": x.seed,
-            });
-            let out = serde_json::json!({ "experiment": experiment, "measured": m });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&out).expect("plain values")
-            );
-        }
-        Format::Text => print!("{}", bottleneck::describe(&x, &m)),
+        Format::Json => println!("{}", report::json(&x, args.buffer_bdp, &m)),
+        Format::Text => print!("{}", report::text(&x, &m)),
     }
     Ok(())
 }

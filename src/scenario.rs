@@ -609,7 +609,7 @@ fn find_field(text: &str, name: &str, nth: usize) -> Option<usize> {
 /// Ties a parsed scenario to its configuration, rejecting worlds that cannot exist.
 pub fn check(
     scenario: Scenario,
-    config: RouterConfig,
+    mut config: RouterConfig,
     file: &str,
     text: &str,
     config_file: &str,
@@ -855,7 +855,6 @@ pub fn check(
         }
         inbound_wans.push(wans);
     }
-    let mut config = config;
     config.use_pcc_hash(scenario.pcc_hash);
     Ok(Loaded {
         inbound_wans,

@@ -4,6 +4,7 @@
 //! Files go into a [`ResultsFolder`]'s staging folder and appear together when the run is
 //! complete; see [`folder`] for how a user's own files are kept safe.
 
+pub mod bottleneck;
 mod charts;
 pub mod compare;
 mod folder;

@@ -575,11 +575,10 @@ impl Wheel {
 /// The state a TCP packet without an entry opens, as `tcp_conntracks[0][…][sNO]`: a SYN
 /// starts one, a plain ACK is picked up mid-stream when tracking is loose, the rest are invalid.
 fn opening_state(flags: TcpFlags, loose: bool) -> Result<State, Untracked> {
-    let only = |f: TcpFlags| flags.has(f);
-    if only(TcpFlags::RST) || only(TcpFlags::FIN) {
+    if flags.has(TcpFlags::RST) || flags.has(TcpFlags::FIN) {
         return Err(Untracked::Invalid);
     }
-    match (only(TcpFlags::SYN), only(TcpFlags::ACK)) {
+    match (flags.has(TcpFlags::SYN), flags.has(TcpFlags::ACK)) {
         (true, false) => Ok(State::SynSent),
         (false, true) if loose => Ok(State::Established),
         _ => Err(Untracked::Invalid),

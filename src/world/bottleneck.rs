@@ -11,8 +11,8 @@
 use crate::packet::{FiveTuple, Packet, Protocol, TCP_HEADER, TcpFlags};
 use crate::scenario::Queue;
 use crate::units::{MS, SEC, Size, Time};
-use crate::world::link::{Channel, Lossy, Wire};
-use crate::world::tcp::{Ack, AckNow, Congestion, MSS, Receiver, Sender};
+use crate::world::link::{Channel, LinkDrop, Lossy, Wire};
+use crate::world::tcp::{Ack, AckNow, Congestion, MSS, Receiver, Segment, Sender};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
@@ -59,7 +59,7 @@ pub struct Measured {
     pub jain: f64,
     pub queue_drops: u64,
     pub random_losses: u64,
-    /// Data segments per ACK the receivers sent.
+    /// Data segments sent into the bottleneck (dropped ones too) per ACK the receivers sent.
     pub segments_per_ack: f64,
     /// The longest a flow stayed in recovery after the last of its packets was dropped.
     pub longest_recovery_tail_ms: f64,
@@ -67,33 +67,19 @@ pub struct Measured {
     pub files: u32,
 }
 
+/// What happens to a flow (events are ordered by time, then the order they were scheduled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Event {
+enum Step {
     /// A transfer begins (its handshake done).
-    Start(u32),
+    Start,
     /// A paced segment leaves its server for the bottleneck.
-    Depart(u32, Seg),
+    Depart(Segment),
     /// A data segment reaches its client.
-    Data(u32, Seg),
+    Data(Segment),
     /// An ACK reaches its server.
-    Acked(u32, AckMsg),
-    /// A flow's timers may be due.
-    Timer(u32),
-}
-
-/// A [`Segment`] in an event (ordered, so events have a total order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Seg {
-    seq: u32,
-    len: u32,
-    push: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct AckMsg {
-    ack: u32,
-    window: u32,
-    sack: Option<(u32, u32)>,
+    Acked(Ack),
+    /// The flow's timers may be due.
+    Timer,
 }
 
 struct Flow {
@@ -134,7 +120,9 @@ struct World<'a> {
     x: &'a Bottleneck,
     now: Time,
     seq: u64,
-    events: BinaryHeap<Reverse<(Time, u64, Event)>>,
+    events: BinaryHeap<Reverse<(Time, u64, u32, Step)>>,
+    /// What a flow's step sent, reused from step to step.
+    sent: Vec<Segment>,
     link: Lossy<Wire>,
     flows: Vec<Flow>,
     /// Goodput and wire bytes at the end of the warm-up.
@@ -157,6 +145,7 @@ pub fn run(x: &Bottleneck) -> Measured {
         now: 0,
         seq: 0,
         events: BinaryHeap::new(),
+        sent: Vec::new(),
         link: Lossy::new(wire, x.loss, Pcg64Mcg::seed_from_u64(x.seed ^ 0x9e37_79b9)),
         flows: (0..x.flows)
             .map(|_| Flow::new(total, x.congestion))
@@ -172,9 +161,9 @@ pub fn run(x: &Bottleneck) -> Measured {
     for f in 0..x.flows {
         // Starts spread over the first 100 ms, so no two flows are in lockstep.
         let at = rng.random_range(0..100 * MS);
-        w.schedule(at, Event::Start(f));
+        w.schedule(at, f, Step::Start);
     }
-    while let Some(Reverse((at, _, event))) = w.events.pop() {
+    while let Some(Reverse((at, _, f, step))) = w.events.pop() {
         if at > x.duration {
             break;
         }
@@ -183,87 +172,72 @@ pub fn run(x: &Bottleneck) -> Measured {
             w.wire_bytes_at_warmup = w.wire_bytes;
         }
         w.now = at;
-        w.handle(event);
+        w.handle(f, step);
     }
     w.measure()
 }
 
 impl World<'_> {
-    fn schedule(&mut self, at: Time, event: Event) {
+    fn schedule(&mut self, at: Time, f: u32, step: Step) {
         self.seq += 1;
-        self.events.push(Reverse((at, self.seq, event)));
+        self.events.push(Reverse((at, self.seq, f, step)));
     }
 
-    fn handle(&mut self, event: Event) {
-        let (now, f) = (self.now, event_flow(&event));
-        let mut out = Vec::new();
-        let mut acks = Vec::new();
-        {
-            let flow = &mut self.flows[f as usize];
-            match event {
-                Event::Start(_) => flow.sender.transmit(now, &mut |s| out.push(s)),
-                Event::Depart(_, s) => return self.offer(f, s),
-                Event::Data(_, s) => {
-                    if flow.receiver.on_segment(now, s.seq, s.len, s.push) == AckNow::Yes {
-                        acks.push(flow.receiver.ack());
-                    }
+    fn handle(&mut self, f: u32, step: Step) {
+        let now = self.now;
+        match step {
+            Step::Depart(s) => return self.offer(f, s),
+            Step::Timer if self.flows[f as usize].timer_at != now => return, // superseded
+            _ => {}
+        }
+        let mut sent = std::mem::take(&mut self.sent);
+        let mut send = |s: Segment| sent.push(s);
+        let flow = &mut self.flows[f as usize];
+        let mut ack = None;
+        match step {
+            Step::Start => flow.sender.transmit(now, &mut send),
+            Step::Depart(_) => unreachable!("offered above"),
+            Step::Data(s) => {
+                if flow.receiver.on_segment(now, s.seq, s.len, s.push) == AckNow::Yes {
+                    ack = Some(flow.receiver.ack());
                 }
-                Event::Acked(_, a) => {
-                    let ack = Ack {
-                        ack: a.ack,
-                        window: a.window,
-                        sack: a.sack,
-                    };
-                    flow.sender.on_ack(now, ack, &mut |s| out.push(s));
+            }
+            Step::Acked(a) => flow.sender.on_ack(now, a, &mut send),
+            Step::Timer => {
+                flow.timer_at = Time::MAX;
+                if flow.receiver.ack_due.is_some_and(|d| d <= now) {
+                    ack = Some(flow.receiver.ack());
                 }
-                Event::Timer(_) => {
-                    if flow.timer_at != now {
-                        return;
-                    }
-                    flow.timer_at = Time::MAX;
-                    if flow.receiver.ack_due.is_some_and(|d| d <= now) {
-                        acks.push(flow.receiver.ack());
-                    }
-                    if flow.sender.deadline().is_some_and(|d| d <= now) {
-                        flow.sender.on_timer(now, &mut |s| out.push(s));
-                    }
+                if flow.sender.deadline().is_some_and(|d| d <= now) {
+                    flow.sender.on_timer(now, &mut send);
                 }
             }
         }
-        for a in acks {
+        if let Some(a) = ack {
             self.acks += 1;
-            let msg = AckMsg {
-                ack: a.ack,
-                window: a.window,
-                sack: a.sack,
-            };
-            self.schedule(now + self.x.rtt / 2, Event::Acked(f, msg));
+            self.schedule(now + self.x.rtt / 2, f, Step::Acked(a));
         }
-        for s in out {
-            let seg = Seg {
-                seq: s.seq,
-                len: s.len,
-                push: s.push,
-            };
+        for s in sent.drain(..) {
             match s.at > now {
-                true => self.schedule(s.at, Event::Depart(f, seg)),
-                false => self.offer(f, seg),
+                true => self.schedule(s.at, f, Step::Depart(s)),
+                false => self.offer(f, s),
             }
         }
+        self.sent = sent;
         self.settle(f);
     }
 
     /// A segment enters the bottleneck.
-    fn offer(&mut self, f: u32, s: Seg) {
+    fn offer(&mut self, f: u32, s: Segment) {
         let pkt = Packet::tcp(TUPLE, f, TcpFlags::ACK, s.seq, 0, s.len);
         self.segments += 1;
         let wire_len = (TCP_HEADER + s.len) as u64;
         match self.link.send(self.now, &pkt) {
             Ok(at) => {
                 self.wire_bytes += wire_len;
-                self.schedule(at, Event::Data(f, s));
+                self.schedule(at, f, Step::Data(s));
             }
-            Err(crate::world::link::LinkDrop::Loss) => {
+            Err(LinkDrop::Loss) => {
                 self.wire_bytes += wire_len; // lost after using the line
                 self.flows[f as usize].last_drop = self.now;
             }
@@ -290,13 +264,13 @@ impl World<'_> {
             let delivered = flow.goodput_bytes();
             *flow = Flow::new(flow.sender.total, self.x.congestion);
             flow.delivered = delivered;
-            return self.schedule(now + self.x.rtt, Event::Start(f));
+            return self.schedule(now + self.x.rtt, f, Step::Start);
         }
         if let Some(d) = flow.deadline()
             && d < flow.timer_at
         {
             flow.timer_at = d;
-            self.schedule(d, Event::Timer(f));
+            self.schedule(d, f, Step::Timer);
         }
     }
 
@@ -326,49 +300,6 @@ impl World<'_> {
             longest_recovery_tail_ms: self.longest_tail as f64 / MS as f64,
             files: self.files,
         }
-    }
-}
-
-/// The experiment and its figures as a short text for a terminal.
-pub fn describe(x: &Bottleneck, m: &Measured) -> String {
-    let mut s = format!(
-        "bottleneck {:.1} Mbit/s, RTT {} ms, buffer {} B, loss {}%, {} × {:?}{}, {} s (figures after {} s)\n",
-        x.rate_bps as f64 / 1e6,
-        x.rtt / MS,
-        x.buffer,
-        x.loss * 100.0,
-        x.flows,
-        x.congestion,
-        x.file.map_or(String::new(), |f| format!(
-            " downloading {f} B files back to back"
-        )),
-        x.duration / SEC,
-        x.warmup / SEC,
-    );
-    s += &format!(
-        "utilisation {:.1}%  goodput {:.1}% of the rate  Jain {:.3}\n",
-        m.utilisation * 100.0,
-        m.goodput_share * 100.0,
-        m.jain
-    );
-    s += &format!(
-        "queue drops {}  random losses {}  segments per ACK {:.2}  longest recovery tail {:.0} ms  files {}\n",
-        m.queue_drops, m.random_losses, m.segments_per_ack, m.longest_recovery_tail_ms, m.files
-    );
-    s += "flow  goodput Mbit/s\n";
-    for (i, g) in m.goodput_bps.iter().enumerate() {
-        s += &format!("{:>4}  {:>14.2}\n", i + 1, g / 1e6);
-    }
-    s
-}
-
-fn event_flow(e: &Event) -> u32 {
-    match *e {
-        Event::Start(f)
-        | Event::Depart(f, _)
-        | Event::Data(f, _)
-        | Event::Acked(f, _)
-        | Event::Timer(f) => f,
     }
 }
 

@@ -526,6 +526,20 @@ fn ack_only(tuple: FiveTuple, id: u32, seq: u32, ack: Ack, extra: TcpFlags) -> P
     Packet::tcp(tuple, id, TcpFlags::ACK | extra, seq, ack.ack, 0).with_window(ack.window, ack.sack)
 }
 
+/// Sends, now, the ACK `rx` owes, alone, from `side` (`seq`: that side's next byte).
+fn send_ack(
+    out: &mut Outbox,
+    side: Side,
+    tuple: FiveTuple,
+    id: u32,
+    seq: u32,
+    rx: &mut Receiver,
+    now: Time,
+) {
+    let pure = ack_only(tuple, id, seq, rx.ack(), TcpFlags::default());
+    out.push((side, pure, now));
+}
+
 /// What a segment tells its receiver's peer about the other direction.
 fn ack_of(pkt: &Packet) -> Ack {
     Ack {
@@ -568,22 +582,12 @@ fn tcp_timers(
         });
     }
     if c.request_rx.ack_due.is_some_and(|d| d <= now) {
-        let ack = c.request_rx.ack();
-        let none = TcpFlags::default();
-        out.push((
-            Side::Server,
-            ack_only(back, id, c.response.nxt, ack, none),
-            now,
-        ));
+        let seq = c.response.nxt;
+        send_ack(out, Side::Server, back, id, seq, &mut c.request_rx, now);
     }
     if c.response_rx.ack_due.is_some_and(|d| d <= now) {
-        let ack = c.response_rx.ack();
-        let none = TcpFlags::default();
-        out.push((
-            Side::Host,
-            ack_only(tuple, id, c.request.nxt, ack, none),
-            now,
-        ));
+        let seq = c.request.nxt;
+        send_ack(out, Side::Host, tuple, id, seq, &mut c.response_rx, now);
     }
     alive
 }
@@ -629,9 +633,8 @@ fn server_tcp(
         c.response.on_ack(now, ack_of(pkt), &mut send);
     }
     if ack_now && !sent_data {
-        let ack = c.request_rx.ack();
-        let pure = ack_only(back, id, c.response.nxt, ack, TcpFlags::default());
-        out.push((Side::Server, pure, now));
+        let seq = c.response.nxt;
+        send_ack(out, Side::Server, back, id, seq, &mut c.request_rx, now);
     }
 }
 
@@ -654,9 +657,8 @@ fn client_tcp(
                 out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at))
             });
         } else {
-            let ack = c.response_rx.ack();
-            let again = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::default());
-            out.push((Side::Host, again, now));
+            let seq = c.request.nxt;
+            send_ack(out, Side::Host, tuple, id, seq, &mut c.response_rx, now);
         }
         return false;
     }
@@ -687,9 +689,8 @@ fn client_tcp(
         return true;
     }
     if ack_now {
-        let ack = c.response_rx.ack();
-        let pure = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::default());
-        out.push((Side::Host, pure, now));
+        let seq = c.request.nxt;
+        send_ack(out, Side::Host, tuple, id, seq, &mut c.response_rx, now);
     }
     false
 }

@@ -2,9 +2,9 @@
 //! congestion control, the receiver's acknowledgements. Sans-IO like the router — methods take
 //! `now` and hand the segments to send to a callback.
 //!
-//! The sender keeps a scoreboard of the segments in flight (one 16-byte record each: when it
-//! left, and whether it was SACKed, deemed lost or sent again), as Linux's retransmission queue
-//! does. Losses are found by RACK (RFC 8985): a segment is lost once one sent after it was
+//! The sender keeps a scoreboard of the segments in flight (one 24-byte record each: when it
+//! left, its place in the order of transmissions, whether it was SACKed, deemed lost or sent
+//! again, and its neighbours in the list of suspects), as Linux's retransmission queue does. Losses are found by RACK (RFC 8985): a segment is lost once one sent after it was
 //! delivered and a round trip (plus a reordering window) has passed; a tail loss is probed by
 //! TLP; recovery sends what the scoreboard says is missing, paced by Proportional Rate
 //! Reduction (RFC 6937), and a retransmission timeout (RFC 6298, Linux's 200 ms floor) marks
@@ -54,7 +54,7 @@ pub enum Congestion {
 }
 
 /// A segment the sender wants on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Segment {
     pub seq: u32,
     pub len: u32,
@@ -65,7 +65,7 @@ pub struct Segment {
 }
 
 /// What an acknowledgement tells the sender.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ack {
     /// Everything below it arrived.
     pub ack: u32,
@@ -794,14 +794,8 @@ impl Sender {
         self.recovery = Recovery::Loss { point: self.nxt };
         self.probe_end = None;
         self.reorder_at = None;
-        let mut seq = self.una;
-        for i in 0..self.sent.len() {
-            let len = self.seg_len(seq);
-            let s = &mut self.sent[i];
-            if s.state & SACKED == 0 {
-                s.state = LOST;
-            }
-            seq += len;
+        for s in self.sent.iter_mut().filter(|s| s.state & SACKED == 0) {
+            s.state = LOST;
         }
         self.lost = self.nxt - self.una - self.sacked;
         self.retrans = 0;
@@ -837,6 +831,7 @@ struct Cubic {
     /// The window a Reno flow would have (`W_est`), and its growth's remainder.
     w_est: u32,
     est_credit: u64,
+    /// The remainder of the window's growth towards the curve, in bytes × bytes acked.
     credit: u64,
     /// HyStart: the round being measured ends when `una` passes `round_end`.
     round_end: u32,
@@ -1066,28 +1061,10 @@ impl Receiver {
     pub fn ack(&mut self) -> Ack {
         self.unacked = 0;
         self.ack_due = None;
-        if let Some(block) = self.duplicate.take() {
-            let held: u32 = self.ooo.iter().map(|&(s, e)| e - s).sum();
-            return Ack {
-                ack: self.nxt,
-                window: RECEIVE_BUFFER - held.min(RECEIVE_BUFFER),
-                sack: Some(block),
-            };
-        }
-        if self.ooo.is_empty() {
-            return Ack {
-                ack: self.nxt,
-                window: RECEIVE_BUFFER,
-                sack: None,
-            };
-        }
         let held: u32 = self.ooo.iter().map(|&(s, e)| e - s).sum();
-        let sack = self
-            .ooo
-            .iter()
-            .find(|&&(s, _)| s == self.latest)
-            .or(self.ooo.first())
-            .copied();
+        // A duplicate's D-SACK block, else the block the latest out-of-order segment joined.
+        let latest = || self.ooo.iter().find(|&&(s, _)| s == self.latest);
+        let sack = (self.duplicate.take()).or_else(|| latest().or(self.ooo.first()).copied());
         Ack {
             ack: self.nxt,
             window: RECEIVE_BUFFER - held.min(RECEIVE_BUFFER),
