@@ -242,8 +242,14 @@ fn in_ns<T: Send + 'static>(
     })
 }
 
-/// Every server of an ISP answers each datagram with its copy, until `stop`.
-fn echo(lab: &Lab, isp: &str, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+/// Every server of an ISP answers each datagram with its copy, until `stop`; `ready` hears
+/// when they listen.
+fn echo(
+    lab: &Lab,
+    isp: &str,
+    stop: Arc<AtomicBool>,
+    ready: std::sync::mpsc::Sender<()>,
+) -> JoinHandle<()> {
     in_ns(lab, isp, move || {
         let sockets: Vec<UdpSocket> = (1..=SERVERS)
             .map(|s| {
@@ -252,6 +258,7 @@ fn echo(lab: &Lab, isp: &str, stop: Arc<AtomicBool>) -> JoinHandle<()> {
                 u
             })
             .collect();
+        ready.send(()).unwrap();
         let mut buf = [0u8; 64];
         while !stop.load(Ordering::Relaxed) {
             let mut idle = true;
@@ -283,14 +290,21 @@ fn send(lab: &Lab, conns: &[FiveTuple], per_connection: usize) -> Vec<bool> {
                 socket
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(300));
+        // Answers come within milliseconds; wait for all of them, two seconds at most (the
+        // guide's rules send them astray: then none comes, and the wait is the whole bound).
+        let mut answered = vec![false; sockets.len()];
         let mut buf = [0u8; 64];
-        (sockets.iter())
-            .map(|s| {
-                s.set_nonblocking(true).unwrap();
-                s.recv_from(&mut buf).is_ok()
-            })
-            .collect()
+        let give_up = std::time::Instant::now() + Duration::from_secs(2);
+        for s in &sockets {
+            s.set_nonblocking(true).unwrap();
+        }
+        while answered.contains(&false) && std::time::Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(5));
+            for (s, a) in sockets.iter().zip(&mut answered) {
+                *a |= s.recv_from(&mut buf).is_ok();
+            }
+        }
+        answered
     })
     .join()
     .unwrap()
@@ -368,7 +382,12 @@ fn every_connection_takes_the_same_path_as_in_a_linux_router() {
             };
             build(&lab, kernel_fields, rules);
             let stop = Arc::new(AtomicBool::new(false));
-            let servers = ["isp1", "isp2"].map(|isp| echo(&lab, isp, Arc::clone(&stop)));
+            let (ready, listening) = std::sync::mpsc::channel();
+            let servers =
+                ["isp1", "isp2"].map(|isp| echo(&lab, isp, Arc::clone(&stop), ready.clone()));
+            for _ in &servers {
+                listening.recv().unwrap();
+            }
             let answered = send(&lab, &conns, 2);
             stop.store(true, Ordering::Relaxed);
             for s in servers {
