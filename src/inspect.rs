@@ -46,10 +46,7 @@ fn table_of<'a>(cfg: &'a RouterConfig, menu: &str) -> Option<&'a Table> {
 }
 
 fn own(params: Vec<(&'static str, String)>) -> Props {
-    params
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    params.into_iter().map(|(k, v)| (k.into(), v)).collect()
 }
 
 /// `/ip firewall connection`'s rows: one per tracked connection, id = entry + 1.
@@ -62,7 +59,7 @@ fn connections(router: &Router) -> Vec<(u32, Props)> {
             let o = e.original;
             let r = e.reply;
             let mut p = vec![
-                ("protocol".to_string(), o.protocol.name().to_string()),
+                ("protocol".into(), o.protocol.name().to_string()),
                 ("src-address".into(), format!("{}:{}", o.src, o.src_port)),
                 ("dst-address".into(), format!("{}:{}", o.dst, o.dst_port)),
                 (
@@ -308,10 +305,7 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
             .enumerate()
             .map(|(i, e)| {
                 let mut p = vec![
-                    (
-                        "list".to_string(),
-                        cfg.address_lists.name(e.list).to_string(),
-                    ),
+                    ("list".into(), cfg.address_lists.name(e.list).to_string()),
                     ("address".into(), e.range.text()),
                     (
                         "disabled".into(),
@@ -330,10 +324,7 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
             .enumerate()
             .map(|(i, a)| {
                 let p = vec![
-                    (
-                        "address".to_string(),
-                        format!("{}/{}", a.address, a.prefix_len),
-                    ),
+                    ("address".into(), format!("{}/{}", a.address, a.prefix_len)),
                     ("interface".into(), cfg.iface_name(a.iface).to_string()),
                 ];
                 (i as u32 + 1, p)
@@ -345,7 +336,7 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
             .enumerate()
             .map(|(i, f)| {
                 let p = vec![
-                    ("name".to_string(), f.name.clone()),
+                    ("name".into(), f.name.clone()),
                     ("default-name".into(), f.default_name.clone()),
                 ];
                 (i as u32 + 1, p)

@@ -160,7 +160,7 @@ pub struct RouterConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredItem {
     pub line: u32,
-    pub props: Vec<(String, String)>,
+    pub props: Vec<(std::borrow::Cow<'static, str>, String)>,
 }
 
 impl StoredItem {

@@ -259,7 +259,7 @@ pub(crate) fn mix64(mut x: u64) -> u64 {
 /// The share of new LAN connections each connection mark gets from the PCC rules in mangle
 /// prerouting: each remainder counts for the first enabled rule that claims it.
 pub fn configured_shares(mangle: &Table) -> Vec<(ConnMark, f64)> {
-    let mut claimed: Vec<(Fields, u32, u32)> = Vec::new();
+    let mut claimed = std::collections::HashSet::new();
     let mut shares: Vec<(ConnMark, f64)> = Vec::new();
     for rule in mangle
         .rules
@@ -275,11 +275,9 @@ pub fn configured_shares(mangle: &Table) -> Vec<(ConnMark, f64)> {
         }) else {
             continue;
         };
-        let key = (pcc.fields, pcc.denominator, pcc.remainder);
-        if claimed.contains(&key) {
+        if !claimed.insert((pcc.fields, pcc.denominator, pcc.remainder)) {
             continue;
         }
-        claimed.push(key);
         let share = 1.0 / pcc.denominator as f64;
         match shares.iter_mut().find(|(m, _)| *m == mark) {
             Some((_, s)) => *s += share,

@@ -157,13 +157,13 @@ struct Item {
 
 /// The parameters of one `add` or `set`, with where they were written.
 struct Spec<'a> {
-    args: &'a [EvalArg],
+    args: &'a [EvalArg<'a>],
     span: Span,
     menu: &'a str,
 }
 
 impl Spec<'_> {
-    fn arg(&self, key: &str) -> Option<&EvalArg> {
+    fn arg(&self, key: &str) -> Option<&EvalArg<'_>> {
         self.args.iter().find(|a| a.key.as_deref() == Some(key))
     }
 
@@ -186,7 +186,7 @@ pub struct Model<'a> {
     v7: bool,
 }
 
-fn text(arg: &EvalArg) -> &str {
+fn text<'a>(arg: &'a EvalArg<'_>) -> &'a str {
     &arg.text
 }
 
@@ -377,7 +377,7 @@ impl Model<'_> {
         let props: Props = cmd
             .args
             .iter()
-            .filter_map(|a| Some((a.key.as_deref()?.to_string(), a.text.clone())))
+            .filter_map(|a| Some((a.key.clone()?, a.text.to_string())))
             .collect();
         match verb {
             "add" => {
@@ -480,10 +480,7 @@ impl Model<'_> {
             let props = &mut self.items[Collection::Interface as usize][index].props;
             merge(
                 props,
-                vec![(
-                    a.key.as_deref().unwrap_or_default().to_string(),
-                    a.text.clone(),
-                )],
+                vec![(a.key.clone().unwrap_or_default(), a.text.to_string())],
             );
         }
         Ok(())
@@ -645,7 +642,7 @@ impl Model<'_> {
             && arg.text.parse::<usize>().is_err()
         {
             // `set ether1 …` names a port that may not have been mentioned before.
-            let name = arg.text.clone();
+            let name = arg.text.to_string();
             let index = self.iface(&name, arg)? as usize;
             return Ok(vec![index]);
         }
@@ -713,19 +710,14 @@ impl Model<'_> {
             .args
             .iter()
             .filter(|a| a.key.is_some() && a.key.as_deref() != Some("numbers"))
-            .map(|a| {
-                (
-                    a.key.as_deref().unwrap_or_default().to_string(),
-                    a.text.clone(),
-                )
-            })
+            .map(|a| (a.key.clone().unwrap_or_default(), a.text.to_string()))
             .collect();
         merge(&mut props, changes);
         let args: Vec<EvalArg> = props
             .iter()
             .map(|(k, v)| EvalArg {
-                key: Some(k.clone().into()),
-                text: v.clone(),
+                key: Some(k.clone()),
+                text: v.as_str().into(),
                 span: cmd.span,
             })
             .collect();
@@ -759,12 +751,7 @@ impl Model<'_> {
             .args
             .iter()
             .filter(|a| a.key.as_deref() != Some("place-before"))
-            .map(|a| {
-                (
-                    a.key.as_deref().unwrap_or_default().to_string(),
-                    a.text.clone(),
-                )
-            })
+            .map(|a| (a.key.clone().unwrap_or_default(), a.text.to_string()))
             .collect();
         let len = self.items[c as usize].len();
         let mut at = len;
@@ -1094,7 +1081,7 @@ impl Model<'_> {
 /// Names a rule's matchers use, interned into the configuration being built.
 struct RuleNames<'m, 'a, 'e> {
     model: &'m mut Model<'a>,
-    at: &'e EvalArg,
+    at: &'e EvalArg<'e>,
 }
 
 impl Intern for RuleNames<'_, '_, '_> {

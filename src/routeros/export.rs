@@ -35,7 +35,7 @@ pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
             let params = item
                 .props
                 .iter()
-                .map(|(k, v)| (k.as_str(), v.clone()))
+                .map(|(k, v)| (k.as_ref(), v.clone()))
                 .collect();
             line(&mut out, "add", params);
         }

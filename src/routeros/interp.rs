@@ -18,10 +18,11 @@ const MAX_DEPTH: u32 = 64;
 
 /// An argument as a menu receives it: text.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EvalArg {
+pub struct EvalArg<'a> {
     /// The argument's name: the command tree's own (no copy) unless the tree lacks it.
     pub key: Option<std::borrow::Cow<'static, str>>,
-    pub text: String,
+    /// The script's own word where the value is one, else the value's text.
+    pub text: std::borrow::Cow<'a, str>,
     pub span: Span,
 }
 
@@ -30,7 +31,7 @@ pub struct EvalArg {
 pub struct Invocation<'a> {
     pub path: &'a [String],
     pub verb: &'a str,
-    pub args: Vec<EvalArg>,
+    pub args: Vec<EvalArg<'a>>,
     /// Items a `where` condition selected, for `print … where …`.
     pub matched: Option<Vec<u32>>,
     /// Run as a statement of its own, not inside `[ … ]`: what it prints is shown.
@@ -44,13 +45,13 @@ impl Invocation<'_> {
         self.path.join(" ")
     }
 
-    pub fn arg(&self, key: &str) -> Option<&EvalArg> {
+    pub fn arg(&self, key: &str) -> Option<&EvalArg<'_>> {
         self.args.iter().find(|a| a.key.as_deref() == Some(key))
     }
 }
 
-/// An item's properties as text, by name.
-pub type Props = Vec<(String, String)>;
+/// An item's properties as text, by name (the command tree's own names: no copy of them).
+pub type Props = Vec<(std::borrow::Cow<'static, str>, String)>;
 
 /// What a script's menu commands act on.
 pub trait Menus {
@@ -178,22 +179,21 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             Stmt::Command(c) => {
                 self.step(c.span)?;
                 let args = self.eval_args(&c.args)?;
-                let menu = c.menu();
                 if c.verb == "find" {
                     return Ok(Value::Array(
-                        self.find(&menu, c.condition.as_ref())?
+                        self.find(&c.menu(), c.condition.as_ref())?
                             .into_iter()
                             .map(|id| (None, Value::Id(id)))
                             .collect(),
                     ));
                 }
                 if c.verb == "get"
-                    && let Some(items) = self.menus.items(&menu)
+                    && let Some(items) = self.menus.items(&c.menu())
                 {
                     return Ok(get(&items, &args));
                 }
                 let matched = match &c.condition {
-                    Some(cond) => Some(self.find(&menu, Some(cond))?),
+                    Some(cond) => Some(self.find(&c.menu(), Some(cond))?),
                     None => None,
                 };
                 let inv = Invocation {
@@ -219,14 +219,15 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         }
     }
 
-    fn eval_args(&mut self, args: &[Arg]) -> Flow<Vec<EvalArg>> {
+    fn eval_args<'s>(&mut self, args: &'s [Arg]) -> Flow<Vec<EvalArg<'s>>> {
         args.iter()
             .map(|a| {
                 Ok(EvalArg {
                     key: a.key.clone(),
                     text: match &a.value {
                         Expr::Word(w) => Value::word_text(w),
-                        other => self.eval(other)?.into_text(),
+                        Expr::Str(parts) if let [StrPart::Lit(s)] = parts.as_slice() => s.into(),
+                        other => self.eval(other)?.into_text().into(),
                     },
                     span: a.span,
                 })
@@ -748,7 +749,7 @@ fn pick(v: Value, from: usize, to: Option<usize>) -> Value {
 /// `get ITEM [PROPERTY]` (or `number=`, `value-name=`): the property's value, or all of the
 /// item's properties as an array; nothing for an item that is not there. The item is an id
 /// (`*3`, what `find` gives) or a number as `print` shows them.
-fn get(items: &[(u32, Props)], args: &[EvalArg]) -> Value {
+fn get(items: &[(u32, Props)], args: &[EvalArg<'_>]) -> Value {
     let named = |key: &str| args.iter().find(|a| a.key.as_deref() == Some(key));
     let mut positional = args.iter().filter(|a| a.key.is_none());
     let Some(which) = named("number").or_else(|| positional.next()) else {
@@ -772,7 +773,7 @@ fn get(items: &[(u32, Props)], args: &[EvalArg]) -> Value {
         None => Value::Array(
             props
                 .iter()
-                .map(|(k, v)| (Some(k.clone()), Value::from_word(v)))
+                .map(|(k, v)| (Some(k.to_string()), Value::from_word(v)))
                 .collect(),
         ),
     }

@@ -187,7 +187,7 @@ impl Live<'_> {
                 list,
                 range,
                 disabled: false,
-                comment,
+                comment: comment.map(|c| c.into_owned()),
                 line: 0,
             });
         self.changed = true;
@@ -234,7 +234,7 @@ impl Menus for Live<'_> {
                         self.err(inv, "a script may only set disabled= on a running router")
                     );
                 }
-                let disabled = matches!(value.as_str(), "yes" | "true");
+                let disabled = matches!(value.as_ref(), "yes" | "true");
                 for id in self.targets(inv, &menu)? {
                     self.set_disabled(target, id, disabled);
                 }

@@ -843,7 +843,8 @@ impl<'a> Parser<'a> {
 
     /// A value: tokens glued together, joined.
     fn value_group(&mut self, code: bool) -> Result<Expr, SourceError> {
-        let mut parts = Vec::new();
+        // Most values are one part: it waits here, and a vector is made only for a second.
+        let mut parts = Parts::default();
         let mut first = true;
         let start = self.pos;
         while let Some(t) = self.peek().cloned() {
@@ -877,15 +878,11 @@ impl<'a> Parser<'a> {
             let what = t.map_or("end of text".to_string(), |t| format!("`{}`", t.text));
             return Err(self.error(span, format!("expected a value, found {what}")));
         }
-        Ok(match parts.len() {
-            0 => Expr::Word(String::new()),
-            1 => parts.pop().expect("one part"),
-            _ => Expr::Concat(parts),
-        })
+        Ok(parts.into_expr())
     }
 
     /// Splits a bare word at `$name` references.
-    fn word_parts(&self, t: &Token, parts: &mut Vec<Expr>) -> Result<(), SourceError> {
+    fn word_parts(&self, t: &Token, parts: &mut Parts) -> Result<(), SourceError> {
         let text = &t.text;
         if !text.contains('$') {
             parts.push(Expr::Word(text.to_string()));
@@ -1083,9 +1080,13 @@ impl<'a> Parser<'a> {
                     i += 1 + len;
                 }
                 _ => {
-                    let ch = t.text[i..].chars().next().unwrap_or('\u{fffd}');
-                    lit.push(ch);
-                    i += ch.len_utf8();
+                    // A run of plain text up to the next escape or substitution, at once.
+                    let run = raw[i..]
+                        .iter()
+                        .position(|&b| b == b'\\' || b == b'$')
+                        .map_or(raw.len(), |n| i + n);
+                    lit.push_str(&t.text[i..run]);
+                    i = run;
                 }
             }
         }
@@ -1467,6 +1468,36 @@ fn first_use(e: &Expr, var: &str) -> Option<Span> {
 
 /// In a condition's parentheses, a bare word on the left of a comparison, or standing alone,
 /// names a property of the item.
+/// The parts of a value written without space between them.
+#[derive(Default)]
+enum Parts {
+    #[default]
+    None,
+    One(Expr),
+    Many(Vec<Expr>),
+}
+
+impl Parts {
+    fn push(&mut self, e: Expr) {
+        *self = match std::mem::take(self) {
+            Parts::None => Parts::One(e),
+            Parts::One(first) => Parts::Many(vec![first, e]),
+            Parts::Many(mut v) => {
+                v.push(e);
+                Parts::Many(v)
+            }
+        };
+    }
+
+    fn into_expr(self) -> Expr {
+        match self {
+            Parts::None => Expr::Word(String::new()),
+            Parts::One(e) => e,
+            Parts::Many(v) => Expr::Concat(v),
+        }
+    }
+}
+
 fn to_props(e: Expr) -> Expr {
     match e {
         Expr::Binary(op, l, r, s) => match (op, *l) {

@@ -59,22 +59,22 @@ impl Value {
     /// The text a bare word gives a command as an argument: what [`Value::from_word`] reads
     /// it as, written back — which for most words (names, addresses) is the word itself, so
     /// those skip the reading and the writing.
-    pub fn word_text(w: &str) -> String {
+    pub fn word_text(w: &str) -> std::borrow::Cow<'_, str> {
         // A word starting with a letter reads as a string or a bool, written as it came.
         if w.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
-            return w.to_string();
+            return w.into();
         }
         match Value::from_word(w) {
             // The address parser takes only the written form (no leading zeros); a prefix
             // length is written as read unless it had a sign or leading zeros.
-            Value::Ip(_) => w.to_string(),
+            Value::Ip(_) => w.into(),
             Value::Prefix(..)
                 if w.rsplit_once('/')
                     .is_some_and(|(_, len)| len == "0" || !len.starts_with(['0', '+'])) =>
             {
-                w.to_string()
+                w.into()
             }
-            v => v.into_text(),
+            v => v.into_text().into(),
         }
     }
 
