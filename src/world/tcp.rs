@@ -997,8 +997,10 @@ pub enum AckNow {
 pub struct Receiver {
     /// Next byte expected: everything below it has arrived.
     pub nxt: u32,
-    /// Out-of-order byte ranges held, sorted and disjoint.
+    /// Out-of-order byte ranges held, sorted and disjoint (no two touch).
     ooo: Vec<(u32, u32)>,
+    /// The bytes in them.
+    held: u32,
     /// The start of the block the latest out-of-order segment joined.
     latest: u32,
     /// Bytes arrived since the last ACK.
@@ -1015,6 +1017,7 @@ impl Default for Receiver {
         Receiver {
             nxt: 0,
             ooo: Vec::new(),
+            held: 0,
             latest: 0,
             unacked: 0,
             quick: QUICK_ACKS,
@@ -1038,13 +1041,13 @@ impl Receiver {
         }
         self.nxt = end;
         let had_holes = !self.ooo.is_empty();
-        while let Some(&(s, e)) = self.ooo.first() {
-            if s > self.nxt {
-                break;
-            }
+        // The blocks this segment reaches now follow in order: no longer held.
+        let filled = self.ooo.partition_point(|&(s, _)| s <= self.nxt);
+        for &(s, e) in &self.ooo[..filled] {
             self.nxt = self.nxt.max(e);
-            self.ooo.remove(0);
+            self.held -= e - s;
         }
+        self.ooo.drain(..filled);
         self.unacked += len;
         if had_holes || self.unacked > MSS || (push && len < MSS) {
             return AckNow::Yes;
@@ -1061,33 +1064,31 @@ impl Receiver {
     pub fn ack(&mut self) -> Ack {
         self.unacked = 0;
         self.ack_due = None;
-        let held: u32 = self.ooo.iter().map(|&(s, e)| e - s).sum();
         // A duplicate's D-SACK block, else the block the latest out-of-order segment joined.
-        let latest = || self.ooo.iter().find(|&&(s, _)| s == self.latest);
+        let latest = || {
+            let i = self.ooo.binary_search_by_key(&self.latest, |&(s, _)| s);
+            i.ok().map(|i| &self.ooo[i])
+        };
         let sack = (self.duplicate.take()).or_else(|| latest().or(self.ooo.first()).copied());
         Ack {
             ack: self.nxt,
-            window: RECEIVE_BUFFER - held.min(RECEIVE_BUFFER),
+            window: RECEIVE_BUFFER - self.held.min(RECEIVE_BUFFER),
             sack,
         }
     }
 
     fn hold(&mut self, seq: u32, end: u32) {
-        let at = self.ooo.partition_point(|&(s, _)| s < seq);
-        self.ooo.insert(at, (seq, end));
-        // Merge overlapping neighbours so the list stays sorted and disjoint.
-        let mut last = 0;
-        for i in 1..self.ooo.len() {
-            if self.ooo[i].0 <= self.ooo[last].1 {
-                self.ooo[last].1 = self.ooo[last].1.max(self.ooo[i].1);
-            } else {
-                last += 1;
-                self.ooo[last] = self.ooo[i];
-            }
+        // The blocks the segment overlaps or touches, `first..past`, become one with it.
+        let first = self.ooo.partition_point(|&(_, e)| e < seq);
+        let past = first + self.ooo[first..].partition_point(|&(s, _)| s <= end);
+        let mut block = (seq, end);
+        for &(s, e) in &self.ooo[first..past] {
+            block = (block.0.min(s), block.1.max(e));
+            self.held -= e - s;
         }
-        self.ooo.truncate(last + 1);
-        let i = self.ooo.partition_point(|&(_, e)| e < end);
-        self.latest = self.ooo[i].0;
+        self.held += block.1 - block.0;
+        self.ooo.splice(first..past, [block]);
+        self.latest = block.0;
     }
 }
 

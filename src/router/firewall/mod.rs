@@ -316,6 +316,7 @@ impl Table {
 
     /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes and
     /// counting in `state`.
+    #[inline]
     pub fn run<O: Observer>(
         &self,
         state: &mut TableState,
@@ -329,10 +330,24 @@ impl Table {
         } else {
             self.lists_for(ctx.in_iface)
         };
-        // Most chains a packet passes are empty (a forward or postrouting with no rules).
+        // Most chains a packet passes are empty (a forward or postrouting with no rules): they
+        // cost a test here, not a call.
         if lists.get(chain as usize).is_none_or(Vec::is_empty) {
             return Verdict::Continue;
         }
+        self.walk(lists, state, chain, ctx, env, obs)
+    }
+
+    #[inline(never)]
+    fn walk<O: Observer>(
+        &self,
+        lists: &[Vec<u32>],
+        state: &mut TableState,
+        chain: ChainId,
+        ctx: &mut Ctx,
+        env: &Env,
+        obs: &mut O,
+    ) -> Verdict {
         let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
         let mut depth = 0;
         let (mut chain, mut pos) = (chain, 0u32);

@@ -97,6 +97,9 @@ pub struct EventQueue<E> {
     /// Events that arrive in time order, with their keys, per lane (held inline: a lane is
     /// read front to back, so its events need no slot in the slab).
     lanes: Vec<VecDeque<(u128, E)>>,
+    /// The first key of each lane that holds events, with the lane's number in its low bits:
+    /// the earliest lane is the first of a small heap.
+    lane_heads: Keys,
     /// Lanes too many to look at each (one per internet server and WAN, each way).
     many: ManyLanes<E>,
     /// The key of the last event taken (keys never go below it).
@@ -212,6 +215,7 @@ impl<E> EventQueue<E> {
             lanes: (0..lanes)
                 .map(|_| VecDeque::with_capacity(1 << 10))
                 .collect(),
+            lane_heads: Keys::new(),
             keys: Keys::new(),
             many: ManyLanes::default(),
             last: 0,
@@ -251,6 +255,9 @@ impl<E> EventQueue<E> {
             queue.back().is_none_or(|(k, _)| *k < key),
             "a lane out of order"
         );
+        if queue.is_empty() {
+            self.lane_heads.push(key | lane as u128);
+        }
         queue.push_back((key, event));
     }
 
@@ -292,12 +299,10 @@ impl<E> EventQueue<E> {
     /// The earliest key and where it waits.
     fn next(&mut self) -> Option<(u128, Next)> {
         let mut best = self.keys.peek().map(|k| (k, Next::Keys));
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(&(k, _)) = lane.front()
-                && best.is_none_or(|(b, _)| k < b)
-            {
-                best = Some((k, Next::Lane(i)));
-            }
+        if let Some(k) = self.lane_heads.peek()
+            && best.is_none_or(|(b, _)| k < b)
+        {
+            best = Some((k, Next::Lane(low_bits(k) as usize)));
         }
         if let Some(k) = self.many.peek()
             && best.is_none_or(|(b, _)| k < b)
@@ -322,7 +327,12 @@ impl<E> EventQueue<E> {
                 Some(self.take(key))
             }
             Next::Lane(i) => {
-                let (key, event) = self.lanes[i].pop_front().expect("peeked");
+                let lane = &mut self.lanes[i];
+                let (key, event) = lane.pop_front().expect("peeked");
+                match lane.front() {
+                    Some((next, _)) => self.lane_heads.replace_first(next | i as u128),
+                    None => drop(self.lane_heads.pop()),
+                }
                 self.last = key;
                 Some(((key >> 64) as Time, event))
             }
@@ -399,6 +409,8 @@ struct ManyLanes<E> {
 
 struct LaneNode<E> {
     key: u128,
+    /// The key of the node after it (so taking this one needs no look at that one).
+    next_key: u128,
     event: E,
     next: u32,
 }
@@ -431,6 +443,7 @@ impl<E> ManyLanes<E> {
         }
         let n = self.nodes.insert(LaneNode {
             key,
+            next_key: u128::MAX,
             event,
             next: NONE,
         });
@@ -443,6 +456,7 @@ impl<E> ManyLanes<E> {
                 let last = self.nodes.get_mut(last);
                 debug_assert!(last.key < key, "a lane out of order");
                 last.next = n;
+                last.next_key = key;
                 self.ends[l] = (first, n);
             }
         }
@@ -463,13 +477,17 @@ impl<E> ManyLanes<E> {
     fn pop(&mut self) -> (u128, E) {
         let head = self.heads.peek().expect("a lane holds events");
         let lane = low_bits(head) as usize;
-        let LaneNode { key, event, next } = self.nodes.take(self.ends[lane].0);
+        let LaneNode {
+            key,
+            next_key,
+            event,
+            next,
+        } = self.nodes.take(self.ends[lane].0);
         if next == NONE {
             self.ends[lane] = (NONE, NONE);
             self.heads.pop();
         } else {
             self.ends[lane].0 = next;
-            let next_key = self.nodes.get(next).expect("a lane's next node").key;
             self.heads.replace_first(next_key | lane as u128);
         }
         (key, event)
