@@ -219,6 +219,9 @@ impl Router {
             Which::Nat => (&self.config.nat, &mut self.counts.nat),
             Which::Filter => (&self.config.filter, &mut self.counts.filter),
         };
+        if !T::SEES_EVERY_RULE && table.passes_no_rule(chain, ctx.in_iface) {
+            return ChainVerdict::Continue;
+        }
         table.run(state, chain, ctx, &self.env, tracer)
     }
 

@@ -314,9 +314,17 @@ impl Table {
         self.rules.iter().map(|r| r.id).collect()
     }
 
+    /// Whether a packet from `in_iface` meets no rule in `chain` — true of most chains a
+    /// packet passes (a forward or postrouting with no rules), which then cost a test, not a
+    /// call of [`Table::run`].
+    #[inline]
+    pub fn passes_no_rule(&self, chain: ChainId, in_iface: Option<IfaceId>) -> bool {
+        let lists = self.lists_for(in_iface);
+        lists.get(chain as usize).is_none_or(Vec::is_empty)
+    }
+
     /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes and
     /// counting in `state`.
-    #[inline]
     pub fn run<O: Observer>(
         &self,
         state: &mut TableState,
@@ -330,24 +338,10 @@ impl Table {
         } else {
             self.lists_for(ctx.in_iface)
         };
-        // Most chains a packet passes are empty (a forward or postrouting with no rules): they
-        // cost a test here, not a call.
+        // Most chains a packet passes are empty (a forward or postrouting with no rules).
         if lists.get(chain as usize).is_none_or(Vec::is_empty) {
             return Verdict::Continue;
         }
-        self.walk(lists, state, chain, ctx, env, obs)
-    }
-
-    #[inline(never)]
-    fn walk<O: Observer>(
-        &self,
-        lists: &[Vec<u32>],
-        state: &mut TableState,
-        chain: ChainId,
-        ctx: &mut Ctx,
-        env: &Env,
-        obs: &mut O,
-    ) -> Verdict {
         let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
         let mut depth = 0;
         let (mut chain, mut pos) = (chain, 0u32);

@@ -313,6 +313,7 @@ impl<E> EventQueue<E> {
     }
 
     /// The earliest event, if it is due by `until`.
+    #[inline]
     pub fn pop_due(&mut self, until: Time) -> Option<(Time, E)>
     where
         E: Packable,
