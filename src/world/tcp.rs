@@ -1236,6 +1236,52 @@ mod tests {
         assert_eq!(r.on_segment(5 * MS, at(4), 100, true), AckNow::Yes);
     }
 
+    proptest::proptest! {
+        /// Segments arriving in any order, duplicates included: what the receiver holds, the
+        /// window it offers and the block it reports are those of the segments it has, counted
+        /// one by one.
+        #[test]
+        fn the_receiver_keeps_what_arrived_out_of_order(
+            order in proptest::collection::vec(0u32..40, 1..120)
+        ) {
+            let mut r = Receiver::default();
+            let mut have = [false; 41];
+            // The segment that most recently arrived above a hole.
+            let mut latest = None;
+            for (i, &k) in order.iter().enumerate() {
+                let (seq, end) = (k * MSS, (k + 1) * MSS);
+                let duplicate = end <= r.nxt;
+                if seq > r.nxt {
+                    latest = Some(seq);
+                }
+                r.on_segment(i as Time, seq, MSS, false);
+                have[k as usize] = true;
+                let nxt = have.iter().position(|h| !h).unwrap() as u32 * MSS;
+                proptest::prop_assert_eq!(r.nxt, nxt);
+                // The runs of segments held above the first hole, as blocks of bytes.
+                let mut blocks: Vec<(u32, u32)> = Vec::new();
+                for j in (0..have.len() as u32).filter(|&j| have[j as usize] && j * MSS > nxt) {
+                    match blocks.last_mut() {
+                        Some(b) if b.1 == j * MSS => b.1 += MSS,
+                        _ => blocks.push((j * MSS, (j + 1) * MSS)),
+                    }
+                }
+                proptest::prop_assert_eq!(&r.ooo, &blocks);
+                let held: u32 = blocks.iter().map(|(s, e)| e - s).sum();
+                let ack = r.ack();
+                proptest::prop_assert_eq!(ack.window, RECEIVE_BUFFER - held);
+                // A duplicate's D-SACK block, else the block the latest out-of-order segment
+                // is in, else the first.
+                let holding = |at: u32| blocks.iter().copied().find(|b| b.0 <= at && at < b.1);
+                let expected = match duplicate {
+                    true => Some((seq, end)),
+                    false => latest.and_then(holding).or(blocks.first().copied()),
+                };
+                proptest::prop_assert_eq!(ack.sack, expected);
+            }
+        }
+    }
+
     #[test]
     fn cubic_regrows_to_its_last_maximum_after_k_seconds() {
         let mut c = Cubic::default();
