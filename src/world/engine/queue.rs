@@ -631,13 +631,14 @@ mod tests {
     }
 
     proptest! {
-        /// Events in many lanes (each lane in time order), the lanes of old and the heap,
+        /// Events in many lanes (each lane in time order), a few fixed lanes and the heap,
         /// interleaved with pops: the order of a sort by (time, scheduling).
         #[test]
         fn many_lanes_keep_the_total_order(
             ops in prop::collection::vec((0u64..1 << 20, 0u8..3, 0u32..50, any::<bool>()), 1..400)
         ) {
-            let mut q: EventQueue<usize> = EventQueue::with_lanes(1);
+            const FIXED: u32 = 4;
+            let mut q: EventQueue<usize> = EventQueue::with_lanes(FIXED as usize);
             let mut model: Vec<(u64, usize)> = Vec::new();
             let mut lane_last = std::collections::HashMap::new();
             let mut now = 0;
@@ -654,12 +655,12 @@ mod tests {
                 };
                 let t = match kind {
                     0 => now + delay,
-                    1 => in_order(u32::MAX),
+                    1 => in_order(u32::MAX - lane % FIXED),
                     _ => in_order(lane),
                 };
                 match kind {
                     0 => q.push(t, n),
-                    1 => q.push_in_lane(0, t, n),
+                    1 => q.push_in_lane((lane % FIXED) as usize, t, n),
                     _ => q.push_in_many(lane * 997, t, n),
                 }
                 model.push((t, n));
