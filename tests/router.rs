@@ -616,3 +616,46 @@ fn an_invalid_packet_is_not_natted_when_no_rule_drops_it() {
     assert_eq!((p.tuple.src, p.tuple.src_port), host);
     assert_eq!(r.conntrack.len(), 0);
 }
+
+/// A run of rules with the same connection-mark test is skipped as one when the mark fails it
+/// — a rule's mark changing inside the run included — and every counter, `nth`'s own too,
+/// is what walking each rule gives.
+#[test]
+fn rules_that_fail_together_are_skipped_with_every_count_kept() {
+    let config = "\
+/interface set ether1 name=ISP1
+/interface set ether3 name=LAN
+/ip address add address=192.168.1.2/24 interface=ISP1
+/ip address add address=10.0.0.1/24 interface=LAN
+/ip firewall mangle
+add chain=prerouting in-interface=LAN connection-mark=no-mark nth=2,1 \\
+    action=mark-connection new-connection-mark=a
+add chain=prerouting in-interface=LAN connection-mark=no-mark \\
+    action=mark-connection new-connection-mark=b
+add chain=prerouting in-interface=LAN connection-mark=no-mark \\
+    action=mark-connection new-connection-mark=c
+add chain=prerouting in-interface=LAN connection-mark=a action=passthrough
+add chain=prerouting in-interface=LAN connection-mark=no-mark action=passthrough
+add chain=prerouting in-interface=LAN connection-mark=b action=passthrough
+/ip route add gateway=192.168.1.1
+/ip firewall nat add chain=srcnat out-interface=ISP1 action=masquerade
+";
+    let mut r = Router::new(routeros::load("runs.rsc", config).unwrap());
+    let lan = r.config.iface("LAN").unwrap();
+    let n = 1_000u64;
+    let server = Ipv4Addr::new(93, 184, 216, 34);
+    for i in 0..n {
+        let mut p = syn(Ipv4Addr::new(10, 0, 0, 10), 40_000 + i as u16, server, 443);
+        out_iface(&mut r, 0, lan, &mut p);
+        // The connection's second packet comes marked: the three no-mark rules fail at once.
+        p = syn(Ipv4Addr::new(10, 0, 0, 10), 40_000 + i as u16, server, 443);
+        p.flags = TcpFlags::ACK;
+        out_iface(&mut r, 1, lan, &mut p);
+    }
+    let counts: Vec<u64> = r.counts.mangle.rules.iter().map(|c| c.packets).collect();
+    // First packets: every second marked a by rule 1, the others b by rule 2; rule 3 and the
+    // later no-mark rule never match; then each connection's two packets meet its mark's rule.
+    assert_eq!(counts, [n / 2, n / 2, 0, n, 0, n]);
+    // nth counts the packets that reached it: the unmarked ones only.
+    assert_eq!(r.counts.mangle.rules[0].nth, n);
+}

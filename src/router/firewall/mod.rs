@@ -222,15 +222,24 @@ pub struct Table {
     pub name: &'static str,
     pub rules: Vec<Rule>,
     pub chain_names: Vec<String>,
-    /// Per chain, indices of its enabled rules in order; rebuilt by [`Table::index`].
-    chains: Vec<Vec<u32>>,
+    /// Per chain, its enabled rules in order; rebuilt by [`Table::index`].
+    chains: Vec<Vec<Step>>,
     /// The same per in-interface (`[0]`: none, as for the router's own packets; `[1 + i]`:
     /// interface `i`; the last: any interface no rule names), keeping only the rules whose
-    /// `in-interface` can hold — most packets then test a fraction of the chain. Order, and so
-    /// every counter, is the chain's.
-    by_in_iface: Vec<Vec<Vec<u32>>>,
+    /// `in-interface` can hold — most packets then test a fraction of the chain — and skipping
+    /// runs of rules that fail together. Order, and so every counter, is the chain's.
+    by_in_iface: Vec<Vec<Vec<Step>>>,
     /// The last id given to a rule.
     next_id: u32,
+}
+
+/// A rule in a chain's list, and where the walk goes on when its quick test fails.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    rule: u32,
+    /// The next step, or past the rules right after this one with the same connection-mark
+    /// condition: they fail with it (a PCC setup's rules for unmarked connections, say).
+    past_run: u32,
 }
 
 /// `jump` nests at most this deep, as a guard against loops of chains.
@@ -260,10 +269,10 @@ impl Table {
 
     /// Rebuilds the per-chain rule lists after rules were added, removed or toggled.
     pub fn index(&mut self) {
-        self.chains = vec![Vec::new(); self.chain_names.len()];
+        let mut chains = vec![Vec::new(); self.chain_names.len()];
         for (i, r) in self.rules.iter().enumerate() {
             if !r.disabled {
-                self.chains[r.chain as usize].push(i as u32);
+                chains[r.chain as usize].push(i as u32);
             }
         }
         // Interfaces up to one past the highest a rule names: that one stands for all the
@@ -283,14 +292,40 @@ impl Table {
                     let q = &self.rules[**ri as usize].quick;
                     q.in_iface.is_none_or(|(i, neg)| (iface == Some(i)) != neg)
                 };
-                let only = |rules: &Vec<u32>| rules.iter().filter(can_hold).copied().collect();
-                self.chains.iter().map(only).collect()
+                let only = |rules: &Vec<u32>| {
+                    // In one interface's list the in-interface test holds, so a quick test
+                    // that fails is a connection mark that does not match.
+                    self.steps(rules.iter().filter(can_hold).copied(), true)
+                };
+                chains.iter().map(only).collect()
             })
             .collect();
+        // A trace is shown every rule, and there a quick test may fail on the interface.
+        let every = |rules: Vec<u32>| self.steps(rules.into_iter(), false);
+        self.chains = chains.into_iter().map(every).collect();
+    }
+
+    /// `rules` as steps of a walk, each skipping the rules after it with its connection-mark
+    /// condition when `skip_runs`.
+    fn steps(&self, rules: impl Iterator<Item = u32>, skip_runs: bool) -> Vec<Step> {
+        let mut steps: Vec<Step> = (rules.enumerate())
+            .map(|(p, rule)| Step {
+                rule,
+                past_run: p as u32 + 1,
+            })
+            .collect();
+        let mark = |s: &Step| self.rules[s.rule as usize].quick.connection_mark;
+        for p in (1..steps.len()).rev().filter(|_| skip_runs) {
+            let (this, next) = (mark(&steps[p - 1]), mark(&steps[p]));
+            if this.is_some() && this == next {
+                steps[p - 1].past_run = steps[p].past_run;
+            }
+        }
+        steps
     }
 
     /// The rule lists a packet from `in_iface` walks.
-    fn lists_for(&self, in_iface: Option<IfaceId>) -> &[Vec<u32>] {
+    fn lists_for(&self, in_iface: Option<IfaceId>) -> &[Vec<Step>] {
         let last = self.by_in_iface.len().saturating_sub(1);
         let slot = in_iface.map_or(0, |i| (i as usize + 1).min(last));
         self.by_in_iface.get(slot).map_or(&[], Vec::as_slice)
@@ -346,7 +381,7 @@ impl Table {
         let mut depth = 0;
         let (mut chain, mut pos) = (chain, 0u32);
         loop {
-            let Some(&ri) = lists.get(chain as usize).and_then(|c| c.get(pos as usize)) else {
+            let Some(&step) = lists.get(chain as usize).and_then(|c| c.get(pos as usize)) else {
                 // End of chain: return to the caller, or fall off the built-in chain.
                 if depth == 0 {
                     return Verdict::Continue;
@@ -355,10 +390,12 @@ impl Table {
                 (chain, pos) = stack[depth];
                 continue;
             };
-            pos += 1;
+            let ri = step.rule;
             let rule = &self.rules[ri as usize];
+            let quick = rule.quick.holds(ctx);
+            pos = if quick { pos + 1 } else { step.past_run };
             // The counts are touched only past the quick test, which most rules fail.
-            let matched = rule.quick.holds(ctx) && {
+            let matched = quick && {
                 let nth = &mut state.rules[ri as usize].nth;
                 rule.matchers.iter().all(|m| m.holds(ctx, env, nth))
             };
