@@ -1,8 +1,8 @@
 //! The dumbbell TCP is judged on: N flows from servers to clients through one drop-tail
 //! bottleneck of a given rate, buffer and random loss, their ACKs back over an uncongested
-//! path. It runs the world's own TCP ([`crate::world::tcp`]) and link ([`Wire`], [`Lossy`]) in
-//! an event loop of its own, small enough to read at once, so that what TCP does on a
-//! saturated link can be measured alone and set beside ns-3's (`pccsim bottleneck`).
+//! path. It runs the world's own TCP ([`crate::world::tcp`]), link ([`Wire`], [`Lossy`]) and
+//! event queue in an event loop of its own, small enough to read at once, so that what TCP does
+//! on a saturated link can be measured alone and set beside ns-3's (`pccsim bottleneck`).
 //!
 //! A flow either sends one endless transfer or, closed loop, downloads files of a given size
 //! one after another, each on a new connection one round trip (the handshake) after the last
@@ -11,13 +11,12 @@
 use crate::packet::{FiveTuple, Packet, Protocol, TCP_HEADER, TcpFlags};
 use crate::scenario::Queue;
 use crate::units::{MS, SEC, Size, Time};
+use crate::world::engine::queue::{EventQueue, Packable};
 use crate::world::link::{Channel, LinkDrop, Lossy, Wire};
 use crate::world::tcp::{Ack, AckNow, Congestion, MSS, Receiver, Segment, Sender};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// One experiment.
 #[derive(Clone, Debug)]
@@ -67,8 +66,8 @@ pub struct Measured {
     pub files: u32,
 }
 
-/// What happens to a flow (events are ordered by time, then the order they were scheduled).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// What happens to a flow.
+#[derive(Clone, Copy, Debug)]
 enum Step {
     /// A transfer begins (its handshake done).
     Start,
@@ -80,6 +79,15 @@ enum Step {
     Acked(Ack),
     /// The flow's timers may be due.
     Timer,
+}
+
+/// A flow's step; a timer travels in its queue key (the flow's number).
+type Event = (u32, Step);
+
+impl Packable for Event {
+    fn unpack(flow: u32) -> Event {
+        (flow, Step::Timer)
+    }
 }
 
 struct Flow {
@@ -119,8 +127,7 @@ impl Flow {
 struct World<'a> {
     x: &'a Bottleneck,
     now: Time,
-    seq: u64,
-    events: BinaryHeap<Reverse<(Time, u64, u32, Step)>>,
+    events: EventQueue<Event>,
     /// What a flow's step sent, reused from step to step.
     sent: Vec<Segment>,
     link: Lossy<Wire>,
@@ -143,8 +150,7 @@ pub fn run(x: &Bottleneck) -> Measured {
     let mut w = World {
         x,
         now: 0,
-        seq: 0,
-        events: BinaryHeap::new(),
+        events: EventQueue::new(),
         sent: Vec::new(),
         link: Lossy::new(wire, x.loss, Pcg64Mcg::seed_from_u64(x.seed ^ 0x9e37_79b9)),
         flows: (0..x.flows)
@@ -163,10 +169,7 @@ pub fn run(x: &Bottleneck) -> Measured {
         let at = rng.random_range(0..100 * MS);
         w.schedule(at, f, Step::Start);
     }
-    while let Some(Reverse((at, _, f, step))) = w.events.pop() {
-        if at > x.duration {
-            break;
-        }
+    while let Some((at, (f, step))) = w.events.pop_due(x.duration) {
         if w.goodput_at_warmup.is_empty() && at >= x.warmup {
             w.goodput_at_warmup = w.flows.iter().map(Flow::goodput_bytes).collect();
             w.wire_bytes_at_warmup = w.wire_bytes;
@@ -179,8 +182,7 @@ pub fn run(x: &Bottleneck) -> Measured {
 
 impl World<'_> {
     fn schedule(&mut self, at: Time, f: u32, step: Step) {
-        self.seq += 1;
-        self.events.push(Reverse((at, self.seq, f, step)));
+        self.events.push(at, (f, step));
     }
 
     fn handle(&mut self, f: u32, step: Step) {
@@ -270,7 +272,7 @@ impl World<'_> {
             && d < flow.timer_at
         {
             flow.timer_at = d;
-            self.schedule(d, f, Step::Timer);
+            self.events.push_packed(d, f);
         }
     }
 

@@ -54,7 +54,7 @@ pub enum Congestion {
 }
 
 /// A segment the sender wants on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     pub seq: u32,
     pub len: u32,
@@ -65,7 +65,7 @@ pub struct Segment {
 }
 
 /// What an acknowledgement tells the sender.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ack {
     /// Everything below it arrived.
     pub ack: u32,
