@@ -314,8 +314,11 @@ impl Table {
                 past_run: p as u32 + 1,
             })
             .collect();
+        if !skip_runs {
+            return steps;
+        }
         let mark = |s: &Step| self.rules[s.rule as usize].quick.connection_mark;
-        for p in (1..steps.len()).rev().filter(|_| skip_runs) {
+        for p in (1..steps.len()).rev() {
             let (this, next) = (mark(&steps[p - 1]), mark(&steps[p]));
             if this.is_some() && this == next {
                 steps[p - 1].past_run = steps[p].past_run;
@@ -359,7 +362,8 @@ impl Table {
     }
 
     /// Walks `chain` for the packet in `ctx`, applying mark actions to `ctx` as it goes and
-    /// counting in `state`.
+    /// counting in `state`. (The router skips the call for a chain that has no rules for the
+    /// packet: see [`Table::passes_no_rule`].)
     pub fn run<O: Observer>(
         &self,
         state: &mut TableState,
@@ -373,10 +377,6 @@ impl Table {
         } else {
             self.lists_for(ctx.in_iface)
         };
-        // Most chains a packet passes are empty (a forward or postrouting with no rules).
-        if lists.get(chain as usize).is_none_or(Vec::is_empty) {
-            return Verdict::Continue;
-        }
         let mut stack: [(ChainId, u32); MAX_JUMP_DEPTH] = [(0, 0); MAX_JUMP_DEPTH];
         let mut depth = 0;
         let (mut chain, mut pos) = (chain, 0u32);
