@@ -215,7 +215,14 @@ impl<'a> Model<'a> {
 
     /// The configuration built so far, ready for the router.
     pub fn into_config(mut self) -> RouterConfig {
-        self.cfg.dialect = if self.v7 { Dialect::V7 } else { Dialect::V6 };
+        // The release an export names decides; else what the script uses (v7's slash paths,
+        // routing tables, `routing-table=`).
+        self.cfg.dialect = match super::export_release(self.src).and_then(|r| r.get(..2)) {
+            Some("6.") => Dialect::V6,
+            Some("7.") => Dialect::V7,
+            _ if self.v7 => Dialect::V7,
+            _ => Dialect::V6,
+        };
         self.cfg.not_simulated = self.not_simulated;
         self.cfg.stored = self
             .stored

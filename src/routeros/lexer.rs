@@ -196,17 +196,26 @@ impl<'a> Lexer<'a> {
         });
     }
 
-    /// Length of a `\` line continuation at `at` (`\` + optional spaces + line break), or 0.
+    /// Length of a `\` line continuation at `at` (`\` + optional spaces + line break + the
+    /// next line's indentation), or 0. The indentation goes with it because `/export` indents
+    /// the lines it wraps, also in the middle of a value (`host=\` then `    10.2.2.2`), and
+    /// RouterOS reads the value whole (its `:parse` of a wrapped string shows no spaces).
     fn continuation_len(&self, at: usize) -> usize {
+        let blank = |i: &mut usize, also: &[u8]| {
+            while *i < self.bytes.len()
+                && (self.bytes[*i] == b' ' || also.contains(&self.bytes[*i]))
+            {
+                *i += 1;
+            }
+        };
         let mut i = at + 1;
-        while i < self.bytes.len() && matches!(self.bytes[i], b' ' | b'\t' | b'\r') {
-            i += 1;
+        blank(&mut i, b"\t\r");
+        if i >= self.bytes.len() || self.bytes[i] != b'\n' {
+            return 0;
         }
-        if i < self.bytes.len() && self.bytes[i] == b'\n' {
-            i + 1 - at
-        } else {
-            0
-        }
+        i += 1;
+        blank(&mut i, b"\t");
+        i - at
     }
 
     fn word(&mut self) -> Cow<'a, str> {
@@ -440,6 +449,20 @@ mod tests {
                 (Kind::End, "".into(), false),
             ]
         );
+    }
+
+    #[test]
+    fn export_wraps_join_values_without_the_indentation() {
+        // `/export` breaks after `=` and inside quoted strings, and indents what follows.
+        let toks = kinds("/tool netwatch\nadd host=\\\n    10.2.2.2 interval=3s\n");
+        assert_eq!(toks[4], (Kind::Word, "host=10.2.2.2".into(), false));
+        assert_eq!(toks[5], (Kind::Word, "interval=3s".into(), false));
+        let toks = kinds("add comment=\"first half, \\\n    second half\"\n");
+        assert_eq!(toks[2], (Kind::Str, "first half, second half".into(), true));
+        // A space before the `\\` still separates two arguments.
+        let toks = kinds("add a=b \\\n    c=d\n");
+        assert_eq!(toks[1].1, "a=b");
+        assert_eq!(toks[2].1, "c=d");
     }
 
     #[test]

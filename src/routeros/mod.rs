@@ -15,6 +15,7 @@ pub mod interp;
 pub mod lexer;
 pub mod live;
 pub mod parse;
+pub mod releases;
 pub mod schema;
 pub mod value;
 
@@ -22,6 +23,20 @@ pub use schema::Packages;
 
 use crate::error::SourceError;
 use crate::router::config::RouterConfig;
+
+/// The RouterOS release that wrote an `/export` (`# 2024-01-02 by RouterOS 7.14.3`), from the
+/// comment block that opens it (people add lines of their own above the header).
+pub fn export_release(src: &str) -> Option<&str> {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let header = src
+        .lines()
+        .map(str::trim)
+        .take_while(|l| l.is_empty() || l.starts_with('#'));
+    header.into_iter().find_map(|l| {
+        let (_, after) = l.split_once(" by RouterOS ")?;
+        after.split_whitespace().next()
+    })
+}
 
 /// Runs a whole configuration script; `file` names it in error messages.
 pub fn load(file: &str, src: &str) -> Result<RouterConfig, SourceError> {
@@ -39,7 +54,7 @@ pub struct Loaded {
 /// read does not run: an error of reading anywhere in it is reported before any error of
 /// running, so commands run ahead of the reader only while it has found none.
 pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
-    let mut reader = parse::Reader::new(file, src, Packages::All);
+    let mut reader = parse::Reader::reading(file, src, Packages::All, parse::Reading::AnyRouter);
     let mut model = build::Model::new(file, src);
     let mut interp = interp::Interpreter::new(file, src, &mut model);
     let mut running = Ok(true);
@@ -48,6 +63,7 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
             running = interp.run_command(&stmts);
         }
     }
+    let reader_foreign = reader.take_foreign();
     if let Some(e) = reader.finish().into_iter().next() {
         return Err(e);
     }
@@ -56,6 +72,9 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
     let skipped = std::mem::take(&mut interp.skipped);
     for (what, span) in skipped {
         model.not_simulated(what, span);
+    }
+    for f in reader_foreign {
+        model.not_simulated(format!("{} ({})", f.what, f.origin), f.span);
     }
     Ok(Loaded {
         config: model.into_config(),

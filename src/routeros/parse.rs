@@ -39,6 +39,12 @@ const V6_ARGS: &[(&[&str], &str, &str)] = &[
     (&["tool", "sniffer"], "set", "interface"),
 ];
 
+/// The commands that menus have in common, so a menu RouterOS 7 lacks still reads.
+const COMMON_VERBS: &[&str] = &[
+    "add", "comment", "disable", "edit", "enable", "export", "find", "get", "monitor", "move",
+    "print", "remove", "reset", "set", "unset",
+];
+
 /// What a word of a command line is, read against the command tree.
 enum Step {
     Menu(String, Option<MenuId>),
@@ -95,8 +101,37 @@ pub struct Reader<'a> {
     lexer_error: Option<SourceError>,
 }
 
+/// How strictly a script is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// As RouterOS 7.22.1's own `:parse` (what `pccsim parse` reports).
+    RouterOs7,
+    /// As a real router's configuration, whatever its release or device: names another
+    /// release or device has are read and noted ([`Reader::foreign`]), and scripts written
+    /// for RouterOS 6 (`:set` of a variable declared elsewhere, `:set $x`) read as v6 ran them.
+    AnyRouter,
+}
+
+/// A name 7.22.1 lacks that some other router has, read where it stood.
+#[derive(Clone, Debug)]
+pub struct Foreign {
+    /// `/menu command name`.
+    pub what: String,
+    pub origin: super::releases::Origin,
+    pub span: Span,
+}
+
 impl<'a> Reader<'a> {
     pub fn new(file: &'a str, src: &'a str, packages: Packages) -> Reader<'a> {
+        Self::reading(file, src, packages, Reading::RouterOs7)
+    }
+
+    pub fn reading(
+        file: &'a str,
+        src: &'a str,
+        packages: Packages,
+        reading: Reading,
+    ) -> Reader<'a> {
         let parser = Parser {
             file,
             src,
@@ -109,10 +144,9 @@ impl<'a> Reader<'a> {
             offset: 0,
             depth: 0,
             packages,
-            exported: src
-                .lines()
-                .next()
-                .is_some_and(|l| l.starts_with('#') && l.contains(" by RouterOS ")),
+            exported: super::export_release(src).is_some(),
+            reading,
+            foreign: Vec::new(),
             unknown_names: Vec::new(),
             scopes: vec![Vec::new()],
             found: Default::default(),
@@ -147,6 +181,11 @@ impl<'a> Reader<'a> {
                 Some(Vec::new())
             }
         }
+    }
+
+    /// Names of other releases and devices read so far ([`Reading::AnyRouter`]), taken.
+    pub fn take_foreign(&mut self) -> Vec<Foreign> {
+        std::mem::take(&mut self.parser.foreign)
     }
 
     /// Whether an error has been found so far (the script will not run).
@@ -186,6 +225,9 @@ struct Parser<'a> {
     /// wrote it, so a name the tree lacks is that router's (another version, a device's
     /// switch chip, a package) — not simulated, not an error.
     exported: bool,
+    reading: Reading,
+    /// Names of other releases and devices read ([`Reading::AnyRouter`]).
+    foreign: Vec<Foreign>,
     /// `bad command name` errors, reported after those of syntax.
     unknown_names: Vec<SourceError>,
     /// Variables declared (`:local`, `:global`, loop counters) in each enclosing block.
@@ -313,10 +355,11 @@ impl<'a> Parser<'a> {
     fn resolve(&self, at: &Context, word: &str) -> Step {
         let v6_menu = || is_v6_menu(&at.path, Some(word));
         let Some(menu) = at.menu else {
-            return if v6_menu() {
+            // Under a menu RouterOS 7 lacks, the verbs every menu has are commands and other
+            // words its submenus (`/interface ethernet switch port set …`).
+            return if v6_menu() || !COMMON_VERBS.contains(&word) {
                 Step::Menu(word.to_string(), None)
             } else {
-                // Under a menu RouterOS 7 lacks, every word is that menu's command.
                 Step::Command(Cow::Owned(word.to_string()))
             };
         };
@@ -477,7 +520,7 @@ impl<'a> Parser<'a> {
         {
             if declares {
                 self.scopes.last_mut().expect("a scope").push(var.clone());
-            } else if name == "set" && !self.declared(var) {
+            } else if name == "set" && !self.declared(var) && self.reading == Reading::RouterOs7 {
                 // RouterOS refuses to set a variable no `:local` or `:global` declared; it
                 // points at the variable's first use in the command, else at its name.
                 let at = args
@@ -519,7 +562,7 @@ impl<'a> Parser<'a> {
     /// Refuses a named argument the command does not take (RouterOS: `expected end of
     /// command`), with a suggestion; and a value without a name for `add`, which takes none.
     fn check_args(
-        &self,
+        &mut self,
         command: &super::schema::Command,
         args: &[Arg],
         path: &[String],
@@ -543,7 +586,7 @@ impl<'a> Parser<'a> {
             let v6 = V6_ARGS
                 .iter()
                 .any(|(m, c, a)| *c == verb && *a == key && m.iter().eq(path.iter()));
-            if v6 || self.exported {
+            if v6 || self.exported || self.is_foreign(path, &[verb, key], arg.span) {
                 continue;
             }
             let menu = if path.is_empty() {
@@ -711,6 +754,15 @@ impl<'a> Parser<'a> {
             }
             Step::Command(name) => *verb = name,
             Step::Unknown => {
+                if let Some(kind) = self.foreign_kind(&menu.path, word, at) {
+                    if kind == super::releases::Kind::Command {
+                        *verb = Cow::Owned(word.to_string());
+                    } else {
+                        MenuPath::make_mut(&mut menu.path).push(word.to_string());
+                        menu.menu = None;
+                    }
+                    return true;
+                }
                 if !self.exported {
                     self.unknown_name(menu, word, at);
                 }
@@ -720,6 +772,48 @@ impl<'a> Parser<'a> {
             }
         }
         true
+    }
+
+    /// Whether `path` then `words` is a name another release or device has; if so, notes it.
+    fn is_foreign(&mut self, path: &[String], words: &[&str], at: Span) -> bool {
+        self.foreign_name(path, words, at).is_some()
+    }
+
+    /// [`Parser::is_foreign`] for a word of a command's path, with what the name is there.
+    fn foreign_kind(
+        &mut self,
+        path: &[String],
+        word: &str,
+        at: Span,
+    ) -> Option<super::releases::Kind> {
+        self.foreign_name(path, &[word], at)
+    }
+
+    fn foreign_name(
+        &mut self,
+        path: &[String],
+        words: &[&str],
+        at: Span,
+    ) -> Option<super::releases::Kind> {
+        if self.reading != Reading::AnyRouter {
+            return None;
+        }
+        let full: Vec<&str> = path
+            .iter()
+            .map(String::as_str)
+            .chain(words.iter().copied())
+            .collect();
+        let (kind, origin) = super::releases::origin(&full)?;
+        let what = match (words, kind) {
+            ([verb, key], _) => format!("`{key}` of /{} {verb}", path.join(" ")),
+            _ => format!("/{}", full.join(" ")),
+        };
+        self.foreign.push(Foreign {
+            what,
+            origin,
+            span: at,
+        });
+        Some(kind)
     }
 
     /// A command's name is lowercase ASCII letters, digits, `-`, `_` and `.` (`..`); RouterOS
@@ -1187,6 +1281,8 @@ impl<'a> Parser<'a> {
             depth,
             packages: self.packages,
             exported: self.exported,
+            reading: self.reading,
+            foreign: Vec::new(),
             unknown_names: Vec::new(),
             scopes: self.scopes.clone(),
             found: Default::default(),
