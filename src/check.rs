@@ -85,6 +85,12 @@ pub fn check(cfg: &RouterConfig) -> Report {
     c.replies(&mut findings);
     c.netwatch(&mut findings);
     c.interfaces(&mut findings);
+    // Where the reader departed from the text, the simulation may depart from the router.
+    findings.extend(
+        cfg.assumptions
+            .iter()
+            .map(|a| finding(a.id, Severity::Warning, a.line, a.message.clone())),
+    );
     findings.sort_by(|a, b| (a.line, a.severity, a.id).cmp(&(b.line, b.severity, b.id)));
     findings.dedup();
     let shares = crate::router::pcc::configured_shares(&cfg.mangle)
@@ -258,6 +264,12 @@ impl<'a> Checker<'a> {
 
     fn pcc_rules(&self, out: &mut Vec<Finding>) {
         for (r, c, _) in self.pcc() {
+            if c.remainder >= c.denominator {
+                out.push(finding("pcc-remainder-out-of-range", Severity::Error, r.line, format!(
+                    "the PCC rule ({c}) never matches: a hash modulo {} is never {}; remainders run from 0 to {}, so this rule's share goes to whichever rule comes after",
+                    c.denominator, c.remainder, c.denominator - 1
+                )));
+            }
             if !needs_no_mark(r) {
                 out.push(finding("pcc-missing-no-mark", Severity::Error, r.line, format!(
                     "the PCC rule ({c}) has no connection-mark=no-mark, so it re-marks every packet, replies and connections marked on arrival included; add connection-mark=no-mark"

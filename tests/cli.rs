@@ -148,9 +148,9 @@ fn config_errors_name_the_rsc_line() {
             "chian",
         ),
         (
-            good.replace("both-addresses:3/2", "both-addresses:3/3"),
+            good.replace("both-addresses:3/2", "both-adresses:3/2"),
             "router.rsc:21:29",
-            "remainder",
+            "not a PCC field",
         ),
         (
             good.replace(
@@ -338,13 +338,23 @@ fn check_exit_codes_and_json() {
 
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.rsc");
-    std::fs::write(&bad, "/ip firewall mangle add chain=prerouting per-connection-classifier=both-addresses:2/2 action=accept\n").unwrap();
+    std::fs::write(&bad, "/ip firewall mangle add chain=prerouting per-connection-classifier=both-adresses:2/0 action=accept\n").unwrap();
     let o = pccsim(&["check", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("bad.rsc:1:42") && stderr(&o).contains("remainder 2"),
+        stderr(&o).contains("bad.rsc:1:42") && stderr(&o).contains("not a PCC field"),
         "{}",
         stderr(&o)
+    );
+    // RouterOS stores a remainder past the denominator; the rule never matches, and check
+    // says so on its line.
+    std::fs::write(&bad, "/ip firewall mangle add chain=prerouting per-connection-classifier=both-addresses:2/2 action=mark-connection new-connection-mark=a\n").unwrap();
+    let o = pccsim(&["check", bad.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("error[pcc-remainder-out-of-range]") && out.contains("never matches"),
+        "{out}"
     );
     assert_eq!(pccsim(&["check", "no/such.rsc"]).status.code(), Some(2));
 }

@@ -673,3 +673,94 @@ fn expressions_group_as_routeros_own_parse_trees_show() {
         assert_eq!(routeros_tree(&args[0].value), theirs, "{source}");
     }
 }
+
+/// What `not_simulated` says of a configuration, as lines of text.
+fn not_simulated(cfg: &pccsim::RouterConfig) -> Vec<String> {
+    let rows = cfg.not_simulated.iter();
+    rows.map(|n| format!("{} {:?}", n.menu, n.lines)).collect()
+}
+
+#[test]
+fn an_export_wrapped_after_an_equals_sign_reads_as_one_value() {
+    // `/export` breaks long lines after `=` and indents what follows.
+    let c = run("/tool netwatch\nadd host=\\\n    10.2.2.2 interval=3s\n").config;
+    let netwatch = c.stored_enabled("tool netwatch").next().expect("one entry");
+    assert_eq!(netwatch.get("host"), Some("10.2.2.2"));
+    assert_eq!(netwatch.get("interval"), Some("3s"));
+    let c = run("/ip firewall mangle\nadd action=mark-connection chain=prerouting new-connection-mark=\\\n    WAN_1_conn\n").config;
+    assert_eq!(c.connection_marks.name(1), "WAN_1_conn");
+}
+
+#[test]
+fn the_export_header_counts_below_comments_people_add() {
+    let header = "# my office router, exported before the upgrade\n#\n# jan/02/2023 10:00:00 by RouterOS 6.48.7\n# software id = ABCD-1234\n";
+    assert_eq!(routeros::export_release(header), Some("6.48.7"));
+    // The header decides the dialect, whatever the script uses.
+    let c = run(&format!(
+        "{header}/ip address\nadd address=10.0.0.1/24 interface=ether2\n"
+    ))
+    .config;
+    assert_eq!(c.dialect, Dialect::V6);
+    let v7 = header.replace("6.48.7", "7.14.3");
+    assert_eq!(
+        run(&format!(
+            "{v7}/ip address\nadd address=10.0.0.1/24 interface=ether2\n"
+        ))
+        .config
+        .dialect,
+        Dialect::V7
+    );
+    // A header below the first command is not one.
+    assert_eq!(
+        routeros::export_release("/ip address print\n# x by RouterOS 6.49\n"),
+        None
+    );
+}
+
+#[test]
+fn names_of_other_releases_and_devices_read_as_not_simulated_with_their_origin() {
+    let c = run(concat!(
+        "/ip route add dst-address=0.0.0.0/0 gateway=10.0.0.1 suppress-hw-offload=no\n",
+        "/system ntp client set enabled=yes primary-ntp=10.0.0.9\n",
+        "/interface ethernet set [ find default-name=ether5 ] poe-out=off\n",
+        "/interface ethernet switch port set 0 default-vlan-id=10\n",
+    ))
+    .config;
+    assert_eq!(c.routes.len(), 1, "the route is built without it");
+    let notes = not_simulated(&c).join("\n");
+    for expected in [
+        "`suppress-hw-offload` of /ip route add (RouterOS 7.9.2 to 7.20.8) [1]",
+        "`primary-ntp` of /system ntp client set (RouterOS 6) [2]",
+        "`poe-out` of /interface ethernet set (RouterOS on devices with PoE) [3]",
+        "/interface ethernet switch (RouterOS on devices with a switch chip) [4]",
+    ] {
+        assert!(notes.contains(expected), "{expected}\n{notes}");
+    }
+    // A name no RouterOS has, close to a simulated one, stays an error with its suggestion.
+    let e = fails("/ip route add dst-address=0.0.0.0/0 gateway=10.0.0.1 suppress-hw-ofload=no\n");
+    assert!(e.message.contains("suppress-hw-offload"), "{}", e.message);
+    let e = fails("/ip firewall mangel add chain=prerouting action=accept\n");
+    assert!(e.message.contains("did you mean `mangle`"), "{}", e.message);
+    // `parse` judges as RouterOS 7.22.1 does and keeps refusing them.
+    assert!(
+        routeros::parse::parse("t.rsc", "/system ntp client set primary-ntp=10.0.0.9").is_err()
+    );
+}
+
+#[test]
+fn scripts_written_for_v6_and_published_in_markdown_read() {
+    // v6's `:set $x`, and `:set` of a variable an outer block of a scheduler's code declared.
+    let out = put(":local n 1\n:set $n 2\n:put $n\n");
+    assert_eq!(out, ["2"]);
+    run(
+        "/system scheduler add name=x interval=1m on-event={\n  :local ok false\n  :if (true) do={ :set ok true }\n}\n",
+    );
+    // A README around the script: the fences' code is read, the prose and a shell block not.
+    let md = "# Two WANs\nPaste this:\n```rsc\n/ip address\nadd address=10.0.0.1/24 interface=ether2\n```\nThen from your PC:\n```bash\nssh admin@10.0.0.1\n```\n";
+    assert_eq!(run(md).config.addresses.len(), 1);
+    // Prose in a script is read past, and `check` says where.
+    let c = run("/ip address add address=10.0.0.1/24 interface=ether2\nStep 2: NAT\n/ip firewall nat add chain=srcnat action=masquerade\n").config;
+    assert_eq!(c.nat.rules.len(), 1);
+    let prose = &c.assumptions[0];
+    assert_eq!((prose.id, prose.line), ("not-routeros-text", 2));
+}

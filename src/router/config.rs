@@ -71,6 +71,15 @@ pub struct NotSimulated {
     pub lines: Vec<u32>,
 }
 
+/// A place where the simulation departs from what RouterOS would do with the text, and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Assumption {
+    /// A stable id, as `check`'s findings have (`not-routeros-text`, `matcher-assumed`).
+    pub id: &'static str,
+    pub line: u32,
+    pub message: String,
+}
+
 /// A set of names where index 0 is the built-in one (`no-mark`, `main`), each found by a hash
 /// lookup: an export may name thousands of address lists, each entry naming one.
 #[derive(Clone, Debug, Default)]
@@ -149,6 +158,9 @@ pub struct RouterConfig {
     /// `/ip settings ipv4-multipath-hash-policy` (v7 ECMP).
     pub multipath_hash_policy: crate::router::ecmp::HashPolicy,
     pub not_simulated: Vec<NotSimulated>,
+    /// Where the reader could not take the configuration exactly as RouterOS would run it,
+    /// and what it assumed instead (`check` lists them).
+    pub assumptions: Vec<Assumption>,
     /// Items of menus kept but not simulated yet (netwatch, scheduler, scripts), per menu, as
     /// the parameters they were given.
     pub stored: std::collections::BTreeMap<String, Vec<StoredItem>>,
@@ -208,6 +220,7 @@ impl Default for RouterConfig {
             multipath_hash_policy: Default::default(),
             dns: Default::default(),
             not_simulated: Vec::new(),
+            assumptions: Vec::new(),
             stored: Default::default(),
             declared_tables: Vec::new(),
         }

@@ -103,11 +103,8 @@ impl Classifier {
         if denominator == 0 {
             return Err("PCC denominator must be at least 1".into());
         }
-        if remainder >= denominator {
-            return Err(format!(
-                "PCC remainder {remainder} must be less than the denominator {denominator}"
-            ));
-        }
+        // RouterOS takes a remainder at or past the denominator (exports hold `2/2`): the
+        // rule never matches, and `check` says so.
         Ok(Classifier {
             fields,
             denominator,
@@ -275,7 +272,9 @@ pub fn configured_shares(mangle: &Table) -> Vec<(ConnMark, f64)> {
         }) else {
             continue;
         };
-        if !claimed.insert((pcc.fields, pcc.denominator, pcc.remainder)) {
+        if pcc.remainder >= pcc.denominator
+            || !claimed.insert((pcc.fields, pcc.denominator, pcc.remainder))
+        {
             continue;
         }
         let share = 1.0 / pcc.denominator as f64;
@@ -299,7 +298,10 @@ mod tests {
         assert_eq!(c.fields, Fields::BothAddresses);
         assert_eq!((c.denominator, c.remainder), (7, 3));
         assert_eq!(c.to_string(), "both-addresses:7/3");
-        assert!(Classifier::parse("both-addresses:2/2").is_err());
+        // RouterOS stores a remainder past the denominator (a 7.11 export holds `2/2`); it
+        // never matches.
+        let never = Classifier::parse("both-addresses:2/2").unwrap();
+        assert_eq!(never.remainder, 2);
         assert!(Classifier::parse("both-addresses:0/0").is_err());
         assert!(Classifier::parse("src-mac:2/0").is_err());
         assert!(Classifier::parse("both-addresses").is_err());

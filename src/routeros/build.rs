@@ -106,6 +106,29 @@ const STORED: &[&str] = &[
     "interface list member",
 ];
 
+/// The menus whose items the simulation uses (or keeps for scripts to find).
+pub const SIMULATED_MENUS: &[&str] = &[
+    "interface",
+    "interface ethernet",
+    "interface list",
+    "interface list member",
+    "ip address",
+    "ip dns",
+    "ip firewall address-list",
+    "ip firewall connection tracking",
+    "ip firewall filter",
+    "ip firewall mangle",
+    "ip firewall nat",
+    "ip route",
+    "ip settings",
+    "routing rule",
+    "routing settings",
+    "routing table",
+    "system scheduler",
+    "system script",
+    "tool netwatch",
+];
+
 /// Whether running `verb` in `menu` changes (or reads) the simulated model.
 pub fn is_modeled(menu: &str, verb: &str) -> bool {
     OPERATIONAL.contains(&verb)
@@ -254,12 +277,32 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// A parameter the model does not take: one RouterOS 7 has is "not simulated" (the item
-    /// would behave differently without it, so it is refused rather than built); any other
-    /// is unknown, with the closest real one.
-    fn unsupported(&self, at: &EvalArg, key: &str, menu: &str, verb: &str) -> SourceError {
+    /// Notes where the simulation departs from the text, and what it assumes instead.
+    pub fn assume(&mut self, id: &'static str, span: Span, message: String) {
+        let line = self.lines.line(span.0);
+        self.cfg
+            .assumptions
+            .push(crate::router::config::Assumption { id, line, message });
+    }
+
+    /// A parameter the model does not take. One that another release or device has is that
+    /// router's: noted as not simulated, and the item is built without it. One RouterOS 7 has
+    /// is refused (the item would behave differently without it); any other is unknown, with
+    /// the closest real one.
+    fn unsupported(
+        &mut self,
+        at: &EvalArg,
+        key: &str,
+        menu: &str,
+        verb: &str,
+    ) -> Result<(), SourceError> {
         use super::schema::{Packages, Word, tree};
         let words: Vec<&str> = menu.split(' ').collect();
+        let path: Vec<&str> = words.iter().copied().chain([verb, key]).collect();
+        if let Some((_, origin)) = super::releases::origin(&path) {
+            self.not_simulated(format!("`{key}` of /{menu} {verb} ({origin})"), at.span);
+            return Ok(());
+        }
         let command = match tree().menu(&words, Packages::All) {
             Some(id) => match tree().word(id, verb, Packages::All) {
                 Word::Command(c) => Some(c),
@@ -280,7 +323,7 @@ impl<'a> Model<'a> {
             },
             None => format!("unknown parameter `{key}` for /{menu} {verb}"),
         };
-        self.err(at, msg)
+        Err(self.err(at, msg))
     }
 
     fn err(&self, at: &EvalArg, msg: impl Into<String>) -> SourceError {
@@ -371,6 +414,18 @@ impl Menus for Model<'_> {
             format!("/{menu} {}", inv.verb)
         };
         self.not_simulated(what, inv.span);
+        if inv.verb == "add"
+            && let Some(name) = inv.arg("name")
+        {
+            // Interfaces other menus make (`/interface vlan`, `wireguard`, `bridge`, `bonding`,
+            // a PPPoE client) are ports rules and routes can name; a VRF is a routing table.
+            if menu.starts_with("interface ") && self.cfg.iface(&name.text).is_none() {
+                self.create_port(&name.text, None);
+            } else if menu == "ip vrf" {
+                let table = self.cfg.routing_tables.intern(&name.text);
+                self.cfg.declared_tables.push(TableId(table));
+            }
+        }
         if STORED.contains(&menu.as_str()) {
             return self.store(&menu, &spec, inv.verb);
         }
@@ -482,7 +537,7 @@ impl Model<'_> {
                 "comment" => iface.comment = Some(text(a).to_string()),
                 "disabled" | "mtu" | "l2mtu" | "arp" | "speed" | "auto-negotiation"
                 | "mac-address" => {}
-                k => return Err(self.unsupported(a, k, "interface", "set")),
+                k => self.unsupported(a, k, cmd.menu(), "set")?,
             }
             let props = &mut self.items[Collection::Interface as usize][index].props;
             merge(
@@ -523,7 +578,7 @@ impl Model<'_> {
                     _ => return Err(self.err(a, "expected yes or no")),
                 };
             } else if !matches!(key, "enabled" | "tcp-max-retrans-timeout") {
-                return Err(self.unsupported(a, key, "ip firewall connection tracking", "set"));
+                self.unsupported(a, key, "ip firewall connection tracking", "set")?;
             }
         }
         Ok(())
@@ -544,7 +599,7 @@ impl Model<'_> {
                     "connected-in-chain" | "dynamic-in-chain" | "policy-rules" | "single-process"
                 )
             {
-                return Err(self.unsupported(a, key, "routing settings", "set"));
+                self.unsupported(a, key, "routing settings", "set")?;
             }
         }
         Ok(())
@@ -773,6 +828,33 @@ impl Model<'_> {
             };
         }
         let line = self.line(cmd);
+        if let Err(e) = self.add_item(c, cmd, line, at) {
+            // Published configurations hide their addresses (`address=REDACTED`): the item
+            // can't be built, but the rest of the file can.
+            let Some(p) = cmd.args.iter().find(|a| is_placeholder(text(a))) else {
+                return Err(e);
+            };
+            let msg = format!(
+                "`{}={}` is a placeholder, not a value: this item is left out ({})",
+                p.key.as_deref().unwrap_or_default(),
+                text(p),
+                e.message
+            );
+            self.assume("placeholder-value", cmd.span, msg);
+            return Ok(Value::Nothing);
+        }
+        let id = self.new_id();
+        self.items[c as usize].insert(at, Item { id, line, props });
+        Ok(Value::Id(id))
+    }
+
+    fn add_item(
+        &mut self,
+        c: Collection,
+        cmd: &Spec,
+        line: u32,
+        at: usize,
+    ) -> Result<(), SourceError> {
         match c {
             Collection::Mangle | Collection::Nat | Collection::Filter => {
                 let rule = self.rule(c, cmd, line)?;
@@ -792,9 +874,7 @@ impl Model<'_> {
             }
             Collection::Interface => unreachable!("refused above"),
         }
-        let id = self.new_id();
-        self.items[c as usize].insert(at, Item { id, line, props });
-        Ok(Value::Id(id))
+        Ok(())
     }
 
     fn table_mut(&mut self, c: Collection) -> &mut Table {
@@ -821,7 +901,7 @@ impl Model<'_> {
                 }
                 "interface" => iface = Some(self.iface(text(a), a)?),
                 "comment" | "disabled" | "network" => {}
-                k => return Err(self.unsupported(a, k, "ip address", "add")),
+                k => self.unsupported(a, k, "ip address", "add")?,
             }
         }
         let (Some(net), Some(iface)) = (address, iface) else {
@@ -853,7 +933,7 @@ impl Model<'_> {
                     disabled = yes(text(a)).ok_or_else(|| self.err(a, "expected yes or no"))?
                 }
                 "timeout" | "dynamic" => {}
-                k => return Err(self.unsupported(a, k, "ip firewall address-list", "add")),
+                k => self.unsupported(a, k, "ip firewall address-list", "add")?,
             }
         }
         let (Some(list), Some(range)) = (list, range) else {
@@ -929,7 +1009,7 @@ impl Model<'_> {
                 }
                 "comment" => route.comment = Some(v.to_string()),
                 "pref-src" | "suppress-hw-offload" => {}
-                k => return Err(self.unsupported(a, k, "ip route", "add")),
+                k => self.unsupported(a, k, "ip route", "add")?,
             }
         }
         if route.gateways.is_empty() {
@@ -988,7 +1068,10 @@ impl Model<'_> {
                     let mut names = RuleNames { model: self, at: a };
                     match Match::parse(key, v, &mut names) {
                         Some(kind) => kind.map_err(|e| self.err(a, e))?,
-                        None => return Err(self.unsupported(a, key, cmd.menu(), "add")),
+                        None => {
+                            self.unsupported(a, key, cmd.menu(), "add")?;
+                            continue;
+                        }
                     }
                 }
             };
@@ -1111,6 +1194,17 @@ impl Intern for RuleNames<'_, '_, '_> {
     fn interface_list(&mut self, name: &str) -> u16 {
         self.model.cfg.interface_lists.intern(name)
     }
+}
+
+/// Whether a value is a stand-in an author left for the reader to fill (`REDACTED`,
+/// `YOUR_WAN_IP`, `<gateway>`, `x.x.x.x`) — never a name a router could hold, as `LAN` is.
+fn is_placeholder(v: &str) -> bool {
+    const WORDS: [&str; 6] = ["REDACTED", "YOUR", "CHANGE", "XXX", "PLACEHOLDER", "HIDDEN"];
+    let upper = v.to_ascii_uppercase();
+    let worded = upper == v && WORDS.iter().any(|w| upper.contains(w));
+    let angled = v.starts_with('<') && v.ends_with('>');
+    let crossed = upper.starts_with("X.X.");
+    worded || angled || crossed
 }
 
 /// Sets each changed property, keeping the order the item was written in.

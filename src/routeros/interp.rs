@@ -466,6 +466,8 @@ impl<'a, M: Menus> Interpreter<'a, M> {
     fn name_of(&self, args: &[Arg], span: Span) -> Flow<String> {
         match self.positional(args, 0).map(|a| &a.value) {
             Some(Expr::Word(w)) if !w.is_empty() => Ok(w.clone()),
+            // `:set $x 1`, as scripts for RouterOS 6 write it.
+            Some(Expr::Var(name, _)) => Ok(name.clone()),
             Some(Expr::Str(parts)) if parts.len() == 1 => match &parts[0] {
                 StrPart::Lit(s) => Ok(s.clone()),
                 _ => Err(Unwind::Fatal(self.error(span, "expected a variable name"))),

@@ -14,6 +14,7 @@ pub mod export;
 pub mod interp;
 pub mod lexer;
 pub mod live;
+pub mod markdown;
 pub mod parse;
 pub mod releases;
 pub mod schema;
@@ -54,6 +55,8 @@ pub struct Loaded {
 /// read does not run: an error of reading anywhere in it is reported before any error of
 /// running, so commands run ahead of the reader only while it has found none.
 pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
+    let published = markdown::script_of(src);
+    let src = published.as_ref().map_or(src, |p| p.text.as_str());
     let mut reader = parse::Reader::reading(file, src, Packages::All, parse::Reading::AnyRouter);
     let mut model = build::Model::new(file, src);
     let mut interp = interp::Interpreter::new(file, src, &mut model);
@@ -64,6 +67,8 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
         }
     }
     let reader_foreign = reader.take_foreign();
+    let prose = reader.take_prose();
+    let unknown = reader.take_unknown();
     if let Some(e) = reader.finish().into_iter().next() {
         return Err(e);
     }
@@ -72,6 +77,22 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
     let skipped = std::mem::take(&mut interp.skipped);
     for (what, span) in skipped {
         model.not_simulated(what, span);
+    }
+    for at in published.iter().flat_map(|p| &p.closed_strings) {
+        let msg = "this code block ends inside a quoted string: read as closed here";
+        model.assume("not-routeros-text", (*at, at + 1), msg.to_string());
+    }
+    for (what, span) in unknown {
+        let msg = format!(
+            "{what} is in no RouterOS release pccsim knows (7.9 to 7.24, 6, devices): a mistake \
+             RouterOS would stop at, or another router's; read past, not simulated"
+        );
+        model.assume("unknown-menu", span, msg);
+    }
+    for span in prose {
+        let msg = "this is not RouterOS (prose around the script?): read past it, although \
+                   RouterOS's /import would stop here";
+        model.assume("not-routeros-text", span, msg.to_string());
     }
     for f in reader_foreign {
         model.not_simulated(format!("{} ({})", f.what, f.origin), f.span);

@@ -147,6 +147,8 @@ impl<'a> Reader<'a> {
             exported: super::export_release(src).is_some(),
             reading,
             foreign: Vec::new(),
+            prose: Vec::new(),
+            unknown_read: Vec::new(),
             unknown_names: Vec::new(),
             scopes: vec![Vec::new()],
             found: Default::default(),
@@ -173,6 +175,16 @@ impl<'a> Reader<'a> {
             return None;
         }
         let p = &mut self.parser;
+        if p.reading == Reading::AnyRouter && is_prose(&tokens[0]) {
+            let end = tokens
+                .iter()
+                .rev()
+                .find(|t| t.kind != Kind::End)
+                .map_or(tokens[0].end, |t| t.end);
+            p.prose.push((tokens[0].start, end));
+            p.tokens = tokens;
+            return Some(Vec::new());
+        }
         (p.tokens, p.pos, p.depth) = (tokens, 0, 0);
         match p.statements(None) {
             Ok(stmts) => Some(stmts),
@@ -186,6 +198,16 @@ impl<'a> Reader<'a> {
     /// Names of other releases and devices read so far ([`Reading::AnyRouter`]), taken.
     pub fn take_foreign(&mut self) -> Vec<Foreign> {
         std::mem::take(&mut self.parser.foreign)
+    }
+
+    /// Lines of prose read past ([`Reading::AnyRouter`]), taken.
+    pub fn take_prose(&mut self) -> Vec<Span> {
+        std::mem::take(&mut self.parser.prose)
+    }
+
+    /// Names no RouterOS has, read past as not simulated ([`Reading::AnyRouter`]), taken.
+    pub fn take_unknown(&mut self) -> Vec<(String, Span)> {
+        std::mem::take(&mut self.parser.unknown_read)
     }
 
     /// Whether an error has been found so far (the script will not run).
@@ -228,6 +250,10 @@ struct Parser<'a> {
     reading: Reading,
     /// Names of other releases and devices read ([`Reading::AnyRouter`]).
     foreign: Vec<Foreign>,
+    /// Commands that are prose, not RouterOS ([`Reading::AnyRouter`]).
+    prose: Vec<Span>,
+    /// Names no RouterOS has, far from anything simulated, read past ([`Reading::AnyRouter`]).
+    unknown_read: Vec<(String, Span)>,
     /// `bad command name` errors, reported after those of syntax.
     unknown_names: Vec<SourceError>,
     /// Variables declared (`:local`, `:global`, loop counters) in each enclosing block.
@@ -301,6 +327,35 @@ fn is_key(k: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// `configuration.mode=ap .ssid=x`: RouterOS 7 writes a run of properties of one group with the
+/// group's name once; each `.name` is the previous group's.
+fn expand_dotted(args: &mut [Arg], command: Option<&'static super::schema::Command>) {
+    let mut group: Option<String> = None;
+    for arg in args.iter_mut() {
+        let Some(key) = &arg.key else { continue };
+        if key.starts_with('.') {
+            if let Some(g) = &group {
+                let full = format!("{g}{key}");
+                arg.key = Some(match command.and_then(|c| tree().arg(c, &full)) {
+                    Some(name) => Cow::Borrowed(name),
+                    None => Cow::Owned(full),
+                });
+            }
+        } else {
+            group = key.rfind('.').map(|dot| key[..dot].to_string());
+        }
+    }
+}
+
+/// Whether a top-level command that starts with `first` is prose a person wrote around the
+/// script (`Step 5: Create NAT Policy`, a mail's `-----…--` boundary): no RouterOS command
+/// starts with a capital letter or a run of dashes.
+fn is_prose(first: &Token) -> bool {
+    first.kind == Kind::Word
+        && (first.text.starts_with(|c: char| c.is_ascii_uppercase())
+            || first.text.starts_with("--"))
+}
+
 /// Characters of a command's name, as RouterOS reads them (`[admin@router]` is a syntax error).
 fn is_command_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
@@ -351,16 +406,34 @@ impl<'a> Parser<'a> {
         tree().menu(&words, self.packages)
     }
 
-    /// What `word` is in the menu `at` (a command found is kept in `found`).
-    fn resolve(&self, at: &Context, word: &str) -> Step {
+    /// Whether the token at `at` is an argument of a command (`name=value`, `$x`, `[…]`, a
+    /// string), not another word of a menu path or the end of the line.
+    fn args_follow(&self, at: usize) -> bool {
+        self.tokens.get(at).is_some_and(|t| match t.kind {
+            Kind::End | Kind::RBrace | Kind::RBracket => false,
+            Kind::Word => t.text.contains('=') || t.text.starts_with('$'),
+            _ => true,
+        })
+    }
+
+    /// What `word` is in the menu `at` (a command found is kept in `found`); `args_follow`
+    /// says whether arguments come after it, which decides under a menu the tree lacks.
+    fn resolve(&self, at: &Context, word: &str, args_follow: bool) -> Step {
         let v6_menu = || is_v6_menu(&at.path, Some(word));
         let Some(menu) = at.menu else {
-            // Under a menu RouterOS 7 lacks, the verbs every menu has are commands and other
-            // words its submenus (`/interface ethernet switch port set …`).
-            return if v6_menu() || !COMMON_VERBS.contains(&word) {
-                Step::Menu(word.to_string(), None)
-            } else {
+            // Under a menu RouterOS 7 lacks, the words RouterOS 7.22.1 judges are all that
+            // menu's commands. A real router's menu has submenus: the verbs every menu has,
+            // and a word arguments follow, are commands, and other words submenus
+            // (`/interface ethernet switch port set …`, `/system routerboard usb power-reset
+            // duration=1s`).
+            let command = match self.reading {
+                Reading::RouterOs7 => !v6_menu(),
+                Reading::AnyRouter => !v6_menu() && (COMMON_VERBS.contains(&word) || args_follow),
+            };
+            return if command {
                 Step::Command(Cow::Owned(word.to_string()))
+            } else {
+                Step::Menu(word.to_string(), None)
             };
         };
         match tree().word(menu, word, self.packages) {
@@ -595,7 +668,9 @@ impl<'a> Parser<'a> {
                 format!("/{} {verb}", path.join(" "))
             };
             let mut msg = format!("expected end of command (`{menu}` has no argument `{key}`");
-            if let Some(close) = super::did_you_mean(key, tree().args(command).iter().copied()) {
+            let in_tree = super::did_you_mean(key, tree().args(command).iter().copied());
+            let words: Vec<&str> = path.iter().map(String::as_str).chain([verb]).collect();
+            if let Some(close) = in_tree.or_else(|| super::releases::did_you_mean(&words, key)) {
                 msg.push_str(&format!("; did you mean `{close}`?"));
             }
             msg.push(')');
@@ -630,7 +705,9 @@ impl<'a> Parser<'a> {
                 if unknown || !verb.is_empty() {
                     return Err(self.path_goes_on(&mut menu, unknown, span.0 - 1));
                 }
-                unknown = !self.path_word(&mut menu, &mut verb, part, span);
+                let last = offset > first.text.len();
+                let args_follow = last && self.args_follow(self.pos);
+                unknown = !self.path_word(&mut menu, &mut verb, part, span, args_follow);
             }
         }
         while verb.is_empty() && !self.at_end_of_command() {
@@ -645,7 +722,7 @@ impl<'a> Parser<'a> {
             }
             // A word of the current menu's commands that the menu lacks may be a script
             // command written without its colon (`if`, `foreach`, `put`).
-            let step = self.resolve(&menu, &t.text);
+            let step = self.resolve(&menu, &t.text, self.args_follow(self.pos + 1));
             if self.pos == start {
                 let script = match &step {
                     Step::Command(name) if menu.menu == Some(ROOT) => Some(name.to_string()),
@@ -728,8 +805,9 @@ impl<'a> Parser<'a> {
         verb: &mut Cow<'static, str>,
         word: &str,
         at: Span,
+        args_follow: bool,
     ) -> bool {
-        let step = self.resolve(menu, word);
+        let step = self.resolve(menu, word, args_follow);
         self.take_step(menu, verb, word, at, step)
     }
 
@@ -763,6 +841,14 @@ impl<'a> Parser<'a> {
                     }
                     return true;
                 }
+                if self.reading == Reading::AnyRouter && !self.near_simulated(menu, word) {
+                    let path = menu.path.iter().map(String::as_str).chain([word]);
+                    let what = format!("/{}", path.collect::<Vec<_>>().join(" "));
+                    self.unknown_read.push((what, at));
+                    MenuPath::make_mut(&mut menu.path).push(word.to_string());
+                    menu.menu = None;
+                    return true;
+                }
                 if !self.exported {
                     self.unknown_name(menu, word, at);
                 }
@@ -772,6 +858,26 @@ impl<'a> Parser<'a> {
             }
         }
         true
+    }
+
+    /// Whether `word`, a name the tree lacks under `menu`, may be a typo of a simulated menu or
+    /// command: then it must stay an error, or the simulation would quietly lose it.
+    fn near_simulated(&self, menu: &Context, word: &str) -> bool {
+        let Some(id) = menu.menu else { return false };
+        let Some(close) = super::did_you_mean(word, tree().names(id, Packages::All)) else {
+            return false;
+        };
+        let meant = menu
+            .path
+            .iter()
+            .map(String::as_str)
+            .chain([close])
+            .collect::<Vec<_>>();
+        let meant = meant.join(" ");
+        let under = |a: &str, b: &str| a == b || a.starts_with(b) && a.as_bytes()[b.len()] == b' ';
+        super::build::SIMULATED_MENUS
+            .iter()
+            .any(|m| under(m, &meant) || under(&meant, m))
     }
 
     /// Whether `path` then `words` is a name another release or device has; if so, notes it.
@@ -866,6 +972,7 @@ impl<'a> Parser<'a> {
             }
             args.push(self.arg(None, command)?);
         }
+        expand_dotted(&mut args, command);
         if let Some(c) = command {
             self.check_args(c, &args, &menu.path, verb)?;
         }
@@ -1283,6 +1390,8 @@ impl<'a> Parser<'a> {
             exported: self.exported,
             reading: self.reading,
             foreign: Vec::new(),
+            prose: Vec::new(),
+            unknown_read: Vec::new(),
             unknown_names: Vec::new(),
             scopes: self.scopes.clone(),
             found: Default::default(),

@@ -296,6 +296,21 @@ pub fn origin(path: &[&str]) -> Option<(Kind, Origin)> {
     })
 }
 
+/// The name another release or device has under `path` closest to `word`, if one is close
+/// enough to be what a typo meant (`suppress-hw-ofload`).
+pub fn did_you_mean(path: &[&str], word: &str) -> Option<&'static str> {
+    let prefix = format!("{} ", path.join(" "));
+    let table = KNOWN.iter().map(|(name, _, _)| *name);
+    let under = releases().keys().copied().chain(table).filter_map(|name| {
+        let rest = name.strip_prefix(prefix.as_str())?;
+        (!rest.contains(' ')).then_some(rest)
+    });
+    // Sorted, so that of two names as close the same one is said every time.
+    let mut names: Vec<&str> = under.collect();
+    names.sort_unstable();
+    super::did_you_mean(word, names.into_iter())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
