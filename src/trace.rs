@@ -288,7 +288,7 @@ impl Observer for Recorder {
                 .iter()
                 .position(|m| {
                     matches!(m.kind, crate::router::firewall::Match::Nth(_))
-                        || !m.holds(ctx, env, &mut 0)
+                        || !m.holds(ctx, env, &mut Default::default())
                 })
                 .unwrap_or(0);
             format!("no: {}", text(&params[1 + failed..2 + failed]))

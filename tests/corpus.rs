@@ -115,8 +115,18 @@ fn an_export_is_routeros_own_writing_so_names_the_tree_lacks_are_that_routers() 
     // A device's hardware offload, absent from the CHR the tree comes from.
     let body = "/ip firewall filter\nadd action=fasttrack-connection chain=forward connection-state=established,related hw-offload=yes\n";
     read_only_as_an_export(body, "7.14.3", "no argument `hw-offload`");
-    // A real matcher pccsim does not model is refused as such, not as a typo.
+    // A real matcher pccsim does not model is read with what it assumes, which check lists
+    // on the rule's line; a typo of one is refused.
     let l7 = "/ip firewall filter add chain=forward action=drop layer7-protocol=games";
-    let e = pccsim::routeros::load("l.rsc", l7).err().unwrap();
-    assert!(e.message.contains("is not simulated"), "{}", e.message);
+    let cfg = pccsim::routeros::load("l.rsc", l7).unwrap();
+    let a = &cfg.assumptions[0];
+    assert_eq!((a.id, a.line), ("matcher-assumed", 1));
+    assert!(a.message.contains("never matches"), "{}", a.message);
+    let typo = "/ip firewall filter add chain=forward action=drop layer7-protocl=games";
+    let e = pccsim::routeros::load("l.rsc", typo).err().unwrap();
+    assert!(
+        e.message.contains("did you mean `layer7-protocol`"),
+        "{}",
+        e.message
+    );
 }

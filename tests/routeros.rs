@@ -134,9 +134,12 @@ fn variables_and_substitutions() {
             "price $5"
         ]
     );
-    let e = fails("/ip route add gateway=$nope");
-    assert_eq!((e.line, e.column), (1, 23));
-    assert!(e.message.contains("$nope"), "{}", e.message);
+    // A variable no one declared is nothing: the route can't be built, RouterOS's /import
+    // would stop there, and check says both on the line.
+    let found = run("/ip route add gateway=$nope").config.assumptions;
+    let ids: Vec<_> = found.iter().map(|a| (a.id, a.line)).collect();
+    assert_eq!(ids, [("script-error", 1), ("variable-undeclared", 1)]);
+    assert!(found[1].message.contains("$nope"), "{}", found[1].message);
 }
 
 #[test]
@@ -194,12 +197,13 @@ fn arrays_and_blocks() {
 :put [:typeof $a]
 :put [:typeof $m]"#);
     assert_eq!(out, ["3", "20", "2", "5", "array", "array"]);
-    // A block's locals end with it.
-    assert!(
-        fails("{ :local inner 5 }\n:put $inner")
-            .message
-            .contains("$inner")
-    );
+    // A block's locals end with it: after it the name reads as nothing, as on RouterOS,
+    // and check points at the read.
+    let after = run("{ :local inner 5 }\n:put $inner");
+    assert_eq!(after.output, [""]);
+    let a = &after.config.assumptions[0];
+    assert_eq!((a.id, a.line), ("variable-undeclared", 2));
+    assert!(a.message.contains("$inner"), "{}", a.message);
 }
 
 #[test]
@@ -244,7 +248,7 @@ $code
 :log info "logged"
 :delay 1s
 :execute ":put never"
-:do { :resolve example.com } on-error={ :put "no dns" }
+:put [:typeof [:resolve example.com]]
 :environment print
 /terminal style none"#);
     assert_eq!(
@@ -260,9 +264,20 @@ $code
             "3",
             "ip",
             "parsed",
-            "no dns"
+            "ip"
         ]
     );
+    // `:resolve` answers every name with an address of the simulated internet, the same
+    // address for the same name.
+    let resolved =
+        put(":put [:resolve example.com]\n:put [:resolve example.com]\n:put [:resolve 9.9.9.9]");
+    assert_eq!(resolved[0], resolved[1]);
+    let ip: std::net::Ipv4Addr = resolved[0].parse().unwrap();
+    assert_eq!(
+        u32::from(ip) >> 17,
+        u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) >> 17
+    );
+    assert_eq!(resolved[2], "9.9.9.9");
     let skipped = run(":execute \":put x\"").config.not_simulated;
     assert_eq!(skipped[0].menu, ":execute");
 }
@@ -466,9 +481,10 @@ fn a_misspelt_action_is_an_error_with_a_suggestion_and_a_real_one_is_not_simulat
         "{}",
         e.message
     );
+    // A real action pccsim does not model passes the packet on, and check says so.
     let real = "/ip firewall mangle add chain=prerouting action=clear-df";
-    let e = routeros::load("t.rsc", real).err().unwrap();
-    assert!(e.message.contains("not simulated"), "{}", e.message);
+    let cfg = routeros::load("t.rsc", real).unwrap();
+    assert_eq!(cfg.assumptions[0].id, "action-not-simulated");
 }
 
 #[test]
@@ -763,4 +779,12 @@ fn scripts_written_for_v6_and_published_in_markdown_read() {
     assert_eq!(c.nat.rules.len(), 1);
     let prose = &c.assumptions[0];
     assert_eq!((prose.id, prose.line), ("not-routeros-text", 2));
+}
+
+#[test]
+fn arrays_of_arrays_declared_over_several_lines_index_by_key() {
+    let out = put(
+        ":global g {\n  addr={\"a\";\"b\"};\n  stat={};\n}\n:put [:len ($g->\"addr\")]\n:put ($g->\"addr\"->1)\n:put ($nothing->\"x\")\n",
+    );
+    assert_eq!(out, ["2", "b", ""]);
 }

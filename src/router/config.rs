@@ -145,6 +145,8 @@ pub struct RouterConfig {
     /// Interface lists firewall rules name; members are the `/interface list member` items.
     pub interface_lists: Names,
     pub connection_marks: Names,
+    /// `new-packet-mark` names (index 0: `no-mark`).
+    pub packet_marks: Names,
     pub routing_tables: Names,
     pub mangle: Table,
     pub nat: Table,
@@ -210,6 +212,7 @@ impl Default for RouterConfig {
             interface_lists: Names::default(),
             address_list_entries: Vec::new(),
             connection_marks: Names::with_default("no-mark"),
+            packet_marks: Names::with_default("no-mark"),
             routing_tables: Names::with_default("main"),
             mangle: Table::new("mangle"),
             nat: Table::new("nat"),

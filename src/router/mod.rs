@@ -222,7 +222,11 @@ impl Router {
         if !T::SEES_EVERY_RULE && table.passes_no_rule(chain, ctx.in_iface) {
             return ChainVerdict::Continue;
         }
-        table.run(state, chain, ctx, &self.env, tracer)
+        let verdict = table.run(state, chain, ctx, &self.env, tracer);
+        for add in state.list_additions.drain(..) {
+            self.env.add_dynamic(add);
+        }
+        verdict
     }
 
     /// Netwatch entries whose status changed since the last call, in order.
@@ -365,7 +369,7 @@ impl Router {
         if entry.has(Flags::FASTTRACKED) {
             return self.fast_path(now, id, dir, pkt);
         }
-        let mut ctx = packet_ctx(pkt, Some(in_iface), entry, dir, new);
+        let mut ctx = packet_ctx(now, pkt, Some(in_iface), entry, dir, new);
 
         self.run_chain(Which::Mangle, PREROUTING, &mut ctx, tracer);
         self.store_mark(id, &ctx);
@@ -444,6 +448,10 @@ impl Router {
             routing_mark: TableId::MAIN,
             state: ConnStates::INVALID,
             nat: 0,
+            flags: pkt.flags,
+            packet_mark: 0,
+            connection_bytes: 0,
+            now,
         };
         self.run_chain(Which::Mangle, PREROUTING, &mut ctx, tracer);
         if self.env.local_addresses.contains(&pkt.tuple.dst) {
@@ -481,7 +489,7 @@ impl Router {
             return Verdict::Drop(DropReason::ConntrackFull);
         };
         let entry = self.conntrack.get(id);
-        let mut ctx = packet_ctx(pkt, None, entry, dir, new);
+        let mut ctx = packet_ctx(now, pkt, None, entry, dir, new);
         self.run_chain(Which::Mangle, OUTPUT, &mut ctx, tracer);
         self.store_mark(id, &ctx);
         nat::translate_destination(&self.conntrack, id, dir, pkt);
@@ -669,7 +677,14 @@ impl Router {
 }
 
 /// What the matchers see of a packet: `connection-state` is `new` until a reply has been seen.
-fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, new: bool) -> Ctx {
+fn packet_ctx(
+    now: Time,
+    pkt: &Packet,
+    in_iface: Option<IfaceId>,
+    entry: &Entry,
+    dir: Dir,
+    new: bool,
+) -> Ctx {
     let state = if new || (dir == Dir::Original && !entry.has(Flags::SEEN_REPLY)) {
         ConnStates::NEW
     } else {
@@ -685,6 +700,10 @@ fn packet_ctx(pkt: &Packet, in_iface: Option<IfaceId>, entry: &Entry, dir: Dir, 
         routing_mark: TableId::MAIN,
         state,
         nat: nat_state(entry),
+        flags: pkt.flags,
+        packet_mark: 0,
+        connection_bytes: entry.bytes[0] + entry.bytes[1],
+        now,
     }
 }
 
@@ -727,9 +746,15 @@ fn build_env(config: &RouterConfig) -> Env {
     for e in config.address_list_entries.iter().filter(|e| !e.disabled) {
         lists[e.list as usize].push(e.range);
     }
+    let mut iface_addresses = vec![None; config.interfaces.len()];
+    for a in config.addresses.iter().rev() {
+        iface_addresses[a.iface as usize] = Some(a.address);
+    }
     Env {
         local_addresses: config.addresses.iter().map(|a| a.address).collect(),
+        iface_addresses,
         address_lists: lists,
+        dynamic_lists: Vec::new(),
         interface_lists: config
             .interface_lists
             .iter()

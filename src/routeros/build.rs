@@ -280,9 +280,12 @@ impl<'a> Model<'a> {
     /// Notes where the simulation departs from the text, and what it assumes instead.
     pub fn assume(&mut self, id: &'static str, span: Span, message: String) {
         let line = self.lines.line(span.0);
-        self.cfg
-            .assumptions
-            .push(crate::router::config::Assumption { id, line, message });
+        self.assume_line(id, line, message);
+    }
+
+    pub fn assume_line(&mut self, id: &'static str, line: u32, message: String) {
+        let a = crate::router::config::Assumption { id, line, message };
+        self.cfg.assumptions.push(a);
     }
 
     /// A parameter the model does not take. One that another release or device has is that
@@ -977,6 +980,9 @@ impl Model<'_> {
                     route.dst = net.network();
                     route.prefix_len = net.prefix_len();
                 }
+                "gateway" if v.is_empty() => {
+                    return Err(self.err(a, "expected a gateway: an address or an interface"));
+                }
                 "gateway" => {
                     // `A,B` (a gateway repeated for weight) is an ECMP route.
                     route.gateways.clear();
@@ -1063,6 +1069,17 @@ impl Model<'_> {
                 | "log-prefix"
                 // Switch-chip offload of FastTrack: the same connections, taken faster.
                 | "hw-offload"
+                | "address-list"
+                | "address-list-timeout"
+                | "new-mss"
+                | "new-dscp"
+                | "new-ttl"
+                | "new-priority"
+                | "route-dst"
+                | "sniff-target"
+                | "sniff-target-port"
+                | "sniff-id"
+                | "reject-with"
                 | "place-before" => continue,
                 _ => {
                     let mut names = RuleNames { model: self, at: a };
@@ -1081,6 +1098,21 @@ impl Model<'_> {
             return Err(self.cmd_err(cmd, "expected chain= for the rule"));
         };
         let action = self.action(c, cmd, action_arg)?;
+        // What the simulation can't test exactly stays visible, with what it assumes.
+        for m in &matchers {
+            if let Some(assumed) = m.kind.assumption() {
+                let (key, value) = m.text(&self.cfg);
+                let msg =
+                    format!("this rule can't be simulated exactly: `{key}={value}` — {assumed}");
+                self.assume("matcher-assumed", cmd.span, msg);
+            }
+        }
+        if let Action::Unmodeled(name) = action {
+            let msg = format!(
+                "action={name} is not simulated: the rule counts its packets and the walk goes on, as after passthrough"
+            );
+            self.assume("action-not-simulated", cmd.span, msg);
+        }
         let mut rule = Rule::new(chain, matchers, action, line);
         rule.passthrough = passthrough;
         rule.disabled = disabled;
@@ -1120,7 +1152,48 @@ impl Model<'_> {
                 let t = text(target("new-routing-mark")?).to_string();
                 Action::MarkRouting(TableId(self.cfg.routing_tables.intern(&t)))
             }
-            (Collection::Mangle, "mark-packet") => Action::MarkPacket(0),
+            (Collection::Mangle, "mark-packet") => {
+                let t = text(target("new-packet-mark")?).to_string();
+                Action::MarkPacket(self.cfg.packet_marks.intern(&t))
+            }
+            (_, "add-src-to-address-list" | "add-dst-to-address-list") => {
+                let list = text(target("address-list")?).to_string();
+                let timeout = match cmd.arg("address-list-timeout").map(text) {
+                    None | Some("none-dynamic" | "none-static" | "0s" | "00:00:00") => None,
+                    Some(t) => {
+                        Some(parse_duration(t).map_err(|e| self.err(arg.expect("named"), e))?)
+                    }
+                };
+                Action::AddToAddressList {
+                    dst: name == "add-dst-to-address-list",
+                    list: self.cfg.address_lists.intern(&list),
+                    timeout,
+                }
+            }
+            (Collection::Nat, "redirect") => {
+                let port = match cmd.arg("to-ports") {
+                    Some(p) => Some(
+                        text(p)
+                            .parse()
+                            .map_err(|_| self.err(p, "expected a port"))?,
+                    ),
+                    None => None,
+                };
+                Action::Redirect { port }
+            }
+            (
+                Collection::Mangle,
+                a @ ("change-mss" | "change-dscp" | "change-ttl" | "clear-df" | "set-priority"
+                | "sniff-pc" | "sniff-tzsp" | "strip-ipv4-options" | "route"),
+            )
+            | (Collection::Filter | Collection::Nat, a @ "sniff-tzsp") => {
+                let a = MANGLE_ACTIONS
+                    .iter()
+                    .copied()
+                    .find(|k| *k == a)
+                    .unwrap_or("sniff-tzsp");
+                Action::Unmodeled(a)
+            }
             (Collection::Filter, "drop" | "reject" | "tarpit") => Action::Drop,
             (Collection::Filter, "fasttrack-connection") => Action::FasttrackConnection,
             (Collection::Nat, "masquerade") => Action::Masquerade,
@@ -1193,6 +1266,10 @@ impl Intern for RuleNames<'_, '_, '_> {
 
     fn interface_list(&mut self, name: &str) -> u16 {
         self.model.cfg.interface_lists.intern(name)
+    }
+
+    fn packet_mark(&mut self, name: &str) -> u16 {
+        self.model.cfg.packet_marks.intern(name)
     }
 }
 

@@ -262,7 +262,13 @@ impl Exporter<'_> {
                 p.push(("new-routing-mark", self.table_name(*t)));
                 "mark-routing"
             }
-            Action::MarkPacket(_) => "mark-packet",
+            Action::MarkPacket(m) => {
+                p.push((
+                    "new-packet-mark",
+                    self.cfg.packet_marks.name(*m).to_string(),
+                ));
+                "mark-packet"
+            }
             Action::FasttrackConnection => "fasttrack-connection",
             Action::Masquerade => "masquerade",
             Action::SrcNat(a) => {
@@ -276,6 +282,27 @@ impl Exporter<'_> {
                 }
                 "dst-nat"
             }
+            Action::Redirect { port } => {
+                if let Some(port) = port {
+                    p.push(("to-ports", port.to_string()));
+                }
+                "redirect"
+            }
+            Action::AddToAddressList { dst, list, timeout } => {
+                p.push((
+                    "address-list",
+                    self.cfg.address_lists.name(*list).to_string(),
+                ));
+                if let Some(t) = timeout {
+                    p.push(("address-list-timeout", crate::units::format_duration(*t)));
+                }
+                if *dst {
+                    "add-dst-to-address-list"
+                } else {
+                    "add-src-to-address-list"
+                }
+            }
+            Action::Unmodeled(name) => name,
         };
         p.push(("action", action.into()));
         let marks = matches!(

@@ -93,6 +93,13 @@ pub struct Interpreter<'a, M: Menus> {
     depth: u32,
     /// What `:put` printed.
     pub output: Vec<String>,
+    /// Variables as a real router's scripts use them, RouterOS 6's included: one no command
+    /// declared reads as nothing, and `:set` of it declares it where it stands.
+    pub undeclared_ok: bool,
+    /// With `undeclared_ok`: the variables read that nothing declared, where first read.
+    pub undeclared: Vec<(String, Span)>,
+    /// A function went past [`MAX_DEPTH`] calls deep, or a string past [`MAX_TEXT`].
+    runaway: bool,
     /// Global commands skipped because they reach outside the model, with where they were.
     pub skipped: Vec<(String, Span)>,
 }
@@ -110,6 +117,9 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             steps: 0,
             depth: 0,
             output: Vec::new(),
+            undeclared_ok: false,
+            undeclared: Vec::new(),
+            runaway: false,
             skipped: Vec::new(),
         }
     }
@@ -292,6 +302,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             ));
         };
         if self.depth >= MAX_DEPTH {
+            self.runaway = true;
             return Err(Unwind::Fatal(
                 self.error(span, "functions call each other too deeply"),
             ));
@@ -308,7 +319,13 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         }
     }
 
-    fn lookup(&self, name: &str, span: Span) -> Flow<Value> {
+    /// Whether the script ran away (a loop that never ends, a function that calls itself
+    /// for ever): that stops a load however lenient it is.
+    pub fn ran_away(&self) -> bool {
+        self.steps > STEP_BUDGET || self.runaway
+    }
+
+    fn lookup(&mut self, name: &str, span: Span) -> Flow<Value> {
         let found = self
             .scopes
             .iter()
@@ -318,6 +335,12 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             .find(|(n, _)| n == name);
         match found {
             Some((_, v)) => Ok(v.clone()),
+            None if self.undeclared_ok => {
+                if !self.undeclared.iter().any(|(n, _)| n == name) {
+                    self.undeclared.push((name.to_string(), span));
+                }
+                Ok(Value::Nothing)
+            }
             None => Err(Unwind::Fatal(self.error(
                 span,
                 format!("variable `${name}` is not defined (declare it with :local or :global)"),
@@ -334,6 +357,10 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         }
         if let Some(slot) = self.globals.iter_mut().find(|(n, _)| n == name) {
             slot.1 = v;
+            return Ok(());
+        }
+        if self.undeclared_ok {
+            self.define_local(name.to_string(), v);
             return Ok(());
         }
         Err(Unwind::Fatal(self.error(
@@ -443,7 +470,10 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         }
         let a = self.eval(l)?;
         let b = self.eval(r)?;
-        binary_values(op, a, b).map_err(|msg| Unwind::Raise(msg, span))
+        let value = binary_values(op, a, b);
+        // Concatenation fails only on a string past MAX_TEXT: a script that runs away.
+        self.runaway |= value.is_err() && op == BinOp::Concat;
+        value.map_err(|msg| Unwind::Raise(msg, span))
     }
 
     /// The value of a command inside `[ … ]`.
@@ -582,15 +612,20 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             }
             "parse" => {
                 let text = self.value_arg(self.positional(args, 0))?.to_string();
-                match super::parse::parse(self.file, &text) {
+                let parsed = if self.undeclared_ok {
+                    super::parse::parse_any(self.file, &text)
+                } else {
+                    super::parse::parse(self.file, &text)
+                };
+                match parsed {
                     Ok(script) => Ok(Value::Code(Arc::new(script.stmts))),
                     Err(e) => Err(Unwind::Raise(format!("cannot parse: {}", e.message), span)),
                 }
             }
-            "resolve" => Err(Unwind::Raise(
-                "cannot resolve names: pccsim has no DNS".into(),
-                span,
-            )),
+            "resolve" => {
+                let name = self.value_arg(self.positional(args, 0))?.to_string();
+                Ok(Value::Ip(resolve(&name)))
+            }
             "typeof" => Ok(Value::Str(
                 self.value_arg(self.positional(args, 0))?.type_name().into(),
             )),
@@ -909,6 +944,8 @@ pub fn binary_values(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
                     _ => Nothing,
                 }
             }
+            // An element of nothing is nothing, as RouterOS reads `$unset->"key"`.
+            Nothing => Nothing,
             _ => return Err(type_error(&a, &b)),
         },
         BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor | BinOp::Shl | BinOp::Shr => {
@@ -953,4 +990,18 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
         _ => Some(a.as_num()?.cmp(&b.as_num()?)),
     }
+}
+
+/// What `:resolve` answers: an address is itself; a name gets an address of the simulated
+/// internet, in 198.18.0.0/15 (the range set aside for benchmarks), the same for the same name
+/// on every run — scripts that route or ping what they resolve then have somewhere to go.
+fn resolve(name: &str) -> std::net::Ipv4Addr {
+    if let Ok(ip) = name.parse() {
+        return ip;
+    }
+    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    });
+    let host = 1 + hash % ((1 << 17) - 2);
+    std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) + host)
 }

@@ -26,7 +26,7 @@ struct Live<'r> {
 
 /// Runs `src` (named `file` in errors) on `router`.
 pub fn run_script(router: &mut Router, file: &str, src: &str) -> Result<(), SourceError> {
-    let script = super::parse::parse(file, src)?;
+    let script = super::parse::parse_any(file, src)?;
     let mut live = Live {
         router,
         file,
@@ -34,7 +34,9 @@ pub fn run_script(router: &mut Router, file: &str, src: &str) -> Result<(), Sour
         changed: false,
         depth: 0,
     };
-    let result = Interpreter::new(file, src, &mut live).run(&script.stmts);
+    let mut interp = Interpreter::new(file, src, &mut live);
+    interp.undeclared_ok = true;
+    let result = interp.run(&script.stmts);
     if live.changed {
         live.router.reconfigure();
     }
@@ -149,7 +151,7 @@ impl Live<'_> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err(inv, "scripts run each other too deeply"));
         }
-        let script = super::parse::parse(&name, &source)?;
+        let script = super::parse::parse_any(&name, &source)?;
         let mut nested = Live {
             router: &mut *self.router,
             file: &name,
@@ -157,7 +159,9 @@ impl Live<'_> {
             changed: false,
             depth: self.depth + 1,
         };
-        Interpreter::new(&name, &source, &mut nested).run(&script.stmts)?;
+        let mut interp = Interpreter::new(&name, &source, &mut nested);
+        interp.undeclared_ok = true;
+        interp.run(&script.stmts)?;
         self.changed |= nested.changed;
         Ok(())
     }

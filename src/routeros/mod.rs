@@ -60,10 +60,24 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
     let mut reader = parse::Reader::reading(file, src, Packages::All, parse::Reading::AnyRouter);
     let mut model = build::Model::new(file, src);
     let mut interp = interp::Interpreter::new(file, src, &mut model);
+    interp.undeclared_ok = true;
     let mut running = Ok(true);
     while let Some(stmts) = reader.next_command() {
         if matches!(running, Ok(true)) && !reader.failed() {
-            running = interp.run_command(&stmts);
+            running = match interp.run_command(&stmts) {
+                // A script's values come from the router it runs on (its DNS cache, what a
+                // ping answered): where the simulated one differs, RouterOS's /import would
+                // stop, and pccsim says so and reads on. A plain command's mistake stays fatal.
+                Err(e) if is_scripted(&stmts) && !interp.ran_away() => {
+                    let msg = format!(
+                        "{}: RouterOS's /import would stop here; pccsim reads on",
+                        e.message
+                    );
+                    interp.menus.assume_line("script-error", e.line, msg);
+                    Ok(true)
+                }
+                r => r,
+            };
         }
     }
     let reader_foreign = reader.take_foreign();
@@ -74,7 +88,15 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
     }
     running?;
     let output = std::mem::take(&mut interp.output);
+    let undeclared = std::mem::take(&mut interp.undeclared);
     let skipped = std::mem::take(&mut interp.skipped);
+    for (name, span) in undeclared {
+        let msg = format!(
+            "variable ${name} is read but declared nowhere in this script (a typo, or a global \
+             another script sets): RouterOS reads it as nothing"
+        );
+        model.assume("variable-undeclared", span, msg);
+    }
     for (what, span) in skipped {
         model.not_simulated(what, span);
     }
@@ -100,6 +122,22 @@ pub fn run(file: &str, src: &str) -> Result<Loaded, SourceError> {
     Ok(Loaded {
         config: model.into_config(),
         output,
+    })
+}
+
+/// Whether a top-level command computes what it does (variables, substitutions, blocks,
+/// functions), rather than being a plain menu command with its values written out.
+fn is_scripted(stmts: &[ast::Stmt]) -> bool {
+    use ast::{Expr, Stmt, StrPart};
+    let literal = |e: &Expr| match e {
+        Expr::Word(_) => true,
+        Expr::Str(parts) => parts.iter().all(|p| matches!(p, StrPart::Lit(_))),
+        _ => false,
+    };
+    stmts.iter().any(|s| match s {
+        Stmt::Command(c) => c.condition.is_some() || c.args.iter().any(|a| !literal(&a.value)),
+        Stmt::Menu { .. } => false,
+        _ => true,
     })
 }
 

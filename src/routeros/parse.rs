@@ -39,6 +39,21 @@ const V6_ARGS: &[(&[&str], &str, &str)] = &[
     (&["tool", "sniffer"], "set", "interface"),
 ];
 
+/// Properties whose value is a script the router stores and runs later.
+const SCRIPT_PROPERTIES: &[&str] = &[
+    "on-event",
+    "source",
+    "up-script",
+    "down-script",
+    "test-script",
+    "script",
+    "on-up",
+    "on-down",
+    "lease-script",
+    "on-login",
+    "on-logout",
+];
+
 /// The commands that menus have in common, so a menu RouterOS 7 lacks still reads.
 const COMMON_VERBS: &[&str] = &[
     "add", "comment", "disable", "edit", "enable", "export", "find", "get", "monitor", "move",
@@ -62,6 +77,20 @@ pub struct Script {
 /// Parses a whole script; `file` names it in errors.
 pub fn parse(file: &str, src: &str) -> Result<Script, SourceError> {
     parse_all(file, src).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Parses a whole script as a real router's ([`Reading::AnyRouter`]): a script stored in a
+/// configuration, run by the router.
+pub fn parse_any(file: &str, src: &str) -> Result<Script, SourceError> {
+    let mut reader = Reader::reading(file, src, Packages::All, Reading::AnyRouter);
+    let mut stmts = Vec::new();
+    while let Some(more) = reader.next_command() {
+        stmts.extend(more);
+    }
+    match reader.finish().into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(Script { stmts }),
+    }
 }
 
 /// [`parse_all`] for a router with only these packages.
@@ -736,6 +765,23 @@ impl<'a> Parser<'a> {
                     return self.script_command(name);
                 }
             }
+            // `/ip route/get …`: a real router reads the rest of a path in slash form too.
+            if self.reading == Reading::AnyRouter && self.pos != start && t.text.contains('/') {
+                self.pos += 1;
+                let (at, _) = self.span_of(&t);
+                let mut offset = 0;
+                for part in t.text.split('/') {
+                    let span = (at + offset, at + offset + part.len());
+                    offset += part.len() + 1;
+                    if part.is_empty() || !verb.is_empty() {
+                        continue;
+                    }
+                    let last = offset > t.text.len();
+                    let args_follow = last && self.args_follow(self.pos);
+                    self.path_word(&mut menu, &mut verb, part, span, args_follow);
+                }
+                continue;
+            }
             self.pos += 1;
             self.command_word(&t)?;
             self.take_step(&mut menu, &mut verb, &t.text, self.span_of(&t), step);
@@ -1008,6 +1054,17 @@ impl<'a> Parser<'a> {
             let value = if v.is_empty() {
                 self.pos += 1;
                 match self.peek() {
+                    // `on-event={ … }`: a script the router stores as its text, read as code
+                    // here so that its mistakes are found now.
+                    Some(n)
+                        if n.glued && n.kind == Kind::LBrace && SCRIPT_PROPERTIES.contains(&k) =>
+                    {
+                        let open = self.pos;
+                        self.block()?;
+                        let (from, to) = (self.tokens[open].end, self.tokens[self.pos - 1].start);
+                        let text = self.src[from + self.offset..to + self.offset].to_string();
+                        Expr::Str(vec![StrPart::Lit(text)])
+                    }
                     Some(n)
                         if n.glued
                             && !matches!(n.kind, Kind::End | Kind::RBrace | Kind::RBracket) =>

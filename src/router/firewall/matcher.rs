@@ -3,10 +3,11 @@
 //! `print`, `check` and the chain walk all go through [`Match`], so a new matcher is a variant
 //! and an arm in each method of this file.
 
-use crate::packet::{FiveTuple, Protocol};
+use crate::packet::{FiveTuple, Protocol, TcpFlags};
 use crate::router::config::RouterConfig;
 use crate::router::firewall::{ConnMark, IfaceId, ListId, TableId};
 use crate::router::pcc::Classifier;
+use crate::units::Time;
 use std::net::Ipv4Addr;
 
 /// An inclusive range of addresses: a prefix, a range `a-b`, or one address.
@@ -203,6 +204,103 @@ pub enum Match {
     },
     Pcc(Classifier),
     Nth(Nth),
+    /// `tcp-flags=syn,!ack`: the flags that must be set, and those that must be clear.
+    TcpFlags {
+        set: u8,
+        clear: u8,
+    },
+    /// `tcp-mss=1401-65535`: the MSS option of a SYN; simulated hosts offer [`HOST_MSS`].
+    TcpMss(u16, u16),
+    /// `dscp=46`: simulated traffic is all best effort (DSCP 0).
+    Dscp(u8),
+    /// `port=80,443`: the source or the destination port.
+    Port(PortSet),
+    /// `packet-mark=voip`: the mark `mark-packet` gave this packet earlier in the router.
+    PacketMark(u16),
+    /// `connection-bytes=500000-0`: bytes the connection has carried both ways, from the
+    /// first to the last (`0` as the last: no end).
+    ConnectionBytes(u64, u64),
+    /// `limit=50/5s,10:packet`: a token bucket per rule.
+    Limit(Limit),
+    /// `hotspot=auth`: what a hotspot server would say of the packet. None is simulated: every
+    /// packet that came in by a port is taken as a logged-in client's (`auth`, `from-client`).
+    Hotspot(String),
+    /// A matcher on what pccsim does not model (payloads, per-destination limits, rates),
+    /// read with the answer it assumes; `check` lists it with that assumption.
+    Assumed {
+        key: &'static str,
+        value: String,
+        matches: bool,
+    },
+}
+
+/// The MSS simulated hosts put in their SYN (Ethernet's 1500 less 40 bytes of headers).
+pub const HOST_MSS: u16 = 1460;
+
+/// `limit=COUNT[/TIME],BURST[:MODE]`: on average COUNT packets (or bits) per TIME, with bursts
+/// of BURST above it, as a generic cell rate algorithm: each match moves the rule's
+/// theoretical arrival time on by the cost's share of TIME, and a packet matches while that
+/// time is at most BURST's worth ahead of now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Attoseconds one packet (or bit) is worth.
+    per_unit_as: u128,
+    burst: u32,
+    bits: bool,
+    count: u64,
+    period_ns: u64,
+}
+
+impl Limit {
+    fn parse(v: &str) -> Result<Limit, String> {
+        let bad =
+            || format!("`{v}` is not COUNT[/TIME],BURST[:packet|bit] (e.g. limit=50/5s,10:packet)");
+        let (rate, rest) = v.split_once(',').unwrap_or((v, "5"));
+        let (burst, mode) = rest.split_once(':').unwrap_or((rest, "packet"));
+        let (count, per) = rate.split_once('/').unwrap_or((rate, "1s"));
+        let count = count_with_unit(count).ok_or_else(bad)?;
+        let period = match per {
+            "sec" | "second" => crate::units::SEC,
+            "min" | "minute" => 60 * crate::units::SEC,
+            "hour" => 3600 * crate::units::SEC,
+            other => crate::units::parse_duration(other).map_err(|_| bad())?,
+        };
+        let burst: u32 = burst.parse().map_err(|_| bad())?;
+        let bits = match mode {
+            "packet" => false,
+            "bit" => true,
+            _ => return Err(bad()),
+        };
+        if count == 0 || period == 0 {
+            return Err(bad());
+        }
+        Ok(Limit {
+            per_unit_as: period as u128 * 1_000_000_000 / count as u128,
+            burst,
+            bits,
+            count,
+            period_ns: period,
+        })
+    }
+
+    fn text(&self) -> String {
+        let mode = if self.bits { "bit" } else { "packet" };
+        let period = crate::units::format_duration(self.period_ns);
+        format!("{}/{period},{}:{mode}", self.count, self.burst)
+    }
+
+    /// Whether a packet of `len` bytes at `now` is within the limit; if so it is counted in
+    /// `tat` (the theoretical arrival time, in attoseconds).
+    fn admit(&self, now: Time, len: u32, tat: &mut u128) -> bool {
+        let now = now as u128 * 1_000_000_000;
+        let cost = if self.bits { len as u128 * 8 } else { 1 };
+        let tolerance = self.burst as u128 * self.per_unit_as;
+        if tat.saturating_sub(now) > tolerance {
+            return false;
+        }
+        *tat = (*tat).max(now) + cost * self.per_unit_as;
+        true
+    }
 }
 
 /// What reading a matcher's value needs from the configuration being built: names made into
@@ -213,10 +311,11 @@ pub trait Intern {
     fn routing_table(&mut self, name: &str) -> TableId;
     fn address_list(&mut self, name: &str) -> ListId;
     fn interface_list(&mut self, name: &str) -> u16;
+    fn packet_mark(&mut self, name: &str) -> u16;
 }
 
 /// The matcher parameters, as RouterOS names them.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 31] = [
     "in-interface",
     "out-interface",
     "in-interface-list",
@@ -236,6 +335,18 @@ pub const KEYS: [&str; 19] = [
     "ipsec-policy",
     "per-connection-classifier",
     "nth",
+    "tcp-flags",
+    "tcp-mss",
+    "dscp",
+    "port",
+    "packet-mark",
+    "connection-bytes",
+    "limit",
+    "hotspot",
+    "layer7-protocol",
+    "content",
+    "dst-limit",
+    "connection-rate",
 ];
 
 impl Match {
@@ -261,7 +372,38 @@ impl Match {
             Match::IpsecPolicy { .. } => "ipsec-policy",
             Match::Pcc(_) => "per-connection-classifier",
             Match::Nth(_) => "nth",
+            Match::TcpFlags { .. } => "tcp-flags",
+            Match::TcpMss(..) => "tcp-mss",
+            Match::Dscp(_) => "dscp",
+            Match::Port(_) => "port",
+            Match::PacketMark(_) => "packet-mark",
+            Match::ConnectionBytes(..) => "connection-bytes",
+            Match::Limit(_) => "limit",
+            Match::Hotspot(_) => "hotspot",
+            Match::Assumed { key, .. } => key,
         }
+    }
+
+    /// What a matcher pccsim can't test exactly is taken to answer, and why; `None` for the
+    /// matchers it tests as RouterOS does.
+    pub fn assumption(&self) -> Option<String> {
+        Some(match self {
+            Match::Dscp(_) => "simulated traffic is all best effort: DSCP 0".into(),
+            Match::TcpMss(..) => format!("simulated hosts offer an MSS of {HOST_MSS} in their SYN"),
+            Match::Hotspot(_) => {
+                "no hotspot server is simulated: every host behind a port counts as a logged-in client".into()
+            }
+            Match::Assumed { key: "dst-limit", .. } => {
+                "per-destination limits are not simulated: assumed never reached, the rule matches".into()
+            }
+            Match::Assumed { key: "connection-rate", .. } => {
+                "connection rates are not simulated: assumed within the range, the rule matches".into()
+            }
+            Match::Assumed { .. } => {
+                "payloads are not simulated (they are zeros): the rule never matches".into()
+            }
+            _ => return None,
+        })
     }
 
     /// Reads `key=value` (the value without its `!`); `None` when `key` is not a matcher.
@@ -299,6 +441,42 @@ impl Match {
             },
             "per-connection-classifier" => Classifier::parse(v).map(Match::Pcc),
             "nth" => Nth::parse(v).map(Match::Nth),
+            "tcp-flags" => parse_tcp_flags(v).map(|(set, clear)| Match::TcpFlags { set, clear }),
+            "tcp-mss" => {
+                number_range(v, u16::MAX as u64).map(|(a, b)| Match::TcpMss(a as u16, b as u16))
+            }
+            "dscp" => match v.parse::<u8>() {
+                Ok(d) if d < 64 => Ok(Match::Dscp(d)),
+                _ => Err(format!("`{v}` is not a DSCP value (0-63)")),
+            },
+            "port" => PortSet::parse(v).map(Match::Port),
+            "packet-mark" => Ok(Match::PacketMark(names.packet_mark(v))),
+            "connection-bytes" => {
+                number_range(v, u64::MAX).map(|(a, b)| Match::ConnectionBytes(a, b))
+            }
+            "limit" => Limit::parse(v).map(Match::Limit),
+            "hotspot" => {
+                let known = ["auth", "from-client", "local-dst", "http", "to-client"];
+                match v.split(',').find(|f| !known.contains(f)) {
+                    Some(bad) => Err(format!(
+                        "`{bad}` is not a hotspot state (one of: {})",
+                        known.join(", ")
+                    )),
+                    None => Ok(Match::Hotspot(v.to_string())),
+                }
+            }
+            "layer7-protocol" | "content" | "dst-limit" | "connection-rate" => {
+                let key = KEYS
+                    .iter()
+                    .copied()
+                    .find(|k| *k == key)
+                    .expect("listed above");
+                Ok(Match::Assumed {
+                    key,
+                    value: v.to_string(),
+                    matches: matches!(key, "dst-limit" | "connection-rate"),
+                })
+            }
             _ => return None,
         };
         Some(m)
@@ -328,6 +506,14 @@ impl Match {
             }
             Match::Pcc(c) => c.to_string(),
             Match::Nth(n) => format!("{},{}", n.every, n.packet),
+            Match::TcpFlags { set, clear } => tcp_flags_text(*set, *clear),
+            Match::TcpMss(a, b) => format!("{a}-{b}"),
+            Match::ConnectionBytes(a, b) => format!("{a}-{b}"),
+            Match::Dscp(d) => d.to_string(),
+            Match::Port(p) => p.text(),
+            Match::PacketMark(m) => cfg.packet_marks.name(*m).to_string(),
+            Match::Limit(l) => l.text(),
+            Match::Hotspot(v) | Match::Assumed { value: v, .. } => v.clone(),
         }
     }
 
@@ -338,8 +524,10 @@ impl Match {
         match self {
             Match::Nth(_) => 4,
             Match::Pcc(_) => 3,
+            // A limit counts only packets every other matcher let through.
+            Match::Limit(_) => 4,
             Match::SrcAddressList(_) | Match::DstAddressList(_) | Match::DstAddressLocal => 2,
-            Match::SrcPort(_) | Match::DstPort(_) => 1,
+            Match::SrcPort(_) | Match::DstPort(_) | Match::Port(_) => 1,
             _ => 0,
         }
     }
@@ -375,6 +563,75 @@ pub struct Ctx {
     pub state: ConnStates,
     /// What NAT the connection has had so far ([`NatState`] bits).
     pub nat: u8,
+    pub flags: TcpFlags,
+    /// The packet mark `mark-packet` gave it in this pass through the router (0: none).
+    pub packet_mark: u16,
+    /// Bytes the connection has carried, both ways.
+    pub connection_bytes: u64,
+    pub now: Time,
+}
+
+/// `syn,!ack` as the flags to be set and to be clear.
+fn parse_tcp_flags(v: &str) -> Result<(u8, u8), String> {
+    let mut set_clear = (0u8, 0u8);
+    for word in v.split(',') {
+        let (clear, name) = match word.strip_prefix('!') {
+            Some(n) => (true, n),
+            None => (false, word),
+        };
+        let bit = match TCP_FLAG_NAMES.iter().position(|n| *n == name) {
+            Some(i) => 1u8 << i,
+            None => {
+                return Err(format!(
+                    "`{name}` is not a TCP flag (one of: {})",
+                    TCP_FLAG_NAMES.join(", ")
+                ));
+            }
+        };
+        if clear {
+            set_clear.1 |= bit;
+        } else {
+            set_clear.0 |= bit;
+        }
+    }
+    Ok(set_clear)
+}
+
+/// `50`, `64k`, `10M`: a count with an optional SI prefix (limits in bits use them).
+fn count_with_unit(v: &str) -> Option<u64> {
+    let (digits, scale) = match v.char_indices().last()? {
+        (i, 'k') => (&v[..i], 1_000),
+        (i, 'M') => (&v[..i], 1_000_000),
+        (i, 'G') => (&v[..i], 1_000_000_000),
+        _ => (v, 1),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(scale)
+}
+
+/// TCP's flags by bit, as `tcp-flags` names them.
+const TCP_FLAG_NAMES: [&str; 8] = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr"];
+
+fn tcp_flags_text(set: u8, clear: u8) -> String {
+    let names = TCP_FLAG_NAMES.iter().enumerate();
+    let words = names.filter_map(|(i, n)| {
+        let bit = 1u8 << i;
+        (set & bit != 0)
+            .then(|| n.to_string())
+            .or_else(|| (clear & bit != 0).then(|| format!("!{n}")))
+    });
+    words.collect::<Vec<_>>().join(",")
+}
+
+/// `A-B` or `A` (at most `max`), as a range; a last of 0 means no end (`connection-bytes`).
+fn number_range(v: &str, max: u64) -> Result<(u64, u64), String> {
+    let bad = || format!("`{v}` is not a number or a range FROM-TO");
+    let (a, b) = v.split_once('-').unwrap_or((v, v));
+    let a: u64 = a.parse().map_err(|_| bad())?;
+    let b: u64 = b.parse().map_err(|_| bad())?;
+    if a > max || b > max {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// The NAT a connection has had, as `connection-nat-state` names it.
@@ -404,8 +661,13 @@ impl NatState {
 #[derive(Clone, Debug, Default)]
 pub struct Env {
     pub local_addresses: Vec<Ipv4Addr>,
+    /// Per interface: its first address, if it has one (where `redirect` sends).
+    pub iface_addresses: Vec<Option<Ipv4Addr>>,
     /// Per list: its enabled entries.
     pub address_lists: Vec<Vec<AddrRange>>,
+    /// Per list: the entries rules added while packets flowed, with when each expires
+    /// ([`Time::MAX`]: never). RouterOS shows them as dynamic.
+    pub dynamic_lists: Vec<Vec<(Ipv4Addr, Time)>>,
     /// Per interface list: its members, bit `i` for interface `i`.
     pub interface_lists: Vec<u64>,
 }
@@ -420,17 +682,37 @@ impl Env {
         iface.is_some_and(|i| i < 64 && members >> i & 1 == 1)
     }
 
-    fn in_list(&self, list: ListId, ip: Ipv4Addr) -> bool {
-        self.address_lists
-            .get(list as usize)
-            .is_some_and(|entries| entries.iter().any(|r| r.contains(ip)))
+    fn in_list(&self, list: ListId, ip: Ipv4Addr, now: Time) -> bool {
+        let fixed = self.address_lists.get(list as usize);
+        let dynamic = self.dynamic_lists.get(list as usize);
+        fixed.is_some_and(|entries| entries.iter().any(|r| r.contains(ip)))
+            || dynamic.is_some_and(|entries| entries.iter().any(|&(a, t)| a == ip && t > now))
+    }
+
+    pub fn iface_address(&self, iface: Option<IfaceId>) -> Option<Ipv4Addr> {
+        *self.iface_addresses.get(iface? as usize)?
+    }
+
+    /// Puts an address a rule added on its list: a second addition of an address already
+    /// there renews its timeout (RouterOS keeps one dynamic entry).
+    pub fn add_dynamic(&mut self, add: super::ListAddition) {
+        let list = add.list as usize;
+        if self.dynamic_lists.len() <= list {
+            self.dynamic_lists.resize(list + 1, Vec::new());
+        }
+        let expires = add.expires.unwrap_or(Time::MAX);
+        let entries = &mut self.dynamic_lists[list];
+        match entries.iter_mut().find(|(a, _)| *a == add.address) {
+            Some(entry) => entry.1 = expires,
+            None => entries.push((add.address, expires)),
+        }
     }
 }
 
 impl Matcher {
     /// Whether the packet passes; `count` is how many packets (this one included) have reached
     /// the rule's `nth` counter, read only by `nth`.
-    pub fn holds(&self, c: &Ctx, env: &Env, count: &mut u64) -> bool {
+    pub fn holds(&self, c: &Ctx, env: &Env, state: &mut super::RuleState) -> bool {
         let t = &c.tuple;
         let raw = match &self.kind {
             Match::InInterface(i) => c.in_iface == Some(*i),
@@ -442,8 +724,8 @@ impl Matcher {
             Match::DstAddressLocal => env.local_addresses.contains(&t.dst),
             Match::SrcAddress(r) => r.contains(t.src),
             Match::DstAddress(r) => r.contains(t.dst),
-            Match::SrcAddressList(l) => env.in_list(*l, t.src),
-            Match::DstAddressList(l) => env.in_list(*l, t.dst),
+            Match::SrcAddressList(l) => env.in_list(*l, t.src, c.now),
+            Match::DstAddressList(l) => env.in_list(*l, t.dst, c.now),
             Match::Protocol(p) => t.protocol == *p,
             Match::SrcPort(p) => t.protocol != Protocol::Icmp && p.contains(t.src_port),
             Match::DstPort(p) => t.protocol != Protocol::Icmp && p.contains(t.dst_port),
@@ -452,9 +734,35 @@ impl Matcher {
             Match::IpsecPolicy { ipsec, .. } => !ipsec,
             Match::Pcc(pcc) => pcc.matches(t),
             Match::Nth(n) => {
-                *count += 1;
-                n.matches(*count)
+                state.nth += 1;
+                n.matches(state.nth)
             }
+            Match::TcpFlags { set, clear } => {
+                t.protocol == Protocol::Tcp && c.flags.0 & set == *set && c.flags.0 & clear == 0
+            }
+            Match::TcpMss(lo, hi) => {
+                t.protocol == Protocol::Tcp
+                    && c.flags.has(TcpFlags::SYN)
+                    && (*lo..=*hi).contains(&HOST_MSS)
+            }
+            Match::Dscp(d) => *d == 0,
+            Match::Port(p) => {
+                t.protocol != Protocol::Icmp && (p.contains(t.src_port) || p.contains(t.dst_port))
+            }
+            Match::PacketMark(m) => c.packet_mark == *m,
+            Match::ConnectionBytes(lo, hi) => {
+                *lo <= c.connection_bytes && (*hi == 0 || c.connection_bytes <= *hi)
+            }
+            Match::Limit(l) => l.admit(c.now, c.len, &mut state.limit_tat),
+            Match::Hotspot(v) => {
+                let client = c.in_iface.is_some();
+                v.split(',').all(|f| match f {
+                    "auth" | "from-client" | "http" => client,
+                    "to-client" => !client,
+                    _ => env.local_addresses.contains(&t.dst),
+                })
+            }
+            Match::Assumed { matches, .. } => *matches,
         };
         raw != self.negate
     }

@@ -54,7 +54,34 @@ pub enum Action {
     FasttrackConnection,
     Masquerade,
     SrcNat(Ipv4Addr),
-    DstNat { to: Ipv4Addr, port: Option<u16> },
+    DstNat {
+        to: Ipv4Addr,
+        port: Option<u16>,
+    },
+    /// `redirect`: destination NAT to the router itself (the address of the port the packet
+    /// came in by).
+    Redirect {
+        port: Option<u16>,
+    },
+    /// `add-src-to-address-list` (`dst` false) or `add-dst-to-address-list`: the address goes
+    /// on the list, for `timeout` or for good.
+    AddToAddressList {
+        dst: bool,
+        list: ListId,
+        timeout: Option<crate::units::Time>,
+    },
+    /// An action whose effect pccsim does not model (`change-mss`, `change-dscp`, `sniff-tzsp`
+    /// …): the rule counts the packet and the walk goes on, as after `passthrough`.
+    Unmodeled(&'static str),
+}
+
+/// An address a rule put on a list during a walk, for the router to add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListAddition {
+    pub list: ListId,
+    pub address: Ipv4Addr,
+    /// When the entry expires (`None`: never).
+    pub expires: Option<crate::units::Time>,
 }
 
 /// A chain, by index: the built-in ones first, then user chains in order of appearance.
@@ -84,12 +111,16 @@ pub struct RuleState {
     pub packets: u64,
     pub bytes: u64,
     pub nth: u64,
+    /// `limit`'s theoretical arrival time, in attoseconds.
+    pub limit_tat: u128,
 }
 
 /// The counts of one table's rules, by rule index.
 #[derive(Clone, Debug, Default)]
 pub struct TableState {
     pub rules: Vec<RuleState>,
+    /// Addresses the walk's rules put on lists, for the router to take.
+    pub list_additions: Vec<ListAddition>,
     /// The id of the rule each count belongs to.
     ids: Vec<u32>,
 }
@@ -98,6 +129,7 @@ impl TableState {
     pub fn new(table: &Table) -> TableState {
         TableState {
             rules: vec![RuleState::default(); table.rules.len()],
+            list_additions: Vec::new(),
             ids: table.ids(),
         }
     }
@@ -112,6 +144,7 @@ impl TableState {
         let rules = table.rules.iter().map(|r| count(r.id)).collect();
         *self = TableState {
             rules,
+            list_additions: std::mem::take(&mut self.list_additions),
             ids: table.ids(),
         };
     }
@@ -396,8 +429,8 @@ impl Table {
             pos = if quick { pos + 1 } else { step.past_run };
             // The counts are touched only past the quick test, which most rules fail.
             let matched = quick && {
-                let nth = &mut state.rules[ri as usize].nth;
-                rule.matchers.iter().all(|m| m.holds(ctx, env, nth))
+                let counts = &mut state.rules[ri as usize];
+                rule.matchers.iter().all(|m| m.holds(ctx, env, counts))
             };
             obs.rule_tried(self, rule, matched, ctx, env);
             if !matched {
@@ -407,7 +440,21 @@ impl Table {
             counts.packets += 1;
             counts.bytes += ctx.len as u64;
             match rule.action {
-                Action::Passthrough | Action::Log | Action::MarkPacket(_) => {}
+                Action::Passthrough | Action::Log | Action::Unmodeled(_) => {}
+                Action::MarkPacket(m) => ctx.packet_mark = m,
+                Action::AddToAddressList { dst, list, timeout } => {
+                    let t = &ctx.tuple;
+                    state.list_additions.push(ListAddition {
+                        list,
+                        address: if dst { t.dst } else { t.src },
+                        expires: timeout.map(|d| ctx.now + d),
+                    });
+                }
+                Action::Redirect { port } => {
+                    if let Some(to) = env.iface_address(ctx.in_iface) {
+                        return Verdict::DstNat(to, port);
+                    }
+                }
                 Action::MarkConnection(m) => {
                     ctx.connection_mark = m;
                     ctx.classified = rule.quick.classifies;
