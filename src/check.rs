@@ -8,7 +8,7 @@
 
 use crate::router::config::{Dialect, RouterConfig};
 use crate::router::firewall::{
-    Action, ConnMark, IfaceId, Match, OUTPUT, PREROUTING, Rule, SRCNAT, TableId,
+    Action, ConnMark, ConnStates, IfaceId, Match, OUTPUT, PREROUTING, Rule, SRCNAT, TableId,
 };
 use crate::router::routing::{Fib, Gateway, Route};
 use serde::Serialize;
@@ -128,8 +128,11 @@ fn has(r: &Rule, want: impl Fn(&Match) -> bool) -> Option<&Match> {
         .map(|m| &m.kind)
 }
 
+/// Whether a PCC rule leaves marked connections alone: it asks for `no-mark`, or sees only
+/// a connection's first packet (`connection-state=new`).
 fn needs_no_mark(r: &Rule) -> bool {
     has(r, |k| *k == Match::ConnectionMark(ConnMark::NONE)).is_some()
+        || has(r, |k| *k == Match::ConnectionState(ConnStates::NEW)).is_some()
 }
 
 fn conn_mark_of(r: &Rule) -> Option<ConnMark> {
@@ -651,9 +654,17 @@ impl<'a> Checker<'a> {
             .rules()
             .filter(|r| r.chain == PREROUTING && matches!(r.action, Action::MarkRouting(_)))
         {
+            // An interface list with no WAN in it (`in-interface-list=LAN`) keeps it to the LAN.
+            let lan_list = |l: u16| {
+                let members = self
+                    .cfg
+                    .interface_list_members(self.cfg.interface_lists.name(l));
+                !self.wans.iter().any(|&w| w < 64 && members >> w & 1 == 1)
+            };
             let from_lan = in_iface_of(r).is_some_and(|i| !self.wans.contains(&i))
                 || has(r, |k| {
                     matches!(k, Match::SrcAddress(_) | Match::SrcAddressList(_))
+                        || matches!(k, Match::InInterfaceList(l) if lan_list(*l))
                 })
                 .is_some();
             if !from_lan {

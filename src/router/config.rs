@@ -192,6 +192,23 @@ impl StoredItem {
 }
 
 impl RouterConfig {
+    /// The members of interface list `list`, as a bit per interface: RouterOS's built-in lists
+    /// (`all`, `none`, `static`, `dynamic` — pccsim's interfaces are all static), or the
+    /// enabled `/interface list member` items naming it. Lists included in lists (`include=`)
+    /// are not followed.
+    pub fn interface_list_members(&self, list: &str) -> u64 {
+        match list {
+            "all" | "static" => u64::MAX,
+            "none" | "dynamic" => 0,
+            _ => self
+                .stored_enabled("interface list member")
+                .filter(|m| m.get("list") == Some(list))
+                .filter_map(|m| self.iface(m.get("interface")?))
+                .filter(|&i| i < 64)
+                .fold(0, |set, i| set | 1 << i),
+        }
+    }
+
     /// The enabled items a script stored under `menu` (netwatch, scheduler, scripts).
     pub fn stored_enabled<'c>(&'c self, menu: &str) -> impl Iterator<Item = &'c StoredItem> {
         self.stored

@@ -229,6 +229,12 @@ impl Router {
         verdict
     }
 
+    /// What the firewall consults beyond the packet: the router's addresses, and the address
+    /// lists with the entries rules added.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
     /// Netwatch entries whose status changed since the last call, in order.
     pub fn take_netwatch_changes(&mut self) -> std::vec::Drain<'_, netwatch::Change> {
         self.netwatch_changes.drain(..)
@@ -758,24 +764,7 @@ fn build_env(config: &RouterConfig) -> Env {
         interface_lists: config
             .interface_lists
             .iter()
-            .map(|l| members(config, l))
+            .map(|l| config.interface_list_members(l))
             .collect(),
-    }
-}
-
-/// The members of interface list `list`, as a bit per interface: RouterOS's built-in lists
-/// (`all`, `none`, `static`, `dynamic` — pccsim's interfaces are all static), or the enabled
-/// `/interface list member` items naming it. Lists included in lists (`include=`) are not
-/// followed.
-fn members(config: &RouterConfig, list: &str) -> u64 {
-    match list {
-        "all" | "static" => u64::MAX,
-        "none" | "dynamic" => 0,
-        _ => config
-            .stored_enabled("interface list member")
-            .filter(|m| m.get("list") == Some(list))
-            .filter_map(|m| config.iface(m.get("interface")?))
-            .filter(|&i| i < 64)
-            .fold(0, |set, i| set | 1 << i),
     }
 }

@@ -294,7 +294,8 @@ impl Limit {
     fn admit(&self, now: Time, len: u32, tat: &mut u128) -> bool {
         let now = now as u128 * 1_000_000_000;
         let cost = if self.bits { len as u128 * 8 } else { 1 };
-        let tolerance = self.burst as u128 * self.per_unit_as;
+        // A full bucket holds BURST packets (Linux's xt_limit starts with that credit).
+        let tolerance = self.burst.saturating_sub(1) as u128 * self.per_unit_as;
         if tat.saturating_sub(now) > tolerance {
             return false;
         }
