@@ -17,6 +17,7 @@
 pub mod check;
 pub mod compare;
 pub mod error;
+pub mod init;
 pub mod inspect;
 pub mod metrics;
 pub mod packet;

@@ -66,6 +66,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write a scenario for a router configuration: its WANs, gateways, LAN and hosts as the
+    /// configuration says them, and what it does not say marked as assumed.
+    Init {
+        /// The RouterOS configuration (.rsc), e.g. from /export.
+        config: PathBuf,
+        /// Write the scenario here (never over an existing file); to standard output without.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Show the walk of a connection's first packet and its reply through the router.
     Trace {
         /// A scenario: trace inside it (with --at, after that much simulated time).
@@ -209,6 +218,7 @@ fn main() -> ExitCode {
             packages,
         } => parse(file, format, packages).map(|()| 0),
         Command::Check { config, format } => check(config, format),
+        Command::Init { config, out } => init(config, out),
         Command::Trace {
             scenario,
             connection,
@@ -274,7 +284,8 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The scenario file (RON).
+    /// The scenario file (RON), or a router configuration (.rsc) to run in the world `pccsim
+    /// init` builds for it.
     scenario: PathBuf,
     /// Folder for the results (default: output/<scenario name>).
     #[arg(long)]
@@ -323,7 +334,11 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     if let Some(f) = &args.exec_file {
         commands.push(read(f)?);
     }
-    let loaded = pccsim::scenario::load_with_config(&args.scenario, args.config.as_deref())?;
+    let loaded = if args.scenario.extension().is_some_and(|e| e == "rsc") {
+        world_of_config(&args.scenario)?
+    } else {
+        pccsim::scenario::load_with_config(&args.scenario, args.config.as_deref())?
+    };
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let duration = args.duration.unwrap_or(loaded.duration());
     // Read-only commands, so a dry run against the router before the simulation finds their
@@ -716,6 +731,72 @@ fn trace(
         Format::Text => print!("{}", pccsim::trace::to_text(&walks)),
     }
     Ok(())
+}
+
+/// The world `pccsim init` guesses for a configuration, built, with where it came from said.
+fn world_of_config(file: &PathBuf) -> Result<pccsim::scenario::Loaded, pccsim::Error> {
+    let (name, text) = read(file)?;
+    let config = pccsim::routeros::load(&name, &text)?;
+    let guess = pccsim::init::init(&config, &stem(file), &name).map_err(pccsim::Error::Invalid)?;
+    let scenario = pccsim::scenario::parse("<pccsim init>", &guess.ron)?;
+    println!(
+        "world: built from {name} by pccsim init (`pccsim init {name}` writes it to edit); assumed:"
+    );
+    for a in &guess.assumptions {
+        println!("  - {a}");
+    }
+    pccsim::WorldBuilder::new(scenario, &text)
+        .config_named(&name)
+        .build()
+}
+
+fn stem(file: &std::path::Path) -> String {
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+    stem.unwrap_or_else(|| "router".into())
+}
+
+fn init(file: PathBuf, out: Option<PathBuf>) -> Result<u8, pccsim::Error> {
+    let (name, text) = read(&file)?;
+    let config = pccsim::routeros::load(&name, &text)?;
+    // The scenario names the configuration from where the scenario is.
+    let beside = out.as_ref().is_some_and(|o| {
+        let dir = |p: &std::path::Path| {
+            let d = p.parent().filter(|d| !d.as_os_str().is_empty());
+            std::fs::canonicalize(d.unwrap_or(std::path::Path::new("."))).ok()
+        };
+        dir(o).is_some() && dir(o) == dir(&file)
+    });
+    let named = match (&out, beside) {
+        (None, _) => name.clone(),
+        (Some(_), true) => file
+            .file_name()
+            .map_or(name.clone(), |n| n.to_string_lossy().into()),
+        (Some(_), false) => {
+            std::fs::canonicalize(&file).map_or(name.clone(), |p| p.display().to_string())
+        }
+    };
+    let guess =
+        pccsim::init::init(&config, &stem(&file), &named).map_err(pccsim::Error::Invalid)?;
+    match out {
+        None => print!("{}", guess.ron),
+        Some(path) => {
+            use std::io::Write as _;
+            // Never over a file that is there: it is the user's.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| pccsim::Error::io(&path, e))?;
+            f.write_all(guess.ron.as_bytes())
+                .map_err(|e| pccsim::Error::io(&path, e))?;
+            eprintln!(
+                "wrote {}; run it with: pccsim run {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(0)
 }
 
 fn check(file: PathBuf, format: Format) -> Result<u8, pccsim::Error> {

@@ -98,6 +98,10 @@ const FILTER_ACTIONS: &[&str] = &[
 /// Menus whose items are kept but not yet simulated (netwatch and scheduler scripts run in a
 /// later version).
 const STORED: &[&str] = &[
+    "interface pppoe-client",
+    "ip dhcp-client",
+    "ip dhcp-server",
+    "ip pool",
     "tool netwatch",
     "system scheduler",
     "system script",

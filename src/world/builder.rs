@@ -62,6 +62,12 @@ impl WorldBuilder {
         Ok(self)
     }
 
+    /// Names the configuration given as text, as errors and reports should call it.
+    pub fn config_named(mut self, file: &str) -> WorldBuilder {
+        self.config_file = file.to_string();
+        self
+    }
+
     /// Another router configuration, as script text.
     pub fn config(mut self, text: &str) -> WorldBuilder {
         self.config_text = text.to_string();
