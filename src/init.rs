@@ -33,6 +33,8 @@ struct Wan {
     /// Where the gateway was found.
     why: String,
     rate: Option<String>,
+    /// `Dhcp(…)` for a WAN the ISP addresses by DHCP; empty for a static one.
+    addressing: String,
 }
 
 /// Writes a scenario for `cfg`, read from `config_file` (named in the scenario as
@@ -79,8 +81,8 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
         };
         let _ = writeln!(
             ron,
-            "        (port: {iface:?}, isp: {iface:?}, gateway: \"{}\",\n         down: {rate:?}, up: {rate:?}, latency: \"5ms\", upstream_latency: \"10ms\",\n         queue: Packets(200)), // ASSUMED latencies and queue",
-            w.gateway
+            "        (port: {iface:?}, isp: {iface:?}, gateway: \"{}\",\n         down: {rate:?}, up: {rate:?}, latency: \"5ms\", upstream_latency: \"10ms\",\n         queue: Packets(200){}), // ASSUMED latencies and queue",
+            w.gateway, w.addressing
         );
     }
     assumptions.push(
@@ -110,6 +112,29 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
 fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
     let mut found: Vec<Wan> = Vec::new();
     let mut dynamic: Vec<(IfaceId, String)> = Vec::new();
+    // A DHCP client is on a WAN: the ISP's server gives it its address and gateway.
+    let clients = cfg.stored_enabled("ip dhcp-client");
+    for (n, item) in clients.enumerate() {
+        let Some(iface) = item.get("interface").and_then(|i| cfg.iface(i)) else {
+            continue;
+        };
+        if found.iter().any(|w| w.iface == iface) {
+            continue;
+        }
+        // Each DHCP WAN a pool of its own in the shared address space (RFC 6598), ASSUMED.
+        let net = Ipv4Addr::new(100, 64, n as u8, 0);
+        let gateway = Ipv4Addr::new(100, 64, n as u8, 1);
+        found.push(Wan {
+            iface,
+            gateway,
+            why: format!(
+                "/ip dhcp-client (line {}); ASSUMED the ISP leases from {net}/24 for 1h, gateway {gateway}",
+                item.line
+            ),
+            rate: rate_of(cfg, iface, item.get("comment")),
+            addressing: format!(",\n         addressing: Dhcp(pool: \"{net}/24\", lease: \"1h\")"),
+        });
+    }
     let defaults = cfg
         .routes
         .iter()
@@ -143,6 +168,7 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
                     gateway,
                     why,
                     rate,
+                    addressing: String::new(),
                 });
             }
         }
@@ -177,6 +203,7 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
                     gateway: gw,
                     why,
                     rate: rate_of(cfg, iface, None),
+                    addressing: String::new(),
                 });
             }
             None => dynamic.push((iface, format!("masquerade out of it (line {})", rule.line))),

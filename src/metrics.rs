@@ -321,7 +321,10 @@ impl Metrics {
     fn broken_during_failures(&mut self, cause: Cause, wan: Option<u8>, started: Time, now: Time) {
         let caused_by_failure = matches!(
             cause,
-            Cause::WanDownFlush | Cause::NatAddressChanged | Cause::Blackholed
+            Cause::WanDownFlush
+                | Cause::NatAddressChanged
+                | Cause::Blackholed
+                | Cause::AddressChanged
         );
         if cause == Cause::Failback {
             if let Some(f) = self

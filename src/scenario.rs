@@ -88,6 +88,12 @@ pub enum What {
         #[serde(rename = "for")]
         lasting: Duration,
     },
+    /// The ISP renumbers (a DHCP WAN): its server refuses the lease at the router's next
+    /// renewal and hands out the next address of its pool.
+    NewAddress,
+    /// The ISP's DHCP server stops answering (a lease is not renewed), and answers again.
+    DhcpDown,
+    DhcpUp,
     /// The link goes down for `down`, every `every`, `times` times, starting at `at`.
     Flap {
         down: Duration,
@@ -115,6 +121,10 @@ pub enum FailureKind {
     Upstream,
     /// Loss and delay on the link; nothing is down.
     Impairment,
+    /// The ISP's DHCP server does not answer.
+    Dhcp,
+    /// The ISP moves the router to another address (at its next renewal): nothing is down.
+    Renumber,
 }
 
 impl FailureKind {
@@ -124,6 +134,8 @@ impl FailureKind {
             FailureKind::Gateway => "gateway",
             FailureKind::Upstream => "upstream",
             FailureKind::Impairment => "impairment",
+            FailureKind::Dhcp => "dhcp",
+            FailureKind::Renumber => "renumber",
         }
     }
 }
@@ -172,6 +184,21 @@ pub struct Wan {
     pub loss: f64,
     /// Buffer of the drop-tail queue at each end of the link.
     pub queue: Queue,
+    /// How the router's address on this WAN comes about: `Static` (its `/ip address`), or
+    /// `Dhcp(pool: "100.64.7.0/24", lease: "1h")`: the ISP's DHCP server hands out addresses
+    /// of `pool`, which holds the gateway, to the router's `/ip dhcp-client`.
+    #[serde(default)]
+    pub addressing: Addressing,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub enum Addressing {
+    #[default]
+    Static,
+    Dhcp {
+        pool: String,
+        lease: Duration,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
@@ -527,6 +554,17 @@ fn timeline(
             What::GatewayUp => changes.push(change(h.at.0, FailureKind::Gateway, false)),
             What::UpstreamDown => changes.push(change(h.at.0, FailureKind::Upstream, true)),
             What::UpstreamUp => changes.push(change(h.at.0, FailureKind::Upstream, false)),
+            What::DhcpDown | What::DhcpUp | What::NewAddress
+                if scenario.wans[wan].addressing == Addressing::Static =>
+            {
+                return Err(err(format!(
+                    "`{}` has a static address: only a Dhcp WAN gets a new address or loses its DHCP server",
+                    h.wan
+                )));
+            }
+            What::DhcpDown => changes.push(change(h.at.0, FailureKind::Dhcp, true)),
+            What::DhcpUp => changes.push(change(h.at.0, FailureKind::Dhcp, false)),
+            What::NewAddress => changes.push(change(h.at.0, FailureKind::Renumber, true)),
             What::Impair {
                 loss,
                 latency,
@@ -651,21 +689,58 @@ pub fn check(
                 ),
             )
         })?;
-        let addr = config.address_of(iface).ok_or_else(|| {
-            at(
-                &port,
-                format!(
-                    "interface `{}` has no /ip address in the configuration",
-                    w.port
-                ),
-            )
-        })?;
-        if !addr.network_contains(w.gateway) {
-            let msg = format!(
-                "gateway {} is not on {}'s subnet {}/{}",
-                w.gateway, w.port, addr.address, addr.prefix_len
-            );
-            return Err(at(&w.gateway.to_string(), msg));
+        match &w.addressing {
+            Addressing::Static => {
+                let addr = config.address_of(iface).ok_or_else(|| {
+                    let dhcp = config
+                        .stored_enabled("ip dhcp-client")
+                        .any(|c| c.get("interface").and_then(|n| config.iface(n)) == Some(iface));
+                    let hint = if dhcp {
+                        " (it has an /ip dhcp-client: give the WAN `addressing: Dhcp(pool: \"…/24\", lease: \"1h\")`)"
+                    } else {
+                        ""
+                    };
+                    at(
+                        &port,
+                        format!("interface `{}` has no /ip address in the configuration{hint}", w.port),
+                    )
+                })?;
+                if !addr.network_contains(w.gateway) {
+                    let msg = format!(
+                        "gateway {} is not on {}'s subnet {}/{}",
+                        w.gateway, w.port, addr.address, addr.prefix_len
+                    );
+                    return Err(at(&w.gateway.to_string(), msg));
+                }
+            }
+            Addressing::Dhcp { pool, lease } => {
+                let net: ipnet::Ipv4Net = pool.parse().map_err(|_| {
+                    at(
+                        pool,
+                        format!("pool `{pool}` is not a prefix, e.g. 100.64.7.0/24"),
+                    )
+                })?;
+                if !net.contains(&w.gateway) || net.prefix_len() > 30 {
+                    let msg = format!(
+                        "gateway {} is not in the pool {pool} (of at least 4 addresses)",
+                        w.gateway
+                    );
+                    return Err(at(pool, msg));
+                }
+                if lease.0 < 10 * crate::units::SEC {
+                    return Err(at("lease", "a lease of at least 10s".into()));
+                }
+                let client = config
+                    .stored_enabled("ip dhcp-client")
+                    .any(|c| c.get("interface").and_then(|n| config.iface(n)) == Some(iface));
+                if !client {
+                    let msg = format!(
+                        "the ISP on `{}` hands out addresses by DHCP but the router has no /ip dhcp-client add interface={}",
+                        w.port, w.port
+                    );
+                    return Err(at(&port, msg));
+                }
+            }
         }
         if !(0.0..1.0).contains(&w.loss) {
             return Err(at("loss", format!("loss {} must be in [0, 1)", w.loss)));

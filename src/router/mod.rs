@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod conntrack;
+pub mod dhcp_client;
 pub mod dns;
 pub mod ecmp;
 pub mod firewall;
@@ -130,6 +131,11 @@ pub struct Router {
     /// The router's DNS service, and the packets its services sent, not yet handed out.
     pub dns: Dns,
     own_packets: Vec<(Hop, Packet)>,
+    /// `/ip dhcp-client` entries; their leases give WANs their addresses and default routes.
+    pub dhcp: dhcp_client::DhcpClients,
+    /// Scratch for what the DHCP clients send, and leases changed not yet handed out.
+    dhcp_out: Vec<(IfaceId, Packet)>,
+    lease_changes: Vec<dhcp_client::LeaseChange>,
 }
 
 impl Router {
@@ -181,6 +187,9 @@ impl Router {
             scheduled: Vec::new(),
             dns: Dns::new(config.dns.clone()),
             own_packets: Vec::new(),
+            dhcp: dhcp_client::DhcpClients::from_config(&config),
+            dhcp_out: Vec::new(),
+            lease_changes: Vec::new(),
             config,
         }
     }
@@ -247,6 +256,7 @@ impl Router {
             self.checks.poll_timeout(),
             self.netwatch.poll_timeout(),
             self.scheduler.poll_timeout(),
+            self.dhcp.poll_timeout(),
             ecmp.flatten(),
         ]
         .into_iter()
@@ -276,6 +286,69 @@ impl Router {
         }
         self.netwatch_probes = probes;
         self.scheduler.handle_timeout(now, &mut self.scheduled);
+        let mut dhcp_out = std::mem::take(&mut self.dhcp_out);
+        self.dhcp.handle_timeout(now, &mut dhcp_out);
+        out.extend(dhcp_out.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
+        self.dhcp_out = dhcp_out;
+        self.apply_leases();
+    }
+
+    /// Puts each lease taken, changed or lost in place: the interface's address and the
+    /// default route the client adds. Connections masqueraded to an address the interface no
+    /// longer has are forgotten, as RouterOS flushes them.
+    fn apply_leases(&mut self) {
+        let changes: Vec<_> = self.dhcp.take_changes().collect();
+        if changes.is_empty() {
+            return;
+        }
+        for change in &changes {
+            let client = self.dhcp.clients[change.client].clone();
+            let config = Arc::make_mut(&mut self.config);
+            if let Some(old) = change.before {
+                config
+                    .addresses
+                    .retain(|a| !(a.iface == client.iface && a.address == old.address));
+                // The client's own route carries its line (no /ip route has it).
+                config
+                    .routes
+                    .retain(|r| r.line != client.line || r.prefix_len != 0);
+            }
+            if let Some(new) = change.after {
+                config.addresses.push(config::Address {
+                    address: new.address,
+                    prefix_len: new.prefix_len,
+                    iface: client.iface,
+                    line: client.line,
+                });
+                if client.add_default_route {
+                    config.routes.push(Route {
+                        dst: Ipv4Addr::UNSPECIFIED,
+                        prefix_len: 0,
+                        gateways: vec![Gateway::Address(new.gateway)],
+                        distance: client.default_route_distance,
+                        table: TableId::MAIN,
+                        check_gateway: None,
+                        scope: 30,
+                        target_scope: 10,
+                        disabled: false,
+                        connected: false,
+                        line: client.line,
+                        comment: None,
+                    });
+                }
+            }
+            let renumbered = change.after.map(|l| l.address) != change.before.map(|l| l.address);
+            if change.before.is_some() && renumbered {
+                self.conntrack.flush_masquerade(client.iface);
+            }
+        }
+        self.reconfigure();
+        self.lease_changes.extend(changes);
+    }
+
+    /// Leases taken, changed or lost since the last call, in order.
+    pub fn take_lease_changes(&mut self) -> std::vec::Drain<'_, dhcp_client::LeaseChange> {
+        self.lease_changes.drain(..)
     }
 
     /// Scheduler entries due since the last call (indexes into `scheduler.entries`).
@@ -366,6 +439,17 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
+        // A DHCP server's answer goes to the client on that port, before the firewall (the
+        // client listens on a raw socket, as Linux's does).
+        if pkt.tuple.dst_port == dhcp_client::CLIENT_PORT && self.dhcp.serves(in_iface) {
+            let mut dhcp_out = std::mem::take(&mut self.dhcp_out);
+            self.dhcp.on_packet(now, in_iface, pkt, &mut dhcp_out);
+            let sent = dhcp_out.drain(..).map(|(iface, pkt)| (direct(iface), pkt));
+            self.own_packets.extend(sent);
+            self.dhcp_out = dhcp_out;
+            self.apply_leases();
+            return Verdict::Local;
+        }
         let (id, dir, new) = match self.track(now, pkt, tracer) {
             Ok(tracked) => tracked,
             Err(Untracked::TableFull) => return Verdict::Drop(DropReason::ConntrackFull),
@@ -654,6 +738,9 @@ impl Router {
             scheduled: Vec::new(),
             dns: Dns::new(self.config.dns.clone()),
             own_packets: Vec::new(),
+            dhcp: self.dhcp.clone(),
+            dhcp_out: Vec::new(),
+            lease_changes: Vec::new(),
         }
     }
 
@@ -722,6 +809,16 @@ fn nat_state(entry: &Entry) -> u8 {
         bits |= NatState::DSTNAT;
     }
     bits
+}
+
+/// A packet sent straight out of an interface (a broadcast, a DHCP message), routed by nothing.
+fn direct(iface: IfaceId) -> Hop {
+    Hop {
+        iface,
+        gateway: None,
+        route: u32::MAX,
+        multipath: false,
+    }
 }
 
 /// Configured routes plus one connected route per address, in `main`.

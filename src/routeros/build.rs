@@ -133,10 +133,19 @@ pub const SIMULATED_MENUS: &[&str] = &[
     "tool netwatch",
 ];
 
+/// Menus whose items the router runs while it simulates (kept here, acted on by the router).
+const RUN_BY_ROUTER: &[&str] = &[
+    "ip dhcp-client",
+    "system scheduler",
+    "system script",
+    "tool netwatch",
+];
+
 /// Whether running `verb` in `menu` changes (or reads) the simulated model.
 pub fn is_modeled(menu: &str, verb: &str) -> bool {
     OPERATIONAL.contains(&verb)
         || Collection::of(menu).is_some()
+        || RUN_BY_ROUTER.contains(&menu)
         || matches!(
             menu,
             "routing table"
@@ -420,7 +429,9 @@ impl Menus for Model<'_> {
         } else {
             format!("/{menu} {}", inv.verb)
         };
-        self.not_simulated(what, inv.span);
+        if !RUN_BY_ROUTER.contains(&menu.as_str()) {
+            self.not_simulated(what, inv.span);
+        }
         if inv.verb == "add"
             && let Some(name) = inv.arg("name")
         {
@@ -443,6 +454,12 @@ impl Menus for Model<'_> {
 impl Model<'_> {
     /// Keeps items of menus that are read but not simulated, so later commands can find them.
     fn store(&mut self, menu: &str, cmd: &Spec, verb: &str) -> Result<Value, SourceError> {
+        // A client on a port makes the port one the router uses (a factory port until then).
+        if matches!(menu, "ip dhcp-client" | "interface pppoe-client")
+            && let Some(port) = cmd.arg("interface")
+        {
+            self.iface(&port.text, port)?;
+        }
         let props: Props = cmd
             .args
             .iter()

@@ -369,6 +369,11 @@ impl<'a, M: Menus> Interpreter<'a, M> {
         )))
     }
 
+    /// Sets a variable before the script runs, as RouterOS does for the scripts it calls.
+    pub fn define(&mut self, name: String, v: Value) {
+        self.define_local(name, v);
+    }
+
     fn define_local(&mut self, name: String, v: Value) {
         let scope = self.scopes.last_mut().expect("a scope is always open");
         scope.retain(|(n, _)| *n != name);

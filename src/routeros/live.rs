@@ -26,6 +26,16 @@ struct Live<'r> {
 
 /// Runs `src` (named `file` in errors) on `router`.
 pub fn run_script(router: &mut Router, file: &str, src: &str) -> Result<(), SourceError> {
+    run_script_with(router, file, src, Vec::new())
+}
+
+/// [`run_script`] with variables the caller sets (a DHCP client's `$bound`).
+pub fn run_script_with(
+    router: &mut Router,
+    file: &str,
+    src: &str,
+    vars: Vec<(String, super::value::Value)>,
+) -> Result<(), SourceError> {
     let script = super::parse::parse_any(file, src)?;
     let mut live = Live {
         router,
@@ -36,6 +46,9 @@ pub fn run_script(router: &mut Router, file: &str, src: &str) -> Result<(), Sour
     };
     let mut interp = Interpreter::new(file, src, &mut live);
     interp.undeclared_ok = true;
+    for (name, value) in vars {
+        interp.define(name, value);
+    }
     let result = interp.run(&script.stmts);
     if live.changed {
         live.router.reconfigure();

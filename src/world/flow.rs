@@ -29,6 +29,9 @@ pub enum Cause {
     NoRoute,
     ConntrackFull,
     Filtered,
+    /// Its WAN's address changed (a DHCP lease renumbered or lost), so the router forgot its
+    /// NAT and its next packets left with the new address, which the server does not know.
+    AddressChanged,
     /// Sent into a dead path (a link down, a gateway or upstream that forwards nothing) until
     /// it gave up.
     Blackholed,
@@ -60,13 +63,14 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order of the enum (`cause as usize` indexes this).
-    pub const ALL: [Cause; 15] = [
+    pub const ALL: [Cause; 16] = [
         Cause::ReplySentOutWan,
         Cause::NatAddressChanged,
         Cause::WrongSourceAddress,
         Cause::NoRoute,
         Cause::ConntrackFull,
         Cause::Filtered,
+        Cause::AddressChanged,
         Cause::Blackholed,
         Cause::WanDownFlush,
         Cause::Failback,
@@ -86,6 +90,7 @@ impl Cause {
             Cause::NoRoute => "no-route",
             Cause::ConntrackFull => "conntrack-full",
             Cause::Filtered => "filtered",
+            Cause::AddressChanged => "address-changed",
             Cause::Blackholed => "blackholed",
             Cause::WanDownFlush => "wan-down-flush",
             Cause::Failback => "failback",
@@ -140,8 +145,9 @@ pub struct Flow {
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub fault: Option<Cause>,
-    /// Its conntrack entry was flushed by a WAN going down: if it breaks, that is why.
-    pub flushed: bool,
+    /// Its conntrack entry was flushed (a WAN went down, its address changed): if it breaks,
+    /// that is why.
+    pub flushed: Option<Cause>,
     /// A classifier (PCC, `nth`) chose its WAN, rather than a rule that pins it.
     pub classified: bool,
     pub outcome: Option<Outcome>,
@@ -248,7 +254,7 @@ impl Flow {
             bytes_up: 0,
             bytes_down: 0,
             fault: None,
-            flushed: false,
+            flushed: None,
             classified: false,
             outcome: None,
             timer_at: Time::MAX,

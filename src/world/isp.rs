@@ -5,6 +5,7 @@
 //! from the router only the address it assigned (anti-spoofing, BCP 38).
 
 use crate::packet::Packet;
+use crate::router::dhcp_client::{Kind, Message};
 use crate::router::firewall::AddrRange;
 use crate::scenario::{Change, FailureKind};
 use crate::units::Time;
@@ -39,6 +40,73 @@ pub struct Isp {
     /// The access line's own loss and latency, restored when an impairment ends.
     base_loss: f64,
     base_latency: Time,
+    /// Its DHCP server, on a WAN whose address it hands out.
+    pub dhcp: Option<DhcpServer>,
+}
+
+/// An ISP's DHCP server: it leases the router one address of its pool at a time.
+#[derive(Clone, Debug)]
+pub struct DhcpServer {
+    pool: ipnet::Ipv4Net,
+    gateway: Ipv4Addr,
+    lease_secs: u32,
+    /// The address it leases the router now.
+    current: Ipv4Addr,
+    answering: bool,
+}
+
+impl DhcpServer {
+    pub fn new(pool: ipnet::Ipv4Net, gateway: Ipv4Addr, lease: Time) -> DhcpServer {
+        let mut server = DhcpServer {
+            pool,
+            gateway,
+            lease_secs: (lease / crate::units::SEC).min(u32::MAX as u64) as u32,
+            current: pool.network(),
+            answering: true,
+        };
+        server.current = server.next_address();
+        server
+    }
+
+    /// The address it leases first, which the ISP then accepts from the router.
+    pub fn address(&self) -> Ipv4Addr {
+        self.current
+    }
+
+    /// The pool's next host address after `current`, past the gateway, round the pool.
+    fn next_address(&self) -> Ipv4Addr {
+        let (first, last) = (
+            u32::from(self.pool.network()) + 1,
+            u32::from(self.pool.broadcast()) - 1,
+        );
+        let mut a = u32::from(self.current);
+        loop {
+            a = if a >= last || a < first { first } else { a + 1 };
+            if Ipv4Addr::from(a) != self.gateway {
+                return Ipv4Addr::from(a);
+            }
+        }
+    }
+
+    /// Its answer to a message from the router, if it gives one.
+    fn answer(&mut self, m: &Message) -> Option<Message> {
+        if !self.answering {
+            return None;
+        }
+        let reply = |kind, address| Message {
+            kind,
+            address,
+            prefix_len: self.pool.prefix_len(),
+            lease_secs: self.lease_secs,
+        };
+        match m.kind {
+            Kind::Discover => Some(reply(Kind::Offer, self.current)),
+            Kind::Request if m.address == self.current => Some(reply(Kind::Ack, self.current)),
+            // A renewal of an address it took back, or of one it never offered.
+            Kind::Request => Some(reply(Kind::Nak, m.address)),
+            _ => None,
+        }
+    }
 }
 
 impl Isp {
@@ -61,7 +129,21 @@ impl Isp {
             recovered_at: 0,
             base_loss: line.loss,
             base_latency: line.latency,
+            dhcp: None,
         }
+    }
+
+    /// Its DHCP server's answer to a message from the router, if it has a server and the
+    /// gateway it runs on is alive; an ACK makes the address leased the one the ISP accepts.
+    pub fn dhcp_answer(&mut self, m: &Message) -> Option<Message> {
+        if !self.gateway_alive {
+            return None;
+        }
+        let answer = self.dhcp.as_mut()?.answer(m)?;
+        if answer.kind == Kind::Ack {
+            self.address = answer.address;
+        }
+        Some(answer)
     }
 
     /// Some part of it is down.
@@ -113,6 +195,16 @@ impl Isp {
                     (self.base_loss, 0)
                 };
                 self.access.impair(loss, self.base_latency + extra);
+            }
+            FailureKind::Dhcp => {
+                if let Some(s) = &mut self.dhcp {
+                    s.answering = !c.down;
+                }
+            }
+            FailureKind::Renumber => {
+                if let Some(s) = &mut self.dhcp {
+                    s.current = s.next_address();
+                }
             }
         }
         if was_failed && !self.failed() {

@@ -12,8 +12,10 @@ pub mod queue;
 use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
 use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::conntrack::Moved;
+use crate::router::dhcp_client::Message;
 use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::{DropReason, Router, Verdict};
+use crate::routeros::value::Value;
 use crate::scenario::Loaded;
 use crate::units::{MS, SEC, Time};
 use crate::world::flow::{Cause, Flow, Outbox, Outcome, Side};
@@ -185,7 +187,14 @@ impl Simulation {
                 Lossy::new(wire(line, true), line.loss, link_rng(2 * i as u64 + 1)),
             );
             let upstream = topology.link(topology.upstream[i]).latency;
-            wans.push(Isp::new(iface, address, w.gateway, access, line, upstream));
+            let mut isp = Isp::new(iface, address, w.gateway, access, line, upstream);
+            if let crate::scenario::Addressing::Dhcp { pool, lease } = &w.addressing {
+                let pool = pool.parse().expect("checked by scenario::check");
+                let server = crate::world::isp::DhcpServer::new(pool, w.gateway, lease.0);
+                isp.address = server.address();
+                isp.dhcp = Some(server);
+            }
+            wans.push(isp);
             let name = config.iface_name(iface).to_string();
             wan_metrics.push(WanMetrics::new(name, w.isp.clone(), w.down.0, w.up.0));
         }
@@ -550,8 +559,8 @@ impl Simulation {
             return;
         };
         if let Some(mut outcome) = flow.outcome {
-            if flow.flushed && matches!(outcome, Outcome::Broken(_)) {
-                outcome = Outcome::Broken(Cause::WanDownFlush);
+            if let (Some(cause), Outcome::Broken(_)) = (flow.flushed, outcome) {
+                outcome = Outcome::Broken(cause);
                 flow.outcome = Some(outcome);
             }
             let (wan, started) = (flow.wan, flow.started);
@@ -720,8 +729,9 @@ impl Simulation {
             self.note_wan(wan, &pkt);
         }
         let side = &mut self.wans[w];
+        let to_gateway = pkt.tuple.dst == side.gateway || Message::of(&pkt).is_some();
         match side.access.send(Way::FromRouter, self.now, &pkt) {
-            Ok(at) if pkt.tuple.dst == side.gateway => {
+            Ok(at) if to_gateway => {
                 self.deliver(lane::up(wan), at, Event::Arrive(Node::Gateway(wan), pkt));
             }
             Ok(at) => {
@@ -895,6 +905,21 @@ impl Simulation {
     /// A packet for the gateway itself: it answers pings while it is alive.
     fn gateway_hears(&mut self, wan: u8, pkt: Packet) {
         let side = &mut self.wans[wan as usize];
+        if let Some(m) = Message::of(&pkt) {
+            let Some(answer) = side.dhcp_answer(&m) else {
+                return;
+            };
+            let reply = answer.to_packet(side.gateway, Ipv4Addr::BROADCAST);
+            if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
+                let iface = side.iface;
+                self.deliver(
+                    lane::down(wan),
+                    at,
+                    Event::Arrive(Node::Router(iface), reply),
+                );
+            }
+            return;
+        }
         if !side.gateway_answers() || pkt.tuple.protocol != Protocol::Icmp || pkt.is_echo_reply() {
             return;
         }
@@ -915,13 +940,16 @@ impl Simulation {
         let c = self.changes[i];
         let isp = &mut self.wans[c.wan];
         isp.apply(&c, self.now);
+        if c.kind == FailureKind::Renumber {
+            return; // nothing fails: the router finds out at its next renewal
+        }
         if c.kind == FailureKind::Link {
             self.router.set_interface_running(isp.iface, !c.down);
             if c.down {
                 // The router forgot their NAT: whatever happens to them next is why.
                 for flow in self.flows.iter_mut().flatten() {
                     if flow.wan == Some(c.wan as u8) && flow.outcome.is_none() {
-                        flow.flushed = true;
+                        flow.flushed = Some(Cause::WanDownFlush);
                     }
                 }
             }
@@ -971,9 +999,52 @@ impl Simulation {
 
     /// Runs a script of the router's on the running router; its errors go to the log.
     fn run_script(&mut self, name: &str, source: &str) {
-        if let Err(e) = crate::routeros::live::run_script(&mut self.router, name, source) {
+        self.run_script_with(name, source, Vec::new());
+    }
+
+    /// [`Simulation::run_script`] with variables set, as RouterOS sets them for the scripts it
+    /// calls (a DHCP client's `$bound`).
+    fn run_script_with(&mut self, name: &str, source: &str, vars: Vec<(String, Value)>) {
+        if let Err(e) = crate::routeros::live::run_script_with(&mut self.router, name, source, vars)
+        {
             self.metrics.script_errors.push(e.to_string());
         }
+    }
+
+    /// A DHCP lease taken, changed or lost: connections NATed to an address the WAN no longer
+    /// has are broken by that, and the client's script runs.
+    fn lease_changed(&mut self, c: crate::router::dhcp_client::LeaseChange) {
+        let client = &self.router.dhcp.clients[c.client];
+        let (iface, line, script) = (client.iface, client.line, client.script.clone());
+        if let (Some(before), Some(wan)) = (c.before, self.wan_of_iface[iface as usize])
+            && c.after.map(|l| l.address) != Some(before.address)
+        {
+            for flow in self.flows.iter_mut().flatten() {
+                if flow.wan == Some(wan) && flow.outcome.is_none() {
+                    flow.flushed = Some(Cause::AddressChanged);
+                }
+            }
+        }
+        if script.is_empty() {
+            return;
+        }
+        let lease = c.after.or(c.before);
+        let ip = |f: fn(&crate::router::dhcp_client::Lease) -> Ipv4Addr| {
+            lease.map_or(Value::Str(String::new()), |l| Value::Ip(f(&l)))
+        };
+        let vars = vec![
+            (
+                "bound".to_string(),
+                Value::Num(i64::from(c.after.is_some())),
+            ),
+            ("lease-address".to_string(), ip(|l| l.address)),
+            ("gateway-address".to_string(), ip(|l| l.gateway)),
+            (
+                "interface".to_string(),
+                Value::Str(self.router.config.iface_name(iface).to_string()),
+            ),
+        ];
+        self.run_script_with(&format!("dhcp-client script (line {line})"), &script, vars);
     }
 
     fn router_timer(&mut self) {
@@ -997,6 +1068,10 @@ impl Simulation {
         let netwatch: Vec<_> = self.router.take_netwatch_changes().collect();
         for c in netwatch {
             self.netwatch_changed(c);
+        }
+        let leases: Vec<_> = self.router.take_lease_changes().collect();
+        for c in leases {
+            self.lease_changed(c);
         }
         let scheduled: Vec<usize> = self.router.take_scheduled().collect();
         for i in scheduled {

@@ -1,0 +1,159 @@
+//! WANs that get their address from the ISP: a DHCP client takes a lease, renews it at half
+//! its length, loses it when the ISP renumbers, and what that does to connections and scripts.
+
+mod common;
+
+use pccsim::router::dhcp_client::{DhcpClients, Kind, Message};
+use pccsim::units::SEC;
+use pccsim::{Router, WorldBuilder, routeros};
+use std::net::Ipv4Addr;
+
+/// WAN1 static, WAN2 by DHCP (its default route from the lease, in `main` at distance 1:
+/// connections PCC leaves unrouted take it), PCC 1:1; the
+/// lease script keeps the lease address in an address list, as people's scripts keep state.
+const CONFIG: &str = r#"
+/interface ethernet set [ find default-name=ether1 ] name=WAN1
+/interface ethernet set [ find default-name=ether2 ] name=WAN2
+/interface ethernet set [ find default-name=ether3 ] name=LAN
+/ip address add address=192.168.1.2/24 interface=WAN1
+/ip address add address=10.0.0.1/24 interface=LAN
+/ip dhcp-client add interface=WAN2 add-default-route=yes default-route-distance=1 \
+    script=":if (\$bound=1) do={ /ip firewall address-list add list=leased address=\$\"lease-address\" comment=\$\"gateway-address\" }"
+/routing table add name=to_wan1 fib
+/routing table add name=to_wan2 fib
+/ip route add gateway=192.168.1.1 distance=2
+/ip route add gateway=192.168.1.1 routing-table=to_wan1
+/ip firewall mangle
+add chain=prerouting in-interface=LAN connection-mark=no-mark dst-address-type=!local per-connection-classifier=both-addresses-and-ports:2/0 action=mark-connection new-connection-mark=c1
+add chain=prerouting in-interface=LAN connection-mark=no-mark dst-address-type=!local per-connection-classifier=both-addresses-and-ports:2/1 action=mark-connection new-connection-mark=c2
+add chain=prerouting in-interface=LAN connection-mark=c1 action=mark-routing new-routing-mark=to_wan1
+/ip firewall nat
+add chain=srcnat out-interface=WAN1 action=masquerade
+add chain=srcnat out-interface=WAN2 action=masquerade
+"#;
+
+const SCENARIO: &str = r#"Scenario(
+    name: "dhcp",
+    seed: 3,
+    duration: "6m",
+    router: Inline(""),
+    wans: [
+        (port: "WAN1", isp: "fibre", gateway: "192.168.1.1", down: "50Mbit", up: "50Mbit",
+         latency: "2ms", queue: Packets(200)),
+        (port: "WAN2", isp: "cable", gateway: "100.64.7.1", down: "50Mbit", up: "50Mbit",
+         latency: "2ms", queue: Packets(200),
+         addressing: Dhcp(pool: "100.64.7.0/24", lease: "2m")),
+    ],
+    lan: (port: "LAN", hosts: 10, first_host: "10.0.0.10"),
+    internet: (servers: 200, server_latency: ("5ms", "20ms")),
+    timeline: [(at: "3m10s", wan: "cable", what: NewAddress)],
+)"#;
+
+fn world() -> pccsim::scenario::Loaded {
+    let scenario = pccsim::scenario::parse("dhcp.ron", SCENARIO).unwrap();
+    WorldBuilder::new(scenario, CONFIG)
+        .build()
+        .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn a_dhcp_client_discovers_requests_and_renews_at_half_the_lease() {
+    let cfg = routeros::load("t.rsc", CONFIG).unwrap();
+    let wan2 = cfg.iface("WAN2").unwrap();
+    let mut r = Router::new(cfg);
+    let mut out = Vec::new();
+    r.handle_timeout(0, &mut out);
+    let (hop, discover) = out.pop().expect("a DISCOVER at start");
+    assert_eq!(hop.iface, wan2);
+    assert_eq!(Message::of(&discover).unwrap().kind, Kind::Discover);
+    let gateway = Ipv4Addr::new(100, 64, 7, 1);
+    let server = |kind, address: [u8; 4]| {
+        let m = Message {
+            kind,
+            address: address.into(),
+            prefix_len: 24,
+            lease_secs: 120,
+        };
+        m.to_packet(gateway, Ipv4Addr::BROADCAST)
+    };
+    // The OFFER is answered by a REQUEST for it; the ACK binds the address and the route.
+    let mut offer = server(Kind::Offer, [100, 64, 7, 2]);
+    r.receive(SEC / 100, wan2, &mut offer);
+    let (_, request) = r.take_own_packets().next().expect("a REQUEST");
+    let request = Message::of(&request).unwrap();
+    assert_eq!(
+        (request.kind, request.address),
+        (Kind::Request, Ipv4Addr::new(100, 64, 7, 2))
+    );
+    let mut ack = server(Kind::Ack, [100, 64, 7, 2]);
+    r.receive(SEC / 50, wan2, &mut ack);
+    let leased = r.config.address_of(wan2).expect("the lease's address");
+    assert_eq!(
+        (leased.address, leased.prefix_len),
+        (Ipv4Addr::new(100, 64, 7, 2), 24)
+    );
+    let route = r
+        .config
+        .routes
+        .iter()
+        .find(|r| r.prefix_len == 0 && r.distance == 1);
+    assert!(
+        route.is_some(),
+        "the default route from the lease, at distance 1"
+    );
+    assert_eq!(r.take_lease_changes().count(), 1);
+    // T1 is half the lease: the renewal goes to the server itself.
+    assert_eq!(r.poll_timeout(), Some(SEC / 50 + 60 * SEC));
+    r.handle_timeout(SEC / 50 + 60 * SEC, &mut out);
+    let (_, renew) = out.pop().expect("a renewal");
+    assert_eq!(renew.tuple.dst, gateway);
+    assert_eq!(renew.tuple.src, Ipv4Addr::new(100, 64, 7, 2));
+    // With no answer, the lease ends and takes the address and route with it.
+    let clients: &DhcpClients = &r.dhcp;
+    assert_eq!(clients.clients.len(), 1);
+    let mut t = SEC / 50 + 60 * SEC;
+    while let Some(next) = r.poll_timeout().filter(|&n| n <= SEC / 50 + 121 * SEC) {
+        t = next.max(t);
+        r.handle_timeout(t, &mut out);
+    }
+    assert!(r.config.address_of(wan2).is_none(), "the lease ended");
+}
+
+#[test]
+fn a_renumbered_dhcp_wan_breaks_its_connections_as_address_changed_and_runs_the_script() {
+    let ran = common::run(&world(), 6 * 60 * SEC);
+    let s = &ran.summary;
+    // The lease came at once and was renewed at 1m, 2m, 3m…: the WAN carried connections.
+    let cable = s.wans.iter().find(|w| w.isp == "cable").unwrap();
+    assert!(cable.connections > 100, "{}", cable.connections);
+    // At 3m10s the ISP renumbered; the renewal at 4m was refused and a new lease taken.
+    let wan2 = ran.router.config.iface("WAN2").unwrap();
+    assert_eq!(
+        ran.router.config.address_of(wan2).unwrap().address,
+        Ipv4Addr::new(100, 64, 7, 3)
+    );
+    // The script saw both leases, each with its gateway.
+    let leased = ran.router.config.address_lists.find("leased").unwrap();
+    let entries: Vec<_> = ran
+        .router
+        .config
+        .address_list_entries
+        .iter()
+        .filter(|e| e.list == leased)
+        .map(|e| (e.range.text(), e.comment.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("100.64.7.2".to_string(), "100.64.7.1".to_string()),
+            ("100.64.7.3".into(), "100.64.7.1".into())
+        ]
+    );
+    // Connections open on the old address broke for that reason, and no others broke by it.
+    let by_cause = &s.connections.broken_by_cause;
+    assert!(
+        by_cause.get("address-changed").copied().unwrap_or(0) > 0,
+        "{by_cause:?}"
+    );
+    assert!(s.script_errors.is_empty(), "{:?}", s.script_errors);
+}
