@@ -94,6 +94,10 @@ pub enum What {
     /// The ISP's DHCP server stops answering (a lease is not renewed), and answers again.
     DhcpDown,
     DhcpUp,
+    /// The ISP's PPPoE concentrator stops answering (the session drops when its LCP echoes go
+    /// unanswered), and answers again (a new session, with a new address).
+    PppoeDown,
+    PppoeUp,
     /// The link goes down for `down`, every `every`, `times` times, starting at `at`.
     Flap {
         down: Duration,
@@ -123,6 +127,8 @@ pub enum FailureKind {
     Impairment,
     /// The ISP's DHCP server does not answer.
     Dhcp,
+    /// The ISP's PPPoE concentrator does not answer.
+    Pppoe,
     /// The ISP moves the router to another address (at its next renewal): nothing is down.
     Renumber,
 }
@@ -135,6 +141,7 @@ impl FailureKind {
             FailureKind::Upstream => "upstream",
             FailureKind::Impairment => "impairment",
             FailureKind::Dhcp => "dhcp",
+            FailureKind::Pppoe => "pppoe",
             FailureKind::Renumber => "renumber",
         }
     }
@@ -198,6 +205,12 @@ pub enum Addressing {
     Dhcp {
         pool: String,
         lease: Duration,
+    },
+    /// A PPPoE session over the port (`port` is the Ethernet port, the router's
+    /// `/interface pppoe-client` runs on it): each session gets the next address of `pool`;
+    /// the gateway is the concentrator's end.
+    Pppoe {
+        pool: String,
     },
 }
 
@@ -555,13 +568,20 @@ fn timeline(
             What::UpstreamDown => changes.push(change(h.at.0, FailureKind::Upstream, true)),
             What::UpstreamUp => changes.push(change(h.at.0, FailureKind::Upstream, false)),
             What::DhcpDown | What::DhcpUp | What::NewAddress
-                if scenario.wans[wan].addressing == Addressing::Static =>
+                if !matches!(scenario.wans[wan].addressing, Addressing::Dhcp { .. }) =>
             {
                 return Err(err(format!(
-                    "`{}` has a static address: only a Dhcp WAN gets a new address or loses its DHCP server",
+                    "`{}` is no Dhcp WAN: only a Dhcp WAN gets a new address or loses its DHCP server",
                     h.wan
                 )));
             }
+            What::PppoeDown | What::PppoeUp
+                if !matches!(scenario.wans[wan].addressing, Addressing::Pppoe { .. }) =>
+            {
+                return Err(err(format!("`{}` is no Pppoe WAN", h.wan)));
+            }
+            What::PppoeDown => changes.push(change(h.at.0, FailureKind::Pppoe, true)),
+            What::PppoeUp => changes.push(change(h.at.0, FailureKind::Pppoe, false)),
             What::DhcpDown => changes.push(change(h.at.0, FailureKind::Dhcp, true)),
             What::DhcpUp => changes.push(change(h.at.0, FailureKind::Dhcp, false)),
             What::NewAddress => changes.push(change(h.at.0, FailureKind::Renumber, true)),
@@ -680,7 +700,7 @@ pub fn check(
     let mut wan_ifaces = Vec::new();
     for w in &scenario.wans {
         let port = format!("\"{}\"", w.port);
-        let iface = config.iface(&w.port).ok_or_else(|| {
+        let mut iface = config.iface(&w.port).ok_or_else(|| {
             at(
                 &port,
                 format!(
@@ -690,6 +710,35 @@ pub fn check(
             )
         })?;
         match &w.addressing {
+            Addressing::Pppoe { pool } => {
+                let net: ipnet::Ipv4Net = pool.parse().map_err(|_| {
+                    at(
+                        pool,
+                        format!("pool `{pool}` is not a prefix, e.g. 100.65.0.0/24"),
+                    )
+                })?;
+                if !net.contains(&w.gateway) || net.prefix_len() > 30 {
+                    let msg = format!(
+                        "gateway {} is not in the pool {pool} (of at least 4 addresses)",
+                        w.gateway
+                    );
+                    return Err(at(pool, msg));
+                }
+                // IP traffic runs over the session's interface, not the Ethernet port.
+                let on_port = |c: &&crate::router::config::StoredItem| {
+                    c.get("interface").and_then(|n| config.iface(n)) == Some(iface)
+                };
+                let session = config
+                    .stored_enabled("interface pppoe-client")
+                    .find(on_port);
+                iface = session.and_then(|c| config.iface(c.get("name")?)).ok_or_else(|| {
+                    let msg = format!(
+                        "the ISP on `{}` runs PPPoE but the router has no /interface pppoe-client add interface={}",
+                        w.port, w.port
+                    );
+                    at(&port, msg)
+                })?;
+            }
             Addressing::Static => {
                 let addr = config.address_of(iface).ok_or_else(|| {
                     let dhcp = config
@@ -730,10 +779,8 @@ pub fn check(
                 if lease.0 < 10 * crate::units::SEC {
                     return Err(at("lease", "a lease of at least 10s".into()));
                 }
-                let client = config
-                    .stored_enabled("ip dhcp-client")
-                    .any(|c| c.get("interface").and_then(|n| config.iface(n)) == Some(iface));
-                if !client {
+                let clients = crate::router::dhcp_client::DhcpClients::from_config(&config);
+                if !clients.serves(iface) {
                     let msg = format!(
                         "the ISP on `{}` hands out addresses by DHCP but the router has no /ip dhcp-client add interface={}",
                         w.port, w.port

@@ -101,7 +101,7 @@ fn a_dhcp_client_discovers_requests_and_renews_at_half_the_lease() {
         route.is_some(),
         "the default route from the lease, at distance 1"
     );
-    assert_eq!(r.take_lease_changes().count(), 1);
+    assert_eq!(r.take_address_changes().count(), 1);
     // T1 is half the lease: the renewal goes to the server itself.
     assert_eq!(r.poll_timeout(), Some(SEC / 50 + 60 * SEC));
     r.handle_timeout(SEC / 50 + 60 * SEC, &mut out);
@@ -156,4 +156,63 @@ fn a_renumbered_dhcp_wan_breaks_its_connections_as_address_changed_and_runs_the_
         "{by_cause:?}"
     );
     assert!(s.script_errors.is_empty(), "{:?}", s.script_errors);
+}
+
+#[test]
+fn a_pppoe_session_that_drops_comes_back_with_a_new_address_and_runs_its_profiles_scripts() {
+    let loaded = common::scenario("pppoe_dhcp.ron");
+    let ran = common::run(&loaded, 6 * 60 * SEC);
+    let cfg = &ran.router.config;
+    // Each session's on-up script listed the address it came up with: the fibre twice, the
+    // second time with the concentrator's next address.
+    let up = cfg.address_lists.find("wan-up").unwrap();
+    let mut sessions: Vec<(String, String)> = cfg
+        .address_list_entries
+        .iter()
+        .filter(|e| e.list == up)
+        .map(|e| (e.comment.clone().unwrap_or_default(), e.range.text()))
+        .collect();
+    sessions.sort();
+    let s = |iface: &str, ip: &str| (iface.to_string(), ip.to_string());
+    assert_eq!(
+        sessions,
+        [
+            s("pppoe-dsl", "100.66.0.2"),
+            s("pppoe-fibre", "100.65.0.2"),
+            s("pppoe-fibre", "100.65.0.3")
+        ]
+    );
+    let fibre = cfg.iface("pppoe-fibre").unwrap();
+    assert_eq!(
+        cfg.address_of(fibre).unwrap().address,
+        Ipv4Addr::new(100, 65, 0, 3)
+    );
+    // The session dropped 10 s (the keepalive timeout) after the concentrator went silent,
+    // and the WAN was used again as soon as a new session came up at 5 min.
+    let f = &ran.summary.failover[0];
+    assert_eq!((f.wan.as_str(), f.kind.as_str()), ("pppoe-fibre", "pppoe"));
+    assert!(
+        (f.detected_at_s.unwrap() - 190.0).abs() < 0.1,
+        "{:?}",
+        f.detected_at_s
+    );
+    assert!(
+        (f.failback_at_s.unwrap() - 300.0).abs() < 0.1,
+        "{:?}",
+        f.failback_at_s
+    );
+    // Connections masqueraded out of the fibre were forgotten when its interface went down,
+    // and broke for that reason; the LTE backup, at distance 3, carried nothing.
+    let by_cause = &ran.summary.connections.broken_by_cause;
+    assert!(
+        by_cause.get("wan-down-flush").copied().unwrap_or(0) > 0,
+        "{by_cause:?}"
+    );
+    let lte = ran.summary.wans.iter().find(|w| w.isp == "lte").unwrap();
+    assert_eq!(lte.connections, 0);
+    let lte_iface = cfg.iface("lte1").unwrap();
+    assert!(
+        cfg.address_of(lte_iface).is_some(),
+        "the carrier gave the modem its address"
+    );
 }

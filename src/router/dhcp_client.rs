@@ -183,29 +183,43 @@ pub struct DhcpClients {
 impl DhcpClients {
     /// The enabled `/ip dhcp-client` entries of `config` on interfaces it has.
     pub fn from_config(config: &RouterConfig) -> DhcpClients {
-        let clients = config.stored.get("ip dhcp-client").into_iter().flatten();
-        let clients = clients.filter(|i| !i.disabled()).filter_map(|item| {
-            let iface = config.iface(item.get("interface")?)?;
-            Some(Client {
+        let client = |iface, line, item: Option<&crate::router::config::StoredItem>, distance| {
+            let get = |key| item.and_then(|i| i.get(key));
+            Client {
                 iface,
-                line: item.line,
-                add_default_route: item.get("add-default-route") != Some("no"),
-                default_route_distance: item
-                    .get("default-route-distance")
+                line,
+                add_default_route: get("add-default-route") != Some("no"),
+                default_route_distance: get("default-route-distance")
                     .and_then(|d| d.parse().ok())
-                    .unwrap_or(1),
-                check_gateway: item.get("check-gateway") == Some("ping"),
-                script: item.get("script").unwrap_or_default().to_string(),
+                    .unwrap_or(distance),
+                check_gateway: get("check-gateway") == Some("ping"),
+                script: get("script").unwrap_or_default().to_string(),
                 lease: None,
                 state: State::Selecting,
                 next: 0,
                 backoff: FIRST_BACKOFF,
                 offered: None,
                 offered_by: Ipv4Addr::UNSPECIFIED,
+            }
+        };
+        let items = config.stored_enabled("ip dhcp-client");
+        let mut clients: Vec<Client> = items
+            .filter_map(|item| {
+                let iface = config.iface(item.get("interface")?)?;
+                Some(client(iface, item.line, Some(item), 1))
             })
-        });
+            .collect();
+        // An LTE modem gets its address from the carrier on its own, as a DHCP client would,
+        // with the default route its APN profile asks for (RouterOS: distance 2).
+        let apn = config.stored_enabled("interface lte apn").next();
+        for (i, port) in config.interfaces.iter().enumerate() {
+            let iface = i as IfaceId;
+            if port.default_name.starts_with("lte") && !clients.iter().any(|c| c.iface == iface) {
+                clients.push(client(iface, port.line, apn, 2));
+            }
+        }
         DhcpClients {
-            clients: clients.collect(),
+            clients,
             changes: Vec::new(),
         }
     }

@@ -16,6 +16,7 @@ pub mod gateway_check;
 pub mod nat;
 pub mod netwatch;
 pub mod pcc;
+pub mod pppoe_client;
 pub mod routing;
 pub mod scheduler;
 
@@ -133,9 +134,31 @@ pub struct Router {
     own_packets: Vec<(Hop, Packet)>,
     /// `/ip dhcp-client` entries; their leases give WANs their addresses and default routes.
     pub dhcp: dhcp_client::DhcpClients,
-    /// Scratch for what the DHCP clients send, and leases changed not yet handed out.
-    dhcp_out: Vec<(IfaceId, Packet)>,
-    lease_changes: Vec<dhcp_client::LeaseChange>,
+    /// `/interface pppoe-client` entries: sessions that make their interfaces WANs.
+    pub pppoe: pppoe_client::PppoeClients,
+    /// Scratch for what the clients send, and address changes not yet handed out.
+    control_out: Vec<(IfaceId, Packet)>,
+    address_changes: Vec<AddressChange>,
+}
+
+/// An address a WAN got, changed or lost (a DHCP lease, a PPPoE session), and the script its
+/// client runs for it.
+#[derive(Clone, Debug)]
+pub struct AddressChange {
+    pub iface: IfaceId,
+    pub before: Option<Ipv4Addr>,
+    pub after: Option<Ipv4Addr>,
+    /// The interface went down with it (a PPPoE session); a DHCP lease leaves its port up.
+    pub interface_down: bool,
+    pub script: Option<ScriptCall>,
+}
+
+/// A script the router runs, with the variables RouterOS sets for it (as text).
+#[derive(Clone, Debug)]
+pub struct ScriptCall {
+    pub name: String,
+    pub source: String,
+    pub vars: Vec<(String, String)>,
 }
 
 impl Router {
@@ -162,6 +185,11 @@ impl Router {
             }
         };
         let env = build_env(&config);
+        let pppoe = pppoe_client::PppoeClients::from_config(&config);
+        // A PPPoE interface runs once its session is up.
+        for c in &pppoe.clients {
+            fib.set_interface_running(c.iface, false);
+        }
         let checked = config
             .routes
             .iter()
@@ -188,8 +216,9 @@ impl Router {
             dns: Dns::new(config.dns.clone()),
             own_packets: Vec::new(),
             dhcp: dhcp_client::DhcpClients::from_config(&config),
-            dhcp_out: Vec::new(),
-            lease_changes: Vec::new(),
+            pppoe,
+            control_out: Vec::new(),
+            address_changes: Vec::new(),
             config,
         }
     }
@@ -257,6 +286,7 @@ impl Router {
             self.netwatch.poll_timeout(),
             self.scheduler.poll_timeout(),
             self.dhcp.poll_timeout(),
+            self.pppoe.poll_timeout(),
             ecmp.flatten(),
         ]
         .into_iter()
@@ -286,69 +316,160 @@ impl Router {
         }
         self.netwatch_probes = probes;
         self.scheduler.handle_timeout(now, &mut self.scheduled);
-        let mut dhcp_out = std::mem::take(&mut self.dhcp_out);
-        self.dhcp.handle_timeout(now, &mut dhcp_out);
-        out.extend(dhcp_out.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
-        self.dhcp_out = dhcp_out;
-        self.apply_leases();
+        let mut sent = std::mem::take(&mut self.control_out);
+        self.dhcp.handle_timeout(now, &mut sent);
+        self.pppoe.handle_timeout(now, &mut sent);
+        out.extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
+        self.control_out = sent;
+        self.apply_addresses();
     }
 
-    /// Puts each lease taken, changed or lost in place: the interface's address and the
-    /// default route the client adds. Connections masqueraded to an address the interface no
-    /// longer has are forgotten, as RouterOS flushes them.
-    fn apply_leases(&mut self) {
-        let changes: Vec<_> = self.dhcp.take_changes().collect();
-        if changes.is_empty() {
+    /// Puts each address a DHCP lease or a PPPoE session gave, changed or took away in place:
+    /// the interface's address and the default route its client adds. Connections
+    /// masqueraded to an address the interface no longer has are forgotten, as RouterOS
+    /// flushes them; what changed is handed out with the script the client runs.
+    fn apply_addresses(&mut self) {
+        let leases: Vec<_> = self.dhcp.take_changes().collect();
+        let sessions: Vec<_> = self.pppoe.take_changes().collect();
+        if leases.is_empty() && sessions.is_empty() {
             return;
         }
-        for change in &changes {
-            let client = self.dhcp.clients[change.client].clone();
-            let config = Arc::make_mut(&mut self.config);
-            if let Some(old) = change.before {
-                config
-                    .addresses
-                    .retain(|a| !(a.iface == client.iface && a.address == old.address));
-                // The client's own route carries its line (no /ip route has it).
-                config
-                    .routes
-                    .retain(|r| r.line != client.line || r.prefix_len != 0);
-            }
-            if let Some(new) = change.after {
-                config.addresses.push(config::Address {
-                    address: new.address,
-                    prefix_len: new.prefix_len,
-                    iface: client.iface,
-                    line: client.line,
-                });
-                if client.add_default_route {
-                    config.routes.push(Route {
-                        dst: Ipv4Addr::UNSPECIFIED,
-                        prefix_len: 0,
-                        gateways: vec![Gateway::Address(new.gateway)],
-                        distance: client.default_route_distance,
-                        table: TableId::MAIN,
-                        check_gateway: None,
-                        scope: 30,
-                        target_scope: 10,
-                        disabled: false,
-                        connected: false,
-                        line: client.line,
-                        comment: None,
-                    });
-                }
-            }
-            let renumbered = change.after.map(|l| l.address) != change.before.map(|l| l.address);
-            if change.before.is_some() && renumbered {
-                self.conntrack.flush_masquerade(client.iface);
-            }
+        for change in leases {
+            let c = self.dhcp.clients[change.client].clone();
+            let route = |l: &dhcp_client::Lease| (Gateway::Address(l.gateway), l.prefix_len);
+            let before = change.before.map(|l| (l.address, route(&l)));
+            let after = change.after.map(|l| (l.address, route(&l)));
+            let added = change.after.filter(|_| c.add_default_route);
+            self.readdress(
+                c.iface,
+                c.line,
+                before,
+                after,
+                added.is_some().then_some(c.default_route_distance),
+            );
+            let lease = change.after.or(change.before);
+            let ip = |f: fn(&dhcp_client::Lease) -> Ipv4Addr| {
+                lease.map_or(String::new(), |l| f(&l).to_string())
+            };
+            let vars = vec![
+                (
+                    "bound".to_string(),
+                    u8::from(change.after.is_some()).to_string(),
+                ),
+                ("lease-address".to_string(), ip(|l| l.address)),
+                ("gateway-address".to_string(), ip(|l| l.gateway)),
+                (
+                    "interface".to_string(),
+                    self.config.iface_name(c.iface).to_string(),
+                ),
+            ];
+            let script = (!c.script.is_empty()).then(|| ScriptCall {
+                name: format!("dhcp-client script (line {})", c.line),
+                source: c.script.clone(),
+                vars,
+            });
+            self.address_changes.push(AddressChange {
+                iface: c.iface,
+                before: change.before.map(|l| l.address),
+                after: change.after.map(|l| l.address),
+                interface_down: false,
+                script,
+            });
+        }
+        for change in sessions {
+            let c = self.pppoe.clients[change.client].clone();
+            let ends = |s: pppoe_client::Session| (s.local, (Gateway::Interface(c.iface), 32));
+            let distance = c.add_default_route.then_some(c.default_route_distance);
+            self.readdress(
+                c.iface,
+                c.line,
+                change.before.map(ends),
+                change.after.map(ends),
+                distance,
+            );
+            self.set_interface_running(c.iface, change.after.is_some());
+            let (which, source) = match change.after {
+                Some(_) => ("on-up", &c.on_up),
+                None => ("on-down", &c.on_down),
+            };
+            let s = change
+                .after
+                .or(change.before)
+                .expect("a change has a session");
+            let script = (!source.is_empty()).then(|| ScriptCall {
+                name: format!("ppp profile {which} of {} (line {})", c.name, c.line),
+                source: source.clone(),
+                vars: vec![
+                    ("user".to_string(), c.user.clone()),
+                    ("local-address".to_string(), s.local.to_string()),
+                    ("remote-address".to_string(), s.remote.to_string()),
+                    ("interface".to_string(), c.name.clone()),
+                ],
+            });
+            self.address_changes.push(AddressChange {
+                iface: c.iface,
+                before: change.before.map(|s| s.local),
+                after: change.after.map(|s| s.local),
+                interface_down: change.after.is_none(),
+                script,
+            });
         }
         self.reconfigure();
-        self.lease_changes.extend(changes);
     }
 
-    /// Leases taken, changed or lost since the last call, in order.
-    pub fn take_lease_changes(&mut self) -> std::vec::Drain<'_, dhcp_client::LeaseChange> {
-        self.lease_changes.drain(..)
+    /// Replaces the address (and the default route, at `distance` if the client adds one) a
+    /// client of `line` gave `iface`: `before` and `after` are the address with the route's
+    /// gateway and the address's prefix length.
+    fn readdress(
+        &mut self,
+        iface: IfaceId,
+        line: u32,
+        before: Option<(Ipv4Addr, (Gateway, u8))>,
+        after: Option<(Ipv4Addr, (Gateway, u8))>,
+        distance: Option<u8>,
+    ) {
+        let config = Arc::make_mut(&mut self.config);
+        if let Some((old, _)) = before {
+            config
+                .addresses
+                .retain(|a| !(a.iface == iface && a.address == old));
+            // The client's own route carries its line (no /ip route has it).
+            config
+                .routes
+                .retain(|r| r.line != line || r.prefix_len != 0);
+        }
+        if let Some((address, (gateway, prefix_len))) = after {
+            config.addresses.push(config::Address {
+                address,
+                prefix_len,
+                iface,
+                line,
+            });
+            if let Some(distance) = distance {
+                config.routes.push(Route {
+                    dst: Ipv4Addr::UNSPECIFIED,
+                    prefix_len: 0,
+                    gateways: vec![gateway],
+                    distance,
+                    table: TableId::MAIN,
+                    check_gateway: None,
+                    scope: 30,
+                    target_scope: 10,
+                    disabled: false,
+                    connected: false,
+                    line,
+                    comment: None,
+                });
+            }
+        }
+        if before.is_some() && before.map(|b| b.0) != after.map(|a| a.0) {
+            self.conntrack.flush_masquerade(iface);
+        }
+    }
+
+    /// Addresses DHCP leases and PPPoE sessions gave or took since the last call, in order.
+    pub fn take_address_changes(&mut self) -> std::vec::Drain<'_, AddressChange> {
+        self.address_changes.drain(..)
     }
 
     /// Scheduler entries due since the last call (indexes into `scheduler.entries`).
@@ -442,12 +563,18 @@ impl Router {
         // A DHCP server's answer goes to the client on that port, before the firewall (the
         // client listens on a raw socket, as Linux's does).
         if pkt.tuple.dst_port == dhcp_client::CLIENT_PORT && self.dhcp.serves(in_iface) {
-            let mut dhcp_out = std::mem::take(&mut self.dhcp_out);
-            self.dhcp.on_packet(now, in_iface, pkt, &mut dhcp_out);
-            let sent = dhcp_out.drain(..).map(|(iface, pkt)| (direct(iface), pkt));
-            self.own_packets.extend(sent);
-            self.dhcp_out = dhcp_out;
-            self.apply_leases();
+            let mut sent = std::mem::take(&mut self.control_out);
+            self.dhcp.on_packet(now, in_iface, pkt, &mut sent);
+            self.own_packets
+                .extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
+            self.control_out = sent;
+            self.apply_addresses();
+            return Verdict::Local;
+        }
+        // So does a PPPoE concentrator's frame, to the session's client.
+        if pkt.tuple.dst_port == pppoe_client::DISCOVERY_PORT && self.pppoe.serves(in_iface) {
+            self.pppoe.on_packet(now, in_iface, pkt);
+            self.apply_addresses();
             return Verdict::Local;
         }
         let (id, dir, new) = match self.track(now, pkt, tracer) {
@@ -739,8 +866,9 @@ impl Router {
             dns: Dns::new(self.config.dns.clone()),
             own_packets: Vec::new(),
             dhcp: self.dhcp.clone(),
-            dhcp_out: Vec::new(),
-            lease_changes: Vec::new(),
+            pppoe: self.pppoe.clone(),
+            control_out: Vec::new(),
+            address_changes: Vec::new(),
         }
     }
 

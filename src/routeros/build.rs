@@ -102,6 +102,8 @@ const STORED: &[&str] = &[
     "ip dhcp-client",
     "ip dhcp-server",
     "ip pool",
+    "ppp profile",
+    "interface lte apn",
     "tool netwatch",
     "system scheduler",
     "system script",
@@ -135,7 +137,10 @@ pub const SIMULATED_MENUS: &[&str] = &[
 
 /// Menus whose items the router runs while it simulates (kept here, acted on by the router).
 const RUN_BY_ROUTER: &[&str] = &[
+    "interface lte apn",
+    "interface pppoe-client",
     "ip dhcp-client",
+    "ppp profile",
     "system scheduler",
     "system script",
     "tool netwatch",

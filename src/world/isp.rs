@@ -7,6 +7,7 @@
 use crate::packet::Packet;
 use crate::router::dhcp_client::{Kind, Message};
 use crate::router::firewall::AddrRange;
+use crate::router::pppoe_client::{Frame, Kind as FrameKind};
 use crate::scenario::{Change, FailureKind};
 use crate::units::Time;
 use crate::world::link::{Link, Lossy, Wire};
@@ -42,6 +43,11 @@ pub struct Isp {
     base_latency: Time,
     /// Its DHCP server, on a WAN whose address it hands out.
     pub dhcp: Option<DhcpServer>,
+    /// Its PPPoE access concentrator, which hands out addresses from a pool as a DHCP
+    /// server does (a new one for each session).
+    pub pppoe: Option<DhcpServer>,
+    /// The concentrator answers (PPPoE sessions come up and LCP echoes are answered).
+    pppoe_alive: bool,
 }
 
 /// An ISP's DHCP server: it leases the router one address of its pool at a time.
@@ -66,6 +72,14 @@ impl DhcpServer {
         };
         server.current = server.next_address();
         server
+    }
+
+    /// A pool that gives each new session the next address, starting with the first.
+    pub fn for_sessions(pool: ipnet::Ipv4Net, gateway: Ipv4Addr) -> DhcpServer {
+        DhcpServer {
+            current: pool.network(),
+            ..DhcpServer::new(pool, gateway, 0)
+        }
     }
 
     /// The address it leases first, which the ISP then accepts from the router.
@@ -130,6 +144,33 @@ impl Isp {
             base_loss: line.loss,
             base_latency: line.latency,
             dhcp: None,
+            pppoe: None,
+            pppoe_alive: true,
+        }
+    }
+
+    /// Its PPPoE concentrator's answer to a frame from the router: a session (with a new
+    /// address, which the ISP then accepts) for a PADI, an echo for an echo.
+    pub fn pppoe_answer(&mut self, f: &Frame) -> Option<Frame> {
+        if !self.pppoe_alive || !self.access.is_up() {
+            return None;
+        }
+        let pool = self.pppoe.as_mut()?;
+        match f.kind {
+            FrameKind::Padi => {
+                pool.current = pool.next_address();
+                self.address = pool.current;
+                Some(Frame {
+                    kind: FrameKind::Session,
+                    local: pool.current,
+                    remote: self.gateway,
+                })
+            }
+            FrameKind::EchoRequest => Some(Frame {
+                kind: FrameKind::EchoReply,
+                ..*f
+            }),
+            _ => None,
         }
     }
 
@@ -201,6 +242,7 @@ impl Isp {
                     s.answering = !c.down;
                 }
             }
+            FailureKind::Pppoe => self.pppoe_alive = !c.down,
             FailureKind::Renumber => {
                 if let Some(s) = &mut self.dhcp {
                     s.current = s.next_address();

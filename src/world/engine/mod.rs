@@ -14,6 +14,7 @@ use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::conntrack::Moved;
 use crate::router::dhcp_client::Message;
 use crate::router::firewall::{AddrRange, IfaceId};
+use crate::router::pppoe_client::Frame;
 use crate::router::{DropReason, Router, Verdict};
 use crate::routeros::value::Value;
 use crate::scenario::Loaded;
@@ -188,11 +189,18 @@ impl Simulation {
             );
             let upstream = topology.link(topology.upstream[i]).latency;
             let mut isp = Isp::new(iface, address, w.gateway, access, line, upstream);
-            if let crate::scenario::Addressing::Dhcp { pool, lease } = &w.addressing {
-                let pool = pool.parse().expect("checked by scenario::check");
-                let server = crate::world::isp::DhcpServer::new(pool, w.gateway, lease.0);
-                isp.address = server.address();
-                isp.dhcp = Some(server);
+            match &w.addressing {
+                crate::scenario::Addressing::Static => {}
+                crate::scenario::Addressing::Dhcp { pool, lease } => {
+                    let pool = pool.parse().expect("checked by scenario::check");
+                    let server = crate::world::isp::DhcpServer::new(pool, w.gateway, lease.0);
+                    isp.address = server.address();
+                    isp.dhcp = Some(server);
+                }
+                crate::scenario::Addressing::Pppoe { pool } => {
+                    let pool = pool.parse().expect("checked by scenario::check");
+                    isp.pppoe = Some(crate::world::isp::DhcpServer::for_sessions(pool, w.gateway));
+                }
             }
             wans.push(isp);
             let name = config.iface_name(iface).to_string();
@@ -729,7 +737,8 @@ impl Simulation {
             self.note_wan(wan, &pkt);
         }
         let side = &mut self.wans[w];
-        let to_gateway = pkt.tuple.dst == side.gateway || Message::of(&pkt).is_some();
+        let control = Message::of(&pkt).is_some() || Frame::of(&pkt).is_some();
+        let to_gateway = pkt.tuple.dst == side.gateway || control;
         match side.access.send(Way::FromRouter, self.now, &pkt) {
             Ok(at) if to_gateway => {
                 self.deliver(lane::up(wan), at, Event::Arrive(Node::Gateway(wan), pkt));
@@ -920,6 +929,21 @@ impl Simulation {
             }
             return;
         }
+        if let Some(f) = Frame::of(&pkt) {
+            let Some(answer) = side.pppoe_answer(&f) else {
+                return;
+            };
+            let reply = answer.to_packet(false);
+            if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
+                let iface = side.iface;
+                self.deliver(
+                    lane::down(wan),
+                    at,
+                    Event::Arrive(Node::Router(iface), reply),
+                );
+            }
+            return;
+        }
         if !side.gateway_answers() || pkt.tuple.protocol != Protocol::Icmp || pkt.is_echo_reply() {
             return;
         }
@@ -1011,40 +1035,39 @@ impl Simulation {
         }
     }
 
-    /// A DHCP lease taken, changed or lost: connections NATed to an address the WAN no longer
-    /// has are broken by that, and the client's script runs.
-    fn lease_changed(&mut self, c: crate::router::dhcp_client::LeaseChange) {
-        let client = &self.router.dhcp.clients[c.client];
-        let (iface, line, script) = (client.iface, client.line, client.script.clone());
-        if let (Some(before), Some(wan)) = (c.before, self.wan_of_iface[iface as usize])
-            && c.after.map(|l| l.address) != Some(before.address)
+    /// An address a WAN got, changed or lost (a DHCP lease, a PPPoE session): connections
+    /// NATed to an address the WAN no longer has are broken by that, and the client's script
+    /// runs.
+    fn address_changed(&mut self, c: crate::router::AddressChange) {
+        if let (Some(before), Some(wan)) = (c.before, self.wan_of_iface[c.iface as usize])
+            && c.after != Some(before)
         {
+            let cause = match c.interface_down {
+                true => Cause::WanDownFlush,
+                false => Cause::AddressChanged,
+            };
             for flow in self.flows.iter_mut().flatten() {
                 if flow.wan == Some(wan) && flow.outcome.is_none() {
-                    flow.flushed = Some(Cause::AddressChanged);
+                    flow.flushed = Some(cause);
                 }
             }
         }
-        if script.is_empty() {
-            return;
+        // A session or lease lost is the router taking the WAN out; one taken, putting it back.
+        if let Some(wan) = self.wan_of_iface[c.iface as usize] {
+            match (c.before, c.after) {
+                (Some(_), None) => self.metrics.wan_judged(wan as usize, false, self.now),
+                (None, Some(_)) => self.metrics.wan_judged(wan as usize, true, self.now),
+                _ => {}
+            }
         }
-        let lease = c.after.or(c.before);
-        let ip = |f: fn(&crate::router::dhcp_client::Lease) -> Ipv4Addr| {
-            lease.map_or(Value::Str(String::new()), |l| Value::Ip(f(&l)))
-        };
-        let vars = vec![
-            (
-                "bound".to_string(),
-                Value::Num(i64::from(c.after.is_some())),
-            ),
-            ("lease-address".to_string(), ip(|l| l.address)),
-            ("gateway-address".to_string(), ip(|l| l.gateway)),
-            (
-                "interface".to_string(),
-                Value::Str(self.router.config.iface_name(iface).to_string()),
-            ),
-        ];
-        self.run_script_with(&format!("dhcp-client script (line {line})"), &script, vars);
+        if let Some(call) = c.script {
+            let vars = call
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_word(v)))
+                .collect();
+            self.run_script_with(&call.name, &call.source, vars);
+        }
     }
 
     fn router_timer(&mut self) {
@@ -1069,9 +1092,9 @@ impl Simulation {
         for c in netwatch {
             self.netwatch_changed(c);
         }
-        let leases: Vec<_> = self.router.take_lease_changes().collect();
-        for c in leases {
-            self.lease_changed(c);
+        let addresses: Vec<_> = self.router.take_address_changes().collect();
+        for c in addresses {
+            self.address_changed(c);
         }
         let scheduled: Vec<usize> = self.router.take_scheduled().collect();
         for i in scheduled {
