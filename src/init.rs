@@ -28,7 +28,10 @@ const DEFAULT_RATE: &str = "100Mbit";
 
 /// One WAN as guessed.
 struct Wan {
+    /// The interface its traffic leaves by (a PPPoE session's own).
     iface: IfaceId,
+    /// The port the ISP is plugged into, as the scenario names it.
+    port: String,
     gateway: Ipv4Addr,
     /// Where the gateway was found.
     why: String,
@@ -61,7 +64,7 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
     let _ = writeln!(ron, "    router: File({config_file:?}),");
     ron.push_str("    wans: [\n");
     for w in &wans {
-        let iface = cfg.iface_name(w.iface);
+        let iface = w.port.as_str();
         let rate = match &w.rate {
             Some(r) => {
                 let _ = writeln!(ron, "        // {iface}: {}; {r} from its comment", w.why);
@@ -96,6 +99,23 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
         ron,
         "    lan: (port: {lan_name:?}, hosts: {hosts}, first_host: \"{first_host}\"),"
     );
+    let idle: Vec<&str> = cfg
+        .addresses
+        .iter()
+        .filter(|a| a.iface != lan && !wans.iter().any(|w| w.iface == a.iface))
+        .map(|a| cfg.iface_name(a.iface))
+        .fold(Vec::new(), |mut v, n| {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+            v
+        });
+    if !idle.is_empty() {
+        let _ = writeln!(
+            ron,
+            "    // Other addressed ports; no simulated traffic comes or goes by them.\n    idle_ports: {idle:?},"
+        );
+    }
     assumptions.push(format!("{hosts} hosts on {lan_name} ({hosts_why})"));
     ron.push_str(
         "    // ASSUMED: 2,000 internet servers of Zipf popularity; pccsim's default mix of\n    \
@@ -112,27 +132,44 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
 fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
     let mut found: Vec<Wan> = Vec::new();
     let mut dynamic: Vec<(IfaceId, String)> = Vec::new();
-    // A DHCP client is on a WAN: the ISP's server gives it its address and gateway.
-    let clients = cfg.stored_enabled("ip dhcp-client");
-    for (n, item) in clients.enumerate() {
-        let Some(iface) = item.get("interface").and_then(|i| cfg.iface(i)) else {
-            continue;
-        };
-        if found.iter().any(|w| w.iface == iface) {
-            continue;
-        }
-        // Each DHCP WAN a pool of its own in the shared address space (RFC 6598), ASSUMED.
-        let net = Ipv4Addr::new(100, 64, n as u8, 0);
-        let gateway = Ipv4Addr::new(100, 64, n as u8, 1);
+    // A DHCP client (an LTE modem's included) is on a WAN: the ISP's server gives it its
+    // address and gateway; a PPPoE client makes one of its port. Each gets a pool of its own
+    // in the shared address space (RFC 6598), ASSUMED.
+    let clients = crate::router::dhcp_client::DhcpClients::from_config(cfg);
+    for c in &clients.clients {
+        let n = found.len() as u8;
+        let (net, gateway) = (Ipv4Addr::new(100, 64, n, 0), Ipv4Addr::new(100, 64, n, 1));
         found.push(Wan {
-            iface,
+            iface: c.iface,
+            port: cfg.iface_name(c.iface).to_string(),
             gateway,
             why: format!(
-                "/ip dhcp-client (line {}); ASSUMED the ISP leases from {net}/24 for 1h, gateway {gateway}",
+                "DHCP client (line {}); ASSUMED the ISP leases from {net}/24 for 1h, gateway {gateway}",
+                c.line
+            ),
+            rate: rate_of(cfg, c.iface, None),
+            addressing: format!(",\n         addressing: Dhcp(pool: \"{net}/24\", lease: \"1h\")"),
+        });
+    }
+    for item in cfg.stored_enabled("interface pppoe-client") {
+        let session = item.get("name").and_then(|n| cfg.iface(n));
+        let port = item.get("interface").and_then(|n| cfg.iface(n));
+        let (Some(session), Some(port)) = (session, port) else {
+            continue;
+        };
+        let n = found.len() as u8;
+        let (net, gateway) = (Ipv4Addr::new(100, 64, n, 0), Ipv4Addr::new(100, 64, n, 1));
+        found.push(Wan {
+            iface: session,
+            port: cfg.iface_name(port).to_string(),
+            gateway,
+            why: format!(
+                "PPPoE client {} (line {}); ASSUMED the concentrator gives addresses of {net}/24, its end {gateway}",
+                cfg.iface_name(session),
                 item.line
             ),
-            rate: rate_of(cfg, iface, item.get("comment")),
-            addressing: format!(",\n         addressing: Dhcp(pool: \"{net}/24\", lease: \"1h\")"),
+            rate: rate_of(cfg, session, item.get("comment")).or_else(|| rate_of(cfg, port, None)),
+            addressing: format!(",\n         addressing: Pppoe(pool: \"{net}/24\")"),
         });
     }
     let defaults = cfg
@@ -165,6 +202,7 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
                 let rate = rate_of(cfg, iface, r.comment.as_deref());
                 found.push(Wan {
                     iface,
+                    port: cfg.iface_name(iface).to_string(),
                     gateway,
                     why,
                     rate,
@@ -200,6 +238,7 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
                 );
                 found.push(Wan {
                     iface,
+                    port: cfg.iface_name(iface).to_string(),
                     gateway: gw,
                     why,
                     rate: rate_of(cfg, iface, None),
@@ -213,11 +252,11 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
     dynamic.retain(|(i, _)| !found.iter().any(|w| w.iface == *i));
     if let Some((iface, why)) = dynamic.first() {
         let name = cfg.iface_name(*iface);
-        let kind = dynamic_kind(cfg, name);
         return Err(format!(
-            "{name} is a WAN ({why}) that gets its address {kind}; pccsim does not build that \
-             kind of WAN from a configuration yet: give {name} a static /ip address and a \
-             default route through its gateway, or write the scenario by hand"
+            "{name} is a WAN ({why}) with no address of its own and no DHCP or PPPoE client \
+             (a tunnel?): pccsim can't build its ISP from the configuration; give {name} a \
+             static /ip address and a default route through its gateway, or write the \
+             scenario by hand"
         ));
     }
     if found.is_empty() {
@@ -229,23 +268,6 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
         );
     }
     Ok(found)
-}
-
-/// How an interface without an address of its own gets one, as the configuration says.
-fn dynamic_kind(cfg: &RouterConfig, name: &str) -> &'static str {
-    let has = |menu: &str, key: &str| {
-        cfg.stored_enabled(menu)
-            .any(|i| i.get(key) == Some(name) || i.get("name") == Some(name))
-    };
-    if has("ip dhcp-client", "interface") {
-        "by DHCP (/ip dhcp-client)"
-    } else if has("interface pppoe-client", "name") {
-        "from a PPPoE session (/interface pppoe-client)"
-    } else if name.starts_with("lte") {
-        "from its LTE carrier"
-    } else {
-        "from no /ip address"
-    }
 }
 
 /// The interface whose subnet holds `ip`.

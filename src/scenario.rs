@@ -43,6 +43,10 @@ pub struct Scenario {
     /// What happens to the WANs during the run, in any order.
     #[serde(default)]
     pub timeline: Vec<Happening>,
+    /// Ports with addresses that carry no simulated traffic (a management VLAN, a second LAN
+    /// without hosts): named here, so that an addressed port left unwired is not a mistake.
+    #[serde(default)]
+    pub idle_ports: Vec<String>,
     /// The hash PCC rules use: `Pccsim` (pccsim's own; MikroTik does not publish theirs) or
     /// `Jhash` (what nftables' `jhash … mod N seed 0` gives, to compare with a Linux router).
     #[serde(default)]
@@ -826,9 +830,19 @@ pub fn check(
         );
         return Err(at("first_host", msg));
     }
+    for p in &scenario.idle_ports {
+        if config.iface(p).is_none() {
+            let msg = format!("idle port `{p}` is not an interface of the router configuration");
+            return Err(at(&format!("\"{p}\""), msg));
+        }
+    }
     // An addressed interface nobody plugged in is almost always a mistake in one of the files.
     for a in &config.addresses {
-        if a.iface != lan_iface && !wan_ifaces.contains(&a.iface) {
+        let idle = scenario
+            .idle_ports
+            .iter()
+            .any(|p| config.iface(p) == Some(a.iface));
+        if a.iface != lan_iface && !wan_ifaces.contains(&a.iface) && !idle {
             let name = config.iface_name(a.iface);
             let line_start: usize = config_text
                 .split_inclusive('\n')
