@@ -260,12 +260,29 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
         ));
     }
     if found.is_empty() {
-        return Err(
-            "no WAN found: no default route (dst-address=0.0.0.0/0) leads to a \
-                    gateway on an addressed interface, and no masquerade rule names an \
-                    out-interface; add them, or write the scenario by hand"
-                .into(),
-        );
+        let unreached: Vec<String> = cfg
+            .routes
+            .iter()
+            .filter(|r| !r.disabled && r.prefix_len == 0)
+            .flat_map(|r| r.gateways.iter().map(move |g| (g, r.line)))
+            .filter_map(|(g, line)| match g {
+                Gateway::Address(gw) => Some(format!("{gw} (line {line})")),
+                Gateway::Interface(_) => None,
+            })
+            .collect();
+        let said = if unreached.is_empty() {
+            "no default route (dst-address=0.0.0.0/0)".to_string()
+        } else {
+            format!(
+                "default routes via {} reach no addressed interface",
+                unreached.join(", ")
+            )
+        };
+        return Err(format!(
+            "no WAN found: {said}, and no DHCP or PPPoE client or masquerade rule names a WAN \
+             port; add the WAN ports' /ip address or clients (a script meant to run on a \
+             router needs that router's configuration first), or write the scenario by hand"
+        ));
     }
     Ok(found)
 }
