@@ -21,6 +21,21 @@ pub struct Guess {
     pub assumptions: Vec<String>,
 }
 
+/// The world `init` guesses for the configuration `text` (named `file`), built as `pccsim run
+/// CONFIG.rsc` runs it, with what was guessed.
+pub fn world(file: &str, text: &str) -> Result<(crate::scenario::Loaded, Guess), crate::Error> {
+    let config = crate::routeros::load(file, text)?;
+    let name = std::path::Path::new(file)
+        .file_stem()
+        .map_or("router".into(), |s| s.to_string_lossy());
+    let guess = init(&config, &name, file).map_err(crate::Error::Invalid)?;
+    let scenario = crate::scenario::parse("<pccsim init>", &guess.ron)?;
+    let loaded = crate::WorldBuilder::new(scenario, text)
+        .config_named(file)
+        .build()?;
+    Ok((loaded, guess))
+}
+
 /// Hosts a guessed LAN has at most: enough to load the WANs, few enough for a quick run.
 const MAX_HOSTS: u32 = 50;
 /// A link's rate when nothing in the configuration says it.
@@ -45,7 +60,8 @@ struct Wan {
 /// configuration lacks and what to add to the scenario by hand.
 pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, String> {
     let mut assumptions = Vec::new();
-    let wans = wans(cfg)?;
+    let (wans, tunnels) = wans(cfg)?;
+    assumptions.extend(tunnels);
     let (lan, lan_why) = lan(cfg, &wans)?;
     let (first_host, hosts, hosts_why) = hosts(cfg, lan)?;
     let mut ron = String::new();
@@ -99,11 +115,14 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
         ron,
         "    lan: (port: {lan_name:?}, hosts: {hosts}, first_host: \"{first_host}\"),"
     );
-    let idle: Vec<&str> = cfg
-        .addresses
-        .iter()
-        .filter(|a| a.iface != lan && !wans.iter().any(|w| w.iface == a.iface))
-        .map(|a| cfg.iface_name(a.iface))
+    // Other addressed ports, and names rules use that nothing makes (check reports them).
+    let addressed = cfg.addresses.iter().map(|a| a.iface);
+    let undeclared = (0..cfg.interfaces.len() as IfaceId)
+        .filter(|&i| cfg.interfaces[i as usize].undeclared_use.is_some());
+    let idle: Vec<&str> = addressed
+        .chain(undeclared)
+        .filter(|&i| i != lan && !wans.iter().any(|w| w.iface == i))
+        .map(|i| cfg.iface_name(i))
         .fold(Vec::new(), |mut v, n| {
             if !v.contains(&n) {
                 v.push(n);
@@ -113,7 +132,7 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
     if !idle.is_empty() {
         let _ = writeln!(
             ron,
-            "    // Other addressed ports; no simulated traffic comes or goes by them.\n    idle_ports: {idle:?},"
+            "    // Ports no simulated traffic comes or goes by: other addressed ones, and names the\n    // rules use that no command makes (check: interface-undefined).\n    idle_ports: {idle:?},"
         );
     }
     assumptions.push(format!("{hosts} hosts on {lan_name} ({hosts_why})"));
@@ -129,9 +148,10 @@ pub fn init(cfg: &RouterConfig, name: &str, config_file: &str) -> Result<Guess, 
 
 /// The WANs: where default routes go, then where masquerade sends, in the order the
 /// configuration names them.
-fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
+fn wans(cfg: &RouterConfig) -> Result<(Vec<Wan>, Vec<String>), String> {
     let mut found: Vec<Wan> = Vec::new();
     let mut dynamic: Vec<(IfaceId, String)> = Vec::new();
+    let mut tunnels: Vec<(IfaceId, u32)> = Vec::new();
     // A DHCP client (an LTE modem's included) is on a WAN: the ISP's server gives it its
     // address and gateway; a PPPoE client makes one of its port. Each gets a pool of its own
     // in the shared address space (RFC 6598), ASSUMED.
@@ -194,7 +214,12 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
                     },
                 },
                 Gateway::Interface(i) => {
-                    dynamic.push((i, format!("default route by interface (line {})", r.line)));
+                    let made_by = cfg.interfaces[i as usize].made_by.as_deref();
+                    if made_by.is_some_and(|k| crate::router::config::TUNNELS.contains(&k)) {
+                        tunnels.push((i, r.line));
+                    } else {
+                        dynamic.push((i, format!("default route by interface (line {})", r.line)));
+                    }
                     continue;
                 }
             };
@@ -221,7 +246,13 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
         }) else {
             continue;
         };
-        if found.iter().any(|w| w.iface == iface) {
+        // A tunnel rides on a WAN; a name no interface has is a mistake check reports.
+        let port = &cfg.interfaces[iface as usize];
+        let tunnel = port
+            .made_by
+            .as_deref()
+            .is_some_and(|k| crate::router::config::TUNNELS.contains(&k));
+        if found.iter().any(|w| w.iface == iface) || tunnel || port.undeclared_use.is_some() {
             continue;
         }
         match cfg.address_of(iface) {
@@ -284,7 +315,13 @@ fn wans(cfg: &RouterConfig) -> Result<Vec<Wan>, String> {
              router needs that router's configuration first), or write the scenario by hand"
         ));
     }
-    Ok(found)
+    let tunnels = tunnels.iter().map(|&(i, line)| {
+        format!(
+            "{} is a tunnel (default route, line {line}): what the routes send into it is not simulated",
+            cfg.iface_name(i)
+        )
+    });
+    Ok((found, tunnels.collect()))
 }
 
 /// The interface whose subnet holds `ip`.

@@ -736,18 +736,14 @@ fn trace(
 /// The world `pccsim init` guesses for a configuration, built, with where it came from said.
 fn world_of_config(file: &PathBuf) -> Result<pccsim::scenario::Loaded, pccsim::Error> {
     let (name, text) = read(file)?;
-    let config = pccsim::routeros::load(&name, &text)?;
-    let guess = pccsim::init::init(&config, &stem(file), &name).map_err(pccsim::Error::Invalid)?;
-    let scenario = pccsim::scenario::parse("<pccsim init>", &guess.ron)?;
+    let (loaded, guess) = pccsim::init::world(&name, &text)?;
     println!(
         "world: built from {name} by pccsim init (`pccsim init {name}` writes it to edit); assumed:"
     );
     for a in &guess.assumptions {
         println!("  - {a}");
     }
-    pccsim::WorldBuilder::new(scenario, &text)
-        .config_named(&name)
-        .build()
+    Ok(loaded)
 }
 
 fn stem(file: &std::path::Path) -> String {

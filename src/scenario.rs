@@ -686,10 +686,13 @@ pub fn check(
         SourceError::new(file, text, start, start + needle.len(), msg).into()
     };
     let at = |needle: &str, msg: String| at_nth(needle, 0, msg);
+    // An interface a rule names that nothing makes is a typo, unless the scenario says the
+    // port is idle (it carries nothing: a rule on it never matches).
+    let idle = |name: &str| scenario.idle_ports.iter().any(|p| p == name);
     if let Some(i) = config
         .interfaces
         .iter()
-        .find(|i| i.undeclared_use.is_some())
+        .find(|i| i.undeclared_use.is_some() && !idle(&i.name))
     {
         let (start, end) = i.undeclared_use.unwrap_or_default();
         let msg = format!(

@@ -71,3 +71,94 @@ fn what_real_configurations_hold_is_found_on_its_line() {
         "{f:?}"
     );
 }
+
+/// Each configuration, after the routers of `bases/` a script of it needs (scripts meant to
+/// run on a router already set up: a WAN monitor on its author's own setup, a failover
+/// script on two DHCP or PPPoE WANs).
+const WORLDS: [(&str, &[&str]); 16] = [
+    ("01_sugiruu-v7-ecmp-fasttrack.rsc", &[]),
+    (
+        "02_sugiruu-wan-monitor.rsc",
+        &["01_sugiruu-v7-ecmp-fasttrack.rsc"],
+    ),
+    (
+        "03_sugiruu-vivo-pppoe-switch.rsc",
+        &["01_sugiruu-v7-ecmp-fasttrack.rsc"],
+    ),
+    ("04_vishnunuk-v720-pcc-failover.rsc", &[]),
+    (
+        "05_dmxbreaker-v720-dualisp-pbr.rsc",
+        &["bases/wan_ports_172.rsc"],
+    ),
+    ("06_tmaskpl-v711-export-2wan-pcc.rsc", &[]),
+    (
+        "07_tmaskpl-pcc-script.rsc",
+        &["06_tmaskpl-v711-export-2wan-pcc.rsc"],
+    ),
+    ("08_sujirou-v7-hotspot-pcc-cake.rsc", &[]),
+    (
+        "09_webasdf-dhcp-dual-isp-failover.rsc",
+        &["bases/two_dhcp.rsc"],
+    ),
+    ("10_leijian-pcc-loop.rsc", &["bases/two_dhcp.rsc"]),
+    (
+        "11_thanosnm-dhcp-failover-script.rsc",
+        &["bases/two_dhcp.rsc"],
+    ),
+    (
+        "12_pothi-forum-wan-monitor.rsc",
+        &["bases/two_pppoe_one_static.rsc"],
+    ),
+    (
+        "13_rz3n-failover-ecmp.rsc",
+        &["bases/two_pppoe_one_static.rsc"],
+    ),
+    (
+        "14_rz3n-failover-v3.rsc",
+        &["bases/two_pppoe_one_static.rsc"],
+    ),
+    (
+        "15_utrumo-speed-balance.rsc",
+        &["bases/two_static_commented.rsc"],
+    ),
+    ("16_finlaydag33k-lte-wg-pbr.rsc", &["bases/lte_modem.rsc"]),
+];
+
+#[test]
+fn every_real_configuration_runs_five_minutes_in_the_world_init_builds_for_it() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-configs");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    for (file, bases) in WORLDS {
+        let text = read(file);
+        // A base goes first; inside a Markdown file, in a fence of its own.
+        let fenced = text.lines().any(|l| l.starts_with("```"));
+        let mut config = String::new();
+        for b in bases {
+            let base = read(b);
+            match fenced {
+                true => config.push_str(&format!("```\n{base}\n```\n")),
+                false => config.push_str(&format!("{base}\n")),
+            }
+        }
+        config.push_str(&text);
+        let (loaded, guess) =
+            pccsim::init::world(file, &config).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        assert!(
+            !guess.assumptions.is_empty(),
+            "{file}: what was guessed is said"
+        );
+        let run = pccsim::simulate(
+            &loaded,
+            loaded.scenario.seed,
+            5 * 60 * pccsim::units::SEC,
+            |_, _| {},
+        );
+        let summary = pccsim::report::Summary::new(&loaded, &run);
+        let c = &summary.connections;
+        assert!(
+            c.total > 1000 && c.completed * 10 > c.total * 9,
+            "{file}: {c:?}"
+        );
+        assert!(summary.wans.iter().any(|w| w.connections > 0), "{file}");
+    }
+}

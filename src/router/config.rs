@@ -38,7 +38,24 @@ pub struct Interface {
     pub undeclared_use: Option<(usize, usize)>,
     /// The line that first named the interface (0 for ports no command touched).
     pub line: u32,
+    /// The menu that made it (`wireguard` for `/interface wireguard add`); `None` for a port.
+    pub made_by: Option<String>,
 }
+
+/// Interfaces that carry traffic inside another WAN's (tunnels): no ISP is plugged into them.
+pub const TUNNELS: &[&str] = &[
+    "wireguard",
+    "ovpn-client",
+    "l2tp-client",
+    "sstp-client",
+    "pptp-client",
+    "gre",
+    "eoip",
+    "ipip",
+    "6to4",
+    "vxlan",
+    "zerotier",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Address {

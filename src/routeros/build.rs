@@ -442,8 +442,12 @@ impl Menus for Model<'_> {
         {
             // Interfaces other menus make (`/interface vlan`, `wireguard`, `bridge`, `bonding`,
             // a PPPoE client) are ports rules and routes can name; a VRF is a routing table.
-            if menu.starts_with("interface ") && self.cfg.iface(&name.text).is_none() {
-                self.create_port(&name.text, None);
+            if let Some(kind) = menu.strip_prefix("interface ")
+                && self.cfg.iface(&name.text).is_none()
+            {
+                let i = self.create_port(&name.text, None) as usize;
+                self.cfg.interfaces[i].line = self.lines.line(inv.span.0);
+                self.cfg.interfaces[i].made_by = Some(kind.to_string());
             } else if menu == "ip vrf" {
                 let table = self.cfg.routing_tables.intern(&name.text);
                 self.cfg.declared_tables.push(TableId(table));
@@ -526,6 +530,7 @@ impl Model<'_> {
             comment: None,
             undeclared_use,
             line: undeclared_use.map_or(0, |s| self.lines.line(s.0)),
+            made_by: None,
         });
         let id = self.new_id();
         let props = vec![
