@@ -165,6 +165,37 @@ proptest! {
     }
 
     #[test]
+    fn mutated_real_configurations_are_read_or_rejected_with_a_location_and_init_never_panics(
+        file in prop::sample::select(vec![
+            "06_tmaskpl-v711-export-2wan-pcc.rsc",
+            "08_sujirou-v7-hotspot-pcc-cake.rsc",
+            "14_rz3n-failover-v3.rsc",
+            "16_finlaydag33k-lte-wg-pbr.rsc",
+        ]),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<usize>()), 1..6),
+    ) {
+        // Exports wrapped after `=`, scripts, Markdown around them: the lenient reading too must
+        // point at the text it refuses, and a world guessed from whatever reads must build or
+        // say why.
+        let dir = common::root().join("tests/data/real-configs");
+        let text = mutate(&common::read(&dir.join(file)), &edits);
+        check_rsc(&text)?;
+        if let Ok(cfg) = pccsim::routeros::load("t.rsc", &text) {
+            if let Ok(guess) = pccsim::init::init(&cfg, "t", "t.rsc") {
+                prop_assert!(pccsim::scenario::parse("init.ron", &guess.ron).is_ok(), "{}", guess.ron);
+            }
+        }
+    }
+
+    #[test]
+    fn markdown_keeps_every_line_and_byte_where_it_was(text in "(```[a-z]{0,4}\n|[^`]{0,20}\n|`){0,30}") {
+        if let Some(p) = pccsim::routeros::markdown::script_of(&text) {
+            prop_assert_eq!(p.text.len(), text.len());
+            prop_assert_eq!(p.text.matches('\n').count(), text.matches('\n').count());
+        }
+    }
+
+    #[test]
     fn mutated_scenarios_are_read_or_rejected_with_a_location(
         edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<usize>()), 1..6),
     ) {
