@@ -180,10 +180,10 @@ proptest! {
         let dir = common::root().join("tests/data/real-configs");
         let text = mutate(&common::read(&dir.join(file)), &edits);
         check_rsc(&text)?;
-        if let Ok(cfg) = pccsim::routeros::load("t.rsc", &text) {
-            if let Ok(guess) = pccsim::init::init(&cfg, "t", "t.rsc") {
-                prop_assert!(pccsim::scenario::parse("init.ron", &guess.ron).is_ok(), "{}", guess.ron);
-            }
+        if let Ok(cfg) = pccsim::routeros::load("t.rsc", &text)
+            && let Ok(guess) = pccsim::init::init(&cfg, "t", "t.rsc")
+        {
+            prop_assert!(pccsim::scenario::parse("init.ron", &guess.ron).is_ok(), "{}", guess.ron);
         }
     }
 
