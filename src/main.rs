@@ -337,7 +337,7 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     let loaded = if args.scenario.extension().is_some_and(|e| e == "rsc") {
         world_of_config(&args.scenario)?
     } else {
-        pccsim::scenario::load_with_config(&args.scenario, args.config.as_deref())?
+        pccsim::world::builder::load_with_config(&args.scenario, args.config.as_deref())?
     };
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let duration = args.duration.unwrap_or(loaded.duration());
@@ -350,7 +350,7 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
     let taps = args
         .pcap
         .iter()
-        .map(|name| pccsim::scenario::tap_point(&loaded, name))
+        .map(|name| pccsim::world::builder::tap_point(&loaded, name))
         .collect::<Result<Vec<_>, _>>()
         .map_err(pccsim::Error::Invalid)?;
     let mut files: Vec<String> = report::FILES.iter().map(|f| f.to_string()).collect();
@@ -426,7 +426,7 @@ fn bottleneck(args: BottleneckArgs) -> Result<(), pccsim::Error> {
 }
 
 fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
-    let loaded = pccsim::scenario::load_with_config(&args.scenario, None)?;
+    let loaded = pccsim::world::builder::load_with_config(&args.scenario, None)?;
     let grid = pccsim::compare::Grid {
         classifiers: args.classifier,
         weights: args.weights,
@@ -450,7 +450,7 @@ fn sweep(
     out: Option<PathBuf>,
 ) -> Result<(), pccsim::Error> {
     let sweep = pccsim::compare::Sweep::load(&file)?;
-    let loaded = pccsim::scenario::load_with_config(&sweep.scenario, None)?;
+    let loaded = pccsim::world::builder::load_with_config(&sweep.scenario, None)?;
     let duration = match sweep.duration.0 {
         0 => loaded.duration(),
         d => d,
@@ -676,7 +676,7 @@ fn trace(
     let tuple = pccsim::trace::parse_packet(&connection).map_err(pccsim::Error::Invalid)?;
     let (mut router, now) = match (scenario, config) {
         (Some(path), _) => {
-            let loaded = pccsim::scenario::load(&path)?;
+            let loaded = pccsim::world::builder::load(&path)?;
             let at = at.unwrap_or(0);
             if at > loaded.duration() {
                 return Err(pccsim::Error::Invalid(format!(

@@ -13,11 +13,9 @@ use crate::router::config::RouterConfig;
 use crate::router::firewall::{AddrRange, IfaceId};
 pub use crate::router::pcc::PccHash;
 use crate::units::{Bandwidth, Duration, Size, Time};
-use crate::world::engine::TapPoint;
-pub use crate::world::tcp::Congestion;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -393,6 +391,15 @@ pub enum AppKind {
     },
 }
 
+/// The congestion control algorithm of a connection's ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum Congestion {
+    /// Linux's default.
+    #[default]
+    Cubic,
+    NewReno,
+}
+
 /// Most connections a session opens at once, and in all.
 pub const MAX_BURST: u32 = 64;
 pub const MAX_SESSION_CONNECTIONS: u32 = 10_000;
@@ -456,53 +463,6 @@ impl Loaded {
     pub fn duration(&self) -> Time {
         self.scenario.duration.0
     }
-}
-
-/// The capture point a user names with `--pcap`: `LAN`, or a WAN by its interface name, port
-/// or ISP (any case). Returns the point and its file name, `<interface>.pcap`.
-pub fn tap_point(loaded: &Loaded, name: &str) -> Result<(TapPoint, String), String> {
-    let file = |iface: IfaceId| format!("{}.pcap", loaded.config.iface_name(iface));
-    let is = |a: &str| a.eq_ignore_ascii_case(name.trim());
-    if is("lan") || is(&loaded.scenario.lan.port) || is(loaded.config.iface_name(loaded.lan_iface))
-    {
-        return Ok((TapPoint::Lan, file(loaded.lan_iface)));
-    }
-    for (i, (w, &iface)) in loaded
-        .scenario
-        .wans
-        .iter()
-        .zip(&loaded.wan_ifaces)
-        .enumerate()
-    {
-        if is(&w.port) || is(&w.isp) || is(loaded.config.iface_name(iface)) {
-            return Ok((TapPoint::Wan(i), file(iface)));
-        }
-    }
-    let mut known = vec!["LAN".to_string()];
-    known.extend(
-        loaded
-            .wan_ifaces
-            .iter()
-            .map(|&i| loaded.config.iface_name(i).to_string()),
-    );
-    Err(format!(
-        "--pcap {name}: no such port (capture points: {})",
-        known.join(", ")
-    ))
-}
-
-/// Reads a scenario file and the configuration it points at.
-pub fn load(path: &Path) -> Result<Loaded, Error> {
-    load_with_config(path, None)
-}
-
-/// Reads a scenario file with another router configuration than the one it names.
-pub fn load_with_config(path: &Path, config: Option<&Path>) -> Result<Loaded, Error> {
-    let mut builder = crate::world::builder::WorldBuilder::from_file(path)?;
-    if let Some(config) = config {
-        builder = builder.config_file(config)?;
-    }
-    builder.build()
 }
 
 /// Parses scenario text; `file` names it in errors.

@@ -274,8 +274,8 @@ fn run_draws_the_failover_chart_and_prints_each_failure() {
 fn recursive_routes_catch_the_upstream_failure_plain_check_gateway_misses() {
     let root = common::root().join("scenarios");
     let scenario = root.join("failover_upstream.ron");
-    let plain = scenario::load(&scenario).unwrap();
-    let recursive = scenario::load_with_config(
+    let plain = pccsim::world::builder::load(&scenario).unwrap();
+    let recursive = pccsim::world::builder::load_with_config(
         &scenario,
         Some(&root.join("failover_upstream_recursive.rsc")),
     )
@@ -304,9 +304,12 @@ fn recursive_routes_catch_the_upstream_failure_plain_check_gateway_misses() {
 fn fasttrack_on_sends_marked_traffic_by_main_and_the_fix_stops_it() {
     let root = common::root().join("scenarios");
     let scenario = root.join("fasttrack_on.ron");
-    let on = common::run(&scenario::load(&scenario).unwrap(), 300 * SEC);
-    let fixed =
-        scenario::load_with_config(&scenario, Some(&root.join("fasttrack_fixed.rsc"))).unwrap();
+    let on = common::run(&pccsim::world::builder::load(&scenario).unwrap(), 300 * SEC);
+    let fixed = pccsim::world::builder::load_with_config(
+        &scenario,
+        Some(&root.join("fasttrack_fixed.rsc")),
+    )
+    .unwrap();
     let fixed = common::run(&fixed, 300 * SEC);
     // FastTracked packets of ISP2's connections follow main out of ISP1 with ISP2's address.
     assert!(on.summary.checks.packets_off_wan > 0);
@@ -327,7 +330,8 @@ fn fasttrack_on_sends_marked_traffic_by_main_and_the_fix_stops_it() {
 
 #[test]
 fn a_flapping_link_is_acted_on_each_time_and_every_break_is_booked_once() {
-    let loaded = scenario::load(&common::root().join("scenarios/flapping_lte.ron")).unwrap();
+    let loaded =
+        pccsim::world::builder::load(&common::root().join("scenarios/flapping_lte.ron")).unwrap();
     let run = common::run(&loaded, 590 * SEC);
     let flaps = &run.summary.failover;
     assert_eq!(
@@ -398,7 +402,7 @@ fn an_impairment_adds_loss_and_delay_for_a_while() {
 #[test]
 fn netwatch_runs_its_scripts_at_its_probe_times_and_they_move_the_traffic() {
     let root = common::root().join("scenarios");
-    let loaded = scenario::load_with_config(
+    let loaded = pccsim::world::builder::load_with_config(
         &root.join("failover_upstream.ron"),
         Some(&root.join("failover_upstream_netwatch.rsc")),
     )

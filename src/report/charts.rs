@@ -3,9 +3,9 @@
 
 use super::Summary;
 use crate::error::Error;
-use crate::metrics::{Metrics, Sample};
 use crate::units::SEC;
 use crate::world::flow::Cause;
+use crate::world::metrics::{Metrics, Sample};
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;

@@ -13,11 +13,11 @@ mod html;
 pub use folder::ResultsFolder;
 
 use crate::error::Error;
-use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics};
 use crate::scenario::Loaded;
 use crate::units::{SEC, Time};
 use crate::world::engine::Run;
 use crate::world::flow::{Cause, Outcome};
+use crate::world::metrics::{ConnectionLog, ConnectionRecord, Metrics};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -78,7 +78,10 @@ pub struct AppSummary {
 impl AppSummary {
     /// `kind`: the app's, `None` for an inbound service. A stream's (a call's) completion time
     /// is only its length, so streams report their MOS instead.
-    fn new(a: &crate::metrics::AppMetrics, kind: Option<&crate::scenario::AppKind>) -> AppSummary {
+    fn new(
+        a: &crate::world::metrics::AppMetrics,
+        kind: Option<&crate::scenario::AppKind>,
+    ) -> AppSummary {
         use crate::scenario::AppKind;
         let ms = |t: Time, n: u64| (n > 0).then(|| t as f64 / n as f64 / 1e6);
         let secs = a.transfer_time as f64 / SEC as f64;
@@ -136,7 +139,7 @@ pub struct FailoverSummary {
 }
 
 impl FailoverSummary {
-    fn new(f: &crate::metrics::Failure, metrics: &Metrics) -> FailoverSummary {
+    fn new(f: &crate::world::metrics::Failure, metrics: &Metrics) -> FailoverSummary {
         let secs = |t: Time| t as f64 / SEC as f64;
         FailoverSummary {
             wan: metrics.wans[f.wan].name.clone(),

@@ -5,8 +5,10 @@
 //! kind of value.
 
 use crate::error::Error;
+use crate::router::firewall::IfaceId;
 use crate::scenario::{self, Happening, Loaded, Scenario, What};
 use crate::units::Duration;
+use crate::world::engine::TapPoint;
 use std::path::{Path, PathBuf};
 
 pub struct WorldBuilder {
@@ -113,4 +115,51 @@ impl WorldBuilder {
         loaded.path = self.path;
         Ok(loaded)
     }
+}
+
+/// The capture point a user names with `--pcap`: `LAN`, or a WAN by its interface name, port
+/// or ISP (any case). Returns the point and its file name, `<interface>.pcap`.
+pub fn tap_point(loaded: &Loaded, name: &str) -> Result<(TapPoint, String), String> {
+    let file = |iface: IfaceId| format!("{}.pcap", loaded.config.iface_name(iface));
+    let is = |a: &str| a.eq_ignore_ascii_case(name.trim());
+    if is("lan") || is(&loaded.scenario.lan.port) || is(loaded.config.iface_name(loaded.lan_iface))
+    {
+        return Ok((TapPoint::Lan, file(loaded.lan_iface)));
+    }
+    for (i, (w, &iface)) in loaded
+        .scenario
+        .wans
+        .iter()
+        .zip(&loaded.wan_ifaces)
+        .enumerate()
+    {
+        if is(&w.port) || is(&w.isp) || is(loaded.config.iface_name(iface)) {
+            return Ok((TapPoint::Wan(i), file(iface)));
+        }
+    }
+    let mut known = vec!["LAN".to_string()];
+    known.extend(
+        loaded
+            .wan_ifaces
+            .iter()
+            .map(|&i| loaded.config.iface_name(i).to_string()),
+    );
+    Err(format!(
+        "--pcap {name}: no such port (capture points: {})",
+        known.join(", ")
+    ))
+}
+
+/// Reads a scenario file and the configuration it points at.
+pub fn load(path: &Path) -> Result<Loaded, Error> {
+    load_with_config(path, None)
+}
+
+/// Reads a scenario file with another router configuration than the one it names.
+pub fn load_with_config(path: &Path, config: Option<&Path>) -> Result<Loaded, Error> {
+    let mut builder = WorldBuilder::from_file(path)?;
+    if let Some(config) = config {
+        builder = builder.config_file(config)?;
+    }
+    builder.build()
 }

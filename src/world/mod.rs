@@ -2,7 +2,8 @@
 //! ([`flow`], with [`tcp`], and a call's [`quality`]), the links on the router's ports ([`link`], with [`pcap`] captures),
 //! the ISPs ([`isp`]: access line, gateway, upstream), the [`internet`] beyond them, the graph
 //! they form ([`topology`]), the traffic ([`workload`], run as application [`session`]s), and the [`engine`] that
-//! advances it all in simulated time. [`builder`] makes a world from a scenario file or in code;
+//! advances it all in simulated time, counting what happens in [`metrics`]. [`builder`] makes a
+//! world from a scenario file or in code (the scenario itself is a plain description);
 //! [`bottleneck`] runs the same TCP and links alone, as the dumbbell TCP is judged on.
 
 pub mod bottleneck;
@@ -13,6 +14,7 @@ pub mod internet;
 pub mod isp;
 pub mod lan;
 pub mod link;
+pub mod metrics;
 pub mod pcap;
 pub mod quality;
 pub mod session;

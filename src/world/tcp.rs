@@ -25,8 +25,8 @@
 //! Sequence numbers count payload bytes from 0; segments are whole MSS apart, so the
 //! scoreboard finds a segment by division.
 
+pub use crate::scenario::Congestion;
 use crate::units::{MS, SEC, Time};
-use serde::Deserialize;
 use std::collections::VecDeque;
 
 /// Payload bytes per full segment (1500-byte MTU, 52 bytes of IP + TCP with timestamps).
@@ -43,15 +43,6 @@ pub const MAX_RETRIES: u8 = 6;
 const DELAYED_ACK: Time = 40 * MS;
 /// ACKs sent at once at the start of a connection (`TCP_MAX_QUICKACKS`).
 const QUICK_ACKS: u8 = 16;
-
-/// The congestion control algorithm of a connection's ends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-pub enum Congestion {
-    /// Linux's default.
-    #[default]
-    Cubic,
-    NewReno,
-}
 
 /// A segment the sender wants on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn base_latency_follows_each_wan_alone() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/weighted_5_2.ron");
-        let loaded = crate::scenario::load(std::path::Path::new(path)).unwrap();
+        let loaded = crate::world::builder::load(std::path::Path::new(path)).unwrap();
         let t = super::Topology::new(&loaded);
         // LAN 100 us + fibre 1 ms + upstream 2 ms; cable 8 + 4 ms.
         assert_eq!(t.base_latency_via(0), Some(100 * US + 3 * MS));

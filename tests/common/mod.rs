@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use pccsim::report::Summary;
-use pccsim::scenario::{self, Loaded};
+use pccsim::scenario::Loaded;
 use pccsim::units::Time;
 use pccsim::world::engine::{Run, simulate};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,8 @@ pub fn root() -> PathBuf {
 }
 
 pub fn scenario(name: &str) -> Loaded {
-    scenario::load(&root().join("scenarios").join(name)).expect("shipped scenario loads")
+    pccsim::world::builder::load(&root().join("scenarios").join(name))
+        .expect("shipped scenario loads")
 }
 
 /// A shipped scenario's world with another configuration file from the repository.

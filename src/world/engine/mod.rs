@@ -9,7 +9,6 @@
 
 pub mod queue;
 
-use crate::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
 use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::conntrack::Moved;
 use crate::router::dhcp_client::Message;
@@ -24,6 +23,7 @@ use crate::world::internet::Internet;
 use crate::world::isp::{Isp, Refusal};
 use crate::world::lan::Lan;
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
+use crate::world::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
 use crate::world::session::{self, Next, Session};
 use crate::world::topology::Topology;
 use crate::world::workload::{Connection, ConnectionKind, Workload};
@@ -259,7 +259,7 @@ impl Simulation {
             .netwatch
             .watches
             .iter()
-            .map(|w| crate::metrics::NetwatchLog {
+            .map(|w| crate::world::metrics::NetwatchLog {
                 host: w.host,
                 line: w.line,
                 changes: Vec::new(),
@@ -1135,7 +1135,7 @@ impl Simulation {
         let netwatch = &self.router.netwatch;
         self.metrics
             .router_states
-            .push(crate::metrics::RouterState {
+            .push(crate::world::metrics::RouterState {
                 routes_active: (0..routes)
                     .map(|i| self.router.fib.is_selected(i))
                     .collect(),
