@@ -189,6 +189,41 @@ impl Packet {
     /// The simulated connection of packets that belong to none (the router's own probes).
     pub const NO_FLOW: u32 = u32::MAX;
 
+    /// A UDP datagram of a control protocol (DHCP, PPPoE's frames) between `ports`, of `len`
+    /// bytes: what its message says — its kind and up to three fields — travels in header
+    /// fields, as the simulation holds no payload bytes.
+    pub fn control(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ports: (u16, u16),
+        len: u32,
+        kind: u32,
+        fields: [u32; 3],
+    ) -> Packet {
+        let tuple = FiveTuple {
+            src,
+            dst,
+            src_port: ports.0,
+            dst_port: ports.1,
+            protocol: Protocol::Udp,
+        };
+        let mut p = Packet::new(tuple, Packet::NO_FLOW);
+        p.len = len;
+        p.seq = kind;
+        p.ack = fields[0];
+        p.sack = (fields[1], fields[2]);
+        p
+    }
+
+    /// A control datagram's kind and fields ([`Packet::control`]) if it goes between these two
+    /// ports, either way.
+    pub fn control_fields(&self, ports: (u16, u16)) -> Option<(u32, [u32; 3])> {
+        let t = &self.tuple;
+        let between = (t.src_port, t.dst_port) == ports || (t.dst_port, t.src_port) == ports;
+        (t.protocol == Protocol::Udp && between)
+            .then_some((self.seq, [self.ack, self.sack.0, self.sack.1]))
+    }
+
     /// An ICMP echo request. ICMP has no ports; the tuple carries the echo identifier as the
     /// source port of a request (and the destination port of its reply, whose source port is
     /// 0), so connection tracking pairs them like any other connection.

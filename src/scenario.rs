@@ -628,6 +628,19 @@ fn find_field(text: &str, name: &str, nth: usize) -> Option<usize> {
     None
 }
 
+/// A dynamic WAN's pool: a prefix of at least four addresses that holds the gateway.
+fn check_pool(pool: &str, gateway: Ipv4Addr) -> Result<(), String> {
+    let net: ipnet::Ipv4Net = pool
+        .parse()
+        .map_err(|_| format!("pool `{pool}` is not a prefix, e.g. 100.64.7.0/24"))?;
+    if !net.contains(&gateway) || net.prefix_len() > 30 {
+        return Err(format!(
+            "gateway {gateway} is not in the pool {pool} (of at least 4 addresses)"
+        ));
+    }
+    Ok(())
+}
+
 /// Ties a parsed scenario to its configuration, rejecting worlds that cannot exist.
 pub fn check(
     scenario: Scenario,
@@ -678,19 +691,7 @@ pub fn check(
         })?;
         match &w.addressing {
             Addressing::Pppoe { pool } => {
-                let net: ipnet::Ipv4Net = pool.parse().map_err(|_| {
-                    at(
-                        pool,
-                        format!("pool `{pool}` is not a prefix, e.g. 100.65.0.0/24"),
-                    )
-                })?;
-                if !net.contains(&w.gateway) || net.prefix_len() > 30 {
-                    let msg = format!(
-                        "gateway {} is not in the pool {pool} (of at least 4 addresses)",
-                        w.gateway
-                    );
-                    return Err(at(pool, msg));
-                }
+                check_pool(pool, w.gateway).map_err(|msg| at(pool, msg))?;
                 // IP traffic runs over the session's interface, not the Ethernet port.
                 let on_port = |c: &&crate::router::config::StoredItem| {
                     c.get("interface").and_then(|n| config.iface(n)) == Some(iface)
@@ -730,19 +731,7 @@ pub fn check(
                 }
             }
             Addressing::Dhcp { pool, lease } => {
-                let net: ipnet::Ipv4Net = pool.parse().map_err(|_| {
-                    at(
-                        pool,
-                        format!("pool `{pool}` is not a prefix, e.g. 100.64.7.0/24"),
-                    )
-                })?;
-                if !net.contains(&w.gateway) || net.prefix_len() > 30 {
-                    let msg = format!(
-                        "gateway {} is not in the pool {pool} (of at least 4 addresses)",
-                        w.gateway
-                    );
-                    return Err(at(pool, msg));
-                }
+                check_pool(pool, w.gateway).map_err(|msg| at(pool, msg))?;
                 if lease.0 < 10 * crate::units::SEC {
                     return Err(at("lease", "a lease of at least 10s".into()));
                 }

@@ -12,7 +12,7 @@
 //! DHCP messages travel as UDP datagrams between ports 68 and 67 whose fields carry what a
 //! message says (see [`Message`]); their payload is not simulated byte by byte.
 
-use crate::packet::{FiveTuple, Packet, Protocol};
+use crate::packet::Packet;
 use crate::router::config::RouterConfig;
 use crate::router::firewall::IfaceId;
 use crate::units::{SEC, Time};
@@ -44,38 +44,21 @@ pub struct Message {
 }
 
 impl Message {
-    /// The datagram carrying it: the kind in `seq`, the address in `ack`, the lease and the
-    /// prefix length in `sack`.
+    /// The datagram carrying it ([`Packet::control`]: the address, the lease, the prefix).
     pub fn to_packet(self, src: Ipv4Addr, dst: Ipv4Addr) -> Packet {
-        let (src_port, dst_port) = match self.kind {
+        let ports = match self.kind {
             Kind::Discover | Kind::Request => (CLIENT_PORT, SERVER_PORT),
             _ => (SERVER_PORT, CLIENT_PORT),
         };
-        let tuple = FiveTuple {
-            src,
-            dst,
-            src_port,
-            dst_port,
-            protocol: Protocol::Udp,
-        };
-        let mut p = Packet::new(tuple, Packet::NO_FLOW);
-        p.len = MESSAGE_LEN;
-        p.seq = self.kind as u32;
-        p.ack = self.address.into();
-        p.sack = (self.lease_secs, self.prefix_len as u32);
-        p
+        let fields = [self.address.into(), self.lease_secs, self.prefix_len as u32];
+        Packet::control(src, dst, ports, MESSAGE_LEN, self.kind as u32, fields)
     }
 
     /// The message a datagram to or from the DHCP ports carries.
     pub fn of(p: &Packet) -> Option<Message> {
-        let t = &p.tuple;
-        let ports = (t.src_port, t.dst_port);
-        if t.protocol != Protocol::Udp
-            || (ports != (CLIENT_PORT, SERVER_PORT) && ports != (SERVER_PORT, CLIENT_PORT))
-        {
-            return None;
-        }
-        let kind = match p.seq {
+        let (kind, [address, lease_secs, prefix_len]) =
+            p.control_fields((CLIENT_PORT, SERVER_PORT))?;
+        let kind = match kind {
             1 => Kind::Discover,
             2 => Kind::Offer,
             3 => Kind::Request,
@@ -85,9 +68,9 @@ impl Message {
         };
         Some(Message {
             kind,
-            address: Ipv4Addr::from(p.ack),
-            prefix_len: p.sack.1.min(32) as u8,
-            lease_secs: p.sack.0,
+            address: Ipv4Addr::from(address),
+            prefix_len: prefix_len.min(32) as u8,
+            lease_secs,
         })
     }
 }

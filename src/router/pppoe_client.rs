@@ -9,7 +9,7 @@
 //! 34916 (PPPoE's two ethertypes) on the session's interface, which a capture shows as such;
 //! what a frame says travels in its header fields ([`Frame`]).
 
-use crate::packet::{FiveTuple, Packet, Protocol};
+use crate::packet::Packet;
 use crate::router::config::RouterConfig;
 use crate::router::firewall::IfaceId;
 use crate::units::{SEC, Time};
@@ -45,35 +45,18 @@ pub struct Frame {
 
 impl Frame {
     pub fn to_packet(self, from_client: bool) -> Packet {
-        let (src_port, dst_port) = if from_client {
-            (DISCOVERY_PORT, SESSION_PORT)
-        } else {
-            (SESSION_PORT, DISCOVERY_PORT)
+        let ports = match from_client {
+            true => (DISCOVERY_PORT, SESSION_PORT),
+            false => (SESSION_PORT, DISCOVERY_PORT),
         };
-        let tuple = FiveTuple {
-            src: Ipv4Addr::UNSPECIFIED,
-            dst: Ipv4Addr::UNSPECIFIED,
-            src_port,
-            dst_port,
-            protocol: Protocol::Udp,
-        };
-        let mut p = Packet::new(tuple, Packet::NO_FLOW);
-        p.len = FRAME_LEN;
-        p.seq = self.kind as u32;
-        p.ack = self.local.into();
-        p.sack = (u32::from(self.remote), 0);
-        p
+        let none = Ipv4Addr::UNSPECIFIED;
+        let fields = [self.local.into(), self.remote.into(), 0];
+        Packet::control(none, none, ports, FRAME_LEN, self.kind as u32, fields)
     }
 
     pub fn of(p: &Packet) -> Option<Frame> {
-        let t = &p.tuple;
-        let ports = (t.src_port, t.dst_port);
-        if t.protocol != Protocol::Udp
-            || (ports != (DISCOVERY_PORT, SESSION_PORT) && ports != (SESSION_PORT, DISCOVERY_PORT))
-        {
-            return None;
-        }
-        let kind = match p.seq {
+        let (kind, [local, remote, _]) = p.control_fields((DISCOVERY_PORT, SESSION_PORT))?;
+        let kind = match kind {
             1 => Kind::Padi,
             2 => Kind::Session,
             3 => Kind::EchoRequest,
@@ -82,8 +65,8 @@ impl Frame {
         };
         Some(Frame {
             kind,
-            local: Ipv4Addr::from(p.ack),
-            remote: Ipv4Addr::from(p.sack.0),
+            local: Ipv4Addr::from(local),
+            remote: Ipv4Addr::from(remote),
         })
     }
 }

@@ -1151,6 +1151,17 @@ impl Model<'_> {
         Ok(rule)
     }
 
+    /// A NAT rule's `to-ports=`, if it has one.
+    fn to_port(&self, cmd: &Spec) -> Result<Option<u16>, SourceError> {
+        let Some(p) = cmd.arg("to-ports") else {
+            return Ok(None);
+        };
+        let port = text(p)
+            .parse()
+            .map_err(|_| self.err(p, "expected a port"))?;
+        Ok(Some(port))
+    }
+
     fn conn_mark(&mut self, name: &str) -> ConnMark {
         ConnMark(self.cfg.connection_marks.intern(name))
     }
@@ -1201,17 +1212,9 @@ impl Model<'_> {
                     timeout,
                 }
             }
-            (Collection::Nat, "redirect") => {
-                let port = match cmd.arg("to-ports") {
-                    Some(p) => Some(
-                        text(p)
-                            .parse()
-                            .map_err(|_| self.err(p, "expected a port"))?,
-                    ),
-                    None => None,
-                };
-                Action::Redirect { port }
-            }
+            (Collection::Nat, "redirect") => Action::Redirect {
+                port: self.to_port(cmd)?,
+            },
             (
                 Collection::Mangle,
                 a @ ("change-mss" | "change-dscp" | "change-ttl" | "clear-df" | "set-priority"
@@ -1239,14 +1242,7 @@ impl Model<'_> {
                 if name == "src-nat" {
                     Action::SrcNat(to)
                 } else {
-                    let port = match cmd.arg("to-ports") {
-                        Some(p) => Some(
-                            text(p)
-                                .parse()
-                                .map_err(|_| self.err(p, "expected a port"))?,
-                        ),
-                        None => None,
-                    };
+                    let port = self.to_port(cmd)?;
                     Action::DstNat { to, port }
                 }
             }

@@ -911,43 +911,24 @@ impl Simulation {
         }
     }
 
-    /// A packet for the gateway itself: it answers pings while it is alive.
+    /// The ISP's gateway hears a packet the router sent it: its DHCP server, its PPPoE
+    /// concentrator or the gateway itself (pings, while it is alive) answers.
     fn gateway_hears(&mut self, wan: u8, pkt: Packet) {
         let side = &mut self.wans[wan as usize];
-        if let Some(m) = Message::of(&pkt) {
-            let Some(answer) = side.dhcp_answer(&m) else {
-                return;
-            };
-            let reply = answer.to_packet(side.gateway, Ipv4Addr::BROADCAST);
-            if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
-                let iface = side.iface;
-                self.deliver(
-                    lane::down(wan),
-                    at,
-                    Event::Arrive(Node::Router(iface), reply),
-                );
-            }
-            return;
-        }
-        if let Some(f) = Frame::of(&pkt) {
-            let Some(answer) = side.pppoe_answer(&f) else {
-                return;
-            };
-            let reply = answer.to_packet(false);
-            if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
-                let iface = side.iface;
-                self.deliver(
-                    lane::down(wan),
-                    at,
-                    Event::Arrive(Node::Router(iface), reply),
-                );
-            }
-            return;
-        }
-        if !side.gateway_answers() || pkt.tuple.protocol != Protocol::Icmp || pkt.is_echo_reply() {
-            return;
-        }
-        let reply = pkt.echo_reply();
+        let reply = if let Some(m) = Message::of(&pkt) {
+            let answer = side.dhcp_answer(&m);
+            answer.map(|a| a.to_packet(side.gateway, Ipv4Addr::BROADCAST))
+        } else if let Some(f) = Frame::of(&pkt) {
+            side.pppoe_answer(&f).map(|a| a.to_packet(false))
+        } else if side.gateway_answers()
+            && pkt.tuple.protocol == Protocol::Icmp
+            && !pkt.is_echo_reply()
+        {
+            Some(pkt.echo_reply())
+        } else {
+            None
+        };
+        let Some(reply) = reply else { return };
         if let Ok(at) = side.access.send(Way::ToRouter, self.now, &reply) {
             let iface = side.iface;
             self.deliver(
