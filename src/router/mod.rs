@@ -446,20 +446,9 @@ impl Router {
                 line,
             });
             if let Some(distance) = distance {
-                config.routes.push(Route {
-                    dst: Ipv4Addr::UNSPECIFIED,
-                    prefix_len: 0,
-                    gateways: vec![gateway],
-                    distance,
-                    table: TableId::MAIN,
-                    check_gateway: None,
-                    scope: 30,
-                    target_scope: 10,
-                    disabled: false,
-                    connected: false,
-                    line,
-                    comment: None,
-                });
+                config
+                    .routes
+                    .push(Route::default_via(vec![gateway], distance, line));
             }
         }
         if before.is_some() && before.map(|b| b.0) != after.map(|a| a.0) {

@@ -48,6 +48,25 @@ pub struct Route {
 }
 
 impl Route {
+    /// A default route in `main` with RouterOS's defaults (scope 30, target-scope 10), as
+    /// `/ip route add` and the clients that add routes (DHCP, PPPoE) make it.
+    pub fn default_via(gateways: Vec<Gateway>, distance: u8, line: u32) -> Route {
+        Route {
+            dst: Ipv4Addr::UNSPECIFIED,
+            prefix_len: 0,
+            gateways,
+            distance,
+            table: TableId::MAIN,
+            check_gateway: None,
+            scope: 30,
+            target_scope: 10,
+            disabled: false,
+            connected: false,
+            line,
+            comment: None,
+        }
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let mask = prefix_mask(self.prefix_len);
         u32::from(ip) & mask == u32::from(self.dst) & mask

@@ -983,20 +983,7 @@ impl Model<'_> {
     }
 
     fn route(&mut self, cmd: &Spec, line: u32) -> Result<Route, SourceError> {
-        let mut route = Route {
-            dst: Ipv4Addr::UNSPECIFIED,
-            prefix_len: 0,
-            gateways: Vec::new(),
-            distance: 1,
-            table: TableId::MAIN,
-            check_gateway: None,
-            scope: 30,
-            target_scope: 10,
-            disabled: false,
-            connected: false,
-            line,
-            comment: None,
-        };
+        let mut route = Route::default_via(Vec::new(), 1, line);
         for a in cmd.args {
             let v = text(a);
             let number = |b: &Self| {
