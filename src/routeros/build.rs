@@ -1116,8 +1116,9 @@ impl Model<'_> {
             return Err(self.cmd_err(cmd, "expected chain= for the rule"));
         };
         let action = self.action(c, cmd, action_arg)?;
-        // What the simulation can't test exactly stays visible, with what it assumes.
-        for m in &matchers {
+        // What the simulation can't test exactly stays visible, with what it assumes (a
+        // disabled rule does nothing either way).
+        for m in matchers.iter().filter(|_| !disabled) {
             if let Some(assumed) = m.kind.assumption() {
                 let (key, value) = m.text(&self.cfg);
                 let msg =
@@ -1125,7 +1126,9 @@ impl Model<'_> {
                 self.assume("matcher-assumed", cmd.span, msg);
             }
         }
-        if let Action::Unmodeled(name) = action {
+        if let Action::Unmodeled(name) = action
+            && !disabled
+        {
             let msg = format!(
                 "action={name} is not simulated: the rule counts its packets and the walk goes on, as after passthrough"
             );
