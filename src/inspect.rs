@@ -299,21 +299,83 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                 (i as u32 + 1, p)
             })
             .collect(),
-        "ip firewall address-list" => cfg
-            .address_list_entries
+        "ip firewall address-list" => {
+            let mut rows: Vec<(u32, Props)> = cfg
+                .address_list_entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let mut p = vec![
+                        ("list".into(), cfg.address_lists.name(e.list).to_string()),
+                        ("address".into(), e.range.text()),
+                        (
+                            "disabled".into(),
+                            if e.disabled { "yes" } else { "no" }.into(),
+                        ),
+                    ];
+                    if let Some(c) = &e.comment {
+                        p.push(("comment".into(), c.clone()));
+                    }
+                    (i as u32 + 1, p)
+                })
+                .collect();
+            // The entries rules added (`add-src-to-address-list`) that have not expired.
+            let now = router.now();
+            let lists = router.env().dynamic_lists.iter().enumerate();
+            for (list, entries) in lists {
+                for &(address, expires) in entries.iter().filter(|(_, t)| *t > now) {
+                    let mut p: Props = vec![
+                        (
+                            "list".into(),
+                            cfg.address_lists.name(list as u16).to_string(),
+                        ),
+                        ("address".into(), address.to_string()),
+                        ("disabled".into(), "no".into()),
+                        ("dynamic".into(), "yes".into()),
+                    ];
+                    if expires != u64::MAX {
+                        let left = crate::units::format_duration(expires - now);
+                        p.push(("timeout".into(), left));
+                    }
+                    rows.push((rows.len() as u32 + 1, p));
+                }
+            }
+            rows
+        }
+        "ip dhcp-client" => router
+            .dhcp
+            .clients
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                let mut p = vec![
-                    ("list".into(), cfg.address_lists.name(e.list).to_string()),
-                    ("address".into(), e.range.text()),
-                    (
-                        "disabled".into(),
-                        if e.disabled { "yes" } else { "no" }.into(),
-                    ),
+            .map(|(i, c)| {
+                let mut p: Props = vec![("interface".into(), cfg.iface_name(c.iface).to_string())];
+                match c.lease {
+                    Some(l) => p.extend([
+                        ("status".into(), "bound".to_string()),
+                        ("address".into(), format!("{}/{}", l.address, l.prefix_len)),
+                        ("gateway".into(), l.gateway.to_string()),
+                        ("dhcp-server".into(), l.gateway.to_string()),
+                    ]),
+                    None => p.push(("status".into(), "searching...".into())),
+                }
+                (i as u32 + 1, p)
+            })
+            .collect(),
+        "interface pppoe-client" => router
+            .pppoe
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let running = if c.session.is_some() { "yes" } else { "no" };
+                let mut p: Props = vec![
+                    ("name".into(), c.name.clone()),
+                    ("user".into(), c.user.clone()),
+                    ("running".into(), running.into()),
                 ];
-                if let Some(c) = &e.comment {
-                    p.push(("comment".into(), c.clone()));
+                if let Some(s) = c.session {
+                    p.push(("local-address".into(), s.local.to_string()));
+                    p.push(("remote-address".into(), s.remote.to_string()));
                 }
                 (i as u32 + 1, p)
             })

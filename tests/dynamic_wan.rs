@@ -156,6 +156,14 @@ fn a_renumbered_dhcp_wan_breaks_its_connections_as_address_changed_and_runs_the_
         "{by_cause:?}"
     );
     assert!(s.script_errors.is_empty(), "{:?}", s.script_errors);
+    // Scripts read the lease as RouterOS shows it.
+    let said = pccsim::inspect::exec(
+        &ran.router,
+        "x.rsc",
+        ":put [/ip dhcp-client get [find interface=WAN2] address]\n:put [/ip dhcp-client get [find interface=WAN2] status]",
+    )
+    .unwrap();
+    assert_eq!(said, ["100.64.7.3/24", "bound"]);
 }
 
 #[test]

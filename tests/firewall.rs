@@ -162,3 +162,45 @@ fn what_pccsim_cannot_test_exactly_is_read_with_its_assumption_on_the_rules_line
     );
     assert!(cfg.assumptions[1].message.contains("never matches"));
 }
+
+#[test]
+fn dynamic_entries_print_with_their_timeout_until_they_expire_and_scripts_can_remove_them() {
+    let mut r = router(
+        "/ip firewall mangle
+add chain=prerouting protocol=tcp dst-port=22 action=add-src-to-address-list address-list=admins address-list-timeout=1m
+",
+    );
+    let syn = |host, sport| tcp(tuple(host, sport, 22, Protocol::Tcp), TcpFlags::SYN);
+    wan(&mut r, 0, syn(7, 50000));
+    wan(&mut r, 10 * SEC, syn(8, 50001));
+    let rows = pccsim::inspect::menu_items(&r, "ip firewall address-list").unwrap();
+    let shown: Vec<_> = rows
+        .iter()
+        .map(|(_, p)| {
+            let get = |k: &str| p.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            (get("address").unwrap(), get("dynamic"), get("timeout"))
+        })
+        .collect();
+    let d = |a: &str, t: &str| (a.to_string(), Some("yes".to_string()), Some(t.to_string()));
+    assert_eq!(shown, [d("10.0.0.7", "50s"), d("10.0.0.8", "1m")]);
+    // A script that removes the first leaves the second.
+    pccsim::routeros::live::run_script(
+        &mut r,
+        "s.rsc",
+        "/ip firewall address-list remove [find address=10.0.0.7]",
+    )
+    .unwrap();
+    let rows = pccsim::inspect::menu_items(&r, "ip firewall address-list").unwrap();
+    assert_eq!(rows.len(), 1);
+    // At 75 s the second has expired too.
+    wan(
+        &mut r,
+        75 * SEC,
+        tcp(tuple(9, 50002, 80, Protocol::Tcp), TcpFlags::SYN),
+    );
+    assert!(
+        pccsim::inspect::menu_items(&r, "ip firewall address-list")
+            .unwrap()
+            .is_empty()
+    );
+}

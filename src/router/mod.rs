@@ -139,6 +139,8 @@ pub struct Router {
     /// Scratch for what the clients send, and address changes not yet handed out.
     control_out: Vec<(IfaceId, Packet)>,
     address_changes: Vec<AddressChange>,
+    /// The latest time the router was driven at: what `print` reads an expiry against.
+    now: Time,
 }
 
 /// An address a WAN got, changed or lost (a DHCP lease, a PPPoE session), and the script its
@@ -219,6 +221,7 @@ impl Router {
             pppoe,
             control_out: Vec::new(),
             address_changes: Vec::new(),
+            now: 0,
             config,
         }
     }
@@ -233,7 +236,10 @@ impl Router {
         self.counts.mangle.realign(&self.config.mangle);
         self.counts.nat.realign(&self.config.nat);
         self.counts.filter.realign(&self.config.filter);
+        // Entries rules added live on; the rest is the configuration's.
+        let dynamic = std::mem::take(&mut self.env.dynamic_lists);
         self.env = build_env(&self.config);
+        self.env.dynamic_lists = dynamic;
         self.fib
             .replace_routes(all_routes(&self.config), self.config.routing_tables.len());
         self.ecmp.routes_changed();
@@ -294,8 +300,29 @@ impl Router {
         .min()
     }
 
+    /// Removes the `k`-th address-list entry rules added that has not expired, in the order
+    /// `/ip firewall address-list print` lists them after the configured ones.
+    pub fn remove_dynamic_entry(&mut self, k: usize) {
+        let now = self.now;
+        let mut seen = 0;
+        for entries in &mut self.env.dynamic_lists {
+            let live = entries.iter().enumerate().filter(|(_, e)| e.1 > now);
+            if let Some((at, _)) = live.clone().nth(k - seen) {
+                entries.remove(at);
+                return;
+            }
+            seen += live.count();
+        }
+    }
+
+    /// The latest time the router was driven at.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
     /// Does what is due at `now`; the packets the router sends go to `out` with their hop.
     pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<(Hop, Packet)>) {
+        self.now = now;
         let mut probes = std::mem::take(&mut self.probes);
         let mut changes = std::mem::take(&mut self.changes);
         self.ecmp.handle_timeout(now);
@@ -549,6 +576,7 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
+        self.now = now;
         // A DHCP server's answer goes to the client on that port, before the firewall (the
         // client listens on a raw socket, as Linux's does).
         if pkt.tuple.dst_port == dhcp_client::CLIENT_PORT && self.dhcp.serves(in_iface) {
@@ -858,6 +886,7 @@ impl Router {
             pppoe: self.pppoe.clone(),
             control_out: Vec::new(),
             address_changes: Vec::new(),
+            now: self.now,
         }
     }
 

@@ -120,7 +120,12 @@ impl Live<'_> {
             Target::Mangle => cfg.mangle.rules[i].disabled = disabled,
             Target::Nat => cfg.nat.rules[i].disabled = disabled,
             Target::Filter => cfg.filter.rules[i].disabled = disabled,
-            Target::AddressList => cfg.address_list_entries[i].disabled = disabled,
+            // Rows past the configured entries are dynamic ones rules added: never disabled.
+            Target::AddressList => {
+                if let Some(e) = cfg.address_list_entries.get_mut(i) {
+                    e.disabled = disabled;
+                }
+            }
             Target::Connection => {}
         }
         self.changed = true;
@@ -133,6 +138,11 @@ impl Live<'_> {
             let i = id as usize - 1;
             if target == Target::Connection {
                 self.router.conntrack.remove(i as u32);
+                continue;
+            }
+            let configured = self.router.config.address_list_entries.len();
+            if target == Target::AddressList && i >= configured {
+                self.router.remove_dynamic_entry(i - configured);
                 continue;
             }
             let cfg = self.router.config_mut();
