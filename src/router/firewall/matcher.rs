@@ -221,17 +221,22 @@ pub enum Match {
     /// first to the last (`0` as the last: no end).
     ConnectionBytes(u64, u64),
     /// `limit=50/5s,10:packet`: a token bucket per rule.
-    Limit(Limit),
+    Limit(Box<Limit>),
     /// `hotspot=auth`: what a hotspot server would say of the packet. None is simulated: every
     /// packet that came in by a port is taken as a logged-in client's (`auth`, `from-client`).
     Hotspot(String),
     /// A matcher on what pccsim does not model (payloads, per-destination limits, rates),
     /// read with the answer it assumes; `check` lists it with that assumption.
-    Assumed {
-        key: &'static str,
-        value: String,
-        matches: bool,
-    },
+    Assumed(Box<Assumed>),
+}
+
+/// A matcher pccsim does not model and the answer it assumes for it (boxed: rare, and the
+/// matchers every packet meets stay small).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assumed {
+    pub key: &'static str,
+    pub value: String,
+    pub matches: bool,
 }
 
 /// The MSS simulated hosts put in their SYN (Ethernet's 1500 less 40 bytes of headers).
@@ -243,8 +248,8 @@ pub const HOST_MSS: u16 = 1460;
 /// time is at most BURST's worth ahead of now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
-    /// Attoseconds one packet (or bit) is worth.
-    per_unit_as: u128,
+    /// Picoseconds one packet (or bit) is worth (a bit at 1 Tbit/s is one).
+    per_unit_ps: u64,
     burst: u32,
     bits: bool,
     count: u64,
@@ -275,7 +280,7 @@ impl Limit {
             return Err(bad());
         }
         Ok(Limit {
-            per_unit_as: period as u128 * 1_000_000_000 / count as u128,
+            per_unit_ps: (period.saturating_mul(1000) / count).max(1),
             burst,
             bits,
             count,
@@ -290,16 +295,18 @@ impl Limit {
     }
 
     /// Whether a packet of `len` bytes at `now` is within the limit; if so it is counted in
-    /// `tat` (the theoretical arrival time, in attoseconds).
-    fn admit(&self, now: Time, len: u32, tat: &mut u128) -> bool {
-        let now = now as u128 * 1_000_000_000;
-        let cost = if self.bits { len as u128 * 8 } else { 1 };
+    /// `tat` (the theoretical arrival time, in picoseconds).
+    fn admit(&self, now: Time, len: u32, tat: &mut u64) -> bool {
+        let now = now.saturating_mul(1000);
+        let cost = if self.bits { len as u64 * 8 } else { 1 };
         // A full bucket holds BURST packets (Linux's xt_limit starts with that credit).
-        let tolerance = self.burst.saturating_sub(1) as u128 * self.per_unit_as;
+        let tolerance = (self.burst.saturating_sub(1) as u64).saturating_mul(self.per_unit_ps);
         if tat.saturating_sub(now) > tolerance {
             return false;
         }
-        *tat = (*tat).max(now) + cost * self.per_unit_as;
+        *tat = (*tat)
+            .max(now)
+            .saturating_add(cost.saturating_mul(self.per_unit_ps));
         true
     }
 }
@@ -381,7 +388,7 @@ impl Match {
             Match::ConnectionBytes(..) => "connection-bytes",
             Match::Limit(_) => "limit",
             Match::Hotspot(_) => "hotspot",
-            Match::Assumed { key, .. } => key,
+            Match::Assumed(a) => a.key,
         }
     }
 
@@ -394,13 +401,13 @@ impl Match {
             Match::Hotspot(_) => {
                 "no hotspot server is simulated: every host behind a port counts as a logged-in client".into()
             }
-            Match::Assumed { key: "dst-limit", .. } => {
+            Match::Assumed(a) if a.key == "dst-limit" => {
                 "per-destination limits are not simulated: assumed never reached, the rule matches".into()
             }
-            Match::Assumed { key: "connection-rate", .. } => {
+            Match::Assumed(a) if a.key == "connection-rate" => {
                 "connection rates are not simulated: assumed within the range, the rule matches".into()
             }
-            Match::Assumed { .. } => {
+            Match::Assumed(_) => {
                 "payloads are not simulated (they are zeros): the rule never matches".into()
             }
             _ => return None,
@@ -455,7 +462,7 @@ impl Match {
             "connection-bytes" => {
                 number_range(v, u64::MAX).map(|(a, b)| Match::ConnectionBytes(a, b))
             }
-            "limit" => Limit::parse(v).map(Match::Limit),
+            "limit" => Limit::parse(v).map(|l| Match::Limit(Box::new(l))),
             "hotspot" => {
                 let known = ["auth", "from-client", "local-dst", "http", "to-client"];
                 match v.split(',').find(|f| !known.contains(f)) {
@@ -472,11 +479,11 @@ impl Match {
                     .copied()
                     .find(|k| *k == key)
                     .expect("listed above");
-                Ok(Match::Assumed {
+                Ok(Match::Assumed(Box::new(Assumed {
                     key,
                     value: v.to_string(),
                     matches: matches!(key, "dst-limit" | "connection-rate"),
-                })
+                })))
             }
             _ => return None,
         };
@@ -514,7 +521,8 @@ impl Match {
             Match::Port(p) => p.text(),
             Match::PacketMark(m) => cfg.packet_marks.name(*m).to_string(),
             Match::Limit(l) => l.text(),
-            Match::Hotspot(v) | Match::Assumed { value: v, .. } => v.clone(),
+            Match::Hotspot(v) => v.clone(),
+            Match::Assumed(a) => a.value.clone(),
         }
     }
 
@@ -763,7 +771,7 @@ impl Matcher {
                     _ => env.local_addresses.contains(&t.dst),
                 })
             }
-            Match::Assumed { matches, .. } => *matches,
+            Match::Assumed(a) => a.matches,
         };
         raw != self.negate
     }
@@ -783,6 +791,16 @@ mod tests {
         ] {
             assert_eq!(AddrRange::parse(text).unwrap().text(), text);
         }
+    }
+
+    #[test]
+    fn a_matcher_stays_small_for_the_walk_every_packet_makes() {
+        // Rare matchers (limits, assumed ones) are boxed so the common ones stay dense.
+        assert!(
+            std::mem::size_of::<Match>() <= 32,
+            "{}",
+            std::mem::size_of::<Match>()
+        );
     }
 
     #[test]

@@ -111,8 +111,9 @@ pub struct RuleState {
     pub packets: u64,
     pub bytes: u64,
     pub nth: u64,
-    /// `limit`'s theoretical arrival time, in attoseconds.
-    pub limit_tat: u128,
+    /// `limit`'s theoretical arrival time, in picoseconds (a u64 keeps the counts of a rule
+    /// in 32 bytes; it lasts 200 days of simulated time).
+    pub limit_tat: u64,
 }
 
 /// The counts of one table's rules, by rule index.

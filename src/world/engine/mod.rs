@@ -737,8 +737,10 @@ impl Simulation {
             self.note_wan(wan, &pkt);
         }
         let side = &mut self.wans[w];
-        let control = Message::of(&pkt).is_some() || Frame::of(&pkt).is_some();
-        let to_gateway = pkt.tuple.dst == side.gateway || control;
+        // DHCP and PPPoE go to the gateway too; they are the router's own, of no flow.
+        let to_gateway = pkt.tuple.dst == side.gateway
+            || (pkt.flow == Packet::NO_FLOW
+                && (Message::of(&pkt).is_some() || Frame::of(&pkt).is_some()));
         match side.access.send(Way::FromRouter, self.now, &pkt) {
             Ok(at) if to_gateway => {
                 self.deliver(lane::up(wan), at, Event::Arrive(Node::Gateway(wan), pkt));
