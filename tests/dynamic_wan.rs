@@ -224,3 +224,50 @@ fn a_pppoe_session_that_drops_comes_back_with_a_new_address_and_runs_its_profile
         "the carrier gave the modem its address"
     );
 }
+
+#[test]
+fn a_dhcp_clients_check_gateway_pings_the_leased_gateway() {
+    let cfg = routeros::load(
+        "t.rsc",
+        "/ip dhcp-client add interface=ether1 check-gateway=ping\n/ip address add address=10.0.0.1/24 interface=ether3\n",
+    )
+    .unwrap();
+    let wan = cfg.iface("ether1").unwrap();
+    let mut r = Router::new(cfg);
+    let gateway = Ipv4Addr::new(100, 64, 0, 1);
+    let server = |kind| {
+        let m = Message {
+            kind,
+            address: Ipv4Addr::new(100, 64, 0, 2),
+            prefix_len: 24,
+            lease_secs: 3600,
+        };
+        m.to_packet(gateway, Ipv4Addr::BROADCAST)
+    };
+    r.handle_timeout(0, &mut Vec::new());
+    r.receive(SEC / 100, wan, &mut server(Kind::Offer));
+    r.receive(SEC / 50, wan, &mut server(Kind::Ack));
+    let route = r
+        .config
+        .routes
+        .iter()
+        .find(|r| r.prefix_len == 0)
+        .expect("the lease's route");
+    assert_eq!(
+        route.check_gateway,
+        Some(pccsim::router::routing::CheckGateway::Ping)
+    );
+    // The next check-gateway round pings the leased gateway.
+    let mut out = Vec::new();
+    let mut t = SEC / 50;
+    while out.is_empty() && t < 30 * SEC {
+        t = r.poll_timeout().unwrap().max(t);
+        r.handle_timeout(t, &mut out);
+    }
+    assert!(
+        out.iter()
+            .any(|(_, p)| p.tuple.dst == gateway
+                && p.tuple.protocol == pccsim::packet::Protocol::Icmp),
+        "{out:?}"
+    );
+}

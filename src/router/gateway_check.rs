@@ -104,22 +104,28 @@ const IDENT_BASE: u16 = 0xc600;
 impl GatewayChecks {
     /// Checks for these gateways; the first round goes out at time 0.
     pub fn new(settings: Settings, gateways: impl IntoIterator<Item = Ipv4Addr>) -> GatewayChecks {
-        let mut list: Vec<Checked> = Vec::new();
-        for gateway in gateways {
-            if !list.iter().any(|c| c.gateway == gateway) {
-                list.push(Checked {
-                    gateway,
-                    reachable: true,
-                    misses: 0,
-                    seq: 0,
-                    waiting: None,
-                });
-            }
-        }
-        GatewayChecks {
+        let mut checks = GatewayChecks {
             settings,
-            gateways: list,
+            gateways: Vec::new(),
             next_round: 0,
+        };
+        for gateway in gateways {
+            checks.watch(gateway);
+        }
+        checks
+    }
+
+    /// Checks `gateway` too from the next round on (a route a DHCP client added), if it is not
+    /// checked already.
+    pub fn watch(&mut self, gateway: Ipv4Addr) {
+        if !self.gateways.iter().any(|c| c.gateway == gateway) {
+            self.gateways.push(Checked {
+                gateway,
+                reachable: true,
+                misses: 0,
+                seq: 0,
+                waiting: None,
+            });
         }
     }
 

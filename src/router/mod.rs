@@ -376,6 +376,18 @@ impl Router {
                 after,
                 added.is_some().then_some(c.default_route_distance),
             );
+            // `check-gateway=ping` on the client: its route's gateway is checked as any other.
+            if let Some(lease) = added.filter(|_| c.check_gateway) {
+                let config = Arc::make_mut(&mut self.config);
+                let route = config
+                    .routes
+                    .iter_mut()
+                    .rfind(|r| r.line == c.line && r.prefix_len == 0);
+                if let Some(route) = route {
+                    route.check_gateway = Some(routing::CheckGateway::Ping);
+                }
+                self.checks.watch(lease.gateway);
+            }
             let lease = change.after.or(change.before);
             let ip = |f: fn(&dhcp_client::Lease) -> Ipv4Addr| {
                 lease.map_or(String::new(), |l| f(&l).to_string())
