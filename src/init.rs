@@ -1,7 +1,8 @@
 //! `pccsim init`: a scenario guessed from a router configuration, so that a real export runs
-//! without a world written by hand. The WANs are the interfaces default routes leave by (their
-//! gateways from the routes, a recursive gateway from the host route that reaches it) and those
-//! masquerade sends out of; the LAN is the addressed interface the PCC rules classify (else the
+//! without a world written by hand. The WANs are the ports of DHCP, PPPoE and LTE clients (each
+//! a pool of its own, assumed), the interfaces default routes leave by (their gateways from the
+//! routes, a recursive gateway from the host route that reaches it) and those masquerade sends
+//! out of — tunnels excepted, which ride on them; the LAN is the addressed interface the PCC rules classify (else the
 //! largest), its hosts from its DHCP server's pool; link rates from comments people write
 //! (`"ISP 1 - 100 Mbps"`). Everything else — latencies, queues, the internet, the
 //! applications — is pccsim's default, and every guess is said in the file and in
