@@ -26,15 +26,18 @@ pub struct Guess {
 /// CONFIG.rsc` runs it, with what was guessed.
 pub fn world(file: &str, text: &str) -> Result<(crate::scenario::Loaded, Guess), crate::Error> {
     let config = crate::routeros::load(file, text)?;
-    let name = std::path::Path::new(file)
-        .file_stem()
-        .map_or("router".into(), |s| s.to_string_lossy());
-    let guess = init(&config, &name, file).map_err(crate::Error::Invalid)?;
+    let guess = init(&config, &scenario_name(file), file).map_err(crate::Error::Invalid)?;
     let scenario = crate::scenario::parse("<pccsim init>", &guess.ron)?;
     let loaded = crate::WorldBuilder::new(scenario, text)
         .config_named(file)
         .build()?;
     Ok((loaded, guess))
+}
+
+/// The scenario's name for a configuration file: its stem (`router` for `router.rsc`).
+pub fn scenario_name(file: &str) -> String {
+    let stem = std::path::Path::new(file).file_stem();
+    stem.map_or("router".into(), |s| s.to_string_lossy().into_owned())
 }
 
 /// Hosts a guessed LAN has at most: enough to load the WANs, few enough for a quick run.

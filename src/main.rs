@@ -746,11 +746,6 @@ fn world_of_config(file: &PathBuf) -> Result<pccsim::scenario::Loaded, pccsim::E
     Ok(loaded)
 }
 
-fn stem(file: &std::path::Path) -> String {
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
-    stem.unwrap_or_else(|| "router".into())
-}
-
 fn init(file: PathBuf, out: Option<PathBuf>) -> Result<u8, pccsim::Error> {
     let (name, text) = read(&file)?;
     let config = pccsim::routeros::load(&name, &text)?;
@@ -771,8 +766,8 @@ fn init(file: PathBuf, out: Option<PathBuf>) -> Result<u8, pccsim::Error> {
             std::fs::canonicalize(&file).map_or(name.clone(), |p| p.display().to_string())
         }
     };
-    let guess =
-        pccsim::init::init(&config, &stem(&file), &named).map_err(pccsim::Error::Invalid)?;
+    let guess = pccsim::init::init(&config, &pccsim::init::scenario_name(&name), &named)
+        .map_err(pccsim::Error::Invalid)?;
     match out {
         None => print!("{}", guess.ron),
         Some(path) => {

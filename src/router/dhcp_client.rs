@@ -130,9 +130,6 @@ pub struct Client {
     next: Time,
     /// The current wait between retransmissions.
     backoff: Time,
-    /// The offer being requested.
-    offered: Option<Message>,
-    offered_by: Ipv4Addr,
 }
 
 /// A lease taken, changed or lost: what the router and the client's script act on.
@@ -152,7 +149,6 @@ impl Client {
         self.state = State::Selecting;
         self.next = now;
         self.backoff = FIRST_BACKOFF;
-        self.offered = None;
     }
 }
 
@@ -181,8 +177,6 @@ impl DhcpClients {
                 state: State::Selecting,
                 next: 0,
                 backoff: FIRST_BACKOFF,
-                offered: None,
-                offered_by: Ipv4Addr::UNSPECIFIED,
             }
         };
         let items = config.stored_enabled("ip dhcp-client");
@@ -289,8 +283,6 @@ impl DhcpClients {
         let c = &mut self.clients[k];
         match (c.state, m.kind) {
             (State::Selecting, Kind::Offer) => {
-                c.offered = Some(m);
-                c.offered_by = pkt.tuple.src;
                 c.state = State::Requesting;
                 c.next = now + FIRST_BACKOFF;
                 let request = Message {
@@ -314,7 +306,6 @@ impl DhcpClients {
                 c.lease = Some(lease);
                 c.state = State::Bound;
                 c.next = lease.t1();
-                c.offered = None;
                 if before.map(|b| (b.address, b.gateway)) != Some((lease.address, lease.gateway)) {
                     self.changes.push(LeaseChange {
                         client: k,

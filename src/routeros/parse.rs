@@ -688,7 +688,7 @@ impl<'a> Parser<'a> {
             let v6 = V6_ARGS
                 .iter()
                 .any(|(m, c, a)| *c == verb && *a == key && m.iter().eq(path.iter()));
-            if v6 || self.exported || self.is_foreign(path, &[verb, key], arg.span) {
+            if v6 || self.exported || self.foreign_name(path, &[verb, key], arg.span).is_some() {
                 continue;
             }
             let menu = if path.is_empty() {
@@ -878,7 +878,7 @@ impl<'a> Parser<'a> {
             }
             Step::Command(name) => *verb = name,
             Step::Unknown => {
-                if let Some(kind) = self.foreign_kind(&menu.path, word, at) {
+                if let Some(kind) = self.foreign_name(&menu.path, &[word], at) {
                     if kind == super::releases::Kind::Command {
                         *verb = Cow::Owned(word.to_string());
                     } else {
@@ -926,21 +926,7 @@ impl<'a> Parser<'a> {
             .any(|m| under(m, &meant) || under(&meant, m))
     }
 
-    /// Whether `path` then `words` is a name another release or device has; if so, notes it.
-    fn is_foreign(&mut self, path: &[String], words: &[&str], at: Span) -> bool {
-        self.foreign_name(path, words, at).is_some()
-    }
-
-    /// [`Parser::is_foreign`] for a word of a command's path, with what the name is there.
-    fn foreign_kind(
-        &mut self,
-        path: &[String],
-        word: &str,
-        at: Span,
-    ) -> Option<super::releases::Kind> {
-        self.foreign_name(path, &[word], at)
-    }
-
+    /// What `path` then `words` is, if another release or device has that name; notes it.
     fn foreign_name(
         &mut self,
         path: &[String],
