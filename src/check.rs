@@ -84,6 +84,7 @@ pub fn check(cfg: &RouterConfig) -> Report {
     c.address_lists(&mut findings);
     c.replies(&mut findings);
     c.netwatch(&mut findings);
+    c.probes(&mut findings);
     c.interfaces(&mut findings);
     // Where the reader departed from the text, the simulation may depart from the router.
     findings.extend(
@@ -690,6 +691,52 @@ impl<'a> Checker<'a> {
             if !pinned {
                 out.push(finding("netwatch-not-pinned", Severity::Warning, item.line, format!(
                     "netwatch probes {host} by whatever WAN the main table picks, so it cannot tell which WAN failed; add a host route dst-address={host}/32 through the WAN it should watch"
+                )));
+            }
+        }
+    }
+
+    /// The router's own probes are connections too: the answer to a netwatch or check-gateway
+    /// ping comes in by a WAN and gets that WAN's connection mark, and an output rule then
+    /// routes every later probe of the connection by the mark's table. Harmless while that
+    /// table only leads out of the same WAN; a backup route in it to another WAN takes the
+    /// probe there when the WAN fails.
+    fn probes(&self, out: &mut Vec<Finding>) {
+        let netwatch = self
+            .cfg
+            .stored
+            .get("tool netwatch")
+            .is_some_and(|i| !i.is_empty());
+        let checked = self.cfg.routes.iter().any(|r| r.check_gateway.is_some());
+        if !netwatch && !checked {
+            return;
+        }
+        let fate = match self.cfg.dialect {
+            Dialect::V7 => "RouterOS 7 then drops the probe and starts it afresh (one probe lost)",
+            Dialect::V6 => {
+                "RouterOS 6 then sends the probes there with the first WAN's address, unanswered until the connection times out"
+            }
+        };
+        for r in self.rules().filter(|r| r.chain == OUTPUT) {
+            let (&Action::MarkRouting(table), Some(mark)) = (&r.action, conn_mark_of(r)) else {
+                continue;
+            };
+            let arrival: Vec<IfaceId> = (self.wans.iter().copied())
+                .filter(|&w| self.marks_on_arrival(w).iter().any(|(_, m)| *m == mark))
+                .collect();
+            let Some(&wan) = arrival.first() else {
+                continue;
+            };
+            let elsewhere = self.cfg.routes.iter().find_map(|route| {
+                let gateways = route.gateways.iter().copied();
+                let mut leaves = gateways.filter_map(|g| gateway_iface(self.cfg, &self.fib, g));
+                let other = leaves.find(|i| !arrival.contains(i))?;
+                (route.table == table && !route.disabled).then_some((route.line, other))
+            });
+            if let Some((line, other)) = elsewhere {
+                out.push(finding("output-marks-catch-probes", Severity::Warning, r.line, format!(
+                    "this rule also routes the router's own probes (netwatch, check-gateway): their answers arrive on {} and get {}, so later probes follow {} — whose route at line {line} leaves by {} when {}'s fails; {fate}; add protocol=!icmp",
+                    self.name(wan), self.mark(mark), self.table(table), self.name(other), self.name(wan)
                 )));
             }
         }

@@ -30,7 +30,7 @@ pub mod world;
 
 pub use error::Error;
 pub use router::config::RouterConfig;
-pub use router::{Router, Verdict};
+pub use router::{DropReason, Router, Verdict};
 pub use scenario::Scenario;
 pub use world::builder::WorldBuilder;
 pub use world::engine::{Run, Simulation, simulate};

@@ -199,6 +199,14 @@ fn each_finding_is_triggered_by_its_mistake() {
                 "in-interface=ISP9 connection-mark=no-mark",
             ),
         ),
+        (
+            "output-marks-catch-probes",
+            Severity::Warning,
+            append(
+                DUAL,
+                "/ip firewall mangle add chain=output connection-mark=isp1_conn action=mark-routing new-routing-mark=to_isp1\n/ip route add gateway=192.168.2.1 routing-mark=to_isp1 distance=2 check-gateway=ping",
+            ),
+        ),
     ];
     for (id, severity, src) in cases {
         let r = report(&src);

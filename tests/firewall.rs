@@ -4,7 +4,7 @@
 
 use pccsim::packet::{FiveTuple, Packet, Protocol, TcpFlags};
 use pccsim::units::SEC;
-use pccsim::{Router, Verdict, routeros};
+use pccsim::{DropReason, Router, Verdict, routeros};
 use std::net::Ipv4Addr;
 
 /// Two WANs; whatever mangle routing-marks `to_wan2` leaves by WAN2, the rest by WAN1.
@@ -60,7 +60,8 @@ add chain=prerouting packet-mark=tls-open action=mark-routing new-routing-mark=t
 ",
     );
     // The SYN to 443 is marked and routed by the mark; a data packet of the connection, and a
-    // SYN to another port, are not.
+    // SYN to another port, are not. The data packet so turns to WAN1 with WAN2's address:
+    // RouterOS 7 forgets the connection and drops the packet (its next one starts afresh).
     assert_eq!(
         wan(
             &mut r,
@@ -70,6 +71,15 @@ add chain=prerouting packet-mark=tls-open action=mark-routing new-routing-mark=t
         2
     );
     let ack = TcpFlags::ACK | TcpFlags::PSH;
+    let lan = r.config.iface("LAN").unwrap();
+    let mut data = tcp(tuple(5, 40000, 443, Protocol::Tcp), ack);
+    assert_eq!(
+        r.receive(1, lan, &mut data),
+        Verdict::Drop(DropReason::OutInterfaceChanged {
+            to: r.config.iface("WAN1").unwrap(),
+            why: None
+        })
+    );
     assert_eq!(
         wan(&mut r, 1, tcp(tuple(5, 40000, 443, Protocol::Tcp), ack)),
         1

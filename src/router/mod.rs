@@ -47,11 +47,19 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
     NoRoute,
     ConntrackFull,
     Filtered,
+    /// A masqueraded connection's packet was routed out of another interface than the one its
+    /// address belongs to: RouterOS 7 (Linux's `nf_nat_oif_changed`) forgets the connection and
+    /// drops the packet, so the next one starts afresh. `why` is what moved it, when not a
+    /// route change.
+    OutInterfaceChanged {
+        to: IfaceId,
+        why: Option<Moved>,
+    },
 }
 
 impl DropReason {
@@ -60,6 +68,7 @@ impl DropReason {
             DropReason::NoRoute => "no-route",
             DropReason::ConntrackFull => "conntrack-full",
             DropReason::Filtered => "filtered",
+            DropReason::OutInterfaceChanged { .. } => "out-interface-changed",
         }
     }
 }
@@ -141,6 +150,10 @@ pub struct Router {
     address_changes: Vec<AddressChange>,
     /// The latest time the router was driven at: what `print` reads an expiry against.
     now: Time,
+    /// Whether a masqueraded connection that changes its out-interface is forgotten (RouterOS
+    /// 7's Linux 5.6 does it; RouterOS 6's Linux 3.3 predates the check, added in 3.7, and
+    /// keeps the entry with its old address).
+    forgets_moved_masquerade: bool,
 }
 
 /// An address a WAN got, changed or lost (a DHCP lease, a PPPoE session), and the script its
@@ -222,6 +235,7 @@ impl Router {
             control_out: Vec::new(),
             address_changes: Vec::new(),
             now: 0,
+            forgets_moved_masquerade: config.dialect == Dialect::V7,
             config,
         }
     }
@@ -802,6 +816,15 @@ impl Router {
         self.store_mark(id, ctx);
         if new {
             self.source_nat(id, hop.iface, ctx, tracer);
+        } else if dir == Dir::Original && self.forgets_moved_masquerade {
+            let e = self.conntrack.get(id);
+            if let SrcNat::Masquerade(iface) = e.src_nat
+                && iface != hop.iface
+            {
+                let why = e.moved;
+                self.conntrack.remove(id);
+                return Verdict::Drop(DropReason::OutInterfaceChanged { to: hop.iface, why });
+            }
         }
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
@@ -901,6 +924,7 @@ impl Router {
             control_out: Vec::new(),
             address_changes: Vec::new(),
             now: self.now,
+            forgets_moved_masquerade: self.forgets_moved_masquerade,
         }
     }
 

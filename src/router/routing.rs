@@ -109,6 +109,8 @@ pub struct Fib {
     iface_running: Vec<bool>,
     /// Gateways check-gateway currently finds unreachable.
     unreachable: Vec<Ipv4Addr>,
+    /// Counts the recomputations, so a caller can tell that routes may have changed.
+    generation: u64,
 }
 
 /// Recursive gateways resolve through at most this many routes.
@@ -140,6 +142,7 @@ impl Fib {
             by_table,
             iface_running: vec![true; interfaces],
             unreachable: Vec::new(),
+            generation: 0,
         };
         fib.recompute();
         fib
@@ -152,6 +155,7 @@ impl Fib {
         fresh.equal_routes_share = self.equal_routes_share;
         fresh.iface_running = std::mem::take(&mut self.iface_running);
         fresh.unreachable = std::mem::take(&mut self.unreachable);
+        fresh.generation = self.generation;
         fresh.recompute();
         *self = fresh;
     }
@@ -191,6 +195,23 @@ impl Fib {
             .find_map(|&i| self.active[i as usize])
     }
 
+    /// Changes whenever which routes are active may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether a default route of some table can send traffic out of `iface` just now (as its
+    /// next hop, or one of several): the router counts on that interface as a way out.
+    pub fn has_default_out(&self, iface: IfaceId) -> bool {
+        let by = |h: &Hop| h.iface == iface;
+        self.routes.iter().enumerate().any(|(i, r)| {
+            r.prefix_len == 0
+                && self.active[i].is_some_and(|h| {
+                    by(&h) || self.multipath(&h).is_some_and(|hops| hops.iter().any(by))
+                })
+        })
+    }
+
     /// The route can carry traffic: enabled, interface running, gateway reachable.
     pub fn is_active(&self, route: u32) -> bool {
         self.active[route as usize].is_some()
@@ -227,6 +248,7 @@ impl Fib {
 
     /// Works out which routes are active, where each leads, and which share traffic.
     pub fn recompute(&mut self) {
+        self.generation += 1;
         self.active.iter_mut().for_each(|a| *a = None);
         // Connected routes first, then gateways resolved through what is already active.
         let vias = self.vias();

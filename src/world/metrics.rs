@@ -101,13 +101,17 @@ pub struct Failure {
     pub wan: usize,
     pub kind: FailureKind,
     pub failed_at: Time,
-    /// When the router acted: at once for a link, when check-gateway gave up on the gateway
-    /// otherwise; `None` if it never noticed.
+    /// When the router took the WAN out of service (its last active default route went
+    /// inactive: link down, check-gateway, a netwatch script, a lost lease); `None` if it never
+    /// did while the failure lasted.
     pub detected_at: Option<Time>,
     /// When the timeline repaired it.
     pub recovered_at: Option<Time>,
-    /// When the router used the WAN again (check-gateway's first good reply, or link up).
+    /// When the router put the WAN back into service for good (before the repair if a check
+    /// recovered by chance; `None` while it is out).
     pub failback_at: Option<Time>,
+    /// Times the router put the WAN back while it was still failed and took it out again.
+    pub flaps: u32,
     /// Connections of this WAN that broke between the failure and the failback.
     pub broken_at_failover: u64,
     /// Connections that broke because they moved back at the failback.
@@ -264,9 +268,10 @@ impl Metrics {
             wan,
             kind,
             failed_at: at,
-            detected_at: (kind == FailureKind::Link).then_some(at),
+            detected_at: None,
             recovered_at: None,
             failback_at: None,
+            flaps: 0,
             broken_at_failover: 0,
             broken_at_failback: 0,
             new_connections: 0,
@@ -274,13 +279,10 @@ impl Metrics {
         });
     }
 
-    /// The timeline repaired a failure; a link is used again at once.
+    /// The timeline repaired a failure.
     pub fn recovered(&mut self, wan: usize, kind: FailureKind, at: Time) {
         if let Some(f) = self.open_failure(wan, kind) {
             f.recovered_at = Some(at);
-            if kind == FailureKind::Link {
-                f.failback_at = Some(at);
-            }
         }
     }
 
@@ -291,15 +293,21 @@ impl Metrics {
             .find(|f| f.wan == wan && f.kind == kind && f.recovered_at.is_none())
     }
 
-    /// The router changed its mind about `wan` (check-gateway about its gateway, or a netwatch
-    /// script about a host behind it): giving up on it is the detection of its current failure,
-    /// taking it back after the repair is the failback.
+    /// The router took `wan` out of service (`usable` false: no default route through it is
+    /// active any more) or put it back. Taking it out during a failure is that failure's
+    /// detection; putting it back after that is the failback, whether or not the timeline has
+    /// repaired it yet — and a failback the router takes back while the failure lasts did not
+    /// hold.
     pub fn wan_judged(&mut self, wan: usize, usable: bool, at: Time) {
         for f in self.failures.iter_mut().filter(|f| f.wan == wan) {
-            if !usable && f.detected_at.is_none() && f.recovered_at.is_none() {
-                f.detected_at = Some(at);
+            let open = f.recovered_at.is_none();
+            if !usable && open {
+                f.detected_at.get_or_insert(at);
+                if f.failback_at.take().is_some() {
+                    f.flaps += 1;
+                }
             }
-            if usable && f.recovered_at.is_some() && f.failback_at.is_none() {
+            if usable && f.detected_at.is_some() && f.failback_at.is_none() {
                 f.failback_at = Some(at);
             }
         }

@@ -143,6 +143,10 @@ pub struct Simulation {
     router_timer_at: Time,
     /// Scratch for the packets the router sends on its own.
     router_out: Vec<(crate::router::routing::Hop, Packet)>,
+    /// Per WAN, whether the router has an active default route through it, as of the routes'
+    /// generation `judged_generation`.
+    in_service: Vec<bool>,
+    judged_generation: u64,
 }
 
 /// Where a capture can be taken: the router's LAN port or one of its WANs (scenario order).
@@ -252,7 +256,13 @@ impl Simulation {
             changes: loaded.changes.clone(),
             router_timer_at: Time::MAX,
             router_out: Vec::new(),
+            in_service: Vec::new(),
+            judged_generation: 0,
         };
+        sim.in_service = (sim.wans.iter())
+            .map(|w| sim.router.fib.has_default_out(w.iface))
+            .collect();
+        sim.judged_generation = sim.router.fib.generation();
         sim.metrics.route_lines = sim.router.config.routes.iter().map(|r| r.line).collect();
         sim.metrics.netwatch = sim
             .router
@@ -707,11 +717,21 @@ impl Simulation {
                 self.router_out = out;
                 self.after_router_step();
             }
+            Verdict::Drop(DropReason::OutInterfaceChanged { to, why }) => {
+                // The router forgot the connection's NAT: whatever happens to it next is why.
+                let cause = match self.wan_of_iface[to as usize] {
+                    Some(wan) => self.moved_cause(wan, pkt.flow, why),
+                    None => Cause::NatAddressChanged,
+                };
+                if let Some(f) = live(&mut self.flows, pkt.flow) {
+                    f.flushed = Some(cause);
+                }
+            }
             Verdict::Drop(reason) => {
                 let cause = match reason {
                     DropReason::NoRoute => Cause::NoRoute,
                     DropReason::ConntrackFull => Cause::ConntrackFull,
-                    DropReason::Filtered => Cause::Filtered,
+                    _ => Cause::Filtered,
                 };
                 self.fault(pkt.flow, cause);
             }
@@ -786,7 +806,9 @@ impl Simulation {
             Err(Refusal::NoRouteBack) => return self.fault(pkt.flow, Cause::ReplySentOutWan),
             Err(Refusal::Dead) => return self.fault(pkt.flow, Cause::Blackholed),
             Err(Refusal::Spoofed) => {
-                let cause = self.spoofed_cause(wan, &pkt);
+                let flow = self.flows.get(pkt.flow as usize).and_then(Option::as_ref);
+                let moved = flow.and_then(|f| self.router.moved(&f.tuple));
+                let cause = self.moved_cause(wan, pkt.flow, moved);
                 return self.fault(pkt.flow, cause);
             }
         }
@@ -876,12 +898,13 @@ impl Simulation {
         self.after_flow_step(pkt.flow);
     }
 
-    /// Why the ISP dropped a packet that left by it with another source address: a connection
-    /// moved by a failover keeps its old NAT address; one opened on a backup WAN during an
-    /// outage moves back with the backup's address when the first WAN returns; a FastTracked one
-    /// follows `main` out of another WAN; anything else is a configuration that forgot NAT.
-    fn spoofed_cause(&self, wan: u8, pkt: &Packet) -> Cause {
-        let Some(flow) = self.flows.get(pkt.flow as usize).and_then(Option::as_ref) else {
+    /// Why a connection's packet left by WAN `wan`, another than its first, broke it (its ISP
+    /// dropped it for its source address, or the router forgot its NAT): a connection moved by
+    /// a failover lost its NAT address; one opened on a backup WAN during an outage moves back
+    /// when the first WAN returns; `moved` says what else in the router moved it; anything
+    /// else is a configuration that forgot NAT.
+    fn moved_cause(&self, wan: u8, flow: u32, moved: Option<Moved>) -> Cause {
+        let Some(flow) = self.flows.get(flow as usize).and_then(Option::as_ref) else {
             return Cause::WrongSourceAddress;
         };
         match flow.wan {
@@ -894,7 +917,7 @@ impl Simulation {
             {
                 Cause::Failback
             }
-            Some(first) if first != wan => match self.router.moved(&flow.tuple) {
+            Some(first) if first != wan => match moved {
                 Some(Moved::Fasttrack) => Cause::FasttrackMisroute,
                 Some(Moved::Remarked) => Cause::ConnectionRemarked,
                 Some(Moved::Ecmp) => Cause::EcmpMoved,
@@ -966,18 +989,26 @@ impl Simulation {
         } else {
             self.metrics.recovered(c.wan, c.kind, self.now);
         }
+        self.judge_wans();
     }
 
-    /// The WAN the router reaches `address` by: its gateway, or the WAN a route pins it to.
-    fn wan_towards(&self, address: Ipv4Addr) -> Option<usize> {
-        self.wans
-            .iter()
-            .position(|w| w.gateway == address)
-            .or_else(|| {
-                let main = crate::router::firewall::TableId::MAIN;
-                let hop = self.router.fib.lookup(main, address)?;
-                self.wans.iter().position(|w| w.iface == hop.iface)
-            })
+    /// Books each WAN the router took out of service or put back since the last look: what
+    /// the router decides on is whether a default route through the WAN is active, however it
+    /// came to be (a link, check-gateway on a gateway or a recursive target, a netwatch
+    /// script, a lease).
+    fn judge_wans(&mut self) {
+        let generation = self.router.fib.generation();
+        if generation == self.judged_generation {
+            return;
+        }
+        self.judged_generation = generation;
+        for (i, w) in self.wans.iter().enumerate() {
+            let in_service = self.router.fib.has_default_out(w.iface);
+            if in_service != self.in_service[i] {
+                self.in_service[i] = in_service;
+                self.metrics.wan_judged(i, in_service, self.now);
+            }
+        }
     }
 
     fn netwatch_changed(&mut self, c: crate::router::netwatch::Change) {
@@ -997,10 +1028,6 @@ impl Simulation {
         };
         let (host, line) = (watch.host, watch.line);
         let name = format!("netwatch {host} {which} (line {line})");
-        // A script that acts on a host behind a WAN is the router judging that WAN.
-        if let Some(wan) = self.wan_towards(host) {
-            self.metrics.wan_judged(wan, up, c.at);
-        }
         self.run_script(&name, &script);
     }
 
@@ -1033,14 +1060,6 @@ impl Simulation {
                 if flow.wan == Some(wan) && flow.outcome.is_none() {
                     flow.flushed = Some(cause);
                 }
-            }
-        }
-        // A session or lease lost is the router taking the WAN out; one taken, putting it back.
-        if let Some(wan) = self.wan_of_iface[c.iface as usize] {
-            match (c.before, c.after) {
-                (Some(_), None) => self.metrics.wan_judged(wan as usize, false, self.now),
-                (None, Some(_)) => self.metrics.wan_judged(wan as usize, true, self.now),
-                _ => {}
             }
         }
         if let Some(call) = c.script {
@@ -1086,12 +1105,8 @@ impl Simulation {
             let source = e.source.clone();
             self.run_script(&name, &source);
         }
-        let changes: Vec<_> = self.router.take_gateway_changes().collect();
-        for c in changes {
-            if let Some(wan) = self.wan_towards(c.gateway) {
-                self.metrics.wan_judged(wan, c.reachable, now);
-            }
-        }
+        self.router.take_gateway_changes().for_each(drop);
+        self.judge_wans();
         if let Some(t) = self.router.poll_timeout()
             && t < self.router_timer_at
         {
