@@ -507,3 +507,49 @@ fn scheduler_entries_run_their_scripts_on_the_running_router() {
             .all(|r| r.disabled)
     );
 }
+
+/// The upstream-failure world with the netwatch configuration, edited.
+fn netwatch_world(from: &str, to: &str) -> Loaded {
+    let root = common::root().join("scenarios");
+    let config = common::read(&root.join("failover_upstream_netwatch.rsc"));
+    assert!(config.contains(from), "{from:?}");
+    WorldBuilder::from_file(&root.join("failover_upstream.ron"))
+        .unwrap()
+        .config(&config.replace(from, to))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_netwatch_script_that_moves_no_route_is_no_detection() {
+    // The down-script's `find` matches no route: the router keeps sending ISP1's share into
+    // the dead upstream, so nothing was detected and nothing failed back.
+    let loaded = netwatch_world(
+        "disable [find comment=\\\"isp1-default\\\"]",
+        "disable [find comment=\\\"no-such-route\\\"]",
+    );
+    let run = common::run(&loaded, 660 * SEC);
+    let nw = &run.summary.netwatch[0];
+    assert!(nw.changes.iter().any(|c| c.status == "down" && c.script_ran));
+    let f = &run.summary.failover[0];
+    assert_eq!((f.detected_at_s, f.failback_at_s), (None, None), "{f:?}");
+    assert!(f.new_connection_failures * 4 > f.new_connections, "{f:?}");
+}
+
+#[test]
+fn a_wan_put_back_before_the_repair_is_used_again_then_and_each_premature_return_is_a_flap() {
+    // Netwatch's host is not pinned: once ISP1's routes are out, its probes go by ISP2 and
+    // are answered, so the up-script puts ISP1 back while its upstream is still dead — and
+    // the next probe takes it out again.
+    let loaded = netwatch_world("/ip route add dst-address=9.9.9.9/32 gateway=192.168.1.1", "");
+    let run = common::run(&loaded, 500 * SEC);
+    let f = &run.summary.failover[0];
+    assert_eq!(f.detected_at_s, Some(302.0), "{f:?}");
+    assert_eq!(f.recovered_at_s, None, "the run ends before the repair");
+    assert!(f.flaps >= 5, "{f:?}");
+    // The last return holds if no probe took it back before the end.
+    let back = f.failback_at_s.map(|t| t < 500.0);
+    let nw = &run.summary.netwatch[0];
+    let last = nw.changes.last().unwrap();
+    assert_eq!(back.is_some(), last.status == "up", "{f:?} {last:?}");
+}

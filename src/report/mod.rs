@@ -132,6 +132,8 @@ pub struct FailoverSummary {
     pub detected_at_s: Option<f64>,
     pub recovered_at_s: Option<f64>,
     pub failback_at_s: Option<f64>,
+    /// Times the router put the WAN back while it was still failed and took it out again.
+    pub flaps: u32,
     pub broken_at_failover: u64,
     pub broken_at_failback: u64,
     pub new_connections: u64,
@@ -148,6 +150,7 @@ impl FailoverSummary {
             detected_at_s: f.detected_at.map(secs),
             recovered_at_s: f.recovered_at.map(secs),
             failback_at_s: f.failback_at.map(secs),
+            flaps: f.flaps,
             broken_at_failover: f.broken_at_failover,
             broken_at_failback: f.broken_at_failback,
             new_connections: f.new_connections,
@@ -507,13 +510,17 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
         let at = |t: Option<f64>| t.map_or("never".to_string(), |t| format!("{t:.1} s"));
         let _ = writeln!(
             out,
-            "failover: {} {} failed at {:.1} s, detected {}, repaired {}, used again {}; broke {} at failover, {} at failback; {} of {} new connections during the outage failed",
+            "failover: {} {} failed at {:.1} s, detected {}, repaired {}, used again {}{}; broke {} at failover, {} at failback; {} of {} new connections during the outage failed",
             f.wan,
             f.kind,
             f.failed_at_s,
             at(f.detected_at_s),
             at(f.recovered_at_s),
             at(f.failback_at_s),
+            match f.flaps {
+                0 => String::new(),
+                n => format!(" (after {n} premature returns)"),
+            },
             f.broken_at_failover,
             f.broken_at_failback,
             f.new_connection_failures,
