@@ -530,7 +530,11 @@ fn a_netwatch_script_that_moves_no_route_is_no_detection() {
     );
     let run = common::run(&loaded, 660 * SEC);
     let nw = &run.summary.netwatch[0];
-    assert!(nw.changes.iter().any(|c| c.status == "down" && c.script_ran));
+    assert!(
+        nw.changes
+            .iter()
+            .any(|c| c.status == "down" && c.script_ran)
+    );
     let f = &run.summary.failover[0];
     assert_eq!((f.detected_at_s, f.failback_at_s), (None, None), "{f:?}");
     assert!(f.new_connection_failures * 4 > f.new_connections, "{f:?}");
@@ -541,7 +545,10 @@ fn a_wan_put_back_before_the_repair_is_used_again_then_and_each_premature_return
     // Netwatch's host is not pinned: once ISP1's routes are out, its probes go by ISP2 and
     // are answered, so the up-script puts ISP1 back while its upstream is still dead — and
     // the next probe takes it out again.
-    let loaded = netwatch_world("/ip route add dst-address=9.9.9.9/32 gateway=192.168.1.1", "");
+    let loaded = netwatch_world(
+        "/ip route add dst-address=9.9.9.9/32 gateway=192.168.1.1",
+        "",
+    );
     let run = common::run(&loaded, 500 * SEC);
     let f = &run.summary.failover[0];
     assert_eq!(f.detected_at_s, Some(302.0), "{f:?}");
@@ -552,4 +559,20 @@ fn a_wan_put_back_before_the_repair_is_used_again_then_and_each_premature_return
     let nw = &run.summary.netwatch[0];
     let last = nw.changes.last().unwrap();
     assert_eq!(back.is_some(), last.status == "up", "{f:?} {last:?}");
+}
+
+#[test]
+fn a_call_moved_back_at_failback_loses_its_upstream_and_is_booked_broken() {
+    // Calls set up on LTE while the fibre was down move back to the fibre when it returns; the
+    // provider hears nothing more from the address it knows. One-way media is a broken call.
+    let run = common::run(&common::scenario("failback_voip.ron"), 900 * SEC);
+    let f = &run.summary.failover[0];
+    assert_eq!(f.recovered_at_s, Some(540.0));
+    assert!(f.broken_at_failback > 0, "{f:?}");
+    let calls = run.summary.apps.iter().find(|a| a.name == "calls").unwrap();
+    let at_failback = calls.sessions_failed_by_cause.get("failback").copied();
+    assert!(at_failback.unwrap_or(0) > 0, "{calls:?}");
+    // …and so is a tunnel's keepalive stream that could only talk one way.
+    let vpn = run.summary.apps.iter().find(|a| a.name == "vpn").unwrap();
+    assert!(vpn.broken > 0, "{vpn:?}");
 }

@@ -200,15 +200,19 @@ impl Fib {
         self.generation
     }
 
-    /// Whether a default route of some table can send traffic out of `iface` just now (as its
-    /// next hop, or one of several): the router counts on that interface as a way out.
+    /// Whether the default route some table uses just now sends traffic out of `iface` (as its
+    /// next hop, or one of several): the router counts on that interface as a way out. A
+    /// standby route (a higher distance behind an active one) does not count.
     pub fn has_default_out(&self, iface: IfaceId) -> bool {
         let by = |h: &Hop| h.iface == iface;
-        self.routes.iter().enumerate().any(|(i, r)| {
-            r.prefix_len == 0
-                && self.active[i].is_some_and(|h| {
-                    by(&h) || self.multipath(&h).is_some_and(|hops| hops.iter().any(by))
-                })
+        self.by_table.iter().any(|list| {
+            let default = list.iter().find_map(|&i| {
+                let active = self.active[i as usize];
+                active.filter(|_| self.routes[i as usize].prefix_len == 0)
+            });
+            default.is_some_and(|h| {
+                by(&h) || self.multipath(&h).is_some_and(|hops| hops.iter().any(by))
+            })
         })
     }
 

@@ -9,7 +9,7 @@
 //! last fault seen on its packets.
 
 use crate::packet::{FiveTuple, Packet, TcpFlags};
-use crate::units::{SEC, Time};
+use crate::units::{MS, SEC, Time};
 use crate::world::quality::Reception;
 use crate::world::tcp::{Ack, AckNow, INITIAL_RTO, Receiver, Segment, Sender};
 use crate::world::workload::{Connection, ConnectionKind};
@@ -171,7 +171,9 @@ enum Transport {
         packet: u16,
         interval: Time,
         until: Time,
-        last_heard: Time,
+        /// When the host and the server last heard the other, in ms after the start: either
+        /// end hearing nothing for a while ends the stream (one-way media is no call).
+        heard_ms: [u32; 2],
         sent: u32,
         /// What arrived at the host and at the server, for a call's MOS (other streams
         /// keep none: a million quiet connections would carry 80 bytes each for nothing).
@@ -234,7 +236,7 @@ impl Flow {
                 packet: packet.min(MAX_DATAGRAM) as u16,
                 interval,
                 until,
-                last_heard: now,
+                heard_ms: [0; 2],
                 sent: 0,
                 rx: quality.then(Box::default),
             },
@@ -387,7 +389,7 @@ impl Flow {
             packet,
             interval,
             until,
-            last_heard,
+            heard_ms,
             sent,
             ..
         } = &mut self.transport
@@ -398,8 +400,9 @@ impl Flow {
             self.outcome = Some(Outcome::Completed);
             return;
         }
-        if now.saturating_sub(*last_heard) > STREAM_SILENCE.max(STREAM_MISSED_INTERVALS * *interval)
-        {
+        let silence = STREAM_SILENCE.max(STREAM_MISSED_INTERVALS * *interval);
+        let heard = self.started + *heard_ms.iter().min().expect("two ends") as Time * MS;
+        if now.saturating_sub(heard) > silence {
             self.break_now();
             return;
         }
@@ -440,7 +443,13 @@ impl Flow {
             Transport::UdpExchange { response, .. } => {
                 out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response), now));
             }
-            Transport::UdpStream { interval, rx, .. } => {
+            Transport::UdpStream {
+                interval,
+                heard_ms,
+                rx,
+                ..
+            } => {
+                heard_ms[1] = ms_since(self.started, now);
                 if let Some(rx) = rx {
                     let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
                     rx[1].arrived(now, sent_at);
@@ -467,12 +476,12 @@ impl Flow {
             }
             Transport::UdpExchange { .. } => self.outcome = Some(Outcome::Completed),
             Transport::UdpStream {
-                last_heard,
+                heard_ms,
                 interval,
                 rx,
                 ..
             } => {
-                *last_heard = now;
+                heard_ms[0] = ms_since(self.started, now);
                 if let Some(rx) = rx {
                     let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
                     rx[0].arrived(now, sent_at);
@@ -511,6 +520,11 @@ fn server_tuple(
         dst_port,
         protocol: tuple.protocol,
     }
+}
+
+/// Whole milliseconds from `start` to `now` (a stream lasts far less than 49 days).
+fn ms_since(start: Time, now: Time) -> u32 {
+    ((now - start) / MS) as u32
 }
 
 /// An address and port.
