@@ -576,3 +576,41 @@ fn a_call_moved_back_at_failback_loses_its_upstream_and_is_booked_broken() {
     let vpn = run.summary.apps.iter().find(|a| a.name == "vpn").unwrap();
     assert!(vpn.broken > 0, "{vpn:?}");
 }
+
+#[test]
+fn flows_stranded_on_the_backup_after_failback_are_counted_with_the_bytes_they_cost() {
+    // The tunnel rule keeps tunnels that started on LTE there: after the failback they stay on
+    // the metered line, and the summary says how many, for how long and how many bytes.
+    let run = common::run(&common::scenario("failback_voip.ron"), 900 * SEC);
+    let (fibre, lte) = (&run.summary.wans[0], &run.summary.wans[1]);
+    let f = &run.summary.failover[0];
+    let outage_s = f.failback_at_s.unwrap() - f.failed_at_s;
+    // LTE carried at least its own share's worth while the fibre was out.
+    assert!(lte.bytes_during_outage > 10_000_000, "{lte:?}");
+    assert_eq!(fibre.bytes_during_outage, 0, "no other WAN was out");
+    let st = &lte.stranded_after_failback;
+    assert!(st.connections > 0 && st.bytes > 0, "{st:?}");
+    assert!(
+        st.longest_s > 60.0 && st.longest_s <= 900.0 - 540.0,
+        "{st:?}"
+    );
+    assert_eq!(fibre.stranded_after_failback.connections, 0);
+    assert!(outage_s > 299.0);
+    // Without the rule, the tunnels move back (and break) instead of staying.
+    let text = common::read(&common::root().join("scenarios/failback_voip.rsc"));
+    let rule = text.lines().find(|l| l.contains("dst-port=4500")).unwrap();
+    let loaded = WorldBuilder::from_file(&common::root().join("scenarios/failback_voip.ron"))
+        .unwrap()
+        .config(&text.replace(rule, ""))
+        .build()
+        .unwrap();
+    let without = common::run(&loaded, 900 * SEC);
+    let st = &without.summary.wans[1].stranded_after_failback;
+    assert!(
+        st.connections < lte.stranded_after_failback.connections,
+        "{st:?}"
+    );
+    // New calls worked again once check-gateway moved them: within its 10–20 s.
+    let restored = f.service_restored_after_s.get("calls").copied().unwrap();
+    assert!(restored < 21.0, "{restored}");
+}

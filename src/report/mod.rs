@@ -138,6 +138,9 @@ pub struct FailoverSummary {
     pub broken_at_failback: u64,
     pub new_connections: u64,
     pub new_connection_failures: u64,
+    /// Per app with new connections that broke during the outage: seconds from the failure to
+    /// the start of the last of them — its new connections have worked since.
+    pub service_restored_after_s: BTreeMap<String, f64>,
 }
 
 impl FailoverSummary {
@@ -155,6 +158,12 @@ impl FailoverSummary {
             broken_at_failback: f.broken_at_failback,
             new_connections: f.new_connections,
             new_connection_failures: f.new_connection_failures,
+            service_restored_after_s: (f.last_failed_start.iter())
+                .map(|(&app, &t)| {
+                    let name = metrics.apps[app as usize].name.clone();
+                    (name, secs(t.saturating_sub(f.failed_at)))
+                })
+                .collect(),
         }
     }
 }
@@ -190,6 +199,22 @@ pub struct WanSummary {
     /// Connections that had left by this WAN and broke, in all and by cause.
     pub broken: u64,
     pub broken_by_cause: BTreeMap<String, u64>,
+    /// Bytes this WAN carried, both ways, while another WAN was out of service (from its
+    /// failure until the router used it again).
+    pub bytes_during_outage: u64,
+    /// Connections started here during another WAN's outage that stayed here after the
+    /// failback although a new connection of theirs would go back.
+    pub stranded_after_failback: StrandedSummary,
+}
+
+/// Field names are a contract: keep them.
+#[derive(Clone, Debug, Serialize)]
+pub struct StrandedSummary {
+    pub connections: u64,
+    /// Bytes they carried on this WAN after the failback, both ways.
+    pub bytes: u64,
+    /// The longest any stayed after the failback.
+    pub longest_s: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -305,6 +330,12 @@ impl Summary {
                             .iter()
                             .map(|&c| (c, w.broken_by_cause[c as usize])),
                     ),
+                    bytes_during_outage: w.bytes_during_outage,
+                    stranded_after_failback: StrandedSummary {
+                        connections: w.stranded.connections,
+                        bytes: w.stranded.bytes,
+                        longest_s: w.stranded.longest as f64 / SEC as f64,
+                    },
                 }
             })
             .collect();
@@ -526,6 +557,24 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
             f.new_connection_failures,
             f.new_connections
         );
+    }
+    for w in s.wans.iter().filter(|w| w.bytes_during_outage > 0) {
+        let st = &w.stranded_after_failback;
+        let _ = write!(
+            out,
+            "outages: {} carried {} while another WAN was out",
+            w.name,
+            human_bytes(w.bytes_during_outage)
+        );
+        let _ = match st.connections {
+            0 => writeln!(out),
+            n => writeln!(
+                out,
+                "; {n} connections stayed on it after the failback ({} more, the longest {:.0} s)",
+                human_bytes(st.bytes),
+                st.longest_s
+            ),
+        };
     }
     if s.too_many_broken(max_broken) {
         let worst = c.broken_by_cause.iter().max_by_key(|(_, n)| **n);

@@ -287,24 +287,32 @@ impl Flow {
 
     /// The host opens the connection.
     pub fn open(&mut self, now: Time, out: &mut Outbox) {
-        let (tuple, id) = (self.tuple, self.id);
+        let first = self.first_packet();
         match &mut self.transport {
             Transport::Tcp(c) => {
                 c.syn_tries = 0;
                 c.syn_deadline = Some(now + INITIAL_RTO);
-                out.push((Side::Host, syn(tuple, id), now));
+                out.push((Side::Host, first, now));
             }
             Transport::UdpExchange {
-                request,
-                tries,
-                deadline,
-                ..
+                tries, deadline, ..
             } => {
                 *tries = 1;
                 *deadline = now + SEC;
-                out.push((Side::Host, Packet::udp(tuple, id, 0, *request), now));
+                out.push((Side::Host, first, now));
             }
             Transport::UdpStream { .. } => self.stream_tick(now, out),
+        }
+    }
+
+    /// The packet this flow would start with: for asking the router where it would go now.
+    pub fn first_packet(&self) -> Packet {
+        match &self.transport {
+            Transport::Tcp(_) => syn(self.tuple, self.id),
+            Transport::UdpExchange { request, .. } => Packet::udp(self.tuple, self.id, 0, *request),
+            Transport::UdpStream { packet, .. } => {
+                Packet::udp(self.tuple, self.id, 1, *packet as u32)
+            }
         }
     }
 

@@ -34,6 +34,10 @@ pub struct WanMetrics {
     pub losses: u64,
     /// Connections that had left by this WAN and broke, by cause (`Cause as usize`).
     pub broken_by_cause: [u64; Cause::ALL.len()],
+    /// Bytes this WAN carried, both ways, while another WAN was out of service.
+    pub bytes_during_outage: u64,
+    /// Connections an outage of another WAN left here: see [`Stranded`].
+    pub stranded: Stranded,
     /// The current sampling interval: bytes, breaks, RTT samples.
     interval_down: u64,
     interval_up: u64,
@@ -43,6 +47,17 @@ pub struct WanMetrics {
     /// Link drop and loss totals at the start of the interval.
     drops_before: u64,
     losses_before: u64,
+}
+
+/// Connections started on this WAN while another was out of service that stayed here after the
+/// router used the other again, although a new connection of theirs would now go there (on a
+/// metered backup, that is money): how many, the bytes they carried here after the failback,
+/// and the longest any stayed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stranded {
+    pub connections: u64,
+    pub bytes: u64,
+    pub longest: Time,
 }
 
 /// One row of the time series: one WAN over one interval.
@@ -119,6 +134,9 @@ pub struct Failure {
     /// Connections started while the WAN was failed, and how many of them broke.
     pub new_connections: u64,
     pub new_connection_failures: u64,
+    /// Per app, when the last of those that broke started: from then on its new connections
+    /// worked again.
+    pub last_failed_start: BTreeMap<u16, Time>,
 }
 
 impl Failure {
@@ -129,6 +147,12 @@ impl Failure {
 
     fn outage_covers(&self, t: Time) -> bool {
         t >= self.failed_at && self.recovered_at.is_none_or(|r| t < r)
+    }
+
+    /// Other WANs carry this one's traffic just now: from the failure until the router uses
+    /// the WAN again, or until the repair if the router never noticed.
+    fn is_out(&self) -> bool {
+        self.failback_at.is_none() && (self.recovered_at.is_none() || self.detected_at.is_some())
     }
 }
 
@@ -150,6 +174,8 @@ pub struct Metrics {
     pub events: u64,
     /// Failures from the timeline, in the order they happened.
     pub failures: Vec<Failure>,
+    /// Bit `w`: WAN `w` is out of service by a failure just now (see [`Failure::is_out`]).
+    out_of_service: u64,
     /// Per netwatch entry, its host and line and each change of its status.
     pub netwatch: Vec<NetwatchLog>,
     /// Errors of scripts the router ran (netwatch's), as they would appear in its log.
@@ -241,14 +267,20 @@ impl Metrics {
         self.broken_by_cause.values().sum()
     }
 
-    /// How a connection started at `started` ended, at `now`.
-    pub fn record_outcome(&mut self, outcome: Outcome, wan: Option<u8>, started: Time, now: Time) {
+    /// How a connection of `app` started at `started` ended, at `now`.
+    pub fn record_outcome(
+        &mut self,
+        outcome: Outcome,
+        (app, wan): (u16, Option<u8>),
+        started: Time,
+        now: Time,
+    ) {
         match outcome {
             Outcome::Completed => self.completed += 1,
             Outcome::Broken(cause) => {
                 *self.broken_by_cause.entry(cause).or_default() += 1;
                 if !self.failures.is_empty() {
-                    self.broken_during_failures(cause, wan, started, now);
+                    self.broken_during_failures(cause, (app, wan), started, now);
                 }
                 if let Some(w) = wan {
                     let w = &mut self.wans[w as usize];
@@ -276,7 +308,9 @@ impl Metrics {
             broken_at_failback: 0,
             new_connections: 0,
             new_connection_failures: 0,
+            last_failed_start: BTreeMap::new(),
         });
+        self.outages_changed();
     }
 
     /// The timeline repaired a failure.
@@ -284,6 +318,7 @@ impl Metrics {
         if let Some(f) = self.open_failure(wan, kind) {
             f.recovered_at = Some(at);
         }
+        self.outages_changed();
     }
 
     fn open_failure(&mut self, wan: usize, kind: FailureKind) -> Option<&mut Failure> {
@@ -298,8 +333,14 @@ impl Metrics {
     /// detection; putting it back after that is the failback, whether or not the timeline has
     /// repaired it yet — and a failback the router takes back while the failure lasts did not
     /// hold.
-    pub fn wan_judged(&mut self, wan: usize, usable: bool, at: Time) {
-        for f in self.failures.iter_mut().filter(|f| f.wan == wan) {
+    pub fn wan_judged(&mut self, wan: usize, usable: bool, at: Time) -> Vec<usize> {
+        let mut failed_back = Vec::new();
+        for (i, f) in self
+            .failures
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, f)| f.wan == wan)
+        {
             let open = f.recovered_at.is_none();
             if !usable && open {
                 f.detected_at.get_or_insert(at);
@@ -309,8 +350,26 @@ impl Metrics {
             }
             if usable && f.detected_at.is_some() && f.failback_at.is_none() {
                 f.failback_at = Some(at);
+                failed_back.push(i);
             }
         }
+        self.outages_changed();
+        failed_back
+    }
+
+    fn outages_changed(&mut self) {
+        self.out_of_service = (self.failures.iter())
+            .filter(|f| f.is_out() && f.wan < 64)
+            .fold(0, |bits, f| bits | 1 << f.wan);
+    }
+
+    /// A connection an outage left on `wan` ([`Stranded`]) ended or the run did, `stayed` after
+    /// the failback, having carried `bytes` here since.
+    pub fn stranded(&mut self, wan: u8, stayed: Time, bytes: u64) {
+        let s = &mut self.wans[wan as usize].stranded;
+        s.connections += 1;
+        s.bytes += bytes;
+        s.longest = s.longest.max(stayed);
     }
 
     /// A connection started at `at`, while failures may be on.
@@ -326,7 +385,13 @@ impl Metrics {
     /// flushed or blackholed connection gives up only when its retries run out); any other break
     /// on a WAN counts while that WAN is failed. Connections started during an outage count
     /// for every outage they started in.
-    fn broken_during_failures(&mut self, cause: Cause, wan: Option<u8>, started: Time, now: Time) {
+    fn broken_during_failures(
+        &mut self,
+        cause: Cause,
+        (app, wan): (u16, Option<u8>),
+        started: Time,
+        now: Time,
+    ) {
         let caused_by_failure = matches!(
             cause,
             Cause::WanDownFlush
@@ -356,6 +421,11 @@ impl Metrics {
             .filter(|f| f.outage_covers(started))
         {
             f.new_connection_failures += 1;
+            // Broken moving back is the failback's doing, not a service still down.
+            if cause != Cause::Failback {
+                let last = f.last_failed_start.entry(app).or_default();
+                *last = (*last).max(started);
+            }
         }
     }
 
@@ -368,6 +438,9 @@ impl Metrics {
 
     pub fn sent_up(&mut self, wan: usize, bytes: u32) {
         let w = &mut self.wans[wan];
+        if self.out_of_service & !(1 << (wan & 63)) != 0 {
+            w.bytes_during_outage += bytes as u64;
+        }
         w.bytes_up += bytes as u64;
         w.packets_up += 1;
         w.interval_up += bytes as u64;
@@ -375,6 +448,9 @@ impl Metrics {
 
     pub fn received_down(&mut self, wan: usize, bytes: u32) {
         let w = &mut self.wans[wan];
+        if self.out_of_service & !(1 << (wan & 63)) != 0 {
+            w.bytes_during_outage += bytes as u64;
+        }
         w.bytes_down += bytes as u64;
         w.packets_down += 1;
         w.interval_down += bytes as u64;

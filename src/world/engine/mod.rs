@@ -147,6 +147,16 @@ pub struct Simulation {
     /// generation `judged_generation`.
     in_service: Vec<bool>,
     judged_generation: u64,
+    /// Connections an outage left on another WAN, by flow, watched since its failback.
+    strands: rustc_hash::FxHashMap<u32, Strand>,
+}
+
+/// A connection on `wan` since a failback at `since`, with its bytes then.
+#[derive(Clone, Copy, Debug)]
+struct Strand {
+    wan: u8,
+    since: Time,
+    bytes: u64,
 }
 
 /// Where a capture can be taken: the router's LAN port or one of its WANs (scenario order).
@@ -258,6 +268,7 @@ impl Simulation {
             router_out: Vec::new(),
             in_service: Vec::new(),
             judged_generation: 0,
+            strands: Default::default(),
         };
         sim.in_service = (sim.wans.iter())
             .map(|w| sim.router.fib.has_default_out(w.iface))
@@ -592,7 +603,14 @@ impl Simulation {
             }
             self.flows[id as usize] = None;
             self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
-            self.metrics.record_outcome(outcome, wan, started, self.now);
+            self.metrics
+                .record_outcome(outcome, (app, wan), started, self.now);
+            if let Some(strand) = self.strands.remove(&id)
+                && outcome == Outcome::Completed
+            {
+                self.metrics
+                    .stranded(strand.wan, self.now - strand.since, bytes - strand.bytes);
+            }
             let a = &mut self.metrics.apps[app as usize];
             match outcome {
                 Outcome::Completed => {
@@ -1002,11 +1020,46 @@ impl Simulation {
             return;
         }
         self.judged_generation = generation;
+        let mut failed_back = Vec::new();
         for (i, w) in self.wans.iter().enumerate() {
             let in_service = self.router.fib.has_default_out(w.iface);
             if in_service != self.in_service[i] {
                 self.in_service[i] = in_service;
-                self.metrics.wan_judged(i, in_service, self.now);
+                failed_back.extend(self.metrics.wan_judged(i, in_service, self.now));
+            }
+        }
+        for f in failed_back {
+            self.strand(f);
+        }
+    }
+
+    /// The router used a failed WAN again: the connections started elsewhere during its
+    /// outage that a new connection of theirs would now leave it by are watched, to book those
+    /// that stay where they are ([`crate::world::metrics::Stranded`]).
+    fn strand(&mut self, failure: usize) {
+        let f = &self.metrics.failures[failure];
+        let (back, since) = (f.wan as u8, f.failed_at);
+        let mut what_if = self.router.clone_for_trace();
+        for flow in self.flows.iter().flatten() {
+            let Some(wan) = flow.wan.filter(|&w| w != back) else {
+                continue;
+            };
+            if flow.outcome.is_some() || flow.inbound || flow.started < since {
+                continue;
+            }
+            let mut first = flow.first_packet();
+            let now_by = match what_if.receive(self.now, self.lan.iface, &mut first) {
+                Verdict::Forward(hop) => self.wan_of_iface[hop.iface as usize],
+                _ => None,
+            };
+            if now_by == Some(back) {
+                let bytes = flow.bytes_up + flow.bytes_down;
+                let strand = Strand {
+                    wan,
+                    since: self.now,
+                    bytes,
+                };
+                self.strands.insert(flow.id, strand);
             }
         }
     }
@@ -1258,6 +1311,13 @@ impl Simulation {
         // A run that does not end on a sampling boundary gets a last, shorter interval.
         if self.metrics.samples.last().map_or(0, |s| s.time) < self.now {
             self.sample();
+        }
+        for (id, strand) in std::mem::take(&mut self.strands) {
+            if let Some(f) = &self.flows[id as usize] {
+                let bytes = f.bytes_up + f.bytes_down - strand.bytes;
+                self.metrics
+                    .stranded(strand.wan, self.now - strand.since, bytes);
+            }
         }
         let active_connections = self.active_connections();
         for (m, side) in self.metrics.wans.iter_mut().zip(&self.wans) {
