@@ -614,3 +614,58 @@ fn flows_stranded_on_the_backup_after_failback_are_counted_with_the_bytes_they_c
     let restored = f.service_restored_after_s.get("calls").copied().unwrap();
     assert!(restored < 21.0, "{restored}");
 }
+
+#[test]
+fn a_dead_gateway_pinged_through_another_wan_does_not_answer() {
+    // Netwatch watches ISP1's gateway itself. With ISP1's link down the ping goes out by ISP2;
+    // the internet routes no private address, so the gateway must read down, not alive.
+    let config = common::read(&common::root().join("scenarios/failover_gateway.rsc"));
+    let loaded = failover_world()
+        .config(&format!(
+            "{config}\n/tool netwatch add host=192.168.1.1 interval=5s timeout=1s\n"
+        ))
+        .at("60s", "isp1", What::LinkDown)
+        .and_then(|w| w.at("120s", "isp1", What::LinkUp))
+        .and_then(WorldBuilder::build)
+        .unwrap();
+    let run = common::run(&loaded, 150 * SEC);
+    let changes: Vec<(f64, &str)> = run.summary.netwatch[0]
+        .changes
+        .iter()
+        .map(|c| (c.at_s, c.status))
+        .collect();
+    assert!(
+        changes
+            .iter()
+            .any(|&(t, s)| s == "down" && (60.0..67.0).contains(&t)),
+        "{changes:?}"
+    );
+    assert_eq!(changes.last().map(|c| c.1), Some("up"), "{changes:?}");
+}
+
+#[test]
+fn connections_moved_off_an_impaired_wan_are_booked_as_nat_address_changed() {
+    // 95 % loss for a minute: no failure of the ISP's as such, but check-gateway gives up on
+    // the gateway and the connections move to ISP2 with ISP1's address — a failover's doing.
+    let impair = What::Impair {
+        loss: 0.95,
+        latency: Duration(0),
+        lasting: Duration(60 * SEC),
+    };
+    let loaded = failover_world()
+        .at("60s", "isp1", impair)
+        .and_then(WorldBuilder::build)
+        .unwrap();
+    let run = common::run(&loaded, 180 * SEC);
+    let f = &run.summary.failover[0];
+    assert!(
+        f.detected_at_s.is_some() && f.failback_at_s.is_some(),
+        "{f:?}"
+    );
+    let causes = &run.summary.connections.broken_by_cause;
+    assert!(!causes.contains_key("wrong-source-address"), "{causes:?}");
+    assert!(
+        causes.get("nat-address-changed").copied().unwrap_or(0) > 0,
+        "{causes:?}"
+    );
+}

@@ -147,6 +147,8 @@ pub struct Simulation {
     /// generation `judged_generation`.
     in_service: Vec<bool>,
     judged_generation: u64,
+    /// Per WAN, when the router last put it back into service (0: never out).
+    back_in_service_at: Vec<Time>,
     /// Connections an outage left on another WAN, by flow, watched since its failback.
     strands: rustc_hash::FxHashMap<u32, Strand>,
 }
@@ -268,6 +270,7 @@ impl Simulation {
             router_out: Vec::new(),
             in_service: Vec::new(),
             judged_generation: 0,
+            back_in_service_at: vec![0; sc.wans.len()],
             strands: Default::default(),
         };
         sim.in_service = (sim.wans.iter())
@@ -927,11 +930,16 @@ impl Simulation {
         };
         match flow.wan {
             Some(first) if first != wan && flow.inbound => Cause::InboundReplyMisrouted,
-            Some(first) if first != wan && self.wans[first as usize].failed() => {
+            Some(first)
+                if first != wan
+                    && (self.wans[first as usize].failed() || !self.in_service[first as usize]) =>
+            {
                 Cause::NatAddressChanged
             }
             Some(first)
-                if first != wan && self.wans[wan as usize].recovered_at() > flow.started =>
+                if first != wan
+                    && (self.wans[wan as usize].recovered_at() > flow.started
+                        || self.back_in_service_at[wan as usize] > flow.started) =>
             {
                 Cause::Failback
             }
@@ -946,8 +954,12 @@ impl Simulation {
     }
 
     /// The internet answers the router's pings (netwatch, recursive check-gateway) as long as
-    /// the path through this WAN works: every address pinged is assumed alive.
+    /// the path through this WAN works: every public address pinged is assumed alive.
     fn internet_answers(&mut self, wan: u8, pkt: &Packet) {
+        // An ISP's gateway sits on its own access line, not on the internet.
+        if self.wans.iter().any(|w| w.gateway == pkt.tuple.dst) {
+            return;
+        }
         if let Some(reply) = self.internet.answer(pkt) {
             let at = self.now + self.wans[wan as usize].upstream_latency;
             self.schedule(at, Event::Arrive(Node::GatewayFromInternet(wan), reply));
@@ -1025,6 +1037,9 @@ impl Simulation {
             let in_service = self.router.fib.has_default_out(w.iface);
             if in_service != self.in_service[i] {
                 self.in_service[i] = in_service;
+                if in_service {
+                    self.back_in_service_at[i] = self.now;
+                }
                 failed_back.extend(self.metrics.wan_judged(i, in_service, self.now));
             }
         }
