@@ -680,6 +680,16 @@ impl<'a> Checker<'a> {
             return;
         };
         for item in items {
+            if let Some(kind @ ("tcp-conn" | "http-get" | "dns")) = item.get("type") {
+                out.push(finding("netwatch-type-approximated", Severity::Info, item.line, format!(
+                    "pccsim tests this type={kind} entry with one echo request, not a {}; its host is up or down as a ping finds it",
+                    match kind {
+                        "tcp-conn" => "TCP connection",
+                        "http-get" => "HTTP request",
+                        _ => "DNS query",
+                    }
+                )));
+            }
             let Some(host) = item.get("host").and_then(|h| h.parse::<Ipv4Addr>().ok()) else {
                 continue;
             };

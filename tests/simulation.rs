@@ -55,12 +55,11 @@ fn weighted_5_2_shares_and_the_idle_lte() {
     let run = common::run(&loaded, 600 * SEC);
     let w = &run.summary.wans;
     // LTE idles while gateways are up: it carries only check-gateway's pings to its gateway,
-    // 28 bytes each way every 10 s (the last round's reply is still on its way at 600 s).
-    assert_eq!(
-        (w[2].connections, w[2].bytes_up, w[2].bytes_down),
-        (0, 28 * 61, 28 * 60),
-        "LTE idles while gateways are up"
-    );
+    // 28 bytes each way every 10 s, 60 rounds in 600 s (at a phase of their own: the last
+    // reply may still be on its way at the end).
+    assert_eq!(w[2].connections, 0, "LTE idles while gateways are up");
+    assert_eq!(w[2].bytes_up, 28 * 60);
+    assert!([28 * 59, 28 * 60].contains(&w[2].bytes_down), "{:?}", w[2]);
     // both-addresses splits address pairs 5:2; connections follow popular pairs and may differ.
     let pairs = w[0].address_pairs + w[1].address_pairs;
     assert!(pairs > 5_000, "{pairs} pairs");

@@ -14,6 +14,8 @@
 //! next needs the clock, [`GatewayChecks::handle_timeout`] returns the probes to send, and
 //! [`GatewayChecks::on_reply`] takes the answers; it reports each change of state.
 
+pub use super::pinger::Probe;
+use super::pinger::{self, Echoes, Shape};
 use crate::units::{MS, SEC, Time};
 use std::net::Ipv4Addr;
 
@@ -65,14 +67,6 @@ fn fmt(t: Time) -> String {
     crate::units::format_duration(t)
 }
 
-/// A probe to send: an ICMP echo request to `gateway` with this identifier and sequence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Probe {
-    pub gateway: Ipv4Addr,
-    pub ident: u16,
-    pub seq: u16,
-}
-
 /// A gateway changed state at `at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -83,12 +77,9 @@ pub struct Change {
 
 #[derive(Clone, Debug)]
 struct Checked {
-    gateway: Ipv4Addr,
+    echoes: Echoes,
     reachable: bool,
     misses: u8,
-    seq: u16,
-    /// The probe awaiting its reply, and when it counts as missed.
-    waiting: Option<(u16, Time)>,
 }
 
 #[derive(Clone, Debug)]
@@ -102,7 +93,8 @@ pub struct GatewayChecks {
 const IDENT_BASE: u16 = 0xc600;
 
 impl GatewayChecks {
-    /// Checks for these gateways; the first round goes out at time 0.
+    /// Checks for these gateways; the first round goes out at time 0 (see
+    /// [`GatewayChecks::start_at`]).
     pub fn new(settings: Settings, gateways: impl IntoIterator<Item = Ipv4Addr>) -> GatewayChecks {
         let mut checks = GatewayChecks {
             settings,
@@ -115,16 +107,25 @@ impl GatewayChecks {
         checks
     }
 
+    /// Moves the first round to `at`: a router's rounds run at whatever phase it booted with.
+    pub fn start_at(&mut self, at: Time) {
+        self.next_round = at;
+    }
+
     /// Checks `gateway` too from the next round on (a route a DHCP client added), if it is not
     /// checked already.
     pub fn watch(&mut self, gateway: Ipv4Addr) {
-        if !self.gateways.iter().any(|c| c.gateway == gateway) {
+        if !self.gateways.iter().any(|c| c.echoes.host == gateway) {
+            let ident = IDENT_BASE + self.gateways.len() as u16;
+            let shape = Shape {
+                count: 1,
+                spacing: 0,
+                timeout: self.settings.timeout,
+            };
             self.gateways.push(Checked {
-                gateway,
+                echoes: Echoes::new(gateway, ident, shape),
                 reachable: true,
                 misses: 0,
-                seq: 0,
-                waiting: None,
             });
         }
     }
@@ -138,7 +139,7 @@ impl GatewayChecks {
         if self.gateways.is_empty() {
             return None;
         }
-        let deadlines = self.gateways.iter().filter_map(|c| c.waiting.map(|w| w.1));
+        let deadlines = self.gateways.iter().filter_map(|c| c.echoes.poll_timeout());
         deadlines.chain([self.next_round]).min()
     }
 
@@ -151,32 +152,16 @@ impl GatewayChecks {
         changes: &mut Vec<Change>,
     ) {
         let count = self.settings.count;
+        let round = now >= self.next_round;
         for c in &mut self.gateways {
-            if let Some((_, deadline)) = c.waiting
-                && deadline <= now
-            {
-                c.waiting = None;
-                c.misses = c.misses.saturating_add(1);
-                if c.reachable && c.misses >= count {
-                    c.reachable = false;
-                    changes.push(Change {
-                        gateway: c.gateway,
-                        reachable: false,
-                        at: now,
-                    });
-                }
+            if let Some(r) = c.echoes.handle_timeout(now, probes) {
+                changes.extend(c.judge(&r, count, now));
+            }
+            if round && let Some(r) = c.echoes.start(now, probes) {
+                changes.extend(c.judge(&r, count, now));
             }
         }
-        if now >= self.next_round {
-            for (i, c) in self.gateways.iter_mut().enumerate() {
-                c.seq = c.seq.wrapping_add(1);
-                c.waiting = Some((c.seq, now + self.settings.timeout));
-                probes.push(Probe {
-                    gateway: c.gateway,
-                    ident: IDENT_BASE + i as u16,
-                    seq: c.seq,
-                });
-            }
+        if round {
             self.next_round = now + self.settings.interval;
         }
     }
@@ -185,28 +170,42 @@ impl GatewayChecks {
     /// of state it causes, if any.
     pub fn on_reply(&mut self, now: Time, from: Ipv4Addr, ident: u16, seq: u16) -> Option<Change> {
         let i = ident.checked_sub(IDENT_BASE)? as usize;
-        let c = self.gateways.get_mut(i).filter(|c| c.gateway == from)?;
-        if c.waiting.is_none_or(|(s, _)| s != seq) {
-            return None; // late: that probe was already counted as missed
-        }
-        c.waiting = None;
-        c.misses = 0;
-        if c.reachable {
-            return None;
-        }
-        c.reachable = true;
-        Some(Change {
-            gateway: from,
-            reachable: true,
-            at: now,
-        })
+        let c = self.gateways.get_mut(i).filter(|c| c.echoes.host == from)?;
+        // A late reply finds its probe already counted as missed.
+        let r = c.echoes.on_reply(now, ident, seq)?;
+        c.judge(&r, self.settings.count, now)
     }
 
     pub fn is_reachable(&self, gateway: Ipv4Addr) -> bool {
         self.gateways
             .iter()
-            .find(|c| c.gateway == gateway)
+            .find(|c| c.echoes.host == gateway)
             .is_none_or(|c| c.reachable)
+    }
+}
+
+impl Checked {
+    /// A probe's fate: `count` missed in a row make the gateway unreachable, one answered
+    /// makes it reachable again.
+    fn judge(&mut self, r: &pinger::Result, count: u8, at: Time) -> Option<Change> {
+        if r.rtts.is_empty() {
+            self.misses = self.misses.saturating_add(1);
+            if !self.reachable || self.misses < count {
+                return None;
+            }
+            self.reachable = false;
+        } else {
+            self.misses = 0;
+            if self.reachable {
+                return None;
+            }
+            self.reachable = true;
+        }
+        Some(Change {
+            gateway: self.echoes.host,
+            reachable: self.reachable,
+            at,
+        })
     }
 }
 
@@ -231,7 +230,7 @@ mod tests {
             }
             if next_reply == Some(now) {
                 let (_, p) = replies.remove(0);
-                changes.extend(checks.on_reply(now, p.gateway, p.ident, p.seq));
+                changes.extend(checks.on_reply(now, p.host, p.ident, p.seq));
                 continue;
             }
             checks.handle_timeout(now, &mut probes, &mut changes);

@@ -16,6 +16,7 @@ pub mod gateway_check;
 pub mod nat;
 pub mod netwatch;
 pub mod pcc;
+pub mod pinger;
 pub mod pppoe_client;
 pub mod routing;
 pub mod scheduler;
@@ -28,8 +29,9 @@ use self::firewall::{
     ChainId, ConnMark, ConnStates, Ctx, DSTNAT, Env, FORWARD, INPUT, IfaceId, NatState, OUTPUT,
     Observer, POSTROUTING, PREROUTING, SRCNAT, Table, TableId, TableState, Verdict as ChainVerdict,
 };
-use self::gateway_check::{Change as GatewayChange, GatewayChecks, Probe};
+use self::gateway_check::{Change as GatewayChange, GatewayChecks};
 use self::netwatch::Netwatch;
+use self::pinger::Probe;
 use self::routing::{Fib, Gateway, Hop, Route};
 use self::scheduler::Scheduler;
 use crate::packet::{FiveTuple, Packet};
@@ -133,7 +135,7 @@ pub struct Router {
     probes: Vec<Probe>,
     changes: Vec<GatewayChange>,
     pub netwatch: Netwatch,
-    netwatch_probes: Vec<netwatch::Probe>,
+    netwatch_probes: Vec<Probe>,
     netwatch_changes: Vec<netwatch::Change>,
     pub scheduler: Scheduler,
     /// Scheduler entries due, by index, not yet handed out.
@@ -331,6 +333,14 @@ impl Router {
         }
     }
 
+    /// Moves the first round of check-gateway and of each netwatch entry to `phase(interval)`
+    /// (less than the interval): a real router's probes run at whatever phase it booted with,
+    /// so a failure meets them anywhere in their round. The caller draws the phases.
+    pub fn stagger_probes(&mut self, mut phase: impl FnMut(Time) -> Time) {
+        self.checks.start_at(phase(self.checks.settings().interval));
+        self.netwatch.start_at(phase);
+    }
+
     /// The latest time the router was driven at.
     pub fn now(&self) -> Time {
         self.now
@@ -348,7 +358,7 @@ impl Router {
         }
         self.changes = changes;
         for p in probes.drain(..) {
-            self.ping(now, p.gateway, p.ident, p.seq, out);
+            self.ping(now, p.host, p.ident, p.seq, out);
         }
         self.probes = probes;
         let mut probes = std::mem::take(&mut self.netwatch_probes);

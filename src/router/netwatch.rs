@@ -1,18 +1,26 @@
-//! `/tool netwatch`: the router pings each host every `interval` and, when the host's status
+//! `/tool netwatch`: the router tests each host every `interval` and, when the host's status
 //! changes between up and down, runs the entry's `up-script` or `down-script`.
 //!
-//! Modelled as RouterOS 6's `simple` netwatch, which v7's `type=simple` keeps: one echo per
-//! interval; a reply within `timeout` means up, none means down. **Assumed** where RouterOS does
-//! not say: the status starts `unknown` and the first probe settles it without running a
-//! script (a router that boots with a dead WAN has not "gone down"); v7's `type=icmp` with its
-//! loss and RTT thresholds is treated as `simple`. Probes are router-originated pings, so they
-//! follow the routing table: a netwatch watches a particular WAN only if a route pins its host
-//! to that WAN.
+//! Two of RouterOS 7's probe types are modelled, both with echo requests ([`super::pinger`]):
+//! - `simple` (RouterOS 6's only kind, and v7's default): one echo per interval; a reply
+//!   within `timeout` means up, none means down.
+//! - `icmp`: `packet-count` echoes (10) `packet-interval` apart (50 ms), each awaited
+//!   `timeout`; the host is down when the test crosses any threshold — `thr-loss-percent`
+//!   (85 %), `thr-loss-count` (none), and over the round trips measured `thr-avg` (100 ms),
+//!   `thr-max` (1 s), `thr-stdev` (250 ms), `thr-jitter` (1 s; **assumed**: the spread between
+//!   the fastest and the slowest). Defaults are RouterOS's, used whether or not the entry
+//!   names them.
+//! `tcp-conn`, `http-get` and `dns` entries are tested like `icmp` with one echo and the
+//! reader says so. **Assumed** where RouterOS does not say: the status starts `unknown` and the
+//! first test settles it without running a script (a router that boots with a dead WAN has
+//! not "gone down"). Probes are router-originated pings, so they follow the routing table: a
+//! netwatch watches a particular WAN only if a route pins its host to that WAN.
 //!
 //! Sans-IO like [`super::gateway_check`]: `poll_timeout`, `handle_timeout` → probes and
 //! changes, `on_reply`.
 
-use crate::units::{SEC, Time};
+use super::pinger::{self, Echoes, Probe, Shape};
+use crate::units::{MS, SEC, Time};
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +28,7 @@ pub struct Watch {
     pub host: Ipv4Addr,
     pub interval: Time,
     pub timeout: Time,
+    pub test: Test,
     pub up_script: String,
     pub down_script: String,
     /// The configuration line of the entry, to name it in errors and reports.
@@ -29,6 +38,85 @@ pub struct Watch {
 impl Watch {
     pub const DEFAULT_INTERVAL: Time = 10 * SEC;
     pub const DEFAULT_TIMEOUT: Time = 3 * SEC;
+
+    /// How its echoes go out.
+    fn shape(&self) -> Shape {
+        match &self.test {
+            // A probe still unanswered when the next is due counts as missed.
+            Test::Simple => Shape {
+                count: 1,
+                spacing: 0,
+                timeout: self.timeout.min(self.interval),
+            },
+            Test::Icmp(t) => Shape {
+                count: t.count,
+                spacing: t.spacing,
+                timeout: self.timeout,
+            },
+        }
+    }
+}
+
+/// What a test of the host is, and what passes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Test {
+    Simple,
+    Icmp(Icmp),
+}
+
+/// `type=icmp`: its echoes and the thresholds it judges them by.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Icmp {
+    pub count: u16,
+    pub spacing: Time,
+    pub loss_percent: f64,
+    pub loss_count: u32,
+    pub avg: Time,
+    pub max: Time,
+    pub stdev: Time,
+    pub jitter: Time,
+}
+
+impl Default for Icmp {
+    fn default() -> Icmp {
+        Icmp {
+            count: 10,
+            spacing: 50 * MS,
+            loss_percent: 85.0,
+            loss_count: u32::MAX,
+            avg: 100 * MS,
+            max: SEC,
+            stdev: 250 * MS,
+            jitter: SEC,
+        }
+    }
+}
+
+impl Icmp {
+    /// Whether a test's result stays within every threshold.
+    pub fn passes(&self, r: &pinger::Result) -> bool {
+        let n = r.rtts.len() as f64;
+        if r.rtts.is_empty() {
+            return false;
+        }
+        let lost = r.lost();
+        let loss_percent = 100.0 * f64::from(lost) / f64::from(r.sent);
+        let mean = r.rtts.iter().sum::<Time>() as f64 / n;
+        let var = r
+            .rtts
+            .iter()
+            .map(|&t| (t as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let (min, max) = (r.rtts.iter().min(), r.rtts.iter().max());
+        let jitter = max.zip(min).map_or(0, |(a, b)| a - b);
+        loss_percent < self.loss_percent
+            && u32::from(lost) < self.loss_count
+            && mean <= self.avg as f64
+            && max.is_some_and(|&m| m <= self.max)
+            && var.sqrt() <= self.stdev as f64
+            && jitter <= self.jitter
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +124,17 @@ pub enum Status {
     Unknown,
     Up,
     Down,
+}
+
+impl Status {
+    /// As `/tool netwatch print` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Unknown => "unknown",
+            Status::Up => "up",
+            Status::Down => "down",
+        }
+    }
 }
 
 /// A watched host's status changed at `at`; `run_script` says whether its script is due.
@@ -47,20 +146,11 @@ pub struct Change {
     pub run_script: bool,
 }
 
-/// A probe to send: an echo request to `host`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Probe {
-    pub host: Ipv4Addr,
-    pub ident: u16,
-    pub seq: u16,
-}
-
 #[derive(Clone, Debug)]
 struct State {
     status: Status,
-    seq: u16,
-    next_probe: Time,
-    waiting: Option<(u16, Time)>,
+    echoes: Echoes,
+    next_test: Time,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -70,7 +160,7 @@ pub struct Netwatch {
 }
 
 /// The enabled `/tool netwatch` entries of a configuration. Entries whose host is not an IPv4
-/// address (v7 also watches by DNS name) or whose times do not read are left out: the reader
+/// address (v7 also watches by DNS name) or whose values do not read are left out: the reader
 /// already reported anything it could not read.
 pub fn from_config(config: &crate::router::config::RouterConfig) -> Vec<Watch> {
     config
@@ -80,10 +170,34 @@ pub fn from_config(config: &crate::router::config::RouterConfig) -> Vec<Watch> {
                 Some(v) => crate::units::parse_duration(v).ok().filter(|t| *t > 0),
                 None => Some(default),
             };
+            let test = match item.get("type").unwrap_or("simple") {
+                "simple" => Test::Simple,
+                "icmp" => {
+                    let d = Icmp::default();
+                    let number = |k: &str| item.get(k).map(|v| v.trim_end_matches('%').parse());
+                    Test::Icmp(Icmp {
+                        count: number("packet-count").unwrap_or(Ok(10.0)).ok()? as u16,
+                        spacing: time("packet-interval", d.spacing)?,
+                        loss_percent: number("thr-loss-percent").unwrap_or(Ok(85.0)).ok()?,
+                        loss_count: number("thr-loss-count")
+                            .map_or(Some(u32::MAX), |n| n.ok().map(|n: f64| n as u32))?,
+                        avg: time("thr-avg", d.avg)?,
+                        max: time("thr-max", d.max)?,
+                        stdev: time("thr-stdev", d.stdev)?,
+                        jitter: time("thr-jitter", d.jitter)?,
+                    })
+                }
+                // tcp-conn, http-get, dns: one echo, as the reader notes.
+                _ => Test::Icmp(Icmp {
+                    count: 1,
+                    ..Icmp::default()
+                }),
+            };
             Some(Watch {
                 host: item.get("host")?.parse().ok()?,
                 interval: time("interval", Watch::DEFAULT_INTERVAL)?,
                 timeout: time("timeout", Watch::DEFAULT_TIMEOUT)?,
+                test,
                 up_script: item.get("up-script").unwrap_or_default().to_string(),
                 down_script: item.get("down-script").unwrap_or_default().to_string(),
                 line: item.line,
@@ -99,14 +213,22 @@ impl Netwatch {
     pub fn new(watches: Vec<Watch>) -> Netwatch {
         let states = watches
             .iter()
-            .map(|_| State {
+            .enumerate()
+            .map(|(i, w)| State {
                 status: Status::Unknown,
-                seq: 0,
-                next_probe: 0,
-                waiting: None,
+                echoes: Echoes::new(w.host, IDENT_BASE + i as u16, w.shape()),
+                next_test: 0,
             })
             .collect();
         Netwatch { watches, states }
+    }
+
+    /// Moves each entry's first test to `phase(interval)`: a router's tests run at whatever
+    /// phase it booted with.
+    pub fn start_at(&mut self, mut phase: impl FnMut(Time) -> Time) {
+        for (w, s) in self.watches.iter().zip(&mut self.states) {
+            s.next_test = phase(w.interval);
+        }
     }
 
     pub fn status(&self, watch: usize) -> Status {
@@ -116,7 +238,7 @@ impl Netwatch {
     pub fn poll_timeout(&self) -> Option<Time> {
         self.states
             .iter()
-            .flat_map(|s| [Some(s.next_probe), s.waiting.map(|w| w.1)])
+            .flat_map(|s| [Some(s.next_test), s.echoes.poll_timeout()])
             .flatten()
             .min()
     }
@@ -128,25 +250,14 @@ impl Netwatch {
         changes: &mut Vec<Change>,
     ) {
         for (i, (w, s)) in self.watches.iter().zip(&mut self.states).enumerate() {
-            if let Some((_, deadline)) = s.waiting
-                && deadline <= now
-            {
-                s.waiting = None;
-                changes.extend(set(s, i, Status::Down, now));
+            if let Some(r) = s.echoes.handle_timeout(now, probes) {
+                changes.extend(s.judge(w, i, &r, now));
             }
-            if s.next_probe <= now {
-                s.seq = s.seq.wrapping_add(1);
-                // A probe still unanswered when the next is due counts as missed.
-                if s.waiting.is_some() {
-                    changes.extend(set(s, i, Status::Down, now));
+            if s.next_test <= now {
+                s.next_test = now + w.interval;
+                if let Some(r) = s.echoes.start(now, probes) {
+                    changes.extend(s.judge(w, i, &r, now));
                 }
-                s.waiting = Some((s.seq, now + w.timeout.min(w.interval)));
-                s.next_probe = now + w.interval;
-                probes.push(Probe {
-                    host: w.host,
-                    ident: IDENT_BASE + i as u16,
-                    seq: s.seq,
-                });
             }
         }
     }
@@ -154,28 +265,33 @@ impl Netwatch {
     /// An echo reply reached the router; the change it causes, if any.
     pub fn on_reply(&mut self, now: Time, from: Ipv4Addr, ident: u16, seq: u16) -> Option<Change> {
         let i = ident.checked_sub(IDENT_BASE)? as usize;
-        self.watches.get(i).filter(|w| w.host == from)?;
+        let w = self.watches.get(i).filter(|w| w.host == from)?;
         let s = &mut self.states[i];
-        if s.waiting.is_none_or(|(q, _)| q != seq) {
-            return None;
-        }
-        s.waiting = None;
-        set(s, i, Status::Up, now)
+        let r = s.echoes.on_reply(now, ident, seq)?;
+        s.judge(w, i, &r, now)
     }
 }
 
-fn set(s: &mut State, watch: usize, status: Status, at: Time) -> Option<Change> {
-    if s.status == status {
-        return None;
+impl State {
+    /// A test ended: the status it gives the host, and the change if it is one.
+    fn judge(&mut self, w: &Watch, watch: usize, r: &pinger::Result, at: Time) -> Option<Change> {
+        let up = match &w.test {
+            Test::Simple => !r.rtts.is_empty(),
+            Test::Icmp(t) => t.passes(r),
+        };
+        let status = if up { Status::Up } else { Status::Down };
+        if self.status == status {
+            return None;
+        }
+        let run_script = self.status != Status::Unknown;
+        self.status = status;
+        Some(Change {
+            watch,
+            status,
+            at,
+            run_script,
+        })
     }
-    let run_script = s.status != Status::Unknown;
-    s.status = status;
-    Some(Change {
-        watch,
-        status,
-        at,
-        run_script,
-    })
 }
 
 #[cfg(test)]
@@ -188,6 +304,7 @@ mod tests {
             host: Ipv4Addr::new(8, 8, 8, 8),
             interval: 10 * SEC,
             timeout: 2 * SEC,
+            test: Test::Simple,
             up_script: "up".into(),
             down_script: "down".into(),
             line: 1,
@@ -226,5 +343,35 @@ mod tests {
             (Status::Up, true)
         );
         assert_eq!(n.poll_timeout(), Some(30 * SEC));
+    }
+
+    #[test]
+    fn an_icmp_test_is_down_only_past_its_thresholds() {
+        let icmp = Icmp {
+            loss_percent: 85.0,
+            ..Icmp::default()
+        };
+        let result = |answered: usize, rtt: Time| pinger::Result {
+            sent: 10,
+            rtts: vec![rtt; answered],
+        };
+        // 30 % loss passes an 85 % threshold; nine of ten lost does not.
+        assert!(icmp.passes(&result(7, 20 * MS)));
+        assert!(!icmp.passes(&result(1, 20 * MS)));
+        // The default average threshold is 100 ms: a satellite path fails it.
+        assert!(!icmp.passes(&result(10, 600 * MS)));
+        let jittery = pinger::Result {
+            sent: 4,
+            rtts: vec![10 * MS, 20 * MS, 15 * MS, 1100 * MS],
+        };
+        assert!(!icmp.passes(&jittery), "past thr-max and thr-jitter");
+        let mut n = Netwatch::new(vec![Watch {
+            test: Test::Icmp(icmp),
+            ..watch()
+        }]);
+        let mut probes = Vec::new();
+        n.handle_timeout(0, &mut probes, &mut Vec::new());
+        n.handle_timeout(450 * MS, &mut probes, &mut Vec::new());
+        assert_eq!(probes.len(), 10, "ten echoes 50 ms apart");
     }
 }

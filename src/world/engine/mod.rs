@@ -28,7 +28,7 @@ use crate::world::session::{self, Next, Session};
 use crate::world::topology::Topology;
 use crate::world::workload::{Connection, ConnectionKind, Workload};
 use queue::{EventQueue, Upcoming};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -179,7 +179,11 @@ impl Simulation {
     pub fn new(loaded: &Loaded, seed: u64) -> Simulation {
         let sc = &loaded.scenario;
         let config = &loaded.config;
-        let router = Router::new(config.clone());
+        let mut router = Router::new(config.clone());
+        // Probes run at a phase of their own from the seed: a failure meets them anywhere in
+        // their round, not always at its start.
+        let mut phases = Pcg64Mcg::seed_from_u64(seed ^ 0x9e_0000_0000);
+        router.stagger_probes(|interval| phases.random_range(0..interval.max(1)));
         let link_rng = |i: u64| Pcg64Mcg::seed_from_u64(seed ^ (0x11_4e4b_0000 + i));
         let topology = Topology::new(loaded);
         let wire = |l: &crate::world::topology::Link, inbound: bool| {
