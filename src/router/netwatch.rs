@@ -10,8 +10,9 @@
 //!   `thr-max` (1 s), `thr-stdev` (250 ms), `thr-jitter` (1 s; **assumed**: the spread between
 //!   the fastest and the slowest). Defaults are RouterOS's, used whether or not the entry
 //!   names them.
-//! `tcp-conn`, `http-get` and `dns` entries are tested like `icmp` with one echo and the
-//! reader says so. **Assumed** where RouterOS does not say: the status starts `unknown` and the
+//!
+//! `tcp-conn`, `http-get` and `dns` entries are tested like `icmp` with one echo, and `check`
+//! says so. **Assumed** where RouterOS does not say: the status starts `unknown` and the
 //! first test settles it without running a script (a router that boots with a dead WAN has
 //! not "gone down"). Probes are router-originated pings, so they follow the routing table: a
 //! netwatch watches a particular WAN only if a route pins its host to that WAN.
