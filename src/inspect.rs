@@ -7,7 +7,8 @@ use crate::error::SourceError;
 use crate::router::Router;
 use crate::router::config::RouterConfig;
 use crate::router::conntrack::{Dir, Flags, State};
-use crate::router::firewall::Table;
+use crate::router::firewall::{IfaceId, Table};
+use crate::router::netwatch::Status;
 use crate::router::routing::Gateway;
 use crate::routeros::export::{route_params, rule_params};
 use crate::routeros::interp::{Interpreter, Invocation, Menus, Props};
@@ -270,12 +271,14 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                 let fib = &router.fib;
                 let active = fib.is_selected(i as u32);
                 let flags = format!(
-                    "{}{}",
+                    "{}{}{}",
+                    if r.disabled { "X" } else { "" },
                     if active { "A" } else { "" },
                     if r.connected { "C" } else { "S" }
                 );
                 p.push(("flags".into(), flags));
-                p.push(("active".into(), if active { "yes" } else { "no" }.into()));
+                p.push(("active".into(), yes_no(active)));
+                p.push(("disabled".into(), yes_no(r.disabled)));
                 let status: Vec<String> = r
                     .gateways
                     .iter()
@@ -400,10 +403,36 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                 let p = vec![
                     ("name".into(), f.name.clone()),
                     ("default-name".into(), f.default_name.clone()),
+                    (
+                        "running".into(),
+                        yes_no(router.fib.is_running(i as IfaceId)),
+                    ),
                 ];
                 (i as u32 + 1, p)
             })
             .collect(),
-        _ => return None,
+        // Items kept for the router's services and scripts, as configured, with the state the
+        // router keeps of them.
+        menu => {
+            let items = cfg.stored.get(menu)?;
+            let rows = items.iter().enumerate().map(|(i, item)| {
+                let mut p: Props = item.props.clone();
+                if menu == "tool netwatch" {
+                    let watch = router
+                        .netwatch
+                        .watches
+                        .iter()
+                        .position(|w| w.line == item.line);
+                    let status = watch.map_or(Status::Unknown, |w| router.netwatch.status(w));
+                    p.push(("status".into(), status.name().into()));
+                }
+                (i as u32 + 1, p)
+            });
+            rows.collect()
+        }
     })
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
 }

@@ -715,3 +715,43 @@ fn netwatch_icmp_judges_a_lossy_path_by_its_thresholds_not_by_one_ping() {
     assert!(simple >= 4, "simple: {simple} downs");
     assert!(icmp <= 1, "icmp: {icmp} downs");
 }
+
+#[test]
+fn a_scheduler_script_reads_netwatch_status_and_acts_on_it() {
+    // Netwatch runs no script of its own; a scheduler looks at its status every 5 s, as many
+    // failover scripts do. The script must see what netwatch sees.
+    let root = common::root().join("scenarios");
+    let rsc = common::read(&root.join("failover_upstream_netwatch.rsc"));
+    let start = rsc.find("/tool netwatch").unwrap();
+    let end = rsc[start..].find("\n\n").unwrap() + start;
+    let config = format!(
+        "{}/tool netwatch add host=9.9.9.9 interval=10s timeout=2s
+/system scheduler add name=judge interval=5s on-event=\":if ([/tool netwatch get [find host=9.9.9.9] status] = \\\"down\\\") do={{ /ip route disable [find comment=isp1-default] }} else={{ /ip route enable [find comment=isp1-default] }}\"
+{}",
+        &rsc[..start],
+        &rsc[end..]
+    );
+    let loaded = WorldBuilder::from_file(&root.join("failover_upstream.ron"))
+        .unwrap()
+        .config(&config)
+        .build()
+        .unwrap();
+    let run = common::run(&loaded, 700 * SEC);
+    assert!(
+        run.summary.script_errors.is_empty(),
+        "{:?}",
+        run.summary.script_errors
+    );
+    let f = &run.summary.failover[0];
+    let detected = f.detected_at_s.unwrap_or_else(|| panic!("{f:?}"));
+    // Netwatch's test (every 10 s, 2 s timeout) then the scheduler's next look (5 s).
+    assert!((302.0..318.0).contains(&detected), "{f:?}");
+    let back = f.failback_at_s.unwrap();
+    assert!((600.0..616.0).contains(&back), "{f:?}");
+    // `print` shows the entry with its status.
+    let rows = pccsim::inspect::menu_items(&run.router, "tool netwatch").unwrap();
+    assert!(
+        rows[0].1.iter().any(|(k, v)| k == "status" && v == "up"),
+        "{rows:?}"
+    );
+}

@@ -227,6 +227,15 @@ impl RouterConfig {
     }
 
     /// The enabled items a script stored under `menu` (netwatch, scheduler, scripts).
+    /// Whether `list` already holds exactly `range` (RouterOS refuses a second one).
+    pub fn has_address_list_entry(
+        &self,
+        list: u16,
+        range: crate::router::firewall::AddrRange,
+    ) -> bool {
+        (self.address_list_entries.iter()).any(|e| e.list == list && e.range == range)
+    }
+
     pub fn stored_enabled<'c>(&'c self, menu: &str) -> impl Iterator<Item = &'c StoredItem> {
         self.stored
             .get(menu)

@@ -236,6 +236,13 @@ impl Fib {
             .is_some_and(|&i| i == route)
     }
 
+    pub fn is_running(&self, iface: IfaceId) -> bool {
+        self.iface_running
+            .get(iface as usize)
+            .copied()
+            .unwrap_or(true)
+    }
+
     pub fn set_interface_running(&mut self, iface: IfaceId, running: bool) {
         self.iface_running[iface as usize] = running;
         self.recompute();

@@ -896,6 +896,9 @@ impl Model<'_> {
             }
             Collection::AddressList => {
                 let entry = self.address_list_entry(cmd, line)?;
+                if self.cfg.has_address_list_entry(entry.list, entry.range) {
+                    return Err(self.cmd_err(cmd, "failure: already have such entry"));
+                }
                 self.cfg.address_list_entries.insert(at, entry);
             }
             Collection::Route => {

@@ -207,6 +207,11 @@ impl Live<'_> {
         let (Some(list), Some(range)) = (list, range) else {
             return Err(self.err(inv, "expected list= and address="));
         };
+        if let Some(l) = self.router.config.address_lists.find(&list)
+            && self.router.config.has_address_list_entry(l, range)
+        {
+            return Err(self.err(inv, "failure: already have such entry"));
+        }
         let cfg = self.router.config_mut();
         let list = cfg.address_lists.intern(&list);
         cfg.address_list_entries
@@ -342,6 +347,39 @@ mod tests {
         let mut r = router(&looping);
         let e = run_script(&mut r, "s", "/system script run me").unwrap_err();
         assert!(e.to_string().contains("too deeply"), "{e}");
+    }
+
+    #[test]
+    fn an_address_list_entry_that_exists_is_refused_as_routeros_refuses_it() {
+        let mut r = router(CONFIG);
+        let e = run_script(
+            &mut r,
+            "s",
+            "/ip firewall address-list add list=WAN1_up address=192.168.1.2",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("already have such entry"), "{e}");
+        let twice =
+            format!("{CONFIG}/ip firewall address-list add list=WAN1_up address=192.168.1.2\n");
+        let e = crate::routeros::load("t.rsc", &twice).unwrap_err();
+        assert!(e.to_string().contains("t.rsc:6"), "{e}");
+    }
+
+    #[test]
+    fn disabled_routes_print_with_their_x_flag() {
+        let mut r = router(CONFIG);
+        run_script(&mut r, "down", "/ip route disable [find comment=\"WAN1\"]").unwrap();
+        let rows = crate::inspect::menu_items(&r, "ip route").unwrap();
+        let flags = |i: usize| {
+            rows[i]
+                .1
+                .iter()
+                .find(|(k, _)| k == "flags")
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!((flags(0).as_str(), flags(1).as_str()), ("XS", "AS"));
     }
 
     #[test]
