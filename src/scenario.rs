@@ -502,13 +502,27 @@ fn timeline(
     text: &str,
 ) -> Result<Vec<Change>, Error> {
     let mut changes = Vec::new();
+    // Per change, the timeline entry it comes from.
+    let mut origins = Vec::new();
+    let err_at = |n: usize, msg: String| -> Error {
+        let start = find_field(text, "what", n).unwrap_or(0);
+        SourceError::new(file, text, start, start + 4, msg).into()
+    };
     for (n, h) in scenario.timeline.iter().enumerate() {
-        let err = |msg: String| -> Error {
-            let start = find_field(text, "what", n).unwrap_or(0);
-            SourceError::new(file, text, start, start + 4, msg).into()
-        };
-        let wan = wan_index(scenario, config, wan_ifaces, &h.wan)
-            .ok_or_else(|| err(format!("`{}` is not a WAN of this scenario", h.wan)))?;
+        let err = |msg: String| err_at(n, msg);
+        let wan = wan_index(scenario, config, wan_ifaces, &h.wan).ok_or_else(|| {
+            let names: Vec<&str> = (scenario.wans.iter().zip(wan_ifaces))
+                .flat_map(|(w, &i)| [w.isp.as_str(), w.port.as_str(), config.iface_name(i)])
+                .collect();
+            let hint = crate::routeros::did_you_mean(&h.wan, names.iter().copied())
+                .map_or(String::new(), |m| format!(" (did you mean `{m}`?)"));
+            let isps: Vec<&str> = scenario.wans.iter().map(|w| w.isp.as_str()).collect();
+            err(format!(
+                "`{}` is not a WAN of this scenario{hint}; its WANs are {}",
+                h.wan,
+                isps.join(", ")
+            ))
+        })?;
         if h.at.0 > scenario.duration.0 {
             return Err(err(format!(
                 "at {} is after the end of the run ({})",
@@ -593,11 +607,41 @@ fn timeline(
                 "the timeline has more than {MAX_CHANGES} changes"
             )));
         }
+        origins.resize(changes.len(), n);
     }
     // Changes past the end never happen; among equal times, the order written.
-    changes.retain(|c| c.at <= scenario.duration.0);
-    changes.sort_by_key(|c| c.at);
-    Ok(changes)
+    let mut changes: Vec<(Change, usize)> = changes.into_iter().zip(origins).collect();
+    changes.retain(|(c, _)| c.at <= scenario.duration.0);
+    changes.sort_by_key(|(c, _)| c.at);
+    flaps_overlap(scenario, &changes).map_err(|(n, msg)| err_at(n, msg))?;
+    Ok(changes.into_iter().map(|(c, _)| c).collect())
+}
+
+/// A flap's downs and ups must not fall inside another entry's link failure, nor another's
+/// inside the flap's: one would end the other early, and the timeline would not be what it
+/// says. The entry at fault and why, if so.
+fn flaps_overlap(scenario: &Scenario, changes: &[(Change, usize)]) -> Result<(), (usize, String)> {
+    let is_flap = |n: usize| matches!(scenario.timeline[n].what, What::Flap { .. });
+    // Per WAN, the entry whose link failure is on.
+    let mut down_by: Vec<Option<usize>> = vec![None; scenario.wans.len()];
+    for &(c, n) in changes.iter().filter(|(c, _)| c.kind == FailureKind::Link) {
+        if let Some(k) = down_by[c.wan]
+            && k != n
+            && (is_flap(k) || is_flap(n))
+        {
+            let at = crate::units::format_duration(c.at);
+            return Err((
+                n,
+                format!(
+                    "at {at} this meets the link failure of timeline entry {} (at {}): one would end the other early; a flap must not share its link's downtime with another entry",
+                    k + 1,
+                    crate::units::format_duration(scenario.timeline[k].at.0)
+                ),
+            ));
+        }
+        down_by[c.wan] = c.down.then_some(n);
+    }
+    Ok(())
 }
 
 /// Byte offset of the `nth` field `name:` in RON text, skipping `//` comments and strings.

@@ -161,6 +161,15 @@ fn a_hostile_timeline_is_refused_with_its_place_or_runs() {
             "`isp9` is not a WAN",
         ),
         (
+            "(at: \"1m\", wan: \"ips1\", what: LinkDown)",
+            "did you mean `isp1`?",
+        ),
+        (
+            "(at: \"1m\", wan: \"isp1\", what: Flap(down: \"20s\", every: \"1m\", times: 3)),
+             (at: \"2m10s\", wan: \"isp1\", what: LinkDown), (at: \"4m\", wan: \"isp1\", what: LinkUp)",
+            "meets the link failure of timeline entry 1",
+        ),
+        (
             "(at: \"1m\", wan: \"isp1\", what: Flap(down: \"2s\", every: \"1s\", times: 3))",
             "shorter than `every`",
         ),
@@ -173,10 +182,10 @@ fn a_hostile_timeline_is_refused_with_its_place_or_runs() {
         let e = with_timeline(timeline).unwrap_err().to_string();
         assert!(e.contains("t.ron:") && e.contains(words), "{timeline}: {e}");
     }
-    // Overlapping, repeated and rapid changes run, and the router follows the last word.
+    // Repeated and rapid changes run, and the router follows the last word.
     let loaded = with_timeline(
         "(at: \"10s\", wan: \"isp1\", what: LinkDown), (at: \"10s\", wan: \"isp1\", what: LinkDown),
-         (at: \"5s\", wan: \"isp1\", what: Flap(down: \"1ms\", every: \"2ms\", times: 5000)),
+         (at: \"30s\", wan: \"isp1\", what: Flap(down: \"1ms\", every: \"2ms\", times: 5000)),
          (at: \"20s\", wan: \"isp1\", what: LinkUp), (at: \"15s\", wan: \"isp2\", what: GatewayUp)",
     )
     .unwrap();
@@ -754,4 +763,25 @@ fn a_scheduler_script_reads_netwatch_status_and_acts_on_it() {
         rows[0].1.iter().any(|(k, v)| k == "status" && v == "up"),
         "{rows:?}"
     );
+}
+
+#[test]
+fn a_gateway_failure_overlapped_by_a_link_failure_is_used_again_when_both_end() {
+    let loaded = failover_world()
+        .at("100s", "isp1", What::GatewayDown)
+        .and_then(|w| w.at("150s", "isp1", What::LinkDown))
+        .and_then(|w| w.at("200s", "isp1", What::LinkUp))
+        .and_then(|w| w.at("300s", "isp1", What::GatewayUp))
+        .and_then(WorldBuilder::build)
+        .unwrap();
+    let run = common::run(&loaded, 400 * SEC);
+    let f = &run.summary.failover;
+    assert_eq!(f.len(), 2, "{f:?}");
+    for failure in f {
+        // Nothing carries ISP1 until its gateway answers again, after 300 s.
+        let back = failure
+            .failback_at_s
+            .unwrap_or_else(|| panic!("{failure:?}"));
+        assert!((300.0..310.1).contains(&back), "{failure:?}");
+    }
 }

@@ -291,16 +291,19 @@ impl Metrics {
         }
     }
 
-    /// A WAN failed at `at`; a link failure is acted on at once.
+    /// A WAN failed at `at`. If the router had already taken it out of service for another
+    /// failure, there is nothing left to detect: this one is known at once.
     pub fn failed(&mut self, wan: usize, kind: FailureKind, at: Time) {
         if self.open_failure(wan, kind).is_some() {
             return; // already down: a second "down" changes nothing
         }
+        let out = (self.failures.iter())
+            .any(|f| f.wan == wan && f.detected_at.is_some() && f.failback_at.is_none());
         self.failures.push(Failure {
             wan,
             kind,
             failed_at: at,
-            detected_at: None,
+            detected_at: out.then_some(at),
             recovered_at: None,
             failback_at: None,
             flaps: 0,
