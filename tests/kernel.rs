@@ -39,13 +39,16 @@ const SERVERS: u8 = 20;
 const CONNECTIONS: u16 = 300;
 
 /// The kernel's rule for each PCC field choice: the same fields in the same order.
-const FIELDS: [(&str, &str); 3] = [
+const FIELDS: [(&str, &str); 5] = [
     ("both-addresses", "ip saddr . ip daddr"),
     ("src-address", "ip saddr"),
     (
         "both-addresses-and-ports",
         "ip saddr . ip daddr . udp sport . udp dport",
     ),
+    // A lone port is hashed as its two bytes, not a padded register.
+    ("src-port", "udp sport"),
+    ("dst-port", "udp dport"),
 ];
 
 /// The namespaces of one lab; removed when dropped.

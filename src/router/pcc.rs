@@ -159,9 +159,10 @@ pub fn hash(fields: Fields, t: &FiveTuple) -> u32 {
 /// What `nft … jhash FIELDS mod n seed 0` gives a packet of this tuple, in `0..n`.
 ///
 /// nft concatenates the fields in registers of four bytes, each in network order and a port
-/// padded with two zero bytes (`ip saddr . tcp sport` is 8 bytes); `nft_jhash_eval` hashes
-/// them with the kernel's `jhash` and maps the hash to a bucket with `reciprocal_scale`
-/// (`hash × n >> 32`, not a remainder).
+/// padded with two zero bytes (`ip saddr . tcp sport` is 8 bytes) — but a lone port is its two
+/// bytes (`jhash(reg, 2, …)` in `nft --debug=netlink`); `nft_jhash_eval` hashes them with the
+/// kernel's `jhash` and maps the hash to a bucket with `reciprocal_scale` (`hash × n >> 32`,
+/// not a remainder).
 pub fn jhash_bucket(fields: Fields, t: &FiveTuple, n: u32) -> u32 {
     let addr = |a: std::net::Ipv4Addr| a.octets();
     let port = |p: u16| {
@@ -181,14 +182,18 @@ pub fn jhash_bucket(fields: Fields, t: &FiveTuple, n: u32) -> u32 {
             &[addr(t.src), addr(t.dst), port(t.src_port), port(t.dst_port)]
         }
     };
-    let h = jhash(words, 0);
+    let len = match fields {
+        Fields::SrcPort | Fields::DstPort => 2,
+        _ => 4 * words.len() as u32,
+    };
+    let h = jhash(words, len, 0);
     ((h as u64 * n as u64) >> 32) as u32
 }
 
-/// The kernel's `jhash()` (Bob Jenkins' lookup3, `include/linux/jhash.h`) over whole words,
-/// each read in the CPU's order as the kernel reads them on x86 (little-endian).
-fn jhash(words: &[[u8; 4]], seed: u32) -> u32 {
-    let len = 4 * words.len() as u32;
+/// The kernel's `jhash()` (Bob Jenkins' lookup3, `include/linux/jhash.h`) over `len` bytes held
+/// in whole words (the tail zero-padded), each read in the CPU's order as the kernel reads them
+/// on x86 (little-endian); the length enters the initial value.
+fn jhash(words: &[[u8; 4]], len: u32, seed: u32) -> u32 {
     let init = 0xdead_beef_u32.wrapping_add(len).wrapping_add(seed);
     let (mut a, mut b, mut c) = (init, init, init);
     let word = |i: usize| words.get(i).map_or(0, |w| u32::from_le_bytes(*w));
