@@ -97,6 +97,9 @@ impl std::ops::BitOr for TcpFlags {
 
 /// Bytes of IP and TCP header (with timestamps) on every TCP segment.
 pub const TCP_HEADER: u32 = 52;
+/// Bytes a SYN's options add beyond a segment's timestamps: Linux's SYN carries MSS,
+/// SACK-permitted, timestamps and window scale, 20 bytes in all.
+pub const SYN_OPTIONS_EXTRA: u32 = 8;
 /// Bytes a SACK option with one block adds (two NOPs, kind, length, two edges).
 pub const SACK_OPTION: u32 = 12;
 /// TCP's window scale: the window field counts units of 2^7 bytes (what Linux offers with
@@ -153,10 +156,15 @@ impl Packet {
         ack: u32,
         payload: u32,
     ) -> Packet {
+        let syn_extra = if flags.has(TcpFlags::SYN) {
+            SYN_OPTIONS_EXTRA
+        } else {
+            0
+        };
         Packet {
             tuple,
             flags,
-            len: TCP_HEADER + payload,
+            len: TCP_HEADER + syn_extra + payload,
             seq,
             ack,
             window: u16::MAX,
@@ -279,10 +287,11 @@ impl Packet {
     ///
     /// The simulator numbers each direction's bytes from 0 and treats the SYN as taking none;
     /// on the wire both ends start at sequence 0 (a valid initial sequence number), the SYN
-    /// takes one, so data and acknowledgements are one higher. TCP headers carry 12 bytes of
-    /// options, as [`TCP_HEADER`] counts: MSS, window scale and SACK-permitted on SYNs,
-    /// timestamps (`ts_ms`) on the rest — and a SACK block after them when there is one.
-    pub fn emit(&self, buf: &mut [u8], ts_ms: u32) -> usize {
+    /// takes one, so data and acknowledgements are one higher. TCP headers carry timestamps —
+    /// this end's clock `ts_ms`, and `ts_echo`, the latest the other end sent (0 on a SYN) —
+    /// with a SACK block after them when there is one; a SYN carries MSS, SACK-permitted,
+    /// timestamps and window scale, as Linux sends them.
+    pub fn emit(&self, buf: &mut [u8], ts_ms: u32, ts_echo: u32) -> usize {
         let len = self.len as usize;
         let buf = &mut buf[..len];
         buf.fill(0);
@@ -298,7 +307,7 @@ impl Packet {
         let sum = checksum(ip, 0);
         ip[10..12].copy_from_slice(&sum.to_be_bytes());
         match t.protocol {
-            Protocol::Tcp => self.emit_tcp(l4, ts_ms),
+            Protocol::Tcp => self.emit_tcp(l4, ts_ms, ts_echo),
             Protocol::Udp => {
                 l4[0..2].copy_from_slice(&t.src_port.to_be_bytes());
                 l4[2..4].copy_from_slice(&t.dst_port.to_be_bytes());
@@ -328,7 +337,7 @@ impl Packet {
         len
     }
 
-    fn emit_tcp(&self, h: &mut [u8], ts_ms: u32) {
+    fn emit_tcp(&self, h: &mut [u8], ts_ms: u32, ts_echo: u32) {
         let t = &self.tuple;
         let syn = self.flags.has(TcpFlags::SYN);
         let seq = self.seq.wrapping_add(u32::from(!syn));
@@ -342,19 +351,36 @@ impl Packet {
         h[4..8].copy_from_slice(&seq.to_be_bytes());
         h[8..12].copy_from_slice(&ack.to_be_bytes());
         let sack = self.sack_block().filter(|_| !syn);
-        let options_len = 12 + if sack.is_some() { SACK_OPTION } else { 0 } as usize;
+        let options_len = match (syn, sack) {
+            (true, _) => 12 + SYN_OPTIONS_EXTRA as usize,
+            (false, Some(_)) => 12 + SACK_OPTION as usize,
+            (false, None) => 12,
+        };
         h[12] = (((20 + options_len) / 4) << 4) as u8;
         h[13] = self.flags.0;
         // A SYN's window is never scaled (RFC 7323); it offers the scale and SACK instead.
         let window = if syn { u16::MAX } else { self.window };
         h[14..16].copy_from_slice(&window.to_be_bytes());
         let options = &mut h[20..20 + options_len];
+        // A SYN echoes nothing: it has heard nothing yet.
+        let ts_echo = if self.flags.has(TcpFlags::ACK) {
+            ts_echo
+        } else {
+            0
+        };
+        let stamps = |o: &mut [u8]| {
+            o[..2].copy_from_slice(&[8, 10]);
+            o[2..6].copy_from_slice(&ts_ms.to_be_bytes());
+            o[6..10].copy_from_slice(&ts_echo.to_be_bytes());
+        };
         if syn {
-            options.copy_from_slice(&[2, 4, 0x05, 0xb4, 1, 3, 3, WINDOW_SCALE as u8, 4, 2, 1, 1]);
+            options[..6].copy_from_slice(&[2, 4, 0x05, 0xb4, 4, 2]);
+            stamps(&mut options[6..16]);
+            options[16..].copy_from_slice(&[1, 3, 3, WINDOW_SCALE as u8]);
             return;
         }
-        options[..4].copy_from_slice(&[1, 1, 8, 10]);
-        options[4..8].copy_from_slice(&ts_ms.to_be_bytes());
+        options[..2].copy_from_slice(&[1, 1]);
+        stamps(&mut options[2..12]);
         if let Some((start, end)) = sack {
             options[12..16].copy_from_slice(&[1, 1, 5, 10]);
             options[16..20].copy_from_slice(&start.wrapping_add(1).to_be_bytes());
@@ -419,7 +445,7 @@ mod tests {
             Packet::udp(tuple(Protocol::Udp), 0, 1, 61),
             Packet::new(tuple(Protocol::Icmp), 0),
         ] {
-            let n = pkt.emit(&mut buf, 1234);
+            let n = pkt.emit(&mut buf, 1234, 1200);
             assert_eq!(n, pkt.len as usize);
             let (ip, l4) = buf[..n].split_at(IPV4_HEADER);
             assert_eq!(checksum(ip, 0), 0, "{pkt:?}: IPv4 header");
@@ -435,7 +461,7 @@ mod tests {
     fn the_syn_takes_one_sequence_number_on_the_wire() {
         let mut buf = [0u8; 200];
         let seq_ack = |pkt: Packet, buf: &mut [u8]| {
-            pkt.emit(buf, 0);
+            pkt.emit(buf, 0, 0);
             let h = &buf[IPV4_HEADER..];
             (
                 u32::from_be_bytes([h[4], h[5], h[6], h[7]]),

@@ -130,14 +130,15 @@ fn a_link_down_is_acted_on_at_once_and_flushes_its_connections() {
 fn a_failure_beyond_the_gateway_is_invisible_to_plain_check_gateway() {
     let loaded = failover_world()
         .at("300s", "isp1", What::UpstreamDown)
-        .and_then(|w| w.at("400s", "isp1", What::UpstreamUp))
+        .and_then(|w| w.at("600s", "isp1", What::UpstreamUp))
         .and_then(WorldBuilder::build)
         .unwrap();
-    let run = common::run(&loaded, 500 * SEC);
+    let run = common::run(&loaded, 700 * SEC);
     let f = &run.summary.failover[0];
     assert_eq!(f.kind, "upstream");
     assert_eq!(f.detected_at_s, None, "the gateway still answers its pings");
-    // Every new connection PCC gives ISP1 during the outage is blackholed.
+    // Every new connection PCC gives ISP1 during the outage is blackholed, but for those whose
+    // SYN retries (127 s of them) outlast it.
     assert!(f.new_connection_failures > f.new_connections / 2, "{f:?}");
     assert!(broken(&run, 0, "blackholed") > 0);
 }
@@ -783,5 +784,40 @@ fn a_gateway_failure_overlapped_by_a_link_failure_is_used_again_when_both_end() 
             .failback_at_s
             .unwrap_or_else(|| panic!("{failure:?}"));
         assert!((300.0..310.1).contains(&back), "{failure:?}");
+    }
+}
+
+#[test]
+fn a_host_gives_up_a_connection_after_linux_s_six_syn_retries() {
+    // ISP1's upstream is dead from the start and plain check-gateway never notices: the SYNs
+    // of connections PCC sends there go unanswered. Linux retries 6 times (1, 2, 4 … 32 s) and
+    // gives up 127 s after the first SYN.
+    use std::sync::{Arc, Mutex};
+    struct Log(Arc<Mutex<Vec<pccsim::metrics::ConnectionRecord>>>);
+    impl pccsim::metrics::ConnectionLog for Log {
+        fn record(&mut self, c: &pccsim::metrics::ConnectionRecord) {
+            self.0.lock().unwrap().push(c.clone());
+        }
+        fn finish(self: Box<Self>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let loaded = failover_world()
+        .at("1s", "isp1", What::UpstreamDown)
+        .and_then(WorldBuilder::build)
+        .unwrap();
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let mut sim = pccsim::Simulation::new(&loaded, 1);
+    sim.log_connections(Box::new(Log(Arc::clone(&records))));
+    sim.run(1, 200 * SEC, |_, _| {});
+    let records = records.lock().unwrap();
+    let blackholed: Vec<_> = records
+        .iter()
+        .filter(|c| c.tuple.protocol == pccsim::packet::Protocol::Tcp && c.wan == Some(0))
+        .filter(|c| c.started > SEC && c.bytes_down == 0 && c.ended.is_some())
+        .collect();
+    assert!(!blackholed.is_empty());
+    for c in blackholed {
+        assert_eq!(c.ended.unwrap() - c.started, 127 * SEC, "{c:?}");
     }
 }

@@ -186,6 +186,30 @@ fn tshark_reads_the_captures_and_follows_tcp_streams() {
                 "{list:.400}"
             );
         }
+        // SYNs carry timestamps as Linux sends them; later segments echo the other end's.
+        let stamps = tshark(&[
+            "-Y",
+            "tcp.stream == 0",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.flags.syn",
+            "-e",
+            "tcp.options.timestamp.tsval",
+            "-e",
+            "tcp.options.timestamp.tsecr",
+        ]);
+        let rows: Vec<Vec<&str>> = stamps.lines().map(|l| l.split('\t').collect()).collect();
+        assert!(
+            rows.len() >= 3 && rows[0][0] == "1" && !rows[0][1].is_empty(),
+            "{stamps}"
+        );
+        assert!(
+            rows[1..]
+                .iter()
+                .any(|r| r[2].parse::<u32>().is_ok_and(|e| e > 0)),
+            "{file}: no segment echoes a timestamp: {stamps}"
+        );
         let follow = tshark(&["-q", "-z", "follow,tcp,raw,0"]);
         assert!(
             follow.contains("Node 0:") && follow.contains("Node 1:"),

@@ -46,7 +46,8 @@ fn port_forwards_need_the_incoming_mark_rules() {
         .config(&config)
         .build()
         .unwrap();
-    let run = common::run(&loaded, 120 * SEC);
+    // Long enough for clients whose SYN-ACKs are lost to give up (127 s of SYN retries).
+    let run = common::run(&loaded, 300 * SEC);
     let server = app(&run, "web-server");
     // PCC classifies the server's replies like LAN traffic: those it sends to the other WAN
     // leave with the first WAN's address and are dropped.

@@ -194,8 +194,9 @@ struct TcpConn {
     response_started: bool,
 }
 
-/// SYNs are retried this many times (1 s, 2 s, 4 s, 8 s), then the host gives up.
-const SYN_RETRIES: u8 = 4;
+/// SYNs are retried this many times (1 s, 2 s, 4 s … 32 s: Linux's `tcp_syn_retries`), then
+/// the host gives up, 127 s after the first.
+const SYN_RETRIES: u8 = 6;
 /// A UDP stream with nothing heard for this long is considered dead — or for three of its
 /// intervals, if they are longer (a keepalive every 25 s is not dead after 5 s).
 const STREAM_SILENCE: Time = 5 * SEC;

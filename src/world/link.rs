@@ -11,7 +11,7 @@
 //! event per packet per hop. Queue occupancy in packets is the count of departures still ahead,
 //! kept in a ring that never grows beyond the buffer size.
 
-use crate::packet::Packet;
+use crate::packet::{FiveTuple, Packet, Protocol, TcpFlags};
 use crate::scenario::Queue;
 use crate::units::{MS, SEC, Time};
 use crate::world::pcap::{PcapWriter, SNAPLEN};
@@ -280,6 +280,8 @@ pub struct Capture {
     peer: PeerMac,
     arriving: VecDeque<(Time, Packet)>,
     frame: Vec<u8>,
+    /// Per direction of a TCP connection, the latest timestamp it sent.
+    stamps: rustc_hash::FxHashMap<FiveTuple, u32>,
     error: Option<io::Error>,
 }
 
@@ -297,6 +299,7 @@ impl Capture {
             peer,
             arriving: VecDeque::new(),
             frame: vec![0; ETHERNET_HEADER + SNAPLEN as usize],
+            stamps: Default::default(),
             error: None,
         })
     }
@@ -333,7 +336,20 @@ impl Capture {
         self.frame[0..6].copy_from_slice(&dst);
         self.frame[6..12].copy_from_slice(&src);
         self.frame[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-        let len = pkt.emit(&mut self.frame[ETHERNET_HEADER..], (at / MS) as u32);
+        // Each end stamps with the simulated clock in ms and echoes the latest stamp the other
+        // end sent, as this tap saw it (the ends sit close to it).
+        let ts = (at / MS) as u32;
+        let t = pkt.tuple;
+        let echo = self.stamps.get(&t.reversed()).copied().unwrap_or(0);
+        if t.protocol == Protocol::Tcp {
+            if pkt.flags.has(TcpFlags::RST) {
+                self.stamps.remove(&t);
+                self.stamps.remove(&t.reversed());
+            } else {
+                self.stamps.insert(t, ts);
+            }
+        }
+        let len = pkt.emit(&mut self.frame[ETHERNET_HEADER..], ts, echo);
         if let Err(e) = self.pcap.frame(at, &self.frame[..ETHERNET_HEADER + len]) {
             self.error = Some(e);
         }
