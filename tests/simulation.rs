@@ -210,3 +210,21 @@ fn quiet_udp_sessions_break_when_the_udp_timeout_is_shorter_than_their_keepalive
         c.broken_by_cause
     );
 }
+
+#[test]
+fn base_rtt_is_the_round_trip_to_a_server_not_to_the_core() {
+    // dual_wan's ISP1: 3 ms access and 5 ms upstream; every server 17 ms beyond the core. A
+    // path of 50 ms round trip must read 50, not the 16 to the core.
+    let mut world =
+        pccsim::WorldBuilder::from_file(&common::root().join("scenarios/dual_wan.ron")).unwrap();
+    let ms = pccsim::units::MS;
+    world.scenario().internet.server_latency = (
+        pccsim::units::Duration(17 * ms),
+        pccsim::units::Duration(17 * ms),
+    );
+    let loaded = world.build().unwrap();
+    let run = common::run(&loaded, 5 * SEC);
+    let isp1 = &run.summary.wans[0];
+    let one_way = run.summary.wans[0].base_rtt_ms / 2.0;
+    assert!((one_way - (3.0 + 5.0 + 17.0)).abs() < 0.5, "{isp1:?}");
+}

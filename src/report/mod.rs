@@ -187,7 +187,8 @@ pub struct WanSummary {
     pub classified_byte_share: Option<f64>,
     pub capacity_down_bps: u64,
     pub capacity_up_bps: u64,
-    /// Round trip from the LAN to the internet core through this WAN, without queueing.
+    /// Round trip from the LAN through this WAN to a server of median distance, without
+    /// queueing.
     pub base_rtt_ms: f64,
     pub mean_utilisation_down: f64,
     pub mean_utilisation_up: f64,
@@ -293,6 +294,9 @@ impl Summary {
         let bytes: u64 = metrics.wans.iter().map(|w| w.bytes_down + w.bytes_up).sum();
         let classified: u64 = metrics.wans.iter().map(|w| w.classified_bytes).sum();
         let secs = duration as f64 / SEC as f64;
+        // Servers sit log-uniformly far from the core: the median one is at the geometric mean.
+        let (near, far) = loaded.scenario.internet.server_latency;
+        let server = (near.0 as f64 * far.0.max(near.0) as f64).sqrt();
         let wans = metrics
             .wans
             .iter()
@@ -317,7 +321,8 @@ impl Summary {
                         .then(|| share(w.classified_bytes, classified)),
                     capacity_down_bps: w.down_bps,
                     capacity_up_bps: w.up_bps,
-                    base_rtt_ms: run.base_latency[i].map_or(f64::NAN, |t| 2.0 * t as f64 / 1e6),
+                    base_rtt_ms: run.base_latency[i]
+                        .map_or(f64::NAN, |t| 2.0 * (t as f64 + server) / 1e6),
                     mean_utilisation_down: w.bytes_down as f64 * 8.0 / secs / w.down_bps as f64,
                     mean_utilisation_up: w.bytes_up as f64 * 8.0 / secs / w.up_bps as f64,
                     peak_utilisation_down: peak_down / w.down_bps as f64,
