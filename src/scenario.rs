@@ -437,6 +437,23 @@ pub enum SizeDist {
     },
 }
 
+impl SizeDist {
+    /// Whether its draws go past `limit` bytes, but for one in 10,000 of a log-normal's.
+    fn beyond(&self, limit: u64) -> bool {
+        match *self {
+            SizeDist::Fixed(s) => s.0 > limit,
+            SizeDist::Pareto { max, .. } => max.0 > limit,
+            // The 99.99th percentile is 3.719 standard deviations above the median.
+            SizeDist::LogNormal { median, sigma } => {
+                median.0 as f64 * (3.719 * sigma.max(0.0)).exp() > limit as f64
+            }
+        }
+    }
+}
+
+/// The largest transfer a connection carries: sequence numbers stay within 32 bits.
+pub const MAX_TRANSFER: u64 = 1 << 30;
+
 const MAX_SERVERS: u32 = 1_000_000;
 const MAX_HOSTS: u32 = 65_536;
 /// Sessions per host per minute: 100 a second.
@@ -958,6 +975,25 @@ pub fn check(
             return Err(at(
                 &app.name,
                 format!("per_host_per_minute must be between 0 and {MAX_RATE}"),
+            ));
+        }
+        let sizes: &[&SizeDist] = match &app.kind {
+            AppKind::Tcp {
+                request, response, ..
+            } => &[request, response],
+            AppKind::Web {
+                request, object, ..
+            } => &[request, object],
+            AppKind::Video { chunk, .. } => &[chunk],
+            AppKind::IpSensitive {
+                request, response, ..
+            } => &[request, response],
+            _ => &[],
+        };
+        if sizes.iter().any(|d| d.beyond(MAX_TRANSFER)) {
+            return Err(at(
+                &app.name,
+                "a transfer is at most 1GiB: a fixed size or a Pareto's max above it, or a log-normal whose 1-in-10,000 draw exceeds it, would be cut short".into(),
             ));
         }
     }

@@ -80,6 +80,9 @@ fn parse_clock(t: &str) -> Result<Time, String> {
 
 /// Writes a duration the short way a person would: `1h`, `10m`, `8ms`.
 pub fn format_duration(t: Time) -> String {
+    if t == 0 {
+        return "0s".into(); // as RouterOS writes an unset timeout
+    }
     const UNITS: [(Time, &str); 6] = [
         (86_400 * SEC, "d"),
         (3600 * SEC, "h"),
@@ -268,6 +271,11 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert_eq!(format_duration(3600 * SEC), "1h");
         assert_eq!(format_duration(8 * MS), "8ms");
+        assert_eq!(
+            format_duration(0),
+            "0s",
+            "an unset timeout, as RouterOS exports it"
+        );
     }
 
     #[test]

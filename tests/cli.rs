@@ -376,6 +376,8 @@ fn values_that_would_never_finish_are_refused() {
             "per_host_per_minute: 1e9",
             "per_host_per_minute",
         ),
+        // A response past 1 GiB would be cut short without a word.
+        ("max: \"50MiB\"", "max: \"4GiB\"", "at most 1GiB"),
     ] {
         let path = world(tmp.path(), &base.replacen(from, to, 1), &config);
         let o = pccsim(&[

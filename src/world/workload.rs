@@ -533,8 +533,9 @@ const VIDEO_REQUEST: u32 = 600;
 const SIP_INVITE: u32 = 900;
 const SIP_OK: u32 = 700;
 
-/// Transfer sizes are capped at 1 GiB, which keeps sequence numbers in 32 bits.
-const MAX_TRANSFER: f64 = (1u64 << 30) as f64;
+/// Transfer sizes are capped at 1 GiB, which keeps sequence numbers in 32 bits; the scenario
+/// check refuses sizes that would meet the cap more than rarely.
+const MAX_TRANSFER: f64 = crate::scenario::MAX_TRANSFER as f64;
 
 fn sample_size(d: &SizeDist, rng: &mut Pcg64Mcg) -> u32 {
     let bytes = match *d {
