@@ -234,8 +234,9 @@ pub struct Lan {
     #[serde(default = "lan_latency")]
     pub latency: Duration,
     /// How much users differ: each host's sessions come at its own rate, the apps' rates
-    /// times a log-normal factor of mean 1 with this sigma (0: every host alike). The
-    /// default, 1, gives a few heavy users as real offices have.
+    /// times a log-normal factor with this sigma (0: every host alike), the factors scaled to
+    /// a mean of exactly 1 so the rates per host stay as written on average. The default, 1,
+    /// gives a few heavy users as real offices have.
     #[serde(default = "activity_spread")]
     pub activity_spread: f64,
     /// The DNS server the hosts use, e.g. the router's LAN address (what MikroTik's DHCP

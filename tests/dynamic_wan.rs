@@ -46,6 +46,13 @@ const SCENARIO: &str = r#"Scenario(
     ],
     lan: (port: "LAN", hosts: 10, first_host: "10.0.0.10"),
     internet: (servers: 200, server_latency: ("5ms", "20ms")),
+    apps: [
+        (name: "web", per_host_per_minute: 10.0,
+         kind: Tcp(port: 443, request: Fixed("700B"), response: LogNormal(median: "30KiB", sigma: 1.0))),
+        // Long-lived flows: some are surely open on the old address when it changes.
+        (name: "tunnel", per_host_per_minute: 1.0,
+         kind: UdpStream(port: 4500, packet: "120B", interval: "5s", duration: ("3m", "5m"))),
+    ],
     timeline: [(at: "3m10s", wan: "cable", what: NewAddress)],
 )"#;
 

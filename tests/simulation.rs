@@ -228,3 +228,25 @@ fn base_rtt_is_the_round_trip_to_a_server_not_to_the_core() {
     let one_way = run.summary.wans[0].base_rtt_ms / 2.0;
     assert!((one_way - (3.0 + 5.0 + 17.0)).abs() < 0.5, "{isp1:?}");
 }
+
+#[test]
+fn a_hosts_rate_is_as_written_however_few_hosts_there_are() {
+    // One host, "60 a minute": activity_spread's factors average exactly 1, so a lone host
+    // (whose single draw may be far from 1) still runs at 60 a minute.
+    for seed in [1, 2, 3] {
+        let mut world =
+            pccsim::WorldBuilder::from_file(&common::root().join("scenarios/dual_wan.ron"))
+                .unwrap();
+        let sc = world.scenario();
+        sc.lan.hosts = 1;
+        sc.apps.truncate(1);
+        sc.apps[0].per_host_per_minute = 60.0;
+        let loaded = world.build().unwrap();
+        let run = common::run_with_seed(&loaded, seed, 600 * SEC);
+        let n = run.summary.connections.total as f64;
+        assert!(
+            (510.0..690.0).contains(&n),
+            "seed {seed}: {n} in 10 minutes"
+        );
+    }
+}

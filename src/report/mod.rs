@@ -30,6 +30,10 @@ pub struct Summary {
     pub seed: u64,
     pub duration_s: f64,
     pub dialect: String,
+    /// LAN hosts, and how much their rates differ (`lan.activity_spread`: each host's rate is
+    /// the apps' times a log-normal factor; the factors average exactly 1).
+    pub hosts: u32,
+    pub activity_spread: f64,
     pub wans: Vec<WanSummary>,
     pub connections: Connections,
     /// Per connection mark, the share of new LAN connections the PCC rules give it.
@@ -349,6 +353,8 @@ impl Summary {
             seed,
             duration_s: secs,
             dialect: router.config.dialect.name().to_string(),
+            hosts: loaded.scenario.lan.hosts,
+            activity_spread: loaded.scenario.lan.activity_spread,
             wans,
             connections: Connections {
                 total: metrics.connections_total,
@@ -432,11 +438,15 @@ fn pct(x: f64) -> String {
 /// `max_broken` of the connections that ended broke.
 pub fn table(s: &Summary, max_broken: f64) -> String {
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "{} — seed {}, {:.0} s simulated, config {}",
-        s.scenario, s.seed, s.duration_s, s.dialect
+        "{} — seed {}, {:.0} s simulated, config {}; {} hosts",
+        s.scenario, s.seed, s.duration_s, s.dialect, s.hosts
     );
+    let _ = match s.activity_spread {
+        0.0 => writeln!(out, " at the apps' rates"),
+        spread => writeln!(out, " at the apps' rates on average (spread σ = {spread})"),
+    };
     let header = [
         "WAN",
         "ISP",

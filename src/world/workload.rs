@@ -227,12 +227,17 @@ impl Workload {
         let mut pairs = Vec::new();
         let mut cumulative = Vec::new();
         let mut total = 0.0;
-        // Mean 1 (μ = −σ²/2), so the office's total is what the apps' rates say.
+        // Each host's factor, scaled so that their mean is exactly 1: the office's total is
+        // what the apps' rates say however few hosts draw (one host runs at its rate).
         let sigma = scenario.lan.activity_spread;
-        let spread = LogNormal::new(-sigma * sigma / 2.0, sigma).ok();
+        let spread = LogNormal::new(0.0, sigma).ok();
         let mut activity_rng = Pcg64Mcg::seed_from_u64(seed ^ 0xac71_7e55);
-        for host in 0..scenario.lan.hosts {
-            let activity = spread.map_or(1.0, |d| d.sample(&mut activity_rng));
+        let mut factors: Vec<f64> = (0..scenario.lan.hosts)
+            .map(|_| spread.map_or(1.0, |d| d.sample(&mut activity_rng)))
+            .collect();
+        let mean = factors.iter().sum::<f64>() / factors.len().max(1) as f64;
+        factors.iter_mut().for_each(|f| *f /= mean);
+        for (host, &activity) in (0..scenario.lan.hosts).zip(&factors) {
             for (a, plan) in apps.iter().enumerate() {
                 let ip = Ipv4Addr::from(first_host + host);
                 let runs = plan.hosts.is_none_or(|r| r.contains(ip))
