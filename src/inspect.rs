@@ -114,7 +114,7 @@ fn connections(router: &Router) -> Vec<(u32, Props)> {
                 ),
             ];
             if e.state != State::Datagram {
-                p.push(("tcp-state".into(), format!("{:?}", e.state).to_lowercase()));
+                p.push(("tcp-state".into(), e.state.name().into()));
             }
             (id + 1, p)
         })

@@ -250,3 +250,20 @@ fn a_hosts_rate_is_as_written_however_few_hosts_there_are() {
         );
     }
 }
+
+#[test]
+fn connections_close_both_ways_and_conntrack_walks_time_wait() {
+    // Servers answer the host's FIN with their own and the host sends the last ACK, as Linux
+    // ends do: finished connections sit in TIME_WAIT (10 s), not half-closed in FIN_WAIT.
+    let run = common::run(&common::scenario("dual_wan.ron"), 120 * SEC);
+    let said = pccsim::inspect::exec(
+        &run.router,
+        "t",
+        ":put [:len [/ip firewall connection find tcp-state=time-wait]]
+:put [:len [/ip firewall connection find tcp-state=fin-wait]]",
+    )
+    .unwrap();
+    let counts: Vec<u64> = said.iter().map(|l| l.trim().parse().unwrap()).collect();
+    assert!(counts[0] > 20, "time-wait: {said:?}");
+    assert!(counts[1] * 10 < counts[0], "fin-wait: {said:?}");
+}

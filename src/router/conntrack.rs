@@ -105,6 +105,23 @@ pub enum State {
     Datagram,
 }
 
+impl State {
+    /// As `/ip firewall connection print` shows it (`tcp-state`); empty for datagrams.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::SynSent => "syn-sent",
+            State::SynReceived => "syn-received",
+            State::Established => "established",
+            State::FinWait => "fin-wait",
+            State::CloseWait => "close-wait",
+            State::LastAck => "last-ack",
+            State::TimeWait => "time-wait",
+            State::Close => "close",
+            State::Datagram => "",
+        }
+    }
+}
+
 /// Source NAT applied when the connection started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SrcNat {

@@ -192,7 +192,13 @@ struct TcpConn {
     response: Sender,
     response_rx: Receiver,
     response_started: bool,
+    /// After the host sent its FIN: until when it waits for the server's, to close both ways
+    /// as Linux ends do (conntrack then walks LAST_ACK and TIME_WAIT).
+    fin_wait: Option<Time>,
 }
+
+/// How long a host that sent its FIN waits for the server's before it forgets the connection.
+const FIN_LINGER: Time = 10 * SEC;
 
 /// SYNs are retried this many times (1 s, 2 s, 4 s … 32 s: Linux's `tcp_syn_retries`), then
 /// the host gives up, 127 s after the first.
@@ -221,6 +227,7 @@ impl Flow {
                 response: Sender::new(response, congestion, true),
                 response_rx: Receiver::default(),
                 response_started: false,
+                fin_wait: None,
             })),
             ConnectionKind::UdpExchange { request, response } => Transport::UdpExchange {
                 request: request.min(MAX_DATAGRAM),
@@ -306,6 +313,12 @@ impl Flow {
         }
     }
 
+    /// Whether the flow, though it has its outcome, still closes: a host that sent its FIN
+    /// waits for the server's.
+    pub fn lingers(&self) -> bool {
+        matches!(&self.transport, Transport::Tcp(c) if c.fin_wait.is_some())
+    }
+
     /// The packet this flow would start with: for asking the router where it would go now.
     pub fn first_packet(&self) -> Packet {
         match &self.transport {
@@ -320,7 +333,10 @@ impl Flow {
     /// The earliest moment a timer of this flow is due.
     pub fn next_deadline(&self) -> Option<Time> {
         if self.outcome.is_some() {
-            return None;
+            return match &self.transport {
+                Transport::Tcp(c) => c.fin_wait,
+                _ => None,
+            };
         }
         match &self.transport {
             Transport::Tcp(c) => {
@@ -346,6 +362,9 @@ impl Flow {
     /// Runs the timers that are due.
     pub fn on_timer(&mut self, now: Time, out: &mut Outbox) {
         if self.outcome.is_some() {
+            if let Transport::Tcp(c) = &mut self.transport {
+                c.fin_wait = c.fin_wait.filter(|&t| t > now);
+            }
             return;
         }
         let (tuple, id) = (self.tuple, self.id);
@@ -442,11 +461,17 @@ impl Flow {
                 self.local = Some((pkt.tuple.dst, pkt.tuple.dst_port));
             }
         }
-        if self.outcome.is_some() {
-            return Ok(());
-        }
         let back = server_tuple(self.tuple, (self.peer, self.local));
         let id = self.id;
+        if self.outcome.is_some() {
+            // A finished connection still closes: the server answers the host's FIN.
+            if let Transport::Tcp(c) = &mut self.transport
+                && pkt.flags.has(TcpFlags::FIN)
+            {
+                server_tcp(c, now, back, id, pkt, out);
+            }
+            return Ok(());
+        }
         match &mut self.transport {
             Transport::Tcp(c) => server_tcp(c, now, back, id, pkt, out),
             Transport::UdpExchange { response, .. } => {
@@ -473,10 +498,16 @@ impl Flow {
         if pkt.tuple != self.tuple.reversed() {
             return Err(Cause::NatAddressChanged);
         }
+        let (tuple, id) = (self.tuple, self.id);
         if self.outcome.is_some() {
+            // A finished connection still closes: the host acknowledges the server's FIN.
+            if let Transport::Tcp(c) = &mut self.transport
+                && pkt.flags.has(TcpFlags::FIN)
+            {
+                client_tcp(c, now, tuple, id, pkt, out);
+            }
             return Ok(());
         }
-        let (tuple, id) = (self.tuple, self.id);
         match &mut self.transport {
             Transport::Tcp(c) => {
                 if client_tcp(c, now, tuple, id, pkt, out) {
@@ -694,11 +725,12 @@ fn client_tcp(
         return false;
     }
     if f.has(TcpFlags::FIN) {
-        // Both FINs take a sequence number.
+        // Both FINs take a sequence number. The last ACK closes the connection.
         let mut ack = c.response_rx.ack();
         ack.ack += 1;
         let last = ack_only(tuple, id, c.request.nxt + 1, ack, TcpFlags::default());
         out.push((Side::Host, last, now));
+        c.fin_wait = None;
         return false;
     }
     let mut ack_now = false;
@@ -717,6 +749,7 @@ fn client_tcp(
         let ack = c.response_rx.ack();
         let fin = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::FIN);
         out.push((Side::Host, fin, now));
+        c.fin_wait = Some(now + FIN_LINGER);
         return true;
     }
     if ack_now {

@@ -151,6 +151,8 @@ pub struct Simulation {
     back_in_service_at: Vec<Time>,
     /// Connections an outage left on another WAN, by flow, watched since its failback.
     strands: rustc_hash::FxHashMap<u32, Strand>,
+    /// Connections booked already whose ends still close (TCP's FINs), by flow.
+    closing: rustc_hash::FxHashSet<u32>,
 }
 
 /// A connection on `wan` since a failback at `since`, with its bytes then.
@@ -276,6 +278,7 @@ impl Simulation {
             judged_generation: 0,
             back_in_service_at: vec![0; sc.wans.len()],
             strands: Default::default(),
+            closing: Default::default(),
         };
         sim.in_service = (sim.wans.iter())
             .map(|w| sim.router.fib.has_default_out(w.iface))
@@ -594,6 +597,16 @@ impl Simulation {
         let Some(flow) = self.flows[id as usize].as_mut() else {
             return;
         };
+        // A connection booked already that still closes: freed once it has.
+        if flow.outcome.is_some() && self.closing.contains(&id) {
+            if flow.lingers() {
+                return arm_timer(flow, &mut self.queue);
+            }
+            self.closing.remove(&id);
+            self.flows[id as usize] = None;
+            self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
+            return;
+        }
         if let Some(mut outcome) = flow.outcome {
             if let (Some(cause), Outcome::Broken(_)) = (flow.flushed, outcome) {
                 outcome = Outcome::Broken(cause);
@@ -608,8 +621,13 @@ impl Simulation {
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
             }
-            self.flows[id as usize] = None;
-            self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
+            if flow.lingers() {
+                self.closing.insert(id);
+                arm_timer(flow, &mut self.queue);
+            } else {
+                self.flows[id as usize] = None;
+                self.free_slots.push_back((self.now + SLOT_QUARANTINE, id));
+            }
             self.metrics
                 .record_outcome(outcome, (app, wan), started, self.now);
             if let Some(strand) = self.strands.remove(&id)
@@ -640,12 +658,7 @@ impl Simulation {
             }
             return;
         }
-        if let Some(deadline) = flow.next_deadline()
-            && deadline < flow.timer_at
-        {
-            flow.timer_at = deadline;
-            self.queue.push_packed(deadline, id);
-        }
+        arm_timer(flow, &mut self.queue);
     }
 
     fn timer(&mut self, id: u32) {
@@ -1223,7 +1236,8 @@ impl Simulation {
     fn close(&mut self) -> Vec<(Stream, io::Error)> {
         let mut errors = Vec::new();
         if let Some(mut log) = self.connection_log.take() {
-            for flow in self.flows.iter().flatten() {
+            // Those that only still close were logged when they ended.
+            for flow in self.flows.iter().flatten().filter(|f| f.outcome.is_none()) {
                 log.record(&record_of(flow, None));
             }
             if let Err(e) = log.finish() {
@@ -1274,6 +1288,16 @@ fn book_rtt(flow: &mut Flow, metrics: &mut Metrics) {
         && let Some(rtt) = flow.take_rtt_sample()
     {
         metrics.rtt(wan, rtt);
+    }
+}
+
+/// Asks the queue for the flow's next deadline, if it comes before the timer already set.
+fn arm_timer(flow: &mut Flow, queue: &mut EventQueue<Event>) {
+    if let Some(deadline) = flow.next_deadline()
+        && deadline < flow.timer_at
+    {
+        flow.timer_at = deadline;
+        queue.push_packed(deadline, flow.id);
     }
 }
 
