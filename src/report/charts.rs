@@ -272,9 +272,13 @@ pub fn health(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Er
     both_with(dir, "health", draw_svg, draw_png)
 }
 
+/// Room for the left-hand labels of the failover chart's panels, the same for each so their
+/// time axes line up.
+const LABEL_AREA: u32 = 120;
+
 /// The failover story: per-WAN download with each failure shaded (its detection and failback
-/// marked), each WAN's link and check-gateway state as lanes, and broken connections per
-/// interval as bars on the same time axis.
+/// marked), whether the router forwards by each WAN and each netwatch host's status as lanes,
+/// and broken connections per interval as bars on the same time axis.
 pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
     struct Draw<'a>(&'a Summary, &'a Metrics);
     impl Draw<'_> {
@@ -304,7 +308,7 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 .caption("download per WAN; shaded: a failure, from the timeline's failure to its repair", ("sans-serif", 16))
                 .margin(10)
                 .x_label_area_size(30)
-                .y_label_area_size(60)
+                .y_label_area_size(LABEL_AREA)
                 .build_cartesian_2d(0.0..span, 0.0..peak)
                 .map_err(|x| x.to_string())?;
             chart
@@ -314,6 +318,7 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 .label_style(("sans-serif", 13))
                 .draw()
                 .map_err(|x| x.to_string())?;
+            let mut placed = Vec::new();
             for f in &s.failover {
                 let wan = s.wans.iter().position(|w| w.name == f.wan).unwrap_or(0);
                 let end = f.recovered_at_s.unwrap_or(s.duration_s);
@@ -331,6 +336,15 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 for (t, label) in marks {
                     if let Some(t) = t {
                         let x = mins(t);
+                        // A label goes on the highest row where no label sits close by.
+                        let row = (0..)
+                            .find(|&r| {
+                                !placed.iter().any(|&(px, pr): &(f64, usize)| {
+                                    pr == r && (px - x).abs() < span * 0.14
+                                })
+                            })
+                            .unwrap_or(0);
+                        placed.push((x, row));
                         chart
                             .draw_series([PathElement::new(
                                 [(x, 0.0), (x, peak)],
@@ -341,7 +355,7 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                             .draw_series([Text::new(
                                 format!("{} {label}", f.wan),
                                 // Just right of the line, so the line does not cover it.
-                                (x + span * 0.004, peak * 0.97),
+                                (x + span * 0.004, peak * (0.97 - 0.07 * row as f64)),
                                 ("sans-serif", 13),
                             )])
                             .map_err(|x| x.to_string())?;
@@ -370,18 +384,20 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 .draw()
                 .map_err(|x| x.to_string())?;
 
-            // Lanes: per WAN, link and gateway state over time; then each netwatch host.
+            // Lanes: per WAN, whether the router forwards by it; then each netwatch host's
+            // status. Drawn from the exact times of each change, so a flap shorter than a
+            // sample shows (at least a hair wide).
             let mut names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
             names.extend(m.netwatch.iter().map(|w| format!("netwatch {}", w.host)));
             let n = names.len();
             let mut lane = ChartBuilder::on(&lanes)
                 .caption(
-                    "state — WAN: link up and gateway answering check-gateway; netwatch: host up (green), not (red), unknown (grey)",
+                    "state — WAN: the router forwards by it (green) or took it out (red); netwatch host: up, down, unknown (grey)",
                     ("sans-serif", 16),
                 )
                 .margin(10)
                 .x_label_area_size(30)
-                .y_label_area_size(120)
+                .y_label_area_size(LABEL_AREA)
                 .build_cartesian_2d(0.0..span, 0.0..n as f64)
                 .map_err(|x| x.to_string())?;
             lane.configure_mesh()
@@ -399,41 +415,42 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 .label_style(("sans-serif", 13))
                 .draw()
                 .map_err(|x| x.to_string())?;
+            let hair = span * 0.002;
+            let mut spans = Vec::new();
+            let mut lane_spans = |row: usize, changes: Vec<(f64, Option<bool>)>| {
+                for (k, &(from, state)) in changes.iter().enumerate() {
+                    let to = changes.get(k + 1).map_or(span, |c| c.0).max(from + hair);
+                    let color = match state {
+                        Some(true) => GREEN.mix(0.6),
+                        Some(false) => RED.mix(0.8),
+                        None => BLACK.mix(0.25),
+                    };
+                    let row = row as f64;
+                    spans.push(Rectangle::new(
+                        [(from, row + 0.2), (to, row + 0.8)],
+                        color.filled(),
+                    ));
+                }
+            };
+            let secs = |t: crate::units::Time| mins(t as f64 / SEC as f64);
+            for (w, changes) in m.service.iter().enumerate() {
+                lane_spans(
+                    w,
+                    changes.iter().map(|&(t, up)| (secs(t), Some(up))).collect(),
+                );
+            }
+            for (k, log) in m.netwatch.iter().enumerate() {
+                let mut changes = vec![(0.0, None)];
+                changes.extend(log.changes.iter().map(|&(t, up, _)| (secs(t), Some(up))));
+                lane_spans(s.wans.len() + k, changes);
+            }
+            lane.draw_series(spans).map_err(|x| x.to_string())?;
             let interval = m
                 .samples
                 .iter()
                 .find(|x| x.wan == 0)
                 .map_or(1.0, |x| x.time as f64 / SEC as f64)
                 / 60.0;
-            let bars = m.samples.iter().map(|x| {
-                let ok = x.link_up && x.gateway_reachable;
-                let color = if ok { GREEN.mix(0.6) } else { RED.mix(0.8) };
-                let t = minutes(x);
-                let row = x.wan as f64;
-                Rectangle::new(
-                    [((t - interval).max(0.0), row + 0.2), (t, row + 0.8)],
-                    color.filled(),
-                )
-            });
-            lane.draw_series(bars).map_err(|x| x.to_string())?;
-            // Netwatch hosts: one state per sample round (the rows of WAN 0 mark the rounds).
-            let rounds = m.samples.iter().filter(|x| x.wan == 0).map(minutes);
-            let mut marks = Vec::new();
-            for (t, state) in rounds.zip(&m.router_states) {
-                for (k, up) in state.netwatch_up.iter().enumerate() {
-                    let color = match up {
-                        Some(true) => GREEN.mix(0.6),
-                        Some(false) => RED.mix(0.8),
-                        None => BLACK.mix(0.25),
-                    };
-                    let row = (s.wans.len() + k) as f64;
-                    marks.push(Rectangle::new(
-                        [((t - interval).max(0.0), row + 0.2), (t, row + 0.8)],
-                        color.filled(),
-                    ));
-                }
-            }
-            lane.draw_series(marks).map_err(|x| x.to_string())?;
 
             // Breaks per interval, all causes.
             let mut per_interval: Vec<(f64, u32)> = Vec::new();
@@ -452,12 +469,22 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 )
                 .margin(10)
                 .x_label_area_size(30)
-                .y_label_area_size(60)
+                .y_label_area_size(LABEL_AREA)
                 .build_cartesian_2d(0.0..span, 0.0..most)
                 .map_err(|x| x.to_string())?;
+            // Whole connections: integer ticks only.
+            let ticks = (most as usize).clamp(1, 5) + 1;
             b.configure_mesh()
                 .x_desc("minutes")
                 .y_desc("broken")
+                .y_labels(ticks)
+                .y_label_formatter(&|y| {
+                    if (y - y.round()).abs() < 1e-9 {
+                        format!("{y:.0}")
+                    } else {
+                        String::new()
+                    }
+                })
                 .label_style(("sans-serif", 13))
                 .draw()
                 .map_err(|x| x.to_string())?;

@@ -618,7 +618,7 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
     for c in Cause::ALL {
         let _ = write!(out, ",broken.{}", c.name());
     }
-    out.push_str(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable");
+    out.push_str(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable,in_service");
     for line in &metrics.route_lines {
         let _ = write!(out, ",route.line{line}");
     }
@@ -646,11 +646,12 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
             .map_or(String::new(), |t| format!("{:.3}", t as f64 / 1e6));
         let _ = write!(
             out,
-            ",{},{},{rtt},{},{}",
+            ",{},{},{rtt},{},{},{}",
             s.queue_drops,
             s.losses,
             u8::from(s.link_up),
-            u8::from(s.gateway_reachable)
+            u8::from(s.gateway_reachable),
+            u8::from(s.in_service)
         );
         // Router-wide states, the same on each WAN's row of the interval.
         if let Some(state) = metrics.router_states.get(row / wans) {

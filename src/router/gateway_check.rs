@@ -176,6 +176,11 @@ impl GatewayChecks {
         c.judge(&r, self.settings.count, now)
     }
 
+    /// The gateways checked, with their state.
+    pub fn gateways(&self) -> impl Iterator<Item = (Ipv4Addr, bool)> + '_ {
+        self.gateways.iter().map(|c| (c.echoes.host, c.reachable))
+    }
+
     pub fn is_reachable(&self, gateway: Ipv4Addr) -> bool {
         self.gateways
             .iter()

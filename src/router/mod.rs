@@ -581,6 +581,11 @@ impl Router {
         self.conntrack.find(tuple).and_then(|e| e.moved)
     }
 
+    /// Each gateway check-gateway watches, and whether it finds it reachable just now.
+    pub fn checked_gateways(&self) -> impl Iterator<Item = (Ipv4Addr, bool)> + '_ {
+        self.checks.gateways()
+    }
+
     /// Whether check-gateway currently finds `gateway` (true for a gateway nobody checks).
     pub fn gateway_reachable(&self, gateway: Ipv4Addr) -> bool {
         self.checks.is_reachable(gateway)

@@ -74,9 +74,12 @@ pub struct Sample {
     pub losses: u64,
     /// Mean of the TCP RTT samples taken in the interval (none if there were none).
     pub mean_rtt: Option<Time>,
-    /// At the end of the interval: the link has carrier; check-gateway finds the gateway.
+    /// At the end of the interval: the link has carrier; check-gateway finds every gateway it
+    /// checks through this WAN (the ISP's, a recursive route's target beyond it); the router
+    /// forwards by the WAN (a default route through it is in use).
     pub link_up: bool,
     pub gateway_reachable: bool,
+    pub in_service: bool,
 }
 
 /// A WAN as the engine sees it at a sample: its link's totals so far and its state.
@@ -86,6 +89,7 @@ pub struct WanState {
     pub losses: u64,
     pub link_up: bool,
     pub gateway_reachable: bool,
+    pub in_service: bool,
 }
 
 /// One connection's life, as `run --connections` lists it.
@@ -174,6 +178,9 @@ pub struct Metrics {
     pub events: u64,
     /// Failures from the timeline, in the order they happened.
     pub failures: Vec<Failure>,
+    /// Per WAN, when the router put it into service (`true`) or took it out, from the start:
+    /// exact times, so a flap shorter than a sample still shows.
+    pub service: Vec<Vec<(Time, bool)>>,
     /// Bit `w`: WAN `w` is out of service by a failure just now (see [`Failure::is_out`]).
     out_of_service: u64,
     /// Per netwatch entry, its host and line and each change of its status.
@@ -337,6 +344,9 @@ impl Metrics {
     /// repaired it yet — and a failback the router takes back while the failure lasts did not
     /// hold.
     pub fn wan_judged(&mut self, wan: usize, usable: bool, at: Time) -> Vec<usize> {
+        if let Some(changes) = self.service.get_mut(wan) {
+            changes.push((at, usable));
+        }
         let mut failed_back = Vec::new();
         for (i, f) in self
             .failures
@@ -478,6 +488,7 @@ impl Metrics {
                     .then(|| w.interval_rtt_sum / w.interval_rtt_samples as Time),
                 link_up: state.link_up,
                 gateway_reachable: state.gateway_reachable,
+                in_service: state.in_service,
             });
             w.interval_down = 0;
             w.interval_up = 0;

@@ -283,6 +283,7 @@ impl Simulation {
         sim.in_service = (sim.wans.iter())
             .map(|w| sim.router.fib.has_default_out(w.iface))
             .collect();
+        sim.metrics.service = sim.in_service.iter().map(|&s| vec![(0, s)]).collect();
         sim.judged_generation = sim.router.fib.generation();
         sim.metrics.route_lines = sim.router.config.routes.iter().map(|r| r.line).collect();
         sim.metrics.netwatch = sim
@@ -1203,13 +1204,25 @@ impl Simulation {
     /// Closes the time series' current interval at `now`.
     fn sample(&mut self) {
         let router = &self.router;
-        let links = self.wans.iter().map(|w| {
+        // Each gateway check-gateway watches speaks for the WAN the router reaches it by.
+        let towards = |gateway: Ipv4Addr| {
+            let hop = router
+                .fib
+                .lookup(crate::router::firewall::TableId::MAIN, gateway)?;
+            self.wans.iter().position(|w| w.iface == hop.iface)
+        };
+        let checked: Vec<(Option<usize>, bool)> = (router.checked_gateways())
+            .map(|(g, reachable)| (towards(g), reachable))
+            .collect();
+        let links = self.wans.iter().enumerate().map(|(i, w)| {
             let (queue_drops, losses) = link_totals(&w.access);
             WanState {
                 queue_drops,
                 losses,
                 link_up: w.access.is_up(),
-                gateway_reachable: router.gateway_reachable(w.gateway),
+                gateway_reachable: (checked.iter())
+                    .all(|&(wan, reachable)| reachable || wan != Some(i)),
+                in_service: self.in_service[i],
             }
         });
         let since = self.metrics.samples.last().map_or(0, |s| s.time);
