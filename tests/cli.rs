@@ -64,12 +64,9 @@ fn run_writes_the_summary_timeseries_and_charts() {
     assert!(csv.starts_with(
         "time_s,wan,down_bps,up_bps,active_connections,broken,broken.reply-sent-out-wan,"
     ));
-    assert!(
-        csv.lines()
-            .next()
-            .unwrap()
-            .contains(",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable,route.line")
-    );
+    assert!(csv.lines().next().unwrap().contains(
+        ",queue_drops,losses,mean_rtt_ms,link_up,gateway_reachable,in_service,route.line"
+    ));
     assert_eq!(
         csv.lines().count(),
         1 + 3 * 2,

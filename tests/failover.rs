@@ -304,9 +304,21 @@ fn recursive_routes_catch_the_upstream_failure_plain_check_gateway_misses() {
         missed.new_connection_failures > missed.new_connections / 2,
         "{missed:?}"
     );
-    let caught = &common::run(&recursive, end).summary.failover[0];
+    let run = common::run(&recursive, end);
+    let caught = &run.summary.failover[0];
     let detected = caught.detected_at_s.unwrap() - caught.failed_at_s;
     assert!(detected > 10.99 && detected <= 21.0, "{detected}");
+    // The time series shows what the router decided on: the recursive target beyond ISP1
+    // unreachable and ISP1 out of service, though ISP1's own gateway answered throughout.
+    let isp1_at = |t: u64| {
+        let x = (run.metrics.samples.iter())
+            .find(|x| x.wan == 0 && x.time == t * SEC)
+            .unwrap();
+        (x.link_up, x.gateway_reachable, x.in_service)
+    };
+    assert_eq!(isp1_at(290), (true, true, true));
+    assert_eq!(isp1_at(450), (true, false, false));
+    assert_eq!(isp1_at(650), (true, true, true));
     assert!(caught.failback_at_s.unwrap() < 611.0, "{caught:?}");
     assert!(
         caught.new_connection_failures * 20 < caught.new_connections,
