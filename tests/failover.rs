@@ -764,6 +764,16 @@ fn a_scheduler_script_reads_netwatch_status_and_acts_on_it() {
         "{:?}",
         run.summary.script_errors
     );
+    // They run, so they are not listed as "not simulated".
+    let listed: Vec<&str> = (run.summary.not_simulated.iter())
+        .map(|n| n.menu.as_str())
+        .collect();
+    assert!(
+        !listed
+            .iter()
+            .any(|m| m.contains("netwatch") || m.contains("scheduler")),
+        "{listed:?}"
+    );
     let f = &run.summary.failover[0];
     let detected = f.detected_at_s.unwrap_or_else(|| panic!("{f:?}"));
     // Netwatch's test (every 10 s, 2 s timeout) then the scheduler's next look (5 s).
