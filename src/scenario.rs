@@ -341,12 +341,16 @@ pub enum AppKind {
         request: Size,
         response: Size,
     },
-    /// Constant-rate UDP both ways (VoIP-like) for a while.
+    /// Constant-rate UDP both ways (VoIP-like) for a while. A `persistent` stream is a tunnel
+    /// or a registration (IPsec NAT-T, WireGuard, SIP): it never gives up while nothing is
+    /// heard, and its server takes it from a new address; the time it was dead is booked.
     UdpStream {
         port: u16,
         packet: Size,
         interval: Duration,
         duration: (Duration, Duration),
+        #[serde(default)]
+        persistent: bool,
     },
     /// Web pages: each page opens `objects` connections at once, spread over `servers`
     /// servers; the next page follows `think` (on average) after the last object arrived.

@@ -612,9 +612,12 @@ fn a_call_moved_back_at_failback_loses_its_upstream_and_is_booked_broken() {
     let calls = run.summary.apps.iter().find(|a| a.name == "calls").unwrap();
     let at_failback = calls.sessions_failed_by_cause.get("failback").copied();
     assert!(at_failback.unwrap_or(0) > 0, "{calls:?}");
-    // …and so is a tunnel's keepalive stream that could only talk one way.
+    // Tunnels never give up: those on the fibre were dead until check-gateway moved them
+    // (RouterOS 7 then starts each afresh on LTE, and its peer takes the new address).
     let vpn = run.summary.apps.iter().find(|a| a.name == "vpn").unwrap();
-    assert!(vpn.broken > 0, "{vpn:?}");
+    assert_eq!(vpn.broken, 0, "{vpn:?}");
+    assert!(vpn.flows_dead.unwrap() > 0, "{vpn:?}");
+    assert!(vpn.longest_dead_s.unwrap() <= 21.0, "{vpn:?}");
 }
 
 #[test]
@@ -842,4 +845,58 @@ fn a_host_gives_up_a_connection_after_linux_s_six_syn_retries() {
     for c in blackholed {
         assert_eq!(c.ended.unwrap() - c.started, 127 * SEC, "{c:?}");
     }
+}
+
+#[test]
+fn a_tunnel_stuck_on_a_failed_wan_in_routeros_6_is_freed_by_removing_its_connection() {
+    // RouterOS 6 keeps a masqueraded entry whose WAN's routes moved: the tunnel's keepalives
+    // leave ISP2 with ISP1's address, each one refreshing the entry, so the tunnel stays dead
+    // until ISP1 returns (and one that started afresh on ISP2 is stranded the same way when
+    // ISP1 comes back). Scripts that also remove the tunnel's connections let its next packet
+    // start afresh by the WAN the routes now say.
+    let tunnel = pccsim::scenario::AppKind::UdpStream {
+        port: 4500,
+        packet: pccsim::units::Size(160),
+        interval: Duration(SEC),
+        duration: (Duration(600 * SEC), Duration(601 * SEC)),
+        persistent: true,
+    };
+    let dead = |script: &str| {
+        let config = common::read(&common::root().join("scenarios/failover_gateway.rsc"));
+        let mut world = failover_world().config(&format!(
+            "{config}\n/tool netwatch add host=192.168.1.1 interval=5s timeout=1s \\
+             down-script=\"/ip route disable [find gateway=192.168.1.1]{script}\" \\
+             up-script=\"/ip route enable [find gateway=192.168.1.1]{script}\"\n"
+        ));
+        let sc = world.scenario();
+        sc.apps.truncate(1);
+        sc.apps[0].kind = tunnel.clone();
+        sc.apps[0].per_host_per_minute = 0.5;
+        // The run ends during the outage: after it, up-script and check-gateway race to put
+        // ISP1 back, and a tunnel restarted in between is stranded on ISP2 again.
+        let loaded = world
+            .at("120s", "isp1", What::GatewayDown)
+            .and_then(WorldBuilder::build)
+            .unwrap();
+        let run = common::run(&loaded, 290 * SEC);
+        assert!(
+            run.summary.script_errors.is_empty(),
+            "{:?}",
+            run.summary.script_errors
+        );
+        let a = &run.summary.apps[0];
+        (a.flows_dead.unwrap(), a.longest_dead_s.unwrap())
+    };
+    let (stuck, longest_stuck) = dead("");
+    let (freed, longest_freed) =
+        dead("; /ip firewall connection remove [find dst-address~\\\":4500\\\"]");
+    assert!(
+        stuck > 0 && longest_stuck > 160.0,
+        "{stuck} dead, longest {longest_stuck} s"
+    );
+    // Netwatch saw the gateway die within 6 s, and the tunnels moved at once.
+    assert!(
+        freed < stuck && longest_freed < 15.0,
+        "{freed} dead, longest {longest_freed} s"
+    );
 }

@@ -77,6 +77,11 @@ pub struct AppSummary {
     pub rebuffer_ratio: Option<f64>,
     /// Calls: mean MOS of the worse direction, ITU-T G.107 E-model.
     pub mean_mos: Option<f64>,
+    /// Persistent streams (tunnels, registrations; null for other apps): how many were ever
+    /// dead, their dead time in all, and the longest dead stretch of any.
+    pub flows_dead: Option<u64>,
+    pub time_dead_s: Option<f64>,
+    pub longest_dead_s: Option<f64>,
 }
 
 impl AppSummary {
@@ -105,6 +110,9 @@ impl AppSummary {
             sessions_failed_by_cause: by_cause(a.sessions_failed.iter().map(|(c, n)| (*c, *n))),
             mean_page_load_ms: ms(a.step_time, a.steps).filter(|_| pages),
             mean_mos: (a.calls > 0 && calls).then(|| a.mos_sum / a.calls as f64),
+            flows_dead: (a.persistent > 0).then_some(a.flows_dead),
+            time_dead_s: (a.persistent > 0).then(|| a.dead_time as f64 / SEC as f64),
+            longest_dead_s: (a.persistent > 0).then(|| a.longest_dead as f64 / SEC as f64),
             mean_startup_ms: ms(a.startup_time, a.videos),
             rebuffer_ratio: (a.videos > 0)
                 .then(|| a.stalled as f64 / (a.played + a.stalled).max(1) as f64),
@@ -540,6 +548,18 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
             let _ = write!(out, " (failed: {})", failed.join(", "));
         }
         let _ = writeln!(out);
+    }
+    for a in &s.apps {
+        if let (Some(n), Some(dead), Some(longest)) =
+            (a.flows_dead, a.time_dead_s, a.longest_dead_s)
+            && n > 0
+        {
+            let _ = writeln!(
+                out,
+                "tunnels: {} — {n} of {} were dead for a while, {dead:.0} s in all, the longest {longest:.0} s",
+                a.name, a.connections
+            );
+        }
     }
     if s.checks.packets_off_wan > 0 || s.checks.packets_wrong_source > 0 {
         let _ = writeln!(

@@ -172,12 +172,25 @@ enum Transport {
         interval: Time,
         until: Time,
         /// When the host and the server last heard the other, in ms after the start: either
-        /// end hearing nothing for a while ends the stream (one-way media is no call).
+        /// end hearing nothing for a while ends the stream (one-way media is no call) — or,
+        /// for a persistent one, is time it was dead.
         heard_ms: [u32; 2],
         sent: u32,
-        /// What arrived at the host and at the server, for a call's MOS (other streams
-        /// keep none: a million quiet connections would carry 80 bytes each for nothing).
-        rx: Option<Box<[Reception; 2]>>,
+        /// What it keeps beyond its schedule, where wanted (a million quiet streams keep
+        /// nothing: they would carry 80 bytes each for nothing).
+        log: Option<Box<StreamLog>>,
+    },
+}
+
+/// A call's receptions at the host and at the server, for its MOS; or a persistent stream's
+/// dead time: in all, the longest stretch, and the stretch under way.
+#[derive(Clone, Debug)]
+enum StreamLog {
+    Call([Reception; 2]),
+    Persistent {
+        dead: Time,
+        longest: Time,
+        run: Time,
     },
 }
 
@@ -240,13 +253,22 @@ impl Flow {
                 interval,
                 until,
                 quality,
+                persistent,
             } => Transport::UdpStream {
                 packet: packet.min(MAX_DATAGRAM) as u16,
                 interval,
                 until,
                 heard_ms: [0; 2],
                 sent: 0,
-                rx: quality.then(Box::default),
+                log: match (quality, persistent) {
+                    (true, _) => Some(Box::new(StreamLog::Call(Default::default()))),
+                    (false, true) => Some(Box::new(StreamLog::Persistent {
+                        dead: 0,
+                        longest: 0,
+                        run: 0,
+                    })),
+                    (false, false) => None,
+                },
             },
         };
         Flow {
@@ -419,7 +441,7 @@ impl Flow {
             until,
             heard_ms,
             sent,
-            ..
+            log,
         } = &mut self.transport
         else {
             return;
@@ -430,9 +452,19 @@ impl Flow {
         }
         let silence = STREAM_SILENCE.max(STREAM_MISSED_INTERVALS * *interval);
         let heard = self.started + *heard_ms.iter().min().expect("two ends") as Time * MS;
-        if now.saturating_sub(heard) > silence {
-            self.break_now();
-            return;
+        let silent = now.saturating_sub(heard) > silence;
+        match log.as_deref_mut() {
+            // A tunnel keeps sending: the intervals it hears nothing in are dead time.
+            Some(StreamLog::Persistent { dead, longest, run }) => {
+                *run = if silent { *run + *interval } else { 0 };
+                *dead += if silent { *interval } else { 0 };
+                *longest = (*longest).max(*run);
+            }
+            _ if silent => {
+                self.break_now();
+                return;
+            }
+            _ => {}
         }
         *sent += 1;
         let payload = *packet as u32;
@@ -451,7 +483,10 @@ impl Flow {
         let fresh = match &self.transport {
             Transport::Tcp(_) => pkt.flags.has(TcpFlags::SYN),
             Transport::UdpExchange { .. } => true,
-            Transport::UdpStream { .. } => self.peer.is_none(),
+            // A tunnel or registration starts afresh from wherever it comes.
+            Transport::UdpStream { log, .. } => {
+                self.peer.is_none() || matches!(log.as_deref(), Some(StreamLog::Persistent { .. }))
+            }
         };
         match self.peer {
             Some(p) if p != from && !fresh => return Err(Cause::NatAddressChanged),
@@ -480,11 +515,11 @@ impl Flow {
             Transport::UdpStream {
                 interval,
                 heard_ms,
-                rx,
+                log,
                 ..
             } => {
                 heard_ms[1] = ms_since(self.started, now);
-                if let Some(rx) = rx {
+                if let Some(StreamLog::Call(rx)) = log.as_deref_mut() {
                     let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
                     rx[1].arrived(now, sent_at);
                 }
@@ -518,11 +553,11 @@ impl Flow {
             Transport::UdpStream {
                 heard_ms,
                 interval,
-                rx,
+                log,
                 ..
             } => {
                 heard_ms[0] = ms_since(self.started, now);
-                if let Some(rx) = rx {
+                if let Some(StreamLog::Call(rx)) = log.as_deref_mut() {
                     let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
                     rx[0].arrived(now, sent_at);
                 }
@@ -534,13 +569,25 @@ impl Flow {
     /// For a call (a constant-rate stream): the MOS of its worse direction.
     pub fn mos(&self) -> Option<f64> {
         match &self.transport {
-            Transport::UdpStream {
-                sent, rx: Some(rx), ..
-            } => {
-                let down = rx[0].mos(*sent)?;
-                let up = rx[1].mos(*sent)?;
-                Some(down.min(up))
-            }
+            Transport::UdpStream { sent, log, .. } => match log.as_deref() {
+                Some(StreamLog::Call(rx)) => {
+                    let down = rx[0].mos(*sent)?;
+                    let up = rx[1].mos(*sent)?;
+                    Some(down.min(up))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// For a persistent stream: the time it was dead in all, and its longest dead stretch.
+    pub fn dead_time(&self) -> Option<(Time, Time)> {
+        match &self.transport {
+            Transport::UdpStream { log, .. } => match log.as_deref() {
+                Some(&StreamLog::Persistent { dead, longest, .. }) => Some((dead, longest)),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -222,6 +222,22 @@ pub struct AppMetrics {
     /// Calls: the sum of their MOS (worse direction) and how many.
     pub mos_sum: f64,
     pub calls: u64,
+    /// Persistent streams (tunnels, registrations): how many, how many were ever dead, their
+    /// dead time in all and the longest dead stretch of any.
+    pub persistent: u64,
+    pub flows_dead: u64,
+    pub dead_time: Time,
+    pub longest_dead: Time,
+}
+
+impl AppMetrics {
+    /// Books a persistent stream's dead time, `(in all, longest stretch)`.
+    pub fn dead(&mut self, (dead, longest): (Time, Time)) {
+        self.persistent += 1;
+        self.flows_dead += u64::from(dead > 0);
+        self.dead_time += dead;
+        self.longest_dead = self.longest_dead.max(longest);
+    }
 }
 
 impl AppMetrics {

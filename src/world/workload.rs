@@ -57,6 +57,8 @@ pub enum ConnectionKind {
         until: Time,
         /// A call's media: its delay, jitter and loss are measured for its MOS.
         quality: bool,
+        /// A tunnel or registration that never gives up ([`crate::scenario::AppKind`]).
+        persistent: bool,
     },
 }
 
@@ -473,6 +475,7 @@ impl Workload {
                 packet,
                 interval,
                 duration,
+                ..
             }
             | AppKind::Call {
                 rtp_port: port,
@@ -489,6 +492,13 @@ impl Workload {
                         interval: interval.0.max(1),
                         until: now + rng.random_range(lo..hi),
                         quality: matches!(plan.kind, AppKind::Call { .. }),
+                        persistent: matches!(
+                            plan.kind,
+                            AppKind::UdpStream {
+                                persistent: true,
+                                ..
+                            }
+                        ),
                     },
                 )
             }

@@ -615,10 +615,12 @@ impl Simulation {
             }
             let (wan, started) = (flow.wan, flow.started);
             let (app, session, bytes) = (flow.app, flow.session, flow.bytes_up + flow.bytes_down);
+            let tuple = flow.tuple;
             if let (Some(w), true) = (wan, flow.classified) {
                 self.metrics.wans[w as usize].classified_bytes += bytes;
             }
             let mos = flow.mos();
+            let dead = flow.dead_time();
             if let Some(log) = &mut self.connection_log {
                 log.record(&record_of(flow, Some(self.now)));
             }
@@ -633,6 +635,7 @@ impl Simulation {
                 .record_outcome(outcome, (app, wan), started, self.now);
             if let Some(strand) = self.strands.remove(&id)
                 && outcome == Outcome::Completed
+                && stays_on(&self.router, self.wans[strand.wan as usize].iface, &tuple)
             {
                 self.metrics
                     .stranded(strand.wan, self.now - strand.since, bytes - strand.bytes);
@@ -649,6 +652,9 @@ impl Simulation {
             if let Some(m) = mos {
                 a.mos_sum += m;
                 a.calls += 1;
+            }
+            if let Some(d) = dead {
+                a.dead(d);
             }
             if session != session::NONE {
                 self.session_connection_ended(session, outcome);
@@ -1304,6 +1310,13 @@ fn book_rtt(flow: &mut Flow, metrics: &mut Metrics) {
     }
 }
 
+/// Whether the router still sends the connection of `tuple` out of `iface` with that
+/// interface's address (it did not move, or moved only to be dropped).
+fn stays_on(router: &Router, iface: IfaceId, tuple: &FiveTuple) -> bool {
+    use crate::router::conntrack::SrcNat;
+    (router.conntrack.find(tuple)).is_some_and(|e| e.src_nat == SrcNat::Masquerade(iface))
+}
+
 /// Asks the queue for the flow's next deadline, if it comes before the timer already set.
 fn arm_timer(flow: &mut Flow, queue: &mut EventQueue<Event>) {
     if let Some(deadline) = flow.next_deadline()
@@ -1369,10 +1382,19 @@ impl Simulation {
             self.sample();
         }
         for (id, strand) in std::mem::take(&mut self.strands) {
-            if let Some(f) = &self.flows[id as usize] {
+            let iface = self.wans[strand.wan as usize].iface;
+            if let Some(f) = &self.flows[id as usize]
+                && stays_on(&self.router, iface, &f.tuple)
+            {
                 let bytes = f.bytes_up + f.bytes_down - strand.bytes;
                 self.metrics
                     .stranded(strand.wan, self.now - strand.since, bytes);
+            }
+        }
+        // Tunnels still up at the end count with the dead time they had.
+        for f in self.flows.iter().flatten().filter(|f| f.outcome.is_none()) {
+            if let Some(d) = f.dead_time() {
+                self.metrics.apps[f.app as usize].dead(d);
             }
         }
         let active_connections = self.active_connections();
