@@ -499,14 +499,9 @@ fn netwatch_runs_its_scripts_at_its_probe_times_and_they_move_the_traffic() {
 #[test]
 fn scheduler_entries_run_their_scripts_on_the_running_router() {
     let root = common::root().join("scenarios");
-    let rsc = common::read(&root.join("failover_upstream_netwatch.rsc"));
-    let start = rsc.find("/tool netwatch").unwrap();
-    let end = rsc[start..].find("\n\n").unwrap() + start;
-    let config = format!(
-        "{}/system script add name=isp1-off source=\"/ip route disable [find comment=isp1-default]\"\n\
-         /system scheduler add name=evening interval=2m on-event=isp1-off\n{}",
-        &rsc[..start],
-        &rsc[end..]
+    let config = netwatch_replaced(
+        "/system script add name=isp1-off source=\"/ip route disable [find comment=isp1-default]\"\n\
+         /system scheduler add name=evening interval=2m on-event=isp1-off\n",
     );
     let loaded = WorldBuilder::from_file(&root.join("dual_wan.ron"))
         .unwrap()
@@ -543,6 +538,15 @@ fn scheduler_entries_run_their_scripts_on_the_running_router() {
             .filter(|r| r.comment.as_deref() == Some("isp1-default"))
             .all(|r| r.disabled)
     );
+}
+
+/// The netwatch configuration with its `/tool netwatch` entry replaced by `with`.
+fn netwatch_replaced(with: &str) -> String {
+    let path = common::root().join("scenarios/failover_upstream_netwatch.rsc");
+    let rsc = common::read(&path);
+    let start = rsc.find("/tool netwatch").unwrap();
+    let end = rsc[start..].find("\n\n").unwrap() + start;
+    format!("{}{with}{}", &rsc[..start], &rsc[end..])
 }
 
 /// The upstream-failure world with the netwatch configuration, edited.
@@ -746,15 +750,10 @@ fn a_scheduler_script_reads_netwatch_status_and_acts_on_it() {
     // Netwatch runs no script of its own; a scheduler looks at its status every 5 s, as many
     // failover scripts do. The script must see what netwatch sees.
     let root = common::root().join("scenarios");
-    let rsc = common::read(&root.join("failover_upstream_netwatch.rsc"));
-    let start = rsc.find("/tool netwatch").unwrap();
-    let end = rsc[start..].find("\n\n").unwrap() + start;
-    let config = format!(
-        "{}/tool netwatch add host=9.9.9.9 interval=10s timeout=2s
-/system scheduler add name=judge interval=5s on-event=\":if ([/tool netwatch get [find host=9.9.9.9] status] = \\\"down\\\") do={{ /ip route disable [find comment=isp1-default] }} else={{ /ip route enable [find comment=isp1-default] }}\"
-{}",
-        &rsc[..start],
-        &rsc[end..]
+    let config = netwatch_replaced(
+        "/tool netwatch add host=9.9.9.9 interval=10s timeout=2s
+/system scheduler add name=judge interval=5s on-event=\":if ([/tool netwatch get [find host=9.9.9.9] status] = \\\"down\\\") do={ /ip route disable [find comment=isp1-default] } else={ /ip route enable [find comment=isp1-default] }\"
+",
     );
     let loaded = WorldBuilder::from_file(&root.join("failover_upstream.ron"))
         .unwrap()

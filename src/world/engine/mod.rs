@@ -633,7 +633,8 @@ impl Simulation {
             }
             self.metrics
                 .record_outcome(outcome, (app, wan), started, self.now);
-            if let Some(strand) = self.strands.remove(&id)
+            if !self.strands.is_empty()
+                && let Some(strand) = self.strands.remove(&id)
                 && outcome == Outcome::Completed
                 && stays_on(&self.router, self.wans[strand.wan as usize].iface, &tuple)
             {
