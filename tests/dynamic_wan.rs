@@ -68,9 +68,8 @@ fn a_dhcp_client_discovers_requests_and_renews_at_half_the_lease() {
     let cfg = routeros::load("t.rsc", CONFIG).unwrap();
     let wan2 = cfg.iface("WAN2").unwrap();
     let mut r = Router::new(cfg);
-    let mut out = Vec::new();
-    r.handle_timeout(0, &mut out);
-    let (hop, discover) = out.pop().expect("a DISCOVER at start");
+    r.handle_timeout(0);
+    let (hop, discover) = r.poll_transmit().expect("a DISCOVER at start");
     assert_eq!(hop.iface, wan2);
     assert_eq!(Message::of(&discover).unwrap().kind, Kind::Discover);
     let gateway = Ipv4Addr::new(100, 64, 7, 1);
@@ -86,7 +85,7 @@ fn a_dhcp_client_discovers_requests_and_renews_at_half_the_lease() {
     // The OFFER is answered by a REQUEST for it; the ACK binds the address and the route.
     let mut offer = server(Kind::Offer, [100, 64, 7, 2]);
     r.receive(SEC / 100, wan2, &mut offer);
-    let (_, request) = r.take_own_packets().next().expect("a REQUEST");
+    let (_, request) = r.poll_transmit().expect("a REQUEST");
     let request = Message::of(&request).unwrap();
     assert_eq!(
         (request.kind, request.address),
@@ -108,11 +107,16 @@ fn a_dhcp_client_discovers_requests_and_renews_at_half_the_lease() {
         route.is_some(),
         "the default route from the lease, at distance 1"
     );
-    assert_eq!(r.take_address_changes().count(), 1);
+    let leased = leased.address;
+    let events: Vec<_> = std::iter::from_fn(|| r.poll_event()).collect();
+    assert!(
+        matches!(&events[..], [pccsim::router::Event::Address(c)] if c.after == Some(leased)),
+        "{events:?}"
+    );
     // T1 is half the lease: the renewal goes to the server itself.
     assert_eq!(r.poll_timeout(), Some(SEC / 50 + 60 * SEC));
-    r.handle_timeout(SEC / 50 + 60 * SEC, &mut out);
-    let (_, renew) = out.pop().expect("a renewal");
+    r.handle_timeout(SEC / 50 + 60 * SEC);
+    let (_, renew) = r.poll_transmit().expect("a renewal");
     assert_eq!(renew.tuple.dst, gateway);
     assert_eq!(renew.tuple.src, Ipv4Addr::new(100, 64, 7, 2));
     // With no answer, the lease ends and takes the address and route with it.
@@ -121,7 +125,7 @@ fn a_dhcp_client_discovers_requests_and_renews_at_half_the_lease() {
     let mut t = SEC / 50 + 60 * SEC;
     while let Some(next) = r.poll_timeout().filter(|&n| n <= SEC / 50 + 121 * SEC) {
         t = next.max(t);
-        r.handle_timeout(t, &mut out);
+        r.handle_timeout(t);
     }
     assert!(r.config.address_of(wan2).is_none(), "the lease ended");
 }
@@ -251,7 +255,7 @@ fn a_dhcp_clients_check_gateway_pings_the_leased_gateway() {
         };
         m.to_packet(gateway, Ipv4Addr::BROADCAST)
     };
-    r.handle_timeout(0, &mut Vec::new());
+    r.handle_timeout(0);
     r.receive(SEC / 100, wan, &mut server(Kind::Offer));
     r.receive(SEC / 50, wan, &mut server(Kind::Ack));
     let route = r
@@ -269,7 +273,8 @@ fn a_dhcp_clients_check_gateway_pings_the_leased_gateway() {
     let mut t = SEC / 50;
     while out.is_empty() && t < 30 * SEC {
         t = r.poll_timeout().unwrap().max(t);
-        r.handle_timeout(t, &mut out);
+        r.handle_timeout(t);
+        out.extend(std::iter::from_fn(|| r.poll_transmit()));
     }
     assert!(
         out.iter()

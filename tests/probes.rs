@@ -50,10 +50,9 @@ fn router(text: &str) -> Router {
 
 /// The netwatch probes the router sends at `now`, with the interface each leaves by.
 fn probes(r: &mut Router, now: u64) -> Vec<(Hop, Packet)> {
-    let mut out = Vec::new();
-    r.handle_timeout(now, &mut out);
-    out.retain(|(_, p)| p.tuple.dst == HOST);
-    out
+    r.handle_timeout(now);
+    let sent = std::iter::from_fn(|| r.poll_transmit());
+    sent.filter(|(_, p)| p.tuple.dst == HOST).collect()
 }
 
 #[test]

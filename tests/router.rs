@@ -264,11 +264,10 @@ fn check_gateway_probes_and_fails_over_without_the_engine() {
     let (isp1, isp2, lan) = (0u8, 1u8, 2u8);
     let gw1: Ipv4Addr = "192.168.1.1".parse().unwrap();
     let server: Ipv4Addr = "93.184.216.34".parse().unwrap();
-    let mut out = Vec::new();
-    let replies_from = |r: &mut Router, now: u64, alive: bool, out: &mut Vec<_>| {
-        out.clear();
-        r.handle_timeout(now, out);
-        for (hop, probe) in out.drain(..) {
+    let replies_from = |r: &mut Router, now: u64, alive: bool| {
+        r.handle_timeout(now);
+        let sent: Vec<_> = std::iter::from_fn(|| r.poll_transmit()).collect();
+        for (hop, probe) in sent {
             let probe: Packet = probe;
             assert_eq!(probe.tuple.protocol, Protocol::Icmp);
             let gw = probe.tuple.dst;
@@ -281,15 +280,24 @@ fn check_gateway_probes_and_fails_over_without_the_engine() {
             }
         }
     };
+    // What check-gateway concluded, of all the router says happened.
+    let gateway_changes = |r: &mut Router| {
+        let events = std::iter::from_fn(|| r.poll_event());
+        let changes = events.filter_map(|e| match e {
+            pccsim::router::Event::Gateway(c) => Some(c),
+            _ => None,
+        });
+        changes.collect::<Vec<_>>()
+    };
     assert_eq!(r.poll_timeout(), Some(0));
-    replies_from(&mut r, 0, true, &mut out);
-    assert!(r.take_gateway_changes().next().is_none());
+    replies_from(&mut r, 0, true);
+    assert!(gateway_changes(&mut r).is_empty());
     // ISP1's gateway dies after the first round: two rounds of silence later it is out.
     let mut now = 0;
     while now < 30 * SEC {
         now = r.poll_timeout().unwrap();
-        replies_from(&mut r, now, false, &mut out);
-        if let Some(c) = r.take_gateway_changes().next() {
+        replies_from(&mut r, now, false);
+        if let Some(&c) = gateway_changes(&mut r).first() {
             assert_eq!((c.gateway, c.reachable), (gw1, false));
             assert_eq!(c.at, 21 * SEC);
             break;
@@ -304,8 +312,8 @@ fn check_gateway_probes_and_fails_over_without_the_engine() {
     assert_eq!(isp1_bound, HashSet::from([isp2]));
     // One good reply brings it back.
     now = r.poll_timeout().unwrap();
-    replies_from(&mut r, now, true, &mut out);
-    let back: Vec<_> = r.take_gateway_changes().collect();
+    replies_from(&mut r, now, true);
+    let back = gateway_changes(&mut r);
     assert!(
         back.iter().any(|c| c.gateway == gw1 && c.reachable),
         "{back:?}"
@@ -458,7 +466,7 @@ fn v6_ecmp_keeps_address_pairs_until_the_routing_cache_is_flushed() {
     // The cache is flushed after ten minutes and pairs are dealt out again.
     let flush = r.poll_timeout().unwrap();
     assert_eq!(flush, 600 * sec);
-    r.handle_timeout(flush, &mut Vec::new());
+    r.handle_timeout(flush);
     let after = wans_at(&mut r, flush + sec, &conns);
     let moved: Vec<usize> = (0..conns.len()).filter(|&i| after[i] != first[i]).collect();
     assert!(moved.len() > conns.len() / 5, "{} moved", moved.len());

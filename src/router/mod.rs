@@ -1,5 +1,8 @@
 //! The router: a state machine that takes `(now, in-interface, packet)` and says where the packet
-//! goes. No clock, randomness or I/O lives here, so tests feed it packets directly.
+//! goes. No clock, randomness or I/O lives here, so tests feed it packets directly. Whoever
+//! drives it asks [`Router::poll_timeout`] when it next needs the clock, calls
+//! [`Router::handle_timeout`] then, and after each step polls [`Router::poll_transmit`] for the
+//! packets it sends on its own and [`Router::poll_event`] for what happened in it.
 //!
 //! The order is RouterOS's (and Linux's): connection tracking → mangle prerouting → dst-nat,
 //! which also un-NATs replies → routing decision with the routing mark → mangle forward → filter
@@ -36,6 +39,7 @@ use self::routing::{Fib, Gateway, Hop, Route};
 use self::scheduler::Scheduler;
 use crate::packet::{FiveTuple, Packet};
 use crate::units::Time;
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -131,31 +135,43 @@ pub struct Router {
     ecmp: Ecmp,
     env: Env,
     checks: GatewayChecks,
-    /// Scratch for probes due, and changes of gateway state not yet handed out.
-    probes: Vec<Probe>,
-    changes: Vec<GatewayChange>,
     pub netwatch: Netwatch,
-    netwatch_probes: Vec<Probe>,
-    netwatch_changes: Vec<netwatch::Change>,
     pub scheduler: Scheduler,
-    /// Scheduler entries due, by index, not yet handed out.
-    scheduled: Vec<usize>,
-    /// The router's DNS service, and the packets its services sent, not yet handed out.
+    /// The router's DNS service.
     pub dns: Dns,
-    own_packets: Vec<(Hop, Packet)>,
     /// `/ip dhcp-client` entries; their leases give WANs their addresses and default routes.
     pub dhcp: dhcp_client::DhcpClients,
     /// `/interface pppoe-client` entries: sessions that make their interfaces WANs.
     pub pppoe: pppoe_client::PppoeClients,
-    /// Scratch for what the clients send, and address changes not yet handed out.
+    /// Scratch for the probes due, the probers' changes of state and what the clients send.
+    probes: Vec<Probe>,
+    gateway_changes: Vec<GatewayChange>,
+    netwatch_changes: Vec<netwatch::Change>,
+    scheduled: Vec<usize>,
     control_out: Vec<(IfaceId, Packet)>,
-    address_changes: Vec<AddressChange>,
+    /// What the router sends on its own and what happened in it, not yet polled.
+    transmits: VecDeque<(Hop, Packet)>,
+    events: VecDeque<Event>,
     /// The latest time the router was driven at: what `print` reads an expiry against.
     now: Time,
     /// Whether a masqueraded connection that changes its out-interface is forgotten (RouterOS
     /// 7's Linux 5.6 does it; RouterOS 6's Linux 3.3 predates the check, added in 3.7, and
     /// keeps the entry with its old address).
     forgets_moved_masquerade: bool,
+}
+
+/// Something that happened in the router, for whoever drives it to act on ([`Router::poll_event`]).
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// check-gateway found a gateway reachable or not; the routes through it follow.
+    Gateway(GatewayChange),
+    /// A netwatch host's status changed; its script, if due, is the caller's to run.
+    Netwatch(netwatch::Change),
+    /// A DHCP lease or PPPoE session gave, changed or took a WAN's address.
+    Address(AddressChange),
+    /// A scheduler entry (an index into `scheduler.entries`) is due: its script is the
+    /// caller's to run.
+    Scheduled(usize),
 }
 
 /// An address a WAN got, changed or lost (a DHCP lease, a PPPoE session), and the script its
@@ -223,19 +239,18 @@ impl Router {
             ecmp,
             env,
             checks: GatewayChecks::new(config.check_gateway, checked),
-            probes: Vec::new(),
-            changes: Vec::new(),
             netwatch: Netwatch::new(netwatch::from_config(&config)),
-            netwatch_probes: Vec::new(),
-            netwatch_changes: Vec::new(),
             scheduler: Scheduler::from_config(&config),
-            scheduled: Vec::new(),
             dns: Dns::new(config.dns.clone()),
-            own_packets: Vec::new(),
             dhcp: dhcp_client::DhcpClients::from_config(&config),
             pppoe,
+            probes: Vec::new(),
+            gateway_changes: Vec::new(),
+            netwatch_changes: Vec::new(),
+            scheduled: Vec::new(),
             control_out: Vec::new(),
-            address_changes: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
             now: 0,
             forgets_moved_masquerade: config.dialect == Dialect::V7,
             config,
@@ -297,9 +312,19 @@ impl Router {
         &self.env
     }
 
-    /// Netwatch entries whose status changed since the last call, in order.
-    pub fn take_netwatch_changes(&mut self) -> std::vec::Drain<'_, netwatch::Change> {
-        self.netwatch_changes.drain(..)
+    /// A packet the router sends on its own — a probe, a DHCP or PPPoE message, its DNS
+    /// service's query or answer — with its hop, in order. Call it after
+    /// [`Router::receive`], [`Router::handle_timeout`] and a script's run, until it returns
+    /// `None`.
+    pub fn poll_transmit(&mut self) -> Option<(Hop, Packet)> {
+        self.transmits.pop_front()
+    }
+
+    /// What happened in the router since the last call, in order. Call it after each step,
+    /// as [`Router::poll_transmit`], until it returns `None`; running the scripts an event
+    /// calls for may make more events and packets.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
     }
 
     /// When the router next needs the clock: check-gateway's probes and their timeouts.
@@ -346,33 +371,34 @@ impl Router {
         self.now
     }
 
-    /// Does what is due at `now`; the packets the router sends go to `out` with their hop.
-    pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<(Hop, Packet)>) {
+    /// Does what is due at `now` (see [`Router::poll_timeout`]); then poll what it sent and
+    /// what happened.
+    pub fn handle_timeout(&mut self, now: Time) {
         self.now = now;
-        let mut probes = std::mem::take(&mut self.probes);
-        let mut changes = std::mem::take(&mut self.changes);
         self.ecmp.handle_timeout(now);
+        let mut probes = std::mem::take(&mut self.probes);
+        let mut changes = std::mem::take(&mut self.gateway_changes);
         self.checks.handle_timeout(now, &mut probes, &mut changes);
-        for c in &changes[self.changes.len()..] {
+        for c in changes.drain(..) {
             self.set_gateway_reachable(c.gateway, c.reachable);
+            self.events.push_back(Event::Gateway(c));
         }
-        self.changes = changes;
+        self.gateway_changes = changes;
+        let mut changes = std::mem::take(&mut self.netwatch_changes);
+        self.netwatch.handle_timeout(now, &mut probes, &mut changes);
+        self.events.extend(changes.drain(..).map(Event::Netwatch));
+        self.netwatch_changes = changes;
         for p in probes.drain(..) {
-            self.ping(now, p.host, p.ident, p.seq, out);
+            self.ping(now, p.host, p.ident, p.seq);
         }
         self.probes = probes;
-        let mut probes = std::mem::take(&mut self.netwatch_probes);
-        self.netwatch
-            .handle_timeout(now, &mut probes, &mut self.netwatch_changes);
-        for p in probes.drain(..) {
-            self.ping(now, p.host, p.ident, p.seq, out);
-        }
-        self.netwatch_probes = probes;
         self.scheduler.handle_timeout(now, &mut self.scheduled);
+        self.events
+            .extend(self.scheduled.drain(..).map(Event::Scheduled));
         let mut sent = std::mem::take(&mut self.control_out);
         self.dhcp.handle_timeout(now, &mut sent);
         self.pppoe.handle_timeout(now, &mut sent);
-        out.extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
+        (self.transmits).extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
         self.control_out = sent;
         self.apply_addresses();
     }
@@ -433,13 +459,13 @@ impl Router {
                 source: c.script.clone(),
                 vars,
             });
-            self.address_changes.push(AddressChange {
+            self.events.push_back(Event::Address(AddressChange {
                 iface: c.iface,
                 before: change.before.map(|l| l.address),
                 after: change.after.map(|l| l.address),
                 interface_down: false,
                 script,
-            });
+            }));
         }
         for change in sessions {
             let c = self.pppoe.clients[change.client].clone();
@@ -471,13 +497,13 @@ impl Router {
                     ("interface".to_string(), c.name.clone()),
                 ],
             });
-            self.address_changes.push(AddressChange {
+            self.events.push_back(Event::Address(AddressChange {
                 iface: c.iface,
                 before: change.before.map(|s| s.local),
                 after: change.after.map(|s| s.local),
                 interface_down: change.after.is_none(),
                 script,
-            });
+            }));
         }
         self.reconfigure();
     }
@@ -521,33 +547,16 @@ impl Router {
         }
     }
 
-    /// Addresses DHCP leases and PPPoE sessions gave or took since the last call, in order.
-    pub fn take_address_changes(&mut self) -> std::vec::Drain<'_, AddressChange> {
-        self.address_changes.drain(..)
-    }
-
-    /// Scheduler entries due since the last call (indexes into `scheduler.entries`).
-    pub fn take_scheduled(&mut self) -> std::vec::Drain<'_, usize> {
-        self.scheduled.drain(..)
-    }
-
     /// Sends an echo request of the router's own, from the address of the interface the
     /// routing table reaches `to` by; nothing if there is no way there.
-    fn ping(
-        &mut self,
-        now: Time,
-        to: Ipv4Addr,
-        ident: u16,
-        seq: u16,
-        out: &mut Vec<(Hop, Packet)>,
-    ) {
+    fn ping(&mut self, now: Time, to: Ipv4Addr, ident: u16, seq: u16) {
         let pkt = Packet::echo_request(Ipv4Addr::UNSPECIFIED, to, ident, seq);
-        self.send_own(now, pkt, out);
+        self.send_own(now, pkt);
     }
 
     /// Sends a packet of the router's own through the output path; without a source address
     /// it gets that of the interface `main` reaches its destination by.
-    fn send_own(&mut self, now: Time, mut pkt: Packet, out: &mut Vec<(Hop, Packet)>) {
+    fn send_own(&mut self, now: Time, mut pkt: Packet) {
         if pkt.tuple.src.is_unspecified() {
             let Some(via) = self.fib.lookup(TableId::MAIN, pkt.tuple.dst) else {
                 return;
@@ -558,13 +567,8 @@ impl Router {
             pkt.tuple.src = a.address;
         }
         if let Verdict::Forward(hop) = self.originate_traced(now, &mut pkt, &mut ()) {
-            out.push((hop, pkt));
+            self.transmits.push_back((hop, pkt));
         }
-    }
-
-    /// Packets the router's services (DNS) sent while handling received ones, with their hops.
-    pub fn take_own_packets(&mut self) -> std::vec::Drain<'_, (Hop, Packet)> {
-        self.own_packets.drain(..)
     }
 
     /// Whether a classifier (PCC, `nth`) chose the connection mark of the connection of this
@@ -591,20 +595,15 @@ impl Router {
         self.checks.is_reachable(gateway)
     }
 
-    /// Gateways whose check-gateway state changed since the last call, in order.
-    pub fn take_gateway_changes(&mut self) -> std::vec::Drain<'_, GatewayChange> {
-        self.changes.drain(..)
-    }
-
     /// An echo reply to the router: an answer to a check-gateway probe, perhaps.
     fn echo_reply(&mut self, now: Time, pkt: &Packet) {
         let (from, ident, seq) = (pkt.tuple.src, pkt.tuple.dst_port, pkt.seq as u16);
         if let Some(c) = self.checks.on_reply(now, from, ident, seq) {
             self.set_gateway_reachable(c.gateway, c.reachable);
-            self.changes.push(c);
+            self.events.push_back(Event::Gateway(c));
         }
-        self.netwatch_changes
-            .extend(self.netwatch.on_reply(now, from, ident, seq));
+        let netwatch = self.netwatch.on_reply(now, from, ident, seq);
+        self.events.extend(netwatch.map(Event::Netwatch));
     }
 
     pub fn receive(&mut self, now: Time, in_iface: IfaceId, pkt: &mut Packet) -> Verdict {
@@ -625,8 +624,7 @@ impl Router {
         if pkt.tuple.dst_port == dhcp_client::CLIENT_PORT && self.dhcp.serves(in_iface) {
             let mut sent = std::mem::take(&mut self.control_out);
             self.dhcp.on_packet(now, in_iface, pkt, &mut sent);
-            self.own_packets
-                .extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
+            (self.transmits).extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
             self.control_out = sent;
             self.apply_addresses();
             return Verdict::Local;
@@ -671,9 +669,7 @@ impl Router {
             if pkt.is_echo_reply() {
                 self.echo_reply(now, pkt);
             } else if let Some(reply) = self.dns.on_local(pkt) {
-                let mut out = std::mem::take(&mut self.own_packets);
-                self.send_own(now, reply, &mut out);
-                self.own_packets = out;
+                self.send_own(now, reply);
             }
             return Verdict::Local;
         }
@@ -925,19 +921,18 @@ impl Router {
             ecmp: self.ecmp.clone(),
             env: self.env.clone(),
             checks: self.checks.clone(),
-            probes: Vec::new(),
-            changes: Vec::new(),
             netwatch: self.netwatch.clone(),
-            netwatch_probes: Vec::new(),
-            netwatch_changes: Vec::new(),
             scheduler: self.scheduler.clone(),
-            scheduled: Vec::new(),
             dns: Dns::new(self.config.dns.clone()),
-            own_packets: Vec::new(),
             dhcp: self.dhcp.clone(),
             pppoe: self.pppoe.clone(),
+            probes: Vec::new(),
+            gateway_changes: Vec::new(),
+            netwatch_changes: Vec::new(),
+            scheduled: Vec::new(),
             control_out: Vec::new(),
-            address_changes: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
             now: self.now,
             forgets_moved_masquerade: self.forgets_moved_masquerade,
         }

@@ -14,7 +14,7 @@ use crate::router::conntrack::Moved;
 use crate::router::dhcp_client::Message;
 use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::pppoe_client::Frame;
-use crate::router::{DropReason, Router, Verdict};
+use crate::router::{DropReason, Event as RouterEvent, Router, Verdict};
 use crate::routeros::value::Value;
 use crate::scenario::Loaded;
 use crate::units::{MS, SEC, Time};
@@ -141,8 +141,6 @@ pub struct Simulation {
     /// The scenario's timeline, and when the router's pending timer event fires.
     changes: Vec<crate::scenario::Change>,
     router_timer_at: Time,
-    /// Scratch for the packets the router sends on its own.
-    router_out: Vec<(crate::router::routing::Hop, Packet)>,
     /// Per WAN, whether the router has an active default route through it, as of the routes'
     /// generation `judged_generation`.
     in_service: Vec<bool>,
@@ -273,7 +271,6 @@ impl Simulation {
             connection_log: None,
             changes: loaded.changes.clone(),
             router_timer_at: Time::MAX,
-            router_out: Vec::new(),
             in_service: Vec::new(),
             judged_generation: 0,
             back_in_service_at: vec![0; sc.wans.len()],
@@ -753,16 +750,8 @@ impl Simulation {
                 Some(wan) => self.send_to_wan(wan, iface == self.lan.iface, pkt),
                 None => self.fault(pkt.flow, Cause::Blackholed),
             },
-            Verdict::Local => {
-                // The router's services may answer (DNS): their packets leave now.
-                let mut out = std::mem::take(&mut self.router_out);
-                out.extend(self.router.take_own_packets());
-                for (hop, pkt) in out.drain(..) {
-                    self.send_own(hop, pkt);
-                }
-                self.router_out = out;
-                self.after_router_step();
-            }
+            // The router's services may answer (DNS), its probers conclude.
+            Verdict::Local => self.after_router_step(),
             Verdict::Drop(DropReason::OutInterfaceChanged { to, why }) => {
                 // The router forgot the connection's NAT: whatever happens to it next is why.
                 let cause = match self.wan_of_iface[to as usize] {
@@ -1170,35 +1159,36 @@ impl Simulation {
             return; // superseded by an earlier timer that already ran
         }
         self.router_timer_at = Time::MAX;
-        let mut out = std::mem::take(&mut self.router_out);
-        self.router.handle_timeout(self.now, &mut out);
-        for (hop, pkt) in out.drain(..) {
-            self.send_own(hop, pkt);
-        }
-        self.router_out = out;
+        self.router.handle_timeout(self.now);
         self.after_router_step();
     }
 
-    /// Books what check-gateway and netwatch concluded, runs the scripts netwatch calls for
-    /// and arms the router's next timer.
+    /// Sends what the router sent on its own, acts on what happened in it (runs the scripts
+    /// netwatch, the scheduler and the clients call for, which may send and happen more),
+    /// books the WANs it took out or put back, and arms its next timer.
     fn after_router_step(&mut self) {
         let now = self.now;
-        let netwatch: Vec<_> = self.router.take_netwatch_changes().collect();
-        for c in netwatch {
-            self.netwatch_changed(c);
+        loop {
+            if let Some((hop, pkt)) = self.router.poll_transmit() {
+                self.send_own(hop, pkt);
+                continue;
+            }
+            let Some(event) = self.router.poll_event() else {
+                break;
+            };
+            match event {
+                RouterEvent::Netwatch(c) => self.netwatch_changed(c),
+                RouterEvent::Address(c) => self.address_changed(c),
+                RouterEvent::Scheduled(i) => {
+                    let e = &self.router.scheduler.entries[i];
+                    let name = format!("scheduler {} (line {})", e.name, e.line);
+                    let source = e.source.clone();
+                    self.run_script(&name, &source);
+                }
+                // The routes followed; what the router decides on is booked below.
+                RouterEvent::Gateway(_) => {}
+            }
         }
-        let addresses: Vec<_> = self.router.take_address_changes().collect();
-        for c in addresses {
-            self.address_changed(c);
-        }
-        let scheduled: Vec<usize> = self.router.take_scheduled().collect();
-        for i in scheduled {
-            let e = &self.router.scheduler.entries[i];
-            let name = format!("scheduler {} (line {})", e.name, e.line);
-            let source = e.source.clone();
-            self.run_script(&name, &source);
-        }
-        self.router.take_gateway_changes().for_each(drop);
         self.judge_wans();
         if let Some(t) = self.router.poll_timeout()
             && t < self.router_timer_at
