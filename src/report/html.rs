@@ -246,6 +246,7 @@ pub fn run_page(
                     t(f.detected_at_s),
                     t(f.recovered_at_s),
                     t(f.failback_at_s),
+                    f.flaps.to_string(),
                     f.broken_at_failover.to_string(),
                     f.broken_at_failback.to_string(),
                 ]
@@ -258,10 +259,35 @@ pub fn run_page(
             "detected",
             "repaired",
             "used again",
+            "premature returns",
             "broken at failover",
             "broken at failback",
         ];
         table(&mut out, &header, &rows);
+        // What the other WANs carried meanwhile, and what stayed on them.
+        let rows: Vec<Vec<String>> = (s.wans.iter())
+            .filter(|w| w.bytes_during_outage > 0)
+            .map(|w| {
+                let st = &w.stranded_after_failback;
+                vec![
+                    esc(&w.name),
+                    super::human_bytes(w.bytes_during_outage),
+                    st.connections.to_string(),
+                    super::human_bytes(st.bytes),
+                    format!("{:.0} s", st.longest_s),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let header = [
+                "WAN",
+                "carried while another was out",
+                "stayed after the failback",
+                "their bytes since",
+                "longest stay",
+            ];
+            table(&mut out, &header, &rows);
+        }
     }
     findings(&mut out, &s.findings, config_file);
     out.push_str("<h2>Charts</h2>\n");
