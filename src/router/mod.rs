@@ -143,12 +143,7 @@ pub struct Router {
     pub dhcp: dhcp_client::DhcpClients,
     /// `/interface pppoe-client` entries: sessions that make their interfaces WANs.
     pub pppoe: pppoe_client::PppoeClients,
-    /// Scratch for the probes due, the probers' changes of state and what the clients send.
-    probes: Vec<Probe>,
-    gateway_changes: Vec<GatewayChange>,
-    netwatch_changes: Vec<netwatch::Change>,
-    scheduled: Vec<usize>,
-    control_out: Vec<(IfaceId, Packet)>,
+    scratch: Scratch,
     /// What the router sends on its own and what happened in it, not yet polled.
     transmits: VecDeque<(Hop, Packet)>,
     events: VecDeque<Event>,
@@ -158,6 +153,17 @@ pub struct Router {
     /// 7's Linux 5.6 does it; RouterOS 6's Linux 3.3 predates the check, added in 3.7, and
     /// keeps the entry with its old address).
     forgets_moved_masquerade: bool,
+}
+
+/// Buffers reused from step to step: the probes due, the probers' changes of state and what
+/// the clients send.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    probes: Vec<Probe>,
+    gateway_changes: Vec<GatewayChange>,
+    netwatch_changes: Vec<netwatch::Change>,
+    scheduled: Vec<usize>,
+    control_out: Vec<(IfaceId, Packet)>,
 }
 
 /// Something that happened in the router, for whoever drives it to act on ([`Router::poll_event`]).
@@ -244,11 +250,7 @@ impl Router {
             dns: Dns::new(config.dns.clone()),
             dhcp: dhcp_client::DhcpClients::from_config(&config),
             pppoe,
-            probes: Vec::new(),
-            gateway_changes: Vec::new(),
-            netwatch_changes: Vec::new(),
-            scheduled: Vec::new(),
-            control_out: Vec::new(),
+            scratch: Scratch::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             now: 0,
@@ -376,30 +378,31 @@ impl Router {
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = now;
         self.ecmp.handle_timeout(now);
-        let mut probes = std::mem::take(&mut self.probes);
-        let mut changes = std::mem::take(&mut self.gateway_changes);
+        let mut probes = std::mem::take(&mut self.scratch.probes);
+        let mut changes = std::mem::take(&mut self.scratch.gateway_changes);
         self.checks.handle_timeout(now, &mut probes, &mut changes);
         for c in changes.drain(..) {
             self.set_gateway_reachable(c.gateway, c.reachable);
             self.events.push_back(Event::Gateway(c));
         }
-        self.gateway_changes = changes;
-        let mut changes = std::mem::take(&mut self.netwatch_changes);
+        self.scratch.gateway_changes = changes;
+        let mut changes = std::mem::take(&mut self.scratch.netwatch_changes);
         self.netwatch.handle_timeout(now, &mut probes, &mut changes);
         self.events.extend(changes.drain(..).map(Event::Netwatch));
-        self.netwatch_changes = changes;
+        self.scratch.netwatch_changes = changes;
         for p in probes.drain(..) {
             self.ping(now, p.host, p.ident, p.seq);
         }
-        self.probes = probes;
-        self.scheduler.handle_timeout(now, &mut self.scheduled);
+        self.scratch.probes = probes;
+        self.scheduler
+            .handle_timeout(now, &mut self.scratch.scheduled);
         self.events
-            .extend(self.scheduled.drain(..).map(Event::Scheduled));
-        let mut sent = std::mem::take(&mut self.control_out);
+            .extend(self.scratch.scheduled.drain(..).map(Event::Scheduled));
+        let mut sent = std::mem::take(&mut self.scratch.control_out);
         self.dhcp.handle_timeout(now, &mut sent);
         self.pppoe.handle_timeout(now, &mut sent);
         (self.transmits).extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
-        self.control_out = sent;
+        self.scratch.control_out = sent;
         self.apply_addresses();
     }
 
@@ -622,10 +625,10 @@ impl Router {
         // A DHCP server's answer goes to the client on that port, before the firewall (the
         // client listens on a raw socket, as Linux's does).
         if pkt.tuple.dst_port == dhcp_client::CLIENT_PORT && self.dhcp.serves(in_iface) {
-            let mut sent = std::mem::take(&mut self.control_out);
+            let mut sent = std::mem::take(&mut self.scratch.control_out);
             self.dhcp.on_packet(now, in_iface, pkt, &mut sent);
             (self.transmits).extend(sent.drain(..).map(|(iface, pkt)| (direct(iface), pkt)));
-            self.control_out = sent;
+            self.scratch.control_out = sent;
             self.apply_addresses();
             return Verdict::Local;
         }
@@ -926,11 +929,7 @@ impl Router {
             dns: Dns::new(self.config.dns.clone()),
             dhcp: self.dhcp.clone(),
             pppoe: self.pppoe.clone(),
-            probes: Vec::new(),
-            gateway_changes: Vec::new(),
-            netwatch_changes: Vec::new(),
-            scheduled: Vec::new(),
-            control_out: Vec::new(),
+            scratch: Scratch::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             now: self.now,
