@@ -200,14 +200,81 @@ struct TcpConn {
     syn_tries: u8,
     syn_deadline: Option<Time>,
     established: bool,
-    request: Sender,
-    request_rx: Receiver,
-    response: Sender,
-    response_rx: Receiver,
+    /// The host sends the request and receives the response; the server the other way.
+    host: End,
+    server: End,
     response_started: bool,
     /// After the host sent its FIN: until when it waits for the server's, to close both ways
     /// as Linux ends do (conntrack then walks LAST_ACK and TIME_WAIT).
     fin_wait: Option<Time>,
+}
+
+/// One end of a TCP connection, the host's or the server's alike: what it sends and what it
+/// has received, and how it takes a segment or a timer. The roles differ only in when an end
+/// starts sending and how it closes ([`client_tcp`], [`server_tcp`]).
+#[derive(Clone, Debug)]
+struct End {
+    tx: Sender,
+    rx: Receiver,
+}
+
+/// Where an end's packets come from: its side, the tuple it sends with, the flow.
+type From = (Side, FiveTuple, u32);
+
+impl End {
+    /// Takes a segment's data; whether an ACK is owed at once.
+    fn receive(&mut self, now: Time, pkt: &Packet) -> bool {
+        let push = pkt.flags.has(TcpFlags::PSH);
+        pkt.payload > 0 && self.rx.on_segment(now, pkt.seq, pkt.payload, push) == AckNow::Yes
+    }
+
+    /// Sends its data from the start; whether it sent any.
+    fn transmit(&mut self, now: Time, (side, tuple, id): From, out: &mut Outbox) -> bool {
+        let (rx, mut sent) = (&mut self.rx, false);
+        self.tx.transmit(now, &mut |s| {
+            sent = true;
+            out.push((side, data(tuple, id, s, rx.ack()), s.at));
+        });
+        sent
+    }
+
+    /// The other end's ACK moves the sender on; whether it sent data.
+    fn acked(
+        &mut self,
+        now: Time,
+        pkt: &Packet,
+        (side, tuple, id): From,
+        out: &mut Outbox,
+    ) -> bool {
+        let (rx, mut sent) = (&mut self.rx, false);
+        self.tx.on_ack(now, ack_of(pkt), &mut |s| {
+            sent = true;
+            out.push((side, data(tuple, id, s, rx.ack()), s.at));
+        });
+        sent
+    }
+
+    /// Sends, now, the ACK it owes, alone.
+    fn ack_alone(&mut self, now: Time, (side, tuple, id): From, out: &mut Outbox) {
+        let pure = ack_only(tuple, id, self.tx.nxt, self.rx.ack(), TcpFlags::default());
+        out.push((side, pure, now));
+    }
+
+    /// Its due timers: the sender's retransmission, the delayed ACK. False when it gives up.
+    fn timers(&mut self, now: Time, from: From, out: &mut Outbox) -> bool {
+        let mut alive = true;
+        if self.tx.deadline().is_some_and(|d| d <= now) {
+            let (side, tuple, id) = from;
+            let rx = &mut self.rx;
+            alive = self.tx.on_timer(now, &mut |s| {
+                out.push((side, data(tuple, id, s, rx.ack()), s.at));
+            });
+        }
+        if self.rx.ack_due.is_some_and(|d| d <= now) {
+            self.ack_alone(now, from, out);
+        }
+        alive
+    }
 }
 
 /// How long a host that sent its FIN waits for the server's before it forgets the connection.
@@ -234,11 +301,15 @@ impl Flow {
                 syn_tries: 0,
                 syn_deadline: None,
                 established: false,
-                request: Sender::new(request, congestion, false),
-                request_rx: Receiver::default(),
+                host: End {
+                    tx: Sender::new(request, congestion, false),
+                    rx: Receiver::default(),
+                },
                 // Servers pace what they send, as Linux's `fq` qdisc does.
-                response: Sender::new(response, congestion, true),
-                response_rx: Receiver::default(),
+                server: End {
+                    tx: Sender::new(response, congestion, true),
+                    rx: Receiver::default(),
+                },
                 response_started: false,
                 fin_wait: None,
             })),
@@ -299,7 +370,7 @@ impl Flow {
     pub fn into_inbound(mut self) -> Flow {
         self.inbound = true;
         if let Transport::Tcp(c) = &mut self.transport {
-            c.response.unpace();
+            c.server.tx.unpace();
         }
         self
     }
@@ -307,10 +378,9 @@ impl Flow {
     /// An RTT one of the connection's TCP senders measured since the last call.
     pub fn take_rtt_sample(&mut self) -> Option<Time> {
         match &mut self.transport {
-            Transport::Tcp(c) => c
-                .request
-                .take_rtt_sample()
-                .or_else(|| c.response.take_rtt_sample()),
+            Transport::Tcp(c) => {
+                (c.host.tx.take_rtt_sample()).or_else(|| c.server.tx.take_rtt_sample())
+            }
             _ => None,
         }
     }
@@ -364,10 +434,10 @@ impl Flow {
             Transport::Tcp(c) => {
                 let deadlines = [
                     c.syn_deadline,
-                    c.request.deadline(),
-                    c.response.deadline(),
-                    c.request_rx.ack_due,
-                    c.response_rx.ack_due,
+                    c.host.tx.deadline(),
+                    c.server.tx.deadline(),
+                    c.server.rx.ack_due,
+                    c.host.rx.ack_due,
                 ];
                 // As numbers, not `flatten()`: this runs after every event, and the branchy
                 // form (here and in `Sender::deadline`) costs 3 % of the office's instructions.
@@ -635,20 +705,6 @@ fn ack_only(tuple: FiveTuple, id: u32, seq: u32, ack: Ack, extra: TcpFlags) -> P
     Packet::tcp(tuple, id, TcpFlags::ACK | extra, seq, ack.ack, 0).with_window(ack.window, ack.sack)
 }
 
-/// Sends, now, the ACK `rx` owes, alone, from `side` (`seq`: that side's next byte).
-fn send_ack(
-    out: &mut Outbox,
-    side: Side,
-    tuple: FiveTuple,
-    id: u32,
-    seq: u32,
-    rx: &mut Receiver,
-    now: Time,
-) {
-    let pure = ack_only(tuple, id, seq, rx.ack(), TcpFlags::default());
-    out.push((side, pure, now));
-}
-
 /// What a segment tells its receiver's peer about the other direction.
 fn ack_of(pkt: &Packet) -> Ack {
     Ack {
@@ -668,8 +724,6 @@ fn tcp_timers(
     id: u32,
     out: &mut Outbox,
 ) -> bool {
-    let back = server_tuple(tuple, peer);
-    let mut alive = true;
     if c.syn_deadline.is_some_and(|d| d <= now) {
         if c.syn_tries >= SYN_RETRIES {
             return false;
@@ -678,27 +732,10 @@ fn tcp_timers(
         c.syn_deadline = Some(now + (INITIAL_RTO << c.syn_tries));
         out.push((Side::Host, syn(tuple, id), now));
     }
-    if c.request.deadline().is_some_and(|d| d <= now) {
-        let rx = &mut c.response_rx;
-        alive &= c.request.on_timer(now, &mut |s| {
-            out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at));
-        });
-    }
-    if c.response.deadline().is_some_and(|d| d <= now) {
-        let rx = &mut c.request_rx;
-        alive &= c.response.on_timer(now, &mut |s| {
-            out.push((Side::Server, data(back, id, s, rx.ack()), s.at));
-        });
-    }
-    if c.request_rx.ack_due.is_some_and(|d| d <= now) {
-        let seq = c.response.nxt;
-        send_ack(out, Side::Server, back, id, seq, &mut c.request_rx, now);
-    }
-    if c.response_rx.ack_due.is_some_and(|d| d <= now) {
-        let seq = c.request.nxt;
-        send_ack(out, Side::Host, tuple, id, seq, &mut c.response_rx, now);
-    }
-    alive
+    let back = server_tuple(tuple, peer);
+    let host = c.host.timers(now, (Side::Host, tuple, id), out);
+    let server = c.server.timers(now, (Side::Server, back, id), out);
+    host && server
 }
 
 fn server_tcp(
@@ -709,7 +746,7 @@ fn server_tcp(
     pkt: &Packet,
     out: &mut Outbox,
 ) {
-    let f = pkt.flags;
+    let (f, from) = (pkt.flags, (Side::Server, back, id));
     if f.has(TcpFlags::SYN) {
         let syn_ack = Packet::tcp(back, id, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0);
         out.push((Side::Server, syn_ack, now));
@@ -717,33 +754,22 @@ fn server_tcp(
     }
     if f.has(TcpFlags::FIN) {
         // The client's FIN takes a sequence number.
-        let mut ack = c.request_rx.ack();
+        let mut ack = c.server.rx.ack();
         ack.ack += 1;
-        let fin = ack_only(back, id, c.response.nxt, ack, TcpFlags::FIN);
+        let fin = ack_only(back, id, c.server.tx.nxt, ack, TcpFlags::FIN);
         out.push((Side::Server, fin, now));
         return;
     }
-    let mut ack_now = false;
-    if pkt.payload > 0 {
-        let push = f.has(TcpFlags::PSH);
-        ack_now = c.request_rx.on_segment(now, pkt.seq, pkt.payload, push) == AckNow::Yes;
-    }
-    let request_complete = c.request_rx.nxt >= c.request.total;
-    let rx = &mut c.request_rx;
-    let mut sent_data = false;
-    let mut send = |s: Segment| {
-        sent_data = true;
-        out.push((Side::Server, data(back, id, s, rx.ack()), s.at));
-    };
-    if !c.response_started && request_complete {
+    let owed = c.server.receive(now, pkt);
+    // The response starts once the whole request is in.
+    let sent = if !c.response_started && c.server.rx.nxt >= c.host.tx.total {
         c.response_started = true;
-        c.response.transmit(now, &mut send);
-    } else if c.response_started && f.has(TcpFlags::ACK) {
-        c.response.on_ack(now, ack_of(pkt), &mut send);
-    }
-    if ack_now && !sent_data {
-        let seq = c.response.nxt;
-        send_ack(out, Side::Server, back, id, seq, &mut c.request_rx, now);
+        c.server.transmit(now, from, out)
+    } else {
+        c.response_started && f.has(TcpFlags::ACK) && c.server.acked(now, pkt, from, out)
+    };
+    if owed && !sent {
+        c.server.ack_alone(now, from, out);
     }
 }
 
@@ -756,52 +782,40 @@ fn client_tcp(
     pkt: &Packet,
     out: &mut Outbox,
 ) -> bool {
-    let f = pkt.flags;
+    let (f, from) = (pkt.flags, (Side::Host, tuple, id));
     if f.has(TcpFlags::SYN) {
         if !c.established {
             c.established = true;
             c.syn_deadline = None;
-            let rx = &mut c.response_rx;
-            c.request.transmit(now, &mut |s| {
-                out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at))
-            });
+            c.host.transmit(now, from, out);
         } else {
-            let seq = c.request.nxt;
-            send_ack(out, Side::Host, tuple, id, seq, &mut c.response_rx, now);
+            c.host.ack_alone(now, from, out);
         }
         return false;
     }
     if f.has(TcpFlags::FIN) {
         // Both FINs take a sequence number. The last ACK closes the connection.
-        let mut ack = c.response_rx.ack();
+        let mut ack = c.host.rx.ack();
         ack.ack += 1;
-        let last = ack_only(tuple, id, c.request.nxt + 1, ack, TcpFlags::default());
+        let last = ack_only(tuple, id, c.host.tx.nxt + 1, ack, TcpFlags::default());
         out.push((Side::Host, last, now));
         c.fin_wait = None;
         return false;
     }
-    let mut ack_now = false;
-    if pkt.payload > 0 {
-        let push = f.has(TcpFlags::PSH);
-        ack_now = c.response_rx.on_segment(now, pkt.seq, pkt.payload, push) == AckNow::Yes;
+    let owed = c.host.receive(now, pkt);
+    if f.has(TcpFlags::ACK) && !c.host.tx.done() {
+        c.host.acked(now, pkt, from, out);
     }
-    if f.has(TcpFlags::ACK) && !c.request.done() {
-        let rx = &mut c.response_rx;
-        c.request.on_ack(now, ack_of(pkt), &mut |s| {
-            out.push((Side::Host, data(tuple, id, s, rx.ack()), s.at))
-        });
-    }
-    if c.response_rx.nxt >= c.response.total {
+    if c.host.rx.nxt >= c.server.tx.total {
         // Everything arrived: acknowledge and close.
-        let ack = c.response_rx.ack();
-        let fin = ack_only(tuple, id, c.request.nxt, ack, TcpFlags::FIN);
+        let ack = c.host.rx.ack();
+        let fin = ack_only(tuple, id, c.host.tx.nxt, ack, TcpFlags::FIN);
         out.push((Side::Host, fin, now));
         c.fin_wait = Some(now + FIN_LINGER);
         return true;
     }
-    if ack_now {
-        let seq = c.request.nxt;
-        send_ack(out, Side::Host, tuple, id, seq, &mut c.response_rx, now);
+    if owed {
+        c.host.ack_alone(now, from, out);
     }
     false
 }
