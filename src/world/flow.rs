@@ -582,18 +582,7 @@ impl Flow {
             Transport::UdpExchange { response, .. } => {
                 out.push((Side::Server, Packet::udp(back, id, pkt.seq, *response), now));
             }
-            Transport::UdpStream {
-                interval,
-                heard_ms,
-                log,
-                ..
-            } => {
-                heard_ms[1] = ms_since(self.started, now);
-                if let Some(StreamLog::Call(rx)) = log.as_deref_mut() {
-                    let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
-                    rx[1].arrived(now, sent_at);
-                }
-            }
+            Transport::UdpStream { .. } => self.stream_heard(1, now, pkt),
         }
         Ok(())
     }
@@ -620,20 +609,28 @@ impl Flow {
                 }
             }
             Transport::UdpExchange { .. } => self.outcome = Some(Outcome::Completed),
-            Transport::UdpStream {
-                heard_ms,
-                interval,
-                log,
-                ..
-            } => {
-                heard_ms[0] = ms_since(self.started, now);
-                if let Some(StreamLog::Call(rx)) = log.as_deref_mut() {
-                    let sent_at = self.started + pkt.seq.saturating_sub(1) as Time * *interval;
-                    rx[0].arrived(now, sent_at);
-                }
-            }
+            Transport::UdpStream { .. } => self.stream_heard(0, now, pkt),
         }
         Ok(())
+    }
+
+    /// A stream's datagram reached end `end` (0 the host, 1 the server): that end heard the
+    /// other now, and a call books the datagram's delay.
+    fn stream_heard(&mut self, end: usize, now: Time, pkt: &Packet) {
+        let started = self.started;
+        if let Transport::UdpStream {
+            interval,
+            heard_ms,
+            log,
+            ..
+        } = &mut self.transport
+        {
+            heard_ms[end] = ms_since(started, now);
+            if let Some(StreamLog::Call(rx)) = log.as_deref_mut() {
+                let sent_at = started + pkt.seq.saturating_sub(1) as Time * *interval;
+                rx[end].arrived(now, sent_at);
+            }
+        }
     }
 
     /// For a call (a constant-rate stream): the MOS of its worse direction.

@@ -89,7 +89,6 @@ pub struct WanState {
     pub losses: u64,
     pub link_up: bool,
     pub gateway_reachable: bool,
-    pub in_service: bool,
 }
 
 /// One connection's life, as `run --connections` lists it.
@@ -465,21 +464,36 @@ impl Metrics {
         w.interval_rtt_samples += 1;
     }
 
+    /// Whether the router forwards by `wan` just now (the last of its [`Metrics::service`]).
+    pub fn in_service(&self, wan: usize) -> bool {
+        serving(&self.service[wan])
+    }
+
+    /// When the router last put `wan` into service (0 if it was in service from the start
+    /// and never out, or never in).
+    pub fn back_in_service_at(&self, wan: usize) -> Time {
+        let back = self.service[wan].iter().rev().find(|&&(_, up)| up);
+        back.map_or(0, |&(at, _)| at)
+    }
+
+    /// Whether another WAN than `wan` is out of service just now.
+    fn other_out(&self, wan: usize) -> bool {
+        self.out_of_service & !(1 << (wan & 63)) != 0
+    }
+
     pub fn sent_up(&mut self, wan: usize, bytes: u32) {
+        let outage = self.other_out(wan);
         let w = &mut self.wans[wan];
-        if self.out_of_service & !(1 << (wan & 63)) != 0 {
-            w.bytes_during_outage += bytes as u64;
-        }
+        w.bytes_during_outage += if outage { bytes as u64 } else { 0 };
         w.bytes_up += bytes as u64;
         w.packets_up += 1;
         w.interval_up += bytes as u64;
     }
 
     pub fn received_down(&mut self, wan: usize, bytes: u32) {
+        let outage = self.other_out(wan);
         let w = &mut self.wans[wan];
-        if self.out_of_service & !(1 << (wan & 63)) != 0 {
-            w.bytes_during_outage += bytes as u64;
-        }
+        w.bytes_during_outage += if outage { bytes as u64 } else { 0 };
         w.bytes_down += bytes as u64;
         w.packets_down += 1;
         w.interval_down += bytes as u64;
@@ -489,6 +503,7 @@ impl Metrics {
     /// WAN's link totals so far and its state.
     pub fn sample(&mut self, now: Time, interval: Time, states: impl Iterator<Item = WanState>) {
         let secs = interval as f64 / 1e9;
+        let service = &self.service;
         for ((i, w), state) in self.wans.iter_mut().enumerate().zip(states) {
             let (drops, losses) = (state.queue_drops, state.losses);
             self.samples.push(Sample {
@@ -504,7 +519,7 @@ impl Metrics {
                     .then(|| w.interval_rtt_sum / w.interval_rtt_samples as Time),
                 link_up: state.link_up,
                 gateway_reachable: state.gateway_reachable,
-                in_service: state.in_service,
+                in_service: service.get(i).is_some_and(|s| serving(s)),
             });
             w.interval_down = 0;
             w.interval_up = 0;
@@ -514,4 +529,9 @@ impl Metrics {
             (w.drops_before, w.losses_before) = (drops, losses);
         }
     }
+}
+
+/// The state a WAN's service changes leave it in.
+fn serving(changes: &[(Time, bool)]) -> bool {
+    changes.last().is_some_and(|&(_, up)| up)
 }

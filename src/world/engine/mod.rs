@@ -141,12 +141,9 @@ pub struct Simulation {
     /// The scenario's timeline, and when the router's pending timer event fires.
     changes: Vec<crate::scenario::Change>,
     router_timer_at: Time,
-    /// Per WAN, whether the router has an active default route through it, as of the routes'
-    /// generation `judged_generation`.
-    in_service: Vec<bool>,
+    /// The routes' generation the WANs' service was last judged at
+    /// ([`Metrics::service`] holds the verdicts).
     judged_generation: u64,
-    /// Per WAN, when the router last put it back into service (0: never out).
-    back_in_service_at: Vec<Time>,
     /// Connections an outage left on another WAN, by flow, watched since its failback.
     strands: rustc_hash::FxHashMap<u32, Strand>,
     /// Connections booked already whose ends still close (TCP's FINs), by flow.
@@ -271,16 +268,13 @@ impl Simulation {
             connection_log: None,
             changes: loaded.changes.clone(),
             router_timer_at: Time::MAX,
-            in_service: Vec::new(),
             judged_generation: 0,
-            back_in_service_at: vec![0; sc.wans.len()],
             strands: Default::default(),
             closing: Default::default(),
         };
-        sim.in_service = (sim.wans.iter())
-            .map(|w| sim.router.fib.has_default_out(w.iface))
+        sim.metrics.service = (sim.wans.iter())
+            .map(|w| vec![(0, sim.router.fib.has_default_out(w.iface))])
             .collect();
-        sim.metrics.service = sim.in_service.iter().map(|&s| vec![(0, s)]).collect();
         sim.judged_generation = sim.router.fib.generation();
         sim.metrics.route_lines = sim.router.config.routes.iter().map(|r| r.line).collect();
         sim.metrics.netwatch = sim
@@ -946,14 +940,15 @@ impl Simulation {
             Some(first) if first != wan && flow.inbound => Cause::InboundReplyMisrouted,
             Some(first)
                 if first != wan
-                    && (self.wans[first as usize].failed() || !self.in_service[first as usize]) =>
+                    && (self.wans[first as usize].failed()
+                        || !self.metrics.in_service(first as usize)) =>
             {
                 Cause::NatAddressChanged
             }
             Some(first)
                 if first != wan
                     && (self.wans[wan as usize].recovered_at() > flow.started
-                        || self.back_in_service_at[wan as usize] > flow.started) =>
+                        || self.metrics.back_in_service_at(wan as usize) > flow.started) =>
             {
                 Cause::Failback
             }
@@ -1049,11 +1044,7 @@ impl Simulation {
         let mut failed_back = Vec::new();
         for (i, w) in self.wans.iter().enumerate() {
             let in_service = self.router.fib.has_default_out(w.iface);
-            if in_service != self.in_service[i] {
-                self.in_service[i] = in_service;
-                if in_service {
-                    self.back_in_service_at[i] = self.now;
-                }
+            if in_service != self.metrics.in_service(i) {
                 failed_back.extend(self.metrics.wan_judged(i, in_service, self.now));
             }
         }
@@ -1219,7 +1210,6 @@ impl Simulation {
                 link_up: w.access.is_up(),
                 gateway_reachable: (checked.iter())
                     .all(|&(wan, reachable)| reachable || wan != Some(i)),
-                in_service: self.in_service[i],
             }
         });
         let since = self.metrics.samples.last().map_or(0, |s| s.time);
