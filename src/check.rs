@@ -737,11 +737,12 @@ impl<'a> Checker<'a> {
             let Some(&wan) = arrival.first() else {
                 continue;
             };
-            let elsewhere = self.cfg.routes.iter().find_map(|route| {
+            let mut in_table =
+                (self.cfg.routes.iter()).filter(|route| route.table == table && !route.disabled);
+            let elsewhere = in_table.find_map(|route| {
                 let gateways = route.gateways.iter().copied();
                 let mut leaves = gateways.filter_map(|g| gateway_iface(self.cfg, &self.fib, g));
-                let other = leaves.find(|i| !arrival.contains(i))?;
-                (route.table == table && !route.disabled).then_some((route.line, other))
+                Some((route.line, leaves.find(|i| !arrival.contains(i))?))
             });
             if let Some((line, other)) = elsewhere {
                 out.push(finding("output-marks-catch-probes", Severity::Warning, r.line, format!(

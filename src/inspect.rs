@@ -311,10 +311,7 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
                     let mut p = vec![
                         ("list".into(), cfg.address_lists.name(e.list).to_string()),
                         ("address".into(), e.range.text()),
-                        (
-                            "disabled".into(),
-                            if e.disabled { "yes" } else { "no" }.into(),
-                        ),
+                        ("disabled".into(), yes_no(e.disabled)),
                     ];
                     if let Some(c) = &e.comment {
                         p.push(("comment".into(), c.clone()));
@@ -370,11 +367,10 @@ pub fn menu_items(router: &Router, menu: &str) -> Option<Vec<(u32, Props)>> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let running = if c.session.is_some() { "yes" } else { "no" };
                 let mut p: Props = vec![
                     ("name".into(), c.name.clone()),
                     ("user".into(), c.user.clone()),
-                    ("running".into(), running.into()),
+                    ("running".into(), yes_no(c.session.is_some())),
                 ];
                 if let Some(s) = c.session {
                     p.push(("local-address".into(), s.local.to_string()));

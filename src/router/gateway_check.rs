@@ -14,8 +14,7 @@
 //! next needs the clock, [`GatewayChecks::handle_timeout`] returns the probes to send, and
 //! [`GatewayChecks::on_reply`] takes the answers; it reports each change of state.
 
-pub use super::pinger::Probe;
-use super::pinger::{self, Echoes, Shape};
+use super::pinger::{self, Echoes, Probe, Shape};
 use crate::units::{MS, SEC, Time};
 use std::net::Ipv4Addr;
 
