@@ -260,6 +260,10 @@ struct CompareArgs {
     /// Whole alternative configurations to compare, comma-separated .rsc files.
     #[arg(long, value_delimiter = ',')]
     config: Vec<PathBuf>,
+    /// The variant the others are compared with, seed by seed, by its label (default: the
+    /// configuration as given).
+    #[arg(long)]
+    baseline: Option<String>,
     /// How many seeds, from the scenario's own upwards; every variant runs on each.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     seeds: u32,
@@ -432,6 +436,7 @@ fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
         weights: args.weights,
         fasttrack: args.fasttrack,
         configs: args.config,
+        baseline: args.baseline,
     };
     let duration = args.duration.unwrap_or(loaded.duration());
     let out = args.out.unwrap_or_else(|| {

@@ -8,14 +8,18 @@ use pccsim::units::SEC;
 use std::process::Command;
 
 fn plan(scenario: &str, classifiers: &[&str], seeds: u64, secs: u64) -> Plan {
-    let path = common::root().join("scenarios").join(scenario);
-    let loaded = common::scenario(scenario);
     let grid = Grid {
         classifiers: classifiers.iter().map(|c| c.to_string()).collect(),
         ..Grid::default()
     };
+    plan_of(scenario, &grid, seeds, secs)
+}
+
+fn plan_of(scenario: &str, grid: &Grid, seeds: u64, secs: u64) -> Plan {
+    let path = common::root().join("scenarios").join(scenario);
+    let loaded = common::scenario(scenario);
     let seeds = (0..seeds).map(|i| loaded.scenario.seed + i).collect();
-    Plan::new(&loaded, &path, &grid, seeds, secs * SEC).unwrap()
+    Plan::new(&loaded, &path, grid, seeds, secs * SEC).unwrap()
 }
 
 fn compare(plan: &Plan) -> Comparison {
@@ -51,13 +55,20 @@ fn the_classifier_decides_which_sessions_break() {
     );
     let best = c.best.iter().find(|b| b.metric == "broken_share").unwrap();
     assert!(["src-address", "both-addresses"].contains(&best.variant.as_str()));
-    // Every variant says which rules it rewrote, by line.
+    // The configuration as given (both-addresses) is the baseline and rewrote nothing; every
+    // other variant says which rules it rewrote, by line, and differs from it seed by seed.
+    assert_eq!(c.baseline, "both-addresses");
     for v in &c.variants {
+        if v.label == c.baseline {
+            assert!(v.rewrites.is_empty() && v.versus_baseline.is_empty());
+            continue;
+        }
         assert!(
             v.rewrites[0].starts_with("mangle lines 29–41"),
             "{:?}",
             v.rewrites
         );
+        assert_eq!(v.versus_baseline["broken_share"].seeds, 2);
     }
 }
 
@@ -109,11 +120,19 @@ fn compare_writes_the_comparison_files_with_their_field_names() {
         .unwrap();
     assert!(status.status.success(), "{status:?}");
     let stdout = String::from_utf8_lossy(&status.stdout);
-    assert!(stdout.contains("best share_deviation:"), "{stdout}");
+    assert!(stdout.contains("best connections off target:"), "{stdout}");
+    // Two seeds claim nothing.
+    assert!(stdout.contains("no claims are made below 5"), "{stdout}");
+    assert!(!stdout.contains("clearly"), "{stdout}");
     let json: serde_json::Value =
         serde_json::from_str(&common::read(&out.join("comparison.json"))).unwrap();
     let variants = json["variants"].as_array().unwrap();
-    assert_eq!(variants.len(), 4, "2 weights × 2 classifiers");
+    assert_eq!(
+        variants.len(),
+        5,
+        "2 weights × 2 classifiers and the configuration as given, the baseline"
+    );
+    assert_eq!(json["baseline"], "as configured");
     let labels: Vec<&str> = variants
         .iter()
         .map(|v| v["label"].as_str().unwrap())
@@ -216,4 +235,40 @@ fn with_fifteen_users_per_address_pcc_splits_bytes_worse_than_per_pair() {
         src > 1.5 * pairs,
         "src-address {src:.3}, both-addresses {pairs:.3}"
     );
+}
+
+/// 1:1 weights on lines of 500 and 200 Mbit/s meet their own target; against the lines'
+/// capacity split they are far off, and the configuration's own 5:2 ranks first.
+#[test]
+fn weights_are_scored_against_the_lines_split_as_well_as_their_own_target() {
+    let grid = Grid {
+        weights: vec!["1:1".into(), "5:2".into()],
+        ..Grid::default()
+    };
+    let c = compare(&plan_of("weighted_5_2.ron", &grid, 10, 300));
+    assert_eq!(c.baseline, "5:2", "the configuration as given");
+    let split: Vec<f64> = c.capacity_split.iter().flatten().copied().collect();
+    assert_eq!(split.len(), 2, "the standby LTE line is not balanced over");
+    assert!((split[0] - 500.0 / 700.0).abs() < 1e-9, "{split:?}");
+    let even = mean(&c, "1:1", "capacity_share_deviation");
+    let weighted = mean(&c, "5:2", "capacity_share_deviation");
+    assert!(
+        even > 0.15 && weighted < even - 0.08,
+        "1:1 {even}, 5:2 {weighted}"
+    );
+    assert_eq!(c.variants[0].label, "5:2", "ranked first");
+    let d = c.variants[1].versus_baseline["capacity_share_deviation"];
+    assert!(d.clear && d.mean > 0.0, "{d:?}");
+    // Every interval stays inside its metric's range: shares within 0–100 %, times above 0.
+    for v in &c.variants {
+        for (k, e) in &v.metrics {
+            let (lo, hi) = (e.ci95_low.unwrap(), e.ci95_high.unwrap());
+            assert!(lo <= e.mean && e.mean <= hi, "{k}");
+            if k.ends_with("_ms") || k.starts_with("broken") {
+                assert!(lo >= 0.0, "{k}: {lo}");
+            } else if !k.ends_with("mos") && !k.ends_with("mbps") {
+                assert!((0.0..=1.0).contains(&lo) && hi <= 1.0, "{k}: [{lo}, {hi}]");
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `pccsim compare` and `pccsim sweep`: one scenario, several variants of its router
 //! configuration, the same traffic and seeds for each, and every metric as a mean with a 95 %
-//! interval over the seeds.
+//! interval over the seeds — and, since the seeds are shared, as a difference from a baseline
+//! seed by seed ([`stats`] says why that is the honest comparison).
 //!
 //! A [`Grid`] names the variants (classifiers × weights × FastTrack × alternative
 //! configurations); a [`Plan`] holds them, rewritten ([`variant`]), with the seeds. Its jobs —
@@ -24,7 +25,7 @@ use crate::world::builder::WorldBuilder;
 use crate::world::flow::Cause;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use stats::Estimate;
+use stats::{Difference, Estimate};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,10 @@ pub struct Grid {
     /// Whole alternative configurations (`.rsc`), instead of the scenario's own.
     #[serde(default)]
     pub configs: Vec<PathBuf>,
+    /// The variant the others are compared with, by label; unset, the configuration as given
+    /// (added as the variant `as configured` when no other variant is the same).
+    #[serde(default)]
+    pub baseline: Option<String>,
 }
 
 /// A sweep file: a scenario, the seeds, and the grid of variants.
@@ -99,9 +104,20 @@ pub struct Plan {
     pub variants: Vec<Variant>,
     pub seeds: Vec<u64>,
     pub duration: Time,
-    /// Per WAN (scenario order), the share of connections the scenario's own configuration asks
-    /// for: the target for variants whose rules say none (ECMP).
-    target: Vec<Option<f64>>,
+    /// The variant the others are compared with (index into `variants`).
+    pub baseline: usize,
+    targets: Targets,
+}
+
+/// What a variant's split of the load is measured against.
+#[derive(Clone, Debug)]
+struct Targets {
+    /// Per WAN (scenario order), the share of connections the scenario's own configuration
+    /// asks for: the target for variants whose rules say none (ECMP).
+    configured: Vec<Option<f64>>,
+    /// Per WAN, its share of the downstream capacity of the WANs the configuration spreads
+    /// connections over (`None` for a standby backup): the lines' split.
+    split: Vec<Option<f64>>,
 }
 
 /// A shard: the jobs whose index is `index − 1` modulo `count`.
@@ -153,6 +169,12 @@ pub struct Meta {
     /// The WANs by their ISP names, in the scenario's order.
     pub wans: Vec<String>,
     pub variants: Vec<VariantMeta>,
+    /// The variant the others are compared with (index into `variants`).
+    #[serde(default)]
+    pub baseline: usize,
+    /// Per WAN, its share of the balanced WANs' downstream capacity (null: a standby).
+    #[serde(default)]
+    pub capacity_split: Vec<Option<f64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,18 +228,52 @@ impl Plan {
                 }
             }
         }
+        let baseline = match &grid.baseline {
+            Some(label) => variants
+                .iter()
+                .position(|v| v.label == *label)
+                .ok_or_else(|| {
+                    let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+                    Error::Invalid(format!(
+                        "baseline `{label}` is none of the variants ({})",
+                        labels.join(", ")
+                    ))
+                })?,
+            None => match variants.iter().position(|v| same_rules(&v.loaded, base)) {
+                Some(i) => {
+                    // Its rewrites set what was set already: say it changed nothing.
+                    variants[i].rewrites.clear();
+                    i
+                }
+                None => {
+                    variants.insert(0, make_variant(None, base, &None, None, None)?);
+                    0
+                }
+            },
+        };
         let router = crate::Router::new(base.config.clone());
-        let target = base
+        let configured: Vec<Option<f64>> = base
             .wan_ifaces
             .iter()
             .map(|&i| crate::report::configured_share(&router, base.config.iface_name(i)))
+            .collect();
+        let marked = configured.iter().any(|t| t.is_some_and(|t| t > 0.0));
+        let balanced = |t: &Option<f64>| !marked || t.is_some_and(|t| t > 0.0);
+        let wans = &base.scenario.wans;
+        let capacity: u64 = (wans.iter().zip(&configured))
+            .filter(|(_, t)| balanced(t))
+            .map(|(w, _)| w.down.0)
+            .sum();
+        let split = (wans.iter().zip(&configured))
+            .map(|(w, t)| (balanced(t) && capacity > 0).then(|| w.down.0 as f64 / capacity as f64))
             .collect();
         Ok(Plan {
             sources: crate::report::Sources::of(base),
             variants,
             seeds,
             duration,
-            target,
+            baseline,
+            targets: Targets { configured, split },
         })
     }
 
@@ -247,6 +303,8 @@ impl Plan {
                     rewrites: v.rewrites.clone(),
                 })
                 .collect(),
+            baseline: self.baseline,
+            capacity_split: self.targets.split.clone(),
         }
     }
 
@@ -270,7 +328,7 @@ impl Plan {
                     job,
                     variant,
                     seed,
-                    metrics: measure(&summary, &self.target),
+                    metrics: measure(&summary, &self.targets),
                 }
             })
             .collect()
@@ -291,6 +349,18 @@ fn axis<T: Clone>(values: Vec<T>) -> Vec<Option<T>> {
     } else {
         values.into_iter().map(Some).collect()
     }
+}
+
+/// Whether two worlds' routers run the same rules and routes: a variant that rewrote nothing.
+fn same_rules(a: &Loaded, b: &Loaded) -> bool {
+    let (a, b) = (&a.config, &b.config);
+    let same = |x: &[crate::router::firewall::Rule], y: &[crate::router::firewall::Rule]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.same_as(q))
+    };
+    same(&a.mangle.rules, &b.mangle.rules)
+        && same(&a.filter.rules, &b.filter.rules)
+        && same(&a.nat.rules, &b.nat.rules)
+        && a.routes == b.routes
 }
 
 fn make_variant(
@@ -329,11 +399,12 @@ fn make_variant(
 }
 
 /// The numbers a comparison keeps of one run. Per WAN, `<WAN>` is the scenario's ISP name.
-fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
+fn measure(s: &Summary, targets: &Targets) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
     let (mut dev, mut byte_dev, mut peak) = (0.0f64, 0.0f64, 0.0f64);
     let mut classified_dev: Option<f64> = None;
     let own_target = s.wans.iter().any(|w| w.configured_share.is_some());
+    let mut capacity_dev = 0.0f64;
     for (i, w) in s.wans.iter().enumerate() {
         let isp = &w.isp;
         m.insert(format!("connection_share.{isp}"), w.connection_share);
@@ -346,8 +417,11 @@ fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
         let target = if own_target {
             w.configured_share
         } else {
-            base_target.get(i).copied().flatten()
+            targets.configured.get(i).copied().flatten()
         };
+        if let Some(split) = targets.split.get(i).copied().flatten() {
+            capacity_dev = capacity_dev.max((w.byte_share - split).abs());
+        }
         if let Some(t) = target {
             dev = dev.max((w.connection_share - t).abs());
             byte_dev = byte_dev.max((w.byte_share - t).abs());
@@ -358,6 +432,7 @@ fn measure(s: &Summary, base_target: &[Option<f64>]) -> BTreeMap<String, f64> {
         }
         peak = peak.max(w.peak_utilisation_down.max(w.peak_utilisation_up));
     }
+    m.insert("capacity_share_deviation".into(), capacity_dev);
     m.insert("share_deviation".into(), dev);
     m.insert("byte_share_deviation".into(), byte_dev);
     if let Some(d) = classified_dev {
@@ -398,10 +473,20 @@ pub struct Comparison {
     pub seeds: Vec<u64>,
     /// The WANs by their ISP names (`<WAN>` in metric names), in the scenario's order.
     pub wans: Vec<String>,
-    /// Best first (fewest broken connections, then the split closest to the target).
+    /// Per WAN, its share of the downstream capacity of the WANs the configuration balances
+    /// over (null for a standby): what `capacity_share_deviation` measures bytes against.
+    pub capacity_split: Vec<Option<f64>>,
+    /// The variant every other is compared with, seed by seed.
+    pub baseline: String,
+    /// How `variants` is ordered, in words.
+    pub ranked_by: String,
+    /// Best first, as `ranked_by` says.
     pub variants: Vec<VariantResult>,
-    /// Per key metric, the variant that did best.
+    /// Per key metric every variant has, the variant that did best.
     pub best: Vec<Best>,
+    /// Metrics some variants lack (an application whose sessions never ended under them),
+    /// with those variants: a metric a variant lacks is never ranked.
+    pub missing: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -412,6 +497,8 @@ pub struct VariantResult {
     /// What the variant changed in the configuration, by line.
     pub rewrites: Vec<String>,
     pub metrics: BTreeMap<String, Estimate>,
+    /// This variant's metrics minus the baseline's, seed by seed (empty for the baseline).
+    pub versus_baseline: BTreeMap<String, Difference>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -419,13 +506,19 @@ pub struct Best {
     pub metric: String,
     pub variant: String,
     pub mean: f64,
-    /// Whether its interval stays clear of the runner-up's: the seeds can tell them apart.
+    /// Whether the seeds tell it from the runner-up: their paired difference is clear.
     pub clear: bool,
     pub runner_up: Option<String>,
+    /// The best's metric minus the runner-up's, seed by seed.
+    pub difference: Option<Difference>,
 }
 
+/// How the variants are ranked (`Comparison::ranked_by`).
+pub const RANKED_BY: &str = "fewest broken connections (variants whose breaks the seeds cannot \
+    tell apart count as equal), then bytes closest to the lines' capacity split";
+
 /// Whether more of a metric is better.
-fn higher_is_better(metric: &str) -> bool {
+pub fn higher_is_better(metric: &str) -> bool {
     metric.ends_with("session_success")
         || metric.ends_with("goodput_mbps")
         || metric.ends_with(".mos")
@@ -434,12 +527,16 @@ fn higher_is_better(metric: &str) -> bool {
 /// The metrics `best` speaks of, in this order, where present.
 fn key_metrics(names: &[String]) -> Vec<String> {
     let fixed = [
+        "capacity_share_deviation",
         "share_deviation",
         "byte_share_deviation",
         "classified_byte_share_deviation",
+        "broken_share",
     ];
-    let mut keys: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
-    keys.push("broken_share".into());
+    let mut keys: Vec<String> = (fixed.iter())
+        .filter(|k| names.iter().any(|n| n == *k))
+        .map(|s| s.to_string())
+        .collect();
     keys.extend(
         names
             .iter()
@@ -456,81 +553,143 @@ fn key_metrics(names: &[String]) -> Vec<String> {
     keys
 }
 
-/// Every variant's metrics over its seeds, ranked, with the best variant per key metric.
+/// One variant's values: per metric, `(seed, value)` for each seed that had it.
+type Values = BTreeMap<String, Vec<(u64, f64)>>;
+
+/// Every variant's metrics over its seeds, its differences from the baseline, the ranking,
+/// and the best variant per key metric.
 pub fn aggregate(meta: &Meta, results: &[JobResult]) -> Comparison {
-    let mut variants: Vec<VariantResult> = meta
-        .variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let mine: Vec<&JobResult> = results.iter().filter(|r| r.variant == i).collect();
-            let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-            for r in &mine {
-                for (k, v) in &r.metrics {
-                    values.entry(k.clone()).or_default().push(*v);
-                }
-            }
-            VariantResult {
-                label: v.label.clone(),
-                classifier: v.classifier.clone(),
-                seeds: mine.iter().map(|r| r.seed).collect(),
-                rewrites: v.rewrites.clone(),
-                metrics: values
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), Estimate::of(v)?)))
-                    .collect(),
-            }
-        })
-        .collect();
-    let mean = |v: &VariantResult, k: &str| v.metrics.get(k).map_or(f64::INFINITY, |e| e.mean);
-    variants.sort_by(|a, b| {
-        let key = |v: &VariantResult| (mean(v, "broken_share"), mean(v, "share_deviation"));
-        key(a)
-            .partial_cmp(&key(b))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let names: Vec<String> = variants
-        .iter()
-        .flat_map(|v| v.metrics.keys().cloned())
+    let mut values: Vec<Values> = vec![Values::new(); meta.variants.len()];
+    for r in results {
+        for (k, v) in &r.metrics {
+            values[r.variant]
+                .entry(k.clone())
+                .or_default()
+                .push((r.seed, *v));
+        }
+    }
+    let baseline = meta.baseline.min(meta.variants.len().saturating_sub(1));
+    let estimate = |v: &[(u64, f64)]| Estimate::of(&v.iter().map(|x| x.1).collect::<Vec<_>>());
+    let result = |i: usize| {
+        let m = &meta.variants[i];
+        let mine = &values[i];
+        let versus_baseline = if i == baseline {
+            BTreeMap::new()
+        } else {
+            (mine.iter())
+                .filter_map(|(k, v)| {
+                    let d = Difference::paired(v, values[baseline].get(k)?)?;
+                    Some((k.clone(), d))
+                })
+                .collect()
+        };
+        VariantResult {
+            label: m.label.clone(),
+            classifier: m.classifier.clone(),
+            seeds: (results.iter())
+                .filter(|r| r.variant == i)
+                .map(|r| r.seed)
+                .collect(),
+            rewrites: m.rewrites.clone(),
+            metrics: (mine.iter())
+                .filter_map(|(k, v)| Some((k.clone(), estimate(v)?)))
+                .collect(),
+            versus_baseline,
+        }
+    };
+    let names: Vec<String> = (values.iter())
+        .flat_map(|v| v.keys().cloned())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    let missing: BTreeMap<String, Vec<String>> = (names.iter())
+        .filter_map(|k| {
+            let lacking: Vec<String> = (0..values.len())
+                .filter(|&i| !values[i].contains_key(k))
+                .map(|i| meta.variants[i].label.clone())
+                .collect();
+            (!lacking.is_empty()).then(|| (k.clone(), lacking))
+        })
+        .collect();
     let best = key_metrics(&names)
         .into_iter()
-        .filter_map(|k| best_of(&variants, &k))
+        .filter(|k| !missing.contains_key(k))
+        .filter_map(|k| best_of(meta, &values, &k))
         .collect();
     Comparison {
         scenario: meta.scenario.clone(),
         duration_s: meta.duration_s,
         seeds: meta.seeds.clone(),
         wans: meta.wans.clone(),
-        variants,
+        capacity_split: meta.capacity_split.clone(),
+        baseline: meta
+            .variants
+            .get(baseline)
+            .map_or(String::new(), |v| v.label.clone()),
+        ranked_by: RANKED_BY.into(),
+        variants: ranking(&values).into_iter().map(result).collect(),
         best,
+        missing,
     }
 }
 
-fn best_of(variants: &[VariantResult], metric: &str) -> Option<Best> {
-    let mut with: Vec<(&VariantResult, Estimate)> = variants
-        .iter()
-        .filter_map(|v| Some((v, *v.metrics.get(metric)?)))
-        .collect();
-    if with.is_empty() {
-        return None;
-    }
-    let sign = if higher_is_better(metric) { -1.0 } else { 1.0 };
-    with.sort_by(|a, b| {
-        (sign * a.1.mean)
-            .partial_cmp(&(sign * b.1.mean))
-            .unwrap_or(std::cmp::Ordering::Equal)
+fn mean_of(values: &Values, metric: &str) -> f64 {
+    values.get(metric).map_or(f64::INFINITY, |v| {
+        v.iter().map(|x| x.1).sum::<f64>() / v.len() as f64
+    })
+}
+
+/// The variants in [`RANKED_BY`]'s order, as indices. Breaks first, but only where the seeds
+/// tell them apart: a variant starts a new tier when its breaks are clearly more than the
+/// tier's first's; within a tier the split decides.
+fn ranking(values: &[Values]) -> Vec<usize> {
+    let (breaks, split) = ("broken_share", "capacity_share_deviation");
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| {
+        (mean_of(&values[a], breaks).total_cmp(&mean_of(&values[b], breaks)))
+            .then(mean_of(&values[a], split).total_cmp(&mean_of(&values[b], split)))
     });
-    let (top, e) = with[0];
-    let runner = with.get(1);
+    let clearly_more = |v: usize, than: usize| {
+        let (Some(a), Some(b)) = (values[v].get(breaks), values[than].get(breaks)) else {
+            return true;
+        };
+        Difference::paired(a, b).is_some_and(|d| d.clear && d.mean > 0.0)
+    };
+    let mut ranked = Vec::with_capacity(order.len());
+    let mut tier: Vec<usize> = Vec::new();
+    for v in order {
+        if tier.first().is_some_and(|&head| clearly_more(v, head)) {
+            tier.sort_by(|&a, &b| {
+                mean_of(&values[a], split).total_cmp(&mean_of(&values[b], split))
+            });
+            ranked.append(&mut tier);
+        }
+        tier.push(v);
+    }
+    tier.sort_by(|&a, &b| mean_of(&values[a], split).total_cmp(&mean_of(&values[b], split)));
+    ranked.append(&mut tier);
+    ranked
+}
+
+/// The variant with the best mean of `metric` (which every variant has), and whether the
+/// seeds tell it from the runner-up.
+fn best_of(meta: &Meta, values: &[Values], metric: &str) -> Option<Best> {
+    let sign = if higher_is_better(metric) { -1.0 } else { 1.0 };
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| {
+        (sign * mean_of(&values[a], metric)).total_cmp(&(sign * mean_of(&values[b], metric)))
+    });
+    let top = *order.first()?;
+    let runner = order.get(1).copied();
+    let difference =
+        runner.and_then(|r| Difference::paired(&values[top][metric], &values[r][metric]));
     Some(Best {
         metric: metric.to_string(),
-        variant: top.label.clone(),
-        mean: e.mean,
-        clear: runner.is_none_or(|(_, r)| !e.overlaps(r) && e.mean != r.mean),
-        runner_up: runner.map(|(v, _)| v.label.clone()),
+        variant: meta.variants[top].label.clone(),
+        mean: mean_of(&values[top], metric),
+        clear: runner.is_none() || difference.is_some_and(|d| d.clear),
+        runner_up: runner.map(|r| meta.variants[r].label.clone()),
+        difference,
     })
 }
 
@@ -567,4 +726,153 @@ pub fn merge(shards: Vec<ShardFile>) -> Result<(Meta, Vec<JobResult>), String> {
     let mut results: Vec<JobResult> = shards.into_iter().flat_map(|s| s.results).collect();
     results.sort_by_key(|r| r.job);
     Ok((meta, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(labels: &[&str], seeds: u64) -> Meta {
+        Meta {
+            scenario: "synthetic".into(),
+            sources: crate::report::Sources::default(),
+            duration_s: 60.0,
+            seeds: (1..=seeds).collect(),
+            wans: vec!["isp1".into(), "isp2".into()],
+            variants: (labels.iter())
+                .map(|l| VariantMeta {
+                    label: l.to_string(),
+                    classifier: l.to_string(),
+                    rewrites: vec![],
+                })
+                .collect(),
+            baseline: 0,
+            capacity_split: vec![Some(0.5), Some(0.5)],
+        }
+    }
+
+    /// A synthetic metric's value for a variant and a seed, where it has one.
+    type Metric = dyn Fn(usize, u64) -> Option<f64>;
+
+    /// Results whose metric `name` is `value(variant, seed)` for every variant and seed that
+    /// `value` gives one.
+    fn results(variants: usize, seeds: u64, metrics: &[(&str, &Metric)]) -> Vec<JobResult> {
+        let mut out = Vec::new();
+        for variant in 0..variants {
+            for seed in 1..=seeds {
+                let metrics = (metrics.iter())
+                    .filter_map(|(k, f)| Some((k.to_string(), f(variant, seed)?)))
+                    .collect();
+                let job = variant * seeds as usize + seed as usize - 1;
+                out.push(JobResult {
+                    job,
+                    variant,
+                    seed,
+                    metrics,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_seed_never_yields_clearly() {
+        let m = meta(&["a", "b"], 1);
+        let share = |v: usize, _: u64| Some([0.05, 0.30][v]);
+        let r = results(
+            2,
+            1,
+            &[
+                ("share_deviation", &share),
+                ("broken_share", &|_, _| Some(0.0)),
+            ],
+        );
+        let c = aggregate(&m, &r);
+        assert!(c.best.iter().all(|b| !b.clear), "{:?}", c.best);
+        let b = &c.variants.iter().find(|v| v.label == "b").unwrap();
+        let d = b.versus_baseline["share_deviation"];
+        assert!(!d.clear && d.ci95_low.is_none());
+        assert_eq!(b.metrics["share_deviation"].ci95_low, None);
+        let text = crate::report::compare::table(&c);
+        assert!(!text.contains("clearly"), "{text}");
+        assert!(text.contains("1 seed cannot tell it from a"), "{text}");
+    }
+
+    /// The seeds vary a lot (traffic), the variants' difference little but always the same way:
+    /// as independent samples their intervals overlap; paired, the difference is clear.
+    #[test]
+    fn pairing_by_seed_tells_what_independent_intervals_cannot() {
+        let m = meta(&["a", "b"], 10);
+        let time = |v: usize, s: u64| Some(100.0 * (s % 5) as f64 + 200.0 + 3.0 * v as f64);
+        let c = aggregate(&m, &results(2, 10, &[("app.web.page_load_ms", &time)]));
+        let (a, b) = (
+            &c.variants[0].metrics["app.web.page_load_ms"],
+            &c.variants[1],
+        );
+        let bm = &b.metrics["app.web.page_load_ms"];
+        assert!(
+            a.ci95_high.unwrap() > bm.ci95_low.unwrap(),
+            "the intervals overlap"
+        );
+        let d = b.versus_baseline["app.web.page_load_ms"];
+        assert!(d.clear && (d.mean - 3.0).abs() < 1e-9, "{d:?}");
+        let best = c
+            .best
+            .iter()
+            .find(|x| x.metric == "app.web.page_load_ms")
+            .unwrap();
+        assert_eq!((best.variant.as_str(), best.clear), ("a", true));
+    }
+
+    /// Survivorship: only the variants that broke banking sessions had sessions end; the metric
+    /// is missing for the others and no variant is named best in it.
+    #[test]
+    fn a_metric_some_variants_lack_is_missing_and_never_ranked() {
+        let m = meta(&["a", "b", "nth"], 5);
+        let success = |v: usize, _: u64| (v == 2).then_some(0.0);
+        let c = aggregate(
+            &m,
+            &results(3, 5, &[("app.banking.session_success", &success)]),
+        );
+        assert!(
+            c.best
+                .iter()
+                .all(|b| b.metric != "app.banking.session_success")
+        );
+        assert_eq!(c.missing["app.banking.session_success"], ["a", "b"]);
+        let text = crate::report::compare::table(&c);
+        assert!(
+            text.contains("banking sessions ok missing for a, b (not ranked)"),
+            "{text}"
+        );
+    }
+
+    /// Breaks the seeds cannot tell apart count as equal and the split decides; breaks clearly
+    /// more rank a variant below, however good its split.
+    #[test]
+    fn the_ranking_takes_breaks_only_where_the_seeds_tell_them_apart() {
+        let m = meta(&["baseline", "even", "breaks"], 8);
+        let broken = |v: usize, s: u64| {
+            Some(match v {
+                0 => 0.010 + 0.004 * (s % 3) as f64,
+                1 => 0.011 + 0.004 * ((s + 1) % 3) as f64,
+                _ => 0.200 + 0.001 * s as f64,
+            })
+        };
+        let split = |v: usize, s: u64| Some([0.12, 0.01, 0.0][v] + 0.001 * s as f64);
+        let c = aggregate(
+            &m,
+            &results(
+                3,
+                8,
+                &[
+                    ("broken_share", &broken),
+                    ("capacity_share_deviation", &split),
+                ],
+            ),
+        );
+        let order: Vec<&str> = c.variants.iter().map(|v| v.label.as_str()).collect();
+        assert_eq!(order, ["even", "baseline", "breaks"]);
+        assert!(c.ranked_by.starts_with("fewest broken connections"));
+    }
 }

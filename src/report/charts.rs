@@ -2,6 +2,7 @@
 //! into the binary (DejaVu Sans), so no system font library is needed.
 
 use super::Summary;
+use crate::compare::stats::Estimate;
 use crate::error::Error;
 use crate::units::SEC;
 use crate::world::flow::Cause;
@@ -625,8 +626,8 @@ fn both_with(
     Ok(())
 }
 
-/// `comparison`: per variant, each WAN's share of connections with its 95 % interval; below,
-/// the share of connections that broke.
+/// `comparison`: per variant, each WAN's share of the bytes with its 95 % interval against the
+/// lines' capacity split (a dashed level per WAN); below, the share of connections that broke.
 pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Error> {
     struct Draw<'a>(&'a crate::compare::Comparison);
     impl Draw<'_> {
@@ -635,31 +636,29 @@ pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Erro
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let wans = &c.wans;
             let (top, bottom) = root.split_vertically(SIZE.1 * 3 / 5);
-            let share_of = |v: &crate::compare::VariantResult, wan: &str| {
-                v.metrics.get(&format!("connection_share.{wan}")).copied()
-            };
-            let groups: Vec<Vec<Option<crate::compare::stats::Estimate>>> = c
-                .variants
-                .iter()
-                .map(|v| wans.iter().map(|w| share_of(v, w)).collect())
+            let groups: Vec<Vec<Option<Estimate>>> = (c.variants.iter())
+                .map(|v| {
+                    (wans.iter())
+                        .map(|w| v.metrics.get(&format!("byte_share.{w}")).copied())
+                        .collect()
+                })
                 .collect();
-            let labels: Vec<String> = wans.clone();
             // A WAN keeps the colour it has in the run's charts: its place in the scenario.
             let colors: Vec<RGBAColor> = (0..wans.len()).map(wan_color).collect();
+            let levels: Vec<Option<f64>> = c.capacity_split.clone();
             grouped_bars(
                 &top,
                 &format!(
-                    "{}: share of connections per WAN (95% interval)",
+                    "{}: share of bytes per WAN (95% interval); dashed: the lines' split",
                     c.scenario
                 ),
                 &c.variants,
                 &groups,
-                &labels,
+                wans,
                 &colors,
+                Some(&levels),
             )?;
-            let broken: Vec<Vec<Option<crate::compare::stats::Estimate>>> = c
-                .variants
-                .iter()
+            let broken: Vec<Vec<Option<Estimate>>> = (c.variants.iter())
                 .map(|v| vec![v.metrics.get("broken_share").copied()])
                 .collect();
             grouped_bars(
@@ -669,6 +668,7 @@ pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Erro
                 &broken,
                 &["broken".to_string()],
                 &[RED.to_rgba()],
+                None,
             )
         }
     }
@@ -676,25 +676,26 @@ pub fn comparison(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Erro
     both_with(dir, "comparison", |a| d.on(a), |a| d.on(a))
 }
 
-/// Bars grouped by variant, one per series, each with its 95 % whisker, in percent.
+/// Bars grouped by variant, one per series, each with its 95 % whisker, in percent; `levels`
+/// draws a dashed line per series (a target). A share's axis ends at 100 %; the legend sits
+/// outside the plot, so it covers no bar.
 fn grouped_bars<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     caption: &str,
     variants: &[crate::compare::VariantResult],
-    groups: &[Vec<Option<crate::compare::stats::Estimate>>],
+    groups: &[Vec<Option<Estimate>>],
     series: &[String],
     colors: &[RGBAColor],
+    levels: Option<&[Option<f64>]>,
 ) -> Result<(), String> {
     let n = variants.len().max(1);
-    let highest = groups
-        .iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.ci95_high)
+    let highest = (groups.iter().flatten().flatten())
+        .map(|e| e.ci95_high.unwrap_or(e.mean))
+        .chain(levels.into_iter().flatten().flatten().copied())
         .fold(0.0f64, f64::max);
-    // Room above the bars for the legend, so it covers none of them.
-    let top = (highest * 100.0 * 1.35).clamp(1.0, 135.0);
-    let mut chart = ChartBuilder::on(area)
+    let top = (highest * 100.0 * 1.1).clamp(1.0, 100.0);
+    let (plot, legend) = area.split_horizontally(SIZE.0 - 170);
+    let mut chart = ChartBuilder::on(&plot)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(36)
@@ -704,14 +705,14 @@ fn grouped_bars<DB: DrawingBackend>(
     let names: Vec<String> = variants.iter().map(|v| v.label.clone()).collect();
     category_axis(&mut chart, &names, "%", 13)?;
     let width = 0.8 / series.len().max(1) as f64;
-    for (s, label) in series.iter().enumerate() {
+    for (s, _) in series.iter().enumerate() {
         let color = colors[s % colors.len()];
-        let bars = groups.iter().enumerate().filter_map(|(g, row)| {
-            let e = row.get(s).copied().flatten()?;
-            let x0 = g as f64 + 0.1 + s as f64 * width;
-            Some((x0, e))
-        });
-        let bars: Vec<(f64, crate::compare::stats::Estimate)> = bars.collect();
+        let bars: Vec<(f64, Estimate)> = (groups.iter().enumerate())
+            .filter_map(|(g, row)| {
+                let e = row.get(s).copied().flatten()?;
+                Some((g as f64 + 0.1 + s as f64 * width, e))
+            })
+            .collect();
         chart
             .draw_series(bars.iter().map(|(x0, e)| {
                 Rectangle::new(
@@ -719,26 +720,172 @@ fn grouped_bars<DB: DrawingBackend>(
                     color.filled(),
                 )
             }))
-            .map_err(|e| e.to_string())?
-            .label(label.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+            .map_err(|e| e.to_string())?;
         chart
-            .draw_series(bars.iter().map(|(x0, e)| {
+            .draw_series(bars.iter().filter_map(|(x0, e)| {
                 let x = x0 + width * 0.45;
-                PathElement::new(
-                    [(x, e.ci95_low.max(0.0) * 100.0), (x, e.ci95_high * 100.0)],
+                let (lo, hi) = (e.ci95_low?, e.ci95_high?);
+                Some(PathElement::new(
+                    [(x, lo * 100.0), (x, hi * 100.0)],
                     BLACK.stroke_width(2),
-                )
+                ))
             }))
             .map_err(|e| e.to_string())?;
+        if let Some(level) = levels.and_then(|l| l.get(s).copied().flatten()) {
+            let y = level * 100.0;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(0.0, y), (n as f64, y)],
+                    8,
+                    5,
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?;
+        }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    for (s, label) in series.iter().enumerate() {
+        let y = 60 + s as i32 * 24;
+        let color = colors[s % colors.len()];
+        legend
+            .draw(&Rectangle::new([(4, y - 7), (18, y + 7)], color.filled()))
+            .map_err(|e| e.to_string())?;
+        legend
+            .draw(&Text::new(label.clone(), (24, y - 8), ("sans-serif", 15)))
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
+}
+
+/// `differences`: a forest plot, one panel per key metric, each variant's difference from the
+/// baseline seed by seed — the mean, its 95 % interval, zero marked — green where clearly
+/// better, red where clearly worse, grey where the seeds cannot tell.
+pub fn differences(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Error> {
+    use super::compare::{Unit, better, describe};
+    let others: Vec<&crate::compare::VariantResult> = c
+        .variants
+        .iter()
+        .filter(|v| v.label != c.baseline)
+        .collect();
+    let metrics: Vec<String> = super::compare::columns(c)
+        .into_iter()
+        .filter(|k| k != "peak_utilisation")
+        .filter(|k| others.iter().any(|v| v.versus_baseline.contains_key(k)))
+        .take(8)
+        .collect();
+    struct Draw<'a> {
+        c: &'a crate::compare::Comparison,
+        others: Vec<&'a crate::compare::VariantResult>,
+        metrics: Vec<String>,
+    }
+    impl Draw<'_> {
+        fn on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let title = format!(
+                "{}: each variant minus {} on the same seeds (95% interval)",
+                self.c.scenario, self.c.baseline
+            );
+            let root = root
+                .titled(&title, ("sans-serif", 20))
+                .map_err(|e| e.to_string())?;
+            if self.others.is_empty() || self.metrics.is_empty() {
+                root.draw(&Text::new(
+                    "one variant only: nothing to compare with the baseline",
+                    (40, 60),
+                    ("sans-serif", 16),
+                ))
+                .map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            let cols = if self.metrics.len() > 1 { 2 } else { 1 };
+            let rows = self.metrics.len().div_ceil(cols);
+            let panels = root.split_evenly((rows, cols));
+            let names: Vec<String> = self.others.iter().map(|v| v.label.clone()).collect();
+            for (metric, panel) in self.metrics.iter().zip(panels.iter()) {
+                let m = describe(metric);
+                let scale = if m.unit == Unit::Percent { 100.0 } else { 1.0 };
+                let unit = match m.unit {
+                    Unit::Percent => "points",
+                    Unit::Millis => "ms",
+                    Unit::Count => "connections",
+                    Unit::Mos => "MOS",
+                    Unit::Mbps => "Mbit/s",
+                };
+                let diffs: Vec<Option<&crate::compare::stats::Difference>> = (self.others.iter())
+                    .map(|v| v.versus_baseline.get(metric))
+                    .collect();
+                let (lo, hi) = (diffs.iter().flatten()).fold((0.0f64, 0.0f64), |(lo, hi), d| {
+                    let (l, h) = (d.ci95_low.unwrap_or(d.mean), d.ci95_high.unwrap_or(d.mean));
+                    (lo.min(l * scale), hi.max(h * scale))
+                });
+                let pad = ((hi - lo) * 0.12).max(1e-6);
+                let n = names.len();
+                let mut chart = ChartBuilder::on(panel)
+                    .caption(format!("{} ({unit})", m.name), ("sans-serif", 15))
+                    .margin(10)
+                    .x_label_area_size(26)
+                    .y_label_area_size(150)
+                    .build_cartesian_2d((lo - pad)..(hi + pad), -0.5..(n as f64 - 0.5))
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .configure_mesh()
+                    .disable_y_mesh()
+                    .y_labels(n * 2 + 1)
+                    .y_label_formatter(&|y| {
+                        let i = y.round();
+                        if (y - i).abs() < 0.01 && i >= 0.0 {
+                            names.get(n - 1 - i as usize).cloned().unwrap_or_default()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .x_labels(5)
+                    .x_label_formatter(&|x| {
+                        let span = hi - lo;
+                        if span >= 20.0 {
+                            format!("{x:.0}")
+                        } else {
+                            format!("{x:.1}")
+                        }
+                    })
+                    .label_style(("sans-serif", 12))
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        [(0.0, -0.5), (0.0, n as f64 - 0.5)],
+                        BLACK.stroke_width(1),
+                    )))
+                    .map_err(|e| e.to_string())?;
+                for (i, d) in diffs.iter().enumerate() {
+                    let Some(d) = d else { continue };
+                    let y = (n - 1 - i) as f64;
+                    let color = if !d.clear {
+                        RGBColor(130, 130, 130)
+                    } else if better(metric, d) {
+                        RGBColor(0, 140, 80)
+                    } else {
+                        RGBColor(200, 30, 30)
+                    };
+                    if let (Some(l), Some(h)) = (d.ci95_low, d.ci95_high) {
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(
+                                [(l * scale, y), (h * scale, y)],
+                                color.stroke_width(3),
+                            )))
+                            .map_err(|e| e.to_string())?;
+                    }
+                    chart
+                        .draw_series(std::iter::once(Circle::new(
+                            (d.mean * scale, y),
+                            5,
+                            color.filled(),
+                        )))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let d = Draw { c, others, metrics };
+    both_with(dir, "differences", |a| d.on(a), |a| d.on(a))
 }

@@ -1,175 +1,464 @@
-//! What `pccsim compare` shows: a ranked table on the terminal with a line per key metric
-//! naming the best variant, and `comparison.json`, `comparison.csv` and the comparison chart.
+//! What `pccsim compare` shows: a verdict in words, the ranking with units and intervals, each
+//! variant's paired differences from the baseline, the best variant per key metric — on the
+//! terminal, in `report.html` — and `comparison.json`, `comparison.csv` and the charts.
+//!
+//! Every figure is phrased from [`Comparison`] alone, so a merge of shards says exactly what
+//! one unsharded run says. A claim ("clearly", "better") is made only where the paired
+//! difference is clear ([`crate::compare::stats`]); elsewhere the text says how many seeds
+//! would tell.
 
-use crate::compare::stats::Estimate;
-use crate::compare::{Comparison, VariantResult};
+use crate::compare::stats::{Difference, Estimate, MIN_SEEDS};
+use crate::compare::{Comparison, VariantResult, higher_is_better};
 use crate::error::Error;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// The files `compare` writes.
-pub const COMPARE_FILES: [&str; 5] = [
+pub const COMPARE_FILES: [&str; 7] = [
     "report.html",
     "comparison.json",
     "comparison.csv",
     "comparison.png",
     "comparison.svg",
+    "differences.png",
+    "differences.svg",
 ];
 
-/// `mean ±half` in the metric's own unit.
-fn cell(e: Option<&Estimate>, unit: Unit) -> String {
-    let Some(e) = e else {
-        return "-".into();
-    };
-    let half = (e.ci95_high - e.ci95_low) / 2.0;
-    match unit {
-        Unit::Percent => format!("{:.1}% ±{:.1}", e.mean * 100.0, half * 100.0),
-        Unit::Millis => format!("{:.0} ms ±{:.0}", e.mean, half),
-        Unit::Count => format!("{:.1} ±{:.1}", e.mean, half),
-        Unit::Mos => format!("{:.2} ±{:.2}", e.mean, half),
-    }
+/// How a metric reads: its name for people and its unit.
+#[derive(Clone, Debug)]
+pub struct Described {
+    pub name: String,
+    pub unit: Unit,
 }
 
-#[derive(Clone, Copy)]
-enum Unit {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unit {
+    /// A share, 0–1, shown in percent; differences in percentage points.
     Percent,
     Millis,
+    /// Connections per run.
     Count,
     /// A mean opinion score, 1–5.
     Mos,
+    Mbps,
 }
 
-fn unit_of(metric: &str) -> Unit {
-    if metric.ends_with(".mos") {
+/// The metric `metric` (a `comparison.json` key) in words.
+pub fn describe(metric: &str) -> Described {
+    let unit = if metric.ends_with(".mos") {
         Unit::Mos
     } else if metric.ends_with("_ms") {
         Unit::Millis
+    } else if metric.ends_with("_mbps") {
+        Unit::Mbps
     } else if metric.starts_with("broken.") || metric == "broken" {
         Unit::Count
     } else {
         Unit::Percent
+    };
+    let fixed = [
+        ("capacity_share_deviation", "bytes off the lines' split"),
+        ("share_deviation", "connections off target"),
+        ("byte_share_deviation", "bytes off target"),
+        ("classified_byte_share_deviation", "PCC's bytes off target"),
+        ("peak_utilisation", "peak utilisation"),
+        ("broken_share", "connections broken"),
+        ("broken", "connections broken"),
+    ];
+    let name = if let Some((_, n)) = fixed.iter().find(|(k, _)| *k == metric) {
+        n.to_string()
+    } else if let Some(cause) = metric.strip_prefix("broken.") {
+        format!("broken by {cause}")
+    } else if let Some(app) = metric.strip_prefix("app.") {
+        let suffixes = [
+            (".session_success", "sessions ok"),
+            (".completion_ms", "completion"),
+            (".goodput_mbps", "goodput"),
+            (".page_load_ms", "page load"),
+            (".rebuffer_ratio", "rebuffering"),
+            (".startup_ms", "start-up"),
+            (".mos", "MOS"),
+        ];
+        suffixes
+            .iter()
+            .find_map(|(s, n)| Some(format!("{} {n}", app.strip_suffix(s)?)))
+            .unwrap_or_else(|| app.to_string())
+    } else {
+        let per_wan = [
+            ("connection_share.", "connections on"),
+            ("byte_share.", "bytes on"),
+            ("classified_byte_share.", "PCC's bytes on"),
+            ("peak_utilisation_down.", "peak down on"),
+            ("peak_utilisation_up.", "peak up on"),
+        ];
+        per_wan
+            .iter()
+            .find_map(|(p, n)| Some(format!("{n} {}", metric.strip_prefix(p)?)))
+            .unwrap_or_else(|| metric.to_string())
+    };
+    Described { name, unit }
+}
+
+/// A value in its unit: `12.5%`, `231 ms`.
+fn value(x: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Percent => format!("{:.1}%", x * 100.0),
+        Unit::Millis => format!("{x:.0} ms"),
+        Unit::Count => format!("{x:.1}"),
+        Unit::Mos => format!("{x:.2}"),
+        Unit::Mbps => format!("{x:.2} Mbit/s"),
     }
 }
 
-/// The columns of the table: the split and the breaks, then the applications' figures on
-/// which the seeds tell some variants apart (the rest are in `report.html` and the files).
-fn columns(c: &Comparison) -> Vec<(String, String)> {
-    let mut cols: Vec<(String, String)> = [
-        ("share_deviation", "share off target"),
-        ("byte_share_deviation", "bytes off target"),
-        ("classified_byte_share_deviation", "PCC's bytes off target"),
-        ("peak_utilisation", "peak util"),
-        ("broken_share", "broken"),
+/// An interval's ends in the unit, without it: `[3.1, 7.4]`.
+fn bounds(lo: f64, hi: f64, unit: Unit, signed: bool) -> String {
+    let (scale, places) = match unit {
+        Unit::Percent => (100.0, 1),
+        Unit::Millis => (1.0, 0),
+        Unit::Count => (1.0, 1),
+        Unit::Mos | Unit::Mbps => (1.0, 2),
+    };
+    let f = |x: f64| {
+        if signed {
+            format!("{:+.*}", places, x * scale)
+        } else {
+            format!("{:.*}", places, x * scale)
+        }
+    };
+    format!("[{}, {}]", f(lo), f(hi))
+}
+
+/// `mean [low, high]` in the metric's unit; the mean alone from one seed.
+pub fn cell(e: Option<&Estimate>, unit: Unit) -> String {
+    let Some(e) = e else {
+        return "missing".into();
+    };
+    match (e.ci95_low, e.ci95_high) {
+        (Some(lo), Some(hi)) => format!("{} {}", value(e.mean, unit), bounds(lo, hi, unit, false)),
+        _ => value(e.mean, unit),
+    }
+}
+
+/// A difference in the unit (percentage points for shares): `+5.9 pts [+2.1, +9.8]`.
+pub fn difference(d: &Difference, unit: Unit) -> String {
+    let mean = match unit {
+        Unit::Percent => format!("{:+.1} pts", d.mean * 100.0),
+        Unit::Millis => format!("{:+.0} ms", d.mean),
+        Unit::Count => format!("{:+.1}", d.mean),
+        Unit::Mos | Unit::Mbps => format!("{:+.2}", d.mean),
+    };
+    match (d.ci95_low, d.ci95_high) {
+        (Some(lo), Some(hi)) => format!("{mean} {}", bounds(lo, hi, unit, true)),
+        _ => mean,
+    }
+}
+
+/// How a clear difference reads for `metric`: better or worse.
+pub fn better(metric: &str, d: &Difference) -> bool {
+    (d.mean > 0.0) == higher_is_better(metric)
+}
+
+/// The metrics the ranking table shows: the split and the breaks, then the applications'
+/// figures on which some variant clearly differs from the baseline.
+pub fn columns(c: &Comparison) -> Vec<String> {
+    let mut cols: Vec<String> = [
+        "broken_share",
+        "capacity_share_deviation",
+        "share_deviation",
+        "byte_share_deviation",
+        "classified_byte_share_deviation",
+        "peak_utilisation",
     ]
     .iter()
-    .map(|(k, h)| (k.to_string(), h.to_string()))
+    .map(|k| k.to_string())
+    .filter(|k| c.variants.iter().any(|v| v.metrics.contains_key(k)))
     .collect();
     let names: std::collections::BTreeSet<&String> =
         c.variants.iter().flat_map(|v| v.metrics.keys()).collect();
-    let heads = [
-        (".session_success", "sessions ok"),
-        (".page_load_ms", "page load"),
-        (".rebuffer_ratio", "rebuffering"),
-        (".mos", "MOS"),
+    let app_figures = [
+        ".session_success",
+        ".page_load_ms",
+        ".rebuffer_ratio",
+        ".mos",
     ];
-    for n in names.into_iter().filter(|n| differs(c, n)) {
-        let Some(app) = n.strip_prefix("app.") else {
-            continue;
-        };
-        if let Some((a, head)) = heads
-            .iter()
-            .find_map(|(suffix, head)| Some((app.strip_suffix(suffix)?, head)))
-        {
-            cols.push((n.clone(), format!("{a} {head}")));
-        }
-    }
+    cols.extend(
+        names
+            .into_iter()
+            .filter(|n| n.starts_with("app.") && app_figures.iter().any(|s| n.ends_with(s)))
+            .filter(|n| {
+                (c.variants.iter()).any(|v| v.versus_baseline.get(*n).is_some_and(|d| d.clear))
+            })
+            .cloned(),
+    );
     cols
 }
 
-/// Whether two variants' intervals for `metric` stay apart.
-fn differs(c: &Comparison, metric: &str) -> bool {
-    let estimates: Vec<&Estimate> = c
-        .variants
-        .iter()
-        .filter_map(|v| v.metrics.get(metric))
-        .collect();
-    estimates
-        .iter()
-        .any(|a| estimates.iter().any(|b| !a.overlaps(b)))
-}
-
-/// The terminal's view: the ranking, the causes of breaks, the best per metric, the rewrites.
-pub fn table(c: &Comparison) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} — {} variants × {} seeds, {:.0} s simulated each (mean ±95% interval)",
-        c.scenario,
-        c.variants.len(),
-        c.seeds.len(),
-        c.duration_s
-    );
+/// The ranking as rows of cells: rank, variant (the baseline marked), then [`columns`].
+pub fn ranking(c: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
     let cols = columns(c);
     let mut header = vec!["#".to_string(), "variant".to_string()];
-    header.extend(cols.iter().map(|(_, h)| h.clone()));
-    let rows: Vec<Vec<String>> = c
-        .variants
-        .iter()
-        .enumerate()
+    header.extend(cols.iter().map(|k| describe(k).name));
+    let rows = (c.variants.iter().enumerate())
         .map(|(i, v)| {
-            let mut r = vec![(i + 1).to_string(), v.label.clone()];
-            r.extend(cols.iter().map(|(k, _)| cell(v.metrics.get(k), unit_of(k))));
+            let mut label = v.label.clone();
+            if v.label == c.baseline {
+                label.push_str(" (baseline)");
+            }
+            let mut r = vec![(i + 1).to_string(), label];
+            r.extend(
+                cols.iter()
+                    .map(|k| cell(v.metrics.get(k), describe(k).unit)),
+            );
             r
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, t)| match i {
-                1 => format!("{t:<w$}", w = widths[i]),
-                _ => format!("{t:>w$}", w = widths[i]),
-            })
-            .collect();
-        parts.join("  ")
-    };
-    let _ = writeln!(out, "{}", line(&header));
-    for r in &rows {
-        let _ = writeln!(out, "{}", line(r));
+    (header, rows)
+}
+
+/// The verdict: per variant, in ranking order, one sentence saying how it did and how it
+/// differs from the baseline, claiming only what the seeds tell.
+pub fn verdict(c: &Comparison) -> Vec<String> {
+    c.variants.iter().map(|v| sentence(c, v)).collect()
+}
+
+fn sentence(c: &Comparison, v: &VariantResult) -> String {
+    let mean = |k: &str| v.metrics.get(k).map(|e| e.mean);
+    let mut parts = Vec::new();
+    match mean("broken_share") {
+        Some(b) if b > 0.0 => {
+            let mut causes = causes(v);
+            let most = if causes.is_empty() {
+                String::new()
+            } else {
+                format!(", mostly by {}", causes.remove(0).0)
+            };
+            parts.push(format!(
+                "{} of connections broken{most}",
+                value(b, Unit::Percent)
+            ));
+        }
+        Some(_) => parts.push("no broken connections".into()),
+        None => {}
     }
-    for v in &c.variants {
-        let causes = causes(v);
-        if !causes.is_empty() {
-            let _ = writeln!(out, "broken in {}: {}", v.label, causes.join(", "));
+    if let Some(d) = mean("capacity_share_deviation") {
+        parts.push(if d <= 0.02 {
+            "load within 2% of the lines' split".into()
+        } else {
+            format!("{} of bytes off the lines' split", value(d, Unit::Percent))
+        });
+    }
+    let mut text = format!("{}: {}", v.label, parts.join(", "));
+    if v.label == c.baseline {
+        text.push_str(" (the baseline)");
+        return text + ".";
+    }
+    let seeds = v.seeds.len();
+    if seeds < MIN_SEEDS {
+        let _ = write!(
+            text,
+            "; {seeds} seed{} cannot tell it from {} (run --seeds {MIN_SEEDS} or more)",
+            if seeds == 1 { "" } else { "s" },
+            c.baseline
+        );
+        return text + ".";
+    }
+    let clear: Vec<(&String, &Difference)> = (v.versus_baseline.iter())
+        .filter(|(k, d)| d.clear && is_key(k))
+        .collect();
+    let named = |good: bool| {
+        let list: Vec<String> = (clear.iter())
+            .filter(|(k, d)| better(k, d) == good)
+            .map(|(k, _)| describe(k).name)
+            .collect();
+        list.join(", ")
+    };
+    let (up, down) = (named(true), named(false));
+    match (up.is_empty(), down.is_empty()) {
+        (true, true) => {
+            let _ = write!(
+                text,
+                "; no clear difference from {} with {seeds} seeds",
+                c.baseline
+            );
+        }
+        (false, true) => {
+            let _ = write!(text, "; clearly better than {} in {up}", c.baseline);
+        }
+        (true, false) => {
+            let _ = write!(text, "; clearly worse than {} in {down}", c.baseline);
+        }
+        (false, false) => {
+            let _ = write!(
+                text,
+                "; against {}: better in {up}, worse in {down}",
+                c.baseline
+            );
         }
     }
-    for b in &c.best {
-        let e = c
-            .variants
-            .iter()
-            .find(|v| v.label == b.variant)
-            .and_then(|v| v.metrics.get(&b.metric));
-        let verdict = match (&b.runner_up, b.clear) {
-            (None, _) => String::new(),
-            (Some(r), true) => format!(", clearly ahead of {r}"),
-            (Some(r), false) => format!(", not separable from {r} at 95%"),
-        };
+    text + "."
+}
+
+/// The metrics a verdict speaks of: the load's split, breaks and the applications' quality
+/// (not each WAN's share, which moves with the split, nor per-cause counts).
+fn is_key(metric: &str) -> bool {
+    matches!(
+        metric,
+        "capacity_share_deviation"
+            | "share_deviation"
+            | "byte_share_deviation"
+            | "classified_byte_share_deviation"
+            | "broken_share"
+    ) || (metric.starts_with("app.") && !metric.ends_with("goodput_mbps"))
+}
+
+/// Per variant but the baseline, its differences from the baseline in the key metrics: the
+/// clear ones, then those the seeds cannot tell apart with about how many seeds would.
+pub fn differences(c: &Comparison) -> Vec<(String, Vec<String>)> {
+    (c.variants.iter())
+        .filter(|v| v.label != c.baseline)
+        .map(|v| {
+            let mut lines = Vec::new();
+            let keyed: Vec<(&String, &Difference)> = v
+                .versus_baseline
+                .iter()
+                .filter(|(k, _)| is_key(k))
+                .collect();
+            for good in [true, false] {
+                let list: Vec<String> = (keyed.iter())
+                    .filter(|(k, d)| d.clear && better(k, d) == good)
+                    .map(|(k, d)| {
+                        let m = describe(k);
+                        format!("{} {}", m.name, difference(d, m.unit))
+                    })
+                    .collect();
+                if !list.is_empty() {
+                    let word = if good { "better" } else { "worse" };
+                    lines.push(format!("{word}: {}", list.join("; ")));
+                }
+            }
+            let unclear: Vec<String> = (keyed.iter())
+                .filter(|(_, d)| !d.clear && d.mean != 0.0)
+                .map(|(k, d)| {
+                    let need = d.seeds_needed.map_or(String::new(), |n| match n {
+                        n if n > 10_000 => " (more than 10000 seeds)".into(),
+                        n => format!(" (about {n} seeds)"),
+                    });
+                    format!("{}{need}", describe(k).name)
+                })
+                .collect();
+            if !unclear.is_empty() {
+                let seeds = v.seeds.len();
+                lines.push(format!(
+                    "not told apart with {seeds} seed{}: {}",
+                    if seeds == 1 { "" } else { "s" },
+                    unclear.join(", ")
+                ));
+            }
+            if lines.is_empty() {
+                lines.push("the same as the baseline on every seed".into());
+            }
+            (v.label.clone(), lines)
+        })
+        .collect()
+}
+
+/// The best variant per key metric, in words.
+pub fn bests(c: &Comparison) -> Vec<String> {
+    c.best
+        .iter()
+        .map(|b| {
+            let m = describe(&b.metric);
+            let e = (c.variants.iter())
+                .find(|v| v.label == b.variant)
+                .and_then(|v| v.metrics.get(&b.metric));
+            let verdict = match (&b.runner_up, &b.difference) {
+                (None, _) => String::new(),
+                (Some(r), Some(d)) if d.clear => format!(", clearly ahead of {r}"),
+                (Some(r), Some(d)) if d.seeds < MIN_SEEDS => {
+                    format!(", too few seeds ({}) to tell from {r}", d.seeds)
+                }
+                (Some(r), Some(d)) if d.mean == 0.0 => {
+                    return format!(
+                        "{}: {} and {r} alike ({})",
+                        m.name,
+                        b.variant,
+                        cell(e, m.unit)
+                    );
+                }
+                (Some(r), _) => format!(", not told apart from {r} at 95%"),
+            };
+            format!(
+                "best {}: {} ({}){verdict}",
+                m.name,
+                b.variant,
+                cell(e, m.unit)
+            )
+        })
+        .collect()
+}
+
+/// The terminal's view: the verdict, the ranking, the differences from the baseline, the
+/// causes of breaks, the best per metric, the rewrites.
+pub fn table(c: &Comparison) -> String {
+    let mut out = String::new();
+    let seeds = c.seeds.len();
+    let _ = writeln!(
+        out,
+        "{} — {} variants × {seeds} seed{}, {:.0} s simulated each, on the same traffic",
+        c.scenario,
+        c.variants.len(),
+        if seeds == 1 { "" } else { "s" },
+        c.duration_s
+    );
+    if seeds < MIN_SEEDS {
         let _ = writeln!(
             out,
-            "best {}: {} ({}){verdict}",
-            b.metric,
-            b.variant,
-            cell(e, unit_of(&b.metric))
+            "{seeds} seed{}: no claims are made below {MIN_SEEDS} (add --seeds {MIN_SEEDS} or more)",
+            if seeds == 1 { " has no interval" } else { "s" }
         );
+    }
+    let _ = writeln!(out, "\nverdict:");
+    for s in verdict(c) {
+        let _ = writeln!(out, "  {s}");
+    }
+    let _ = writeln!(out, "\nranked by {} (mean [95% interval])", c.ranked_by);
+    let (header, rows) = ranking(c);
+    out.push_str(&aligned(&header, &rows));
+    let diffs = differences(c);
+    if !diffs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nagainst {} (the difference per seed, mean [95% interval]):",
+            c.baseline
+        );
+        for (label, lines) in diffs {
+            let _ = writeln!(out, "  {label}");
+            for l in lines {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
+    }
+    out.push('\n');
+    for v in &c.variants {
+        let list: Vec<String> = (causes(v).iter())
+            .map(|(c, m)| format!("{c} {m:.1} per run"))
+            .collect();
+        if !list.is_empty() {
+            let _ = writeln!(out, "broken in {}: {}", v.label, list.join(", "));
+        }
+    }
+    for line in bests(c) {
+        let _ = writeln!(out, "{line}");
+    }
+    for (metric, lacking) in &c.missing {
+        if is_key(metric) {
+            let _ = writeln!(
+                out,
+                "{} missing for {} (not ranked)",
+                describe(metric).name,
+                lacking.join(", ")
+            );
+        }
     }
     for v in c.variants.iter().filter(|v| !v.rewrites.is_empty()) {
         let _ = writeln!(out, "{} rewrote: {}", v.label, v.rewrites.join("; "));
@@ -177,33 +466,65 @@ pub fn table(c: &Comparison) -> String {
     out
 }
 
-/// `cause mean` for every cause that broke connections, most first.
-fn causes(v: &VariantResult) -> Vec<String> {
-    let mut list: Vec<(&str, f64)> = v
-        .metrics
-        .iter()
+/// Rows under a header, columns aligned: the variant's name left, numbers right.
+fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            (rows.iter().map(|r| r[i].chars().count()))
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = (cells.iter().enumerate())
+            .map(|(i, t)| match i {
+                1 => format!("{t:<w$}", w = widths[i]),
+                _ => format!("{t:>w$}", w = widths[i]),
+            })
+            .collect();
+        parts.join("  ") + "\n"
+    };
+    let mut out = line(header);
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// `(cause, mean per run)` for every cause that broke connections, most first.
+pub fn causes(v: &VariantResult) -> Vec<(&str, f64)> {
+    let mut list: Vec<(&str, f64)> = (v.metrics.iter())
         .filter_map(|(k, e)| Some((k.strip_prefix("broken.")?, e.mean)))
         .filter(|(_, m)| *m > 0.0)
         .collect();
     list.sort_by(|a, b| b.1.total_cmp(&a.1));
-    list.iter()
-        .map(|(c, m)| format!("{c} {m:.1} per run"))
-        .collect()
+    list
 }
 
-/// `comparison.csv`: one row per variant and metric.
+/// `comparison.csv`: one row per variant and metric, with the difference from the baseline.
 pub fn csv(c: &Comparison) -> String {
-    let mut out = String::from("variant,classifier,metric,mean,ci95_low,ci95_high\n");
+    let mut out = String::from(
+        "variant,classifier,metric,mean,ci95_low,ci95_high,seeds,\
+         diff_mean,diff_ci95_low,diff_ci95_high,diff_clear\n",
+    );
+    let num = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
     for v in &c.variants {
         for (k, e) in &v.metrics {
+            let d = v.versus_baseline.get(k);
             let _ = writeln!(
                 out,
-                "{},{},{k},{},{},{}",
+                "{},{},{k},{},{},{},{},{},{},{},{}",
                 quote(&v.label),
                 quote(&v.classifier),
                 e.mean,
-                e.ci95_low,
-                e.ci95_high
+                num(e.ci95_low),
+                num(e.ci95_high),
+                e.seeds,
+                num(d.map(|d| d.mean)),
+                num(d.and_then(|d| d.ci95_low)),
+                num(d.and_then(|d| d.ci95_high)),
+                d.map_or(String::new(), |d| d.clear.to_string()),
             );
         }
     }
@@ -227,6 +548,7 @@ pub fn write_files(dir: &Path, c: &Comparison, sources: &super::Sources) -> Resu
     write("comparison.json", &json)?;
     write("comparison.csv", &csv(c))?;
     super::charts::comparison(dir, c)?;
+    super::charts::differences(dir, c)?;
     let page = super::html::compare_page(c, dir, &sources.scenario, &sources.config)?;
     write(super::html::REPORT_FILE, &page)
 }

@@ -24,6 +24,9 @@ td:first-child, th:first-child { text-align: left; }
 .bad { color: #b00020; font-weight: bold; }
 .banner { background: #fde7e9; border: 2px solid #b00020; padding: 0.6em 1em; }
 .finding { margin: 0.2em 0; }
+.verdict li { margin: 0.3em 0; font-size: 1.05em; }
+.ci { display: block; color: #666; font-size: 0.85em; white-space: nowrap; }
+.rank td:nth-child(2), .rank th:nth-child(2) { text-align: left; white-space: nowrap; }
 .error { color: #b00020; } .warning { color: #8a5a00; } .info { color: #555; }
 figure { margin: 1em 0; } svg { max-width: 100%; height: auto; }
 pre { background: #f7f7f7; border: 1px solid #ddd; padding: 0.8em; overflow-x: auto;
@@ -322,45 +325,115 @@ pub fn run_page(
 }
 
 /// The page of a comparison; its chart is read from `dir`.
+/// `mean [low, high]` as the mean over its interval, smaller.
+fn estimate_cell(text: &str) -> String {
+    match text.split_once(" [") {
+        Some((mean, ci)) => format!("{}<span class=\"ci\">[{}</span>", esc(mean), esc(ci)),
+        None => esc(text),
+    }
+}
+
 pub fn compare_page(
     c: &Comparison,
     dir: &Path,
     scenario: &str,
     config: &str,
 ) -> Result<String, Error> {
+    use super::compare::{bests, cell, describe, differences, ranking, verdict};
     let mut out = String::new();
     let _ = writeln!(out, "<h1>{} — pccsim compare</h1>", esc(&c.scenario));
+    let seeds = c.seeds.len();
     let _ = writeln!(
         out,
-        "<p class=\"sub\">{} variants on the same traffic, seeds {:?}, {:.0} s simulated each; \
-         every figure is a mean with its 95% interval over the seeds.</p>",
+        "<p class=\"sub\">{} variants on the same traffic and seeds ({seeds} seed{}, {:.0} s \
+         simulated each). Each is compared with <b>{}</b> seed by seed; figures are means with \
+         their 95% intervals.</p>",
         c.variants.len(),
-        c.seeds,
-        c.duration_s
+        if seeds == 1 { "" } else { "s" },
+        c.duration_s,
+        esc(&c.baseline)
     );
-    out.push_str("<h2>Ranking</h2>\n<pre>");
-    out.push_str(&esc(&super::compare::table(c)));
-    out.push_str("</pre>\n");
+    if seeds < crate::compare::stats::MIN_SEEDS {
+        let _ = writeln!(
+            out,
+            "<p class=\"banner\">{seeds} seed{} too few to tell variants apart: nothing here is a \
+             claim. Run with <code>--seeds {}</code> or more.</p>",
+            if seeds == 1 { " is" } else { "s are" },
+            crate::compare::stats::MIN_SEEDS
+        );
+    }
+    out.push_str("<h2>Verdict</h2>\n<ul class=\"verdict\">\n");
+    for s in verdict(c) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&s));
+    }
+    out.push_str("</ul>\n<h2>Ranking</h2>\n");
+    let _ = writeln!(out, "<p class=\"sub\">Ranked by {}.</p>", esc(&c.ranked_by));
+    let (header, rows) = ranking(c);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| r.iter().map(|x| estimate_cell(x)).collect())
+        .collect();
+    out.push_str("<div class=\"rank\">");
+    table(&mut out, &header, &rows);
+    out.push_str("</div>\n");
+    if c.variants.len() > 1 {
+        out.push_str("<h2>Differences from the baseline</h2>\n");
+        chart(
+            &mut out,
+            dir,
+            "differences",
+            "Each variant minus the baseline, seed by seed: the mean difference and its 95% \
+             interval. Green: clearly better; red: clearly worse; grey: the seeds cannot tell.",
+        )?;
+        for (label, lines) in differences(c) {
+            let _ = write!(out, "<p><b>{}</b></p><ul>", esc(&label));
+            for l in lines {
+                let _ = write!(out, "<li>{}</li>", esc(&l));
+            }
+            out.push_str("</ul>\n");
+        }
+    }
+    out.push_str("<h2>Load and breaks</h2>\n");
     chart(
         &mut out,
         dir,
         "comparison",
-        "Share of connections per WAN and connections broken, per variant, with 95% intervals.",
+        "Share of bytes per WAN with 95% intervals; the dashed level is each WAN's share of the \
+         lines' capacity. Below: the share of connections that broke.",
     )?;
-    out.push_str("<h2>Every metric</h2>\n");
+    out.push_str("<h2>Best per metric</h2>\n<ul>\n");
+    for b in bests(c) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&b));
+    }
+    for (metric, lacking) in &c.missing {
+        let _ = writeln!(
+            out,
+            "<li>{} is missing for {}: not ranked.</li>",
+            esc(&describe(metric).name),
+            esc(&lacking.join(", "))
+        );
+    }
+    out.push_str("</ul>\n<h2>What each variant changed</h2>\n<ul>\n");
+    for v in &c.variants {
+        let what = if v.rewrites.is_empty() {
+            "nothing: the configuration as given".to_string()
+        } else {
+            v.rewrites.join("; ")
+        };
+        let _ = writeln!(out, "<li><b>{}</b>: {}</li>", esc(&v.label), esc(&what));
+    }
+    out.push_str("</ul>\n<h2>Every metric</h2>\n");
     let names: std::collections::BTreeSet<&String> =
         c.variants.iter().flat_map(|v| v.metrics.keys()).collect();
-    let mut header = vec!["metric"];
+    let mut header = vec!["metric", "key"];
     header.extend(c.variants.iter().map(|v| v.label.as_str()));
     let rows: Vec<Vec<String>> = names
         .iter()
         .map(|n| {
-            let mut r = vec![esc(n)];
-            r.extend(c.variants.iter().map(|v| {
-                v.metrics.get(*n).map_or("-".into(), |e| {
-                    format!("{:.4} [{:.4}, {:.4}]", e.mean, e.ci95_low, e.ci95_high)
-                })
-            }));
+            let m = describe(n);
+            let mut r = vec![esc(&m.name), format!("<code>{}</code>", esc(n))];
+            r.extend((c.variants.iter()).map(|v| estimate_cell(&cell(v.metrics.get(*n), m.unit))));
             r
         })
         .collect();

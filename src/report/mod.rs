@@ -712,7 +712,7 @@ pub const CONNECTIONS_FILE: &str = "connections.csv";
 
 /// What a report shows of where its results came from: the scenario file as written and the
 /// router's configuration as pccsim read it.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Sources {
     pub scenario: String,
     pub config: String,

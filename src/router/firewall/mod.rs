@@ -207,6 +207,16 @@ impl Quick {
 }
 
 impl Rule {
+    /// Whether `other` does what this rule does, wherever and however it was written (line,
+    /// `.id`, comment aside).
+    pub fn same_as(&self, other: &Rule) -> bool {
+        self.chain == other.chain
+            && self.matchers == other.matchers
+            && self.action == other.action
+            && self.passthrough == other.passthrough
+            && self.disabled == other.disabled
+    }
+
     pub fn new(chain: ChainId, mut matchers: Vec<Matcher>, action: Action, line: u32) -> Rule {
         matchers.sort_by_key(|m| m.kind.cost());
         let quick = Quick::of(&matchers);
