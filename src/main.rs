@@ -206,6 +206,7 @@ fn parse_share(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     quiet_when_the_reader_leaves();
+    pccsim::report::clean_up_on_signal();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
@@ -369,16 +370,9 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
-    let folder = ResultsFolder::claim(&out, &files)?;
-    let result = simulate_into(&folder, &loaded, &args, seed, duration, &taps);
-    let (summary, router) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            folder.abandon();
-            return Err(e);
-        }
-    };
-    folder.publish()?;
+    let (summary, router) = ResultsFolder::write(&out, report::ResultsKind::Run, &files, |f| {
+        simulate_into(f, &loaded, &args, seed, duration, &taps)
+    })?;
     println!("results in {}/", out.display());
     for (file, text) in &commands {
         for line in pccsim::inspect::exec(&router, file, text)? {
@@ -478,6 +472,7 @@ fn run_plan(
     out: &std::path::Path,
 ) -> Result<(), pccsim::Error> {
     use pccsim::compare::{Shard, ShardFile};
+    use pccsim::report::{ResultsFolder, ResultsKind};
     let shard = shard.unwrap_or(Shard::ALL);
     let files: Vec<String> = if shard == Shard::ALL {
         pccsim::report::compare::COMPARE_FILES
@@ -487,29 +482,30 @@ fn run_plan(
     } else {
         vec![shard_file_name(shard)]
     };
-    let folder = pccsim::report::ResultsFolder::claim(out, &files)?;
-    let bar = progress_bar(plan.jobs_in(shard) as u64 * plan.duration);
-    let results = plan.run(shard, &|secs| bar.inc(secs));
-    bar.finish_and_clear();
-    let written = if shard == Shard::ALL {
-        let comparison = pccsim::compare::aggregate(&plan.meta(), &results);
-        print!("{}", pccsim::report::compare::table(&comparison));
-        pccsim::report::compare::write_files(folder.staging(), &comparison, &plan.sources)
+    let kind = if shard == Shard::ALL {
+        ResultsKind::Compare
     } else {
-        let file = ShardFile {
-            meta: plan.meta(),
-            shard,
-            results,
-        };
-        let json = serde_json::to_string(&file).expect("shard serialises");
-        let path = folder.staging().join(&files[0]);
-        std::fs::write(&path, json).map_err(|e| pccsim::Error::io(out.join(&files[0]), e))
+        ResultsKind::Shard
     };
-    if let Err(e) = written {
-        folder.abandon();
-        return Err(e);
-    }
-    folder.publish()?;
+    ResultsFolder::write(out, kind, &files, |folder| {
+        let bar = progress_bar(plan.jobs_in(shard) as u64 * plan.duration);
+        let results = plan.run(shard, &|secs| bar.inc(secs));
+        bar.finish_and_clear();
+        if shard == Shard::ALL {
+            let comparison = pccsim::compare::aggregate(&plan.meta(), &results);
+            print!("{}", pccsim::report::compare::table(&comparison));
+            pccsim::report::compare::write_files(folder.staging(), &comparison, &plan.sources)
+        } else {
+            let file = ShardFile {
+                meta: plan.meta(),
+                shard,
+                results,
+            };
+            let json = serde_json::to_string(&file).expect("shard serialises");
+            let path = folder.staging().join(&files[0]);
+            std::fs::write(&path, json).map_err(|e| pccsim::Error::io(out.join(&files[0]), e))
+        }
+    })?;
     println!("results in {}/", out.display());
     Ok(())
 }
@@ -519,6 +515,7 @@ fn shard_file_name(shard: pccsim::compare::Shard) -> String {
 }
 
 fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
+    use pccsim::report::{ResultsFolder, ResultsKind};
     let mut files = Vec::new();
     for path in &shards {
         let text = std::fs::read_to_string(path).map_err(|e| pccsim::Error::io(path, e))?;
@@ -532,16 +529,11 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
         .iter()
         .map(|f| f.to_string())
         .collect();
-    let folder = pccsim::report::ResultsFolder::claim(&out, &files)?;
-    let comparison = pccsim::compare::aggregate(&meta, &results);
-    print!("{}", pccsim::report::compare::table(&comparison));
-    if let Err(e) =
+    ResultsFolder::write(&out, ResultsKind::Compare, &files, |folder| {
+        let comparison = pccsim::compare::aggregate(&meta, &results);
+        print!("{}", pccsim::report::compare::table(&comparison));
         pccsim::report::compare::write_files(folder.staging(), &comparison, &meta.sources)
-    {
-        folder.abandon();
-        return Err(e);
-    }
-    folder.publish()?;
+    })?;
     println!("results in {}/", out.display());
     Ok(())
 }

@@ -471,3 +471,65 @@ fn bottleneck_reports_the_experiment_and_its_figures_as_json() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--warmup"), "{}", stderr(&o));
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_run_removes_its_unfinished_results_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("res");
+    let child = Command::new(env!("CARGO_BIN_EXE_pccsim"))
+        .args([
+            "run",
+            "scenarios/weighted_5_2.ron",
+            "--duration",
+            "24h",
+            "--pcap",
+        ])
+        .arg("LAN")
+        .arg("--out")
+        .arg(&out)
+        .current_dir(common::root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = tmp
+        .path()
+        .join(format!(".res.pccsim-partial-{}", child.id()));
+    let lock = tmp.path().join(".res.pccsim-lock");
+    let started = std::time::Instant::now();
+    let writing = |p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_some());
+    while !writing(&partial) && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        partial.exists() && lock.exists(),
+        "the run claimed its folder"
+    );
+    // A second run into the same folder meanwhile is refused with the first's process id.
+    let second = pccsim(&[
+        "run",
+        "scenarios/dual_wan.ron",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(
+        stderr(&second).contains(&format!("another pccsim (process {})", child.id())),
+        "{}",
+        stderr(&second)
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    assert!(
+        stderr(&o).contains("interrupted: unfinished results removed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!partial.exists() && !lock.exists() && !out.exists());
+}

@@ -10,7 +10,7 @@ pub mod compare;
 mod folder;
 mod html;
 
-pub use folder::ResultsFolder;
+pub use folder::{Kind as ResultsKind, ResultsFolder, clean_up_on_signal};
 
 use crate::error::Error;
 use crate::scenario::Loaded;
