@@ -18,6 +18,7 @@ pub mod check;
 pub mod compare;
 pub mod error;
 pub mod init;
+pub mod input;
 pub mod inspect;
 pub mod packet;
 pub mod report;

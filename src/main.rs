@@ -184,8 +184,14 @@ fn parse_file_size(text: &str) -> Result<u32, String> {
 }
 
 fn positive_duration(text: &str) -> Result<u64, String> {
+    if text.trim().chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!(
+            "`{text}` needs a unit: {text}s, {text}m or {text}h"
+        ));
+    }
     match parse_duration(text)? {
         0 => Err("the run must last longer than 0".into()),
+        t if t > 366 * 86_400 * SEC => Err("a run lasts at most 366 days".into()),
         t => Ok(t),
     }
 }
@@ -518,7 +524,7 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
     use pccsim::report::{ResultsFolder, ResultsKind};
     let mut files = Vec::new();
     for path in &shards {
-        let text = std::fs::read_to_string(path).map_err(|e| pccsim::Error::io(path, e))?;
+        let text = pccsim::input::read(path, pccsim::input::Wanted::Text)?;
         let file: pccsim::compare::ShardFile = serde_json::from_str(&text).map_err(|e| {
             pccsim::Error::Invalid(format!("{}: not a shard file: {e}", path.display()))
         })?;
@@ -608,8 +614,8 @@ fn findings_text(loaded: &pccsim::scenario::Loaded, report: &pccsim::check::Repo
 }
 
 fn read(file: &PathBuf) -> Result<(String, String), pccsim::Error> {
-    let text = std::fs::read_to_string(file).map_err(|e| pccsim::Error::io(file, e))?;
-    Ok((file.display().to_string(), text))
+    let text = pccsim::input::read(file, pccsim::input::Wanted::Config)?;
+    Ok((pccsim::input::name(file), text))
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

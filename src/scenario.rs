@@ -443,6 +443,33 @@ pub enum SizeDist {
 }
 
 impl SizeDist {
+    /// What makes it no distribution at all, if anything.
+    fn malformed(&self) -> Option<&'static str> {
+        match *self {
+            SizeDist::Pareto { min, shape, max } => {
+                if max.0 < min.0 {
+                    Some("a Pareto's max is below its min")
+                } else if !(shape.is_finite() && shape > 0.0) {
+                    Some("a Pareto's shape must be more than 0 (around 1.2 for web objects)")
+                } else if min.0 == 0 {
+                    Some("a Pareto's min must be at least 1B")
+                } else {
+                    None
+                }
+            }
+            SizeDist::LogNormal { median, sigma } => {
+                if !(sigma.is_finite() && sigma >= 0.0) {
+                    Some("a log-normal's sigma must be 0 or more")
+                } else if median.0 == 0 {
+                    Some("a log-normal's median must be at least 1B")
+                } else {
+                    None
+                }
+            }
+            SizeDist::Fixed(_) => None,
+        }
+    }
+
     /// Whether its draws go past `limit` bytes, but for one in 10,000 of a log-normal's.
     fn beyond(&self, limit: u64) -> bool {
         match *self {
@@ -475,6 +502,9 @@ pub struct Loaded {
     pub wan_ifaces: Vec<IfaceId>,
     pub lan_iface: IfaceId,
     pub path: PathBuf,
+    /// The scenario's and the configuration's text as read, for reports and provenance.
+    pub scenario_text: std::sync::Arc<str>,
+    pub config_text: std::sync::Arc<str>,
     /// The configuration's file as errors name it.
     pub config_file: String,
     /// The timeline, flaps expanded, in time order (stable for equal times).
@@ -694,6 +724,149 @@ fn find_field(text: &str, name: &str, nth: usize) -> Option<usize> {
     None
 }
 
+/// The longest run, and the longest one-way delay a link or a server may have.
+const MAX_DURATION: Time = 366 * 86_400 * crate::units::SEC;
+const MAX_LATENCY: Time = 10 * crate::units::SEC;
+/// The fastest link (1 Tbit/s), and the deepest queue a link may have.
+const MAX_BANDWIDTH: u64 = 1_000_000_000_000;
+const MAX_QUEUE_PACKETS: u32 = 1_000_000;
+const MAX_QUEUE_BYTES: u64 = 1 << 30;
+
+/// Values that would make a world no network has, or one the simulation cannot hold: each an
+/// error at the field that says it.
+fn check_plausible(
+    scenario: &Scenario,
+    router_lan: Ipv4Addr,
+    at_nth: &dyn Fn(&str, usize, String) -> Error,
+) -> Result<(), Error> {
+    let at = |needle: &str, msg: String| at_nth(needle, 0, msg);
+    let name = &scenario.name;
+    let plain = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', ':'])
+        && !name.chars().any(char::is_control);
+    if !plain {
+        return Err(at(
+            "name",
+            format!(
+                "name `{name}` must be a plain file name (no `/`, `\\`, `:` or leading `.`): results go to output/<name>"
+            ),
+        ));
+    }
+    if scenario.duration.0 > MAX_DURATION {
+        return Err(at("duration", "a run lasts at most 366 days".into()));
+    }
+    for (i, w) in scenario.wans.iter().enumerate() {
+        if let Some(other) = scenario.wans[..i].iter().find(|o| o.isp == w.isp) {
+            return Err(at_nth(
+                "isp",
+                i,
+                format!(
+                    "two WANs are called `{}` (on {} and {}): results are per ISP name, so each needs its own",
+                    w.isp, other.port, w.port
+                ),
+            ));
+        }
+        for (field, rate) in [("down", w.down.0), ("up", w.up.0)] {
+            if rate > MAX_BANDWIDTH {
+                let msg = format!("{field} is faster than 1Tbit: no WAN is");
+                return Err(at_nth(field, i, msg));
+            }
+        }
+        for (field, t) in [
+            ("latency", w.latency.0),
+            ("upstream_latency", w.upstream_latency.0),
+        ] {
+            if t > MAX_LATENCY {
+                let msg = format!("{field} is more than 10s one way: no link is that slow");
+                return Err(at_nth(field, i, msg));
+            }
+        }
+        let deep = match w.queue {
+            Queue::Packets(n) => n > MAX_QUEUE_PACKETS,
+            Queue::Bytes(b) => b.0 > MAX_QUEUE_BYTES,
+        };
+        if deep {
+            return Err(at_nth(
+                "queue",
+                i,
+                "a queue holds at most Packets(1000000) or Bytes(\"1GiB\")".into(),
+            ));
+        }
+    }
+    let (lo, hi) = &scenario.internet.server_latency;
+    if lo.0 > hi.0 || hi.0 > MAX_LATENCY {
+        let msg = "server_latency is (shortest, longest), at most 10s one way".into();
+        return Err(at("server_latency", msg));
+    }
+    let first = u32::from(scenario.lan.first_host);
+    let last = first.saturating_add(scenario.lan.hosts.saturating_sub(1));
+    let hosts = AddrRange { first, last };
+    if hosts.contains(router_lan) {
+        return Err(at(
+            "first_host",
+            format!(
+                "the hosts {}–{} include the router's own LAN address {router_lan}",
+                scenario.lan.first_host,
+                Ipv4Addr::from(last)
+            ),
+        ));
+    }
+    let lan_range = |range: &str| -> Result<(), Error> {
+        let r = AddrRange::parse(range).map_err(|e| at(range, e))?;
+        if r.last < first || r.first > last {
+            return Err(at(
+                range,
+                format!(
+                    "no LAN host is in {range} (the hosts are {}–{})",
+                    scenario.lan.first_host,
+                    Ipv4Addr::from(last)
+                ),
+            ));
+        }
+        Ok(())
+    };
+    for class in &scenario.lan.classes {
+        lan_range(&class.hosts)?;
+    }
+    for app in &scenario.apps {
+        if let Some(range) = &app.hosts {
+            lan_range(range)?;
+        }
+        for server in app.servers.iter().flatten() {
+            if hosts.contains(*server) || *server == router_lan {
+                return Err(at(
+                    &server.to_string(),
+                    format!(
+                        "server {server} of `{}` is a LAN address: servers are on the internet",
+                        app.name
+                    ),
+                ));
+            }
+        }
+        let sizes: &[&SizeDist] = match &app.kind {
+            AppKind::Tcp {
+                request, response, ..
+            }
+            | AppKind::IpSensitive {
+                request, response, ..
+            } => &[request, response],
+            AppKind::Web {
+                request, object, ..
+            } => &[request, object],
+            AppKind::Video { chunk, .. } => &[chunk],
+            _ => &[],
+        };
+        for d in sizes {
+            if let Some(why) = d.malformed() {
+                return Err(at(&app.name, format!("`{}`: {why}", app.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A dynamic WAN's pool: a prefix of at least four addresses that holds the gateway.
 fn check_pool(pool: &str, gateway: Ipv4Addr) -> Result<(), String> {
     let net: ipnet::Ipv4Net = pool
@@ -880,6 +1053,7 @@ pub fn check(
             .into());
         }
     }
+    check_plausible(&scenario, lan_addr.address, &at_nth)?;
     // Limits that keep a typo from turning into a run that never ends or fills the memory.
     if !(1..=MAX_SERVERS).contains(&scenario.internet.servers) {
         let msg = format!("servers must be between 1 and {MAX_SERVERS}");
@@ -1036,6 +1210,8 @@ pub fn check(
         wan_ifaces,
         lan_iface,
         path: PathBuf::new(),
+        scenario_text: text.into(),
+        config_text: config_text.into(),
         config_file: config_file.to_string(),
         changes,
     })

@@ -375,6 +375,27 @@ fn values_that_would_never_finish_are_refused() {
         ),
         // A response past 1 GiB would be cut short without a word.
         ("max: \"50MiB\"", "max: \"4GiB\"", "at most 1GiB"),
+        // Preallocating four billion packets' room once aborted the run.
+        (
+            "Packets(250)",
+            "Packets(4000000000)",
+            "a queue holds at most",
+        ),
+        (
+            "down: \"100Mbit\"",
+            "down: \"1000000000Gbit\"",
+            "faster than 1Tbit",
+        ),
+        (
+            "latency: \"3ms\"",
+            "latency: \"36500d\"",
+            "more than 10s one way",
+        ),
+        (
+            "duration: \"20m\"",
+            "duration: \"36500d\"",
+            "at most 366 days",
+        ),
     ] {
         let path = world(tmp.path(), &base.replacen(from, to, 1), &config);
         let o = pccsim(&[
@@ -532,4 +553,84 @@ fn sigterm_during_a_run_removes_its_unfinished_results_and_says_so() {
         stderr(&o)
     );
     assert!(!partial.exists() && !lock.exists() && !out.exists());
+}
+
+#[test]
+fn worlds_that_cannot_exist_are_refused_at_their_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = shipped("dual_wan.rsc");
+    let base = shipped("dual_wan.ron").replace("File(\"dual_wan.rsc\")", "File(\"router.rsc\")");
+    for (from, to, words) in [
+        // Results would land outside output/.
+        (
+            "name: \"dual_wan\"",
+            "name: \"../../x\"",
+            "must be a plain file name",
+        ),
+        (
+            "name: \"dual_wan\"",
+            "name: \"/abs\"",
+            "must be a plain file name",
+        ),
+        // Per-ISP metrics would collapse into one.
+        (
+            "isp: \"isp2\"",
+            "isp: \"isp1\"",
+            "two WANs are called `isp1`",
+        ),
+        // The router's LAN address is 10.0.0.1.
+        (
+            "first_host: \"10.0.0.100\"",
+            "first_host: \"10.0.0.1\"",
+            "include the router's own LAN address",
+        ),
+        (
+            "(name: \"video\", per_host_per_minute: 0.6,",
+            "(name: \"video\", per_host_per_minute: 0.6, hosts: Some(\"10.0.1.0/24\"),",
+            "no LAN host is in 10.0.1.0/24",
+        ),
+        (
+            "[\"8.8.8.8\", \"8.8.4.4\"]",
+            "[\"10.0.0.110\"]",
+            "server 10.0.0.110 of `dns` is a LAN address",
+        ),
+        (
+            "shape: 1.2, max: \"50MiB\"",
+            "shape: 1.2, max: \"1KiB\"",
+            "max is below its min",
+        ),
+        ("shape: 1.2", "shape: 0.0", "shape must be more than 0"),
+    ] {
+        let scenario = base.replacen(from, to, 1);
+        assert_ne!(scenario, base, "{from}");
+        let path = world(tmp.path(), &scenario, &config);
+        let o = pccsim(&[
+            "run",
+            &path,
+            "--out",
+            tmp.path().join("o").to_str().unwrap(),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{to}: {err}");
+        assert!(err.contains(words) && err.contains("s.ron:"), "{to}: {err}");
+    }
+    // A bare number of seconds or minutes is anyone's guess.
+    let o = pccsim(&["run", "scenarios/dual_wan.ron", "--duration", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("needs a unit"), "{}", stderr(&o));
+    // The wrong kind of file is named as what it is.
+    let o = pccsim(&["compare", "scenarios/dual_wan.rsc"]);
+    assert!(
+        stderr(&o).contains("is a RouterOS configuration, not a scenario"),
+        "{}",
+        stderr(&o)
+    );
+    let o = pccsim(&["check", "scenarios/dual_wan.ron"]);
+    assert!(
+        stderr(&o).contains("is a scenario, not a RouterOS configuration"),
+        "{}",
+        stderr(&o)
+    );
+    let o = pccsim(&["check", "/dev/zero"]);
+    assert!(stderr(&o).contains("more than 64 MiB"), "{}", stderr(&o));
 }

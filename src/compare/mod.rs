@@ -75,7 +75,7 @@ pub const MAX_SEEDS: u32 = 10_000;
 impl Sweep {
     /// Reads a sweep file; paths in it become relative to the working directory.
     pub fn load(path: &Path) -> Result<Sweep, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::input::read(path, crate::input::Wanted::Text)?;
         let mut sweep: Sweep = crate::scenario::from_ron(&path.display().to_string(), &text)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         sweep.scenario = dir.join(&sweep.scenario);

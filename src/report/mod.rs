@@ -721,10 +721,9 @@ pub struct Sources {
 
 impl Sources {
     pub fn of(loaded: &Loaded) -> Sources {
-        let scenario = std::fs::read_to_string(&loaded.path).unwrap_or_default();
         let cfg = &loaded.config;
         Sources {
-            scenario,
+            scenario: loaded.scenario_text.to_string(),
             config: crate::routeros::export::export(cfg, cfg.dialect, false),
             config_file: loaded.config_file.clone(),
         }

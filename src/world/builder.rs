@@ -5,6 +5,7 @@
 //! kind of value.
 
 use crate::error::Error;
+use crate::input::Wanted;
 use crate::router::firewall::IfaceId;
 use crate::scenario::{self, Happening, Loaded, Scenario, What};
 use crate::units::Duration;
@@ -24,13 +25,13 @@ pub struct WorldBuilder {
 impl WorldBuilder {
     /// A scenario file, with the configuration it names.
     pub fn from_file(path: &Path) -> Result<WorldBuilder, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let file = path.display().to_string();
+        let text = crate::input::read(path, Wanted::Scenario)?;
+        let file = crate::input::name(path);
         let scenario = scenario::parse(&file, &text)?;
         let (config_file, config_text) = match &scenario.router {
             scenario::RouterSource::File(rel) => {
                 let p = path.parent().unwrap_or(Path::new(".")).join(rel);
-                let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                let t = crate::input::read(&p, Wanted::Config)?;
                 (p.display().to_string(), t)
             }
             scenario::RouterSource::Inline(t) => (format!("{file} (inline config)"), t.clone()),
@@ -59,8 +60,8 @@ impl WorldBuilder {
 
     /// Another router configuration, read from a file.
     pub fn config_file(mut self, path: &Path) -> Result<WorldBuilder, Error> {
-        self.config_text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        self.config_file = path.display().to_string();
+        self.config_text = crate::input::read(path, Wanted::Config)?;
+        self.config_file = crate::input::name(path);
         Ok(self)
     }
 

@@ -62,8 +62,9 @@ pub struct Wire {
 
 impl Wire {
     pub fn new(rate_bps: u64, latency: Time, queue: Queue) -> Wire {
+        // Room for a typical queue's packets up front; a deep one grows only as it fills.
         let capacity = match queue {
-            Queue::Packets(n) => n as usize,
+            Queue::Packets(n) => (n as usize).min(1024),
             Queue::Bytes(_) => 0,
         };
         Wire {
