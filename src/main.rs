@@ -613,7 +613,7 @@ fn findings_text(loaded: &pccsim::scenario::Loaded, report: &pccsim::check::Repo
     out
 }
 
-fn read(file: &PathBuf) -> Result<(String, String), pccsim::Error> {
+fn read(file: &std::path::Path) -> Result<(String, String), pccsim::Error> {
     let text = pccsim::input::read(file, pccsim::input::Wanted::Config)?;
     Ok((pccsim::input::name(file), text))
 }
