@@ -737,7 +737,7 @@ fn trace(
 }
 
 /// The world `pccsim init` guesses for a configuration, built, with where it came from said.
-fn world_of_config(file: &PathBuf) -> Result<pccsim::scenario::Loaded, pccsim::Error> {
+fn world_of_config(file: &std::path::Path) -> Result<pccsim::scenario::Loaded, pccsim::Error> {
     let (name, text) = read(file)?;
     let (loaded, guess) = pccsim::init::world(&name, &text)?;
     println!(
