@@ -21,6 +21,7 @@ pub mod init;
 pub mod input;
 pub mod inspect;
 pub mod packet;
+pub mod provenance;
 pub mod report;
 pub mod router;
 pub mod routeros;

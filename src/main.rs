@@ -30,9 +30,10 @@ enum Command {
         /// The sweep file (RON): scenario, seeds, duration, and the variants' classifiers,
         /// weights, fasttrack and configs.
         file: PathBuf,
-        /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge.
-        #[arg(long, value_parser = pccsim::compare::Shard::parse)]
-        shard: Option<pccsim::compare::Shard>,
+        /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge;
+        /// `auto` takes the slice from a Slurm job array or a Kubernetes Indexed Job.
+        #[arg(long, value_parser = pccsim::compare::ShardSpec::parse)]
+        shard: Option<pccsim::compare::ShardSpec>,
         /// Folder for the results (default: output/<scenario name>-sweep).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -277,9 +278,10 @@ struct CompareArgs {
     /// Simulate this long instead of the scenario's duration, e.g. 10m.
     #[arg(long, value_parser = positive_duration)]
     duration: Option<u64>,
-    /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge.
-    #[arg(long, value_parser = pccsim::compare::Shard::parse)]
-    shard: Option<pccsim::compare::Shard>,
+    /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge;
+    /// `auto` takes the slice from a Slurm job array or a Kubernetes Indexed Job.
+    #[arg(long, value_parser = pccsim::compare::ShardSpec::parse)]
+    shard: Option<pccsim::compare::ShardSpec>,
     /// Folder for the results (default: output/<scenario name>-compare).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -439,19 +441,17 @@ fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
         baseline: args.baseline,
     };
     let duration = args.duration.unwrap_or(loaded.duration());
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("output").join(format!("{}-compare", loaded.scenario.name))
-    });
     let seeds = (0..args.seeds as u64)
         .map(|i| loaded.scenario.seed + i)
         .collect();
     let plan = pccsim::compare::Plan::new(&loaded, &args.scenario, &grid, seeds, duration)?;
-    run_plan(&plan, args.shard, &out)
+    let stem = format!("{}-compare", loaded.scenario.name);
+    run_plan(&plan, args.shard, args.out, &stem)
 }
 
 fn sweep(
     file: PathBuf,
-    shard: Option<pccsim::compare::Shard>,
+    shard: Option<pccsim::compare::ShardSpec>,
     out: Option<PathBuf>,
 ) -> Result<(), pccsim::Error> {
     let sweep = pccsim::compare::Sweep::load(&file)?;
@@ -460,33 +460,57 @@ fn sweep(
         0 => loaded.duration(),
         d => d,
     };
-    let out = out
-        .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-sweep", loaded.scenario.name)));
     let seeds = (0..sweep.seeds as u64)
         .map(|i| loaded.scenario.seed + i)
         .collect();
     let plan =
         pccsim::compare::Plan::new(&loaded, &sweep.scenario, &sweep.variants, seeds, duration)?;
-    run_plan(&plan, shard, &out)
+    let stem = format!("{}-sweep", loaded.scenario.name);
+    run_plan(&plan, shard, out, &stem)
 }
 
 /// Runs a plan's jobs (or one shard of them) with a progress bar, and writes the comparison
-/// (or the shard's file) into `out`.
+/// (or the shard's file) into `out` (default `output/STEM`, or `output/STEM-shard-I-of-N`). A
+/// shard whose file is already there, complete and of this plan, is not run again.
 fn run_plan(
     plan: &pccsim::compare::Plan,
-    shard: Option<pccsim::compare::Shard>,
-    out: &std::path::Path,
+    shard: Option<pccsim::compare::ShardSpec>,
+    out: Option<PathBuf>,
+    stem: &str,
 ) -> Result<(), pccsim::Error> {
     use pccsim::compare::{Shard, ShardFile};
     use pccsim::report::{ResultsFolder, ResultsKind};
-    let shard = shard.unwrap_or(Shard::ALL);
+    let shard = match shard {
+        None => Shard::ALL,
+        Some(spec) => spec
+            .resolve(|name| std::env::var(name).ok())
+            .map_err(pccsim::Error::Invalid)?,
+    };
+    let out = out.unwrap_or_else(|| match shard {
+        Shard::ALL => PathBuf::from("output").join(stem),
+        s => PathBuf::from("output").join(format!("{stem}-shard-{}-of-{}", s.index, s.count)),
+    });
+    let out = out.as_path();
     let files: Vec<String> = if shard == Shard::ALL {
         pccsim::report::compare::COMPARE_FILES
             .iter()
             .map(|f| f.to_string())
             .collect()
     } else {
-        vec![shard_file_name(shard)]
+        let done = std::fs::read_to_string(out.join(shard.file_name()))
+            .ok()
+            .and_then(|text| serde_json::from_str::<ShardFile>(&text).ok())
+            .is_some_and(|f| f.completes(plan, shard));
+        if done {
+            println!(
+                "shard {}/{} of this plan is already complete in {}/: not run again",
+                shard.index,
+                shard.count,
+                out.display()
+            );
+            return Ok(());
+        }
+        vec![shard.file_name()]
     };
     let kind = if shard == Shard::ALL {
         ResultsKind::Compare
@@ -498,15 +522,12 @@ fn run_plan(
         let results = plan.run(shard, &|secs| bar.inc(secs));
         bar.finish_and_clear();
         if shard == Shard::ALL {
-            let comparison = pccsim::compare::aggregate(&plan.meta(), &results);
+            let comparison = pccsim::compare::aggregate(&plan.meta(), &results)
+                .made_by(vec![plan.provenance.clone()]);
             print!("{}", pccsim::report::compare::table(&comparison));
             pccsim::report::compare::write_files(folder.staging(), &comparison, &plan.sources)
         } else {
-            let file = ShardFile {
-                meta: plan.meta(),
-                shard,
-                results,
-            };
+            let file = ShardFile::new(plan, shard, results);
             let json = serde_json::to_string(&file).expect("shard serialises");
             let path = folder.staging().join(&files[0]);
             std::fs::write(&path, json).map_err(|e| pccsim::Error::io(out.join(&files[0]), e))
@@ -514,10 +535,6 @@ fn run_plan(
     })?;
     println!("results in {}/", out.display());
     Ok(())
-}
-
-fn shard_file_name(shard: pccsim::compare::Shard) -> String {
-    format!("shard-{}-of-{}.json", shard.index, shard.count)
 }
 
 fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
@@ -528,17 +545,18 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
         let file: pccsim::compare::ShardFile = serde_json::from_str(&text).map_err(|e| {
             pccsim::Error::Invalid(format!("{}: not a shard file: {e}", path.display()))
         })?;
-        files.push(file);
+        files.push((path.display().to_string(), file));
     }
-    let (meta, results) = pccsim::compare::merge(files).map_err(pccsim::Error::Invalid)?;
+    let merged = pccsim::compare::merge(files).map_err(pccsim::Error::Invalid)?;
     let files: Vec<String> = pccsim::report::compare::COMPARE_FILES
         .iter()
         .map(|f| f.to_string())
         .collect();
     ResultsFolder::write(&out, ResultsKind::Compare, &files, |folder| {
-        let comparison = pccsim::compare::aggregate(&meta, &results);
+        let comparison =
+            pccsim::compare::aggregate(&merged.meta, &merged.results).made_by(merged.provenance);
         print!("{}", pccsim::report::compare::table(&comparison));
-        pccsim::report::compare::write_files(folder.staging(), &comparison, &meta.sources)
+        pccsim::report::compare::write_files(folder.staging(), &comparison, &merged.meta.sources)
     })?;
     println!("results in {}/", out.display());
     Ok(())

@@ -85,24 +85,65 @@ fn results_do_not_depend_on_threads_or_shards() {
     let one = on(1);
     assert_eq!(one, on(2), "one thread and two give the same bytes");
     // Three shards, through their files, merge to the same comparison.
-    let shards: Vec<ShardFile> = (1..=3)
+    type Shards = Vec<(String, ShardFile)>;
+    let shards: Shards = (1..=3)
         .map(|index| {
             let shard = Shard { index, count: 3 };
-            let file = ShardFile {
-                meta: p.meta(),
-                shard,
-                results: p.run(shard, &|_| {}),
-            };
-            serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap()
+            let file = ShardFile::new(&p, shard, p.run(shard, &|_| {}));
+            let file = serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap();
+            (format!("s{index}.json"), file)
         })
         .collect();
     let mut missing = shards.clone();
     missing.remove(1);
-    assert_eq!(merge(missing).unwrap_err(), "shard 2/3 is missing");
-    let (meta, results) = merge(shards).unwrap();
+    assert_eq!(merge(missing).err().unwrap(), "shard 2/3 is missing");
+    let merged = merge(shards.clone()).unwrap();
     assert_eq!(
-        serde_json::to_string(&aggregate(&meta, &results)).unwrap(),
+        serde_json::to_string(&aggregate(&merged.meta, &merged.results)).unwrap(),
         one
+    );
+    // Anything inconsistent is refused, saying what and where.
+    let refused = |change: &dyn Fn(&mut Shards)| {
+        let mut s = shards.clone();
+        change(&mut s);
+        merge(s).err().unwrap()
+    };
+    let e = refused(&|s| {
+        let m = s[0].1.results[0].metrics.get_mut("broken_share").unwrap();
+        *m += 0.5;
+    });
+    assert!(
+        e.starts_with("s1.json: shard 1/3: its results do not match their digest"),
+        "{e}"
+    );
+    let e = refused(&|s| {
+        s[1].1.results.remove(0);
+    });
+    assert!(
+        e.contains("s2.json: shard 2/3: its results do not match"),
+        "{e}"
+    );
+    // A job removed with the digest made anew still lacks the job.
+    let e = refused(&|s| {
+        s[1].1.results.remove(0);
+        s[1].1.results_digest =
+            ShardFile::new(&p, s[1].1.shard, s[1].1.results.clone()).results_digest;
+    });
+    assert!(e.contains("s2.json: shard 2/3 lacks job 1 (variant"), "{e}");
+    // A job id collided with another shard's.
+    let e = refused(&|s| {
+        s[1].1.results[0].job = 0;
+        s[1].1.results_digest =
+            ShardFile::new(&p, s[1].1.shard, s[1].1.results.clone()).results_digest;
+    });
+    assert!(
+        e.contains("s2.json: shard 2/3 holds job 0, which is not one of its jobs"),
+        "{e}"
+    );
+    let e = refused(&|s| s[2].1.meta.duration_s += 1.0);
+    assert!(
+        e.contains("s3.json: shard 3/3: its plan does not match its digest"),
+        "{e}"
     );
 }
 
@@ -191,17 +232,46 @@ fn a_sweep_in_slices_merges_to_the_whole_sweep() {
         ),
     )
     .unwrap();
-    let pccsim = |args: &[&str]| {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
         let o = Command::new(env!("CARGO_BIN_EXE_pccsim"))
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(tmp.path())
             .output()
             .unwrap();
-        assert!(o.status.success(), "{o:?}");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let pccsim = |args: &[&str]| {
+        let (code, text) = run(args, &[]);
+        assert_eq!(code, Some(0), "{text}");
+        text
     };
     pccsim(&["sweep", "sweep.ron", "--out", "whole"]);
     pccsim(&["sweep", "sweep.ron", "--shard", "1/2", "--out", "s1"]);
-    pccsim(&["sweep", "sweep.ron", "--shard", "2/2", "--out", "s2"]);
+    // The second task of a Slurm job array of two (ids 1–2) finds its shard by itself.
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "2"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_COUNT", "2"),
+    ];
+    let (code, text) = run(
+        &["sweep", "sweep.ron", "--shard", "auto", "--out", "s2"],
+        &slurm,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(tmp.path().join("s2/shard-2-of-2.json").exists());
+    // Run again (a requeued task), it sees its shard complete and does not run it again.
+    let (_, again) = run(
+        &["sweep", "sweep.ron", "--shard", "auto", "--out", "s2"],
+        &slurm,
+    );
+    assert!(
+        again.contains("shard 2/2 of this plan is already complete"),
+        "{again}"
+    );
     pccsim(&[
         "merge",
         "s1/shard-1-of-2.json",
@@ -209,9 +279,25 @@ fn a_sweep_in_slices_merges_to_the_whole_sweep() {
         "--out",
         "merged",
     ]);
-    let read = |d: &str| common::read(&tmp.path().join(d).join("comparison.json"));
-    assert_eq!(read("whole"), read("merged"));
-    assert!(read("whole").contains("\"label\": \"both-addresses fasttrack off\""));
+    let read = |d: &str| {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&common::read(&tmp.path().join(d).join("comparison.json")))
+                .unwrap();
+        let provenance = json.as_object_mut().unwrap().remove("provenance").unwrap();
+        (json, provenance)
+    };
+    let (whole, made) = read("whole");
+    let (merged, shards) = read("merged");
+    assert_eq!(whole, merged, "the same comparison, but for who made it");
+    assert_eq!(made.as_array().unwrap().len(), 1);
+    assert_eq!(shards.as_array().unwrap().len(), 2);
+    assert_eq!(made[0]["scenario_sha256"], shards[1]["scenario_sha256"]);
+    assert!(made[0]["commit"].is_string() && made[0]["threads"].as_u64().unwrap() >= 1);
+    assert!(
+        whole
+            .to_string()
+            .contains("\"label\":\"both-addresses fasttrack off\"")
+    );
 }
 
 #[test]

@@ -155,7 +155,7 @@ fn mistakes_in_flags_are_refused_before_the_run() {
                 "--out".into(),
                 fresh.clone(),
                 "--duration".into(),
-                "0".into(),
+                "0s".into(),
             ],
             "longer than 0",
         ),

@@ -18,6 +18,7 @@ mod variant;
 pub use variant::{Spread, Weights};
 
 use crate::error::Error;
+use crate::provenance::{Provenance, sha256};
 use crate::report::Summary;
 use crate::scenario::Loaded;
 use crate::units::{SEC, Time};
@@ -107,6 +108,7 @@ pub struct Plan {
     /// The variant the others are compared with (index into `variants`).
     pub baseline: usize,
     targets: Targets,
+    pub provenance: Provenance,
 }
 
 /// What a variant's split of the load is measured against.
@@ -144,8 +146,86 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// The name of this shard's file.
+    pub fn file_name(&self) -> String {
+        format!("shard-{}-of-{}.json", self.index, self.count)
+    }
+
     fn holds(&self, job: usize) -> bool {
         job % self.count as usize == (self.index - 1) as usize
+    }
+}
+
+/// `--shard`: `I/N`, or `auto` (`auto/N`) for the shard the cluster's task says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardSpec {
+    Fixed(Shard),
+    Auto(Option<u32>),
+}
+
+impl ShardSpec {
+    pub fn parse(text: &str) -> Result<ShardSpec, String> {
+        match text.trim() {
+            "auto" => Ok(ShardSpec::Auto(None)),
+            t => match t.strip_prefix("auto/") {
+                Some(n) => match n.trim().parse::<u32>() {
+                    Ok(n) if n >= 1 => Ok(ShardSpec::Auto(Some(n))),
+                    _ => Err(format!("`{text}` is not auto/N with N ≥ 1")),
+                },
+                None => Shard::parse(t).map(ShardSpec::Fixed),
+            },
+        }
+    }
+
+    /// The shard this process runs. `auto` reads a Slurm job array's task (its id counted
+    /// from `SLURM_ARRAY_TASK_MIN` by `SLURM_ARRAY_TASK_STEP`, of `SLURM_ARRAY_TASK_COUNT`) or
+    /// a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` (from 0; Kubernetes does not tell a
+    /// pod the Job's completions, so the count comes from `auto/N` or `PCCSIM_SHARD_COUNT`).
+    pub fn resolve(self, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let given = match self {
+            ShardSpec::Fixed(s) => return Ok(s),
+            ShardSpec::Auto(n) => n,
+        };
+        let number = |name: &str| -> Result<Option<i64>, String> {
+            env(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| format!("{name}={v} is not a number"))
+                })
+                .transpose()
+        };
+        let agree = |found: u32, from: &str| match given {
+            Some(n) if n != found => Err(format!(
+                "--shard auto/{n}, but {from} says the array has {found} tasks"
+            )),
+            _ => Ok(found),
+        };
+        let (index, count) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+            let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(1);
+            let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+            let count = number("SLURM_ARRAY_TASK_COUNT")?
+                .ok_or("a Slurm job array without SLURM_ARRAY_TASK_COUNT")?;
+            let count = agree(u32::try_from(count).unwrap_or(0), "SLURM_ARRAY_TASK_COUNT")?;
+            ((id - min) / step + 1, count)
+        } else if let Some(i) = number("JOB_COMPLETION_INDEX")? {
+            let count = match (given, number("PCCSIM_SHARD_COUNT")?) {
+                (Some(n), _) => n,
+                (None, Some(n)) => u32::try_from(n).unwrap_or(0),
+                (None, None) => {
+                    return Err("a Kubernetes Indexed Job does not tell its pods how many there are: give --shard auto/N (N: the Job's completions) or set PCCSIM_SHARD_COUNT".into());
+                }
+            };
+            (i + 1, count)
+        } else {
+            return Err("--shard auto: no Slurm job array (SLURM_ARRAY_TASK_ID) or Kubernetes Indexed Job (JOB_COMPLETION_INDEX) runs this; give --shard I/N".into());
+        };
+        match u32::try_from(index) {
+            Ok(index) if index >= 1 && index <= count => Ok(Shard { index, count }),
+            _ => Err(format!(
+                "--shard auto: this is task {index} of {count}, which is not a shard"
+            )),
+        }
     }
 }
 
@@ -184,12 +264,44 @@ pub struct VariantMeta {
     pub rewrites: Vec<String>,
 }
 
-/// A shard's file: the plan and its jobs' results.
+/// A shard's file: the plan and its jobs' results, each with its digest, so that a merge can
+/// tell a shard of another plan, an edited number or a lost job from the real thing.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShardFile {
     pub meta: Meta,
     pub shard: Shard,
     pub results: Vec<JobResult>,
+    /// SHA-256 of `meta` and of `results` as JSON.
+    pub plan_digest: String,
+    pub results_digest: String,
+    pub provenance: Provenance,
+}
+
+impl ShardFile {
+    pub fn new(plan: &Plan, shard: Shard, results: Vec<JobResult>) -> ShardFile {
+        let meta = plan.meta();
+        ShardFile {
+            plan_digest: digest(&meta),
+            results_digest: digest(&results),
+            meta,
+            shard,
+            results,
+            provenance: plan.provenance.clone(),
+        }
+    }
+
+    /// Whether this file is `shard` of `plan`, complete, as pccsim wrote it: a shard that
+    /// need not run again.
+    pub fn completes(&self, plan: &Plan, shard: Shard) -> bool {
+        self.shard == shard
+            && self.plan_digest == digest(&plan.meta())
+            && check_shard("", self).is_ok()
+    }
+}
+
+/// SHA-256 of a value's JSON.
+fn digest<T: Serialize>(value: &T) -> String {
+    sha256(serde_json::to_string(value).expect("serialises").as_bytes())
 }
 
 impl Plan {
@@ -270,6 +382,7 @@ impl Plan {
         Ok(Plan {
             sources: crate::report::Sources::of(base),
             variants,
+            provenance: Provenance::of(base, seeds.clone(), rayon::current_num_threads()),
             seeds,
             duration,
             baseline,
@@ -487,6 +600,16 @@ pub struct Comparison {
     /// Metrics some variants lack (an application whose sessions never ended under them),
     /// with those variants: a metric a variant lacks is never ranked.
     pub missing: BTreeMap<String, Vec<String>>,
+    /// What made it: one entry per run (per shard, when merged). Empty until the caller,
+    /// which knows, says ([`Comparison::made_by`]).
+    pub provenance: Vec<Provenance>,
+}
+
+impl Comparison {
+    pub fn made_by(mut self, provenance: Vec<Provenance>) -> Comparison {
+        self.provenance = provenance;
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -630,6 +753,7 @@ pub fn aggregate(meta: &Meta, results: &[JobResult]) -> Comparison {
         variants: ranking(&values).into_iter().map(result).collect(),
         best,
         missing,
+        provenance: Vec::new(),
     }
 }
 
@@ -693,39 +817,111 @@ fn best_of(meta: &Meta, values: &[Values], metric: &str) -> Option<Best> {
     })
 }
 
-/// Combines shard files into one plan's results, checking they are the shards of one plan
-/// and that none is missing or repeated.
-pub fn merge(shards: Vec<ShardFile>) -> Result<(Meta, Vec<JobResult>), String> {
-    let Some(first) = shards.first() else {
+/// What was merged: the plan, every job's result in job order, and each shard's provenance.
+pub struct Merged {
+    pub meta: Meta,
+    pub results: Vec<JobResult>,
+    pub provenance: Vec<Provenance>,
+}
+
+/// Combines shard files, each given with the name errors call it by, into one plan's results:
+/// refused, saying what and where, unless they are all N shards of one plan, each as pccsim
+/// wrote it (its digests hold) and each with exactly its own jobs.
+pub fn merge(shards: Vec<(String, ShardFile)>) -> Result<Merged, String> {
+    let Some((first_name, first)) = shards.first() else {
         return Err("no shard files given".into());
     };
-    let (meta, count) = (first.meta.clone(), first.shard.count);
-    let mut seen = vec![false; count as usize];
-    for s in &shards {
-        if s.meta != meta {
+    let (plan_digest, count) = (first.plan_digest.clone(), first.shard.count);
+    let mut seen: Vec<Option<&str>> = vec![None; count as usize];
+    for (name, s) in &shards {
+        let (i, n) = (s.shard.index, s.shard.count);
+        check_shard(name, s)?;
+        if s.plan_digest != plan_digest {
             return Err(format!(
-                "shard {}/{} is of another comparison (scenario, seeds or variants differ)",
-                s.shard.index, s.shard.count
+                "{name}: shard {i}/{n} is of another comparison than {first_name} (scenario, seeds, duration or variants differ)"
             ));
         }
-        if s.shard.count != count || s.shard.index == 0 || s.shard.index > count {
+        if n != count {
             return Err(format!(
-                "shard {}/{} does not belong with shards of {count}",
-                s.shard.index, s.shard.count
+                "{name}: shard {i}/{n} does not belong with the shards of {count} ({first_name})"
             ));
         }
-        let slot = &mut seen[(s.shard.index - 1) as usize];
-        if *slot {
-            return Err(format!("shard {}/{count} given twice", s.shard.index));
+        let slot = &mut seen[(i - 1) as usize];
+        if let Some(other) = slot {
+            return Err(format!("shard {i}/{count} given twice: {other} and {name}"));
         }
-        *slot = true;
+        *slot = Some(name);
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
+    if let Some(missing) = seen.iter().position(Option::is_none) {
         return Err(format!("shard {}/{count} is missing", missing + 1));
     }
-    let mut results: Vec<JobResult> = shards.into_iter().flat_map(|s| s.results).collect();
+    let meta = first.meta.clone();
+    let provenance = shards.iter().map(|(_, s)| s.provenance.clone()).collect();
+    let mut results: Vec<JobResult> = shards.into_iter().flat_map(|(_, s)| s.results).collect();
     results.sort_by_key(|r| r.job);
-    Ok((meta, results))
+    Ok(Merged {
+        meta,
+        results,
+        provenance,
+    })
+}
+
+/// Whether one shard file is whole and its own: its digests match what it holds, and its
+/// results are exactly its jobs, each once, each of the variant and seed its number says.
+fn check_shard(name: &str, s: &ShardFile) -> Result<(), String> {
+    let (i, n) = (s.shard.index, s.shard.count);
+    let here = if name.is_empty() {
+        format!("shard {i}/{n}")
+    } else {
+        format!("{name}: shard {i}/{n}")
+    };
+    if i == 0 || i > n {
+        return Err(format!("{here} is not a shard of {n}"));
+    }
+    if digest(&s.meta) != s.plan_digest {
+        return Err(format!(
+            "{here}: its plan does not match its digest — the file was changed after pccsim wrote it"
+        ));
+    }
+    if digest(&s.results) != s.results_digest {
+        return Err(format!(
+            "{here}: its results do not match their digest — a number was changed or a job removed after pccsim wrote it"
+        ));
+    }
+    let seeds = &s.meta.seeds;
+    let jobs = s.meta.variants.len() * seeds.len();
+    let mut had = vec![false; jobs];
+    for r in &s.results {
+        let mine = r.job < jobs && r.job % n as usize == (i - 1) as usize;
+        if !mine {
+            return Err(format!(
+                "{here} holds job {}, which is not one of its jobs",
+                r.job
+            ));
+        }
+        if std::mem::replace(&mut had[r.job], true) {
+            return Err(format!("{here} holds job {} twice", r.job));
+        }
+        if r.variant != r.job / seeds.len() || r.seed != seeds[r.job % seeds.len()] {
+            return Err(format!(
+                "{here}: job {} says variant {} and seed {}, but its number means variant {} and seed {}",
+                r.job,
+                r.variant,
+                r.seed,
+                r.job / seeds.len(),
+                seeds[r.job % seeds.len()]
+            ));
+        }
+    }
+    let shard = Shard { index: i, count: n };
+    if let Some(job) = (0..jobs).find(|&j| shard.holds(j) && !had[j]) {
+        let variant = &s.meta.variants[job / seeds.len()].label;
+        return Err(format!(
+            "{here} lacks job {job} (variant `{variant}`, seed {})",
+            seeds[job % seeds.len()]
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -874,5 +1070,47 @@ mod tests {
         let order: Vec<&str> = c.variants.iter().map(|v| v.label.as_str()).collect();
         assert_eq!(order, ["even", "baseline", "breaks"]);
         assert!(c.ranked_by.starts_with("fewest broken connections"));
+    }
+
+    #[test]
+    fn shard_auto_reads_slurm_arrays_and_kubernetes_indexed_jobs() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let auto = ShardSpec::parse("auto").unwrap();
+        // `sbatch --array=0-30:10`: ids 0, 10, 20, 30; id 20 is the third of four.
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "20"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_STEP", "10"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert_eq!(auto.resolve(slurm), Ok(Shard { index: 3, count: 4 }));
+        let e = ShardSpec::parse("auto/5")
+            .unwrap()
+            .resolve(slurm)
+            .unwrap_err();
+        assert!(e.contains("auto/5, but SLURM_ARRAY_TASK_COUNT says"), "{e}");
+        // Kubernetes numbers pods from 0 and does not say how many there are.
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "0")]);
+        let e = auto.resolve(k8s).unwrap_err();
+        assert!(e.contains("give --shard auto/N"), "{e}");
+        let eight = ShardSpec::parse("auto/8").unwrap();
+        assert_eq!(eight.resolve(k8s), Ok(Shard { index: 1, count: 8 }));
+        let late = env(&[("JOB_COMPLETION_INDEX", "8")]);
+        assert!(eight.resolve(late).unwrap_err().contains("task 9 of 8"));
+        assert!(
+            auto.resolve(env(&[]))
+                .unwrap_err()
+                .contains("no Slurm job array")
+        );
+        assert_eq!(
+            ShardSpec::parse("2/3").unwrap().resolve(env(&[])),
+            Ok(Shard { index: 2, count: 3 })
+        );
     }
 }

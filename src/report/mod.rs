@@ -51,6 +51,8 @@ pub struct Summary {
     pub script_errors: Vec<String>,
     /// Per application of the scenario: how its users fared.
     pub apps: Vec<AppSummary>,
+    /// What made this result: pccsim's version and commit, the inputs' hashes, the seed.
+    pub provenance: crate::provenance::Provenance,
 }
 
 /// One application's quality. Field names are a contract: keep them.
@@ -414,6 +416,7 @@ impl Summary {
                 .iter()
                 .map(|f| FailoverSummary::new(f, metrics))
                 .collect(),
+            provenance: crate::provenance::Provenance::of(loaded, vec![seed], 1),
         }
     }
 
