@@ -66,6 +66,83 @@ impl Report {
     pub fn exit_code(&self) -> u8 {
         u8::from(self.findings.iter().any(|f| f.severity != Severity::Info))
     }
+
+    /// The findings for people: a header, each finding with its line of the configuration,
+    /// then the connections pinned before PCC and the shares PCC gives; `colour` for a terminal.
+    pub fn text(&self, name: &str, text: &str, colour: bool) -> String {
+        use std::fmt::Write as _;
+        let report = self;
+        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{name}: RouterOS {}, {} errors, {} warnings, {} notes",
+            report.dialect.name(),
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+            for f in report.findings.iter().filter(|f| f.severity == severity) {
+                let label = severity.label();
+                let code = match severity {
+                    Severity::Error => "31",
+                    Severity::Warning => "33",
+                    Severity::Info => "34",
+                };
+                let label = if colour {
+                    format!("\x1b[1;{code}m{label}\x1b[0m")
+                } else {
+                    label.to_string()
+                };
+                let _ = writeln!(out, "\n{label}[{}] {name}:{}", f.id, f.line);
+                if let Some(src) = lines.get((f.line as usize).wrapping_sub(1)) {
+                    let _ = writeln!(out, "{:>5} | {}", f.line, src.trim_end());
+                }
+                let _ = writeln!(out, "      = {}", f.message);
+            }
+        }
+        let _ = writeln!(out);
+        for p in &report.pinned {
+            let which = if p.matching.is_empty() {
+                "every new LAN connection goes".to_string()
+            } else {
+                format!("new LAN connections with {} go", p.matching)
+            };
+            let _ = writeln!(out, "line {}: {which} to {} (before PCC)", p.line, p.mark);
+        }
+        if !report.shares.is_empty() {
+            let shares: Vec<String> = report
+                .shares
+                .iter()
+                .map(|(m, s)| format!("{m} {:.1}%", s * 100.0))
+                .collect();
+            let of = if report.pinned.is_empty() {
+                "new LAN connections"
+            } else {
+                "the other new LAN connections"
+            };
+            let _ = writeln!(out, "shares of {of}: {}", shares.join(", "));
+        }
+        out
+    }
+
+    /// The findings one line each, as `run` shows them before simulating.
+    pub fn brief(&self, config: &str) -> String {
+        let report = self;
+        let mut out = String::new();
+        for f in &report.findings {
+            out.push_str(&format!(
+                "check: {}[{}] {config}:{}: {}\n",
+                f.severity.label(),
+                f.id,
+                f.line,
+                f.message
+            ));
+        }
+        out
+    }
 }
 
 pub fn check(cfg: &RouterConfig) -> Report {

@@ -261,6 +261,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Invalid(String),
+    /// Several errors of one input (a parser reports them all), under a summary.
+    #[error("{summary}")]
+    Several {
+        summary: String,
+        #[related]
+        errors: Vec<SourceError>,
+    },
 }
 
 impl From<SourceError> for Error {
@@ -270,6 +277,25 @@ impl From<SourceError> for Error {
 }
 
 impl Error {
+    /// The error for tools: `{"errors": [{"message", "file", "line", "column"}, …]}`, each
+    /// error with what is known of its place.
+    pub fn to_json(&self) -> serde_json::Value {
+        let source = |e: &SourceError| {
+            serde_json::json!({
+                "message": e.message, "file": e.file, "line": e.line, "column": e.column,
+            })
+        };
+        let errors = match self {
+            Error::Source(e) => vec![source(e)],
+            Error::Io { path, .. } => vec![serde_json::json!({
+                "message": self.to_string(), "file": path.display().to_string(),
+            })],
+            Error::Invalid(m) => vec![serde_json::json!({ "message": m })],
+            Error::Several { errors, .. } => errors.iter().map(source).collect(),
+        };
+        serde_json::json!({ "errors": errors })
+    }
+
     pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -332,6 +358,18 @@ mod tests {
             out.contains(" 1 │ first") && out.contains(" 3 │ last"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn errors_as_json_say_where() {
+        let text = "first\nsecond line\n";
+        let e: Error = SourceError::at_line("f.rsc", text, 2, 8, "bad").into();
+        assert_eq!(
+            e.to_json().to_string(),
+            r#"{"errors":[{"column":8,"file":"f.rsc","line":2,"message":"bad"}]}"#
+        );
+        let e = Error::Invalid("no".into());
+        assert_eq!(e.to_json().to_string(), r#"{"errors":[{"message":"no"}]}"#);
     }
 
     #[test]

@@ -12,18 +12,43 @@ use std::process::ExitCode;
 #[command(
     name = "pccsim",
     version,
-    about = "Packet-level simulator of MikroTik PCC load balancing"
+    about = "Packet-level simulator of MikroTik PCC load balancing",
+    after_help = EXAMPLES
 )]
 struct Cli {
+    /// Print only errors and what --format json asks for: no progress, tables or notes.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
 
+const EXAMPLES: &str = "Examples:
+  pccsim run scenarios/weighted_5_2.ron            simulate a scenario; results in output/weighted_5_2/
+  pccsim run router.rsc                            run a configuration in the world `init` builds for it
+  pccsim compare scenarios/small_business.ron --classifier src-address,both-addresses --seeds 10
+  pccsim check router.rsc                          the classic PCC mistakes, by line
+  ssh router /export | pccsim check -              the same, from standard input
+  pccsim trace scenarios/dual_wan.ron --connection 'tcp 10.0.0.100:40000 -> 93.184.216.34:443'
+  pccsim completions bash > ~/.local/share/bash-completion/completions/pccsim";
+
+const RUN_EXAMPLES: &str = "Examples:
+  pccsim run scenarios/failover_gateway.ron --pcap ISP1,LAN --connections
+  pccsim run scenarios/dual_wan.ron --duration 5m --seed 3 --out /tmp/try
+  pccsim run scenarios/dual_wan.ron --format json --quiet | jq '.wans[].connection_share'";
+
+const COMPARE_EXAMPLES: &str = "Examples:
+  pccsim compare scenarios/weighted_5_2.ron --classifier src-address,both-addresses,nth --seeds 10
+  pccsim compare scenarios/weighted_5_2.ron --weights 1:1,5:2 --baseline 1:1
+  pccsim compare scenarios/dual_wan.ron --fasttrack on,off --format json | jq '.variants[0].label'";
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and report per-WAN load, connection outcomes and charts.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Run variants of the scenario's configuration on the same traffic and seeds and rank them.
+    #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Run the grid of variants a sweep file declares (as compare does).
     Sweep {
@@ -37,6 +62,9 @@ enum Command {
         /// Folder for the results (default: output/<scenario name>-sweep).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Text for people, JSON (comparison.json) for tools.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Combine the shard files of a sharded compare or sweep into one comparison.
     Merge {
@@ -46,6 +74,9 @@ enum Command {
         /// Folder for the comparison.
         #[arg(long)]
         out: PathBuf,
+        /// Text for people, JSON (comparison.json) for tools.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Check a RouterOS script's syntax without running it (exit 2 with the location if wrong).
     Parse {
@@ -96,6 +127,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print a shell's completion script for pccsim: bash, zsh, fish, elvish or powershell.
+    Completions { shell: clap_complete::Shell },
     /// Run pccsim's TCP alone: N flows through one drop-tail bottleneck (utilisation, goodput
     /// per flow, fairness), the experiment TCP is judged on and compared with ns-3.
     Bottleneck(BottleneckArgs),
@@ -211,15 +244,86 @@ fn parse_share(text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
+/// Where what pccsim says goes. The answer goes to standard output: the table for people, or
+/// with `--format json` one JSON document and nothing else (notes then go to standard error,
+/// and so do errors, besides their JSON on standard output). `--quiet` keeps only errors and
+/// the JSON asked for.
+#[derive(Clone, Copy, Default)]
+struct Say {
+    json: bool,
+    quiet: bool,
+}
+
+static SAY: std::sync::OnceLock<Say> = std::sync::OnceLock::new();
+
+fn say() -> Say {
+    SAY.get().copied().unwrap_or_default()
+}
+
+impl Say {
+    /// A note beside the answer ("results in …").
+    fn note(self, text: &str) {
+        if self.quiet {
+        } else if self.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+
+    /// The answer for people (a table); `print!`-like: `text` ends its own lines.
+    fn table(self, text: &str) {
+        if !self.json && !self.quiet {
+            print!("{text}");
+        }
+    }
+
+    /// The answer for tools.
+    fn json(self, text: &str) {
+        if self.json {
+            println!("{}", text.trim_end());
+        }
+    }
+}
+
+impl Command {
+    fn format(&self) -> Format {
+        match self {
+            Command::Run(a) => a.format,
+            Command::Compare(a) => a.format,
+            Command::Sweep { format, .. }
+            | Command::Merge { format, .. }
+            | Command::Parse { format, .. }
+            | Command::Check { format, .. }
+            | Command::Trace { format, .. } => *format,
+            Command::Bottleneck(a) => a.format,
+            _ => Format::Text,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     quiet_when_the_reader_leaves();
     pccsim::report::clean_up_on_signal();
     let cli = Cli::parse();
+    let json = cli.command.format() == Format::Json;
+    let _ = SAY.set(Say {
+        json,
+        quiet: cli.quiet,
+    });
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(args).map(|()| 0),
-        Command::Sweep { file, shard, out } => sweep(file, shard, out).map(|()| 0),
-        Command::Merge { shards, out } => merge(shards, out).map(|()| 0),
+        Command::Sweep {
+            file, shard, out, ..
+        } => sweep(file, shard, out).map(|()| 0),
+        Command::Merge { shards, out, .. } => merge(shards, out).map(|()| 0),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "pccsim", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::Parse {
             file,
             format,
@@ -245,6 +349,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            if json {
+                println!("{}", e.to_json());
+            }
             report_error(e);
             ExitCode::from(2)
         }
@@ -285,6 +392,9 @@ struct CompareArgs {
     /// Folder for the results (default: output/<scenario name>-compare).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Text for people, JSON (comparison.json) for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {
@@ -303,6 +413,9 @@ struct RunArgs {
     /// Folder for the results (default: output/<scenario name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Text for people, JSON (summary.json) for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Use this RouterOS configuration instead of the one the scenario names.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -378,13 +491,33 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
+    let findings = pccsim::check::check(&loaded.config);
+    if !findings.findings.is_empty() {
+        say().note(findings.brief(&loaded.config_file).trim_end());
+    }
+    let options = report::RunOptions {
+        seed,
+        duration,
+        taps: &taps,
+        connections: args.connections,
+        max_broken: args.max_broken,
+    };
+    let bar = progress_bar(duration);
     let (summary, router) = ResultsFolder::write(&out, report::ResultsKind::Run, &files, |f| {
-        simulate_into(f, &loaded, &args, seed, duration, &taps)
+        report::record_run(f, &loaded, &options, &mut |now| bar.set_position(now / SEC))
     })?;
-    println!("results in {}/", out.display());
+    bar.finish_and_clear();
+    say().table(&report::table(&summary, args.max_broken));
+    say().json(&summary.to_json());
+    say().note(&format!("results in {}/", out.display()));
     for (file, text) in &commands {
         for line in pccsim::inspect::exec(&router, file, text)? {
-            println!("{line}");
+            // Asked for, so shown even when quiet; beside JSON, on standard error.
+            if say().json {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
         }
     }
     Ok(if summary.too_many_broken(args.max_broken) {
@@ -502,12 +635,12 @@ fn run_plan(
             .and_then(|text| serde_json::from_str::<ShardFile>(&text).ok())
             .is_some_and(|f| f.completes(plan, shard));
         if done {
-            println!(
+            say().note(&format!(
                 "shard {}/{} of this plan is already complete in {}/: not run again",
                 shard.index,
                 shard.count,
                 out.display()
-            );
+            ));
             return Ok(());
         }
         vec![shard.file_name()]
@@ -524,7 +657,7 @@ fn run_plan(
         if shard == Shard::ALL {
             let comparison = pccsim::compare::aggregate(&plan.meta(), &results)
                 .made_by(vec![plan.provenance.clone()]);
-            print!("{}", pccsim::report::compare::table(&comparison));
+            show_comparison(&comparison);
             pccsim::report::compare::write_files(folder.staging(), &comparison, &plan.sources)
         } else {
             let file = ShardFile::new(plan, shard, results);
@@ -533,8 +666,14 @@ fn run_plan(
             std::fs::write(&path, json).map_err(|e| pccsim::Error::io(out.join(&files[0]), e))
         }
     })?;
-    println!("results in {}/", out.display());
+    say().note(&format!("results in {}/", out.display()));
     Ok(())
+}
+
+/// The comparison's table, or its JSON.
+fn show_comparison(c: &pccsim::compare::Comparison) {
+    say().table(&pccsim::report::compare::table(c));
+    say().json(&serde_json::to_string_pretty(c).expect("comparison serialises"));
 }
 
 fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
@@ -555,80 +694,11 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<(), pccsim::Error> {
     ResultsFolder::write(&out, ResultsKind::Compare, &files, |folder| {
         let comparison =
             pccsim::compare::aggregate(&merged.meta, &merged.results).made_by(merged.provenance);
-        print!("{}", pccsim::report::compare::table(&comparison));
+        show_comparison(&comparison);
         pccsim::report::compare::write_files(folder.staging(), &comparison, &merged.meta.sources)
     })?;
-    println!("results in {}/", out.display());
+    say().note(&format!("results in {}/", out.display()));
     Ok(())
-}
-
-/// Checks the configuration, runs the simulation with its streams into the staging folder,
-/// prints the table and writes the files.
-fn simulate_into(
-    folder: &pccsim::report::ResultsFolder,
-    loaded: &pccsim::scenario::Loaded,
-    args: &RunArgs,
-    seed: u64,
-    duration: u64,
-    taps: &[(pccsim::world::engine::TapPoint, String)],
-) -> Result<(pccsim::report::Summary, pccsim::Router), pccsim::Error> {
-    use pccsim::report;
-    let findings = pccsim::check::check(&loaded.config);
-    if !findings.findings.is_empty() {
-        print!("{}", findings_text(loaded, &findings));
-    }
-    let mut sim = pccsim::world::engine::Simulation::new(loaded, seed);
-    let dir = folder.staging();
-    let create = |name: &str| {
-        let path = dir.join(name);
-        std::fs::File::create(&path)
-            .map(std::io::BufWriter::new)
-            .map_err(|e| pccsim::Error::io(folder.path().join(name), e))
-    };
-    if args.connections {
-        let wans = sim.metrics.wans.iter().map(|w| w.name.clone()).collect();
-        let apps = loaded.scenario.app_names();
-        let csv = report::ConnectionsCsv::new(create(report::CONNECTIONS_FILE)?, wans, apps);
-        sim.log_connections(Box::new(csv));
-    }
-    for (point, name) in taps {
-        sim.capture(*point, Box::new(create(name)?))
-            .map_err(|e| pccsim::Error::io(folder.path().join(name), e))?;
-    }
-    let bar = progress_bar(duration);
-    let run = sim.run(seed, duration, |now, _| bar.set_position(now / SEC));
-    bar.finish_and_clear();
-    let summary = report::Summary::new(loaded, &run);
-    if let Some((stream, e)) = run.stream_errors.into_iter().next() {
-        let name = match stream {
-            pccsim::world::engine::Stream::Connections => report::CONNECTIONS_FILE.to_string(),
-            pccsim::world::engine::Stream::Capture(point) => taps
-                .iter()
-                .find(|(p, _)| *p == point)
-                .map_or_else(String::new, |(_, n)| n.clone()),
-        };
-        return Err(pccsim::Error::io(folder.path().join(name), e));
-    }
-    print!("{}", report::table(&summary, args.max_broken));
-    let sources = report::Sources::of(loaded);
-    report::write_files(dir, &summary, &run.metrics, &sources, args.max_broken)?;
-    Ok((summary, run.router))
-}
-
-/// `check`'s findings, one line each, as `run` shows them before simulating.
-fn findings_text(loaded: &pccsim::scenario::Loaded, report: &pccsim::check::Report) -> String {
-    let config = &loaded.config_file;
-    let mut out = String::new();
-    for f in &report.findings {
-        out.push_str(&format!(
-            "check: {}[{}] {config}:{}: {}\n",
-            f.severity.label(),
-            f.id,
-            f.line,
-            f.message
-        ));
-    }
-    out
 }
 
 fn read(file: &std::path::Path) -> Result<(String, String), pccsim::Error> {
@@ -652,18 +722,16 @@ fn parse(file: PathBuf, format: Format, packages: PackageSet) -> Result<(), pccs
         Ok(outline) => outline,
         Err(errors) => {
             let n = errors.len();
-            for e in errors {
-                report_error(e.into());
-            }
             let capped = if n == pccsim::routeros::parse::MAX_ERRORS {
                 " (the first ones; there may be more)"
             } else {
                 ""
             };
             let s = if n == 1 { "" } else { "s" };
-            return Err(pccsim::Error::Invalid(format!(
-                "{name}: {n} error{s}{capped}"
-            )));
+            return Err(pccsim::Error::Several {
+                summary: format!("{name}: {n} error{s}{capped}"),
+                errors,
+            });
         }
     };
     match format {
@@ -822,10 +890,9 @@ fn check(file: PathBuf, format: Format) -> Result<u8, pccsim::Error> {
         ),
         Format::Text => print!(
             "{}",
-            check_text(
+            report.text(
                 &name,
                 &text,
-                &report,
                 wants_colour(
                     std::io::stdout().is_terminal(),
                     std::env::var_os("NO_COLOR")
@@ -835,65 +902,6 @@ fn check(file: PathBuf, format: Format) -> Result<u8, pccsim::Error> {
     }
     // Findings are the answer, not a failure: exit 1 tells scripts there is something to fix.
     Ok(report.exit_code())
-}
-
-fn check_text(name: &str, text: &str, report: &pccsim::check::Report, colour: bool) -> String {
-    use pccsim::check::Severity;
-    use std::fmt::Write as _;
-    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{name}: RouterOS {}, {} errors, {} warnings, {} notes",
-        report.dialect.name(),
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info)
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
-        for f in report.findings.iter().filter(|f| f.severity == severity) {
-            let label = severity.label();
-            let code = match severity {
-                Severity::Error => "31",
-                Severity::Warning => "33",
-                Severity::Info => "34",
-            };
-            let label = if colour {
-                format!("\x1b[1;{code}m{label}\x1b[0m")
-            } else {
-                label.to_string()
-            };
-            let _ = writeln!(out, "\n{label}[{}] {name}:{}", f.id, f.line);
-            if let Some(src) = lines.get((f.line as usize).wrapping_sub(1)) {
-                let _ = writeln!(out, "{:>5} | {}", f.line, src.trim_end());
-            }
-            let _ = writeln!(out, "      = {}", f.message);
-        }
-    }
-    let _ = writeln!(out);
-    for p in &report.pinned {
-        let which = if p.matching.is_empty() {
-            "every new LAN connection goes".to_string()
-        } else {
-            format!("new LAN connections with {} go", p.matching)
-        };
-        let _ = writeln!(out, "line {}: {which} to {} (before PCC)", p.line, p.mark);
-    }
-    if !report.shares.is_empty() {
-        let shares: Vec<String> = report
-            .shares
-            .iter()
-            .map(|(m, s)| format!("{m} {:.1}%", s * 100.0))
-            .collect();
-        let of = if report.pinned.is_empty() {
-            "new LAN connections"
-        } else {
-            "the other new LAN connections"
-        };
-        let _ = writeln!(out, "shares of {of}: {}", shares.join(", "));
-    }
-    out
 }
 
 fn export(file: PathBuf, dialect: Option<DialectArg>, verbose: bool) -> Result<(), pccsim::Error> {
@@ -921,7 +929,7 @@ fn export(file: PathBuf, dialect: Option<DialectArg>, verbose: bool) -> Result<(
 /// Simulated seconds against the scenario's duration; silent when stdout is not a terminal.
 fn progress_bar(duration: u64) -> ProgressBar {
     let bar = ProgressBar::new(duration / SEC);
-    if std::io::stdout().is_terminal() {
+    if std::io::stderr().is_terminal() && !say().quiet {
         bar.set_draw_target(ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
@@ -993,7 +1001,7 @@ mod tests {
             shares: Default::default(),
             pinned: Vec::new(),
         };
-        assert!(check_text("f", "a", &report, true).contains('\x1b'));
-        assert!(!check_text("f", "a", &report, false).contains('\x1b'));
+        assert!(report.text("f", "a", true).contains('\x1b'));
+        assert!(!report.text("f", "a", false).contains('\x1b'));
     }
 }

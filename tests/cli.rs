@@ -634,3 +634,163 @@ fn worlds_that_cannot_exist_are_refused_at_their_line() {
     let o = pccsim(&["check", "/dev/zero"]);
     assert!(stderr(&o).contains("more than 64 MiB"), "{}", stderr(&o));
 }
+
+fn pccsim_in(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pccsim"))
+        .args(args)
+        .current_dir(common::root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {out}"))
+}
+
+#[test]
+fn with_format_json_stdout_is_one_json_document_errors_included() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("res");
+    let out = out.to_str().unwrap();
+    // small_business's configuration has findings: they go to standard error beside JSON.
+    let o = pccsim(&[
+        "run",
+        "scenarios/small_business.ron",
+        "--duration",
+        "20s",
+        "--out",
+        out,
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = json_of(&o);
+    assert_eq!(summary["scenario"], "small_business");
+    assert!(
+        summary["provenance"]["scenario_sha256"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 64
+    );
+    assert!(stderr(&o).contains("results in"), "{}", stderr(&o));
+    let o = pccsim(&[
+        "compare",
+        "scenarios/dual_wan.ron",
+        "--classifier",
+        "src-address",
+        "--seeds",
+        "2",
+        "--duration",
+        "10s",
+        "--out",
+        &format!("{out}-c"),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_of(&o)["baseline"], "as configured");
+    // Errors too: where, for a tool to point at.
+    let bad = tmp.path().join("bad.rsc");
+    std::fs::write(
+        &bad,
+        "/ip address\nadd address=1.2.3.4/24 interfce=ether1\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    for args in [
+        vec!["parse", bad, "--format", "json"],
+        vec!["check", bad, "--format", "json"],
+        vec![
+            "trace",
+            "--config",
+            bad,
+            "--connection",
+            "tcp 10.0.0.2:1 -> 1.1.1.1:80",
+            "--format",
+            "json",
+        ],
+    ] {
+        let o = pccsim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = &json_of(&o)["errors"][0];
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(2), Some(24)),
+            "{args:?}: {e}"
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean `interface`"),
+            "{e}"
+        );
+        assert!(
+            stderr(&o).contains("interfce"),
+            "people still read it on stderr"
+        );
+    }
+    let o = pccsim(&["check", "/nonexistent.rsc", "--format", "json"]);
+    assert_eq!(json_of(&o)["errors"][0]["file"], "/nonexistent.rsc");
+}
+
+#[test]
+fn a_dash_reads_the_configuration_or_the_scenario_from_standard_input() {
+    let config = shipped("dual_wan.rsc");
+    let o = pccsim_in(&["check", "-"], config.as_bytes());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("<stdin>: RouterOS v6"));
+    let o = pccsim_in(
+        &["parse", "-"],
+        b"/ip address\nadd address=1.2.3.4/24 interfce=ether1\n",
+    );
+    assert!(stderr(&o).contains("<stdin>:2:24"), "{}", stderr(&o));
+    // A scenario from standard input names its configuration relative to the working folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = shipped("dual_wan.ron")
+        .replace("File(\"dual_wan.rsc\")", "File(\"scenarios/dual_wan.rsc\")");
+    let out = tmp.path().join("res");
+    let o = pccsim_in(
+        &[
+            "run",
+            "-",
+            "--duration",
+            "10s",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        scenario.as_bytes(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "--quiet says nothing on success"
+    );
+    assert!(out.join("summary.json").exists());
+}
+
+#[test]
+fn completions_come_for_each_shell() {
+    for (shell, words) in [
+        ("bash", "_pccsim()"),
+        ("zsh", "#compdef pccsim"),
+        ("fish", "complete -c pccsim"),
+    ] {
+        let o = pccsim(&["completions", shell]);
+        assert!(o.status.success());
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains(words) && text.contains("compare"), "{shell}");
+    }
+    let help = pccsim(&["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
+}

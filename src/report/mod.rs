@@ -829,3 +829,58 @@ impl<W: std::io::Write + Send> ConnectionLog for ConnectionsCsv<W> {
         }
     }
 }
+
+/// What `run` records besides the summary, time series and charts.
+pub struct RunOptions<'a> {
+    pub seed: u64,
+    pub duration: Time,
+    /// Capture points and their pcap files' names.
+    pub taps: &'a [(crate::world::engine::TapPoint, String)],
+    /// Also write `connections.csv`.
+    pub connections: bool,
+    /// The share of broken connections above which the report raises its banner.
+    pub max_broken: f64,
+}
+
+/// Runs `loaded` into `folder`'s staging folder — connections and captures streamed to their
+/// files as the run goes, `progress` told of simulated time — then writes the summary, time
+/// series, charts and `report.html`. Returns the summary and the router as the run left it.
+pub fn record_run(
+    folder: &ResultsFolder,
+    loaded: &Loaded,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Time),
+) -> Result<(Summary, crate::Router), Error> {
+    use crate::world::engine::{Simulation, Stream};
+    let mut sim = Simulation::new(loaded, options.seed);
+    let dir = folder.staging();
+    let create = |name: &str| {
+        std::fs::File::create(dir.join(name))
+            .map(std::io::BufWriter::new)
+            .map_err(|e| Error::io(folder.path().join(name), e))
+    };
+    if options.connections {
+        let wans = sim.metrics.wans.iter().map(|w| w.name.clone()).collect();
+        let apps = loaded.scenario.app_names();
+        let csv = ConnectionsCsv::new(create(CONNECTIONS_FILE)?, wans, apps);
+        sim.log_connections(Box::new(csv));
+    }
+    for (point, name) in options.taps {
+        sim.capture(*point, Box::new(create(name)?))
+            .map_err(|e| Error::io(folder.path().join(name), e))?;
+    }
+    let run = sim.run(options.seed, options.duration, |now, _| progress(now));
+    let summary = Summary::new(loaded, &run);
+    if let Some((stream, e)) = run.stream_errors.into_iter().next() {
+        let name = match stream {
+            Stream::Connections => CONNECTIONS_FILE.to_string(),
+            Stream::Capture(point) => (options.taps.iter())
+                .find(|(p, _)| *p == point)
+                .map_or_else(String::new, |(_, n)| n.clone()),
+        };
+        return Err(Error::io(folder.path().join(name), e));
+    }
+    let sources = Sources::of(loaded);
+    write_files(dir, &summary, &run.metrics, &sources, options.max_broken)?;
+    Ok((summary, run.router))
+}
