@@ -383,17 +383,29 @@ fn a_broken_network_is_reported_as_broken_with_exit_1() {
 
 #[test]
 fn every_argument_of_every_command_is_explained_in_help() {
-    for command in ["run", "check", "parse", "trace", "export"] {
+    for command in [
+        "run",
+        "compare",
+        "sweep",
+        "merge",
+        "check",
+        "parse",
+        "trace",
+        "export",
+        "completions",
+    ] {
         let o = pccsim(&[command, "--help"]);
         let help = stdout(&o);
         let mut undocumented = Vec::new();
         let mut lines = help.lines().peekable();
         while let Some(line) = lines.next() {
             let t = line.trim_start();
+            // Items sit 2 or 6 spaces in; deeper lines continue a wrapped explanation.
+            let indent = line.len() - t.len();
             let is_item = ((t.starts_with('-') && !t.starts_with("- "))
                 || t.starts_with('<')
                 || t.starts_with('['))
-                && line.starts_with("  ");
+                && (2..=6).contains(&indent);
             // An item is documented when text follows it on its line or on the next.
             let words_after = t.split("  ").filter(|s| !s.trim().is_empty()).count() > 1;
             let next_is_text = lines
