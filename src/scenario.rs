@@ -515,6 +515,33 @@ impl Loaded {
     pub fn duration(&self) -> Time {
         self.scenario.duration.0
     }
+
+    /// A warning for each happening of the timeline that a run of `duration` ends before
+    /// (wholly, or for a flap, in part): a shortened run must not drop them without a word.
+    pub fn beyond(&self, duration: Time) -> Vec<String> {
+        let fmt = crate::units::format_duration;
+        (self.scenario.timeline.iter())
+            .filter_map(|h| {
+                let last = match h.what {
+                    What::Flap { every, times, .. } => {
+                        h.at.0 + every.0.saturating_mul(times.saturating_sub(1) as Time)
+                    }
+                    _ => h.at.0,
+                };
+                (last >= duration).then(|| {
+                    let what = format!("{:?}", h.what);
+                    let what = what.split([' ', '{', '(']).next().unwrap_or("");
+                    let part = if h.at.0 < duration { "part of " } else { "" };
+                    format!(
+                        "warning: the run ends at {} before {part}the timeline's {what} on {} at {}: that does not happen",
+                        fmt(duration),
+                        h.wan,
+                        fmt(h.at.0)
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 /// Parses scenario text; `file` names it in errors.

@@ -794,3 +794,45 @@ fn completions_come_for_each_shell() {
     let help = pccsim(&["--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
 }
+
+#[test]
+fn a_short_run_counts_what_a_fault_holds_back_and_names_the_timeline_it_cuts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ft");
+    // FastTrack strips the second WAN's connections of their mark: they leave by the first
+    // with the second's address and hang. Two minutes end before any of them gives up.
+    let o = pccsim(&[
+        "run",
+        "scenarios/fasttrack_on.ron",
+        "--duration",
+        "2m",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("stalled by a fault (fasttrack-misroute"),
+        "{text}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&common::read(&out.join("summary.json"))).unwrap();
+    let c = &summary["connections"];
+    assert!(c["stalled"].as_u64().unwrap() > 200, "{c}");
+    assert!(c["failed_share"].as_f64().unwrap() > 0.15, "{c}");
+    assert_eq!(c["broken"], 0);
+    let o = pccsim(&[
+        "run",
+        "scenarios/failover_gateway.ron",
+        "--duration",
+        "2m",
+        "--out",
+        tmp.path().join("fg").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("the run ends at 2m before the timeline's GatewayDown on isp1 at 5m"),
+        "{err}"
+    );
+    assert!(err.contains("GatewayUp on isp1 at 10m"), "{err}");
+}

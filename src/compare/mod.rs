@@ -554,6 +554,8 @@ fn measure(s: &Summary, targets: &Targets) -> BTreeMap<String, f64> {
     m.insert("peak_utilisation".into(), peak);
     m.insert("broken".into(), s.connections.broken as f64);
     m.insert("broken_share".into(), s.connections.broken_share);
+    m.insert("stalled".into(), s.connections.stalled as f64);
+    m.insert("failed_share".into(), s.connections.failed_share);
     for c in Cause::ALL {
         let n = s.connections.broken_by_cause.get(c.name()).copied();
         m.insert(format!("broken.{}", c.name()), n.unwrap_or(0) as f64);
@@ -637,8 +639,8 @@ pub struct Best {
 }
 
 /// How the variants are ranked (`Comparison::ranked_by`).
-pub const RANKED_BY: &str = "fewest broken connections (variants whose breaks the seeds cannot \
-    tell apart count as equal), then bytes closest to the lines' capacity split";
+pub const RANKED_BY: &str = "fewest connections broken or stalled (variants the seeds cannot \
+    tell apart on these count as equal), then bytes closest to the lines' capacity split";
 
 /// Whether more of a metric is better.
 pub fn higher_is_better(metric: &str) -> bool {
@@ -655,6 +657,7 @@ fn key_metrics(names: &[String]) -> Vec<String> {
         "byte_share_deviation",
         "classified_byte_share_deviation",
         "broken_share",
+        "failed_share",
     ];
     let mut keys: Vec<String> = (fixed.iter())
         .filter(|k| names.iter().any(|n| n == *k))
@@ -767,7 +770,7 @@ fn mean_of(values: &Values, metric: &str) -> f64 {
 /// tell them apart: a variant starts a new tier when its breaks are clearly more than the
 /// tier's first's; within a tier the split decides.
 fn ranking(values: &[Values]) -> Vec<usize> {
-    let (breaks, split) = ("broken_share", "capacity_share_deviation");
+    let (breaks, split) = ("failed_share", "capacity_share_deviation");
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| {
         (mean_of(&values[a], breaks).total_cmp(&mean_of(&values[b], breaks)))
@@ -980,7 +983,7 @@ mod tests {
             1,
             &[
                 ("share_deviation", &share),
-                ("broken_share", &|_, _| Some(0.0)),
+                ("failed_share", &|_, _| Some(0.0)),
             ],
         );
         let c = aggregate(&m, &r);
@@ -1062,14 +1065,17 @@ mod tests {
                 3,
                 8,
                 &[
-                    ("broken_share", &broken),
+                    ("failed_share", &broken),
                     ("capacity_share_deviation", &split),
                 ],
             ),
         );
         let order: Vec<&str> = c.variants.iter().map(|v| v.label.as_str()).collect();
         assert_eq!(order, ["even", "baseline", "breaks"]);
-        assert!(c.ranked_by.starts_with("fewest broken connections"));
+        assert!(
+            c.ranked_by
+                .starts_with("fewest connections broken or stalled")
+        );
     }
 
     #[test]

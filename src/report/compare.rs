@@ -51,7 +51,7 @@ pub fn describe(metric: &str) -> Described {
         Unit::Millis
     } else if metric.ends_with("_mbps") {
         Unit::Mbps
-    } else if metric.starts_with("broken.") || metric == "broken" {
+    } else if metric.starts_with("broken.") || metric == "broken" || metric == "stalled" {
         Unit::Count
     } else {
         Unit::Percent
@@ -63,6 +63,8 @@ pub fn describe(metric: &str) -> Described {
         ("classified_byte_share_deviation", "PCC's bytes off target"),
         ("peak_utilisation", "peak utilisation"),
         ("broken_share", "connections broken"),
+        ("failed_share", "connections broken or stalled"),
+        ("stalled", "connections stalled at the end"),
         ("broken", "connections broken"),
     ];
     let name = if let Some((_, n)) = fixed.iter().find(|(k, _)| *k == metric) {
@@ -162,7 +164,7 @@ pub fn better(metric: &str, d: &Difference) -> bool {
 /// figures on which some variant clearly differs from the baseline.
 pub fn columns(c: &Comparison) -> Vec<String> {
     let mut cols: Vec<String> = [
-        "broken_share",
+        "failed_share",
         "capacity_share_deviation",
         "share_deviation",
         "byte_share_deviation",
@@ -240,6 +242,9 @@ fn sentence(c: &Comparison, v: &VariantResult) -> String {
         Some(_) => parts.push("no broken connections".into()),
         None => {}
     }
+    if let Some(n) = mean("stalled").filter(|n| *n > 0.0) {
+        parts.push(format!("{n:.1} stalled by a fault at the end"));
+    }
     if let Some(d) = mean("capacity_share_deviation") {
         parts.push(if d <= 0.02 {
             "load within 2% of the lines' split".into()
@@ -308,6 +313,7 @@ fn is_key(metric: &str) -> bool {
             | "byte_share_deviation"
             | "classified_byte_share_deviation"
             | "broken_share"
+            | "failed_share"
     ) || (metric.starts_with("app.") && !metric.ends_with("goodput_mbps"))
 }
 

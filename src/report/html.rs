@@ -140,8 +140,8 @@ pub fn run_page(
     if s.too_many_broken(max_broken) {
         let _ = writeln!(
             out,
-            "<p class=\"banner\">BROKEN: {} of the connections that ended broke (more than {}).</p>",
-            pct(s.connections.broken_share),
+            "<p class=\"banner\">BROKEN: {} of the connections broke or stalled (more than {}).</p>",
+            pct(s.connections.failed_share),
             pct(max_broken)
         );
     }

@@ -241,6 +241,13 @@ pub struct Connections {
     pub broken_share: f64,
     pub broken_by_cause: BTreeMap<String, u64>,
     pub active_at_end: u64,
+    /// Of those still open at the end, the ones a fault holds back (their SYN, request or
+    /// data retried since a packet of theirs met it): they would break given time, so a short
+    /// run counts them, by the fault.
+    pub stalled: u64,
+    pub stalled_by_cause: BTreeMap<String, u64>,
+    /// Broken and stalled over those that ended or stalled: what `--max-broken` judges.
+    pub failed_share: f64,
     /// Started by a host but never forwarded out of any WAN.
     pub never_left: u64,
 }
@@ -297,6 +304,7 @@ impl Summary {
     pub fn new(loaded: &Loaded, run: &Run) -> Summary {
         let (seed, duration, metrics, router) = (run.seed, run.duration, &run.metrics, &run.router);
         let active = run.active_connections;
+        let stalled: u64 = metrics.stalled.values().sum();
         let shares = crate::router::pcc::configured_shares(&router.config.mangle);
         let configured_for = |iface_name: &str| configured_share(router, iface_name);
         let conns: u64 = metrics.wans.iter().map(|w| w.connections).sum();
@@ -373,6 +381,12 @@ impl Summary {
                 broken_share: share(metrics.broken(), metrics.completed + metrics.broken()),
                 broken_by_cause: by_cause(metrics.broken_by_cause.iter().map(|(c, n)| (*c, *n))),
                 active_at_end: active,
+                stalled,
+                stalled_by_cause: by_cause(metrics.stalled.iter().map(|(c, n)| (*c, *n))),
+                failed_share: share(
+                    metrics.broken() + stalled,
+                    metrics.completed + metrics.broken() + stalled,
+                ),
                 never_left: metrics.never_left,
             },
             configured_shares: shares
@@ -421,8 +435,9 @@ impl Summary {
     }
 
     /// More than `threshold` of the connections that ended broke.
+    /// More than `threshold` of the connections broke or stalled.
     pub fn too_many_broken(&self, threshold: f64) -> bool {
-        self.connections.broken_share > threshold
+        self.connections.failed_share > threshold
     }
 
     pub fn to_json(&self) -> String {
@@ -522,16 +537,24 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
     let c = &s.connections;
     let _ = write!(
         out,
-        "connections: {} started, {} completed, {} broken, {} still open",
-        c.total, c.completed, c.broken, c.active_at_end
+        "connections: {} started, {} completed, {} broken",
+        c.total, c.completed, c.broken
     );
+    let list = |m: &BTreeMap<String, u64>| {
+        let causes: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        causes.join(", ")
+    };
     if !c.broken_by_cause.is_empty() {
-        let causes: Vec<String> = c
-            .broken_by_cause
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = write!(out, " ({})", causes.join(", "));
+        let _ = write!(out, " ({})", list(&c.broken_by_cause));
+    }
+    let _ = write!(out, ", {} still open", c.active_at_end);
+    if c.stalled > 0 {
+        let _ = write!(
+            out,
+            ", {} of them stalled by a fault ({})",
+            c.stalled,
+            list(&c.stalled_by_cause)
+        );
     }
     let _ = writeln!(out);
     for a in s.apps.iter().filter(|a| a.session_success.is_some()) {
@@ -615,13 +638,17 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
         };
     }
     if s.too_many_broken(max_broken) {
-        let worst = c.broken_by_cause.iter().max_by_key(|(_, n)| **n);
+        let mut failed = c.broken_by_cause.clone();
+        for (cause, n) in &c.stalled_by_cause {
+            *failed.entry(cause.clone()).or_default() += n;
+        }
+        let worst = failed.iter().max_by_key(|(_, n)| **n);
         let rule = "!".repeat(78);
         let _ = writeln!(out, "{rule}");
         let _ = writeln!(
             out,
-            "!! BROKEN: {} of the connections that ended broke (more than {}).",
-            pct(c.broken_share),
+            "!! BROKEN: {} of the connections broke or stalled (more than {}).",
+            pct(c.failed_share),
             pct(max_broken)
         );
         if let Some((cause, n)) = worst {

@@ -411,6 +411,27 @@ impl Flow {
         matches!(&self.transport, Transport::Tcp(c) if c.fin_wait.is_some())
     }
 
+    /// The fault that holds this open flow back at `now`, if one does: a packet of it met a
+    /// fault and it has made no progress since — its SYN or request is being retried, an end
+    /// is in retransmission timeouts, or a stream has heard nothing for two seconds. A run
+    /// that ends before such a flow gives up counts it as stalled rather than not at all.
+    pub fn stalled(&self, now: Time) -> Option<Cause> {
+        let fault = self.fault?;
+        let stuck = match &self.transport {
+            Transport::Tcp(c) => {
+                (!c.established && c.syn_tries > 0)
+                    || c.host.tx.retries > 0
+                    || c.server.tx.retries > 0
+            }
+            Transport::UdpExchange { tries, .. } => *tries > 1,
+            Transport::UdpStream { heard_ms, .. } => {
+                let heard = self.started + *heard_ms.iter().min().expect("two ends") as Time * MS;
+                now.saturating_sub(heard) > 2 * crate::units::SEC
+            }
+        };
+        stuck.then_some(fault)
+    }
+
     /// The packet this flow would start with: for asking the router where it would go now.
     pub fn first_packet(&self) -> Packet {
         match &self.transport {

@@ -166,6 +166,9 @@ pub struct Metrics {
     pub connections_total: u64,
     pub completed: u64,
     pub broken_by_cause: BTreeMap<Cause, u64>,
+    /// Connections still open at the end that a fault holds back (they would break, given
+    /// time), by the fault.
+    pub stalled: BTreeMap<Cause, u64>,
     /// Connections the LAN started that never left by a WAN.
     pub never_left: u64,
     /// Packets of a connection that left by another WAN than its first.

@@ -1378,6 +1378,12 @@ impl Simulation {
                 self.metrics.apps[f.app as usize].dead(d);
             }
         }
+        // Connections a fault holds back when the run ends would break, given time: counted.
+        for f in self.flows.iter().flatten().filter(|f| f.outcome.is_none()) {
+            if let Some(cause) = f.stalled(self.now) {
+                *self.metrics.stalled.entry(cause).or_default() += 1;
+            }
+        }
         let active_connections = self.active_connections();
         for (m, side) in self.metrics.wans.iter_mut().zip(&self.wans) {
             (m.queue_drops, m.losses) = link_totals(&side.access);
