@@ -75,17 +75,27 @@ fn a_runs_report_is_one_self_contained_page_a_browser_opens_cleanly() {
     let page = out.join("report.html");
     let html = common::read(&page);
     for part in [
+        "<h2>What happened</h2>",
+        // The breaks tied to their cause and to the failure, the failure to its detection.
+        "most often blackholed",
+        "pccsim check finds no classic mistake in the configuration: these breaks come from the failures on the timeline.",
+        "ISP1's gateway failed at 300 s; the router stopped using it",
         "<h2>Load per WAN</h2>",
         "<h2>Applications</h2>",
+        "<h3>Which WAN each application used</h3>",
         "<h2>Failover</h2>",
+        "<h2>Why connections broke</h2>",
+        "it was sent into a dead path",
         "<h2>What pccsim check finds</h2>",
         "<svg",
         "/ip firewall mangle",
         "failover_gateway.rsc",
+        // Each line of the configuration has an anchor a finding can link to.
+        "<span id=\"L1\">",
     ] {
         assert!(html.contains(part), "report.html lacks {part}");
     }
-    assert_eq!(html.matches("<svg").count(), 4, "every chart inline");
+    assert_eq!(html.matches("<svg").count(), 5, "every chart inline");
     assert!(
         !html.contains("src=\"http") && !html.contains("<script"),
         "self-contained"
@@ -115,13 +125,24 @@ fn a_comparisons_report_shows_the_ranking_chart_and_every_metric() {
     let page = out.join("report.html");
     let html = common::read(&page);
     for part in [
+        "<h2>Verdict</h2>",
         "<h2>Ranking</h2>",
+        "Ranked by fewest connections broken or stalled",
+        "<h2>Differences from the baseline</h2>",
+        "<h2>Load and breaks</h2>",
         "<h2>Every metric</h2>",
         "connection_share.isp1",
+        // Two seeds: the page says nothing is a claim.
+        "too few to tell variants apart",
         "<svg",
     ] {
         assert!(html.contains(part), "report.html lacks {part}");
     }
+    assert_eq!(
+        html.matches("<svg").count(),
+        2,
+        "the forest plot and the share chart"
+    );
     let png = tmp.path().join("cmp.png");
     if let Some(console) = open_in_chromium(&page, &png) {
         assert!(console.is_empty(), "console: {console:?}");

@@ -83,30 +83,8 @@ fn per_wan(
         .collect()
 }
 
-/// Each WAN's capacity as a dashed level across the run, where it is within sight of the
-/// traffic (at most twice the panel's peak), with the capacity in the WAN's legend.
-fn with_capacity(mut lines: Vec<Line>, capacity_mbps: &[f64], duration_min: f64) -> Vec<Line> {
-    let peak = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
-    let mut levels = Vec::new();
-    for (l, &cap) in lines.iter_mut().zip(capacity_mbps) {
-        l.label = format!("{}, {cap:.0} Mbit/s", l.label);
-        if cap <= 2.0 * peak {
-            levels.push(Line {
-                label: String::new(),
-                color: l.color,
-                points: vec![(0.0, cap), (duration_min, cap)],
-                dashed: true,
-            });
-        }
-    }
-    lines.extend(levels);
-    lines
-}
-
-/// A panel of lines over the run's minutes.
+/// A panel of lines over the run's minutes, its legend beside it. A `%` panel's axis runs to
+/// 100; a count's labels are whole numbers.
 fn line_panel<DB: DrawingBackend>(
     panel: &DrawingArea<DB, Shift>,
     caption: &str,
@@ -114,26 +92,51 @@ fn line_panel<DB: DrawingBackend>(
     duration_min: f64,
     lines: &[Line],
 ) -> Result<(), String> {
-    // Headroom above the highest point for the legend, so it covers no data.
-    let top = lines
-        .iter()
+    let peak = (lines.iter())
         .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(1.0f64, f64::max)
-        * (1.15 + 0.12 * lines.iter().filter(|l| !l.dashed).count() as f64);
-    let mut chart = ChartBuilder::on(panel)
+        .fold(0.0f64, f64::max);
+    let counts = matches!(unit, "connections" | "packets");
+    let top = match unit {
+        "%" => (peak * 1.05).max(100.0),
+        _ if counts => (peak * 1.1).max(4.0).ceil(),
+        _ => (peak * 1.1).max(1.0),
+    };
+    let (plot, legend) = panel.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let mut chart = ChartBuilder::on(&plot)
         .caption(caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..duration_min, 0.0..top)
         .map_err(|e| e.to_string())?;
+    let whole = |y: &f64| {
+        if (y - y.round()).abs() < 1e-9 {
+            format!("{y:.0}")
+        } else {
+            String::new()
+        }
+    };
+    let plain = |y: &f64| {
+        if top >= 10.0 {
+            format!("{y:.0}")
+        } else {
+            format!("{y:.1}")
+        }
+    };
     chart
         .configure_mesh()
-        .x_desc("minutes")
+        .x_desc(if duration_min >= 5.0 {
+            "minutes"
+        } else {
+            "m:ss"
+        })
+        .x_label_formatter(&|m| clock(*m, duration_min))
         .y_desc(unit)
+        .y_label_formatter(if counts { &whole } else { &plain })
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
+    let mut entries = Vec::new();
     for l in lines {
         let color = l.color;
         if l.dashed {
@@ -152,21 +155,10 @@ fn line_panel<DB: DrawingBackend>(
                 l.points.iter().copied(),
                 color.stroke_width(2),
             ))
-            .map_err(|e| e.to_string())?
-            .label(l.label.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3)));
-    }
-    if !lines.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
             .map_err(|e| e.to_string())?;
+        entries.push((l.label.clone(), color, true));
     }
-    Ok(())
+    side_legend(&legend, &entries)
 }
 
 /// Titled panels stacked top to bottom, each a set of lines.
@@ -188,25 +180,31 @@ fn panels<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Per-WAN throughput over time, downstream above, upstream below, each against the link's
-/// capacity.
+/// Per-WAN throughput over time as a share of each link's capacity, downstream above,
+/// upstream below: every link's capacity is the same 100 % line, however unlike the links.
 pub fn throughput(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), Error> {
-    let minutes = summary.duration_s / 60.0;
-    let capacity = |f: fn(&super::WanSummary) -> u64| -> Vec<f64> {
-        summary.wans.iter().map(|w| f(w) as f64 / 1e6).collect()
+    let of = |bps: fn(&Sample) -> f64, cap: fn(&super::WanSummary) -> u64| {
+        let mut lines = per_wan(summary, metrics, |_| None);
+        for (i, (l, w)) in lines.iter_mut().zip(&summary.wans).enumerate() {
+            let c = cap(w).max(1) as f64;
+            l.label = format!("{}, {:.0} Mbit/s", l.label, c / 1e6);
+            l.points = (metrics.samples.iter())
+                .filter(|s| s.wan == i)
+                .map(|s| (minutes(s), bps(s) / c * 100.0))
+                .collect();
+        }
+        lines
     };
-    let down = per_wan(summary, metrics, |s| Some(s.down_bps / 1e6));
-    let up = per_wan(summary, metrics, |s| Some(s.up_bps / 1e6));
     let content = [
         (
-            "download (ISP → router); dashed: the link's capacity".to_string(),
-            "Mbit/s",
-            with_capacity(down, &capacity(|w| w.capacity_down_bps), minutes),
+            "download (ISP → router), % of each link's capacity".to_string(),
+            "%",
+            of(|s| s.down_bps, |w| w.capacity_down_bps),
         ),
         (
-            "upload (router → ISP); dashed: the link's capacity".to_string(),
-            "Mbit/s",
-            with_capacity(up, &capacity(|w| w.capacity_up_bps), minutes),
+            "upload (router → ISP), % of each link's capacity".to_string(),
+            "%",
+            of(|s| s.up_bps, |w| w.capacity_up_bps),
         ),
     ];
     let title = format!("{}: throughput per WAN", summary.scenario);
@@ -314,7 +312,8 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                 .map_err(|x| x.to_string())?;
             chart
                 .configure_mesh()
-                .x_desc("minutes")
+                .x_desc(if span >= 5.0 { "minutes" } else { "m:ss" })
+                .x_label_formatter(&|m| clock(*m, span))
                 .y_desc("Mbit/s")
                 .label_style(("sans-serif", 13))
                 .draw()
@@ -412,7 +411,8 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
                         String::new()
                     }
                 })
-                .x_desc("minutes")
+                .x_desc(if span >= 5.0 { "minutes" } else { "m:ss" })
+                .x_label_formatter(&|m| clock(*m, span))
                 .label_style(("sans-serif", 13))
                 .draw()
                 .map_err(|x| x.to_string())?;
@@ -476,7 +476,8 @@ pub fn failover(dir: &Path, summary: &Summary, metrics: &Metrics) -> Result<(), 
             // Whole connections: integer ticks only.
             let ticks = (most as usize).clamp(1, 5) + 1;
             b.configure_mesh()
-                .x_desc("minutes")
+                .x_desc(if span >= 5.0 { "minutes" } else { "m:ss" })
+                .x_label_formatter(&|m| clock(*m, span))
                 .y_desc("broken")
                 .y_labels(ticks)
                 .y_label_formatter(&|y| {
@@ -524,13 +525,13 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
             } else {
                 format!("{}: share per WAN, configured vs measured", s.scenario)
             };
-            let mut chart = ChartBuilder::on(root)
-                .caption(&title, ("sans-serif", 24))
+            let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+            let mut chart = ChartBuilder::on(&plot)
+                .caption(&title, ("sans-serif", 22))
                 .margin(16)
                 .x_label_area_size(40)
                 .y_label_area_size(60)
-                // Above 100 % is the legend's, so it covers no bar.
-                .build_cartesian_2d(0.0..n as f64, 0.0..135.0)
+                .build_cartesian_2d(0.0..n as f64, 0.0..100.0)
                 .map_err(|e| e.to_string())?;
             let names: Vec<String> = s.wans.iter().map(|w| w.name.clone()).collect();
             category_axis(&mut chart, &names, "% of total", 15)?;
@@ -544,6 +545,7 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                 }),
             ];
             let width = 0.8 / bars.len() as f64;
+            let mut entries = Vec::new();
             for (b, (label, get)) in bars.iter().enumerate() {
                 let color = if b == bars.len() - 1 {
                     RED.to_rgba()
@@ -558,27 +560,48 @@ pub fn shares(dir: &Path, summary: &Summary) -> Result<(), Error> {
                         color.filled(),
                     ))
                 });
-                chart
-                    .draw_series(rects)
-                    .map_err(|e| e.to_string())?
-                    .label(*label)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
-                    });
+                chart.draw_series(rects).map_err(|e| e.to_string())?;
+                entries.push((label.to_string(), color, false));
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 15))
-                .draw()
-                .map_err(|e| e.to_string())?;
-            Ok(())
+            side_legend(&legend, &entries)
         }
     }
     let d = Draw(summary);
     both_with(dir, "shares", |a| d.on(a), |a| d.on(a))
+}
+
+/// Width of the legend column beside a plot, so a legend never covers data and no axis needs
+/// headroom for it.
+const LEGEND_WIDTH: u32 = 190;
+
+/// A legend in its own column: a swatch (a square, or a line for a line series) and a label
+/// per entry, top down.
+fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, RGBAColor, bool)],
+) -> Result<(), String> {
+    for (i, (label, color, line)) in entries.iter().enumerate() {
+        let y = 50 + i as i32 * 22;
+        if *line {
+            area.draw(&PathElement::new([(4, y), (20, y)], color.stroke_width(3)))
+        } else {
+            area.draw(&Rectangle::new([(4, y - 7), (18, y + 7)], color.filled()))
+        }
+        .map_err(|e| e.to_string())?;
+        area.draw(&Text::new(label.clone(), (26, y - 8), ("sans-serif", 14)))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// A time axis in minutes as people read it: whole minutes, or m:ss for a short run.
+fn clock(minutes: f64, span: f64) -> String {
+    if span >= 5.0 {
+        format!("{minutes:.0}")
+    } else {
+        let secs = (minutes * 60.0).round() as u64;
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
 }
 
 /// The mesh of a bar chart whose x axis is categories, one per unit, named under its middle.
@@ -588,6 +611,7 @@ fn category_axis<DB: DrawingBackend>(
     unit: &str,
     font: u32,
 ) -> Result<(), String> {
+    let top = chart.y_range().end;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -601,6 +625,13 @@ fn category_axis<DB: DrawingBackend>(
             }
         })
         .y_desc(unit)
+        .y_label_formatter(&|y| {
+            if top >= 10.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.1}")
+            }
+        })
         .label_style(("sans-serif", font))
         .draw()
         .map_err(|e| e.to_string())
@@ -694,7 +725,7 @@ fn grouped_bars<DB: DrawingBackend>(
         .chain(levels.into_iter().flatten().flatten().copied())
         .fold(0.0f64, f64::max);
     let top = (highest * 100.0 * 1.1).clamp(1.0, 100.0);
-    let (plot, legend) = area.split_horizontally(SIZE.0 - 170);
+    let (plot, legend) = area.split_horizontally(SIZE.0 - LEGEND_WIDTH);
     let mut chart = ChartBuilder::on(&plot)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
@@ -743,17 +774,10 @@ fn grouped_bars<DB: DrawingBackend>(
                 .map_err(|e| e.to_string())?;
         }
     }
-    for (s, label) in series.iter().enumerate() {
-        let y = 60 + s as i32 * 24;
-        let color = colors[s % colors.len()];
-        legend
-            .draw(&Rectangle::new([(4, y - 7), (18, y + 7)], color.filled()))
-            .map_err(|e| e.to_string())?;
-        legend
-            .draw(&Text::new(label.clone(), (24, y - 8), ("sans-serif", 15)))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    let entries: Vec<(String, RGBAColor, bool)> = (series.iter().enumerate())
+        .map(|(s, label)| (label.clone(), colors[s % colors.len()], false))
+        .collect();
+    side_legend(&legend, &entries)
 }
 
 /// `differences`: a forest plot, one panel per key metric, each variant's difference from the
@@ -888,4 +912,53 @@ pub fn differences(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Err
     }
     let d = Draw { c, others, metrics };
     both_with(dir, "differences", |a| d.on(a), |a| d.on(a))
+}
+
+/// `apps`: per application, its bytes by the WAN they left by, as one bar of 100 %: whether
+/// an app is pinned, spread, or stuck on one line.
+pub fn apps(dir: &Path, summary: &Summary) -> Result<(), Error> {
+    struct Draw<'a>(&'a Summary);
+    impl Draw<'_> {
+        fn on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+            let s = self.0;
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let apps: Vec<&super::AppSummary> = (s.apps.iter())
+                .filter(|a| a.per_wan.iter().any(|u| u.connections > 0))
+                .collect();
+            let names: Vec<String> = apps.iter().map(|a| a.name.clone()).collect();
+            let n = names.len().max(1);
+            let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+            let mut chart = ChartBuilder::on(&plot)
+                .caption(
+                    format!("{}: each application's bytes by WAN", s.scenario),
+                    ("sans-serif", 20),
+                )
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..n as f64, 0.0..100.0)
+                .map_err(|e| e.to_string())?;
+            category_axis(&mut chart, &names, "% of the app's bytes", 13)?;
+            for (i, a) in apps.iter().enumerate() {
+                let mut base = 0.0;
+                for (w, u) in a.per_wan.iter().enumerate() {
+                    let top = base + u.byte_share * 100.0;
+                    let x = i as f64;
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x + 0.15, base), (x + 0.85, top)],
+                            wan_color(w).filled(),
+                        )))
+                        .map_err(|e| e.to_string())?;
+                    base = top;
+                }
+            }
+            let entries: Vec<(String, RGBAColor, bool)> = (s.wans.iter().enumerate())
+                .map(|(w, wan)| (format!("{} ({})", wan.name, wan.isp), wan_color(w), false))
+                .collect();
+            side_legend(&legend, &entries)
+        }
+    }
+    let d = Draw(summary);
+    both_with(dir, "apps", |a| d.on(a), |a| d.on(a))
 }

@@ -555,6 +555,6 @@ pub fn write_files(dir: &Path, c: &Comparison, sources: &super::Sources) -> Resu
     write("comparison.csv", &csv(c))?;
     super::charts::comparison(dir, c)?;
     super::charts::differences(dir, c)?;
-    let page = super::html::compare_page(c, dir, &sources.scenario, &sources.config)?;
+    let page = super::html::compare_page(c, dir, sources)?;
     write(super::html::REPORT_FILE, &page)
 }

@@ -25,6 +25,8 @@ td:first-child, th:first-child { text-align: left; }
 .banner { background: #fde7e9; border: 2px solid #b00020; padding: 0.6em 1em; }
 .finding { margin: 0.2em 0; }
 .verdict li { margin: 0.3em 0; font-size: 1.05em; }
+.lines .ln { color: #999; text-decoration: none; }
+.lines span:target { background: #fff3b0; display: inline-block; width: 100%; }
 .ci { display: block; color: #666; font-size: 0.85em; white-space: nowrap; }
 .rank td:nth-child(2), .rank th:nth-child(2) { text-align: left; white-space: nowrap; }
 .error { color: #b00020; } .warning { color: #8a5a00; } .info { color: #555; }
@@ -89,45 +91,122 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// Where the world and the router's configuration came from, in full.
-fn sources(out: &mut String, scenario: &str, config: &str) {
+/// Where the world and the router's configuration came from, in full: the configuration as
+/// written, each line numbered and anchored (`#L12`) for the findings to link to, and as pccsim
+/// read it.
+fn show_sources(out: &mut String, sources: &super::Sources) {
     out.push_str("<h2>Scenario and configuration</h2>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<details open><summary>Scenario</summary><pre>{}</pre></details>\n\
-         <details open><summary>Router configuration (as pccsim reads it, /export form)</summary>\
-         <pre>{}</pre></details>\n",
-        esc(scenario),
-        esc(config)
+        "<details open><summary>Scenario</summary><pre>{}</pre></details>",
+        esc(&sources.scenario)
+    );
+    if !sources.config_text.is_empty() {
+        let _ = write!(
+            out,
+            "<details open><summary>Router configuration: {}</summary><pre class=\"lines\">",
+            esc(&sources.config_file)
+        );
+        for (i, line) in sources.config_text.lines().enumerate() {
+            let n = i + 1;
+            let _ = writeln!(
+                out,
+                "<span id=\"L{n}\"><a class=\"ln\" href=\"#L{n}\">{n:>4}</a> {}</span>",
+                esc(line)
+            );
+        }
+        out.push_str("</pre></details>\n");
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary>Router configuration as pccsim reads it (/export form)</summary>\
+         <pre>{}</pre></details>",
+        esc(&sources.config)
     );
 }
 
-fn findings(out: &mut String, findings: &[crate::check::Finding], config_file: &str) {
+/// `check`'s findings, each linked to its line of the configuration and showing it.
+fn findings(out: &mut String, findings: &[crate::check::Finding], sources: &super::Sources) {
     out.push_str("<h2>What pccsim check finds</h2>\n");
     if findings.is_empty() {
-        out.push_str("<p>No classic PCC mistakes found.</p>\n");
+        out.push_str("<p>No classic PCC mistakes found in the configuration.</p>\n");
     }
+    let lines: Vec<&str> = sources.config_text.lines().collect();
     for f in findings {
+        let line = lines
+            .get((f.line as usize).wrapping_sub(1))
+            .map_or(String::new(), |l| {
+                format!("<br><code>{}</code>", esc(l.trim()))
+            });
         let _ = writeln!(
             out,
-            "<p class=\"finding {}\">{}[{}] {}:{}: {}</p>",
+            "<p class=\"finding {}\">{}[{}] <a href=\"#L{}\">{}:{}</a>: {}{line}</p>",
             f.severity.label(),
             f.severity.label(),
             esc(f.id),
-            esc(config_file),
+            f.line,
+            esc(&sources.config_file),
             f.line,
             esc(&f.message)
         );
     }
 }
 
+/// Why connections broke or stalled: each cause seen, how many, what it means and what
+/// usually prevents it.
+fn why_broken(out: &mut String, s: &Summary) {
+    let c = &s.connections;
+    let mut names: Vec<&String> = c
+        .broken_by_cause
+        .keys()
+        .chain(c.stalled_by_cause.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Why connections broke</h2>\n");
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .map(|name| {
+            let (what, fix) =
+                crate::world::flow::Cause::from_name(name).map_or(("", ""), |c| c.explain());
+            vec![
+                format!("<code>{}</code>", esc(name)),
+                c.broken_by_cause
+                    .get(*name)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+                c.stalled_by_cause
+                    .get(*name)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+                esc(what),
+                esc(fix),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "cause",
+            "broken",
+            "stalled at the end",
+            "what happened",
+            "what usually prevents it",
+        ],
+        &rows,
+    );
+}
+
 /// The page of one run; its charts are read from `dir`.
 pub fn run_page(
     s: &Summary,
     dir: &Path,
-    scenario: &str,
-    config: &str,
-    config_file: &str,
+    sources: &super::Sources,
     max_broken: f64,
 ) -> Result<String, Error> {
     let mut out = String::new();
@@ -145,42 +224,25 @@ pub fn run_page(
             pct(max_broken)
         );
     }
+    out.push_str("<h2>What happened</h2>\n<ul class=\"verdict\">\n");
+    for line in super::story(s) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&line));
+    }
+    out.push_str("</ul>\n");
     out.push_str("<h2>Load per WAN</h2>\n");
-    let rows: Vec<Vec<String>> = s
-        .wans
-        .iter()
+    let header: Vec<&str> = super::WAN_COLUMNS.iter().map(|(h, _)| *h).collect();
+    let rows: Vec<Vec<String>> = (s.wans.iter())
         .map(|w| {
-            let broken = if w.broken > 0 {
-                format!("<span class=\"bad\">{}</span>", w.broken)
-            } else {
-                "0".into()
-            };
-            vec![
-                esc(&w.name),
-                esc(&w.isp),
-                w.connections.to_string(),
-                pct(w.connection_share),
-                w.configured_share.map_or("-".into(), pct),
-                pct(w.byte_share),
-                pct(w.mean_utilisation_down),
-                pct(w.peak_utilisation_down),
-                pct(w.peak_utilisation_up),
-                broken,
-            ]
+            (super::WAN_COLUMNS.iter())
+                .map(|(h, cell)| match *h {
+                    "broken" if w.broken > 0 => {
+                        format!("<span class=\"bad\">{}</span>", esc(&cell(w)))
+                    }
+                    _ => esc(&cell(w)),
+                })
+                .collect()
         })
         .collect();
-    let header = [
-        "WAN",
-        "ISP",
-        "connections",
-        "share",
-        "configured",
-        "byte share",
-        "mean util down",
-        "peak util down",
-        "peak util up",
-        "broken",
-    ];
     table(&mut out, &header, &rows);
     let c = &s.connections;
     let causes: Vec<String> = c
@@ -235,6 +297,37 @@ pub fn run_page(
         "MOS (calls)",
     ];
     table(&mut out, &header, &rows);
+    // Which WAN each application's traffic used.
+    if s.wans.len() > 1 {
+        let mut header = vec!["app"];
+        header.extend(s.wans.iter().map(|w| w.name.as_str()));
+        let rows: Vec<Vec<String>> = (s.apps.iter())
+            .filter(|a| a.per_wan.iter().any(|u| u.connections > 0))
+            .map(|a| {
+                let mut r = vec![esc(&a.name)];
+                r.extend(a.per_wan.iter().map(|u| {
+                    let broken = match u.broken {
+                        0 => String::new(),
+                        n => format!(", <span class=\"bad\">{n} broken</span>"),
+                    };
+                    format!(
+                        "{} of bytes<span class=\"ci\">{} connections{broken}</span>",
+                        pct(u.byte_share),
+                        u.connections
+                    )
+                }));
+                r
+            })
+            .collect();
+        out.push_str("<h3>Which WAN each application used</h3>\n");
+        table(&mut out, &header, &rows);
+        chart(
+            &mut out,
+            dir,
+            "apps",
+            "Each application's bytes by the WAN they left by (connections that ended).",
+        )?;
+    }
     if !s.failover.is_empty() {
         out.push_str("<h2>Failover</h2>\n");
         let t = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.1} s"));
@@ -248,7 +341,8 @@ pub fn run_page(
                     format!("{:.1} s", f.failed_at_s),
                     t(f.detected_at_s),
                     t(f.recovered_at_s),
-                    t(f.failback_at_s),
+                    // Never taken out of service: never left, so not "used again".
+                    f.detected_at_s.map_or("-".into(), |_| t(f.failback_at_s)),
                     f.flaps.to_string(),
                     f.broken_at_failover.to_string(),
                     f.broken_at_failback.to_string(),
@@ -292,7 +386,15 @@ pub fn run_page(
             table(&mut out, &header, &rows);
         }
     }
-    findings(&mut out, &s.findings, config_file);
+    why_broken(&mut out, s);
+    if !s.script_errors.is_empty() {
+        out.push_str("<h2>The router's scripts</h2>\n<ul>\n");
+        for e in &s.script_errors {
+            let _ = writeln!(out, "<li class=\"error\">{}</li>", esc(e));
+        }
+        out.push_str("</ul>\n");
+    }
+    findings(&mut out, &s.findings, sources);
     out.push_str("<h2>Charts</h2>\n");
     chart(
         &mut out,
@@ -320,7 +422,7 @@ pub fn run_page(
             "Failures, their detection and the routes in use.",
         )?;
     }
-    sources(&mut out, scenario, config);
+    show_sources(&mut out, sources);
     Ok(page(&format!("{} — pccsim run", s.scenario), &out))
 }
 
@@ -333,12 +435,7 @@ fn estimate_cell(text: &str) -> String {
     }
 }
 
-pub fn compare_page(
-    c: &Comparison,
-    dir: &Path,
-    scenario: &str,
-    config: &str,
-) -> Result<String, Error> {
+pub fn compare_page(c: &Comparison, dir: &Path, src: &super::Sources) -> Result<String, Error> {
     use super::compare::{bests, cell, describe, differences, ranking, verdict};
     let mut out = String::new();
     let _ = writeln!(out, "<h1>{} — pccsim compare</h1>", esc(&c.scenario));
@@ -438,6 +535,6 @@ pub fn compare_page(
         })
         .collect();
     table(&mut out, &header, &rows);
-    sources(&mut out, scenario, config);
+    show_sources(&mut out, src);
     Ok(page(&format!("{} — pccsim compare", c.scenario), &out))
 }

@@ -84,6 +84,20 @@ pub struct AppSummary {
     pub flows_dead: Option<u64>,
     pub time_dead_s: Option<f64>,
     pub longest_dead_s: Option<f64>,
+    /// Per WAN (the scenario's order), its connections that ended having left by it: which
+    /// WAN the app's traffic used.
+    pub per_wan: Vec<AppWan>,
+}
+
+/// One application's ended connections on one WAN. Field names are a contract: keep them.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppWan {
+    pub wan: String,
+    pub connections: u64,
+    pub broken: u64,
+    pub bytes: u64,
+    /// Its share of the app's bytes.
+    pub byte_share: f64,
 }
 
 impl AppSummary {
@@ -92,6 +106,7 @@ impl AppSummary {
     fn new(
         a: &crate::world::metrics::AppMetrics,
         kind: Option<&crate::scenario::AppKind>,
+        wans: &[String],
     ) -> AppSummary {
         use crate::scenario::AppKind;
         let ms = |t: Time, n: u64| (n > 0).then(|| t as f64 / n as f64 / 1e6);
@@ -118,6 +133,21 @@ impl AppSummary {
             mean_startup_ms: ms(a.startup_time, a.videos),
             rebuffer_ratio: (a.videos > 0)
                 .then(|| a.stalled as f64 / (a.played + a.stalled).max(1) as f64),
+            per_wan: {
+                let bytes: u64 = a.per_wan.iter().map(|u| u.bytes).sum();
+                (wans.iter().enumerate())
+                    .map(|(i, wan)| {
+                        let u = a.per_wan.get(i).copied().unwrap_or_default();
+                        AppWan {
+                            wan: wan.clone(),
+                            connections: u.connections,
+                            broken: u.broken,
+                            bytes: u.bytes,
+                            byte_share: share(u.bytes, bytes),
+                        }
+                    })
+                    .collect()
+            },
         }
     }
 }
@@ -422,9 +452,15 @@ impl Summary {
                 })
                 .collect(),
             script_errors: metrics.script_errors.clone(),
-            apps: (metrics.apps.iter().enumerate())
-                .map(|(i, a)| AppSummary::new(a, loaded.scenario.apps.get(i).map(|app| &app.kind)))
-                .collect(),
+            apps: {
+                let names: Vec<String> = metrics.wans.iter().map(|w| w.name.clone()).collect();
+                (metrics.apps.iter().enumerate())
+                    .map(|(i, a)| {
+                        let kind = loaded.scenario.apps.get(i).map(|app| &app.kind);
+                        AppSummary::new(a, kind, &names)
+                    })
+                    .collect()
+            },
             failover: metrics
                 .failures
                 .iter()
@@ -460,6 +496,27 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// A column of the WAN table: its heading, and a WAN's cell.
+pub type WanColumn = (&'static str, fn(&WanSummary) -> String);
+
+/// The WAN table's columns, for the terminal and `report.html` alike.
+pub const WAN_COLUMNS: [WanColumn; 12] = [
+    ("WAN", |w| w.name.clone()),
+    ("ISP", |w| w.isp.clone()),
+    ("conns", |w| w.connections.to_string()),
+    ("share", |w| pct(w.connection_share)),
+    ("configured", |w| w.configured_share.map_or("-".into(), pct)),
+    ("down", |w| human_bytes(w.bytes_down)),
+    ("up", |w| human_bytes(w.bytes_up)),
+    ("byte share", |w| pct(w.byte_share)),
+    ("util down", |w| pct(w.mean_utilisation_down)),
+    ("peak down", |w| pct(w.peak_utilisation_down)),
+    ("util up", |w| pct(w.mean_utilisation_up)),
+    ("broken", |w| {
+        format!("{} ({})", w.broken, pct(share(w.broken, w.connections)))
+    }),
+];
+
 /// The terminal table: one row per WAN, then the connections' fate; a banner when more than
 /// `max_broken` of the connections that ended broke.
 pub fn table(s: &Summary, max_broken: f64) -> String {
@@ -473,39 +530,9 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
         0.0 => writeln!(out, " at the apps' rates"),
         spread => writeln!(out, " at the apps' rates on average (spread σ = {spread})"),
     };
-    let header = [
-        "WAN",
-        "ISP",
-        "conns",
-        "share",
-        "configured",
-        "down",
-        "up",
-        "byte share",
-        "util down",
-        "peak down",
-        "util up",
-        "broken",
-    ];
-    let rows: Vec<[String; 12]> = s
-        .wans
-        .iter()
-        .map(|w| {
-            [
-                w.name.clone(),
-                w.isp.clone(),
-                w.connections.to_string(),
-                pct(w.connection_share),
-                w.configured_share.map_or("-".into(), pct),
-                human_bytes(w.bytes_down),
-                human_bytes(w.bytes_up),
-                pct(w.byte_share),
-                pct(w.mean_utilisation_down),
-                pct(w.peak_utilisation_down),
-                pct(w.mean_utilisation_up),
-                format!("{} ({})", w.broken, pct(share(w.broken, w.connections))),
-            ]
-        })
+    let header: Vec<&str> = WAN_COLUMNS.iter().map(|(h, _)| *h).collect();
+    let rows: Vec<Vec<String>> = (s.wans.iter())
+        .map(|w| WAN_COLUMNS.iter().map(|(_, cell)| cell(w)).collect())
         .collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
@@ -530,7 +557,7 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
             .collect();
         parts.join("  ")
     };
-    let _ = writeln!(out, "{}", line(header.to_vec()));
+    let _ = writeln!(out, "{}", line(header.clone()));
     for r in &rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
     }
@@ -600,6 +627,11 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
     }
     for f in &s.failover {
         let at = |t: Option<f64>| t.map_or("never".to_string(), |t| format!("{t:.1} s"));
+        // A WAN never taken out of service is not "used again": it was never left.
+        let again = |t: Option<f64>| match f.detected_at_s {
+            None => "-".to_string(),
+            Some(_) => at(t),
+        };
         let _ = writeln!(
             out,
             "failover: {} {} failed at {:.1} s, detected {}, repaired {}, used again {}{}; broke {} at failover, {} at failback; {} of {} new connections during the outage failed",
@@ -608,7 +640,7 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
             f.failed_at_s,
             at(f.detected_at_s),
             at(f.recovered_at_s),
-            at(f.failback_at_s),
+            again(f.failback_at_s),
             match f.flaps {
                 0 => String::new(),
                 n => format!(" (after {n} premature returns)"),
@@ -722,8 +754,10 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
 }
 
 /// The files a run writes besides optional ones: what a results folder must have room for.
-pub const FILES: [&str; 9] = [
+pub const FILES: [&str; 11] = [
     "report.html",
+    "apps.png",
+    "apps.svg",
     "summary.json",
     "timeseries.csv",
     "throughput.png",
@@ -745,7 +779,10 @@ pub const CONNECTIONS_FILE: &str = "connections.csv";
 #[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Sources {
     pub scenario: String,
+    /// The configuration as pccsim read it (its `/export`), and as written, with its file.
     pub config: String,
+    #[serde(default)]
+    pub config_text: String,
     pub config_file: String,
 }
 
@@ -755,6 +792,7 @@ impl Sources {
         Sources {
             scenario: loaded.scenario_text.to_string(),
             config: crate::routeros::export::export(cfg, cfg.dialect, false),
+            config_text: loaded.config_text.to_string(),
             config_file: loaded.config_file.clone(),
         }
     }
@@ -781,14 +819,8 @@ pub fn write_files(
     if !summary.failover.is_empty() {
         charts::failover(dir, summary, metrics)?;
     }
-    let page = html::run_page(
-        summary,
-        dir,
-        &sources.scenario,
-        &sources.config,
-        &sources.config_file,
-        max_broken,
-    )?;
+    charts::apps(dir, summary)?;
+    let page = html::run_page(summary, dir, sources, max_broken)?;
     write(html::REPORT_FILE, &page)
 }
 
@@ -910,4 +942,117 @@ pub fn record_run(
     let sources = Sources::of(loaded);
     write_files(dir, &summary, &run.metrics, &sources, options.max_broken)?;
     Ok((summary, run.router))
+}
+
+/// What happened in the run, in sentences, for the top of a report: the split against its
+/// target, the breaks with their commonest cause — tied to `check`'s findings or to the
+/// timeline's failures, whichever explains them — and each failure's detection and failback.
+pub fn story(s: &Summary) -> Vec<String> {
+    let mut out = Vec::new();
+    let list = |f: &dyn Fn(&WanSummary) -> Option<String>| -> Vec<String> {
+        s.wans.iter().filter_map(f).collect()
+    };
+    let split = list(&|w| Some(format!("{} {}", w.name, pct(w.byte_share))));
+    let target = list(&|w| w.configured_share.map(|t| format!("{} {}", w.name, pct(t))));
+    let mut load = format!("The bytes went {}", split.join(", "));
+    if !target.is_empty() {
+        let _ = write!(
+            load,
+            "; the rules ask for {} of new connections",
+            target.join(", ")
+        );
+    }
+    out.push(load + ".");
+    let c = &s.connections;
+    let mut failed = c.broken_by_cause.clone();
+    for (cause, n) in &c.stalled_by_cause {
+        *failed.entry(cause.clone()).or_default() += n;
+    }
+    let Some((worst, n)) = failed.iter().max_by_key(|(_, n)| **n) else {
+        out.push("No connection broke.".into());
+        out.extend(s.failover.iter().map(failure_story));
+        return out;
+    };
+    let stalled = match c.stalled {
+        0 => String::new(),
+        n => format!(", and {n} were stalled by a fault at the end"),
+    };
+    let what = Cause::from_name(worst).map_or("", |c| c.explain().0);
+    out.push(format!(
+        "{} connections broke ({} of those that ended){stalled}; most often {worst} ({n}): {what}.",
+        c.broken,
+        pct(c.broken_share)
+    ));
+    let mistakes = (s.findings.iter())
+        .filter(|f| f.severity != crate::check::Severity::Info)
+        .count();
+    out.push(if mistakes > 0 {
+        format!(
+            "pccsim check finds {mistakes} mistake{} in the configuration (below), each with its line and its fix.",
+            if mistakes == 1 { "" } else { "s" }
+        )
+    } else if !s.failover.is_empty() {
+        "pccsim check finds no classic mistake in the configuration: these breaks come from the failures on the timeline.".into()
+    } else if worst == Cause::Timeout.name() {
+        "pccsim check finds no classic mistake in the configuration, and nothing fails on the timeline: congestion and loss broke these.".into()
+    } else {
+        "pccsim check finds no classic mistake in the configuration, and nothing fails on the timeline: see why each cause happens (below).".into()
+    });
+    out.extend(s.failover.iter().map(failure_story));
+    if !s.script_errors.is_empty() {
+        out.push(format!(
+            "The router's scripts failed {} times (below).",
+            s.script_errors.len()
+        ));
+    }
+    out
+}
+
+/// One failure, its detection and failback, in a sentence.
+fn failure_story(f: &FailoverSummary) -> String {
+    let mut text = format!("{}'s {} failed at {:.0} s", f.wan, f.kind, f.failed_at_s);
+    match f.detected_at_s {
+        Some(d) => {
+            let _ = write!(
+                text,
+                "; the router stopped using it {:.1} s later",
+                d - f.failed_at_s
+            );
+        }
+        None if f.broken_at_failover > 0 => {
+            let hint = match f.kind.as_str() {
+                "gateway" => " (check-gateway=ping on its routes would see the dead gateway)",
+                "upstream" => {
+                    " (the gateway still answers: netwatch or recursive routes through a host beyond it would see it)"
+                }
+                _ => "",
+            };
+            let _ = write!(
+                text,
+                "; the router never stopped using it, so {} connections sent to it broke{hint}",
+                f.broken_at_failover
+            );
+        }
+        None => text.push_str("; the router did not need to move anything off it"),
+    }
+    match (f.recovered_at_s, f.failback_at_s) {
+        (Some(r), Some(b)) if f.detected_at_s.is_some() => {
+            let _ = write!(
+                text,
+                ", and used it again {:.1} s after the repair at {r:.0} s",
+                b - r
+            );
+        }
+        (Some(r), None) if f.detected_at_s.is_some() => {
+            let _ = write!(text, "; repaired at {r:.0} s, it was not used again");
+        }
+        (Some(r), _) => {
+            let _ = write!(text, "; repaired at {r:.0} s");
+        }
+        (None, _) => text.push_str("; it was not repaired before the end"),
+    }
+    if f.broken_at_failback > 0 {
+        let _ = write!(text, "; {} broke at the failback", f.broken_at_failback);
+    }
+    text + "."
 }

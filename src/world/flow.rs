@@ -104,6 +104,83 @@ impl Cause {
     }
 }
 
+impl Cause {
+    pub fn from_name(name: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// What happened to such a connection, and what usually prevents it: the glossary the
+    /// reports print beside the counts.
+    pub fn explain(self) -> (&'static str, &'static str) {
+        match self {
+            Cause::ReplySentOutWan => (
+                "the router sent a reply meant for a LAN host out of a WAN: a routing mark caught the reply",
+                "mark routing only for packets in from the LAN (in-interface=LAN in the prerouting mark-routing rules)",
+            ),
+            Cause::NatAddressChanged => (
+                "its packets left by another WAN than its first, so the server saw another public address (or that ISP dropped them)",
+                "keep a connection on its WAN: connection marks set once (connection-mark=no-mark) and routing by them; after a failover this is expected",
+            ),
+            Cause::WrongSourceAddress => (
+                "a packet left a WAN with a source address that ISP did not assign, and the ISP dropped it",
+                "masquerade (or src-nat) on every WAN: one rule per out-interface",
+            ),
+            Cause::NoRoute => (
+                "the router had no route for it",
+                "a default route in every routing table a mark names, with a fallback",
+            ),
+            Cause::ConntrackFull => (
+                "the connection table was full, so the router refused new connections",
+                "raise /ip firewall connection tracking max-entries or shorten its timeouts",
+            ),
+            Cause::Filtered => (
+                "a filter rule dropped or rejected it",
+                "see which filter rule (pccsim trace) and whether it was meant to",
+            ),
+            Cause::AddressChanged => (
+                "its WAN's address changed (a DHCP or PPPoE renumbering), so its NAT mapping went",
+                "nothing on the router: the ISP renumbered; long-lived sessions reconnect",
+            ),
+            Cause::Blackholed => (
+                "it was sent into a dead path (a link, gateway or upstream down) until it gave up",
+                "detect the failure sooner: check-gateway=ping on the routes, or netwatch/recursive routes for failures beyond the gateway",
+            ),
+            Cause::WanDownFlush => (
+                "its WAN's interface went down, which flushed its conntrack entry; its next packets were NATed afresh",
+                "expected when a link fails: the connection reconnects",
+            ),
+            Cause::Failback => (
+                "opened on a backup WAN during an outage, it was moved back with the backup's address when the first WAN returned",
+                "expected at failback; to keep such connections, route marked connections by their own mark (a table per WAN)",
+            ),
+            Cause::FasttrackMisroute => (
+                "FastTrack took it out of the firewall, so its packets lost their routing mark and left by another WAN with the first one's address",
+                "add connection-mark=no-mark to the fasttrack-connection rule, or disable FastTrack with PCC",
+            ),
+            Cause::ConnectionRemarked => (
+                "a mangle rule gave it another connection mark mid-way, so its packets moved to another WAN",
+                "connection-mark=no-mark on every PCC or nth rule",
+            ),
+            Cause::EcmpMoved => (
+                "ECMP sent it by another gateway than its first packets took, with the first one's address",
+                "use PCC rather than ECMP, or (v7) a hash policy that keeps a connection on one path",
+            ),
+            Cause::InboundReplyMisrouted => (
+                "a port forward's reply left by another WAN than the client came in by",
+                "mark incoming connections per WAN (in-interface=WAN) and route their replies by that mark",
+            ),
+            Cause::IpAffinity => (
+                "an IP-sensitive service (a bank) refused it: it came from another public address than the session's first connection",
+                "a classifier that keeps a host's connections on one WAN (src-address or both-addresses), not ports",
+            ),
+            Cause::Timeout => (
+                "nothing but congestion or random loss: its retries ran out",
+                "more capacity or less loss on its WAN",
+            ),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Completed,

@@ -230,6 +230,17 @@ pub struct AppMetrics {
     pub flows_dead: u64,
     pub dead_time: Time,
     pub longest_dead: Time,
+    /// Per WAN (by index), the connections of this app that ended having left by it: which
+    /// WAN each app's traffic used.
+    pub per_wan: Vec<WanUse>,
+}
+
+/// One application's connections on one WAN.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WanUse {
+    pub connections: u64,
+    pub broken: u64,
+    pub bytes: u64,
 }
 
 impl AppMetrics {

@@ -641,6 +641,15 @@ impl Simulation {
                 }
                 Outcome::Broken(_) => a.broken += 1,
             }
+            if let Some(w) = wan.map(usize::from) {
+                if a.per_wan.len() <= w {
+                    a.per_wan.resize(w + 1, Default::default());
+                }
+                let u = &mut a.per_wan[w];
+                u.connections += 1;
+                u.bytes += bytes;
+                u.broken += u64::from(matches!(outcome, Outcome::Broken(_)));
+            }
             if let Some(m) = mos {
                 a.mos_sum += m;
                 a.calls += 1;
