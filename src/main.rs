@@ -492,6 +492,7 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
     warn(&loaded.beyond(duration));
+    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
     let findings = pccsim::check::check(&loaded.config);
     if !findings.findings.is_empty() {
         say().note(findings.brief(&loaded.config_file).trim_end());
@@ -579,6 +580,7 @@ fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
         .map(|i| loaded.scenario.seed + i)
         .collect();
     warn(&loaded.beyond(duration));
+    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
     let plan = pccsim::compare::Plan::new(&loaded, &args.scenario, &grid, seeds, duration)?;
     let stem = format!("{}-compare", loaded.scenario.name);
     run_plan(&plan, args.shard, args.out, &stem)
@@ -599,6 +601,7 @@ fn sweep(
         .map(|i| loaded.scenario.seed + i)
         .collect();
     warn(&loaded.beyond(duration));
+    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
     let plan =
         pccsim::compare::Plan::new(&loaded, &sweep.scenario, &sweep.variants, seeds, duration)?;
     let stem = format!("{}-sweep", loaded.scenario.name);

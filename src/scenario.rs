@@ -516,6 +516,59 @@ impl Loaded {
         self.scenario.duration.0
     }
 
+    /// About how many connections a second the LAN's hosts and the inbound clients start.
+    pub fn connection_rate(&self) -> f64 {
+        let s = &self.scenario;
+        let first = u32::from(s.lan.first_host);
+        let lan: f64 = (s.apps.iter())
+            .map(|app| {
+                let per_session = match app.kind {
+                    AppKind::Web { pages, objects, .. } => pages.saturating_mul(objects),
+                    AppKind::IpSensitive { connections, .. } => connections,
+                    AppKind::Video { chunks, .. } => chunks,
+                    _ => 1,
+                };
+                let range = app.hosts.as_deref().and_then(|h| AddrRange::parse(h).ok());
+                let hosts = (0..s.lan.hosts)
+                    .map(|h| Ipv4Addr::from(first.wrapping_add(h)))
+                    .filter(|ip| {
+                        range.is_none_or(|r| r.contains(*ip)) && s.lan.runs(*ip, &app.name)
+                    })
+                    .count();
+                app.per_host_per_minute / 60.0 * per_session as f64 * hosts as f64
+            })
+            .sum();
+        lan + s.inbound.iter().map(|i| i.per_minute / 60.0).sum::<f64>()
+    }
+
+    /// Whether a run of `duration` fits: refused when its connections would not fit in
+    /// memory, a warning when it is large. The estimate: the connections a second, each open
+    /// and remembered by conntrack about a minute, at about half a kilobyte each (the flow,
+    /// its conntrack entry, its timers).
+    pub fn fits(&self, duration: Time) -> Result<Option<String>, Error> {
+        const LIVE_FOR_S: f64 = 60.0;
+        const BYTES_EACH: f64 = 512.0;
+        const REFUSE: f64 = 16.0 * (1u64 << 30) as f64;
+        const WARN: f64 = 2.0 * (1u64 << 30) as f64;
+        let rate = self.connection_rate();
+        let secs = duration as f64 / crate::units::SEC as f64;
+        let live = rate * secs.min(LIVE_FOR_S);
+        let memory = live * BYTES_EACH;
+        let total = rate * secs;
+        let gib = memory / (1u64 << 30) as f64;
+        let what = format!(
+            "this world starts about {rate:.0} connections a second ({:.0} in the run), about {live:.0} open at once: some {gib:.1} GiB",
+            total
+        );
+        if memory > REFUSE {
+            return Err(Error::Invalid(format!(
+                "{}: {what}, more than pccsim will take on (16 GiB); use fewer hosts, lower rates or a shorter run",
+                self.path.display()
+            )));
+        }
+        Ok((memory > WARN || total > 50e6).then(|| format!("warning: {what}; expect a long run")))
+    }
+
     /// A warning for each happening of the timeline that a run of `duration` ends before
     /// (wholly, or for a flap, in part): a shortened run must not drop them without a word.
     pub fn beyond(&self, duration: Time) -> Vec<String> {

@@ -614,6 +614,36 @@ fn worlds_that_cannot_exist_are_refused_at_their_line() {
         assert_eq!(o.status.code(), Some(2), "{to}: {err}");
         assert!(err.contains(words) && err.contains("s.ron:"), "{to}: {err}");
     }
+    // A world that cannot fit is refused with its figures, before anything runs: 40 hosts
+    // opening 6,000 pages a minute of 10 × 64 objects is 2.6 million connections a second.
+    let web = "kind: Web(port: 443, pages: 10, objects: 64, servers: 8, think: \"1s\", \
+               request: Fixed(\"500B\"), object: Fixed(\"10KiB\"))";
+    let scenario = base
+        .replacen("per_host_per_minute: 10.0", "per_host_per_minute: 6000.0", 1)
+        .replacen(
+            "kind: Tcp(port: 443,\n                   request: LogNormal(median: \"700B\", sigma: 0.5),\n                   response: Pareto(min: \"8KiB\", shape: 1.2, max: \"50MiB\"))",
+            web,
+            1,
+        );
+    assert!(scenario.contains("pages: 10"));
+    let path = world(tmp.path(), &scenario, &config);
+    let o = pccsim(&[
+        "run",
+        &path,
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("connections a second"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("more than pccsim will take on"),
+        "{}",
+        stderr(&o)
+    );
     // A bare number of seconds or minutes is anyone's guess.
     let o = pccsim(&["run", "scenarios/dual_wan.ron", "--duration", "1"]);
     assert_eq!(o.status.code(), Some(2));

@@ -324,6 +324,18 @@ fn a_script_that_never_ends_is_stopped() {
     assert!(e.message.contains("too deeply"), "{}", e.message);
     let e = fails(":local s \"xx\"\n:for i from=1 to=100 do={ :set s ($s . $s) }");
     assert!(e.message.contains("too long"), "{}", e.message);
+    // Few statements, but each copies the array: the work is the square of its length.
+    let e = fails(":local a [:toarray \"\"]\n:for i from=1 to=80000 do={ :set a ($a, $i) }");
+    assert!(
+        e.message.contains("copying 50000000 array elements"),
+        "{}",
+        e.message
+    );
+    // An array of a few thousand built that way is fine.
+    let n = put(
+        ":local a [:toarray \"\"]\n:for i from=1 to=3000 do={ :set a ($a, $i) }\n:put [:len $a]",
+    );
+    assert_eq!(n, ["3001"]);
 }
 
 #[test]

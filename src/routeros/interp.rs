@@ -12,6 +12,10 @@ use std::sync::Arc;
 
 /// Statements and loop turns a script may take before it is stopped.
 pub const STEP_BUDGET: u64 = 5_000_000;
+/// Array elements a script may copy (each read of an array variable copies it, as RouterOS
+/// does): an array built element by element costs the square of its length, so this bounds
+/// the time such a script takes where counting statements does not.
+pub const COPY_BUDGET: u64 = 50_000_000;
 /// The longest string a script may build; doubling a string in a loop reaches it quickly.
 const MAX_TEXT: usize = 1 << 24;
 const MAX_DEPTH: u32 = 64;
@@ -90,6 +94,8 @@ pub struct Interpreter<'a, M: Menus> {
     /// How many `[ … ]` substitutions are being evaluated.
     nested: u32,
     steps: u64,
+    /// Array elements copied so far (see [`COPY_BUDGET`]).
+    copied: u64,
     depth: u32,
     /// What `:put` printed.
     pub output: Vec<String>,
@@ -115,6 +121,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             item: None,
             nested: 0,
             steps: 0,
+            copied: 0,
             depth: 0,
             output: Vec::new(),
             undeclared_ok: false,
@@ -322,7 +329,7 @@ impl<'a, M: Menus> Interpreter<'a, M> {
     /// Whether the script ran away (a loop that never ends, a function that calls itself
     /// for ever): that stops a load however lenient it is.
     pub fn ran_away(&self) -> bool {
-        self.steps > STEP_BUDGET || self.runaway
+        self.steps > STEP_BUDGET || self.copied > COPY_BUDGET || self.runaway
     }
 
     fn lookup(&mut self, name: &str, span: Span) -> Flow<Value> {
@@ -333,8 +340,19 @@ impl<'a, M: Menus> Interpreter<'a, M> {
             .flat_map(|s| s.iter().rev())
             .chain(self.globals.iter().rev())
             .find(|(n, _)| n == name);
-        match found {
-            Some((_, v)) => Ok(v.clone()),
+        match found.map(|(_, v)| v.clone()) {
+            Some(v) => {
+                if let Value::Array(items) = &v {
+                    self.copied += items.len() as u64;
+                    if self.copied > COPY_BUDGET {
+                        let msg = format!(
+                            "script stopped after copying {COPY_BUDGET} array elements (an array built element by element copies itself each time, in RouterOS too: build it with one :toarray, or keep it small)"
+                        );
+                        return Err(Unwind::Fatal(self.error(span, msg)));
+                    }
+                }
+                Ok(v)
+            }
             None if self.undeclared_ok => {
                 if !self.undeclared.iter().any(|(n, _)| n == name) {
                     self.undeclared.push((name.to_string(), span));
