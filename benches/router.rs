@@ -63,3 +63,48 @@ fn established_packet(b: Bencher) {
         black_box(r.receive(1, lan, &mut p))
     });
 }
+
+/// A configuration of 200,000 mangle rules, one per LAN address (per-customer marking, as
+/// WISPs generate them): a new connection's first packet must not walk them all.
+fn large_chain() -> Router {
+    let mut text = String::from(
+        "/interface set ether1 name=WAN1\n/interface set ether2 name=WAN2\n\
+         /ip address add address=192.168.1.2/24 interface=WAN1\n\
+         /ip address add address=192.168.2.2/24 interface=WAN2\n\
+         /ip address add address=10.0.0.1/8 interface=ether3\n/ip firewall mangle\n",
+    );
+    for i in 0..200_000u32 {
+        let [_, b, c, d] = (0x0a00_0000 + i).to_be_bytes();
+        text.push_str(&format!(
+            "add chain=prerouting src-address=10.{b}.{c}.{d} action=mark-connection \
+             new-connection-mark=c{} passthrough=no\n",
+            i % 2
+        ));
+    }
+    text.push_str("/ip route add gateway=192.168.1.1\n");
+    text.push_str("/ip firewall nat add chain=srcnat action=masquerade out-interface=WAN1\n");
+    Router::new(routeros::load("large.rsc", &text).unwrap())
+}
+
+#[divan::bench(sample_size = 1_000)]
+fn new_connection_200k_rules(b: Bencher) {
+    let mut r = large_chain();
+    let lan = r.config.iface("ether3").unwrap();
+    let mut i = 0u32;
+    b.bench_local(|| {
+        i = i.wrapping_add(1);
+        let t = FiveTuple {
+            src: Ipv4Addr::from(0x0a00_0000 + (i * 7919) % 200_000),
+            dst: Ipv4Addr::new(93, 184, 216, 34),
+            src_port: 32768 + (i % 28_000) as u16,
+            dst_port: 443,
+            protocol: Protocol::Tcp,
+        };
+        let mut p = Packet::tcp(t, 0, TcpFlags::SYN, 0, 0, 0);
+        let now = u64::from(i) * 100_000;
+        if i.is_multiple_of(10_000) {
+            r.expire(now);
+        }
+        black_box(r.receive(now, lan, &mut p))
+    });
+}

@@ -214,3 +214,46 @@ add chain=prerouting protocol=tcp dst-port=22 action=add-src-to-address-list add
             .is_empty()
     );
 }
+
+/// A generated chain of one rule per address (how WISPs mark customers) is indexed by address,
+/// and the walk gives exactly what the rule-by-rule walk gives: the first matching rule in
+/// order, a second rule for the same address tried after the first, the rules after the run.
+#[test]
+fn a_long_run_of_per_address_rules_matches_as_the_chain_reads() {
+    let mut rules = String::from("/ip firewall mangle\n");
+    rules.push_str("add chain=prerouting src-address=10.0.0.100 protocol=udp action=mark-routing new-routing-mark=to_wan2 passthrough=no\n");
+    for h in 1..=250u8 {
+        let action = if h % 2 == 1 {
+            "action=mark-routing new-routing-mark=to_wan2 passthrough=no"
+        } else {
+            "action=accept"
+        };
+        rules.push_str(&format!(
+            "add chain=prerouting src-address=10.0.0.{h} {action}\n"
+        ));
+    }
+    rules.push_str("add chain=prerouting action=mark-routing new-routing-mark=to_wan2\n");
+    let mut r = router(&rules);
+    let expected = |h: u8, udp: bool| match h {
+        100 if udp => 2,
+        251.. => 2,
+        h if h % 2 == 1 => 2,
+        _ => 1,
+    };
+    for h in (1..=254u8).filter(|h| *h != 1) {
+        for udp in [false, true] {
+            let t = tuple(
+                h,
+                40_000,
+                443,
+                if udp { Protocol::Udp } else { Protocol::Tcp },
+            );
+            let p = if udp {
+                Packet::udp(t, 0, 0, 100)
+            } else {
+                tcp(t, TcpFlags::SYN)
+            };
+            assert_eq!(wan(&mut r, 0, p), expected(h, udp), "10.0.0.{h} udp={udp}");
+        }
+    }
+}

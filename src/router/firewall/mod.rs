@@ -273,9 +273,45 @@ pub struct Table {
     /// `in-interface` can hold — most packets then test a fraction of the chain — and skipping
     /// runs of rules that fail together. Order, and so every counter, is the chain's.
     by_in_iface: Vec<Vec<Vec<Step>>>,
+    /// Long runs of rules in those lists that each match one address block of one size (a
+    /// generated per-customer configuration), indexed by the block: see [`AddressRun`].
+    address_runs: Vec<AddressRun>,
     /// The last id given to a rule.
     next_id: u32,
 }
+
+/// A run of consecutive steps whose rules each hold only for a packet whose source (or
+/// destination) lies in one aligned block of `size` addresses: a packet can match only the
+/// rules of its own block, so the walk goes from one of those to the next and skips the rest
+/// — a generated chain of 200,000 per-address rules costs what its few candidates cost. The
+/// candidates are tried in order, so counters and actions are the chain's.
+#[derive(Clone, Debug)]
+struct AddressRun {
+    dst: bool,
+    /// Addresses per block (a power of two; 1 for single addresses).
+    size: u64,
+    /// Past the run's last step.
+    end: u32,
+    /// Per block (its first address), the positions of its rules, in order.
+    blocks: rustc_hash::FxHashMap<u32, Vec<u32>>,
+}
+
+impl AddressRun {
+    /// The first step from `pos` on whose rule can hold for the packet, or the run's end.
+    fn next(&self, pos: u32, tuple: &crate::packet::FiveTuple) -> u32 {
+        let addr = u32::from(if self.dst { tuple.dst } else { tuple.src });
+        let block = (u64::from(addr) & !(self.size - 1)) as u32;
+        let candidates = self.blocks.get(&block).map_or(&[][..], Vec::as_slice);
+        let at = candidates.partition_point(|&p| p < pos);
+        candidates.get(at).copied().unwrap_or(self.end)
+    }
+}
+
+/// Runs shorter than this are walked rule by rule: the index pays off only for long ones.
+const MIN_INDEXED_RUN: usize = 64;
+
+/// A step's `past_run` with this bit set names an [`AddressRun`] (in the low bits) instead.
+const IN_ADDRESS_RUN: u32 = 1 << 31;
 
 /// A rule in a chain's list, and where the walk goes on when its quick test fails.
 #[derive(Clone, Copy, Debug)]
@@ -297,6 +333,7 @@ impl Table {
             chain_names: BUILTIN_CHAINS.iter().map(|s| s.to_string()).collect(),
             chains: Vec::new(),
             by_in_iface: Vec::new(),
+            address_runs: Vec::new(),
             next_id: 0,
         }
     }
@@ -329,7 +366,7 @@ impl Table {
             .min(255);
         let ifaces = (0..=past).map(|i| Some(i as IfaceId));
         let ifaces: Vec<Option<IfaceId>> = std::iter::once(None).chain(ifaces).collect();
-        self.by_in_iface = ifaces
+        let mut by_in_iface: Vec<Vec<Vec<Step>>> = ifaces
             .iter()
             .map(|&iface| {
                 let can_hold = |ri: &&u32| {
@@ -344,6 +381,11 @@ impl Table {
                 chains.iter().map(only).collect()
             })
             .collect();
+        self.address_runs.clear();
+        for list in by_in_iface.iter_mut().flatten() {
+            self.index_address_runs(list);
+        }
+        self.by_in_iface = by_in_iface;
         // A trace is shown every rule, and there a quick test may fail on the interface.
         let every = |rules: Vec<u32>| self.steps(rules.into_iter(), false);
         self.chains = chains.into_iter().map(every).collect();
@@ -369,6 +411,62 @@ impl Table {
             }
         }
         steps
+    }
+
+    /// The block of addresses a rule's only address condition names: `(dst, size, first)` for
+    /// a rule with one plain (not negated) `src-address` or `dst-address` of an aligned block.
+    fn address_key(&self, rule: u32) -> Option<(bool, u64, u32)> {
+        let mut keys = self.rules[rule as usize].matchers.iter().filter_map(|m| {
+            let (dst, r) = match &m.kind {
+                Match::SrcAddress(r) => (false, r),
+                Match::DstAddress(r) => (true, r),
+                _ => return None,
+            };
+            let size = u64::from(r.last) - u64::from(r.first) + 1;
+            let aligned = size.is_power_of_two() && u64::from(r.first) % size == 0;
+            Some((!m.negate && aligned).then_some((dst, size, r.first)))
+        });
+        match (keys.next(), keys.next()) {
+            (Some(key), None) => key,
+            _ => None,
+        }
+    }
+
+    /// Finds the long runs of `list` whose rules each name one block of one size on the
+    /// same address, and marks their steps to go by an [`AddressRun`].
+    fn index_address_runs(&mut self, list: &mut [Step]) {
+        let keys: Vec<Option<(bool, u64, u32)>> =
+            list.iter().map(|s| self.address_key(s.rule)).collect();
+        let mut start = 0;
+        while start < list.len() {
+            let Some((dst, size, _)) = keys[start] else {
+                start += 1;
+                continue;
+            };
+            let same =
+                |k: &Option<(bool, u64, u32)>| k.is_some_and(|(d, z, _)| d == dst && z == size);
+            let end = start + keys[start..].iter().take_while(|k| same(k)).count();
+            if end - start >= MIN_INDEXED_RUN
+                && self.address_runs.len() < (IN_ADDRESS_RUN - 1) as usize
+            {
+                let mut blocks: rustc_hash::FxHashMap<u32, Vec<u32>> = Default::default();
+                for (p, k) in (start..end).zip(&keys[start..end]) {
+                    let (_, _, first) = k.expect("in the run");
+                    blocks.entry(first).or_default().push(p as u32);
+                }
+                let id = self.address_runs.len() as u32;
+                self.address_runs.push(AddressRun {
+                    dst,
+                    size,
+                    end: end as u32,
+                    blocks,
+                });
+                for step in &mut list[start..end] {
+                    step.past_run = IN_ADDRESS_RUN | id;
+                }
+            }
+            start = end;
+        }
     }
 
     /// The rule lists a packet from `in_iface` walks.
@@ -434,10 +532,21 @@ impl Table {
                 (chain, pos) = stack[depth];
                 continue;
             };
+            if step.past_run & IN_ADDRESS_RUN != 0 {
+                let run = &self.address_runs[(step.past_run & !IN_ADDRESS_RUN) as usize];
+                let next = run.next(pos, &ctx.tuple);
+                if next != pos {
+                    pos = next;
+                    continue;
+                }
+            }
             let ri = step.rule;
             let rule = &self.rules[ri as usize];
             let quick = rule.quick.holds(ctx);
-            pos = if quick { pos + 1 } else { step.past_run };
+            pos = match (quick, step.past_run & IN_ADDRESS_RUN) {
+                (false, 0) => step.past_run,
+                _ => pos + 1,
+            };
             // The counts are touched only past the quick test, which most rules fail.
             let matched = quick && {
                 let counts = &mut state.rules[ri as usize];
