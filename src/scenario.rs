@@ -442,6 +442,25 @@ pub enum SizeDist {
     },
 }
 
+impl AppKind {
+    /// The sizes its transfers are drawn from.
+    fn sizes(&self) -> Vec<&SizeDist> {
+        match self {
+            AppKind::Tcp {
+                request, response, ..
+            }
+            | AppKind::IpSensitive {
+                request, response, ..
+            } => vec![request, response],
+            AppKind::Web {
+                request, object, ..
+            } => vec![request, object],
+            AppKind::Video { chunk, .. } => vec![chunk],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl SizeDist {
     /// What makes it no distribution at all, if anything.
     fn malformed(&self) -> Option<&'static str> {
@@ -925,24 +944,6 @@ fn check_plausible(
                 ));
             }
         }
-        let sizes: &[&SizeDist] = match &app.kind {
-            AppKind::Tcp {
-                request, response, ..
-            }
-            | AppKind::IpSensitive {
-                request, response, ..
-            } => &[request, response],
-            AppKind::Web {
-                request, object, ..
-            } => &[request, object],
-            AppKind::Video { chunk, .. } => &[chunk],
-            _ => &[],
-        };
-        for d in sizes {
-            if let Some(why) = d.malformed() {
-                return Err(at(&app.name, format!("`{}`: {why}", app.name)));
-            }
-        }
     }
     Ok(())
 }
@@ -1236,19 +1237,10 @@ pub fn check(
                 format!("per_host_per_minute must be between 0 and {MAX_RATE}"),
             ));
         }
-        let sizes: &[&SizeDist] = match &app.kind {
-            AppKind::Tcp {
-                request, response, ..
-            } => &[request, response],
-            AppKind::Web {
-                request, object, ..
-            } => &[request, object],
-            AppKind::Video { chunk, .. } => &[chunk],
-            AppKind::IpSensitive {
-                request, response, ..
-            } => &[request, response],
-            _ => &[],
-        };
+        let sizes = app.kind.sizes();
+        if let Some(why) = sizes.iter().find_map(|d| d.malformed()) {
+            return Err(at(&app.name, format!("`{}`: {why}", app.name)));
+        }
         if sizes.iter().any(|d| d.beyond(MAX_TRANSFER)) {
             return Err(at(
                 &app.name,
