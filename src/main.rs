@@ -491,8 +491,7 @@ fn run(args: RunArgs) -> Result<u8, pccsim::Error> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&loaded.scenario.name));
-    warn(&loaded.beyond(duration));
-    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
+    warn(&loaded.preflight(duration)?);
     let findings = pccsim::check::check(&loaded.config);
     if !findings.findings.is_empty() {
         say().note(findings.brief(&loaded.config_file).trim_end());
@@ -579,8 +578,7 @@ fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
     let seeds = (0..args.seeds as u64)
         .map(|i| loaded.scenario.seed + i)
         .collect();
-    warn(&loaded.beyond(duration));
-    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
+    warn(&loaded.preflight(duration)?);
     let plan = pccsim::compare::Plan::new(&loaded, &args.scenario, &grid, seeds, duration)?;
     let stem = format!("{}-compare", loaded.scenario.name);
     run_plan(&plan, args.shard, args.out, &stem)
@@ -600,8 +598,7 @@ fn sweep(
     let seeds = (0..sweep.seeds as u64)
         .map(|i| loaded.scenario.seed + i)
         .collect();
-    warn(&loaded.beyond(duration));
-    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
+    warn(&loaded.preflight(duration)?);
     let plan =
         pccsim::compare::Plan::new(&loaded, &sweep.scenario, &sweep.variants, seeds, duration)?;
     let stem = format!("{}-sweep", loaded.scenario.name);

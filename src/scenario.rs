@@ -535,6 +535,14 @@ impl Loaded {
         self.scenario.duration.0
     }
 
+    /// What to say before a run of `duration`, or why not to start it: the timeline's events
+    /// it cuts off ([`Loaded::beyond`]), and whether it fits ([`Loaded::fits`]).
+    pub fn preflight(&self, duration: Time) -> Result<Vec<String>, Error> {
+        let mut warnings = self.beyond(duration);
+        warnings.extend(self.fits(duration)?);
+        Ok(warnings)
+    }
+
     /// About how many connections a second the LAN's hosts and the inbound clients start.
     pub fn connection_rate(&self) -> f64 {
         let s = &self.scenario;
