@@ -406,7 +406,7 @@ pub fn run_page(
         &mut out,
         dir,
         "throughput",
-        "Throughput per WAN over the run, against each link's capacity.",
+        "Throughput per WAN over the run, as a share of each link's capacity.",
     )?;
     chart(
         &mut out,
