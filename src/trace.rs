@@ -102,9 +102,15 @@ pub fn trace(
         reply.flags = TcpFlags::SYN | TcpFlags::ACK;
     }
     match verdict {
-        // From the far side, on the interface the packet left by.
+        // From the far side, on the interface the packet left by; then the connection's next
+        // packet, which finds its entry and its mark and so passes the classifier by.
         Verdict::Forward(hop) => {
-            walks.push(walk(router, now + 1, Some(hop.iface), reply, "reply").0)
+            walks.push(walk(router, now + 1, Some(hop.iface), reply, "reply").0);
+            let mut later = first;
+            if later.tuple.protocol == Protocol::Tcp {
+                later.flags = TcpFlags::ACK;
+            }
+            walks.push(walk(router, now + 2, in_iface, later, "later packet").0);
         }
         // From the router itself.
         Verdict::Local => walks.push(walk(router, now + 1, None, reply, "reply").0),
@@ -277,21 +283,38 @@ impl Observer for Recorder {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let detail = if matched {
-            // The action's parameters follow the matchers.
-            format!("match → {}", text(&params[1 + rule.matchers.len()..]))
-        } else {
-            // `nth` is tested last and its counter has moved on: when the walk got that far,
-            // it is the one that said no.
-            let failed = rule
-                .matchers
+        // The matcher that said no, where one did. `nth` is tested last and its counter has
+        // moved on: when the walk got that far, it is the one that said no.
+        let failed = (!matched).then(|| {
+            rule.matchers
                 .iter()
                 .position(|m| {
                     matches!(m.kind, crate::router::firewall::Match::Nth(_))
                         || !m.holds(ctx, env, &mut Default::default())
                 })
-                .unwrap_or(0);
+                .unwrap_or(0)
+        });
+        let detail = if matched {
+            // The action's parameters follow the matchers.
+            format!("match → {}", text(&params[1 + rule.matchers.len()..]))
+        } else {
+            let failed = failed.unwrap_or(0);
             format!("no: {}", text(&params[1 + failed..2 + failed]))
+        };
+        // A classifier the walk reached shows its arithmetic: the fields hashed, the bucket,
+        // the remainder.
+        let reached = |i: usize| failed.is_none_or(|f| f == i);
+        let pcc = rule
+            .matchers
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| match &m.kind {
+                crate::router::firewall::Match::Pcc(c) if reached(i) => Some(c.explain(&ctx.tuple)),
+                _ => None,
+            });
+        let detail = match pcc {
+            Some(how) => format!("{detail} ({how})"),
+            None => detail,
         };
         self.steps.push(Step {
             stage: format!("{} {}", table.name, table.chain_names[rule.chain as usize]),

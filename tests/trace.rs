@@ -168,7 +168,7 @@ fn the_routers_own_ping_starts_in_the_output_chain_and_its_answer_is_delivered_t
     let mut r = router("scenarios/dual_wan.rsc");
     let ping = parse_packet("icmp 192.168.1.2:50688 -> 192.168.1.1:0").unwrap();
     let w = trace(&mut r, 0, None, ping);
-    assert_eq!(w.len(), 2);
+    assert_eq!(w.len(), 3, "the ping, its answer, the next ping");
     assert!(
         !w[0].steps.iter().any(|s| s.stage.contains("prerouting")),
         "{:#?}",
@@ -177,4 +177,34 @@ fn the_routers_own_ping_starts_in_the_output_chain_and_its_answer_is_delivered_t
     assert!(w[0].verdict.contains("out ISP1"), "{}", w[0].verdict);
     assert_eq!(w[1].in_interface, "ISP1");
     assert!(w[1].verdict.contains("router itself"), "{}", w[1].verdict);
+}
+
+/// The walk teaches PCC: the classifier's arithmetic on the way, and the connection's next
+/// packet, which finds its mark in conntrack and passes every classifier by.
+#[test]
+fn a_trace_shows_the_buckets_and_the_next_packet_skipping_the_classifier() {
+    let mut r = router("scenarios/dual_wan.rsc");
+    let lan = r.config.iface("LAN");
+    let t = parse_packet("tcp 10.0.0.100:40000 -> 93.184.216.34:443").unwrap();
+    let w = trace(&mut r, 0, lan, t);
+    assert_eq!(w.len(), 3);
+    let hashed: Vec<&str> = (w[0].steps.iter())
+        .filter(|s| s.detail.contains("hash 0x"))
+        .map(|s| s.detail.as_str())
+        .collect();
+    assert_eq!(hashed.len(), 3, "three PCC rules reached: {hashed:?}");
+    // One bucket for all three, equal to one rule's remainder: that rule matched.
+    assert!(
+        hashed.iter().filter(|d| d.contains("= remainder")).count() == 1,
+        "{hashed:?}"
+    );
+    assert!(hashed.iter().all(|d| d.contains("mod 3 = 2")), "{hashed:?}");
+    let later = &w[2];
+    assert_eq!(later.direction, "later packet");
+    assert!(later.steps[0].detail.contains("original direction"));
+    assert!(
+        later.steps.iter().all(|s| !s.detail.contains("hash 0x")),
+        "the mark set, no classifier is reached: {later:#?}"
+    );
+    assert_eq!(later.verdict, w[0].verdict, "it leaves as the first did");
 }

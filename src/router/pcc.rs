@@ -68,6 +68,23 @@ impl Fields {
     pub fn from_name(name: &str) -> Option<Fields> {
         Fields::ALL.into_iter().find(|f| f.name() == name)
     }
+
+    /// The values these fields take in `t`, as RouterOS would print them.
+    pub fn values(self, t: &FiveTuple) -> String {
+        let (s, d) = (t.src, t.dst);
+        let (sp, dp) = (t.src_port, t.dst_port);
+        match self {
+            Fields::SrcAddress => s.to_string(),
+            Fields::DstAddress => d.to_string(),
+            Fields::BothAddresses => format!("{s}, {d}"),
+            Fields::SrcPort => sp.to_string(),
+            Fields::DstPort => dp.to_string(),
+            Fields::BothPorts => format!("{sp}, {dp}"),
+            Fields::SrcAddressAndPort => format!("{s}:{sp}"),
+            Fields::DstAddressAndPort => format!("{d}:{dp}"),
+            Fields::BothAddressesAndPorts => format!("{s}:{sp}, {d}:{dp}"),
+        }
+    }
 }
 
 /// One classifier: `fields:denominator/remainder`.
@@ -114,11 +131,36 @@ impl Classifier {
     }
 
     pub fn matches(&self, tuple: &FiveTuple) -> bool {
-        let bucket = match self.hash {
+        self.bucket(tuple) == self.remainder
+    }
+
+    /// The bucket, `0..denominator`, a packet of `tuple` falls in.
+    pub fn bucket(&self, tuple: &FiveTuple) -> u32 {
+        match self.hash {
             PccHash::Pccsim => hash(self.fields, tuple) % self.denominator,
             PccHash::Jhash => jhash_bucket(self.fields, tuple, self.denominator),
+        }
+    }
+
+    /// How the bucket comes about, for a trace or a lesson: the fields hashed, the hash, the
+    /// bucket against the remainder the rule wants.
+    pub fn explain(&self, tuple: &FiveTuple) -> String {
+        let b = self.bucket(tuple);
+        let fields = self.fields.values(tuple);
+        let how = match self.hash {
+            PccHash::Pccsim => format!(
+                "hash {:#010x} mod {} = {b}",
+                hash(self.fields, tuple),
+                self.denominator
+            ),
+            PccHash::Jhash => format!("jhash scaled to {} buckets = {b}", self.denominator),
         };
-        bucket == self.remainder
+        let verdict = if b == self.remainder { "=" } else { "≠" };
+        format!(
+            "{} of {fields}: {how} {verdict} remainder {}",
+            self.fields.name(),
+            self.remainder
+        )
     }
 }
 
