@@ -127,6 +127,25 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write lesson.html: the router as a diagram of its chains, one connection stepped
+    /// through it with the arrow keys, and the first connections in their PCC buckets.
+    Lesson {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Use this RouterOS configuration instead of the one the scenario names.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How many of the run's first connections the bucket grid shows.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
+        connections: u32,
+        /// Simulate this long for the bucket grid (default: 2 minutes, or the scenario's
+        /// duration if shorter).
+        #[arg(long, value_parser = positive_duration)]
+        duration: Option<u64>,
+        /// Folder for lesson.html (default: output/<scenario name>-lesson).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print a shell's completion script for pccsim: bash, zsh, fish, elvish or powershell.
     Completions { shell: clap_complete::Shell },
     /// Run pccsim's TCP alone: N flows through one drop-tail bottleneck (utilisation, goodput
@@ -318,6 +337,13 @@ fn main() -> ExitCode {
             file, shard, out, ..
         } => sweep(file, shard, out).map(|()| 0),
         Command::Merge { shards, out, .. } => merge(shards, out).map(|()| 0),
+        Command::Lesson {
+            scenario,
+            config,
+            connections,
+            duration,
+            out,
+        } => lesson(scenario, config, connections, duration, out).map(|()| 0),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut cmd = Cli::command();
@@ -670,6 +696,40 @@ fn run_plan(
         }
     })?;
     say().note(&format!("results in {}/", out.display()));
+    Ok(())
+}
+
+fn lesson(
+    scenario: PathBuf,
+    config: Option<PathBuf>,
+    connections: u32,
+    duration: Option<u64>,
+    out: Option<PathBuf>,
+) -> Result<(), pccsim::Error> {
+    use pccsim::report::{ResultsFolder, ResultsKind, lesson};
+    let loaded = pccsim::world::builder::load_with_config(&scenario, config.as_deref())?;
+    let duration = duration.unwrap_or(loaded.duration().min(120 * SEC));
+    warn(&loaded.preflight(duration)?);
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from("output").join(format!("{}-lesson", loaded.scenario.name))
+    });
+    let files = vec![lesson::LESSON_FILE.to_string()];
+    let bar = progress_bar(duration);
+    ResultsFolder::write(&out, ResultsKind::Lesson, &files, |f| {
+        lesson::write_lesson(
+            f.staging(),
+            &loaded,
+            duration,
+            connections as usize,
+            &mut |now| bar.set_position(now / SEC),
+        )
+    })?;
+    bar.finish_and_clear();
+    say().note(&format!(
+        "lesson in {}/{}",
+        out.display(),
+        lesson::LESSON_FILE
+    ));
     Ok(())
 }
 

@@ -393,6 +393,7 @@ fn every_argument_of_every_command_is_explained_in_help() {
         "trace",
         "export",
         "completions",
+        "lesson",
     ] {
         let o = pccsim(&[command, "--help"]);
         let help = stdout(&o);

@@ -45,6 +45,8 @@ pub enum Kind {
     Compare,
     /// A shard of a comparison (`--shard`), for `merge`.
     Shard,
+    /// `pccsim lesson`.
+    Lesson,
 }
 
 impl Kind {
@@ -53,11 +55,12 @@ impl Kind {
             Kind::Run => "run",
             Kind::Compare => "compare",
             Kind::Shard => "shard",
+            Kind::Lesson => "lesson",
         }
     }
 
     fn of_name(name: &str) -> Option<Kind> {
-        [Kind::Run, Kind::Compare, Kind::Shard]
+        [Kind::Run, Kind::Compare, Kind::Shard, Kind::Lesson]
             .into_iter()
             .find(|k| k.name() == name)
     }

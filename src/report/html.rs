@@ -36,7 +36,7 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: 0.8em; overflow-x: a
 ";
 
 /// Escapes text for HTML.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -84,9 +84,14 @@ fn chart(out: &mut String, dir: &Path, name: &str, caption: &str) -> Result<(), 
 }
 
 fn page(title: &str, body: &str) -> String {
+    page_with(title, body, "")
+}
+
+/// A page with the reports' style and `extra` style rules.
+pub(super) fn page_with(title: &str, body: &str, extra: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+         <title>{}</title>\n<style>{STYLE}{extra}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         esc(title)
     )
 }

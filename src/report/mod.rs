@@ -9,6 +9,7 @@ mod charts;
 pub mod compare;
 mod folder;
 mod html;
+pub mod lesson;
 
 pub use folder::{Kind as ResultsKind, ResultsFolder, clean_up_on_signal};
 
