@@ -123,9 +123,9 @@ enum Command {
         /// Trace after this much simulated time of the scenario, e.g. 30m.
         #[arg(long, value_parser = parse_duration, requires = "scenario")]
         at: Option<u64>,
-        /// Text for people, JSON for tools.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Text for people, JSON for tools, HTML for a class (the lesson's step view).
+        #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+        format: TraceFormat,
     },
     /// Write lesson.html: the router as a diagram of its chains, one connection stepped
     /// through it with the arrow keys, and the first connections in their PCC buckets.
@@ -168,6 +168,13 @@ enum Command {
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TraceFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -313,8 +320,8 @@ impl Command {
             Command::Sweep { format, .. }
             | Command::Merge { format, .. }
             | Command::Parse { format, .. }
-            | Command::Check { format, .. }
-            | Command::Trace { format, .. } => *format,
+            | Command::Check { format, .. } => *format,
+            Command::Trace { format, .. } if *format == TraceFormat::Json => Format::Json,
             Command::Bottleneck(a) => a.format,
             _ => Format::Text,
         }
@@ -709,7 +716,8 @@ fn lesson(
     use pccsim::report::{ResultsFolder, ResultsKind, lesson};
     let loaded = pccsim::world::builder::load_with_config(&scenario, config.as_deref())?;
     let duration = duration.unwrap_or(loaded.duration().min(120 * SEC));
-    warn(&loaded.preflight(duration)?);
+    // The grid needs the run's first connections, not its timeline.
+    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
     let out = out.unwrap_or_else(|| {
         PathBuf::from("output").join(format!("{}-lesson", loaded.scenario.name))
     });
@@ -832,10 +840,10 @@ fn trace(
     config: Option<PathBuf>,
     in_interface: Option<String>,
     at: Option<u64>,
-    format: Format,
+    format: TraceFormat,
 ) -> Result<(), pccsim::Error> {
     let tuple = pccsim::trace::parse_packet(&connection).map_err(pccsim::Error::Invalid)?;
-    let (mut router, now) = match (scenario, config) {
+    let (mut router, now, config_file) = match (scenario, config) {
         (Some(path), _) => {
             let loaded = pccsim::world::builder::load(&path)?;
             let at = at.unwrap_or(0);
@@ -847,14 +855,12 @@ fn trace(
                 )));
             }
             let run = pccsim::world::engine::simulate(&loaded, loaded.scenario.seed, at, |_, _| {});
-            (run.router, at)
+            (run.router, at, loaded.config_file)
         }
         (None, Some(path)) => {
             let (name, text) = read(&path)?;
-            (
-                pccsim::Router::new(pccsim::routeros::load(&name, &text)?),
-                0,
-            )
+            let router = pccsim::Router::new(pccsim::routeros::load(&name, &text)?);
+            (router, 0, name)
         }
         (None, None) => {
             return Err(pccsim::Error::Invalid(
@@ -885,11 +891,15 @@ fn trace(
     };
     let walks = pccsim::trace::trace(&mut router, now, in_iface, tuple);
     match format {
-        Format::Json => println!(
+        TraceFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&walks).expect("trace serialises")
         ),
-        Format::Text => print!("{}", pccsim::trace::to_text(&walks)),
+        TraceFormat::Text => print!("{}", pccsim::trace::to_text(&walks)),
+        TraceFormat::Html => print!(
+            "{}",
+            pccsim::report::lesson::trace_page(&router.config, &config_file, &walks)
+        ),
     }
     Ok(())
 }

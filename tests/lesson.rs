@@ -151,3 +151,24 @@ fn a_class_steps_through_a_connection_as_trace_walks_it() {
         assert!(dom.contains(&format!("step {} of {}", at + 1, expected.len())));
     }
 }
+
+/// `trace --format html` writes the same step view for one connection, on standard output.
+#[test]
+fn trace_as_html_is_the_lessons_step_view_of_that_connection() {
+    let o = pccsim(&[
+        "trace",
+        "--config",
+        "scenarios/lesson_pcc.rsc",
+        "--connection",
+        "tcp 192.168.88.10:40000 -> 93.184.216.34:443",
+        "--format",
+        "html",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = String::from_utf8(o.stdout).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<h3>routing decision</h3>") && html.contains("id=\"steps\""));
+    assert!(html.contains("both-addresses of 192.168.88.10, 93.184.216.34: hash"));
+    assert!(html.contains("later packet tcp 192.168.88.10:40000"));
+    assert!(!html.contains("https://") && !html.contains("src="));
+}

@@ -94,18 +94,29 @@ const STAGES: [(&str, &[(&str, &str)]); 4] = [
 ];
 
 fn page(loaded: &Loaded, walks: &[Walk], first: &[ConnectionRecord], wans: &[String]) -> String {
-    let cfg = &loaded.config;
+    let name = &loaded.scenario.name;
+    let mut out = stepper(name, &loaded.config, &loaded.config_file, walks);
+    buckets(&mut out, loaded, first, wans);
+    out.push_str(SCRIPT);
+    super::html::page_with(&format!("{name} — pccsim lesson"), &out, STYLE)
+}
+
+/// `pccsim trace --format html`: the lesson's diagram and step view for one connection.
+pub fn trace_page(config: &crate::RouterConfig, config_file: &str, walks: &[Walk]) -> String {
+    let mut out = stepper("trace", config, config_file, walks);
+    out.push_str(SCRIPT);
+    super::html::page_with("pccsim trace", &out, STYLE)
+}
+
+/// The diagram of the router and the step view of `walks` through it.
+fn stepper(name: &str, cfg: &crate::RouterConfig, config_file: &str, walks: &[Walk]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "<h1>{} — PCC, packet by packet</h1>",
-        esc(&loaded.scenario.name)
-    );
+    let _ = writeln!(out, "<h1>{} — PCC, packet by packet</h1>", esc(name));
     let _ = writeln!(
         out,
         "<p class=\"sub\">The router as its configuration ({}) builds it. Step with ← and → \
          (or the buttons); every step is also written out below.</p>",
-        esc(&loaded.config_file)
+        esc(config_file)
     );
     // The diagram.
     out.push_str("<div class=\"path\">\n<div class=\"port\">LAN in</div>\n");
@@ -166,10 +177,7 @@ fn page(loaded: &Loaded, walks: &[Walk], first: &[ConnectionRecord], wans: &[Str
         );
     }
     out.push_str("</ol>\n");
-    buckets(&mut out, loaded, first, wans);
-    out.push_str(SCRIPT);
-    let title = format!("{} — pccsim lesson", loaded.scenario.name);
-    super::html::page_with(&title, &out, STYLE)
+    out
 }
 
 /// A chain's rules, each with its line, as the diagram lists them.
