@@ -28,14 +28,22 @@ pccsim="${PCCSIM:-$PWD/target/debug/pccsim}"
 [ -x "$pccsim" ] || cargo build -q --bin pccsim
 work="$(mktemp -d)"
 export SLURM_CONF="$work/slurm.conf"
-pids=()
 our_munge=""
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$work/slurmctld.pid" ] && kill "$(cat "$work/slurmctld.pid")" 2>/dev/null || true
-  [ -f "$work/slurmd.pid" ] && kill "$(cat "$work/slurmd.pid")" 2>/dev/null || true
-  [ -n "$our_munge" ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
-  rm -rf "$work"
+  local daemons=()
+  for f in "$work/slurmctld.pid" "$work/slurmd.pid"; do
+    [ -f "$f" ] && daemons+=("$(cat "$f")")
+  done
+  [ -n "$our_munge" ] && [ -f /run/munge/munged.pid ] && daemons+=("$(cat /run/munge/munged.pid)")
+  for pid in "${daemons[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # The daemons write their state as they stop: wait for them before removing it.
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${daemons[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
 
