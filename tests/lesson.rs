@@ -95,6 +95,10 @@ fn a_class_steps_through_a_connection_as_trace_walks_it() {
         .unwrap()
         .trim_start_matches("packet ");
     let spec = spec.replace("&gt;", ">");
+    assert!(
+        spec.starts_with("tcp "),
+        "a TCP connection is walked: {spec}"
+    );
     let o = pccsim(&[
         "trace",
         "--config",

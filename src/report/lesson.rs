@@ -66,8 +66,11 @@ pub fn write_lesson(
     let first: Vec<ConnectionRecord> = seen.lock().map(|s| s.clone()).unwrap_or_default();
     let wans: Vec<String> = run.metrics.wans.iter().map(|w| w.name.clone()).collect();
     let lan = Some(loaded.lan_iface);
-    let walked = (first.iter())
-        .find(|c| c.wan.is_some() && !c.tuple.dst.is_private())
+    // A TCP connection where there is one: its walk shows a handshake's packets.
+    let outbound = |c: &&ConnectionRecord| c.wan.is_some() && !c.tuple.dst.is_private();
+    let walked = (first.iter().filter(outbound))
+        .find(|c| c.tuple.protocol == crate::packet::Protocol::Tcp)
+        .or_else(|| first.iter().find(outbound))
         .map(|c| c.tuple);
     let walks = match walked {
         Some(t) => crate::trace::trace(&mut Router::new(loaded.config.clone()), 0, lan, t),
