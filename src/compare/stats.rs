@@ -51,11 +51,6 @@ impl Estimate {
             seeds: values.len(),
         })
     }
-
-    /// Half the interval's width, where there is one.
-    pub fn half_width(&self) -> Option<f64> {
-        Some((self.ci95_high? - self.ci95_low?) / 2.0)
-    }
 }
 
 /// One variant's metric minus another's, seed by seed. Field names are a contract of
@@ -78,9 +73,9 @@ pub struct Difference {
 impl Difference {
     /// The difference `a − b` over the seeds both have, given as `(seed, value)` pairs.
     pub fn paired(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<Difference> {
-        let diffs: Vec<f64> = a
-            .iter()
-            .filter_map(|(seed, x)| Some(x - b.iter().find(|(s, _)| s == seed)?.1))
+        let b: std::collections::HashMap<u64, f64> = b.iter().copied().collect();
+        let diffs: Vec<f64> = (a.iter())
+            .filter_map(|(seed, x)| Some(x - b.get(seed)?))
             .collect();
         Difference::of(&diffs)
     }

@@ -14,7 +14,7 @@
 //! refused with the first's process id instead of both saying "results in …" and one result
 //! being lost. The lock and the unfinished files of a process that died are cleared by the
 //! next claim; those of one stopped by Ctrl-C or SIGTERM are removed at once
-//! ([`clean_up_on_signal`]), and those of one that fails, when its `ResultsFolder` drops.
+//! ([`clean_up_on_signal`]), and those of one that fails, when its `ResultsFolder` drops unpublished.
 //!
 //! Files are written into a hidden staging folder beside the destination and published when
 //! all are complete: a new folder appears whole by one rename; a folder holding only an earlier
@@ -122,7 +122,7 @@ pub struct ResultsFolder {
     previous: BTreeSet<String>,
     /// The folder did not exist: the staging folder becomes it by one rename.
     fresh: bool,
-    /// Published or abandoned: nothing left to clean up.
+    /// Published or cleaned up: nothing left to do.
     done: bool,
 }
 
@@ -226,11 +226,6 @@ impl ResultsFolder {
             remove_if_there(&self.dir.join(stale))?;
         }
         Ok(())
-    }
-
-    /// Removes the staging folder (pccsim made it, and nothing in it was published).
-    pub fn abandon(mut self) {
-        self.clean_up();
     }
 
     fn clean_up(&mut self) {
