@@ -20,6 +20,7 @@ pub mod error;
 pub mod init;
 pub mod input;
 pub mod inspect;
+pub mod lesson;
 pub mod packet;
 pub mod provenance;
 pub mod report;

@@ -128,7 +128,8 @@ enum Command {
         format: TraceFormat,
     },
     /// Write lesson.html: the router as a diagram of its chains, one connection stepped
-    /// through it with the arrow keys, and the first connections in their PCC buckets.
+    /// through it with the arrow keys, the first connections in the classifiers' buckets, and
+    /// what-ifs (other classifiers, FastTrack on, the reply-marking mistake) to switch between.
     Lesson {
         /// The scenario file (RON).
         scenario: PathBuf,
@@ -138,10 +139,14 @@ enum Command {
         /// How many of the run's first connections the bucket grid shows.
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
         connections: u32,
-        /// Simulate this long for the bucket grid (default: 2 minutes, or the scenario's
-        /// duration if shorter).
+        /// Simulate this long (default: 2 minutes, or the scenario's duration if shorter; with
+        /// --timeline, the scenario's duration).
         #[arg(long, value_parser = positive_duration)]
         duration: Option<u64>,
+        /// Replay the run's timeline under a scrubber: WAN states, check-gateway's probes,
+        /// routes going inactive, connections breaking, the failback.
+        #[arg(long)]
+        timeline: bool,
         /// Folder for lesson.html (default: output/<scenario name>-lesson).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -349,8 +354,9 @@ fn main() -> ExitCode {
             config,
             connections,
             duration,
+            timeline,
             out,
-        } => lesson(scenario, config, connections, duration, out).map(|()| 0),
+        } => lesson(scenario, config, connections, duration, timeline, out).map(|()| 0),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut cmd = Cli::command();
@@ -711,26 +717,31 @@ fn lesson(
     config: Option<PathBuf>,
     connections: u32,
     duration: Option<u64>,
+    timeline: bool,
     out: Option<PathBuf>,
 ) -> Result<(), pccsim::Error> {
     use pccsim::report::{ResultsFolder, ResultsKind, lesson};
     let loaded = pccsim::world::builder::load_with_config(&scenario, config.as_deref())?;
-    let duration = duration.unwrap_or(loaded.duration().min(120 * SEC));
-    // The grid needs the run's first connections, not its timeline.
-    warn(&loaded.fits(duration)?.into_iter().collect::<Vec<_>>());
+    // The grid and the walks need the run's first connections; the replay, all of it.
+    let whole = loaded.duration();
+    let duration = duration.unwrap_or(if timeline {
+        whole
+    } else {
+        whole.min(120 * SEC)
+    });
+    warn(&loaded.preflight(duration)?);
     let out = out.unwrap_or_else(|| {
         PathBuf::from("output").join(format!("{}-lesson", loaded.scenario.name))
     });
     let files = vec![lesson::LESSON_FILE.to_string()];
     let bar = progress_bar(duration);
     ResultsFolder::write(&out, ResultsKind::Lesson, &files, |f| {
-        lesson::write_lesson(
-            f.staging(),
-            &loaded,
-            duration,
-            connections as usize,
-            &mut |now| bar.set_position(now / SEC),
-        )
+        let prepared =
+            pccsim::lesson::prepare(&loaded, duration, connections as usize, &|done, total| {
+                bar.set_length(total / SEC);
+                bar.set_position(done / SEC);
+            });
+        lesson::write_lesson(f.staging(), &prepared, timeline)
     })?;
     bar.finish_and_clear();
     say().note(&format!(

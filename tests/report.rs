@@ -21,32 +21,9 @@ fn pccsim(args: &[&str], out: &Path) {
 /// Opens `page` in headless Chromium, screenshots it into `png`, and returns the console
 /// lines the page produced; `None` when Chromium is not installed (and not on CI).
 fn open_in_chromium(page: &Path, png: &Path) -> Option<Vec<String>> {
-    let Ok(o) = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu"])
-        .args([
-            "--enable-logging=stderr",
-            "--log-level=0",
-            "--window-size=1200,2400",
-        ])
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing on CI: .ci/run installs it"
-        );
-        eprintln!("skipped the browser: chromium is not installed (apt-get install chromium)");
-        return None;
-    };
-    assert!(o.status.success(), "{o:?}");
-    let log = String::from_utf8_lossy(&o.stderr);
-    Some(
-        log.lines()
-            .filter(|l| l.contains(":CONSOLE"))
-            .map(str::to_string)
-            .collect(),
-    )
+    let shot = format!("--screenshot={}", png.display());
+    let url = format!("file://{}", page.display());
+    common::chromium(&["--window-size=1200,2400", &shot], &url).map(|(_, console)| console)
 }
 
 fn looks_like_a_screenshot(png: &Path) {

@@ -15,7 +15,7 @@
 pub mod stats;
 mod variant;
 
-pub use variant::{Spread, Weights};
+pub use variant::{Spread, Weights, mark_replies, set_fasttrack, set_spread};
 
 use crate::error::Error;
 use crate::provenance::{Provenance, sha256};

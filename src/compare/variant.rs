@@ -367,3 +367,46 @@ pub fn set_fasttrack(cfg: &mut RouterConfig, on: bool) -> String {
     cfg.filter.index();
     text
 }
+
+/// The reply-marking mistake, as guides often print it: the prerouting rules that turn a
+/// connection mark into a routing mark lose what keeps them to the LAN (`in-interface`,
+/// `in-interface-list`, `src-address`, `src-address-list`), so replies arriving from a WAN
+/// are routing-marked too and routed back out of it.
+pub fn mark_replies(cfg: &mut RouterConfig) -> Result<String, String> {
+    let keeps_to_lan = |m: &Matcher| {
+        matches!(
+            m.kind,
+            Match::InInterface(_)
+                | Match::InInterfaceList(_)
+                | Match::SrcAddress(_)
+                | Match::SrcAddressList(_)
+        )
+    };
+    let mut changed = Vec::new();
+    for rule in &mut cfg.mangle.rules {
+        let marks_routing = matches!(rule.action, Action::MarkRouting(_));
+        if rule.disabled || rule.chain != PREROUTING || !marks_routing {
+            continue;
+        }
+        let by_mark = rule
+            .matchers
+            .iter()
+            .any(|m| matches!(m.kind, Match::ConnectionMark(c) if c != ConnMark::NONE));
+        if by_mark && rule.matchers.iter().any(keeps_to_lan) {
+            let matchers = rule.matchers.iter().filter(|m| !keeps_to_lan(m)).cloned();
+            *rule = rebuilt(rule, matchers.collect());
+            changed.push(rule.line.to_string());
+        }
+    }
+    if changed.is_empty() {
+        return Err(
+            "no prerouting mark-routing rule is kept to the LAN, so there is no mistake to make"
+                .into(),
+        );
+    }
+    cfg.mangle.index();
+    Ok(format!(
+        "mangle line {}: in-interface (or src-address) removed from the rules that routing-mark by connection mark",
+        changed.join(", ")
+    ))
+}

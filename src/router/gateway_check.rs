@@ -74,6 +74,19 @@ pub struct Change {
     pub at: Time,
 }
 
+/// A probe that went unanswered, or the answer that ended a run of them: how check-gateway
+/// came to its verdict, one probe at a time (answers in a run of answers are not worth telling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probed {
+    pub gateway: Ipv4Addr,
+    pub at: Time,
+    pub answered: bool,
+    /// Probes missed in a row, this one included (0 once answered), of the `count` that make
+    /// the gateway unreachable.
+    pub misses: u8,
+    pub count: u8,
+}
+
 #[derive(Clone, Debug)]
 struct Checked {
     echoes: Echoes,
@@ -86,6 +99,7 @@ pub struct GatewayChecks {
     settings: Settings,
     gateways: Vec<Checked>,
     next_round: Time,
+    probed: Vec<Probed>,
 }
 
 /// Echo identifiers of check-gateway probes: this plus the gateway's index.
@@ -99,6 +113,7 @@ impl GatewayChecks {
             settings,
             gateways: Vec::new(),
             next_round: 0,
+            probed: Vec::new(),
         };
         for gateway in gateways {
             checks.watch(gateway);
@@ -154,10 +169,10 @@ impl GatewayChecks {
         let round = now >= self.next_round;
         for c in &mut self.gateways {
             if let Some(r) = c.echoes.handle_timeout(now, probes) {
-                changes.extend(c.judge(&r, count, now));
+                changes.extend(c.judge(&r, count, now, &mut self.probed));
             }
             if round && let Some(r) = c.echoes.start(now, probes) {
-                changes.extend(c.judge(&r, count, now));
+                changes.extend(c.judge(&r, count, now, &mut self.probed));
             }
         }
         if round {
@@ -172,7 +187,12 @@ impl GatewayChecks {
         let c = self.gateways.get_mut(i).filter(|c| c.echoes.host == from)?;
         // A late reply finds its probe already counted as missed.
         let r = c.echoes.on_reply(now, ident, seq)?;
-        c.judge(&r, self.settings.count, now)
+        c.judge(&r, self.settings.count, now, &mut self.probed)
+    }
+
+    /// The probes judged since the last call that are worth telling (see [`Probed`]).
+    pub fn take_probed(&mut self) -> std::vec::Drain<'_, Probed> {
+        self.probed.drain(..)
     }
 
     /// The gateways checked, with their state.
@@ -191,8 +211,28 @@ impl GatewayChecks {
 impl Checked {
     /// A probe's fate: `count` missed in a row make the gateway unreachable, one answered
     /// makes it reachable again.
-    fn judge(&mut self, r: &pinger::Result, count: u8, at: Time) -> Option<Change> {
-        if r.rtts.is_empty() {
+    fn judge(
+        &mut self,
+        r: &pinger::Result,
+        count: u8,
+        at: Time,
+        probed: &mut Vec<Probed>,
+    ) -> Option<Change> {
+        let answered = !r.rtts.is_empty();
+        if !answered || self.misses > 0 {
+            probed.push(Probed {
+                gateway: self.echoes.host,
+                at,
+                answered,
+                misses: if answered {
+                    0
+                } else {
+                    self.misses.saturating_add(1)
+                },
+                count,
+            });
+        }
+        if !answered {
             self.misses = self.misses.saturating_add(1);
             if !self.reachable || self.misses < count {
                 return None;

@@ -171,6 +171,8 @@ struct Scratch {
 pub enum Event {
     /// check-gateway found a gateway reachable or not; the routes through it follow.
     Gateway(GatewayChange),
+    /// A check-gateway probe went unanswered, or an answer ended a run of misses.
+    Probe(gateway_check::Probed),
     /// A netwatch host's status changed; its script, if due, is the caller's to run.
     Netwatch(netwatch::Change),
     /// A DHCP lease or PPPoE session gave, changed or took a WAN's address.
@@ -381,6 +383,8 @@ impl Router {
         let mut probes = std::mem::take(&mut self.scratch.probes);
         let mut changes = std::mem::take(&mut self.scratch.gateway_changes);
         self.checks.handle_timeout(now, &mut probes, &mut changes);
+        self.events
+            .extend(self.checks.take_probed().map(Event::Probe));
         for c in changes.drain(..) {
             self.set_gateway_reachable(c.gateway, c.reachable);
             self.events.push_back(Event::Gateway(c));
@@ -601,7 +605,10 @@ impl Router {
     /// An echo reply to the router: an answer to a check-gateway probe, perhaps.
     fn echo_reply(&mut self, now: Time, pkt: &Packet) {
         let (from, ident, seq) = (pkt.tuple.src, pkt.tuple.dst_port, pkt.seq as u16);
-        if let Some(c) = self.checks.on_reply(now, from, ident, seq) {
+        let change = self.checks.on_reply(now, from, ident, seq);
+        self.events
+            .extend(self.checks.take_probed().map(Event::Probe));
+        if let Some(c) = change {
             self.set_gateway_reachable(c.gateway, c.reachable);
             self.events.push_back(Event::Gateway(c));
         }

@@ -187,6 +187,8 @@ pub struct Metrics {
     out_of_service: u64,
     /// Per netwatch entry, its host and line and each change of its status.
     pub netwatch: Vec<NetwatchLog>,
+    /// check-gateway's missed probes, and the answers that ended a run of them, in order.
+    pub probes: Vec<crate::router::gateway_check::Probed>,
     /// Errors of scripts the router ran (netwatch's), as they would appear in its log.
     pub script_errors: Vec<String>,
     /// The configuration line of each configured route, and at each sample which of them were

@@ -49,3 +49,30 @@ pub fn run_with_seed(loaded: &Loaded, seed: u64, duration: Time) -> Ran {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
+
+/// Runs headless Chromium with `args` and the page `url`; returns what it printed on standard
+/// output and the console lines the page produced, or `None` when Chromium is not installed
+/// (never on CI: `.ci/run` installs it).
+pub fn chromium(args: &[&str], url: &str) -> Option<(String, Vec<String>)> {
+    let Ok(o) = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .args(["--enable-logging=stderr", "--log-level=0"])
+        .args(args)
+        .arg(url)
+        .output()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is missing on CI: .ci/run installs it"
+        );
+        eprintln!("skipped the browser: chromium is not installed (apt-get install chromium)");
+        return None;
+    };
+    assert!(o.status.success(), "{o:?}");
+    let console = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    Some((String::from_utf8_lossy(&o.stdout).into_owned(), console))
+}

@@ -1187,6 +1187,7 @@ impl Simulation {
                 }
                 // The routes followed; what the router decides on is booked below.
                 RouterEvent::Gateway(_) => {}
+                RouterEvent::Probe(p) => self.metrics.probes.push(p),
             }
         }
         self.judge_wans();
