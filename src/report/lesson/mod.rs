@@ -65,9 +65,11 @@ fn page(lesson: &Lesson, timeline: bool) -> String {
             esc(&v.what.label())
         );
         changed(&mut out, lesson, k, &summaries);
-        steps::diagram(&mut out, &id, &v.loaded.config);
+        let base = (k > 0).then_some(&base.loaded.config);
         out.push_str("<h3>One connection, step by step</h3>\n");
-        steps::steps(&mut out, &id, &v.walks);
+        steps::current(&mut out, &id);
+        steps::diagram(&mut out, &id, &v.loaded.config, base);
+        steps::steps(&mut out, &v.walks, &id);
         if timeline {
             replay::replay(&mut out, &id, v, &wans);
         }
@@ -95,8 +97,9 @@ pub fn trace_page(config: &crate::RouterConfig, config_file: &str, walks: &[Walk
          below.</p>\n<section class=\"variant\" id=\"v0\">",
         esc(config_file)
     );
-    steps::diagram(&mut out, "v0", config);
-    steps::steps(&mut out, "v0", walks);
+    steps::current(&mut out, "v0");
+    steps::diagram(&mut out, "v0", config, None);
+    steps::steps(&mut out, walks, "v0");
     out.push_str("</section>\n");
     out.push_str(SCRIPT);
     super::html::page_with("pccsim trace", &out, STYLE)
@@ -203,6 +206,7 @@ const STYLE: &str = "
 .chain li.lit-yes { background: #c8f0c8; outline: 2px solid #2a2; }
 .chain li.lit-no { background: #f6d6d6; outline: 2px solid #c33; }
 .chain li.unused { opacity: 0.35; }
+.chain li.changed { border-left: 4px solid #1f6fd0; background: #eef4fb; }
 .controls button, nav.whatif button { font-size: 1.1em; }
 nav.whatif { position: sticky; top: 0; background: white; padding: 0.4em 0; z-index: 1;
              border-bottom: 1px solid #ddd; }
@@ -291,7 +295,8 @@ const SCRIPT: &str = r#"<script>
         var s = data.wans[w];
         var state = s.service[i] ? 'in service' : 'out of service';
         var checks = !s.link[i] ? 'link down' :
-          (s.gateway[i] ? 'check-gateway: reachable' : 'check-gateway: unreachable');
+          (s.gateway[i] ? 'check-gateway: reachable' : 'check-gateway: unreachable') +
+          (s.missed[i] ? ' (' + s.missed[i] + ')' : '');
         var truth = s.fault[i] ? '<span class="fault">' + s.fault[i] + '</span><br>' : '';
         return '<div class="card' + (s.service[i] ? '' : ' out') + '"><b>' + name + ': ' + state +
           '</b>' + truth + checks + '<br>' + s.active[i] + ' connections open, ' + s.down[i] +

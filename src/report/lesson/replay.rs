@@ -32,6 +32,23 @@ pub(super) fn replay(out: &mut String, id: &str, v: &Variant, wans: &[String]) {
     for w in 0..wans.len() {
         let mine: Vec<_> = m.samples.iter().filter(|s| s.wan == w).collect();
         let fault: Vec<String> = mine.iter().map(|s| fault(v, w, s.time)).collect();
+        // Probes of this WAN's gateway missed in a row by then (the last one told of).
+        let gateway = v.loaded.scenario.wans.get(w).map(|w| w.gateway);
+        let probes: Vec<_> = (m.probes.iter())
+            .filter(|p| Some(p.gateway) == gateway)
+            .collect();
+        let missed: Vec<String> = (mine.iter())
+            .map(|s| {
+                let last = probes[..probes.partition_point(|p| p.at <= s.time)].last();
+                match last {
+                    // Past `count` the state says it: unreachable.
+                    Some(p) if p.misses > 0 && p.misses < p.count => {
+                        format!("{} of {} probes missed", p.misses, p.count)
+                    }
+                    _ => String::new(),
+                }
+            })
+            .collect();
         let col = |f: &dyn Fn(&crate::world::metrics::Sample) -> serde_json::Value| {
             mine.iter().map(|s| f(s)).collect::<Vec<_>>()
         };
@@ -43,6 +60,7 @@ pub(super) fn replay(out: &mut String, id: &str, v: &Variant, wans: &[String]) {
             "down": col(&|s| ((s.down_bps / 1e5).round() / 10.0).into()),
             "broken": col(&|s| s.broken.iter().sum::<u32>().into()),
             "fault": fault,
+            "missed": missed,
         }));
     }
     let unused: Vec<Vec<u32>> = (m.router_states.iter())
@@ -94,7 +112,9 @@ pub(super) fn replay(out: &mut String, id: &str, v: &Variant, wans: &[String]) {
 fn chart(out: &mut String, id: &str, v: &Variant, wans: &[String], times: &[Time], end: Time) {
     let m = &v.run.metrics;
     let strips = 16.0 * wans.len() as f64;
-    let height = PLOT + 30.0 + strips;
+    // Below the strips, a band for the breaks.
+    let band = PLOT + 28.0 + strips;
+    let height = band + 24.0;
     let x = |t: Time| LEFT + (WIDTH - LEFT - 10.0) * t as f64 / end as f64;
     let peak = m
         .samples
@@ -124,19 +144,25 @@ fn chart(out: &mut String, id: &str, v: &Variant, wans: &[String], times: &[Time
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
             points.join(" ")
         );
-        // Breaks: a red tick per sample with any, as tall as their count (capped).
-        for s in m.samples.iter().filter(|s| s.wan == w) {
-            let n: u32 = s.broken.iter().sum();
-            if n > 0 {
-                let h = (f64::from(n) * 3.0).min(40.0);
-                let _ = write!(
-                    out,
-                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"2\" height=\"{h:.1}\" fill=\"#c00\"/>",
-                    x(s.time) - 1.0,
-                    PLOT + 10.0 - h
-                );
-            }
-        }
+    }
+    // Breaks: a red bar per sample with any, as tall as their count (all WANs; capped).
+    let _ = write!(
+        out,
+        "<text x=\"4\" y=\"{}\" font-size=\"10\">broke</text>",
+        band + 18.0
+    );
+    let mut broke = vec![0u32; times.len()];
+    for s in &m.samples {
+        broke[times.partition_point(|&t| t < s.time)] += s.broken.iter().sum::<u32>();
+    }
+    for (&t, &n) in times.iter().zip(&broke).filter(|(_, n)| **n > 0) {
+        let h = (f64::from(n) * 2.0).min(20.0);
+        let _ = write!(
+            out,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"3\" height=\"{h:.1}\" fill=\"#c00\"><title>{n} broke</title></rect>",
+            x(t) - 1.5,
+            band + 20.0 - h
+        );
     }
     for (w, name) in wans.iter().enumerate() {
         let top = PLOT + 24.0 + 16.0 * w as f64;

@@ -25,8 +25,9 @@ const STAGES: [(&str, &[(&str, &str)]); 4] = [
     ),
 ];
 
-/// The diagram of `cfg`'s router.
-pub(super) fn diagram(out: &mut String, id: &str, cfg: &RouterConfig) {
+/// The diagram of `cfg`'s router; rules a what-if rewrote or added (against `base`, the
+/// configuration as given) are marked.
+pub(super) fn diagram(out: &mut String, id: &str, cfg: &RouterConfig, base: Option<&RouterConfig>) {
     out.push_str("<div class=\"path\">\n<div class=\"port\">LAN in</div>\n");
     for (i, (title, parts)) in STAGES.iter().enumerate() {
         if i == 1 {
@@ -37,27 +38,28 @@ pub(super) fn diagram(out: &mut String, id: &str, cfg: &RouterConfig) {
         }
         let _ = write!(out, "<div class=\"stage\"><h3>{}</h3>", esc(title));
         for (table, chain) in *parts {
-            let t = match *table {
-                "mangle" => &cfg.mangle,
-                "nat" => &cfg.nat,
-                _ => &cfg.filter,
-            };
-            rules_box(out, id, cfg, t, chain);
+            let before = base.map(|b| rule_texts(b, table_of(b, table), chain));
+            rules_box(out, id, cfg, table_of(cfg, table), chain, before.as_deref());
         }
         out.push_str("</div>\n");
     }
     out.push_str("</div>\n");
 }
 
-/// The step view of `walks`: a box for the current step, the buttons, and every step written
-/// out (for readers without JavaScript, and for the script to step through).
-pub(super) fn steps(out: &mut String, id: &str, walks: &[Walk]) {
-    let _ = write!(
+/// The buttons and the box that shows the current step, above the diagram so that a
+/// projector shows both.
+pub(super) fn current(out: &mut String, id: &str) {
+    let _ = writeln!(
         out,
         "<div class=\"controls\"><button class=\"back\">←</button> <button class=\"next\">→</button> \
-         <span class=\"count\"></span></div>\n<p id=\"{id}-current\" class=\"current\"></p>\n\
-         <ol class=\"steps\">\n"
+         <span class=\"count\"></span></div>\n<p id=\"{id}-current\" class=\"current\"></p>"
     );
+}
+
+/// The steps of `walks`, written out (for readers without JavaScript, and for the script to
+/// step through).
+pub(super) fn steps(out: &mut String, walks: &[Walk], id: &str) {
+    out.push_str("<ol class=\"steps\">\n");
     for w in walks {
         let head = format!(
             "{} {} — arrives on {}",
@@ -88,26 +90,51 @@ pub(super) fn steps(out: &mut String, id: &str, walks: &[Walk]) {
     out.push_str("</ol>\n");
 }
 
-/// A chain's rules, each with its line, as the diagram lists them.
-fn rules_box(out: &mut String, id: &str, cfg: &RouterConfig, t: &Table, chain: &str) {
-    let rules: Vec<String> = (t.rules.iter())
+fn table_of<'a>(cfg: &'a RouterConfig, name: &str) -> &'a Table {
+    match name {
+        "mangle" => &cfg.mangle,
+        "nat" => &cfg.nat,
+        _ => &cfg.filter,
+    }
+}
+
+/// The enabled rules of `chain`, as `line params…`.
+fn rule_texts(cfg: &RouterConfig, t: &Table, chain: &str) -> Vec<String> {
+    (t.rules.iter())
         .filter(|r| !r.disabled && t.chain_names[r.chain as usize] == chain)
         .map(|r| {
             let params = crate::routeros::export::rule_params(cfg, t, r);
             let text: Vec<String> = (params[1..].iter())
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            // A rule a what-if added has no line of the user's.
-            let line = if r.line == 0 {
-                "+".into()
-            } else {
-                r.line.to_string()
+            format!("{} {}", r.line, text.join(" "))
+        })
+        .collect()
+}
+
+/// A chain's rules, each with its line, as the diagram lists them; where `before` is given,
+/// those not in it are marked as changed.
+fn rules_box(
+    out: &mut String,
+    id: &str,
+    cfg: &RouterConfig,
+    t: &Table,
+    chain: &str,
+    before: Option<&[String]>,
+) {
+    let rules: Vec<String> = (rule_texts(cfg, t, chain).iter())
+        .map(|text| {
+            let (line, params) = text.split_once(' ').unwrap_or((text, ""));
+            let class = match before {
+                Some(b) if !b.contains(text) => " class=\"changed\"",
+                _ => "",
             };
+            // A rule a what-if added has no line of the user's.
+            let shown = if line == "0" { "+" } else { line };
             format!(
-                "<li id=\"{id}-rule-{}-{}\"><b>{line}</b> {}</li>",
+                "<li id=\"{id}-rule-{}-{line}\"{class}><b>{shown}</b> {}</li>",
                 t.name,
-                r.line,
-                esc(&text.join(" "))
+                esc(params)
             )
         })
         .collect();
