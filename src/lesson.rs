@@ -1,6 +1,7 @@
 //! `pccsim lesson`'s material, computed ahead so the page needs no simulation: the scenario run
 //! as configured and as a few what-ifs — the other classifiers a class compares (`src-address`,
-//! `both-addresses`, `both-addresses-and-ports`, `nth`), FastTrack on, and the reply-marking
+//! `both-addresses`, `both-addresses-and-ports`, `nth`), FastTrack on (or off, where the
+//! configuration has it on), and the reply-marking
 //! mistake guides print — each with one connection's walk through its router and the first
 //! connections of its run. The what-ifs are [`crate::compare`]'s rewrites, so the page says
 //! what changed by line, as `compare` does; [`crate::report::lesson`] draws it all.
@@ -32,7 +33,8 @@ pub enum WhatIf {
     AsConfigured,
     /// New connections spread another way.
     Spread(Spread),
-    FastTrack,
+    /// FastTrack turned on (`true`) or off.
+    FastTrack(bool),
     /// The mark-routing rules catch replies from the WANs too.
     MarkReplies,
 }
@@ -42,7 +44,8 @@ impl WhatIf {
         match self {
             WhatIf::AsConfigured => "as configured".into(),
             WhatIf::Spread(s) => s.name().into(),
-            WhatIf::FastTrack => "FastTrack on".into(),
+            WhatIf::FastTrack(true) => "FastTrack on".into(),
+            WhatIf::FastTrack(false) => "FastTrack off".into(),
             WhatIf::MarkReplies => "reply-marking mistake".into(),
         }
     }
@@ -86,15 +89,13 @@ pub fn prepare(
     let mut wanted = vec![(WhatIf::AsConfigured, None, loaded.config.clone())];
     let mut not_offered = Vec::new();
     let spreads = CLASSIFIERS.into_iter().filter(|s| Some(*s) != configured);
-    let what_ifs = (spreads.map(WhatIf::Spread)).chain([WhatIf::FastTrack, WhatIf::MarkReplies]);
+    let fasttrack = WhatIf::FastTrack(!has_fasttrack(&loaded.config));
+    let what_ifs = (spreads.map(WhatIf::Spread)).chain([fasttrack, WhatIf::MarkReplies]);
     for what in what_ifs {
         let mut cfg = loaded.config.clone();
         let rewrote = match what {
             WhatIf::Spread(s) => set_spread(&mut cfg, s),
-            WhatIf::FastTrack => Ok(set_fasttrack(&mut cfg, true)).and_then(|t| {
-                // A configuration with FastTrack on already has nothing to show here.
-                if t.contains("already") { Err(t) } else { Ok(t) }
-            }),
+            WhatIf::FastTrack(on) => Ok(set_fasttrack(&mut cfg, on)),
             WhatIf::MarkReplies => mark_replies(&mut cfg),
             WhatIf::AsConfigured => continue,
         };
@@ -140,6 +141,11 @@ pub fn prepare(
         variants,
         not_offered,
     }
+}
+
+fn has_fasttrack(cfg: &crate::RouterConfig) -> bool {
+    let fasttrack = crate::router::firewall::Action::FasttrackConnection;
+    (cfg.filter.rules.iter()).any(|r| !r.disabled && r.action == fasttrack)
 }
 
 /// The configuration's classifier, as a spread (its first PCC rule's fields).

@@ -730,6 +730,9 @@ fn lesson(
         whole.min(120 * SEC)
     });
     warn(&loaded.preflight(duration)?);
+    if !timeline && !loaded.beyond(duration).is_empty() {
+        warn(&["note: --timeline runs the whole scenario and replays it".into()]);
+    }
     let out = out.unwrap_or_else(|| {
         PathBuf::from("output").join(format!("{}-lesson", loaded.scenario.name))
     });

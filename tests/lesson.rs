@@ -223,7 +223,7 @@ fn each_what_if_shows_what_its_change_does_to_the_same_connections() {
     assert!(as_configured[2].contains("out wan-b"), "{as_configured:?}");
     // FastTrack: the later packet skips mangle, so main's route sends it out of wan-a, still
     // with wan-b's address; in the run, packets leave with another WAN's address.
-    let fasttrack = by(WhatIf::FastTrack);
+    let fasttrack = by(WhatIf::FastTrack(true));
     let later = &fasttrack.walks[2];
     assert!(later.verdict.contains("out wan-a"), "{}", later.verdict);
     assert!(later.left.contains("203.0.113.2:"), "{}", later.left);
@@ -353,4 +353,31 @@ fn a_number_key_switches_to_a_what_if_and_the_arrows_step_through_it() {
         dom.contains("<section class=\"variant shown\" id=\"v4\">"),
         "the fifth is shown"
     );
+}
+
+/// Same scenario, same seed: the same page, byte for byte, though its runs go in parallel.
+#[test]
+fn the_same_lesson_twice_is_the_same_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pages: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let out = tmp.path().join(name);
+            let o = pccsim(&[
+                "lesson",
+                "scenarios/lesson_pcc.ron",
+                "--timeline",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            common::read(&out.join("lesson.html"))
+        })
+        .collect();
+    assert!(pages[0] == pages[1], "the pages differ");
+    let urls = pages[0].matches("http").count();
+    let namespaces = pages[0]
+        .matches("xmlns=\"http://www.w3.org/2000/svg\"")
+        .count();
+    assert_eq!(urls, namespaces, "no external URL");
 }

@@ -261,16 +261,23 @@ mod tests {
 
     /// Runs the checks to `end`, answering every probe after 5 ms while `alive(t)`.
     fn drive(alive: impl Fn(Time) -> bool, end: Time) -> Vec<Change> {
+        drive_told(alive, end).0
+    }
+
+    /// The changes, and the probes worth telling of.
+    fn drive_told(alive: impl Fn(Time) -> bool, end: Time) -> (Vec<Change>, Vec<Probed>) {
         let mut checks = GatewayChecks::new(Settings::default(), [GW]);
         let (mut probes, mut changes, mut replies) = (Vec::new(), Vec::new(), Vec::new());
+        let mut told = Vec::new();
         loop {
+            told.extend(checks.take_probed());
             let next_reply = replies.first().map(|r: &(Time, Probe)| r.0);
             let now = match (checks.poll_timeout(), next_reply) {
                 (Some(t), Some(r)) => t.min(r),
                 (t, r) => t.or(r).unwrap(),
             };
             if now > end {
-                return changes;
+                return (changes, told);
             }
             if next_reply == Some(now) {
                 let (_, p) = replies.remove(0);
@@ -284,6 +291,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What a lesson's replay shows: each missed probe with its count, then the answer that
+    /// ends the run of misses; answers in a run of answers are not told.
+    #[test]
+    fn missed_probes_are_told_one_by_one_and_the_answer_that_ends_them() {
+        let (changes, told) = drive_told(|t| !(20 * SEC..45 * SEC).contains(&t), 120 * SEC);
+        let seen: Vec<(Time, bool, u8)> =
+            told.iter().map(|p| (p.at, p.answered, p.misses)).collect();
+        // Probes at 20 s, 30 s and 40 s go unanswered (each given up a second later); the one
+        // at 50 s is answered 5 ms later.
+        assert_eq!(
+            seen,
+            [
+                (21 * SEC, false, 1),
+                (31 * SEC, false, 2),
+                (41 * SEC, false, 3),
+                (50 * SEC + 5 * MS, true, 0)
+            ]
+        );
+        assert!(told.iter().all(|p| p.gateway == GW && p.count == 2));
+        // The second miss is the verdict.
+        assert_eq!(changes[0].at, 31 * SEC);
     }
 
     #[test]

@@ -23,6 +23,14 @@ pub(super) fn grid(out: &mut String, variants: &[Variant], wans: &[String]) {
     let panels: Vec<&Variant> = (variants.iter())
         .filter(|v| matches!(v.what, WhatIf::AsConfigured | WhatIf::Spread(_)))
         .collect();
+    if panels.iter().all(|v| group(&v.loaded.config).is_empty()) {
+        out.push_str(
+            "<h2 id=\"buckets\">Buckets</h2>\n<p>The configuration has no PCC or nth rules that \
+             mark new connections, so there are no buckets: every new connection takes the \
+             route its table's best default route gives.</p>\n",
+        );
+        return;
+    }
     let n = panels.first().map_or(0, |v| v.first.len());
     let _ = writeln!(
         out,

@@ -77,8 +77,16 @@ fn page(lesson: &Lesson, timeline: bool) -> String {
     }
     if !lesson.not_offered.is_empty() {
         out.push_str("<p class=\"sub\">Not offered here: ");
-        let why: Vec<String> = (lesson.not_offered.iter())
-            .map(|(what, why)| format!("{} ({})", esc(what), esc(why)))
+        // One reason often rules out several (no PCC rules: every classifier).
+        let mut by_reason: Vec<(Vec<&str>, &str)> = Vec::new();
+        for (what, why) in &lesson.not_offered {
+            match by_reason.iter_mut().find(|(_, w)| w == why) {
+                Some((whats, _)) => whats.push(what),
+                None => by_reason.push((vec![what], why)),
+            }
+        }
+        let why: Vec<String> = (by_reason.iter())
+            .map(|(whats, why)| format!("{} ({})", esc(&whats.join(", ")), esc(why)))
             .collect();
         let _ = writeln!(out, "{}.</p>", why.join("; "));
     }
@@ -253,7 +261,8 @@ const SCRIPT: &str = r#"<script>
     at = Math.max(0, Math.min(at, steps.length - 1));
     var s = steps[at];
     section.querySelector('.current').textContent = s ? s.textContent : '';
-    section.querySelector('.count').textContent = 'step ' + (at + 1) + ' of ' + steps.length;
+    section.querySelector('.count').textContent =
+      steps.length ? 'step ' + (at + 1) + ' of ' + steps.length : '';
     if (s) { s.classList.add('at'); }
     var target = s && s.dataset.target ? document.getElementById(s.dataset.target) : null;
     if (target) {

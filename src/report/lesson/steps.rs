@@ -59,6 +59,12 @@ pub(super) fn current(out: &mut String, id: &str) {
 /// The steps of `walks`, written out (for readers without JavaScript, and for the script to
 /// step through).
 pub(super) fn steps(out: &mut String, walks: &[Walk], id: &str) {
+    if walks.is_empty() {
+        out.push_str(
+            "<p>None of the run's first connections left by a WAN, so there is none to walk \
+             (try a longer --duration or more --connections).</p>\n",
+        );
+    }
     out.push_str("<ol class=\"steps\">\n");
     for w in walks {
         let head = format!(
