@@ -22,6 +22,16 @@ fn pccsim(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Writes the lesson of `scenario` with `args` into `dir` and returns its page.
+fn lesson(dir: &Path, scenario: &str, args: &[&str]) -> std::path::PathBuf {
+    let out = dir.join("lesson");
+    let mut all = vec!["lesson", scenario, "--out", out.to_str().unwrap()];
+    all.extend(args);
+    let o = pccsim(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.join("lesson.html")
+}
+
 /// The page as Chromium shows it after loading it with `fragment` (a variant, keys to press,
 /// a time for the replays), and its console lines; `None` without Chromium (not on CI).
 fn shown(page: &Path, fragment: &str) -> Option<(String, Vec<String>)> {
@@ -53,19 +63,11 @@ fn current(dom: &str, v: usize) -> String {
 #[test]
 fn a_class_steps_through_a_connection_as_trace_walks_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("lesson");
-    let o = pccsim(&[
-        "lesson",
+    let page = lesson(
+        tmp.path(),
         "scenarios/dual_wan.ron",
-        "--duration",
-        "30s",
-        "--connections",
-        "60",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let page = out.join("lesson.html");
+        &["--duration", "30s", "--connections", "60"],
+    );
     let html = common::read(&page);
     for part in [
         "<h3>prerouting</h3>",
@@ -265,18 +267,11 @@ fn events(html: &str) -> Vec<(f64, String)> {
 #[test]
 fn the_timeline_replays_failover_and_failback_as_they_happened() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("lesson");
-    let o = pccsim(&[
-        "lesson",
+    let page = lesson(
+        tmp.path(),
         "scenarios/lesson_pcc.ron",
-        "--timeline",
-        "--connections",
-        "50",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let page = out.join("lesson.html");
+        &["--timeline", "--connections", "50"],
+    );
     let events = events(&common::read(&page));
     let when = |what: &str| {
         (events.iter())
@@ -321,19 +316,11 @@ fn the_timeline_replays_failover_and_failback_as_they_happened() {
 #[test]
 fn a_number_key_switches_to_a_what_if_and_the_arrows_step_through_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("lesson");
-    let o = pccsim(&[
-        "lesson",
+    let page = lesson(
+        tmp.path(),
         "scenarios/lesson_pcc.ron",
-        "--connections",
-        "20",
-        "--duration",
-        "20s",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let page = out.join("lesson.html");
+        &["--connections", "20", "--duration", "20s"],
+    );
     let html = common::read(&page);
     // FastTrack is the fifth; its third step as printed.
     let section = html
@@ -362,16 +349,8 @@ fn the_same_lesson_twice_is_the_same_page() {
     let pages: Vec<String> = ["a", "b"]
         .iter()
         .map(|name| {
-            let out = tmp.path().join(name);
-            let o = pccsim(&[
-                "lesson",
-                "scenarios/lesson_pcc.ron",
-                "--timeline",
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            common::read(&out.join("lesson.html"))
+            let dir = tmp.path().join(name);
+            common::read(&lesson(&dir, "scenarios/lesson_pcc.ron", &["--timeline"]))
         })
         .collect();
     assert!(pages[0] == pages[1], "the pages differ");
