@@ -2,8 +2,8 @@
 //! diagram of its chains ([`steps`]), one connection's walk through it step by step, the
 //! first connections falling into the classifiers' buckets ([`buckets`]), the run's timeline
 //! under a scrubber ([`replay`], with `--timeline`), and what-ifs (another classifier,
-//! FastTrack on, the reply-marking mistake) the page switches between, each saying what
-//! changed. Everything is computed ahead by [`crate::lesson`]; the page is one file with no
+//! FastTrack on or off, the reply-marking mistake) the page switches between, each saying
+//! what changed. Everything is computed ahead by [`crate::lesson`]; the page is one file with no
 //! external resource, its script only shows what is written into it, and all of it is also
 //! printed for a reader without JavaScript.
 
@@ -137,7 +137,7 @@ fn changed(out: &mut String, lesson: &Lesson, k: usize, summaries: &[Summary]) {
             "reply" => "The reply",
             _ => "A later packet",
         };
-        if was.verdict != now.verdict {
+        if (&was.verdict, &was.left) != (&now.verdict, &now.left) {
             let _ = write!(
                 out,
                 "<li><b>{which}:</b> {} as {} <i>(as configured: {} as {})</i></li>",
@@ -148,12 +148,8 @@ fn changed(out: &mut String, lesson: &Lesson, k: usize, summaries: &[Summary]) {
             );
         }
     }
-    if base
-        .walks
-        .iter()
-        .map(|w| &w.verdict)
-        .eq(v.walks.iter().map(|w| &w.verdict))
-    {
+    let outcome = |w: &'_ Walk| (w.verdict.clone(), w.left.clone());
+    if base.walks.iter().map(outcome).eq(v.walks.iter().map(outcome)) {
         out.push_str(
             "<li><b>The walked connection:</b> each of its packets goes where it went before.</li>",
         );
