@@ -21,6 +21,7 @@ pub mod netwatch;
 pub mod pcc;
 pub mod pinger;
 pub mod pppoe_client;
+pub mod queue;
 pub mod routing;
 pub mod scheduler;
 

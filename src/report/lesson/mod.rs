@@ -149,7 +149,12 @@ fn changed(out: &mut String, lesson: &Lesson, k: usize, summaries: &[Summary]) {
         }
     }
     let outcome = |w: &'_ Walk| (w.verdict.clone(), w.left.clone());
-    if base.walks.iter().map(outcome).eq(v.walks.iter().map(outcome)) {
+    if base
+        .walks
+        .iter()
+        .map(outcome)
+        .eq(v.walks.iter().map(outcome))
+    {
         out.push_str(
             "<li><b>The walked connection:</b> each of its packets goes where it went before.</li>",
         );

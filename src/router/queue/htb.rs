@@ -1,0 +1,499 @@
+//! HTB, the hierarchical token bucket every RouterOS queue is built on (help.mikrotik.com
+//! "HTB"). Each queue (class) has `limit-at`, the rate it is guaranteed, and `max-limit`, the
+//! rate it may reach by borrowing what its parent leaves unused; a packet a queue sends is
+//! charged to every queue above it. Only leaf queues hold packets; `priority` (1 first, 8
+//! last) orders leaves, inner queues' priority is ignored.
+//!
+//! As Linux's HTB, which RouterOS's derives from, decides: a class whose `max-limit` bucket is
+//! short of the packet cannot send; one within its `limit-at` sends on its own tokens
+//! (green); one past it (yellow) borrows from the nearest ancestor that is within its own
+//! `limit-at`, with every class between within its `max-limit`. Green leaves go first, then
+//! leaves borrowing from their parent, then from further up; at each step the lower
+//! `priority` number first, and among equals, the one that has borrowed the fewest bytes since
+//! it last became busy, so equals share the spare equally in bytes (**assumed**: Linux shares by quanta proportional to
+//! `limit-at`, RouterOS does not say). Buckets hold `bucket-size` (0.1 by default) seconds of
+//! their rate, at least one full-size packet. A queue at the top (parent `global` or an
+//! interface) lends its whole `max-limit`.
+//!
+//! Tokens are integers in units of 10⁻⁹ bit (a rate in bit/s times nanoseconds), so runs are
+//! the same on any machine.
+
+use super::Entry;
+use super::discipline::{Discipline, Kind, cost, wait};
+use crate::packet::FiveTuple;
+use crate::units::{SEC, Time};
+
+/// No limit: a rate that never runs out.
+const UNLIMITED: u64 = u64::MAX;
+
+/// One queue of the tree, as configured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassSpec {
+    pub parent: Option<usize>,
+    /// bit/s; 0: nothing guaranteed.
+    pub limit_at: u64,
+    /// bit/s; 0: no limit of its own.
+    pub max_limit: u64,
+    pub priority: u8,
+    /// Seconds of rate a bucket holds.
+    pub bucket_size: f64,
+    pub kind: Kind,
+}
+
+/// What a queue has done, for the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    /// Time its packets waited in all.
+    pub delay: Time,
+}
+
+#[derive(Clone, Debug)]
+struct Class<T> {
+    spec: ClassSpec,
+    level: u8,
+    /// Effective rates: `limit-at` (a top queue: its ceiling), and the ceiling, which a queue
+    /// without `max-limit` takes from its parent.
+    rate: u64,
+    ceil: u64,
+    rate_bucket: i128,
+    ceil_bucket: i128,
+    tokens: i128,
+    ctokens: i128,
+    filled: Time,
+    /// Bytes borrowed while busy: the fairness counter among equals.
+    served: u64,
+    leaf: Option<Discipline<T>>,
+    stats: ClassStats,
+}
+
+/// A tree of queues.
+#[derive(Clone, Debug)]
+pub struct Htb<T> {
+    classes: Vec<Class<T>>,
+}
+
+/// A packet's cost may borrow this many levels up at most (RouterOS nests queues 8 deep).
+const MAX_DEPTH: usize = 8;
+
+impl<T> Htb<T> {
+    /// A tree of `specs`, each parent before its children.
+    pub fn new(specs: &[ClassSpec]) -> Htb<T> {
+        let mut classes: Vec<Class<T>> = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let parent = spec.parent.filter(|&p| p < i).map(|p| &classes[p]);
+            let ceil = match (spec.max_limit, parent) {
+                (0, Some(p)) => p.ceil,
+                (0, None) => UNLIMITED,
+                (m, _) => m,
+            };
+            let rate = match parent {
+                None => ceil,
+                Some(_) => spec.limit_at.min(ceil),
+            };
+            let bucket = |r: u64| {
+                let secs = i128::from(r.min(UNLIMITED / 2)) as f64 * spec.bucket_size;
+                (secs as i128 * i128::from(SEC)).max(cost(1514))
+            };
+            classes.push(Class {
+                spec: *spec,
+                level: 0,
+                rate,
+                ceil,
+                rate_bucket: bucket(rate),
+                ceil_bucket: bucket(ceil),
+                tokens: bucket(rate),
+                ctokens: bucket(ceil),
+                filled: 0,
+                served: 0,
+                leaf: Some(Discipline::new(spec.kind)),
+                stats: ClassStats::default(),
+            });
+        }
+        // Queues with children hold no packets.
+        for i in 0..classes.len() {
+            if let Some(p) = classes[i].spec.parent.filter(|&p| p < i) {
+                classes[p].leaf = None;
+            }
+        }
+        for i in 0..classes.len() {
+            let mut level = 0;
+            let mut at = classes[i].spec.parent;
+            while let Some(p) = at.filter(|_| level < MAX_DEPTH as u8) {
+                level += 1;
+                at = classes[p].spec.parent;
+            }
+            classes[i].level = level;
+        }
+        Htb { classes }
+    }
+
+    pub fn stats(&self, class: usize) -> ClassStats {
+        self.classes[class].stats
+    }
+
+    /// Whether `class` holds packets (it has no children).
+    pub fn is_leaf(&self, class: usize) -> bool {
+        self.classes[class].leaf.is_some()
+    }
+
+    /// Puts `entry` into leaf `class`; hands it back, counted as dropped, when the leaf's queue
+    /// is full (or `class` is not a leaf).
+    pub fn enqueue(
+        &mut self,
+        class: usize,
+        entry: Entry<T>,
+        tuple: &FiveTuple,
+    ) -> Result<(), Entry<T>> {
+        let busiest_equal = self.busy_min_served(class);
+        let c = &mut self.classes[class];
+        let Some(leaf) = c.leaf.as_mut() else {
+            c.stats.dropped += 1;
+            return Err(entry);
+        };
+        let was_idle = leaf.is_empty();
+        match leaf.enqueue(entry, tuple) {
+            Ok(()) => {
+                if was_idle {
+                    // A queue that wakes up joins the others where they are, not at zero.
+                    c.served = c.served.max(busiest_equal);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                c.stats.dropped += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// The fewest bytes any busy leaf has sent: where a waking leaf starts.
+    fn busy_min_served(&self, except: usize) -> u64 {
+        (self.classes.iter().enumerate())
+            .filter(|(i, c)| *i != except && c.leaf.as_ref().is_some_and(|l| !l.is_empty()))
+            .map(|(_, c)| c.served)
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn fill(&mut self, now: Time) {
+        for c in &mut self.classes {
+            if now > c.filled {
+                let dt = i128::from(now - c.filled);
+                if c.rate != UNLIMITED {
+                    c.tokens = (c.tokens + i128::from(c.rate) * dt).min(c.rate_bucket);
+                }
+                if c.ceil != UNLIMITED {
+                    c.ctokens = (c.ctokens + i128::from(c.ceil) * dt).min(c.ceil_bucket);
+                }
+                c.filled = now;
+            }
+        }
+    }
+
+    fn within_rate(&self, k: usize, need: i128) -> bool {
+        let c = &self.classes[k];
+        c.rate == UNLIMITED || (c.rate > 0 && c.tokens >= need)
+    }
+
+    fn within_ceil(&self, k: usize, need: i128) -> bool {
+        let c = &self.classes[k];
+        c.ceil == UNLIMITED || c.ctokens >= need
+    }
+
+    /// How far up leaf `k` must go for a lender of `need` now: 0 on its own tokens, 1 from its
+    /// parent, …; `None` if none lends.
+    fn lender(&self, k: usize, need: i128) -> Option<(u8, usize)> {
+        let mut at = k;
+        for depth in 0..=MAX_DEPTH as u8 {
+            if !self.within_ceil(at, need) {
+                return None;
+            }
+            if self.within_rate(at, need) {
+                return Some((depth, at));
+            }
+            at = self.classes[at].spec.parent?;
+        }
+        None
+    }
+
+    /// Sends the packet HTB lets go first at `now`, if any may go.
+    pub fn dequeue(&mut self, now: Time) -> Option<Entry<T>> {
+        self.fill(now);
+        let mut best: Option<((u8, u8, u64, usize), usize)> = None;
+        for k in 0..self.classes.len() {
+            let Some(len) = self.classes[k].leaf.as_mut().and_then(|l| l.head(now)) else {
+                continue;
+            };
+            let Some((depth, lender)) = self.lender(k, cost(len)) else {
+                continue;
+            };
+            let c = &self.classes[k];
+            let key = (depth, c.spec.priority, c.served, k);
+            if best.is_none_or(|(b, _)| key < b) {
+                best = Some((key, lender));
+            }
+        }
+        let ((depth, _, _, k), lender) = best?;
+        let entry = self.classes[k].leaf.as_mut()?.dequeue(now)?;
+        let need = cost(entry.len);
+        // Tokens are charged from the lender up; every ceiling on the way.
+        let lender_level = self.classes[lender].level;
+        let mut at = Some(k);
+        while let Some(i) = at {
+            let c = &mut self.classes[i];
+            if c.level <= lender_level && c.rate != UNLIMITED {
+                c.tokens = (c.tokens - need).max(-c.rate_bucket);
+            }
+            if c.ceil != UNLIMITED {
+                c.ctokens = (c.ctokens - need).max(-c.ceil_bucket);
+            }
+            at = c.spec.parent;
+        }
+        let c = &mut self.classes[k];
+        if depth > 0 {
+            c.served += u64::from(entry.len);
+        }
+        c.stats.packets += 1;
+        c.stats.bytes += u64::from(entry.len);
+        c.stats.delay += now.saturating_sub(entry.at);
+        Some(entry)
+    }
+
+    /// When the next packet may go, if any waits: now if one may, else when the first bucket
+    /// it needs has filled.
+    pub fn next_ready(&mut self, now: Time) -> Option<Time> {
+        self.fill(now);
+        let mut next: Option<Time> = None;
+        for k in 0..self.classes.len() {
+            let Some(leaf) = self.classes[k].leaf.as_mut() else {
+                continue;
+            };
+            let Some(own) = leaf.next_ready(now) else {
+                continue;
+            };
+            let len = leaf.peek_len().unwrap_or(1514);
+            let t = own.max(now + self.wait_for_lender(k, cost(len)));
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        next
+    }
+
+    /// How long until leaf `k` finds a lender for `need`: the best over each class on its way
+    /// up of "its own tokens suffice, and every ceiling from the leaf to it".
+    fn wait_for_lender(&self, k: usize, need: i128) -> Time {
+        let mut ceilings: Time = 0;
+        let mut best = Time::MAX;
+        let mut at = Some(k);
+        for _ in 0..=MAX_DEPTH {
+            let Some(i) = at else { break };
+            let c = &self.classes[i];
+            if c.ceil != UNLIMITED {
+                ceilings = ceilings.max(wait(need - c.ctokens, c.ceil));
+            }
+            let own = match c.rate {
+                UNLIMITED => 0,
+                0 => Time::MAX,
+                r => wait(need - c.tokens, r),
+            };
+            best = best.min(ceilings.max(own));
+            at = c.spec.parent;
+        }
+        best.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Protocol;
+    use crate::router::queue::discipline::{Limit, PcqClassifier, PcqParams};
+    use std::net::Ipv4Addr;
+
+    const M: u64 = 1_000_000;
+
+    fn spec(parent: Option<usize>, limit_at: u64, max_limit: u64, priority: u8) -> ClassSpec {
+        ClassSpec {
+            parent,
+            limit_at,
+            max_limit,
+            priority,
+            bucket_size: 0.1,
+            kind: Kind::Fifo(Limit::Packets(1000)),
+        }
+    }
+
+    /// A download to user `user`.
+    fn tuple(user: u8) -> FiveTuple {
+        FiveTuple {
+            src: Ipv4Addr::new(198, 51, 100, 7),
+            dst: Ipv4Addr::new(192, 168, 1, user),
+            src_port: 443,
+            dst_port: 40_000,
+            protocol: Protocol::Tcp,
+        }
+    }
+
+    /// Keeps each of `leaves` backlogged with 1500-byte packets for `secs` seconds and
+    /// returns the bit/s each got after the first second (which drains the full buckets).
+    fn saturate(htb: &mut Htb<usize>, leaves: &[usize], secs: u64) -> Vec<f64> {
+        let sources: Vec<(usize, FiveTuple)> = leaves.iter().map(|&l| (l, tuple(1))).collect();
+        saturate_sources(htb, &sources, secs)
+    }
+
+    /// The same with `sources`, each a leaf and the packets' addresses, kept at 20 waiting
+    /// (or as many as the queue takes).
+    fn saturate_sources(
+        htb: &mut Htb<usize>,
+        sources: &[(usize, FiveTuple)],
+        secs: u64,
+    ) -> Vec<f64> {
+        let mut waiting = vec![0u32; sources.len()];
+        let mut bytes = vec![0u64; sources.len()];
+        let top_up = |htb: &mut Htb<usize>, waiting: &mut [u32], now: Time| {
+            for (i, (leaf, t)) in sources.iter().enumerate() {
+                while waiting[i] < 20 {
+                    let e = Entry {
+                        item: i,
+                        len: 1500,
+                        at: now,
+                    };
+                    if htb.enqueue(*leaf, e, t).is_err() {
+                        break; // full: a sender keeps trying
+                    }
+                    waiting[i] += 1;
+                }
+            }
+        };
+        let (warm, end) = (SEC, secs * SEC);
+        let mut at_warm: Option<Vec<u64>> = None;
+        let mut now = 0;
+        while now < end {
+            top_up(htb, &mut waiting, now);
+            while let Some(e) = htb.dequeue(now) {
+                waiting[e.item] -= 1;
+                bytes[e.item] += u64::from(e.len);
+                top_up(htb, &mut waiting, now);
+            }
+            if now >= warm && at_warm.is_none() {
+                at_warm = Some(bytes.clone());
+            }
+            now = htb.next_ready(now).expect("backlogged").max(now + 1);
+        }
+        let secs = (end - warm) as f64 / SEC as f64;
+        (bytes.iter().zip(at_warm.unwrap()))
+            .map(|(b, w)| (b - w) as f64 * 8.0 / secs)
+            .collect()
+    }
+
+    fn near(got: f64, want: u64) -> bool {
+        (got / want as f64 - 1.0).abs() < 0.02
+    }
+
+    #[test]
+    fn a_single_queue_holds_its_max_limit() {
+        let mut htb = Htb::new(&[spec(None, 0, 10 * M, 8)]);
+        let got = saturate(&mut htb, &[0], 20);
+        assert!(near(got[0], 10 * M), "{got:?}");
+    }
+
+    /// Parent 10M; A limit-at 2M priority 1, B limit-at 3M priority 8, both may reach 10M.
+    /// Both get their limit-at first; the 5M spare goes to A, which is first in priority:
+    /// A 7M, B 3M.
+    #[test]
+    fn children_get_their_limit_at_and_the_spare_goes_by_priority() {
+        let mut htb = Htb::new(&[
+            spec(None, 0, 10 * M, 8),
+            spec(Some(0), 2 * M, 10 * M, 1),
+            spec(Some(0), 3 * M, 10 * M, 8),
+        ]);
+        let got = saturate(&mut htb, &[1, 2], 20);
+        assert!(near(got[0], 7 * M) && near(got[1], 3 * M), "{got:?}");
+    }
+
+    /// The same with equal priorities: the spare is shared in equal bytes, A 2 + 2.5 = 4.5M,
+    /// B 3 + 2.5 = 5.5M; and a child's max-limit caps what it borrows: with B at most 4M,
+    /// A takes the rest, 6M.
+    #[test]
+    fn equals_share_the_spare_and_max_limit_caps_borrowing() {
+        let mut htb = Htb::new(&[
+            spec(None, 0, 10 * M, 8),
+            spec(Some(0), 2 * M, 10 * M, 5),
+            spec(Some(0), 3 * M, 10 * M, 5),
+        ]);
+        let got = saturate(&mut htb, &[1, 2], 20);
+        assert!(
+            near(got[0], 4_500_000) && near(got[1], 5_500_000),
+            "{got:?}"
+        );
+        let mut htb = Htb::new(&[
+            spec(None, 0, 10 * M, 8),
+            spec(Some(0), 2 * M, 10 * M, 5),
+            spec(Some(0), 3 * M, 4 * M, 1),
+        ]);
+        let got = saturate(&mut htb, &[1, 2], 20);
+        assert!(near(got[0], 6 * M) && near(got[1], 4 * M), "{got:?}");
+    }
+
+    /// A busy child alone borrows the whole parent; its limit-at is no cap.
+    #[test]
+    fn an_idle_siblings_share_is_borrowed() {
+        let mut htb = Htb::new(&[
+            spec(None, 0, 10 * M, 8),
+            spec(Some(0), 2 * M, 0, 8),
+            spec(Some(0), 3 * M, 0, 8),
+        ]);
+        let got = saturate(&mut htb, &[1], 20);
+        assert!(near(got[0], 10 * M), "{got:?}");
+    }
+
+    fn pcq(rate: u64) -> Kind {
+        Kind::Pcq(PcqParams {
+            classifier: PcqClassifier {
+                src_address: false,
+                dst_address: true,
+                src_port: false,
+                dst_port: false,
+                src_mask: 32,
+                dst_mask: 32,
+            },
+            rate,
+            limit: Limit::Packets(50),
+            total_limit: Limit::Packets(2000),
+        })
+    }
+
+    /// One queue of 10M with PCQ by destination: four users, one of them with four times the
+    /// connections (sources), each get 10M / 4 within 5 %.
+    #[test]
+    fn pcq_gives_each_user_an_equal_share() {
+        let mut one = spec(None, 0, 10 * M, 8);
+        one.kind = pcq(0);
+        let mut htb = Htb::new(&[one]);
+        let mut sources: Vec<(usize, FiveTuple)> = (1..=4).map(|u| (0, tuple(u))).collect();
+        for port in 1..=3 {
+            let mut heavy = tuple(1);
+            heavy.src_port = port;
+            sources.push((0, heavy));
+        }
+        let got = saturate_sources(&mut htb, &sources, 20);
+        let user1: f64 = got[0] + got[4..].iter().sum::<f64>();
+        for (user, rate) in [user1, got[1], got[2], got[3]].iter().enumerate() {
+            let share = rate / 2_500_000.0;
+            assert!((share - 1.0).abs() < 0.05, "user {}: {rate}", user + 1);
+        }
+    }
+
+    /// With pcq-rate=1M each of four users gets 1M, though the queue allows 10M.
+    #[test]
+    fn pcq_rate_holds_each_user() {
+        let mut one = spec(None, 0, 10 * M, 8);
+        one.kind = pcq(M);
+        let mut htb = Htb::new(&[one]);
+        let sources: Vec<(usize, FiveTuple)> = (1..=4).map(|u| (0, tuple(u))).collect();
+        let got = saturate_sources(&mut htb, &sources, 20);
+        assert!(got.iter().all(|&r| near(r, M)), "{got:?}");
+    }
+}
