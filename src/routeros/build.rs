@@ -98,6 +98,9 @@ const FILTER_ACTIONS: &[&str] = &[
 /// Menus whose items are kept but not yet simulated (netwatch and scheduler scripts run in a
 /// later version).
 const STORED: &[&str] = &[
+    "queue type",
+    "queue simple",
+    "queue tree",
     "interface pppoe-client",
     "ip dhcp-client",
     "ip dhcp-server",
@@ -127,6 +130,9 @@ pub const SIMULATED_MENUS: &[&str] = &[
     "ip firewall nat",
     "ip route",
     "ip settings",
+    "queue simple",
+    "queue tree",
+    "queue type",
     "routing rule",
     "routing settings",
     "routing table",
@@ -137,6 +143,9 @@ pub const SIMULATED_MENUS: &[&str] = &[
 
 /// Menus whose items the router runs while it simulates (kept here, acted on by the router).
 const RUN_BY_ROUTER: &[&str] = &[
+    "queue type",
+    "queue simple",
+    "queue tree",
     "interface lte apn",
     "interface pppoe-client",
     "ip dhcp-client",
@@ -453,6 +462,9 @@ impl Menus for Model<'_> {
                 self.cfg.declared_tables.push(TableId(table));
             }
         }
+        if menu.starts_with("queue ") && matches!(inv.verb, "add" | "set") {
+            self.queue_item(&spec, inv.verb)?;
+        }
         if STORED.contains(&menu.as_str()) {
             return self.store(&menu, &spec, inv.verb);
         }
@@ -461,6 +473,116 @@ impl Menus for Model<'_> {
 }
 
 impl Model<'_> {
+    /// Checks a `/queue type`, `simple` or `tree` item's values as RouterOS would before it
+    /// takes them (names it refers to must exist already); parameters pccsim does not model
+    /// yet are noted, the queue runs without them.
+    fn queue_item(&mut self, cmd: &Spec, verb: &str) -> Result<(), SourceError> {
+        use crate::router::queue::config as q;
+        let menu = cmd.menu().to_string();
+        let names = |model: &Model, menu: &str| -> Vec<String> {
+            let items = model.stored.get(menu).into_iter().flatten();
+            items.filter_map(|i| i.props.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone())).collect()
+        };
+        let types: Vec<String> = (q::QueueType::built_in(self.cfg.dialect).into_iter())
+            .map(|t| t.name)
+            .chain(names(self, "queue type"))
+            .collect();
+        let queue_type = |v: &str| -> Result<(), String> {
+            match types.iter().any(|t| t == v) {
+                true => Ok(()),
+                false => Err(format!("no queue type `{v}` (there are {})", types.join(", "))),
+            }
+        };
+        for arg in cmd.args {
+            let Some(key) = arg.key.as_deref() else {
+                continue;
+            };
+            let v = text(arg);
+            let checked: Result<(), String> = match (menu.as_str(), key) {
+                (_, "name" | "comment" | "disabled" | "copy-from" | "place-before") => Ok(()),
+                ("queue type", "kind") => match q::KINDS.contains(&v) {
+                    true => Ok(()),
+                    false => Err(format!("`{v}` is not a queue kind ({})", q::KINDS.join(", "))),
+                },
+                ("queue type", "pcq-rate") => q::parse_rate(v).map(drop),
+                ("queue type", "pcq-classifier") => q::parse_classifier(v).map(drop),
+                (
+                    "queue type",
+                    "pfifo-limit" | "bfifo-limit" | "mq-pfifo-limit" | "pcq-limit"
+                    | "pcq-total-limit" | "red-limit" | "fq-codel-limit",
+                ) => v.trim_end_matches("KiB").parse::<u32>().map(drop).map_err(|_| format!("`{v}` is not a number")),
+                ("queue type", "pcq-src-address-mask" | "pcq-dst-address-mask") => {
+                    v.parse::<u8>().ok().filter(|m| *m <= 32).map(drop).ok_or(format!("`{v}` is not a mask from 0 to 32"))
+                }
+                ("queue simple" | "queue tree", "limit-at" | "max-limit") => {
+                    q::pair(v, q::parse_rate).map(drop)
+                }
+                ("queue simple" | "queue tree", "priority") => q::pair(v, q::parse_priority).map(drop),
+                ("queue simple" | "queue tree", "bucket-size") => {
+                    q::pair(v, q::parse_bucket_size).map(drop)
+                }
+                ("queue simple" | "queue tree", "queue") => match v.split_once('/') {
+                    Some((u, d)) => queue_type(u).and(queue_type(d)),
+                    None => queue_type(v),
+                },
+                ("queue simple", "target" | "dst") => {
+                    for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                        if self.cfg.iface(t).is_none() && crate::router::firewall::AddrRange::parse(t).is_err() {
+                            return Err(self.err(arg, format!("`{t}` is neither an address, a prefix nor an interface")));
+                        }
+                    }
+                    Ok(())
+                }
+                ("queue simple", "packet-marks") | ("queue tree", "packet-mark") => {
+                    for m in v.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+                        self.cfg.packet_marks.intern(m);
+                    }
+                    Ok(())
+                }
+                ("queue simple", "parent") if v == "none" => Ok(()),
+                ("queue simple", "parent") => match names(self, "queue simple").iter().any(|n| n == v) {
+                    true => Ok(()),
+                    false => Err(format!("no simple queue `{v}` (a parent comes before its children)")),
+                },
+                ("queue tree", "parent") => {
+                    let known = v.starts_with("global")
+                        || self.cfg.iface(v).is_some()
+                        || names(self, "queue tree").iter().any(|n| n == v);
+                    match known {
+                        true => Ok(()),
+                        false => Err(format!("no interface or tree queue `{v}` (global, an interface, or a tree queue added before)")),
+                    }
+                }
+                ("queue simple", "burst-limit" | "burst-threshold" | "burst-time" | "time")
+                | ("queue simple", "total-limit-at" | "total-max-limit" | "total-priority" | "total-queue")
+                | ("queue simple", "total-burst-limit" | "total-burst-threshold" | "total-burst-time" | "total-bucket-size")
+                | ("queue tree", "burst-limit" | "burst-threshold" | "burst-time") => {
+                    if !v.is_empty() && !matches!(v, "0" | "0/0" | "0s" | "0s/0s" | "default" | "default-small") {
+                        self.not_simulated(format!("`{key}` of /{menu} {verb} (the queue runs without it)"), arg.span);
+                    }
+                    Ok(())
+                }
+                ("queue type", k) if k.starts_with("cake-") || k.starts_with("codel-") || k.starts_with("fq-codel-") || k.starts_with("red-") || k.starts_with("sfq-") || k.starts_with("pcq-") => {
+                    self.not_simulated(format!("`{key}` of /{menu} {verb} (see pccsim's queue types)"), arg.span);
+                    Ok(())
+                }
+                _ => return self.unsupported(arg, key, &menu, verb),
+            };
+            checked.map_err(|m| self.err(arg, m))?;
+        }
+        if verb == "add" && menu == "queue type" {
+            let kind = cmd.arg("kind").map(text);
+            if let Some(k @ ("red" | "fq-codel" | "cake")) = kind {
+                let how = match k {
+                    "red" => "a drop-tail queue of red-limit packets: its early drops are not simulated",
+                    _ => "per-flow fair queueing: its active queue management (CoDel) and, for cake, its shaper and host isolation are not simulated",
+                };
+                self.not_simulated(format!("/queue type kind={k}: runs as {how}"), cmd.span);
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps items of menus that are read but not simulated, so later commands can find them.
     fn store(&mut self, menu: &str, cmd: &Spec, verb: &str) -> Result<Value, SourceError> {
         // A client on a port makes the port one the router uses (a factory port until then).

@@ -1,6 +1,7 @@
 //! The router's queues (`/queue simple`, `/queue tree`, `/queue type`): HTB trees ([`htb`])
 //! whose leaves hold packets in the way their queue type says ([`discipline`]).
 
+pub mod config;
 pub mod discipline;
 pub mod htb;
 

@@ -1,0 +1,392 @@
+//! The queues a configuration sets up: `/queue type` (the built-in types and the user's),
+//! `/queue simple` (first match by `target`, `dst` and `packet-marks`; each a pair of HTB
+//! queues, upload and download) and `/queue tree` (by `packet-mark`, under `global`, an
+//! interface or another tree queue). The reader keeps their items as written and checks each
+//! value with the parsers here; [`QueueSetup::from_config`] builds what the router runs.
+//!
+//! Units as RouterOS takes them: rates in bit/s with `k`, `M` or `G` (1000s); `pcq-limit` and
+//! `pcq-total-limit` in packets on RouterOS 6 and KiB on RouterOS 7 (**assumed** from the v7
+//! defaults, 50 and 2000); `bfifo-limit` in bytes.
+
+use super::discipline::{Kind, Limit, PcqClassifier, PcqParams};
+use crate::router::config::{Dialect, RouterConfig, StoredItem};
+use crate::router::firewall::{AddrRange, IfaceId};
+
+/// A rate: `10M`, `512k`, `1.5G`, `64000`; `0` is no limit.
+pub fn parse_rate(v: &str) -> Result<u64, String> {
+    let bad = || format!("`{v}` is not a rate (like 10M, 512k or 64000)");
+    let (num, scale) = match v.trim().char_indices().last() {
+        Some((i, 'k' | 'K')) => (&v[..i], 1e3),
+        Some((i, 'M')) => (&v[..i], 1e6),
+        Some((i, 'G' | 'g')) => (&v[..i], 1e9),
+        _ => (v.trim(), 1.0),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if !n.is_finite() || n < 0.0 || n * scale > 1e12 {
+        return Err(bad());
+    }
+    Ok((n * scale).round() as u64)
+}
+
+/// `upload/download`, or one value for both.
+pub fn pair<T: Copy>(
+    v: &str,
+    one: impl Fn(&str) -> Result<T, String>,
+) -> Result<(T, T), String> {
+    match v.split_once('/') {
+        Some((up, down)) => Ok((one(up)?, one(down)?)),
+        None => one(v).map(|x| (x, x)),
+    }
+}
+
+pub fn parse_priority(v: &str) -> Result<u8, String> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|p| (1..=8).contains(p))
+        .ok_or_else(|| format!("`{v}` is not a priority from 1 (first) to 8"))
+}
+
+pub fn parse_bucket_size(v: &str) -> Result<f64, String> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|b: &f64| (0.0..=10.0).contains(b))
+        .ok_or_else(|| format!("`{v}` is not a bucket size from 0 to 10"))
+}
+
+fn parse_count(v: &str) -> Result<u32, String> {
+    let v = v.trim().trim_end_matches("KiB");
+    v.parse()
+        .map_err(|_| format!("`{v}` is not a number"))
+}
+
+/// `pcq-classifier=src-address,dst-port`.
+pub fn parse_classifier(v: &str) -> Result<PcqClassifier, String> {
+    let mut c = PcqClassifier {
+        src_address: false,
+        dst_address: false,
+        src_port: false,
+        dst_port: false,
+        src_mask: 32,
+        dst_mask: 32,
+    };
+    for part in v.split(',') {
+        match part.trim() {
+            "src-address" => c.src_address = true,
+            "dst-address" => c.dst_address = true,
+            "src-port" => c.src_port = true,
+            "dst-port" => c.dst_port = true,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a PCQ classifier (src-address, dst-address, src-port, dst-port)"
+                ));
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// The kinds of `/queue type`, and how each runs here.
+pub const KINDS: [&str; 9] = [
+    "pfifo", "bfifo", "pcq", "sfq", "red", "fq-codel", "cake", "mq-pfifo", "none",
+];
+
+/// A queue type as the router runs it, with what it leaves out when it is not modelled in full.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueType {
+    pub name: String,
+    pub kind: Kind,
+    pub line: u32,
+}
+
+/// Per-flow fair queueing (`sfq`; `fq-codel` and `cake` as their flow isolation): a PCQ on
+/// both addresses and both ports, without a rate.
+fn per_flow(limit: Limit) -> Kind {
+    Kind::Pcq(PcqParams {
+        classifier: PcqClassifier {
+            src_address: true,
+            dst_address: true,
+            src_port: true,
+            dst_port: true,
+            src_mask: 32,
+            dst_mask: 32,
+        },
+        rate: 0,
+        limit,
+        total_limit: limit,
+    })
+}
+
+impl QueueType {
+    /// RouterOS's built-in types.
+    pub fn built_in(dialect: Dialect) -> Vec<QueueType> {
+        let pcq = |src: bool| {
+            let (limit, total) = match dialect {
+                Dialect::V6 => (Limit::Packets(50), Limit::Packets(2000)),
+                Dialect::V7 => (Limit::Bytes(50 * 1024), Limit::Bytes(2000 * 1024)),
+            };
+            Kind::Pcq(PcqParams {
+                classifier: PcqClassifier {
+                    src_address: src,
+                    dst_address: !src,
+                    src_port: false,
+                    dst_port: false,
+                    src_mask: 32,
+                    dst_mask: 32,
+                },
+                rate: 0,
+                limit,
+                total_limit: total,
+            })
+        };
+        let types = [
+            ("default", Kind::Fifo(Limit::Packets(50))),
+            ("ethernet-default", Kind::Fifo(Limit::Packets(50))),
+            ("multi-queue-ethernet-default", Kind::Fifo(Limit::Packets(50))),
+            ("only-hardware-queue", Kind::Fifo(Limit::Packets(50))),
+            ("default-small", Kind::Fifo(Limit::Packets(10))),
+            ("wireless-default", per_flow(Limit::Packets(127))),
+            ("hotspot-default", per_flow(Limit::Packets(127))),
+            ("synchronous-default", Kind::Fifo(Limit::Packets(50))),
+            ("pcq-upload-default", pcq(true)),
+            ("pcq-download-default", pcq(false)),
+        ];
+        (types.into_iter())
+            .map(|(name, kind)| QueueType {
+                name: name.into(),
+                kind,
+                line: 0,
+            })
+            .collect()
+    }
+
+    /// A `/queue type add` item.
+    pub fn from_item(item: &StoredItem, dialect: Dialect) -> Result<QueueType, String> {
+        let name = item.get("name").ok_or("a queue type needs a name")?;
+        let count = |key: &str, default: u32| item.get(key).map_or(Ok(default), parse_count);
+        let kilo = |n: u32| match dialect {
+            Dialect::V6 => Limit::Packets(n),
+            Dialect::V7 => Limit::Bytes(u64::from(n) * 1024),
+        };
+        let kind = match item.get("kind").ok_or("a queue type needs a kind")? {
+            "pfifo" | "mq-pfifo" | "none" => Kind::Fifo(Limit::Packets(count("pfifo-limit", 50)?)),
+            "bfifo" => Kind::Fifo(Limit::Bytes(u64::from(count("bfifo-limit", 15_000)?))),
+            "red" => Kind::Fifo(Limit::Packets(count("red-limit", 60)?)),
+            "sfq" => per_flow(Limit::Packets(127)),
+            "fq-codel" => per_flow(Limit::Packets(count("fq-codel-limit", 10_240)?)),
+            "cake" => per_flow(Limit::Packets(10_240)),
+            "pcq" => {
+                let mut classifier =
+                    parse_classifier(item.get("pcq-classifier").unwrap_or("src-address"))?;
+                let mask = |key: &str| {
+                    item.get(key).map_or(Ok(32), |v| {
+                        v.parse().ok().filter(|m| *m <= 32).ok_or(format!("`{v}` is not a mask"))
+                    })
+                };
+                classifier.src_mask = mask("pcq-src-address-mask")?;
+                classifier.dst_mask = mask("pcq-dst-address-mask")?;
+                Kind::Pcq(PcqParams {
+                    classifier,
+                    rate: item.get("pcq-rate").map_or(Ok(0), parse_rate)?,
+                    limit: kilo(count("pcq-limit", 50)?),
+                    total_limit: kilo(count("pcq-total-limit", 2000)?),
+                })
+            }
+            other => return Err(format!("`{other}` is not a queue kind ({})", KINDS.join(", "))),
+        };
+        Ok(QueueType {
+            name: name.to_string(),
+            kind,
+            line: item.line,
+        })
+    }
+}
+
+/// Where a simple queue's `target` or `dst` points: addresses, or an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Net(AddrRange),
+    Iface(IfaceId),
+}
+
+/// One direction of a queue: its HTB parameters and type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub limit_at: u64,
+    pub max_limit: u64,
+    pub priority: u8,
+    pub bucket_size: f64,
+    /// Index into [`QueueSetup::types`].
+    pub queue: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimpleQueue {
+    pub name: String,
+    pub line: u32,
+    pub target: Vec<Target>,
+    pub dst: Option<Target>,
+    pub packet_marks: Vec<u16>,
+    /// Index of its parent among the simple queues.
+    pub parent: Option<usize>,
+    pub upload: Limits,
+    pub download: Limits,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeParent {
+    Global,
+    Iface(IfaceId),
+    /// Another tree queue, by index.
+    Queue(usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TreeQueue {
+    pub name: String,
+    pub line: u32,
+    pub parent: TreeParent,
+    pub packet_marks: Vec<u16>,
+    pub limits: Limits,
+}
+
+/// The queues of a configuration, enabled ones only, in their order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueSetup {
+    pub types: Vec<QueueType>,
+    pub simple: Vec<SimpleQueue>,
+    pub trees: Vec<TreeQueue>,
+}
+
+impl QueueSetup {
+    pub fn is_empty(&self) -> bool {
+        self.simple.is_empty() && self.trees.is_empty()
+    }
+
+    /// Builds the queues from the configuration's `/queue` items. The reader has checked every
+    /// value, so an item that still does not make sense is left out.
+    pub fn from_config(cfg: &RouterConfig) -> QueueSetup {
+        let mut setup = QueueSetup {
+            types: QueueType::built_in(cfg.dialect),
+            ..QueueSetup::default()
+        };
+        for item in cfg.stored.get("queue type").into_iter().flatten() {
+            if let Ok(t) = QueueType::from_item(item, cfg.dialect) {
+                match setup.types.iter_mut().find(|x| x.name == t.name) {
+                    Some(x) => *x = t,
+                    None => setup.types.push(t),
+                }
+            }
+        }
+        for item in cfg.stored_enabled("queue simple") {
+            if let Ok(q) = setup.simple_queue(cfg, item) {
+                setup.simple.push(q);
+            }
+        }
+        for item in cfg.stored_enabled("queue tree") {
+            if let Ok(q) = setup.tree_queue(cfg, item) {
+                setup.trees.push(q);
+            }
+        }
+        setup
+    }
+
+    pub fn type_index(&self, name: &str) -> Result<usize, String> {
+        (self.types.iter())
+            .position(|t| t.name == name)
+            .ok_or_else(|| format!("no queue type `{name}`"))
+    }
+
+    fn limits(&self, item: &StoredItem, default_queue: &str) -> Result<(Limits, Limits), String> {
+        let rates = |key: &str| item.get(key).map_or(Ok((0, 0)), |v| pair(v, parse_rate));
+        let (up_at, down_at) = rates("limit-at")?;
+        let (up_max, down_max) = rates("max-limit")?;
+        let (up_prio, down_prio) = item.get("priority").map_or(Ok((8, 8)), |v| pair(v, parse_priority))?;
+        let (up_bucket, down_bucket) =
+            item.get("bucket-size").map_or(Ok((0.1, 0.1)), |v| pair(v, parse_bucket_size))?;
+        let queue = item.get("queue").unwrap_or(default_queue);
+        let (up_q, down_q) = match queue.split_once('/') {
+            Some((u, d)) => (self.type_index(u)?, self.type_index(d)?),
+            None => (self.type_index(queue)?, self.type_index(queue)?),
+        };
+        let one = |limit_at, max_limit, priority, bucket_size, queue| Limits {
+            limit_at,
+            max_limit,
+            priority,
+            bucket_size,
+            queue,
+        };
+        Ok((
+            one(up_at, up_max, up_prio, up_bucket, up_q),
+            one(down_at, down_max, down_prio, down_bucket, down_q),
+        ))
+    }
+
+    fn simple_queue(&self, cfg: &RouterConfig, item: &StoredItem) -> Result<SimpleQueue, String> {
+        let targets = match item.get("target").or(item.get("target-addresses")) {
+            Some(v) => v.split(',').map(|t| target(cfg, t)).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let dst = item.get("dst").map(|d| target(cfg, d)).transpose()?;
+        let (upload, download) = self.limits(item, "default-small/default-small")?;
+        let parent = match item.get("parent") {
+            None | Some("none") => None,
+            Some(p) => Some(
+                (self.simple.iter())
+                    .position(|q| q.name == p)
+                    .ok_or_else(|| format!("no simple queue `{p}` before this one"))?,
+            ),
+        };
+        Ok(SimpleQueue {
+            name: item.get("name").unwrap_or_default().to_string(),
+            line: item.line,
+            target: targets,
+            dst,
+            packet_marks: marks(cfg, item.get("packet-marks")),
+            parent,
+            upload,
+            download,
+        })
+    }
+
+    fn tree_queue(&self, cfg: &RouterConfig, item: &StoredItem) -> Result<TreeQueue, String> {
+        let parent = match item.get("parent").ok_or("a tree queue needs a parent")? {
+            "global" | "global-out" | "global-in" | "global-total" => TreeParent::Global,
+            p => match cfg.iface(p) {
+                Some(i) => TreeParent::Iface(i),
+                None => TreeParent::Queue(
+                    (self.trees.iter())
+                        .position(|q| q.name == p)
+                        .ok_or_else(|| format!("no interface or tree queue `{p}`"))?,
+                ),
+            },
+        };
+        // A tree queue has one rate each way: the pair's first half.
+        let (limits, _) = self.limits(item, "default-small")?;
+        Ok(TreeQueue {
+            name: item.get("name").unwrap_or_default().to_string(),
+            line: item.line,
+            parent,
+            packet_marks: marks(cfg, item.get("packet-mark")),
+            limits,
+        })
+    }
+}
+
+fn target(cfg: &RouterConfig, t: &str) -> Result<Target, String> {
+    match cfg.iface(t.trim()) {
+        Some(i) => Ok(Target::Iface(i)),
+        None => AddrRange::parse(t.trim()).map(Target::Net),
+    }
+}
+
+/// Packet marks by id; one no rule sets matches no packet.
+fn marks(cfg: &RouterConfig, v: Option<&str>) -> Vec<u16> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Vec::new();
+    };
+    (v.split(','))
+        .map(|m| cfg.packet_marks.find(m.trim()).unwrap_or(u16::MAX))
+        .collect()
+}
