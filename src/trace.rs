@@ -114,7 +114,7 @@ pub fn trace(
         }
         // From the router itself.
         Verdict::Local => walks.push(walk(router, now + 1, None, reply, "reply").0),
-        Verdict::Drop(_) => {}
+        Verdict::Queued | Verdict::Drop(_) => {}
     }
     walks
 }
@@ -133,11 +133,28 @@ fn walk(
         steps: Vec::new(),
         routed: None,
     };
-    let verdict = match in_iface {
+    let mut verdict = match in_iface {
         Some(i) => router.receive_traced(now, i, &mut pkt, &mut rec),
         None => router.originate_traced(now, &mut pkt, &mut rec),
     };
     let mut steps = rec.steps;
+    // A queue holds it: say which, and walk on as it leaves.
+    let mut queued = None;
+    if verdict == Verdict::Queued
+        && let Some((name, line, way, hop)) = router.queues.last_held()
+    {
+        steps.push(Step {
+            stage: "queue".into(),
+            line: (line > 0).then_some(line),
+            matched: Some(true),
+            detail: format!(
+                "held by queue {} ({way}) until its HTB lets it go",
+                quote(&name)
+            ),
+        });
+        queued = Some(name);
+        verdict = Verdict::Forward(hop);
+    }
     if let Some((at, table, hop)) = rec.routed {
         steps.insert(at, routing_step(router, table, hop, pkt.tuple.dst));
     }
@@ -169,7 +186,12 @@ fn walk(
             ),
         },
         Verdict::Local => "deliver to the router itself".into(),
+        Verdict::Queued => "queued".into(),
         Verdict::Drop(reason) => format!("drop: {}", reason.name()),
+    };
+    let verdict_text = match queued {
+        Some(q) => format!("{verdict_text} after queue {}", quote(&q)),
+        None => verdict_text,
     };
     let walk = Walk {
         direction,

@@ -36,6 +36,8 @@ use self::firewall::{
 use self::gateway_check::{Change as GatewayChange, GatewayChecks};
 use self::netwatch::Netwatch;
 use self::pinger::Probe;
+use self::queue::config::QueueSetup;
+use self::queue::{Held, Offer, Queues};
 use self::routing::{Fib, Gateway, Hop, Route};
 use self::scheduler::Scheduler;
 use crate::packet::{FiveTuple, Packet};
@@ -51,6 +53,8 @@ pub enum Verdict {
     Forward(Hop),
     /// Addressed to the router itself.
     Local,
+    /// A queue holds it; it leaves later, by [`Router::poll_forward`].
+    Queued,
     Drop(DropReason),
 }
 
@@ -67,6 +71,8 @@ pub enum DropReason {
         to: IfaceId,
         why: Option<Moved>,
     },
+    /// A queue on its way was full.
+    QueueFull,
 }
 
 impl DropReason {
@@ -76,6 +82,7 @@ impl DropReason {
             DropReason::ConntrackFull => "conntrack-full",
             DropReason::Filtered => "filtered",
             DropReason::OutInterfaceChanged { .. } => "out-interface-changed",
+            DropReason::QueueFull => "queue-full",
         }
     }
 }
@@ -147,6 +154,8 @@ pub struct Router {
     scratch: Scratch,
     /// What the router sends on its own and what happened in it, not yet polled.
     transmits: VecDeque<(Hop, Packet)>,
+    /// `/queue simple` and `/queue tree`, with the packets they hold.
+    pub queues: Queues,
     events: VecDeque<Event>,
     /// The latest time the router was driven at: what `print` reads an expiry against.
     now: Time,
@@ -255,6 +264,7 @@ impl Router {
             pppoe,
             scratch: Scratch::default(),
             transmits: VecDeque::new(),
+            queues: Queues::new(QueueSetup::from_config(&config)),
             events: VecDeque::new(),
             now: 0,
             forgets_moved_masquerade: config.dialect == Dialect::V7,
@@ -279,6 +289,11 @@ impl Router {
         self.fib
             .replace_routes(all_routes(&self.config), self.config.routing_tables.len());
         self.ecmp.routes_changed();
+        // A script that changed the queues rebuilds them; what they held is lost.
+        let setup = QueueSetup::from_config(&self.config);
+        if setup != *self.queues.setup() {
+            self.queues = Queues::new(setup);
+        }
     }
 
     /// The configuration, for a script to change; call [`Router::reconfigure`] after.
@@ -325,6 +340,12 @@ impl Router {
         self.transmits.pop_front()
     }
 
+    /// A forwarded packet a queue let go, to send out of `hop.iface` now, with the interface
+    /// it came in by. Call it after each step, as [`Router::poll_transmit`].
+    pub fn poll_forward(&mut self) -> Option<(Hop, Packet, IfaceId)> {
+        (self.queues.poll_released()).map(|h| (h.hop, h.pkt, h.in_iface))
+    }
+
     /// What happened in the router since the last call, in order. Call it after each step,
     /// as [`Router::poll_transmit`], until it returns `None`; running the scripts an event
     /// calls for may make more events and packets.
@@ -342,6 +363,7 @@ impl Router {
             self.dhcp.poll_timeout(),
             self.pppoe.poll_timeout(),
             ecmp.flatten(),
+            self.queues.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -381,6 +403,9 @@ impl Router {
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = now;
         self.ecmp.handle_timeout(now);
+        if self.queues.poll_timeout().is_some_and(|t| t <= now) {
+            self.queues.release(now);
+        }
         let mut probes = std::mem::take(&mut self.scratch.probes);
         let mut changes = std::mem::take(&mut self.scratch.gateway_changes);
         self.checks.handle_timeout(now, &mut probes, &mut changes);
@@ -653,7 +678,7 @@ impl Router {
         };
         let entry = self.conntrack.get(id);
         if entry.has(Flags::FASTTRACKED) {
-            return self.fast_path(now, id, dir, pkt);
+            return self.fast_path(now, id, dir, in_iface, pkt);
         }
         let mut ctx = packet_ctx(now, pkt, Some(in_iface), entry, dir, new);
 
@@ -848,9 +873,16 @@ impl Router {
                 return Verdict::Drop(DropReason::OutInterfaceChanged { to: hop.iface, why });
             }
         }
+        let lan_side = pkt.tuple;
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
-        Verdict::Forward(hop)
+        match ctx.in_iface {
+            Some(in_iface) if !self.queues.is_empty() => {
+                let held = Held::new(*pkt, hop, in_iface, lan_side);
+                self.enqueue(now, held.marked(ctx.packet_mark, false))
+            }
+            _ => Verdict::Forward(hop),
+        }
     }
 
     /// Runs the srcnat chain for a connection's first packet and records the mapping it chooses.
@@ -890,15 +922,36 @@ impl Router {
     }
 
     /// A FastTracked packet: NAT from the entry, routing by `main`, no firewall.
-    fn fast_path(&mut self, now: Time, id: u32, dir: Dir, pkt: &mut Packet) -> Verdict {
+    fn fast_path(
+        &mut self,
+        now: Time,
+        id: u32,
+        dir: Dir,
+        in_iface: IfaceId,
+        pkt: &mut Packet,
+    ) -> Verdict {
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         let Some((hop, _)) = self.route(now, TableId::MAIN, &pkt.tuple) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
         self.note_path(id, hop, Some(Moved::Fasttrack));
+        let lan_side = pkt.tuple;
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
-        Verdict::Forward(hop)
+        if self.queues.is_empty() {
+            return Verdict::Forward(hop);
+        }
+        let held = Held::new(*pkt, hop, in_iface, lan_side).marked(0, true);
+        self.enqueue(now, held)
+    }
+
+    /// Offers a forwarded packet to the queues on its way out of `held.hop.iface`.
+    fn enqueue(&mut self, now: Time, held: Held) -> Verdict {
+        match self.queues.offer(now, held) {
+            Offer::Pass => Verdict::Forward(held.hop),
+            Offer::Held => Verdict::Queued,
+            Offer::Dropped => Verdict::Drop(DropReason::QueueFull),
+        }
     }
 
     /// Forgets connections whose timeouts have passed. Call it now and then (once a second).
@@ -939,6 +992,7 @@ impl Router {
             pppoe: self.pppoe.clone(),
             scratch: Scratch::default(),
             transmits: VecDeque::new(),
+            queues: Queues::new(QueueSetup::from_config(&self.config)),
             events: VecDeque::new(),
             now: self.now,
             forgets_moved_masquerade: self.forgets_moved_masquerade,

@@ -481,7 +481,14 @@ impl Model<'_> {
         let menu = cmd.menu().to_string();
         let names = |model: &Model, menu: &str| -> Vec<String> {
             let items = model.stored.get(menu).into_iter().flatten();
-            items.filter_map(|i| i.props.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone())).collect()
+            items
+                .filter_map(|i| {
+                    i.props
+                        .iter()
+                        .find(|(k, _)| k == "name")
+                        .map(|(_, v)| v.clone())
+                })
+                .collect()
         };
         let types: Vec<String> = (q::QueueType::built_in(self.cfg.dialect).into_iter())
             .map(|t| t.name)
@@ -490,7 +497,10 @@ impl Model<'_> {
         let queue_type = |v: &str| -> Result<(), String> {
             match types.iter().any(|t| t == v) {
                 true => Ok(()),
-                false => Err(format!("no queue type `{v}` (there are {})", types.join(", "))),
+                false => Err(format!(
+                    "no queue type `{v}` (there are {})",
+                    types.join(", ")
+                )),
             }
         };
         for arg in cmd.args {
@@ -502,7 +512,10 @@ impl Model<'_> {
                 (_, "name" | "comment" | "disabled" | "copy-from" | "place-before") => Ok(()),
                 ("queue type", "kind") => match q::KINDS.contains(&v) {
                     true => Ok(()),
-                    false => Err(format!("`{v}` is not a queue kind ({})", q::KINDS.join(", "))),
+                    false => Err(format!(
+                        "`{v}` is not a queue kind ({})",
+                        q::KINDS.join(", ")
+                    )),
                 },
                 ("queue type", "pcq-rate") => q::parse_rate(v).map(drop),
                 ("queue type", "pcq-classifier") => q::parse_classifier(v).map(drop),
@@ -510,14 +523,23 @@ impl Model<'_> {
                     "queue type",
                     "pfifo-limit" | "bfifo-limit" | "mq-pfifo-limit" | "pcq-limit"
                     | "pcq-total-limit" | "red-limit" | "fq-codel-limit",
-                ) => v.trim_end_matches("KiB").parse::<u32>().map(drop).map_err(|_| format!("`{v}` is not a number")),
-                ("queue type", "pcq-src-address-mask" | "pcq-dst-address-mask") => {
-                    v.parse::<u8>().ok().filter(|m| *m <= 32).map(drop).ok_or(format!("`{v}` is not a mask from 0 to 32"))
-                }
+                ) => v
+                    .trim_end_matches("KiB")
+                    .parse::<u32>()
+                    .map(drop)
+                    .map_err(|_| format!("`{v}` is not a number")),
+                ("queue type", "pcq-src-address-mask" | "pcq-dst-address-mask") => v
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|m| *m <= 32)
+                    .map(drop)
+                    .ok_or(format!("`{v}` is not a mask from 0 to 32")),
                 ("queue simple" | "queue tree", "limit-at" | "max-limit") => {
                     q::pair(v, q::parse_rate).map(drop)
                 }
-                ("queue simple" | "queue tree", "priority") => q::pair(v, q::parse_priority).map(drop),
+                ("queue simple" | "queue tree", "priority") => {
+                    q::pair(v, q::parse_priority).map(drop)
+                }
                 ("queue simple" | "queue tree", "bucket-size") => {
                     q::pair(v, q::parse_bucket_size).map(drop)
                 }
@@ -527,8 +549,13 @@ impl Model<'_> {
                 },
                 ("queue simple", "target" | "dst") => {
                     for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                        if self.cfg.iface(t).is_none() && crate::router::firewall::AddrRange::parse(t).is_err() {
-                            return Err(self.err(arg, format!("`{t}` is neither an address, a prefix nor an interface")));
+                        if self.cfg.iface(t).is_none()
+                            && crate::router::firewall::AddrRange::parse(t).is_err()
+                        {
+                            return Err(self.err(
+                                arg,
+                                format!("`{t}` is neither an address, a prefix nor an interface"),
+                            ));
                         }
                     }
                     Ok(())
@@ -540,30 +567,63 @@ impl Model<'_> {
                     Ok(())
                 }
                 ("queue simple", "parent") if v == "none" => Ok(()),
-                ("queue simple", "parent") => match names(self, "queue simple").iter().any(|n| n == v) {
-                    true => Ok(()),
-                    false => Err(format!("no simple queue `{v}` (a parent comes before its children)")),
-                },
+                ("queue simple", "parent") => {
+                    match names(self, "queue simple").iter().any(|n| n == v) {
+                        true => Ok(()),
+                        false => Err(format!(
+                            "no simple queue `{v}` (a parent comes before its children)"
+                        )),
+                    }
+                }
                 ("queue tree", "parent") => {
                     let known = v.starts_with("global")
                         || self.cfg.iface(v).is_some()
                         || names(self, "queue tree").iter().any(|n| n == v);
                     match known {
                         true => Ok(()),
-                        false => Err(format!("no interface or tree queue `{v}` (global, an interface, or a tree queue added before)")),
+                        false => Err(format!(
+                            "no interface or tree queue `{v}` (global, an interface, or a tree queue added before)"
+                        )),
                     }
                 }
                 ("queue simple", "burst-limit" | "burst-threshold" | "burst-time" | "time")
-                | ("queue simple", "total-limit-at" | "total-max-limit" | "total-priority" | "total-queue")
-                | ("queue simple", "total-burst-limit" | "total-burst-threshold" | "total-burst-time" | "total-bucket-size")
+                | (
+                    "queue simple",
+                    "total-limit-at" | "total-max-limit" | "total-priority" | "total-queue",
+                )
+                | (
+                    "queue simple",
+                    "total-burst-limit"
+                    | "total-burst-threshold"
+                    | "total-burst-time"
+                    | "total-bucket-size",
+                )
                 | ("queue tree", "burst-limit" | "burst-threshold" | "burst-time") => {
-                    if !v.is_empty() && !matches!(v, "0" | "0/0" | "0s" | "0s/0s" | "default" | "default-small") {
-                        self.not_simulated(format!("`{key}` of /{menu} {verb} (the queue runs without it)"), arg.span);
+                    if !v.is_empty()
+                        && !matches!(
+                            v,
+                            "0" | "0/0" | "0s" | "0s/0s" | "default" | "default-small"
+                        )
+                    {
+                        self.not_simulated(
+                            format!("`{key}` of /{menu} {verb} (the queue runs without it)"),
+                            arg.span,
+                        );
                     }
                     Ok(())
                 }
-                ("queue type", k) if k.starts_with("cake-") || k.starts_with("codel-") || k.starts_with("fq-codel-") || k.starts_with("red-") || k.starts_with("sfq-") || k.starts_with("pcq-") => {
-                    self.not_simulated(format!("`{key}` of /{menu} {verb} (see pccsim's queue types)"), arg.span);
+                ("queue type", k)
+                    if k.starts_with("cake-")
+                        || k.starts_with("codel-")
+                        || k.starts_with("fq-codel-")
+                        || k.starts_with("red-")
+                        || k.starts_with("sfq-")
+                        || k.starts_with("pcq-") =>
+                {
+                    self.not_simulated(
+                        format!("`{key}` of /{menu} {verb} (see pccsim's queue types)"),
+                        arg.span,
+                    );
                     Ok(())
                 }
                 _ => return self.unsupported(arg, key, &menu, verb),
@@ -574,8 +634,12 @@ impl Model<'_> {
             let kind = cmd.arg("kind").map(text);
             if let Some(k @ ("red" | "fq-codel" | "cake")) = kind {
                 let how = match k {
-                    "red" => "a drop-tail queue of red-limit packets: its early drops are not simulated",
-                    _ => "per-flow fair queueing: its active queue management (CoDel) and, for cake, its shaper and host isolation are not simulated",
+                    "red" => {
+                        "a drop-tail queue of red-limit packets: its early drops are not simulated"
+                    }
+                    _ => {
+                        "per-flow fair queueing: its active queue management (CoDel) and, for cake, its shaper and host isolation are not simulated"
+                    }
                 };
                 self.not_simulated(format!("/queue type kind={k}: runs as {how}"), cmd.span);
             }

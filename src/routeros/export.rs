@@ -29,7 +29,10 @@ pub fn export(cfg: &RouterConfig, dialect: Dialect, verbose: bool) -> String {
     e.routing_settings(&mut out, verbose);
     e.dns(&mut out);
     e.ip_settings(&mut out);
-    for (menu, items) in &cfg.stored {
+    // Items that others name come first, as RouterOS's own export writes them.
+    let mut stored: Vec<_> = cfg.stored.iter().collect();
+    stored.sort_by_key(|(menu, _)| menu.as_str() != "queue type");
+    for (menu, items) in stored {
         section(&mut out, &format!("/{menu}"));
         for item in items {
             let params = item

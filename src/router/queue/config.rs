@@ -29,10 +29,7 @@ pub fn parse_rate(v: &str) -> Result<u64, String> {
 }
 
 /// `upload/download`, or one value for both.
-pub fn pair<T: Copy>(
-    v: &str,
-    one: impl Fn(&str) -> Result<T, String>,
-) -> Result<(T, T), String> {
+pub fn pair<T: Copy>(v: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<(T, T), String> {
     match v.split_once('/') {
         Some((up, down)) => Ok((one(up)?, one(down)?)),
         None => one(v).map(|x| (x, x)),
@@ -57,8 +54,7 @@ pub fn parse_bucket_size(v: &str) -> Result<f64, String> {
 
 fn parse_count(v: &str) -> Result<u32, String> {
     let v = v.trim().trim_end_matches("KiB");
-    v.parse()
-        .map_err(|_| format!("`{v}` is not a number"))
+    v.parse().map_err(|_| format!("`{v}` is not a number"))
 }
 
 /// `pcq-classifier=src-address,dst-port`.
@@ -143,7 +139,10 @@ impl QueueType {
         let types = [
             ("default", Kind::Fifo(Limit::Packets(50))),
             ("ethernet-default", Kind::Fifo(Limit::Packets(50))),
-            ("multi-queue-ethernet-default", Kind::Fifo(Limit::Packets(50))),
+            (
+                "multi-queue-ethernet-default",
+                Kind::Fifo(Limit::Packets(50)),
+            ),
             ("only-hardware-queue", Kind::Fifo(Limit::Packets(50))),
             ("default-small", Kind::Fifo(Limit::Packets(10))),
             ("wireless-default", per_flow(Limit::Packets(127))),
@@ -181,7 +180,10 @@ impl QueueType {
                     parse_classifier(item.get("pcq-classifier").unwrap_or("src-address"))?;
                 let mask = |key: &str| {
                     item.get(key).map_or(Ok(32), |v| {
-                        v.parse().ok().filter(|m| *m <= 32).ok_or(format!("`{v}` is not a mask"))
+                        v.parse()
+                            .ok()
+                            .filter(|m| *m <= 32)
+                            .ok_or(format!("`{v}` is not a mask"))
                     })
                 };
                 classifier.src_mask = mask("pcq-src-address-mask")?;
@@ -193,7 +195,12 @@ impl QueueType {
                     total_limit: kilo(count("pcq-total-limit", 2000)?),
                 })
             }
-            other => return Err(format!("`{other}` is not a queue kind ({})", KINDS.join(", "))),
+            other => {
+                return Err(format!(
+                    "`{other}` is not a queue kind ({})",
+                    KINDS.join(", ")
+                ));
+            }
         };
         Ok(QueueType {
             name: name.to_string(),
@@ -302,9 +309,12 @@ impl QueueSetup {
         let rates = |key: &str| item.get(key).map_or(Ok((0, 0)), |v| pair(v, parse_rate));
         let (up_at, down_at) = rates("limit-at")?;
         let (up_max, down_max) = rates("max-limit")?;
-        let (up_prio, down_prio) = item.get("priority").map_or(Ok((8, 8)), |v| pair(v, parse_priority))?;
-        let (up_bucket, down_bucket) =
-            item.get("bucket-size").map_or(Ok((0.1, 0.1)), |v| pair(v, parse_bucket_size))?;
+        let (up_prio, down_prio) = item
+            .get("priority")
+            .map_or(Ok((8, 8)), |v| pair(v, parse_priority))?;
+        let (up_bucket, down_bucket) = item
+            .get("bucket-size")
+            .map_or(Ok((0.1, 0.1)), |v| pair(v, parse_bucket_size))?;
         let queue = item.get("queue").unwrap_or(default_queue);
         let (up_q, down_q) = match queue.split_once('/') {
             Some((u, d)) => (self.type_index(u)?, self.type_index(d)?),
@@ -325,7 +335,10 @@ impl QueueSetup {
 
     fn simple_queue(&self, cfg: &RouterConfig, item: &StoredItem) -> Result<SimpleQueue, String> {
         let targets = match item.get("target").or(item.get("target-addresses")) {
-            Some(v) => v.split(',').map(|t| target(cfg, t)).collect::<Result<_, _>>()?,
+            Some(v) => v
+                .split(',')
+                .map(|t| target(cfg, t))
+                .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         let dst = item.get("dst").map(|d| target(cfg, d)).transpose()?;

@@ -744,17 +744,12 @@ impl Simulation {
         }
         self.metrics.router_packets += 1;
         match self.router.receive(self.now, iface, &mut pkt) {
-            Verdict::Forward(hop) if hop.iface == self.lan.iface => {
-                if let Ok(at) = self.lan.link.send(Way::FromRouter, self.now, &pkt) {
-                    self.deliver(lane::LAN_DOWN, at, Event::Arrive(Node::Host, pkt));
-                }
-            }
-            Verdict::Forward(hop) => match self.wan_of_iface[hop.iface as usize] {
-                Some(wan) => self.send_to_wan(wan, iface == self.lan.iface, pkt),
-                None => self.fault(pkt.flow, Cause::Blackholed),
-            },
-            // The router's services may answer (DNS), its probers conclude.
-            Verdict::Local => self.after_router_step(),
+            Verdict::Forward(hop) => self.forward(hop, pkt, iface),
+            // The router's services may answer (DNS), its probers conclude; a queue holds it
+            // until its timer lets it go.
+            Verdict::Local | Verdict::Queued => self.after_router_step(),
+            // A full queue drops it as a full link would: TCP finds out.
+            Verdict::Drop(DropReason::QueueFull) => {}
             Verdict::Drop(DropReason::OutInterfaceChanged { to, why }) => {
                 // The router forgot the connection's NAT: whatever happens to it next is why.
                 let cause = match self.wan_of_iface[to as usize] {
@@ -773,6 +768,20 @@ impl Simulation {
                 };
                 self.fault(pkt.flow, cause);
             }
+        }
+    }
+
+    /// A packet the router forwards, out of `hop.iface`, that came in by `in_iface`.
+    fn forward(&mut self, hop: crate::router::routing::Hop, pkt: Packet, in_iface: IfaceId) {
+        if hop.iface == self.lan.iface {
+            if let Ok(at) = self.lan.link.send(Way::FromRouter, self.now, &pkt) {
+                self.deliver(lane::LAN_DOWN, at, Event::Arrive(Node::Host, pkt));
+            }
+            return;
+        }
+        match self.wan_of_iface[hop.iface as usize] {
+            Some(wan) => self.send_to_wan(wan, in_iface == self.lan.iface, pkt),
+            None => self.fault(pkt.flow, Cause::Blackholed),
         }
     }
 
@@ -1171,6 +1180,10 @@ impl Simulation {
         loop {
             if let Some((hop, pkt)) = self.router.poll_transmit() {
                 self.send_own(hop, pkt);
+                continue;
+            }
+            if let Some((hop, pkt, in_iface)) = self.router.poll_forward() {
+                self.forward(hop, pkt, in_iface);
                 continue;
             }
             let Some(event) = self.router.poll_event() else {

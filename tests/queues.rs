@@ -1,0 +1,126 @@
+//! `/queue simple` and `/queue tree` in the packet path: a simple queue holds its target to its
+//! `max-limit`, the first simple queue that matches is the one that counts, FastTrack's packets
+//! skip simple queues, and a tree under the LAN port with PCQ shares it equally per user —
+//! each against a rate worked out by hand from the configuration.
+
+mod common;
+
+use pccsim::WorldBuilder;
+use pccsim::units::SEC;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+/// One 100 Mbit ISP, four desks, each starting a 50 MiB download every 2 s or so (more than
+/// any queue here lets through).
+const SCENARIO: &str = r#"Scenario(
+    name: "queues",
+    seed: 5,
+    duration: "2m",
+    router: Inline(""),
+    wans: [(port: "wan", isp: "fibre", gateway: "198.51.100.1", down: "100Mbit", up: "100Mbit",
+            latency: "2ms", queue: Packets(300))],
+    lan: (port: "lan", hosts: 4, first_host: "192.168.88.10"),
+    internet: (servers: 50, server_latency: ("5ms", "10ms")),
+    apps: [(name: "bulk", per_host_per_minute: 30.0,
+            kind: Tcp(port: 443, request: Fixed("300B"), response: Fixed("50MiB")))],
+)"#;
+
+const BASE: &str = "
+/interface ethernet set [ find default-name=ether1 ] name=wan
+/interface ethernet set [ find default-name=ether2 ] name=lan
+/ip address add address=198.51.100.2/30 interface=wan
+/ip address add address=192.168.88.1/24 interface=lan
+/ip route add gateway=198.51.100.1
+/ip firewall nat add chain=srcnat out-interface=wan action=masquerade
+";
+
+/// Download bit/s per desk over the run, with `extra` added to the base config.
+fn download_rates(extra: &str) -> BTreeMap<Ipv4Addr, f64> {
+    let scenario = pccsim::scenario::parse("queues.ron", SCENARIO).unwrap();
+    let config = format!("{BASE}{extra}");
+    let loaded = WorldBuilder::new(scenario, &config)
+        .build()
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let bytes = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut sim = pccsim::Simulation::new(&loaded, loaded.scenario.seed);
+    sim.log_connections(Box::new(PerDesk(Arc::clone(&bytes))));
+    let run = sim.run(loaded.scenario.seed, DURATION, |_, _| {});
+    let secs = run.duration as f64 / SEC as f64;
+    let bytes = bytes.lock().unwrap();
+    bytes
+        .iter()
+        .map(|(desk, b)| (*desk, *b as f64 * 8.0 / secs))
+        .collect()
+}
+
+/// Long enough that the first seconds, before every desk is busy, hardly count.
+const DURATION: u64 = 120 * SEC;
+
+/// Bytes down per desk, of every connection (those still open count what they got).
+struct PerDesk(Arc<Mutex<BTreeMap<Ipv4Addr, u64>>>);
+
+impl pccsim::metrics::ConnectionLog for PerDesk {
+    fn record(&mut self, c: &pccsim::metrics::ConnectionRecord) {
+        *self.0.lock().unwrap().entry(c.tuple.src).or_default() += c.bytes_down;
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const DESK: Ipv4Addr = Ipv4Addr::new(192, 168, 88, 10);
+
+fn near(got: f64, want: f64, within: f64) -> bool {
+    (got / want - 1.0).abs() < within
+}
+
+/// max-limit=1M/8M on one desk: its downloads get 8 Mbit/s; the others share the rest of the
+/// line.
+#[test]
+fn a_simple_queue_holds_its_target_to_max_limit() {
+    let rates = download_rates(
+        "/queue simple add name=desk target=192.168.88.10/32 max-limit=1M/8M queue=default/default\n",
+    );
+    assert!(near(rates[&DESK], 8e6, 0.1), "{rates:?}");
+    let others: f64 = rates
+        .iter()
+        .filter(|(d, _)| **d != DESK)
+        .map(|(_, r)| r)
+        .sum();
+    assert!(others > 75e6, "{rates:?}");
+}
+
+/// Two queues match the desk: the first in the list counts (4M), not the second (12M).
+#[test]
+fn the_first_simple_queue_that_matches_is_the_one() {
+    let rates = download_rates(
+        "/queue simple add name=first target=192.168.88.10/32 max-limit=1M/4M queue=default/default
+/queue simple add name=second target=192.168.88.10/32 max-limit=1M/12M queue=default/default\n",
+    );
+    assert!(near(rates[&DESK], 4e6, 0.1), "{rates:?}");
+}
+
+/// With FastTrack on, the desk's connections are fast-tracked after their first packets and
+/// skip the simple queue: it gets far more than its 8M.
+#[test]
+fn fasttracked_packets_skip_simple_queues() {
+    let rates = download_rates(
+        "/ip firewall filter add chain=forward connection-state=established,related action=fasttrack-connection
+/queue simple add name=desk target=192.168.88.10/32 max-limit=1M/8M queue=default/default\n",
+    );
+    assert!(rates[&DESK] > 16e6, "{rates:?}");
+}
+
+/// A tree on the LAN port, 20M, PCQ by destination: each of the four desks gets 5M.
+#[test]
+fn a_pcq_tree_on_the_lan_port_gives_each_desk_an_equal_share() {
+    let rates = download_rates(
+        "/ip firewall mangle add chain=forward out-interface=lan action=mark-packet new-packet-mark=down passthrough=no
+/queue type add name=per-desk kind=pcq pcq-classifier=dst-address
+/queue tree add name=down parent=lan packet-mark=down queue=per-desk max-limit=20M\n",
+    );
+    assert_eq!(rates.len(), 4);
+    assert!(rates.values().all(|r| near(*r, 5e6, 0.1)), "{rates:?}");
+}
