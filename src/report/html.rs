@@ -96,6 +96,55 @@ pub(super) fn page_with(title: &str, body: &str, extra: &str) -> String {
     )
 }
 
+/// How evenly the hosts were served, and what each queue did.
+fn users(out: &mut String, s: &super::Summary) {
+    let u = &s.users;
+    out.push_str("<h2>Users and queues</h2>\n");
+    let mbit = |v: f64| format!("{:.2} Mbit/s", v / 1e6);
+    let jain = |j: Option<f64>| j.map_or("-".into(), |j| format!("{j:.3}"));
+    let by_wan: Vec<String> = (u.jain_index_by_wan.iter())
+        .map(|(w, j)| format!("{} {j:.3}", esc(w)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p>{} hosts received data. Jain's fairness index of their download goodput: <b>{}</b> \
+         (1 is all equal){}. Goodput per host: median {}, 90th percentile {}, most {}; the \
+         busiest tenth of the hosts took {} of the bytes. Every host: <code>hosts.csv</code>.</p>",
+        u.active,
+        jain(u.jain_index),
+        if by_wan.is_empty() {
+            String::new()
+        } else {
+            format!("; per WAN {}", by_wan.join(", "))
+        },
+        mbit(u.goodput_down_bps.median),
+        mbit(u.goodput_down_bps.p90),
+        mbit(u.goodput_down_bps.max),
+        pct(u.top_decile_byte_share)
+    );
+    if s.queues.is_empty() {
+        out.push_str("<p>The configuration has no queues (<code>/queue simple</code>, <code>/queue tree</code>).</p>\n");
+        return;
+    }
+    let rows: Vec<Vec<String>> = (s.queues.iter())
+        .map(|q| {
+            vec![
+                format!("{} <span class=\"ci\">line {}</span>", esc(&q.name), q.line),
+                esc(&q.direction),
+                q.packets.to_string(),
+                format!("{:.1} MB", q.bytes as f64 / 1e6),
+                format!("{} ({})", q.dropped, pct(q.drop_share)),
+                format!("{:.1} ms", q.mean_delay_ms),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &["queue", "way", "packets", "bytes", "dropped", "mean wait"],
+        &rows,
+    );
+}
+
 /// Where the world and the router's configuration came from, in full: the configuration as
 /// written, each line numbered and anchored (`#L12`) for the findings to link to, and as pccsim
 /// read it.
@@ -333,6 +382,7 @@ pub fn run_page(
             "Each application's bytes by the WAN they left by (connections that ended).",
         )?;
     }
+    users(&mut out, s);
     if !s.failover.is_empty() {
         out.push_str("<h2>Failover</h2>\n");
         let t = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.1} s"));

@@ -10,6 +10,7 @@ pub mod compare;
 mod folder;
 mod html;
 pub mod lesson;
+pub mod users;
 
 pub use folder::{Kind as ResultsKind, ResultsFolder, clean_up_on_signal};
 
@@ -52,6 +53,10 @@ pub struct Summary {
     pub script_errors: Vec<String>,
     /// Per application of the scenario: how its users fared.
     pub apps: Vec<AppSummary>,
+    /// How evenly the LAN's hosts were served.
+    pub users: users::UsersSummary,
+    /// Each `/queue simple` (each way) and `/queue tree` queue, with what it did.
+    pub queues: Vec<users::QueueSummary>,
     /// What made this result: pccsim's version and commit, the inputs' hashes, the seed.
     pub provenance: crate::provenance::Provenance,
 }
@@ -462,6 +467,8 @@ impl Summary {
                     })
                     .collect()
             },
+            users: users::UsersSummary::new(metrics, duration),
+            queues: users::queues(router),
             failover: metrics
                 .failures
                 .iter()
@@ -755,8 +762,9 @@ pub fn timeseries_csv(metrics: &Metrics) -> String {
 }
 
 /// The files a run writes besides optional ones: what a results folder must have room for.
-pub const FILES: [&str; 11] = [
+pub const FILES: [&str; 12] = [
     "report.html",
+    users::HOSTS_FILE,
     "apps.png",
     "apps.svg",
     "summary.json",
@@ -814,6 +822,8 @@ pub fn write_files(
     };
     write("summary.json", &summary.to_json())?;
     write("timeseries.csv", &timeseries_csv(metrics))?;
+    let duration = (summary.duration_s * SEC as f64) as crate::units::Time;
+    write(users::HOSTS_FILE, &users::hosts_csv(metrics, duration))?;
     charts::throughput(dir, summary, metrics)?;
     charts::shares(dir, summary)?;
     charts::health(dir, summary, metrics)?;

@@ -197,6 +197,71 @@ pub struct Metrics {
     pub router_states: Vec<RouterState>,
     /// Per application of the scenario, in its order.
     pub apps: Vec<AppMetrics>,
+    /// Per LAN host, what it got and sent.
+    pub hosts: Hosts,
+}
+
+/// Per LAN host (by its place in the LAN's range), the payload bytes delivered to it and sent
+/// by it, and those delivered by the WAN its connection left by: per-user fairness.
+#[derive(Clone, Debug, Default)]
+pub struct Hosts {
+    pub first: u32,
+    pub wans: usize,
+    pub down: Vec<u64>,
+    pub up: Vec<u64>,
+    /// `down_by_wan[host * wans + wan]`.
+    pub down_by_wan: Vec<u64>,
+}
+
+impl Hosts {
+    pub fn new(first: std::net::Ipv4Addr, count: u32, wans: usize) -> Hosts {
+        let n = count as usize;
+        Hosts {
+            first: first.into(),
+            wans,
+            down: vec![0; n],
+            up: vec![0; n],
+            down_by_wan: vec![0; n * wans],
+        }
+    }
+
+    fn index(&self, host: std::net::Ipv4Addr) -> Option<usize> {
+        let i = u32::from(host).wrapping_sub(self.first) as usize;
+        (i < self.down.len()).then_some(i)
+    }
+
+    #[inline]
+    pub fn received(&mut self, host: std::net::Ipv4Addr, wan: Option<u8>, bytes: u32) {
+        if let Some(i) = self.index(host) {
+            self.down[i] += u64::from(bytes);
+            if let Some(w) = wan.map(usize::from).filter(|&w| w < self.wans) {
+                self.down_by_wan[i * self.wans + w] += u64::from(bytes);
+            }
+        }
+    }
+
+    #[inline]
+    pub fn sent(&mut self, host: std::net::Ipv4Addr, bytes: u32) {
+        if let Some(i) = self.index(host) {
+            self.up[i] += u64::from(bytes);
+        }
+    }
+
+    pub fn address(&self, i: usize) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(self.first.wrapping_add(i as u32))
+    }
+}
+
+/// Jain's fairness index of `x`: 1 when all are equal, 1/n when one has everything; `None`
+/// for no values.
+pub fn jain(x: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (mut n, mut sum, mut squares) = (0.0, 0.0, 0.0);
+    for v in x {
+        n += 1.0;
+        sum += v;
+        squares += v * v;
+    }
+    (n > 0.0 && squares > 0.0).then(|| sum * sum / (n * squares))
 }
 
 /// How one application fared: its connections, and its sessions where a session is more than

@@ -23,7 +23,9 @@ use crate::world::internet::Internet;
 use crate::world::isp::{Isp, Refusal};
 use crate::world::lan::Lan;
 use crate::world::link::{Capture, Channel, Link, LinkDrop, Lossy, PeerMac, Way, Wire};
-use crate::world::metrics::{ConnectionLog, ConnectionRecord, Metrics, WanMetrics, WanState};
+use crate::world::metrics::{
+    ConnectionLog, ConnectionRecord, Hosts, Metrics, WanMetrics, WanState,
+};
 use crate::world::session::{self, Next, Session};
 use crate::world::topology::Topology;
 use crate::world::workload::{Connection, ConnectionKind, Workload};
@@ -272,6 +274,7 @@ impl Simulation {
             strands: Default::default(),
             closing: Default::default(),
         };
+        sim.metrics.hosts = Hosts::new(sc.lan.first_host, sc.lan.hosts, sc.wans.len());
         sim.metrics.service = (sim.wans.iter())
             .map(|w| vec![(0, sim.router.fib.has_default_out(w.iface))])
             .collect();
@@ -691,6 +694,7 @@ impl Simulation {
     }
 
     fn send_from_host(&mut self, pkt: Packet) {
+        self.metrics.hosts.sent(pkt.tuple.src, pkt.payload);
         if let Ok(at) = self.lan.link.send(Way::ToRouter, self.now, &pkt) {
             self.deliver(
                 lane::LAN_UP,
@@ -938,6 +942,9 @@ impl Simulation {
             return self.after_flow_step(pkt.flow);
         }
         flow.bytes_down += pkt.len as u64;
+        self.metrics
+            .hosts
+            .received(pkt.tuple.dst, flow.wan, pkt.payload);
         if let Err(cause) = flow.at_host(now, &pkt, &mut self.outbox) {
             flow.fault = Some(cause);
         }
