@@ -155,6 +155,7 @@ pub fn check(cfg: &RouterConfig) -> Report {
     c.routing_marks(&mut findings);
     c.nat(&mut findings);
     c.fasttrack(&mut findings);
+    c.queues(&mut findings);
     c.exceptions(&mut findings);
     c.marks_crossed(&mut findings);
     c.gateways(&mut findings);
@@ -522,6 +523,44 @@ impl<'a> Checker<'a> {
             if r.action == Action::FasttrackConnection && marks && !needs_no_mark(r) {
                 out.push(finding("fasttrack-with-pcc", Severity::Error, r.line,
                     "FastTrack skips mangle for marked connections too: they lose their routing mark and leave by main with another WAN's address; add connection-mark=no-mark to this rule or disable it".into()));
+            }
+        }
+    }
+
+    /// Queues that never see their packets: FastTrack's packets skip simple queues and trees
+    /// under `global`, and a queue waiting for a packet mark no mangle rule sets gets nothing.
+    fn queues(&self, out: &mut Vec<Finding>) {
+        use crate::router::queue::config::{QueueSetup, TreeParent};
+        let setup = QueueSetup::from_config(self.cfg);
+        let bypassed =
+            !setup.simple.is_empty() || setup.trees.iter().any(|t| t.parent == TreeParent::Global);
+        for r in self.cfg.filter.rules.iter().filter(|r| !r.disabled) {
+            if r.action == Action::FasttrackConnection && bypassed {
+                out.push(finding("fasttrack-skips-queues", Severity::Warning, r.line,
+                    "fast-tracked packets skip simple queues and queue trees under global, so these connections are not shaped; keep the shaped traffic off FastTrack (a connection-mark or address-list condition on this rule) or disable it".into()));
+            }
+        }
+        let set: Vec<u16> = (self.rules())
+            .filter_map(|r| match r.action {
+                Action::MarkPacket(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        let unset = |marks: &[u16]| marks.iter().find(|m| **m != 0 && !set.contains(m)).copied();
+        let simple = setup
+            .simple
+            .iter()
+            .map(|q| (&q.name, q.line, &q.packet_marks));
+        let trees = setup
+            .trees
+            .iter()
+            .map(|q| (&q.name, q.line, &q.packet_marks));
+        for (name, line, marks) in simple.chain(trees) {
+            if let Some(m) = unset(marks) {
+                let mark = self.cfg.packet_marks.iter().nth(m as usize).unwrap_or("?");
+                out.push(finding("queue-mark-never-set", Severity::Warning, line, format!(
+                    "queue {name} waits for packet mark {mark}, which no mangle rule sets, so it gets no packets; add a mark-packet rule or fix the name"
+                )));
             }
         }
     }

@@ -124,3 +124,62 @@ fn a_pcq_tree_on_the_lan_port_gives_each_desk_an_equal_share() {
     assert_eq!(rates.len(), 4);
     assert!(rates.values().all(|r| near(*r, 5e6, 0.1)), "{rates:?}");
 }
+
+fn findings(config: &str) -> Vec<(&'static str, u32)> {
+    let cfg = pccsim::routeros::load("q.rsc", &format!("{BASE}{config}")).unwrap();
+    let report = pccsim::check::check(&cfg);
+    report.findings.iter().map(|f| (f.id, f.line)).collect()
+}
+
+/// `check` names the FastTrack rule that lets connections skip the simple queues, and a queue
+/// that waits for a packet mark no rule sets — each at its line.
+#[test]
+fn check_finds_queues_that_never_see_their_packets() {
+    let found = findings(
+        "/ip firewall filter add chain=forward connection-state=established action=fasttrack-connection
+/ip firewall mangle add chain=forward out-interface=lan action=mark-packet new-packet-mark=down
+/queue simple add name=desk target=192.168.88.10/32 max-limit=1M/8M
+/queue tree add name=t parent=global packet-mark=dwn max-limit=10M
+",
+    );
+    assert!(found.contains(&("fasttrack-skips-queues", 8)), "{found:?}");
+    assert!(found.contains(&("queue-mark-never-set", 11)), "{found:?}");
+    // Queues only on an interface's tree: FastTrack's packets go through them.
+    let found = findings(
+        "/ip firewall filter add chain=forward connection-state=established action=fasttrack-connection
+/queue tree add name=t parent=lan max-limit=10M
+",
+    );
+    assert!(
+        !found.iter().any(|(id, _)| *id == "fasttrack-skips-queues"),
+        "{found:?}"
+    );
+}
+
+/// A queue's values are read strictly: a parent or queue type that does not exist, a rate
+/// that is not one, at their line and column.
+#[test]
+fn queue_mistakes_are_refused_at_their_place() {
+    for (bad, says) in [
+        (
+            "/queue simple add name=a target=192.168.88.10 parent=nobody",
+            "no simple queue `nobody`",
+        ),
+        (
+            "/queue simple add name=a target=192.168.88.10 queue=fast/fast",
+            "no queue type `fast`",
+        ),
+        (
+            "/queue tree add name=a parent=global max-limit=10Q",
+            "is not a rate",
+        ),
+        (
+            "/queue type add name=p kind=pcq pcq-classifier=user",
+            "is not a PCQ classifier",
+        ),
+    ] {
+        let e = pccsim::routeros::load("q.rsc", &format!("{BASE}{bad}\n")).unwrap_err();
+        assert!(e.message.contains(says), "{bad}: {}", e.message);
+        assert_eq!(e.line, 8, "{bad}");
+    }
+}
