@@ -53,7 +53,7 @@ enum Command {
     /// Run the grid of variants a sweep file declares (as compare does).
     Sweep {
         /// The sweep file (RON): scenario, seeds, duration, and the variants' classifiers,
-        /// weights, fasttrack and configs.
+        /// weights, fasttrack, pcq and configs.
         file: PathBuf,
         /// Run only this slice of the jobs, I/N, and write shard-I-of-N.json for merge;
         /// `auto` takes the slice from a Slurm job array or a Kubernetes Indexed Job.
@@ -411,6 +411,10 @@ struct CompareArgs {
     /// FastTrack on, off, or both (on,off).
     #[arg(long, value_delimiter = ',', value_parser = parse_on_off)]
     fasttrack: Vec<bool>,
+    /// PCQ per host on (added where the configuration queues no one), every queue off, or both
+    /// (on,off).
+    #[arg(long, value_delimiter = ',', value_parser = parse_on_off)]
+    pcq: Vec<bool>,
     /// Whole alternative configurations to compare, comma-separated .rsc files.
     #[arg(long, value_delimiter = ',')]
     config: Vec<PathBuf>,
@@ -610,6 +614,7 @@ fn compare(args: CompareArgs) -> Result<(), pccsim::Error> {
         classifiers: args.classifier,
         weights: args.weights,
         fasttrack: args.fasttrack,
+        pcq: args.pcq,
         configs: args.config,
         baseline: args.baseline,
     };

@@ -41,6 +41,9 @@ pub struct Grid {
     pub weights: Vec<String>,
     #[serde(default)]
     pub fasttrack: Vec<bool>,
+    /// PCQ per host on (added where the configuration has none) or every queue off.
+    #[serde(default)]
+    pub pcq: Vec<bool>,
     /// Whole alternative configurations (`.rsc`), instead of the scenario's own.
     #[serde(default)]
     pub configs: Vec<PathBuf>,
@@ -330,12 +333,19 @@ impl Plan {
         let weights = axis(weights);
         let spreads = axis(spreads);
         let fasttrack = axis(grid.fasttrack.clone());
+        let pcq = axis(grid.pcq.clone());
         let mut variants = Vec::new();
         for (name, loaded) in &bases {
             for w in &weights {
                 for s in &spreads {
                     for f in &fasttrack {
-                        variants.push(make_variant(name.as_deref(), loaded, w, *s, *f)?);
+                        for q in &pcq {
+                            let switches = Switches {
+                                fasttrack: *f,
+                                pcq: *q,
+                            };
+                            variants.push(make_variant(name.as_deref(), loaded, w, *s, switches)?);
+                        }
                     }
                 }
             }
@@ -358,7 +368,8 @@ impl Plan {
                     i
                 }
                 None => {
-                    variants.insert(0, make_variant(None, base, &None, None, None)?);
+                    let none = Switches::default();
+                    variants.insert(0, make_variant(None, base, &None, None, none)?);
                     0
                 }
             },
@@ -474,6 +485,14 @@ fn same_rules(a: &Loaded, b: &Loaded) -> bool {
         && same(&a.filter.rules, &b.filter.rules)
         && same(&a.nat.rules, &b.nat.rules)
         && a.routes == b.routes
+        && a.stored == b.stored
+}
+
+/// What a variant turns on or off besides its spread and weights (`None`: as configured).
+#[derive(Clone, Copy, Debug, Default)]
+struct Switches {
+    fasttrack: Option<bool>,
+    pcq: Option<bool>,
 }
 
 fn make_variant(
@@ -481,7 +500,7 @@ fn make_variant(
     base: &Loaded,
     weights: &Option<Weights>,
     spread: Option<Spread>,
-    fasttrack: Option<bool>,
+    switches: Switches,
 ) -> Result<Variant, Error> {
     let mut loaded = base.clone();
     let cfg = &mut loaded.config;
@@ -496,9 +515,19 @@ fn make_variant(
         rewrites.push(variant::set_spread(cfg, s).map_err(invalid)?);
         label.push(s.name().to_string());
     }
-    if let Some(on) = fasttrack {
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    if let Some(on) = switches.fasttrack {
         rewrites.push(variant::set_fasttrack(cfg, on));
-        label.push(format!("fasttrack {}", if on { "on" } else { "off" }));
+        label.push(format!("fasttrack {}", on_off(on)));
+    }
+    if let Some(on) = switches.pcq {
+        // The totals a little under the WANs' sum, so the router's queue is the one that fills.
+        let sum = |f: fn(&crate::scenario::Wan) -> u64| {
+            base.scenario.wans.iter().map(f).sum::<u64>() / 100 * 95
+        };
+        let (down, up) = (sum(|w| w.down.0), sum(|w| w.up.0));
+        rewrites.push(variant::set_pcq(cfg, on, base.lan_iface, down, up));
+        label.push(format!("pcq {}", on_off(on)));
     }
     if label.is_empty() {
         label.push("as configured".into());
@@ -552,6 +581,13 @@ fn measure(s: &Summary, targets: &Targets) -> BTreeMap<String, f64> {
         m.insert("classified_byte_share_deviation".into(), d);
     }
     m.insert("peak_utilisation".into(), peak);
+    if let Some(j) = s.users.jain_index {
+        m.insert("jain_index".into(), j);
+    }
+    m.insert(
+        "top_decile_byte_share".into(),
+        s.users.top_decile_byte_share,
+    );
     m.insert("broken".into(), s.connections.broken as f64);
     m.insert("broken_share".into(), s.connections.broken_share);
     m.insert("stalled".into(), s.connections.stalled as f64);
@@ -644,7 +680,8 @@ pub const RANKED_BY: &str = "fewest connections broken or stalled (variants the 
 
 /// Whether more of a metric is better.
 pub fn higher_is_better(metric: &str) -> bool {
-    metric.ends_with("session_success")
+    metric == "jain_index"
+        || metric.ends_with("session_success")
         || metric.ends_with("goodput_mbps")
         || metric.ends_with(".mos")
 }
@@ -658,6 +695,7 @@ fn key_metrics(names: &[String]) -> Vec<String> {
         "classified_byte_share_deviation",
         "broken_share",
         "failed_share",
+        "jain_index",
     ];
     let mut keys: Vec<String> = (fixed.iter())
         .filter(|k| names.iter().any(|n| n == *k))

@@ -1,5 +1,5 @@
 //! Variants of one configuration: another PCC field choice, `nth`, ECMP, other weights,
-//! FastTrack on or off. Each is a rewrite of the fewest rules that makes the difference, and
+//! FastTrack on or off, PCQ per host on or off. Each is a rewrite of the fewest rules that makes the difference, and
 //! says what it rewrote, by line, so the user can make the same change on the router.
 //!
 //! The rewrites work on the PCC group: the enabled mangle prerouting rules that mark new
@@ -9,7 +9,7 @@
 use crate::router::Router;
 use crate::router::config::RouterConfig;
 use crate::router::firewall::{
-    Action, ConnMark, ConnStates, FORWARD, Match, Matcher, Nth, PREROUTING, Rule, TableId,
+    Action, ConnMark, ConnStates, FORWARD, IfaceId, Match, Matcher, Nth, PREROUTING, Rule, TableId,
 };
 use crate::router::pcc::{Classifier, Fields};
 use crate::router::routing::{Gateway, Route};
@@ -409,4 +409,93 @@ pub fn mark_replies(cfg: &mut RouterConfig) -> Result<String, String> {
         "mangle line {}: in-interface (or src-address) removed from the rules that routing-mark by connection mark",
         changed.join(", ")
     ))
+}
+
+/// PCQ per host each way (`on`): downloads in a tree on the LAN port by destination address,
+/// uploads in a tree under `global` by source, marked at the end of mangle forward, their
+/// totals `down`/`up` bit/s (a little under the WANs' sum, so the router's queue, not the
+/// ISPs', decides who waits) — unless the configuration has a PCQ queue already. Or every
+/// simple and tree queue disabled (`off`).
+pub fn set_pcq(cfg: &mut RouterConfig, on: bool, lan: IfaceId, down: u64, up: u64) -> String {
+    use crate::router::config::StoredItem;
+    use crate::router::queue::config::QueueSetup;
+    use crate::router::queue::discipline::Kind;
+    let setup = QueueSetup::from_config(cfg);
+    if !on {
+        let mut lines = Vec::new();
+        for menu in ["queue simple", "queue tree"] {
+            for item in cfg.stored.get_mut(menu).into_iter().flatten() {
+                if !item.disabled() {
+                    item.props.retain(|(k, _)| k != "disabled");
+                    item.props.push(("disabled".into(), "yes".into()));
+                    lines.push(item.line.to_string());
+                }
+            }
+        }
+        return match lines.is_empty() {
+            true => "queues: none to disable".into(),
+            false => format!("queues at line {} disabled", lines.join(", ")),
+        };
+    }
+    let uses_pcq = |l: &crate::router::queue::config::Limits| {
+        matches!(setup.types[l.queue].kind, Kind::Pcq(_))
+    };
+    let has_pcq = setup.trees.iter().any(|t| uses_pcq(&t.limits))
+        || (setup.simple.iter()).any(|q| uses_pcq(&q.upload) || uses_pcq(&q.download));
+    if has_pcq {
+        return "PCQ: already on".into();
+    }
+    let lan_name = cfg.iface_name(lan).to_string();
+    for (port, mark) in [
+        (Match::OutInterface(lan), "pccsim-down"),
+        (Match::InInterface(lan), "pccsim-up"),
+    ] {
+        let mark = cfg.packet_marks.intern(mark);
+        let matchers = vec![Matcher {
+            negate: false,
+            kind: port,
+        }];
+        let rule = Rule::new(FORWARD, matchers, Action::MarkPacket(mark), 0);
+        let at = cfg.mangle.rules.len();
+        cfg.mangle.insert(at, rule);
+    }
+    cfg.mangle.index();
+    let item = |props: &[(&'static str, String)]| StoredItem {
+        line: 0,
+        props: props
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect(),
+    };
+    let types = cfg.stored.entry("queue type".into()).or_default();
+    for (name, classifier) in [
+        ("pccsim-pcq-down", "dst-address"),
+        ("pccsim-pcq-up", "src-address"),
+    ] {
+        types.push(item(&[
+            ("name", name.into()),
+            ("kind", "pcq".into()),
+            ("pcq-classifier", classifier.into()),
+        ]));
+    }
+    let trees = cfg.stored.entry("queue tree".into()).or_default();
+    trees.push(item(&[
+        ("name", "pccsim-down".into()),
+        ("parent", lan_name.clone()),
+        ("packet-mark", "pccsim-down".into()),
+        ("queue", "pccsim-pcq-down".into()),
+        ("max-limit", down.to_string()),
+    ]));
+    trees.push(item(&[
+        ("name", "pccsim-up".into()),
+        ("parent", "global".into()),
+        ("packet-mark", "pccsim-up".into()),
+        ("queue", "pccsim-pcq-up".into()),
+        ("max-limit", up.to_string()),
+    ]));
+    format!(
+        "mangle forward: mark-packet pccsim-down (out-interface={lan_name}) and pccsim-up (in-interface={lan_name}) added at the end; /queue type pcq by dst-address and by src-address; /queue tree pccsim-down parent={lan_name} max-limit={}M, pccsim-up parent=global max-limit={}M",
+        down / 1_000_000,
+        up / 1_000_000
+    )
 }

@@ -833,6 +833,7 @@ pub fn differences(dir: &Path, c: &crate::compare::Comparison) -> Result<(), Err
                     Unit::Count => "connections",
                     Unit::Mos => "MOS",
                     Unit::Mbps => "Mbit/s",
+                    Unit::Index => "index",
                 };
                 let diffs: Vec<Option<&crate::compare::stats::Difference>> = (self.others.iter())
                     .map(|v| v.versus_baseline.get(metric))

@@ -41,6 +41,8 @@ pub enum Unit {
     /// A mean opinion score, 1–5.
     Mos,
     Mbps,
+    /// A ratio shown as it is (0–1).
+    Index,
 }
 
 /// The metric `metric` (a `comparison.json` key) in words.
@@ -53,6 +55,8 @@ pub fn describe(metric: &str) -> Described {
         Unit::Mbps
     } else if metric.starts_with("broken.") || metric == "broken" || metric == "stalled" {
         Unit::Count
+    } else if metric == "jain_index" {
+        Unit::Index
     } else {
         Unit::Percent
     };
@@ -66,6 +70,8 @@ pub fn describe(metric: &str) -> Described {
         ("failed_share", "connections broken or stalled"),
         ("stalled", "connections stalled at the end"),
         ("broken", "connections broken"),
+        ("jain_index", "fairness among hosts (Jain)"),
+        ("top_decile_byte_share", "bytes the busiest tenth took"),
     ];
     let name = if let Some((_, n)) = fixed.iter().find(|(k, _)| *k == metric) {
         n.to_string()
@@ -108,6 +114,7 @@ fn value(x: f64, unit: Unit) -> String {
         Unit::Millis => format!("{x:.0} ms"),
         Unit::Count => format!("{x:.1}"),
         Unit::Mos => format!("{x:.2}"),
+        Unit::Index => format!("{x:.3}"),
         Unit::Mbps => format!("{x:.2} Mbit/s"),
     }
 }
@@ -119,6 +126,7 @@ fn bounds(lo: f64, hi: f64, unit: Unit, signed: bool) -> String {
         Unit::Millis => (1.0, 0),
         Unit::Count => (1.0, 1),
         Unit::Mos | Unit::Mbps => (1.0, 2),
+        Unit::Index => (1.0, 3),
     };
     let f = |x: f64| {
         if signed {
@@ -148,6 +156,7 @@ pub fn difference(d: &Difference, unit: Unit) -> String {
         Unit::Millis => format!("{:+.0} ms", d.mean),
         Unit::Count => format!("{:+.1}", d.mean),
         Unit::Mos | Unit::Mbps => format!("{:+.2}", d.mean),
+        Unit::Index => format!("{:+.3}", d.mean),
     };
     match (d.ci95_low, d.ci95_high) {
         (Some(lo), Some(hi)) => format!("{mean} {}", bounds(lo, hi, unit, true)),
