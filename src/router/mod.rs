@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod conntrack;
+pub mod cpu;
 pub mod dhcp_client;
 pub mod dns;
 pub mod ecmp;
@@ -27,6 +28,7 @@ pub mod scheduler;
 
 use self::config::{Dialect, RouterConfig};
 use self::conntrack::{Conntrack, Dir, Entry, Flags, Moved, SrcNat, Untracked};
+use self::cpu::{Cpu, Work};
 use self::dns::Dns;
 use self::ecmp::{Ecmp, RouteCache};
 use self::firewall::{
@@ -73,6 +75,8 @@ pub enum DropReason {
     },
     /// A queue on its way was full.
     QueueFull,
+    /// The CPU its flow hashes to had a full backlog.
+    CpuBusy,
 }
 
 impl DropReason {
@@ -83,6 +87,7 @@ impl DropReason {
             DropReason::Filtered => "filtered",
             DropReason::OutInterfaceChanged { .. } => "out-interface-changed",
             DropReason::QueueFull => "queue-full",
+            DropReason::CpuBusy => "cpu-busy",
         }
     }
 }
@@ -156,6 +161,13 @@ pub struct Router {
     transmits: VecDeque<(Hop, Packet)>,
     /// `/queue simple` and `/queue tree`, with the packets they hold.
     pub queues: Queues,
+    /// The model's CPUs, when the scenario names one; without, every packet costs nothing.
+    pub cpu: Option<Cpu>,
+    /// What the packet at hand has cost so far, and where it goes once its CPU is done.
+    work: Work,
+    outgoing: Option<Held>,
+    /// Packets done with (by their CPU and the queues), to send.
+    ready: VecDeque<Held>,
     events: VecDeque<Event>,
     /// The latest time the router was driven at: what `print` reads an expiry against.
     now: Time,
@@ -265,6 +277,10 @@ impl Router {
             scratch: Scratch::default(),
             transmits: VecDeque::new(),
             queues: Queues::new(QueueSetup::from_config(&config)),
+            cpu: None,
+            work: Work::default(),
+            outgoing: None,
+            ready: VecDeque::new(),
             events: VecDeque::new(),
             now: 0,
             forgets_moved_masquerade: config.dialect == Dialect::V7,
@@ -319,7 +335,9 @@ impl Router {
         if !T::SEES_EVERY_RULE && table.passes_no_rule(chain, ctx.in_iface) {
             return ChainVerdict::Continue;
         }
+        let before = state.tried;
         let verdict = table.run(state, chain, ctx, &self.env, tracer);
+        self.work.rules += (state.tried - before) as u32;
         if !state.list_additions.is_empty() {
             add_to_lists(&mut state.list_additions, &mut self.env);
         }
@@ -343,7 +361,11 @@ impl Router {
     /// A forwarded packet a queue let go, to send out of `hop.iface` now, with the interface
     /// it came in by. Call it after each step, as [`Router::poll_transmit`].
     pub fn poll_forward(&mut self) -> Option<(Hop, Packet, IfaceId)> {
-        (self.queues.poll_released()).map(|h| (h.hop, h.pkt, h.in_iface))
+        let held = self
+            .ready
+            .pop_front()
+            .or_else(|| self.queues.poll_released());
+        held.map(|h| (h.hop, h.pkt, h.in_iface))
     }
 
     /// What happened in the router since the last call, in order. Call it after each step,
@@ -364,6 +386,7 @@ impl Router {
             self.pppoe.poll_timeout(),
             ecmp.flatten(),
             self.queues.poll_timeout(),
+            self.cpu.as_ref().and_then(Cpu::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -403,6 +426,14 @@ impl Router {
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = now;
         self.ecmp.handle_timeout(now);
+        if let Some(cpu) = self.cpu.as_mut().filter(|c| c.poll_timeout() <= Some(now)) {
+            let (queues, ready) = (&mut self.queues, &mut self.ready);
+            cpu.release(now, |held| {
+                if queues.is_empty() || queues.offer(now, held) == Offer::Pass {
+                    ready.push_back(held);
+                }
+            });
+        }
         if self.queues.poll_timeout().is_some_and(|t| t <= now) {
             self.queues.release(now);
         }
@@ -654,6 +685,31 @@ impl Router {
         pkt: &mut Packet,
         tracer: &mut T,
     ) -> Verdict {
+        let Some(cpu) = self.cpu.as_mut() else {
+            return self.process(now, in_iface, pkt, tracer);
+        };
+        let Some(core) = cpu.admit(now, &pkt.tuple) else {
+            return Verdict::Drop(DropReason::CpuBusy);
+        };
+        let (len, tracked) = (pkt.len, cpu::fasttrackable(pkt.tuple.protocol));
+        self.work = Work::default();
+        let verdict = self.process(now, in_iface, pkt, tracer);
+        let cpu = self.cpu.as_mut().expect("the CPU stays");
+        let done = cpu.charge(now, core, self.work, len, tracked);
+        if let Some(held) = self.outgoing.take() {
+            cpu.hold(core, done, held);
+        }
+        verdict
+    }
+
+    /// What the router does with a packet that came in, whatever it costs.
+    fn process<T: Tracer>(
+        &mut self,
+        now: Time,
+        in_iface: IfaceId,
+        pkt: &mut Packet,
+        tracer: &mut T,
+    ) -> Verdict {
         self.now = now;
         // A DHCP server's answer goes to the client on that port, before the firewall (the
         // client listens on a raw socket, as Linux's does).
@@ -676,6 +732,7 @@ impl Router {
             Err(Untracked::TableFull) => return Verdict::Drop(DropReason::ConntrackFull),
             Err(Untracked::Invalid) => return self.receive_invalid(now, in_iface, pkt, tracer),
         };
+        self.work.new = new;
         let entry = self.conntrack.get(id);
         if entry.has(Flags::FASTTRACKED) {
             return self.fast_path(now, id, dir, in_iface, pkt);
@@ -877,11 +934,11 @@ impl Router {
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
         match ctx.in_iface {
-            Some(in_iface) if !self.queues.is_empty() => {
+            Some(in_iface) => {
                 let held = Held::new(*pkt, hop, in_iface, lan_side);
-                self.enqueue(now, held.marked(ctx.packet_mark, false))
+                self.send_on(now, held.marked(ctx.packet_mark, false))
             }
-            _ => Verdict::Forward(hop),
+            None => Verdict::Forward(hop),
         }
     }
 
@@ -930,6 +987,7 @@ impl Router {
         in_iface: IfaceId,
         pkt: &mut Packet,
     ) -> Verdict {
+        self.work.fast = true;
         nat::translate_destination(&self.conntrack, id, dir, pkt);
         let Some((hop, _)) = self.route(now, TableId::MAIN, &pkt.tuple) else {
             return Verdict::Drop(DropReason::NoRoute);
@@ -938,15 +996,21 @@ impl Router {
         let lan_side = pkt.tuple;
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
-        if self.queues.is_empty() {
-            return Verdict::Forward(hop);
-        }
         let held = Held::new(*pkt, hop, in_iface, lan_side).marked(0, true);
-        self.enqueue(now, held)
+        self.send_on(now, held)
     }
 
-    /// Offers a forwarded packet to the queues on its way out of `held.hop.iface`.
-    fn enqueue(&mut self, now: Time, held: Held) -> Verdict {
+    /// A forwarded packet on its way out of `held.hop.iface`: to its CPU, which hands it to the
+    /// queues once done with it; or, without a CPU model, to the queues now.
+    fn send_on(&mut self, now: Time, held: Held) -> Verdict {
+        if self.queues.is_empty() && self.cpu.is_none() {
+            return Verdict::Forward(held.hop);
+        }
+        if self.cpu.is_some() {
+            self.work.queues = u32::from(!self.queues.is_empty());
+            self.outgoing = Some(held);
+            return Verdict::Queued;
+        }
         match self.queues.offer(now, held) {
             Offer::Pass => Verdict::Forward(held.hop),
             Offer::Held => Verdict::Queued,
@@ -993,6 +1057,11 @@ impl Router {
             scratch: Scratch::default(),
             transmits: VecDeque::new(),
             queues: Queues::new(QueueSetup::from_config(&self.config)),
+            // A trace walks one packet at a time: no CPU holds it.
+            cpu: None,
+            work: Work::default(),
+            outgoing: None,
+            ready: VecDeque::new(),
             events: VecDeque::new(),
             now: self.now,
             forgets_moved_masquerade: self.forgets_moved_masquerade,

@@ -122,6 +122,8 @@ pub struct TableState {
     pub rules: Vec<RuleState>,
     /// Addresses the walk's rules put on lists, for the router to take.
     pub list_additions: Vec<ListAddition>,
+    /// Rules tried, all walks together: what a packet's walks cost the CPU.
+    pub tried: u64,
     /// The id of the rule each count belongs to.
     ids: Vec<u32>,
 }
@@ -131,6 +133,7 @@ impl TableState {
         TableState {
             rules: vec![RuleState::default(); table.rules.len()],
             list_additions: Vec::new(),
+            tried: 0,
             ids: table.ids(),
         }
     }
@@ -146,6 +149,7 @@ impl TableState {
         *self = TableState {
             rules,
             list_additions: std::mem::take(&mut self.list_additions),
+            tried: self.tried,
             ids: table.ids(),
         };
     }
@@ -536,6 +540,8 @@ impl Table {
                 let run = &self.address_runs[(step.past_run & !IN_ADDRESS_RUN) as usize];
                 let next = run.next(pos, &ctx.tuple);
                 if next != pos {
+                    // RouterOS tries the rules this skips, one by one.
+                    state.tried += (next - pos) as u64;
                     pos = next;
                     continue;
                 }
@@ -543,10 +549,13 @@ impl Table {
             let ri = step.rule;
             let rule = &self.rules[ri as usize];
             let quick = rule.quick.holds(ctx);
-            pos = match (quick, step.past_run & IN_ADDRESS_RUN) {
+            let next = match (quick, step.past_run & IN_ADDRESS_RUN) {
                 (false, 0) => step.past_run,
                 _ => pos + 1,
             };
+            // A run of rules the quick test rules out together counts as RouterOS tries them.
+            state.tried += (next - pos) as u64;
+            pos = next;
             // The counts are touched only past the quick test, which most rules fail.
             let matched = quick && {
                 let counts = &mut state.rules[ri as usize];

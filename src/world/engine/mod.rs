@@ -752,8 +752,9 @@ impl Simulation {
             // The router's services may answer (DNS), its probers conclude; a queue holds it
             // until its timer lets it go.
             Verdict::Local | Verdict::Queued => self.after_router_step(),
-            // A full queue drops it as a full link would: TCP finds out.
-            Verdict::Drop(DropReason::QueueFull) => {}
+            // A full queue, or a CPU with a full backlog, drops it as a full link would: TCP
+            // finds out.
+            Verdict::Drop(DropReason::QueueFull | DropReason::CpuBusy) => {}
             Verdict::Drop(DropReason::OutInterfaceChanged { to, why }) => {
                 // The router forgot the connection's NAT: whatever happens to it next is why.
                 let cause = match self.wan_of_iface[to as usize] {
