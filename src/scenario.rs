@@ -28,7 +28,7 @@ pub struct Scenario {
     /// How often the time series samples per-WAN throughput.
     #[serde(default = "default_sample")]
     pub sample_interval: Duration,
-    pub router: RouterSource,
+    pub router: Router,
     pub wans: Vec<Wan>,
     pub lan: Lan,
     pub internet: Internet,
@@ -169,6 +169,49 @@ pub enum RouterSource {
     File(String),
     /// The script itself.
     Inline(String),
+}
+
+/// The router: its configuration, and the MikroTik model that runs it where its CPU should
+/// count (`None`: a CPU that never tires). Written `File("router.rsc")` alone, or
+/// `(config: File("router.rsc"), model: "hAP ax²")`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(from = "RouterForm")]
+pub struct Router {
+    pub config: RouterSource,
+    pub model: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "File(\"router.rsc\"), Inline(\"…\") or (config: File(\"router.rsc\"), model: \"hAP ax²\")"
+)]
+enum RouterForm {
+    Config(RouterSource),
+    Model(RouterWithModel),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterWithModel {
+    config: RouterSource,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+impl From<RouterForm> for Router {
+    fn from(form: RouterForm) -> Router {
+        match form {
+            RouterForm::Config(config) => Router {
+                config,
+                model: None,
+            },
+            RouterForm::Model(r) => Router {
+                config: r.config,
+                model: r.model,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -528,6 +571,8 @@ pub struct Loaded {
     pub config_file: String,
     /// The timeline, flaps expanded, in time order (stable for equal times).
     pub changes: Vec<Change>,
+    /// The MikroTik model whose CPUs run the router, if the scenario names one.
+    pub model: Option<&'static crate::router::cpu::Model>,
 }
 
 impl Loaded {
@@ -1005,6 +1050,10 @@ pub fn check(
     if scenario.wans.is_empty() {
         return Err(at("wans", "a scenario needs at least one WAN".into()));
     }
+    let model = match &scenario.router.model {
+        Some(name) => Some(crate::router::cpu::find(name).map_err(|msg| at("model", msg))?),
+        None => None,
+    };
     let mut wan_ifaces = Vec::new();
     for w in &scenario.wans {
         let port = format!("\"{}\"", w.port);
@@ -1294,5 +1343,6 @@ pub fn check(
         config_text: config_text.into(),
         config_file: config_file.to_string(),
         changes,
+        model,
     })
 }

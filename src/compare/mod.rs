@@ -588,6 +588,19 @@ fn measure(s: &Summary, targets: &Targets) -> BTreeMap<String, f64> {
         "top_decile_byte_share".into(),
         s.users.top_decile_byte_share,
     );
+    if let Some(c) = &s.cpu {
+        let busiest = c
+            .per_cpu
+            .iter()
+            .map(|k| k.mean_utilization)
+            .fold(0.0, f64::max);
+        let packets: u64 = c.per_cpu.iter().map(|k| k.packets).sum();
+        m.insert("cpu_busiest_utilization".into(), busiest);
+        m.insert(
+            "cpu_dropped_share".into(),
+            c.dropped as f64 / (packets + c.dropped).max(1) as f64,
+        );
+    }
     m.insert("broken".into(), s.connections.broken as f64);
     m.insert("broken_share".into(), s.connections.broken_share);
     m.insert("stalled".into(), s.connections.stalled as f64);
@@ -696,6 +709,7 @@ fn key_metrics(names: &[String]) -> Vec<String> {
         "broken_share",
         "failed_share",
         "jain_index",
+        "cpu_busiest_utilization",
     ];
     let mut keys: Vec<String> = (fixed.iter())
         .filter(|k| names.iter().any(|n| n == *k))

@@ -72,6 +72,8 @@ pub fn describe(metric: &str) -> Described {
         ("broken", "connections broken"),
         ("jain_index", "fairness among hosts (Jain)"),
         ("top_decile_byte_share", "bytes the busiest tenth took"),
+        ("cpu_busiest_utilization", "busiest CPU's load"),
+        ("cpu_dropped_share", "packets the CPUs dropped"),
     ];
     let name = if let Some((_, n)) = fixed.iter().find(|(k, _)| *k == metric) {
         n.to_string()
@@ -323,6 +325,8 @@ fn is_key(metric: &str) -> bool {
             | "classified_byte_share_deviation"
             | "broken_share"
             | "failed_share"
+            | "cpu_busiest_utilization"
+            | "cpu_dropped_share"
     ) || (metric.starts_with("app.") && !metric.ends_with("goodput_mbps"))
 }
 

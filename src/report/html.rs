@@ -145,6 +145,54 @@ fn users(out: &mut String, s: &super::Summary) {
     );
 }
 
+/// The router's CPUs, when the scenario names its model.
+fn cpu(out: &mut String, s: &super::Summary) {
+    let Some(c) = &s.cpu else {
+        return;
+    };
+    out.push_str("<h2>The router's CPU</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p>{} with {} CPUs, costed from MikroTik's published test results ({}). <b>{}</b>. \
+         Packets go to a CPU by their flow's hash, so one heavy connection fills one CPU while \
+         others idle.</p>",
+        esc(&c.model),
+        c.cpus,
+        esc(&c.source),
+        esc(&c.verdict)
+    );
+    let span = |c: &super::cpu::CoreSummary| match (c.full_from_s, c.full_to_s) {
+        (Some(f), Some(t)) => format!("{f}–{} s", t + 1),
+        _ => "-".into(),
+    };
+    let rows: Vec<Vec<String>> = (c.per_cpu.iter())
+        .map(|k| {
+            vec![
+                k.cpu.to_string(),
+                k.packets.to_string(),
+                k.dropped.to_string(),
+                pct(k.mean_utilization),
+                format!("{} at {} s", pct(k.peak_utilization), k.peak_at_s),
+                span(k),
+                pct(k.peak_utilization_fasttracked),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "core",
+            "packets",
+            "dropped",
+            "mean",
+            "busiest second",
+            "full",
+            "busiest with FastTrack",
+        ],
+        &rows,
+    );
+}
+
 /// Where the world and the router's configuration came from, in full: the configuration as
 /// written, each line numbered and anchored (`#L12`) for the findings to link to, and as pccsim
 /// read it.
@@ -383,6 +431,7 @@ pub fn run_page(
         )?;
     }
     users(&mut out, s);
+    cpu(&mut out, s);
     if !s.failover.is_empty() {
         out.push_str("<h2>Failover</h2>\n");
         let t = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.1} s"));

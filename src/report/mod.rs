@@ -7,6 +7,7 @@
 pub mod bottleneck;
 mod charts;
 pub mod compare;
+pub mod cpu;
 mod folder;
 mod html;
 pub mod lesson;
@@ -57,6 +58,8 @@ pub struct Summary {
     pub users: users::UsersSummary,
     /// Each `/queue simple` (each way) and `/queue tree` queue, with what it did.
     pub queues: Vec<users::QueueSummary>,
+    /// The router's CPUs, when the scenario names its model (`null` otherwise).
+    pub cpu: Option<cpu::CpuSummary>,
     /// What made this result: pccsim's version and commit, the inputs' hashes, the seed.
     pub provenance: crate::provenance::Provenance,
 }
@@ -469,6 +472,7 @@ impl Summary {
             },
             users: users::UsersSummary::new(metrics, duration),
             queues: users::queues(router),
+            cpu: cpu::CpuSummary::new(router, duration.div_ceil(SEC)),
             failover: metrics
                 .failures
                 .iter()
@@ -621,6 +625,9 @@ pub fn table(s: &Summary, max_broken: f64) -> String {
                 a.name, a.connections
             );
         }
+    }
+    if let Some(c) = &s.cpu {
+        let _ = writeln!(out, "cpu: {} ({} CPUs): {}", c.model, c.cpus, c.verdict);
     }
     if s.checks.packets_off_wan > 0 || s.checks.packets_wrong_source > 0 {
         let _ = writeln!(

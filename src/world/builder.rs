@@ -28,7 +28,7 @@ impl WorldBuilder {
         let text = crate::input::read(path, Wanted::Scenario)?;
         let file = crate::input::name(path);
         let scenario = scenario::parse(&file, &text)?;
-        let (config_file, config_text) = match &scenario.router {
+        let (config_file, config_text) = match &scenario.router.config {
             scenario::RouterSource::File(rel) => {
                 let p = path.parent().unwrap_or(Path::new(".")).join(rel);
                 let t = crate::input::read(&p, Wanted::Config)?;

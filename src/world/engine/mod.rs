@@ -11,6 +11,7 @@ pub mod queue;
 
 use crate::packet::{FiveTuple, Packet, Protocol};
 use crate::router::conntrack::Moved;
+use crate::router::cpu::Cpu;
 use crate::router::dhcp_client::Message;
 use crate::router::firewall::{AddrRange, IfaceId};
 use crate::router::pppoe_client::Frame;
@@ -275,6 +276,7 @@ impl Simulation {
             closing: Default::default(),
         };
         sim.metrics.hosts = Hosts::new(sc.lan.first_host, sc.lan.hosts, sc.wans.len());
+        sim.router.cpu = loaded.model.map(Cpu::new);
         sim.metrics.service = (sim.wans.iter())
             .map(|w| vec![(0, sim.router.fib.has_default_out(w.iface))])
             .collect();
