@@ -51,6 +51,9 @@
 /ip firewall filter add chain=forward dst-address-list=blocked action=drop
 /ip firewall filter add chain=forward protocol=tcp dst-port=135-139,445 action=drop
 /ip firewall filter add chain=forward protocol=udp dst-port=137-138 action=drop
+/ip firewall filter add chain=forward protocol=tcp dst-port=25 in-interface=office action=drop
+/ip firewall filter add chain=forward protocol=tcp dst-port=23 action=drop
+/ip firewall filter add chain=forward protocol=udp dst-port=1900 action=drop
 /ip firewall filter add chain=forward connection-state=invalid action=drop
 /ip firewall filter add chain=forward connection-state=established,related action=accept
 /ip firewall filter add chain=forward in-interface=office action=accept

@@ -231,3 +231,35 @@ fn a_model_pccsim_has_no_figures_for_is_refused_at_its_line() {
     );
     assert!(err.contains(&format!(":{line}:")), "{err}");
 }
+
+#[test]
+fn check_names_the_rules_every_packet_is_tried_against() {
+    let path = common::root().join("scenarios/hap_limits.rsc");
+    let cfg = routeros::load("hap_limits.rsc", &common::read(&path)).unwrap();
+    let report = pccsim::check::check(&cfg);
+    let f = (report.findings.iter())
+        .find(|f| f.id == "costly-rules")
+        .expect("15 rules per packet are noted");
+    // The accept of established connections, and the eight forward rules above it.
+    let text = common::read(&path);
+    let accept = 1 + text
+        .lines()
+        .position(|l| l.contains("chain=forward connection-state=established"))
+        .unwrap();
+    assert_eq!(f.line as usize, accept);
+    assert!(
+        f.message.contains("tried against 15 rules") && f.message.contains("(lines 50, 51"),
+        "{}",
+        f.message
+    );
+    // With the accept first, the note goes.
+    let moved = text.replace("/ip firewall filter add chain=forward connection-state=established,related action=accept\n", "")
+        .replace("/ip firewall filter add chain=forward src-address-list", "/ip firewall filter add chain=forward connection-state=established,related action=accept\n/ip firewall filter add chain=forward src-address-list");
+    let cfg = routeros::load("hap_limits.rsc", &moved).unwrap();
+    assert!(
+        pccsim::check::check(&cfg)
+            .findings
+            .iter()
+            .all(|f| f.id != "costly-rules")
+    );
+}

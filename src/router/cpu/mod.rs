@@ -9,7 +9,7 @@
 
 mod model;
 
-pub use self::model::{Costs, Figure, Model, Profile, find, models};
+pub use self::model::{Costs, Figure, Model, Profile, find, models, shape};
 
 use crate::packet::{FiveTuple, Protocol};
 use crate::router::queue::Held;

@@ -170,8 +170,9 @@ impl Model {
     }
 }
 
-/// The reference model's costs, derived from its figures as the module says.
-fn shape() -> Costs {
+/// The reference model's costs, derived from its figures as the module says: how the parts of
+/// a packet's cost relate, on any model.
+pub fn shape() -> Costs {
     static SHAPE: OnceLock<Costs> = OnceLock::new();
     *SHAPE.get_or_init(|| {
         let reference = find(&catalogue().reference).expect("the reference model is listed");
