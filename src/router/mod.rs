@@ -692,7 +692,6 @@ impl Router {
             return Verdict::Drop(DropReason::CpuBusy);
         };
         let (len, tracked) = (pkt.len, cpu::fasttrackable(pkt.tuple.protocol));
-        self.work = Work::default();
         let verdict = self.process(now, in_iface, pkt, tracer);
         let cpu = self.cpu.as_mut().expect("the CPU stays");
         let done = cpu.charge(now, core, self.work, len, tracked);
@@ -711,6 +710,7 @@ impl Router {
         tracer: &mut T,
     ) -> Verdict {
         self.now = now;
+        self.work = Work::default();
         // A DHCP server's answer goes to the client on that port, before the firewall (the
         // client listens on a raw socket, as Linux's does).
         if pkt.tuple.dst_port == dhcp_client::CLIENT_PORT && self.dhcp.serves(in_iface) {
