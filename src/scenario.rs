@@ -28,7 +28,7 @@ pub struct Scenario {
     /// How often the time series samples per-WAN throughput.
     #[serde(default = "default_sample")]
     pub sample_interval: Duration,
-    pub router: Router,
+    pub router: RouterSpec,
     pub wans: Vec<Wan>,
     pub lan: Lan,
     pub internet: Internet,
@@ -176,7 +176,7 @@ pub enum RouterSource {
 /// `(config: File("router.rsc"), model: "hAP ax²")`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(from = "RouterForm")]
-pub struct Router {
+pub struct RouterSpec {
     pub config: RouterSource,
     pub model: Option<String>,
 }
@@ -199,14 +199,14 @@ struct RouterWithModel {
     model: Option<String>,
 }
 
-impl From<RouterForm> for Router {
-    fn from(form: RouterForm) -> Router {
+impl From<RouterForm> for RouterSpec {
+    fn from(form: RouterForm) -> RouterSpec {
         match form {
-            RouterForm::Config(config) => Router {
+            RouterForm::Config(config) => RouterSpec {
                 config,
                 model: None,
             },
-            RouterForm::Model(r) => Router {
+            RouterForm::Model(r) => RouterSpec {
                 config: r.config,
                 model: r.model,
             },

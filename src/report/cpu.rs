@@ -3,8 +3,10 @@
 //! taken every established TCP and UDP connection — the sentence an owner asks for ("core 1 at
 //! 100 % from 0:12 — FastTrack would bring it to 31 %").
 
+use super::clock;
 use crate::router::Router;
-use crate::router::cpu::CpuStats;
+use crate::router::cpu::Second;
+use crate::units::SEC;
 use serde::Serialize;
 
 /// A second at least this busy counts as full.
@@ -46,9 +48,8 @@ pub struct CoreSummary {
 impl CpuSummary {
     pub fn new(router: &Router, seconds: u64) -> Option<CpuSummary> {
         let cpu = router.cpu.as_ref()?;
-        let stats = cpu.stats();
-        let per_cpu: Vec<CoreSummary> = (0..cpu.model.cpus as usize)
-            .map(|i| core(stats, i, seconds.max(1)))
+        let per_cpu: Vec<CoreSummary> = (cpu.seconds().enumerate())
+            .map(|(i, s)| core(i, s, seconds.max(1) as usize))
             .collect();
         let busiest = (per_cpu.iter())
             .max_by(|a, b| {
@@ -69,12 +70,12 @@ impl CpuSummary {
     }
 }
 
-fn core(stats: &CpuStats, i: usize, seconds: u64) -> CoreSummary {
-    let at = |s: &Vec<u64>, k: usize| s.get(k).copied().unwrap_or(0) as f64 / 1e12;
-    let count = |s: &Vec<u32>, k: usize| s.get(k).copied().unwrap_or(0) as f64;
-    let (busy, packets, dropped) = (&stats.busy_ps[i], &stats.packets[i], &stats.dropped[i]);
-    let secs = seconds as usize;
-    let util: Vec<f64> = (0..secs).map(|k| at(busy, k).min(1.0)).collect();
+/// CPU `i`'s account over a run of `secs` seconds, from what it did each second.
+fn core(i: usize, seconds: &[Second], secs: usize) -> CoreSummary {
+    let at = |k: usize| seconds.get(k).copied().unwrap_or_default();
+    let util: Vec<f64> = (0..secs)
+        .map(|k| (at(k).busy_ps as f64 / 1e12).min(1.0))
+        .collect();
     let peak_at = (0..secs)
         .max_by(|&a, &b| util[a].total_cmp(&util[b]).then(b.cmp(&a)))
         .unwrap_or(0);
@@ -92,13 +93,13 @@ fn core(stats: &CpuStats, i: usize, seconds: u64) -> CoreSummary {
     }
     // What FastTrack would leave of its busiest second: the handled packets' fast-tracked cost,
     // grown by the packets it dropped then.
-    let handled = count(packets, peak_at);
-    let offered = handled + count(dropped, peak_at);
-    let fasttracked = at(&stats.fasttracked_ps[i], peak_at) * offered / handled.max(1.0);
+    let peak = at(peak_at);
+    let offered = (peak.packets + peak.dropped) as f64;
+    let fasttracked = peak.fasttracked_ps as f64 / 1e12 * offered / (peak.packets as f64).max(1.0);
     CoreSummary {
         cpu: i as u32 + 1,
-        packets: packets.iter().map(|&p| p as u64).sum(),
-        dropped: dropped.iter().map(|&p| p as u64).sum(),
+        packets: seconds.iter().map(|s| s.packets as u64).sum(),
+        dropped: seconds.iter().map(|s| s.dropped as u64).sum(),
         mean_utilization: util.iter().sum::<f64>() / secs as f64,
         peak_utilization: util[peak_at],
         peak_at_s: peak_at as u64,
@@ -106,10 +107,6 @@ fn core(stats: &CpuStats, i: usize, seconds: u64) -> CoreSummary {
         full_to_s: best.map(|(_, t)| t as u64),
         peak_utilization_fasttracked: fasttracked,
     }
-}
-
-fn clock(s: u64) -> String {
-    format!("{}:{:02}", s / 60, s % 60)
 }
 
 fn verdict(c: &CoreSummary) -> String {
@@ -121,8 +118,8 @@ fn verdict(c: &CoreSummary) -> String {
         (Some(from), Some(to)) => format!(
             "core {} at 100 % from {} to {}{} — {fasttrack}",
             c.cpu,
-            clock(from),
-            clock(to + 1),
+            clock(from * SEC),
+            clock((to + 1) * SEC),
             match c.dropped {
                 0 => String::new(),
                 n => format!(", {n} packets dropped"),
@@ -132,7 +129,7 @@ fn verdict(c: &CoreSummary) -> String {
             "busiest core {} peaked at {:.0} % (at {}) — room to spare",
             c.cpu,
             c.peak_utilization * 100.0,
-            clock(c.peak_at_s)
+            clock(c.peak_at_s * SEC)
         ),
     }
 }

@@ -1074,3 +1074,19 @@ fn failure_story(f: &FailoverSummary) -> String {
     }
     text + "."
 }
+
+/// `m:ss`, or `h:mm:ss` past an hour; tenths of a second where there are any.
+pub(crate) fn clock(t: Time) -> String {
+    let tenths = t / (SEC / 10);
+    let (s, tenth) = (tenths / 10, tenths % 10);
+    let hms = if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    };
+    if tenth == 0 {
+        hms
+    } else {
+        format!("{hms}.{tenth}")
+    }
+}

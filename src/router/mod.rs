@@ -934,11 +934,11 @@ impl Router {
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
         match ctx.in_iface {
-            Some(in_iface) => {
+            Some(in_iface) if self.holds_packets() => {
                 let held = Held::new(*pkt, hop, in_iface, lan_side);
                 self.send_on(now, held.marked(ctx.packet_mark, false))
             }
-            None => Verdict::Forward(hop),
+            _ => Verdict::Forward(hop),
         }
     }
 
@@ -996,16 +996,21 @@ impl Router {
         let lan_side = pkt.tuple;
         nat::translate_source(&self.conntrack, id, dir, pkt);
         self.conntrack.update(now, id, dir, pkt);
+        if !self.holds_packets() {
+            return Verdict::Forward(hop);
+        }
         let held = Held::new(*pkt, hop, in_iface, lan_side).marked(0, true);
         self.send_on(now, held)
+    }
+
+    /// Whether a forwarded packet may be held on its way out: by its CPU or a queue.
+    fn holds_packets(&self) -> bool {
+        self.cpu.is_some() || !self.queues.is_empty()
     }
 
     /// A forwarded packet on its way out of `held.hop.iface`: to its CPU, which hands it to the
     /// queues once done with it; or, without a CPU model, to the queues now.
     fn send_on(&mut self, now: Time, held: Held) -> Verdict {
-        if self.queues.is_empty() && self.cpu.is_none() {
-            return Verdict::Forward(held.hop);
-        }
         if self.cpu.is_some() {
             self.work.queues = u32::from(!self.queues.is_empty());
             self.outgoing = Some(held);

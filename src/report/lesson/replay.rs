@@ -10,6 +10,7 @@
 use super::super::html::esc;
 use super::COLOURS;
 use crate::lesson::Variant;
+use crate::report::clock;
 use crate::units::{SEC, Time};
 use crate::world::flow::Cause;
 use std::fmt::Write as _;
@@ -372,20 +373,4 @@ fn fault(v: &Variant, w: usize, t: Time) -> String {
         .map(|(kind, at)| format!("{kind} failed at {}", clock(*at)))
         .collect();
     parts.join(", ")
-}
-
-/// `m:ss`, or `h:mm:ss` past an hour; tenths of a second where there are any.
-fn clock(t: Time) -> String {
-    let tenths = t / (SEC / 10);
-    let (s, tenth) = (tenths / 10, tenths % 10);
-    let hms = if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    };
-    if tenth == 0 {
-        hms
-    } else {
-        format!("{hms}.{tenth}")
-    }
 }

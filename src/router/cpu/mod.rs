@@ -17,7 +17,7 @@ use crate::units::{SEC, Time};
 use std::collections::VecDeque;
 
 /// Packets a CPU's backlog holds before it drops (Linux's `netdev_max_backlog` default).
-pub const BACKLOG: usize = 1000;
+const BACKLOG: usize = 1000;
 
 /// What the router did for one packet: what its cost is counted from.
 #[derive(Clone, Copy, Debug, Default)]
@@ -32,43 +32,37 @@ pub struct Work {
     pub fast: bool,
 }
 
-/// One CPU: when it is next free, and the packets it is still working through.
+/// What one CPU did in one second.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Second {
+    /// Picoseconds busy.
+    pub busy_ps: u64,
+    /// Picoseconds it would have been busy had every packet of an established TCP or UDP
+    /// connection taken the fast path (what FastTrack would save).
+    pub fasttracked_ps: u64,
+    /// Packets handled, and packets its full backlog dropped.
+    pub packets: u32,
+    pub dropped: u32,
+}
+
+/// One CPU: when it is next free, the packets it is still working through, and what it did
+/// second by second.
 #[derive(Clone, Debug, Default)]
 struct Core {
     /// In picoseconds, so that sub-nanosecond costs add up.
     free_ps: u64,
     waiting: VecDeque<(Time, Held)>,
+    seconds: Vec<Second>,
 }
 
-/// What each CPU did, second by second.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CpuStats {
-    /// Per CPU, per second: picoseconds busy.
-    pub busy_ps: Vec<Vec<u64>>,
-    /// Per CPU, per second: picoseconds it would have been busy had every packet of an
-    /// established TCP or UDP connection taken the fast path (what FastTrack would save).
-    pub fasttracked_ps: Vec<Vec<u64>>,
-    /// Per CPU, per second: packets handled and packets its full backlog dropped.
-    pub packets: Vec<Vec<u32>>,
-    pub dropped: Vec<Vec<u32>>,
-}
-
-impl CpuStats {
-    fn new(cpus: usize) -> CpuStats {
-        CpuStats {
-            busy_ps: vec![Vec::new(); cpus],
-            fasttracked_ps: vec![Vec::new(); cpus],
-            packets: vec![Vec::new(); cpus],
-            dropped: vec![Vec::new(); cpus],
+impl Core {
+    /// Its account of second `second` of the run.
+    fn second(&mut self, second: usize) -> &mut Second {
+        if self.seconds.len() <= second {
+            self.seconds.resize(second + 1, Second::default());
         }
+        &mut self.seconds[second]
     }
-}
-
-fn add<T: Copy + Default + std::ops::AddAssign>(series: &mut Vec<T>, second: usize, x: T) {
-    if series.len() <= second {
-        series.resize(second + 1, T::default());
-    }
-    series[second] += x;
 }
 
 /// A model's CPUs at work.
@@ -77,18 +71,15 @@ pub struct Cpu {
     pub model: &'static Model,
     pub costs: Costs,
     cores: Vec<Core>,
-    stats: CpuStats,
     next: Option<Time>,
 }
 
 impl Cpu {
     pub fn new(model: &'static Model) -> Cpu {
-        let cpus = model.cpus as usize;
         Cpu {
             model,
             costs: model.costs(),
-            cores: vec![Core::default(); cpus],
-            stats: CpuStats::new(cpus),
+            cores: vec![Core::default(); model.cpus as usize],
             next: None,
         }
     }
@@ -97,8 +88,9 @@ impl Cpu {
     /// is full and drops it.
     pub fn admit(&mut self, now: Time, tuple: &FiveTuple) -> Option<usize> {
         let cpu = (flow_hash(tuple) % self.cores.len() as u64) as usize;
-        if self.cores[cpu].waiting.len() >= BACKLOG {
-            add(&mut self.stats.dropped[cpu], (now / SEC) as usize, 1);
+        let core = &mut self.cores[cpu];
+        if core.waiting.len() >= BACKLOG {
+            core.second((now / SEC) as usize).dropped += 1;
             return None;
         }
         Some(cpu)
@@ -122,11 +114,12 @@ impl Cpu {
         let core = &mut self.cores[cpu];
         let start = core.free_ps.max(now * 1000);
         core.free_ps = start + cost;
-        let second = (start / 1000 / SEC) as usize;
-        add(&mut self.stats.busy_ps[cpu], second, cost);
-        add(&mut self.stats.fasttracked_ps[cpu], second, fasttracked);
-        add(&mut self.stats.packets[cpu], second, 1);
-        core.free_ps.div_ceil(1000)
+        let done = core.free_ps.div_ceil(1000);
+        let second = core.second((start / 1000 / SEC) as usize);
+        second.busy_ps += cost;
+        second.fasttracked_ps += fasttracked;
+        second.packets += 1;
+        done
     }
 
     /// Keeps `held` on `cpu` until `done`.
@@ -156,8 +149,9 @@ impl Cpu {
             .min();
     }
 
-    pub fn stats(&self) -> &CpuStats {
-        &self.stats
+    /// Per CPU, what it did second by second (up to the last second it worked or dropped in).
+    pub fn seconds(&self) -> impl Iterator<Item = &[Second]> {
+        self.cores.iter().map(|c| c.seconds.as_slice())
     }
 }
 

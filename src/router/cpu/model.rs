@@ -163,11 +163,6 @@ impl Model {
             byte: s(shape.byte),
         }
     }
-
-    /// Packets per second through the whole box, as the model computes them, for `profile`.
-    pub fn modelled_kpps(&self, profile: Profile, bytes: u32) -> f64 {
-        self.cpus as f64 * 1e9 / self.costs().of_profile(profile, bytes) as f64
-    }
 }
 
 /// The reference model's costs, derived from its figures as the module says: how the parts of
