@@ -92,6 +92,17 @@ fn a_simple_queue_holds_its_target_to_max_limit() {
     assert!(others > 75e6, "{rates:?}");
 }
 
+/// Burst with `burst-threshold` between `max-limit` and `burst-limit` (4M < 6M < 16M, 16 s):
+/// the queue bursts while its 16-second average is under 6M and falls to 4M once it is not,
+/// so a desk that never stops downloading averages the threshold, 6M — not the 4M without.
+#[test]
+fn a_bursting_queue_holds_a_busy_desk_to_its_threshold_on_average() {
+    let rates = download_rates(
+        "/queue simple add name=desk target=192.168.88.10/32 max-limit=1M/4M burst-limit=1M/16M burst-threshold=1M/6M burst-time=16s/16s queue=default/default\n",
+    );
+    assert!(near(rates[&DESK], 6e6, 0.1), "{rates:?}");
+}
+
 /// Two queues match the desk: the first in the list counts (4M), not the second (12M).
 #[test]
 fn the_first_simple_queue_that_matches_is_the_one() {
@@ -176,6 +187,10 @@ fn queue_mistakes_are_refused_at_their_place() {
         (
             "/queue type add name=p kind=pcq pcq-classifier=user",
             "is not a PCQ classifier",
+        ),
+        (
+            "/queue simple add name=a target=192.168.88.10 burst-time=8x/8s",
+            "is not a time unit",
         ),
     ] {
         let e = pccsim::routeros::load("q.rsc", &format!("{BASE}{bad}\n")).unwrap_err();

@@ -517,7 +517,16 @@ impl Model<'_> {
                         q::KINDS.join(", ")
                     )),
                 },
-                ("queue type", "pcq-rate") => q::parse_rate(v).map(drop),
+                ("queue type", "pcq-rate" | "pcq-burst-rate" | "pcq-burst-threshold") => {
+                    q::parse_rate(v).map(drop)
+                }
+                ("queue type", "pcq-burst-time") => parse_duration(v).map(drop),
+                ("queue simple" | "queue tree", "burst-limit" | "burst-threshold") => {
+                    q::pair(v, q::parse_rate).map(drop)
+                }
+                ("queue simple" | "queue tree", "burst-time") => {
+                    q::pair(v, parse_duration).map(drop)
+                }
                 ("queue type", "pcq-classifier") => q::parse_classifier(v).map(drop),
                 (
                     "queue type",
@@ -586,7 +595,7 @@ impl Model<'_> {
                         )),
                     }
                 }
-                ("queue simple", "burst-limit" | "burst-threshold" | "burst-time" | "time")
+                ("queue simple", "time")
                 | (
                     "queue simple",
                     "total-limit-at" | "total-max-limit" | "total-priority" | "total-queue",
@@ -597,8 +606,7 @@ impl Model<'_> {
                     | "total-burst-threshold"
                     | "total-burst-time"
                     | "total-bucket-size",
-                )
-                | ("queue tree", "burst-limit" | "burst-threshold" | "burst-time") => {
+                ) => {
                     if !v.is_empty()
                         && !matches!(
                             v,
@@ -629,6 +637,17 @@ impl Model<'_> {
                 _ => return self.unsupported(arg, key, &menu, verb),
             };
             checked.map_err(|m| self.err(arg, m))?;
+        }
+        let burst_limit = cmd.arg("burst-limit").map(text);
+        if verb == "add"
+            && burst_limit.is_some_and(|v| !matches!(v, "0" | "0/0"))
+            && (cmd.arg("burst-threshold").is_none() || cmd.arg("burst-time").is_none())
+        {
+            // RouterOS takes the missing ones as 0: the queue never bursts.
+            self.not_simulated(
+                format!("burst-limit without burst-threshold or burst-time on /{menu} (RouterOS takes them as 0: the queue never bursts)"),
+                cmd.span,
+            );
         }
         if verb == "add" && menu == "queue type" {
             let kind = cmd.arg("kind").map(text);

@@ -8,9 +8,11 @@
 //! `pcq-total-limit` in packets on RouterOS 6 and KiB on RouterOS 7 (**assumed** from the v7
 //! defaults, 50 and 2000); `bfifo-limit` in bytes.
 
+use super::burst::BurstSpec;
 use super::discipline::{Kind, Limit, PcqClassifier, PcqParams};
 use crate::router::config::{Dialect, RouterConfig, StoredItem};
 use crate::router::firewall::{AddrRange, IfaceId};
+use crate::units::{SEC, parse_duration};
 
 /// A rate: `10M`, `512k`, `1.5G`, `64000`; `0` is no limit.
 pub fn parse_rate(v: &str) -> Result<u64, String> {
@@ -111,6 +113,7 @@ fn per_flow(limit: Limit) -> Kind {
         rate: 0,
         limit,
         total_limit: limit,
+        burst: None,
     })
 }
 
@@ -134,6 +137,7 @@ impl QueueType {
                 rate: 0,
                 limit,
                 total_limit: total,
+                burst: None,
             })
         };
         let types = [
@@ -188,11 +192,20 @@ impl QueueType {
                 };
                 classifier.src_mask = mask("pcq-src-address-mask")?;
                 classifier.dst_mask = mask("pcq-dst-address-mask")?;
+                let rate = |key: &str| item.get(key).map_or(Ok(0), parse_rate);
+                let burst_time = item
+                    .get("pcq-burst-time")
+                    .map_or(Ok(10 * SEC), parse_duration)?;
                 Kind::Pcq(PcqParams {
                     classifier,
-                    rate: item.get("pcq-rate").map_or(Ok(0), parse_rate)?,
+                    rate: rate("pcq-rate")?,
                     limit: kilo(count("pcq-limit", 50)?),
                     total_limit: kilo(count("pcq-total-limit", 2000)?),
+                    burst: BurstSpec::new(
+                        rate("pcq-burst-rate")?,
+                        rate("pcq-burst-threshold")?,
+                        burst_time,
+                    ),
                 })
             }
             other => {
@@ -226,6 +239,7 @@ pub struct Limits {
     pub bucket_size: f64,
     /// Index into [`QueueSetup::types`].
     pub queue: usize,
+    pub burst: Option<BurstSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -320,16 +334,36 @@ impl QueueSetup {
             Some((u, d)) => (self.type_index(u)?, self.type_index(d)?),
             None => (self.type_index(queue)?, self.type_index(queue)?),
         };
-        let one = |limit_at, max_limit, priority, bucket_size, queue| Limits {
+        let (up_burst, down_burst) = rates("burst-limit")?;
+        let (up_threshold, down_threshold) = rates("burst-threshold")?;
+        let (up_time, down_time) = item
+            .get("burst-time")
+            .map_or(Ok((0, 0)), |v| pair(v, parse_duration))?;
+        let one = |limit_at, max_limit, priority, bucket_size, queue, burst| Limits {
             limit_at,
             max_limit,
             priority,
             bucket_size,
             queue,
+            burst,
         };
         Ok((
-            one(up_at, up_max, up_prio, up_bucket, up_q),
-            one(down_at, down_max, down_prio, down_bucket, down_q),
+            one(
+                up_at,
+                up_max,
+                up_prio,
+                up_bucket,
+                up_q,
+                BurstSpec::new(up_burst, up_threshold, up_time),
+            ),
+            one(
+                down_at,
+                down_max,
+                down_prio,
+                down_bucket,
+                down_q,
+                BurstSpec::new(down_burst, down_threshold, down_time),
+            ),
         ))
     }
 

@@ -5,6 +5,7 @@
 //! discipline decides which of its packets goes.
 
 use super::Entry;
+use super::burst::{Burst, BurstSpec};
 use crate::packet::FiveTuple;
 use crate::units::{SEC, Time};
 use rustc_hash::FxHashMap;
@@ -73,6 +74,8 @@ pub struct PcqParams {
     /// One sub-stream's queue, and all of them together.
     pub limit: Limit,
     pub total_limit: Limit,
+    /// `pcq-burst-rate`, `pcq-burst-threshold`, `pcq-burst-time`: each sub-stream's burst.
+    pub burst: Option<BurstSpec>,
 }
 
 /// A `/queue type`'s behaviour, as a fresh (empty) queue.
@@ -199,6 +202,14 @@ struct Sub<T> {
     /// `pcq-rate`'s token bucket, in bit·ns, and when it was last filled.
     tokens: i128,
     filled: Time,
+    burst: Option<Burst>,
+}
+
+impl<T> Sub<T> {
+    /// Its rate now: `pcq-rate`, or `pcq-burst-rate` while it bursts.
+    fn rate(&self, base: u64) -> u64 {
+        self.burst.as_ref().map_or(base, |b| b.ceiling(base))
+    }
 }
 
 /// Per-connection queue: a FIFO per sub-stream, served in turn.
@@ -232,6 +243,7 @@ impl<T> Pcq<T> {
                 deficit: 0,
                 tokens: sub_bucket(p.rate),
                 filled: entry.at,
+                burst: p.burst.map(|b| Burst::new(b, entry.at)),
             });
             self.subs.len() - 1
         });
@@ -251,13 +263,19 @@ impl<T> Pcq<T> {
     }
 
     fn fill(&mut self, i: usize, now: Time) {
-        let rate = self.params.rate;
+        let base = self.params.rate;
         let sub = &mut self.subs[i];
-        if rate > 0 && now > sub.filled {
+        let rate = sub.rate(base);
+        if base > 0 && now > sub.filled {
             let added = i128::from(rate) * i128::from(now - sub.filled);
             sub.tokens = (sub.tokens + added).min(sub_bucket(rate));
         }
         sub.filled = sub.filled.max(now);
+        if let Some(b) = sub.burst.as_mut()
+            && b.advance(now)
+        {
+            sub.tokens = sub.tokens.min(sub_bucket(sub.rate(base)));
+        }
     }
 
     fn may_send(&self, i: usize) -> bool {
@@ -298,6 +316,9 @@ impl<T> Pcq<T> {
         if rate > 0 {
             sub.tokens -= cost(e.len);
         }
+        if let Some(b) = sub.burst.as_mut() {
+            b.sent(e.len);
+        }
         self.packets -= 1;
         self.bytes -= u64::from(e.len);
         if sub.queue.is_empty() {
@@ -318,9 +339,12 @@ impl<T> Pcq<T> {
                 if rate == 0 {
                     return now;
                 }
+                let rate = sub.rate(rate);
                 let tokens =
                     sub.tokens + i128::from(rate) * i128::from(now.saturating_sub(sub.filled));
-                now + wait(cost(len) - tokens, rate)
+                let ready = now + wait(cost(len) - tokens, rate);
+                // A burst starting may let it go sooner.
+                (sub.burst.as_ref()).map_or(ready, |b| ready.min(b.next_decision().max(now + 1)))
             })
             .min()
     }

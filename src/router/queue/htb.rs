@@ -19,6 +19,7 @@
 //! the same on any machine.
 
 use super::Entry;
+use super::burst::{Burst, BurstSpec};
 use super::discipline::{Discipline, Kind, cost, wait};
 use crate::packet::FiveTuple;
 use crate::units::{SEC, Time};
@@ -38,6 +39,8 @@ pub struct ClassSpec {
     /// Seconds of rate a bucket holds.
     pub bucket_size: f64,
     pub kind: Kind,
+    /// `burst-limit`, `burst-threshold`, `burst-time`: a ceiling above `max-limit` for a while.
+    pub burst: Option<BurstSpec>,
 }
 
 /// What a queue has done, for the report.
@@ -58,6 +61,9 @@ struct Class<T> {
     /// without `max-limit` takes from its parent.
     rate: u64,
     ceil: u64,
+    /// The ceiling when not bursting.
+    base_ceil: u64,
+    burst: Option<Burst>,
     rate_bucket: i128,
     ceil_bucket: i128,
     tokens: i128,
@@ -73,6 +79,12 @@ struct Class<T> {
 #[derive(Clone, Debug)]
 pub struct Htb<T> {
     classes: Vec<Class<T>>,
+}
+
+/// A bucket of `secs` seconds at `rate`, at least one full-size packet.
+fn bucket(rate: u64, secs: f64) -> i128 {
+    let bits = i128::from(rate.min(UNLIMITED / 2)) as f64 * secs;
+    (bits as i128 * i128::from(SEC)).max(cost(1514))
 }
 
 /// A packet's cost may borrow this many levels up at most (RouterOS nests queues 8 deep).
@@ -93,15 +105,18 @@ impl<T> Htb<T> {
                 None => ceil,
                 Some(_) => spec.limit_at.min(ceil),
             };
-            let bucket = |r: u64| {
-                let secs = i128::from(r.min(UNLIMITED / 2)) as f64 * spec.bucket_size;
-                (secs as i128 * i128::from(SEC)).max(cost(1514))
-            };
+            let burst = spec.burst.map(|b| Burst::new(b, 0));
+            let base_ceil = ceil;
+            let ceil = burst.as_ref().map_or(ceil, |b| b.ceiling(ceil));
+            let rate = if parent.is_none() { ceil } else { rate };
+            let bucket = |r: u64| bucket(r, spec.bucket_size);
             classes.push(Class {
                 spec: *spec,
                 level: 0,
                 rate,
                 ceil,
+                base_ceil,
+                burst,
                 rate_bucket: bucket(rate),
                 ceil_bucket: bucket(ceil),
                 tokens: bucket(rate),
@@ -179,7 +194,13 @@ impl<T> Htb<T> {
     }
 
     fn fill(&mut self, now: Time) {
-        for c in &mut self.classes {
+        for i in 0..self.classes.len() {
+            // A parent's ceiling may have moved (a burst): children without a max-limit of
+            // their own move with it.
+            let parent_ceil = (self.classes[i].spec.parent)
+                .filter(|&p| p < i && self.classes[i].spec.max_limit == 0)
+                .map(|p| self.classes[p].ceil);
+            let c = &mut self.classes[i];
             if now > c.filled {
                 let dt = i128::from(now - c.filled);
                 if c.rate != UNLIMITED {
@@ -189,6 +210,27 @@ impl<T> Htb<T> {
                     c.ctokens = (c.ctokens + i128::from(c.ceil) * dt).min(c.ceil_bucket);
                 }
                 c.filled = now;
+            }
+            if let Some(ceil) = parent_ceil {
+                c.base_ceil = ceil;
+            }
+            if let Some(b) = c.burst.as_mut() {
+                b.advance(now);
+            }
+            let ceil = c
+                .burst
+                .as_ref()
+                .map_or(c.base_ceil, |b| b.ceiling(c.base_ceil));
+            if ceil != c.ceil {
+                c.ceil = ceil;
+                c.ceil_bucket = bucket(ceil, c.spec.bucket_size);
+                c.ctokens = c.ctokens.min(c.ceil_bucket);
+                if c.spec.parent.is_none() {
+                    // A top queue lends all it may send.
+                    c.rate = ceil;
+                    c.rate_bucket = c.ceil_bucket;
+                    c.tokens = c.tokens.min(c.rate_bucket);
+                }
             }
         }
     }
@@ -250,6 +292,9 @@ impl<T> Htb<T> {
             if c.ceil != UNLIMITED {
                 c.ctokens = (c.ctokens - need).max(-c.ceil_bucket);
             }
+            if let Some(b) = c.burst.as_mut() {
+                b.sent(entry.len);
+            }
             at = c.spec.parent;
         }
         let c = &mut self.classes[k];
@@ -276,7 +321,25 @@ impl<T> Htb<T> {
             };
             let len = leaf.peek_len().unwrap_or(1514);
             let t = own.max(now + self.wait_for_lender(k, cost(len)));
+            // A burst starting lifts a ceiling the wait above was computed against.
+            let t = t.min(self.next_burst_decision(k).unwrap_or(Time::MAX));
             next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        next
+    }
+
+    /// The next moment a queue on leaf `k`'s way up may start bursting.
+    fn next_burst_decision(&self, k: usize) -> Option<Time> {
+        let mut at = Some(k);
+        let mut next = None;
+        for _ in 0..=MAX_DEPTH {
+            let Some(i) = at else { break };
+            let c = &self.classes[i];
+            if let Some(b) = c.burst.as_ref() {
+                let t = b.next_decision();
+                next = Some(next.map_or(t, |n: Time| n.min(t)));
+            }
+            at = c.spec.parent;
         }
         next
     }
@@ -322,6 +385,7 @@ mod tests {
             priority,
             bucket_size: 0.1,
             kind: Kind::Fifo(Limit::Packets(1000)),
+            burst: None,
         }
     }
 
@@ -449,6 +513,46 @@ mod tests {
         assert!(near(got[0], 10 * M), "{got:?}");
     }
 
+    /// A download kept at the queue's ceiling, in bit/s per second of the run.
+    fn per_second(htb: &mut Htb<usize>, secs: u64) -> Vec<f64> {
+        let mut bytes = vec![0u64; secs as usize];
+        let mut now = 0;
+        while now < secs * SEC {
+            while htb
+                .enqueue(
+                    0,
+                    Entry {
+                        item: 0,
+                        len: 1500,
+                        at: now,
+                    },
+                    &tuple(1),
+                )
+                .is_ok()
+            {}
+            while let Some(e) = htb.dequeue(now) {
+                bytes[(now / SEC) as usize] += u64::from(e.len);
+            }
+            now = htb.next_ready(now).expect("backlogged").max(now + 1);
+        }
+        bytes.iter().map(|b| *b as f64 * 8.0).collect()
+    }
+
+    /// max-limit 1M, burst-limit 2M, burst-threshold 1.5M, burst-time 8 s. At 2M the
+    /// 8-second average reaches 1.5M after 8 × 1.5 / 2 = 6 s; then at 1M it stays at or above
+    /// 1.5M until the window's oldest seconds, at 2M, leave it: (2·(8−x) + x)/8 < 1.5 past
+    /// x = 4, so it bursts again from 10 s.
+    #[test]
+    fn a_queue_bursts_to_burst_limit_until_its_average_reaches_the_threshold() {
+        let mut one = spec(None, 0, M, 8);
+        one.burst = BurstSpec::new(2 * M, 1_500_000, 8 * SEC);
+        let mut htb = Htb::new(&[one]);
+        let got = per_second(&mut htb, 12);
+        for (second, want) in [(1, 2 * M), (4, 2 * M), (7, M), (9, M), (11, 2 * M)] {
+            assert!(near(got[second], want), "second {second}: {got:?}");
+        }
+    }
+
     fn pcq(rate: u64) -> Kind {
         Kind::Pcq(PcqParams {
             classifier: PcqClassifier {
@@ -462,6 +566,7 @@ mod tests {
             rate,
             limit: Limit::Packets(50),
             total_limit: Limit::Packets(2000),
+            burst: None,
         })
     }
 
@@ -495,5 +600,23 @@ mod tests {
         let sources: Vec<(usize, FiveTuple)> = (1..=4).map(|u| (0, tuple(u))).collect();
         let got = saturate_sources(&mut htb, &sources, 20);
         assert!(got.iter().all(|&r| near(r, M)), "{got:?}");
+    }
+
+    /// pcq-rate 1M with pcq-burst-rate 4M, threshold 2M, time 8 s, in a 100M queue: a user
+    /// gets 4M for 8 × 2 / 4 = 4 s, then 1M.
+    #[test]
+    fn pcq_burst_lifts_a_user_to_the_burst_rate_for_a_while() {
+        let mut one = spec(None, 0, 100 * M, 8);
+        let Kind::Pcq(mut p) = pcq(M) else {
+            unreachable!()
+        };
+        p.burst = BurstSpec::new(4 * M, 2 * M, 8 * SEC);
+        p.limit = Limit::Packets(1000);
+        one.kind = Kind::Pcq(p);
+        let mut htb = Htb::new(&[one]);
+        let got = per_second(&mut htb, 7);
+        for (second, want) in [(1, 4 * M), (3, 4 * M), (5, M), (6, M)] {
+            assert!(near(got[second], want), "second {second}: {got:?}");
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! source before source NAT — as every per-user setup relies on (**assumed**: RouterOS does
 //! not say where in postrouting they look).
 
+pub mod burst;
 pub mod config;
 pub mod discipline;
 pub mod htb;
@@ -339,6 +340,7 @@ fn spec(parent: Option<usize>, l: &Limits, setup: &QueueSetup) -> ClassSpec {
         priority: l.priority,
         bucket_size: l.bucket_size,
         kind: setup.types[l.queue].kind,
+        burst: l.burst,
     }
 }
 
@@ -367,6 +369,7 @@ fn simple_tree(setup: &QueueSetup) -> (Tree, Vec<SimpleClasses>) {
                 limit_at: 0,
                 max_limit: 0,
                 priority: 8,
+                burst: None,
                 ..*l
             };
             let up = specs.len();
