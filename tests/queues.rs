@@ -136,6 +136,38 @@ fn a_pcq_tree_on_the_lan_port_gives_each_desk_an_equal_share() {
     assert!(rates.values().all(|r| near(*r, 5e6, 0.1)), "{rates:?}");
 }
 
+/// CAKE on the LAN port, shaping to 20M itself (`cake-bandwidth`, no `max-limit`). The
+/// desks download from the same 50 servers, each with as many downloads going as its own
+/// random arrivals gave it. Per connection (`cake-flowmode=flows`) a desk's share follows its
+/// count of connections: the desk with fewest gets under a quarter of the even 5M. Fair per
+/// destination host (`dual-dsthost`, as CAKE is set on a LAN's downloads) every desk gets
+/// within a fifth of 5M — not exactly 5M: a desk whose few connections are between TCP
+/// windows leaves its turns to the others. The shaper holds the total to 20M either way.
+#[test]
+fn cake_on_the_lan_port_shapes_and_shares_per_desk() {
+    let per_desk = |mode: &str| {
+        download_rates(&format!(
+            "/ip firewall mangle add chain=forward out-interface=lan action=mark-packet new-packet-mark=down passthrough=no
+/queue type add name=cake-down kind=cake cake-bandwidth=20M cake-flowmode={mode}
+/queue tree add name=down parent=lan packet-mark=down queue=cake-down\n"
+        ))
+    };
+    for mode in ["flows", "dual-dsthost"] {
+        let rates = per_desk(mode);
+        assert_eq!(rates.len(), 4);
+        let total: f64 = rates.values().sum();
+        assert!(near(total, 20e6, 0.03), "{mode}: {rates:?}");
+        let lightest = rates.values().copied().fold(f64::MAX, f64::min);
+        match mode {
+            "flows" => assert!(lightest < 0.25 * 5e6, "{mode}: {rates:?}"),
+            _ => assert!(
+                rates.values().all(|r| near(*r, 5e6, 0.2)),
+                "{mode}: {rates:?}"
+            ),
+        }
+    }
+}
+
 fn findings(config: &str) -> Vec<(&'static str, u32)> {
     let cfg = pccsim::routeros::load("q.rsc", &format!("{BASE}{config}")).unwrap();
     let report = pccsim::check::check(&cfg);

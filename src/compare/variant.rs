@@ -419,7 +419,6 @@ pub fn mark_replies(cfg: &mut RouterConfig) -> Result<String, String> {
 pub fn set_pcq(cfg: &mut RouterConfig, on: bool, lan: IfaceId, down: u64, up: u64) -> String {
     use crate::router::config::StoredItem;
     use crate::router::queue::config::QueueSetup;
-    use crate::router::queue::discipline::Kind;
     let setup = QueueSetup::from_config(cfg);
     if !on {
         let mut lines = Vec::new();
@@ -437,9 +436,7 @@ pub fn set_pcq(cfg: &mut RouterConfig, on: bool, lan: IfaceId, down: u64, up: u6
             false => format!("queues at line {} disabled", lines.join(", ")),
         };
     }
-    let uses_pcq = |l: &crate::router::queue::config::Limits| {
-        matches!(setup.types[l.queue].kind, Kind::Pcq(_))
-    };
+    let uses_pcq = |l: &crate::router::queue::config::Limits| setup.types[l.queue].kind.is_pcq();
     let has_pcq = setup.trees.iter().any(|t| uses_pcq(&t.limits))
         || (setup.simple.iter()).any(|q| uses_pcq(&q.upload) || uses_pcq(&q.download));
     if has_pcq {

@@ -517,32 +517,21 @@ impl Model<'_> {
                         q::KINDS.join(", ")
                     )),
                 },
-                ("queue type", "pcq-rate" | "pcq-burst-rate" | "pcq-burst-threshold") => {
-                    q::parse_rate(v).map(drop)
-                }
-                ("queue type", "pcq-burst-time") => parse_duration(v).map(drop),
+                ("queue type", k) => match q::check_type_key(k, v) {
+                    Ok(q::TypeKey::Modelled) => Ok(()),
+                    Ok(q::TypeKey::Noted(why)) => {
+                        self.not_simulated(format!("`{key}` of /{menu} {verb} ({why})"), arg.span);
+                        Ok(())
+                    }
+                    Ok(q::TypeKey::Unknown) => return self.unsupported(arg, key, &menu, verb),
+                    Err(e) => Err(e),
+                },
                 ("queue simple" | "queue tree", "burst-limit" | "burst-threshold") => {
                     q::pair(v, q::parse_rate).map(drop)
                 }
                 ("queue simple" | "queue tree", "burst-time") => {
                     q::pair(v, parse_duration).map(drop)
                 }
-                ("queue type", "pcq-classifier") => q::parse_classifier(v).map(drop),
-                (
-                    "queue type",
-                    "pfifo-limit" | "bfifo-limit" | "mq-pfifo-limit" | "pcq-limit"
-                    | "pcq-total-limit" | "red-limit" | "fq-codel-limit",
-                ) => v
-                    .trim_end_matches("KiB")
-                    .parse::<u32>()
-                    .map(drop)
-                    .map_err(|_| format!("`{v}` is not a number")),
-                ("queue type", "pcq-src-address-mask" | "pcq-dst-address-mask") => v
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|m| *m <= 32)
-                    .map(drop)
-                    .ok_or(format!("`{v}` is not a mask from 0 to 32")),
                 ("queue simple" | "queue tree", "limit-at" | "max-limit") => {
                     q::pair(v, q::parse_rate).map(drop)
                 }
@@ -620,20 +609,6 @@ impl Model<'_> {
                     }
                     Ok(())
                 }
-                ("queue type", k)
-                    if k.starts_with("cake-")
-                        || k.starts_with("codel-")
-                        || k.starts_with("fq-codel-")
-                        || k.starts_with("red-")
-                        || k.starts_with("sfq-")
-                        || k.starts_with("pcq-") =>
-                {
-                    self.not_simulated(
-                        format!("`{key}` of /{menu} {verb} (see pccsim's queue types)"),
-                        arg.span,
-                    );
-                    Ok(())
-                }
                 _ => return self.unsupported(arg, key, &menu, verb),
             };
             checked.map_err(|m| self.err(arg, m))?;
@@ -648,20 +623,6 @@ impl Model<'_> {
                 format!("burst-limit without burst-threshold or burst-time on /{menu} (RouterOS takes them as 0: the queue never bursts)"),
                 cmd.span,
             );
-        }
-        if verb == "add" && menu == "queue type" {
-            let kind = cmd.arg("kind").map(text);
-            if let Some(k @ ("red" | "fq-codel" | "cake")) = kind {
-                let how = match k {
-                    "red" => {
-                        "a drop-tail queue of red-limit packets: its early drops are not simulated"
-                    }
-                    _ => {
-                        "per-flow fair queueing: its active queue management (CoDel) and, for cake, its shaper and host isolation are not simulated"
-                    }
-                };
-                self.not_simulated(format!("/queue type kind={k}: runs as {how}"), cmd.span);
-            }
         }
         Ok(())
     }

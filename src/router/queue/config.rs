@@ -9,10 +9,13 @@
 //! defaults, 50 and 2000); `bfifo-limit` in bytes.
 
 use super::burst::BurstSpec;
-use super::discipline::{Kind, Limit, PcqClassifier, PcqParams};
+use super::codel::CodelParams;
+use super::discipline::{Kind, Limit};
+use super::fair::{CakeFlows, FlowKey, FlowParams, PcqClassifier, WhenFull};
+use super::red::RedParams;
 use crate::router::config::{Dialect, RouterConfig, StoredItem};
 use crate::router::firewall::{AddrRange, IfaceId};
-use crate::units::{SEC, parse_duration};
+use crate::units::{MS, SEC, Time, US, parse_duration};
 
 /// A rate: `10M`, `512k`, `1.5G`, `64000`; `0` is no limit.
 pub fn parse_rate(v: &str) -> Result<u64, String> {
@@ -61,14 +64,7 @@ fn parse_count(v: &str) -> Result<u32, String> {
 
 /// `pcq-classifier=src-address,dst-port`.
 pub fn parse_classifier(v: &str) -> Result<PcqClassifier, String> {
-    let mut c = PcqClassifier {
-        src_address: false,
-        dst_address: false,
-        src_port: false,
-        dst_port: false,
-        src_mask: 32,
-        dst_mask: 32,
-    };
+    let mut c = PcqClassifier::NONE;
     for part in v.split(',') {
         match part.trim() {
             "src-address" => c.src_address = true,
@@ -85,12 +81,12 @@ pub fn parse_classifier(v: &str) -> Result<PcqClassifier, String> {
     Ok(c)
 }
 
-/// The kinds of `/queue type`, and how each runs here.
-pub const KINDS: [&str; 9] = [
-    "pfifo", "bfifo", "pcq", "sfq", "red", "fq-codel", "cake", "mq-pfifo", "none",
+/// The kinds of `/queue type`.
+pub const KINDS: [&str; 10] = [
+    "pfifo", "bfifo", "pcq", "sfq", "red", "codel", "fq-codel", "cake", "mq-pfifo", "none",
 ];
 
-/// A queue type as the router runs it, with what it leaves out when it is not modelled in full.
+/// A queue type as the router runs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueueType {
     pub name: String,
@@ -98,23 +94,96 @@ pub struct QueueType {
     pub line: u32,
 }
 
-/// Per-flow fair queueing (`sfq`; `fq-codel` and `cake` as their flow isolation): a PCQ on
-/// both addresses and both ports, without a rate.
-fn per_flow(limit: Limit) -> Kind {
-    Kind::Pcq(PcqParams {
-        classifier: PcqClassifier {
-            src_address: true,
-            dst_address: true,
-            src_port: true,
-            dst_port: true,
-            src_mask: 32,
-            dst_mask: 32,
+/// `sfq`: the connection's hash into 1024 buckets, salted anew every `perturb`, `allot` bytes
+/// a turn, 127 packets in all (Linux's `sfq` defaults).
+fn sfq(perturb: Time, allot: u32) -> Kind {
+    Kind::Flows(FlowParams {
+        key: FlowKey::Hashed {
+            buckets: 1024,
+            perturb,
         },
-        rate: 0,
-        limit,
-        total_limit: limit,
-        burst: None,
+        when_full: WhenFull::DropFattestNewest,
+        quantum: allot,
+        ..FlowParams::pcq(
+            PcqClassifier::NONE,
+            0,
+            Limit::Packets(127),
+            Limit::Packets(127),
+        )
     })
+}
+
+/// What a `/queue type` parameter is to pccsim.
+pub enum TypeKey {
+    /// Read and run.
+    Modelled,
+    /// Read; the queue runs without it, for the reason given.
+    Noted(&'static str),
+    Unknown,
+}
+
+/// CAKE's named round-trip times (`cake-rtt-scheme`).
+fn cake_rtt_scheme(v: &str) -> Result<Time, String> {
+    Ok(match v {
+        "datacentre" => 100 * US,
+        "lan" => MS,
+        "metro" => 10 * MS,
+        "regional" => 30 * MS,
+        "internet" => 100 * MS,
+        "oceanic" => 300 * MS,
+        "satellite" => SEC,
+        "interplanetary" => 3600 * SEC,
+        _ => {
+            return Err(format!(
+                "`{v}` is not a cake rtt scheme (datacentre, lan, metro, regional, internet, oceanic, satellite, interplanetary)"
+            ));
+        }
+    })
+}
+
+/// Checks `/queue type`'s `key=v` as the type reads it; says whether it is run or noted.
+pub fn check_type_key(key: &str, v: &str) -> Result<TypeKey, String> {
+    let run = |r: Result<(), String>| r.map(|()| TypeKey::Modelled);
+    match key {
+        "pcq-rate" | "pcq-burst-rate" | "pcq-burst-threshold" | "cake-bandwidth" => {
+            run(parse_rate(v).map(drop))
+        }
+        "pcq-classifier" => run(parse_classifier(v).map(drop)),
+        "pcq-burst-time" | "sfq-perturb" | "codel-target" | "codel-interval"
+        | "fq-codel-target" | "fq-codel-interval" | "cake-rtt" => run(parse_duration(v).map(drop)),
+        "pfifo-limit" | "bfifo-limit" | "mq-pfifo-limit" | "pcq-limit" | "pcq-total-limit"
+        | "red-limit" | "red-min-threshold" | "red-max-threshold" | "red-burst"
+        | "red-avg-packet" | "sfq-allot" | "codel-limit" | "fq-codel-limit"
+        | "fq-codel-quantum" | "fq-codel-flows" => run(parse_count(v).map(drop)),
+        "pcq-src-address-mask" | "pcq-dst-address-mask" => run(v
+            .parse::<u8>()
+            .ok()
+            .filter(|m| *m <= 32)
+            .map(drop)
+            .ok_or(format!("`{v}` is not a mask from 0 to 32"))),
+        "cake-flowmode" => run(CakeFlows::parse(v).map(drop)),
+        "cake-rtt-scheme" => run(cake_rtt_scheme(v).map(drop)),
+        "pcq-src-address6-mask" | "pcq-dst-address6-mask" => {
+            Ok(TypeKey::Noted("IPv6 is not simulated"))
+        }
+        "codel-ecn" | "fq-codel-ecn" | "codel-ce-threshold" | "fq-codel-ce-threshold" => {
+            Ok(TypeKey::Noted("ECN is not simulated: CoDel drops"))
+        }
+        "fq-codel-memlimit" | "cake-memlimit" => {
+            Ok(TypeKey::Noted("the queue is held to its packet limit"))
+        }
+        "cake-diffserv" => Ok(TypeKey::Noted("one tin: DSCP marks are not simulated")),
+        "cake-nat" => Ok(TypeKey::Noted(
+            "hosts are told apart by the addresses the queue sees",
+        )),
+        "cake-ack-filter" | "cake-wash" | "cake-autorate-ingress" => {
+            Ok(TypeKey::Noted("not simulated"))
+        }
+        "cake-overhead" | "cake-overhead-scheme" | "cake-atm" | "cake-mpu" => Ok(TypeKey::Noted(
+            "the shaper counts IP bytes: link framing is not simulated",
+        )),
+        _ => Ok(TypeKey::Unknown),
+    }
 }
 
 impl QueueType {
@@ -125,20 +194,12 @@ impl QueueType {
                 Dialect::V6 => (Limit::Packets(50), Limit::Packets(2000)),
                 Dialect::V7 => (Limit::Bytes(50 * 1024), Limit::Bytes(2000 * 1024)),
             };
-            Kind::Pcq(PcqParams {
-                classifier: PcqClassifier {
-                    src_address: src,
-                    dst_address: !src,
-                    src_port: false,
-                    dst_port: false,
-                    src_mask: 32,
-                    dst_mask: 32,
-                },
-                rate: 0,
-                limit,
-                total_limit: total,
-                burst: None,
-            })
+            let classifier = PcqClassifier {
+                src_address: src,
+                dst_address: !src,
+                ..PcqClassifier::NONE
+            };
+            Kind::Flows(FlowParams::pcq(classifier, 0, limit, total))
         };
         let types = [
             ("default", Kind::Fifo(Limit::Packets(50))),
@@ -149,8 +210,8 @@ impl QueueType {
             ),
             ("only-hardware-queue", Kind::Fifo(Limit::Packets(50))),
             ("default-small", Kind::Fifo(Limit::Packets(10))),
-            ("wireless-default", per_flow(Limit::Packets(127))),
-            ("hotspot-default", per_flow(Limit::Packets(127))),
+            ("wireless-default", sfq(5 * SEC, 1514)),
+            ("hotspot-default", sfq(5 * SEC, 1514)),
             ("synchronous-default", Kind::Fifo(Limit::Packets(50))),
             ("pcq-upload-default", pcq(true)),
             ("pcq-download-default", pcq(false)),
@@ -168,17 +229,75 @@ impl QueueType {
     pub fn from_item(item: &StoredItem, dialect: Dialect) -> Result<QueueType, String> {
         let name = item.get("name").ok_or("a queue type needs a name")?;
         let count = |key: &str, default: u32| item.get(key).map_or(Ok(default), parse_count);
+        let time = |key: &str, default: Time| item.get(key).map_or(Ok(default), parse_duration);
+        let rate = |key: &str| item.get(key).map_or(Ok(0), parse_rate);
         let kilo = |n: u32| match dialect {
             Dialect::V6 => Limit::Packets(n),
             Dialect::V7 => Limit::Bytes(u64::from(n) * 1024),
         };
+        let codel = |prefix: &str| -> Result<CodelParams, String> {
+            let d = CodelParams::default();
+            Ok(CodelParams {
+                target: time(&format!("{prefix}-target"), d.target)?,
+                interval: time(&format!("{prefix}-interval"), d.interval)?,
+            })
+        };
         let kind = match item.get("kind").ok_or("a queue type needs a kind")? {
             "pfifo" | "mq-pfifo" | "none" => Kind::Fifo(Limit::Packets(count("pfifo-limit", 50)?)),
             "bfifo" => Kind::Fifo(Limit::Bytes(u64::from(count("bfifo-limit", 15_000)?))),
-            "red" => Kind::Fifo(Limit::Packets(count("red-limit", 60)?)),
-            "sfq" => per_flow(Limit::Packets(127)),
-            "fq-codel" => per_flow(Limit::Packets(count("fq-codel-limit", 10_240)?)),
-            "cake" => per_flow(Limit::Packets(10_240)),
+            "red" => Kind::Red(RedParams {
+                limit: count("red-limit", 60)?,
+                min: count("red-min-threshold", 10)?,
+                max: count("red-max-threshold", 50)?,
+                burst: count("red-burst", 20)?,
+                avg_packet: count("red-avg-packet", 1000)?,
+            }),
+            "sfq" => sfq(time("sfq-perturb", 5 * SEC)?, count("sfq-allot", 1514)?),
+            "codel" => {
+                let limit = Limit::Packets(count("codel-limit", 1000)?);
+                Kind::Flows(FlowParams {
+                    key: FlowKey::Hashed {
+                        buckets: 1,
+                        perturb: 0,
+                    },
+                    codel: Some(codel("codel")?),
+                    ..FlowParams::pcq(PcqClassifier::NONE, 0, limit, limit)
+                })
+            }
+            "fq-codel" => {
+                let limit = Limit::Packets(count("fq-codel-limit", 10_240)?);
+                Kind::Flows(FlowParams {
+                    key: FlowKey::Hashed {
+                        buckets: count("fq-codel-flows", 1024)?.max(1),
+                        perturb: 0,
+                    },
+                    when_full: WhenFull::DropFattestOldest,
+                    quantum: count("fq-codel-quantum", 1514)?.max(64),
+                    codel: Some(codel("fq-codel")?),
+                    new_flows_first: true,
+                    ..FlowParams::pcq(PcqClassifier::NONE, 0, limit, limit)
+                })
+            }
+            "cake" => {
+                let rtt = match item.get("cake-rtt-scheme") {
+                    Some(s) => cake_rtt_scheme(s)?,
+                    None => time("cake-rtt", 100 * MS)?,
+                };
+                let flows =
+                    CakeFlows::parse(item.get("cake-flowmode").unwrap_or("triple-isolate"))?;
+                let limit = Limit::Bytes(CAKE_BUFFER);
+                Kind::Flows(FlowParams {
+                    key: FlowKey::Cake(flows),
+                    when_full: WhenFull::DropFattestOldest,
+                    codel: Some(CodelParams {
+                        target: (rtt / 20).max(US),
+                        interval: rtt.max(US),
+                    }),
+                    new_flows_first: true,
+                    shaper: rate("cake-bandwidth")?,
+                    ..FlowParams::pcq(PcqClassifier::NONE, 0, limit, limit)
+                })
+            }
             "pcq" => {
                 let mut classifier =
                     parse_classifier(item.get("pcq-classifier").unwrap_or("src-address"))?;
@@ -192,20 +311,18 @@ impl QueueType {
                 };
                 classifier.src_mask = mask("pcq-src-address-mask")?;
                 classifier.dst_mask = mask("pcq-dst-address-mask")?;
-                let rate = |key: &str| item.get(key).map_or(Ok(0), parse_rate);
-                let burst_time = item
-                    .get("pcq-burst-time")
-                    .map_or(Ok(10 * SEC), parse_duration)?;
-                Kind::Pcq(PcqParams {
-                    classifier,
-                    rate: rate("pcq-rate")?,
-                    limit: kilo(count("pcq-limit", 50)?),
-                    total_limit: kilo(count("pcq-total-limit", 2000)?),
+                Kind::Flows(FlowParams {
                     burst: BurstSpec::new(
                         rate("pcq-burst-rate")?,
                         rate("pcq-burst-threshold")?,
-                        burst_time,
+                        time("pcq-burst-time", 10 * SEC)?,
                     ),
+                    ..FlowParams::pcq(
+                        classifier,
+                        rate("pcq-rate")?,
+                        kilo(count("pcq-limit", 50)?),
+                        kilo(count("pcq-total-limit", 2000)?),
+                    )
                 })
             }
             other => {
@@ -222,6 +339,10 @@ impl QueueType {
         })
     }
 }
+
+/// CAKE's buffer when `cake-memlimit` is not set: 4 MiB (**assumed**: Linux sizes it from
+/// the shaper's rate, at least 4 MiB).
+const CAKE_BUFFER: u64 = 4 << 20;
 
 /// Where a simple queue's `target` or `dst` points: addresses, or an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

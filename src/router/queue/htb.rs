@@ -146,7 +146,12 @@ impl<T> Htb<T> {
     }
 
     pub fn stats(&self, class: usize) -> ClassStats {
-        self.classes[class].stats
+        let c = &self.classes[class];
+        let inside = c.leaf.as_ref().map_or(0, |l| l.dropped_inside());
+        ClassStats {
+            dropped: c.stats.dropped + inside,
+            ..c.stats
+        }
     }
 
     /// Whether `class` holds packets (it has no children).
@@ -372,7 +377,9 @@ impl<T> Htb<T> {
 mod tests {
     use super::*;
     use crate::packet::Protocol;
-    use crate::router::queue::discipline::{Limit, PcqClassifier, PcqParams};
+    use crate::router::queue::discipline::Limit;
+    use crate::router::queue::fair::{FlowParams, PcqClassifier};
+    use crate::units::MS;
     use std::net::Ipv4Addr;
 
     const M: u64 = 1_000_000;
@@ -554,20 +561,16 @@ mod tests {
     }
 
     fn pcq(rate: u64) -> Kind {
-        Kind::Pcq(PcqParams {
-            classifier: PcqClassifier {
-                src_address: false,
-                dst_address: true,
-                src_port: false,
-                dst_port: false,
-                src_mask: 32,
-                dst_mask: 32,
-            },
+        let per_user = PcqClassifier {
+            dst_address: true,
+            ..PcqClassifier::NONE
+        };
+        Kind::Flows(FlowParams::pcq(
+            per_user,
             rate,
-            limit: Limit::Packets(50),
-            total_limit: Limit::Packets(2000),
-            burst: None,
-        })
+            Limit::Packets(50),
+            Limit::Packets(2000),
+        ))
     }
 
     /// One queue of 10M with PCQ by destination: four users, one of them with four times the
@@ -607,16 +610,135 @@ mod tests {
     #[test]
     fn pcq_burst_lifts_a_user_to_the_burst_rate_for_a_while() {
         let mut one = spec(None, 0, 100 * M, 8);
-        let Kind::Pcq(mut p) = pcq(M) else {
+        let Kind::Flows(mut p) = pcq(M) else {
             unreachable!()
         };
         p.burst = BurstSpec::new(4 * M, 2 * M, 8 * SEC);
         p.limit = Limit::Packets(1000);
-        one.kind = Kind::Pcq(p);
+        one.kind = Kind::Flows(p);
         let mut htb = Htb::new(&[one]);
         let got = per_second(&mut htb, 7);
         for (second, want) in [(1, 4 * M), (3, 4 * M), (5, M), (6, M)] {
             assert!(near(got[second], want), "second {second}: {got:?}");
         }
+    }
+
+    fn of_kind(kind: &str, extra: &[(&str, &str)]) -> Kind {
+        let mut props = vec![("name", "q"), ("kind", kind)];
+        props.extend_from_slice(extra);
+        let item = crate::router::config::StoredItem {
+            line: 1,
+            props: (props.iter())
+                .map(|(k, v)| (k.to_string().into(), v.to_string()))
+                .collect(),
+        };
+        let t = crate::router::queue::config::QueueType::from_item(
+            &item,
+            crate::router::config::Dialect::V7,
+        );
+        t.unwrap().kind
+    }
+
+    /// Host 1 downloads over four connections, host 2 over one, each from a server of its
+    /// own, through a 20M queue. Per flow (`cake-flowmode=flows`, or `sfq`) host 1 gets four
+    /// fifths, 16M; with CAKE's default `triple-isolate` each host gets half, 10M. (The
+    /// senders here never back off, so CAKE's CoDel is set out of the way — `cake-rtt=10s`,
+    /// a 500 ms target — lest its drops, which these senders do not notice, decide.)
+    #[test]
+    fn cake_isolates_hosts_and_sfq_flows() {
+        let from = |server: u8, user: u8| {
+            let mut t = tuple(user);
+            t.src = Ipv4Addr::new(198, 51, 100, server);
+            (0, t)
+        };
+        let sources = [from(1, 1), from(2, 1), from(3, 1), from(4, 1), from(5, 2)];
+        let per_host = |kind: Kind| {
+            let mut one = spec(None, 0, 20 * M, 8);
+            one.kind = kind;
+            let got = saturate_sources(&mut Htb::new(&[one]), &sources, 20);
+            (got[..4].iter().sum::<f64>(), got[4])
+        };
+        let (h1, h2) = per_host(of_kind("cake", &[("cake-rtt", "10s")]));
+        assert!(
+            near(h1, 10 * M) && near(h2, 10 * M),
+            "triple-isolate: {h1} {h2}"
+        );
+        let (h1, h2) = per_host(of_kind(
+            "cake",
+            &[("cake-rtt", "10s"), ("cake-flowmode", "flows")],
+        ));
+        assert!(near(h1, 16 * M) && near(h2, 4 * M), "flows: {h1} {h2}");
+        let (h1, h2) = per_host(of_kind("sfq", &[]));
+        assert!(near(h1, 16 * M) && near(h2, 4 * M), "sfq: {h1} {h2}");
+    }
+
+    /// `cake-bandwidth=5M` shapes on its own, inside a queue that allows 100M.
+    #[test]
+    fn cakes_shaper_holds_the_queue_to_its_bandwidth() {
+        let mut one = spec(None, 0, 100 * M, 8);
+        one.kind = of_kind("cake", &[("cake-bandwidth", "5M")]);
+        let got = saturate(&mut Htb::new(&[one]), &[0], 20);
+        assert!(near(got[0], 5 * M), "{got:?}");
+    }
+
+    /// Four bulk flows keep a 10M queue 200 packets deep; a fifth sends one small packet
+    /// every 20 ms. Behind a FIFO each small packet waits for the 200 ahead of it, 200 ×
+    /// 1.2 ms = 240 ms; fq-codel serves a flow that has just started first, so it waits for
+    /// at most the one packet on the wire, 1.2 ms.
+    #[test]
+    fn fq_codel_lets_a_sparse_flow_past_the_bulk() {
+        let sparse_wait = |kind: Kind| {
+            let mut one = spec(None, 0, 10 * M, 8);
+            one.kind = kind;
+            let mut htb: Htb<usize> = Htb::new(&[one]);
+            let (mut waits, mut waiting) = (Vec::new(), [0u32; 4]);
+            let (mut now, mut next_sparse) = (0, 0);
+            while now < 10 * SEC {
+                for (i, w) in waiting.iter_mut().enumerate() {
+                    let mut t = tuple(1);
+                    t.src_port = i as u16;
+                    while *w < 50
+                        && htb
+                            .enqueue(
+                                0,
+                                Entry {
+                                    item: i,
+                                    len: 1500,
+                                    at: now,
+                                },
+                                &t,
+                            )
+                            .is_ok()
+                    {
+                        *w += 1;
+                    }
+                }
+                if now >= next_sparse {
+                    let sparse = Entry {
+                        item: 9,
+                        len: 100,
+                        at: now,
+                    };
+                    htb.enqueue(0, sparse, &tuple(2)).expect("room");
+                    next_sparse += 20 * MS;
+                }
+                while let Some(e) = htb.dequeue(now) {
+                    match e.item {
+                        9 => waits.push(now - e.at),
+                        i => waiting[i] -= 1,
+                    }
+                }
+                now = htb
+                    .next_ready(now)
+                    .unwrap_or(now + 1)
+                    .max(now + 1)
+                    .min(next_sparse);
+            }
+            waits.iter().sum::<u64>() / waits.len() as u64
+        };
+        let fifo = sparse_wait(of_kind("pfifo", &[("pfifo-limit", "1000")]));
+        let fq = sparse_wait(of_kind("fq-codel", &[]));
+        assert!(fifo > 200 * MS, "pfifo: {fifo} ns");
+        assert!(fq < 2 * MS, "fq-codel: {fq} ns");
     }
 }

@@ -12,9 +12,12 @@
 //! not say where in postrouting they look).
 
 pub mod burst;
+pub mod codel;
 pub mod config;
 pub mod discipline;
+pub mod fair;
 pub mod htb;
+pub mod red;
 
 use self::config::{Limits, QueueSetup, SimpleQueue, Target, TreeParent};
 use self::htb::{ClassSpec, ClassStats, Htb};
