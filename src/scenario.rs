@@ -313,6 +313,17 @@ impl HostClass {
 }
 
 impl Lan {
+    /// Each host's class, 1 for the first in `classes` (0: none), as [`Lan::runs`] finds it.
+    pub fn host_classes(&self) -> Vec<u8> {
+        (0..self.hosts)
+            .map(|i| {
+                let ip = Ipv4Addr::from(u32::from(self.first_host).wrapping_add(i));
+                let class = self.classes.iter().position(|c| c.runs(ip, "").is_some());
+                class.map_or(0, |c| (c + 1).min(255) as u8)
+            })
+            .collect()
+    }
+
     /// Whether the host at `ip` runs `app`, by the classes.
     pub fn runs(&self, ip: Ipv4Addr, app: &str) -> bool {
         self.classes

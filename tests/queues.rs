@@ -1,7 +1,9 @@
 //! `/queue simple` and `/queue tree` in the packet path: a simple queue holds its target to its
-//! `max-limit`, the first simple queue that matches is the one that counts, FastTrack's packets
-//! skip simple queues, and a tree under the LAN port with PCQ shares it equally per user —
-//! each against a rate worked out by hand from the configuration.
+//! `max-limit` (or, bursting, to its threshold on average), the first simple queue that
+//! matches is the one that counts, FastTrack's packets skip simple queues, a tree under the
+//! LAN port with PCQ shares it equally per user and CAKE shapes and shares it per host — each
+//! against a rate worked out by hand from the configuration; and applications' figures per
+//! host class.
 
 mod common;
 
@@ -166,6 +168,41 @@ fn cake_on_the_lan_port_shapes_and_shares_per_desk() {
             ),
         }
     }
+}
+
+/// `wisp_pcq`'s LAN has two host classes, the heavy downloader and the 79 others: each
+/// application's figures are kept per class too, adding up to the application's. The heavy
+/// host's web pages share its 8 Mbit PCQ sub-queue with its own downloads, so they take
+/// longer with PCQ than without, where they share the whole backhaul.
+#[test]
+fn app_quality_is_kept_per_host_class() {
+    let web = |config: &str| {
+        let ran = common::run(
+            &common::scenario_with_config("wisp_pcq.ron", config),
+            60 * SEC,
+        );
+        let s = ran.summary;
+        let classes: Vec<(&str, u32)> = (s.apps_by_class.iter())
+            .map(|c| (c.class.as_str(), c.hosts))
+            .collect();
+        assert_eq!(classes, [("heavy", 1), ("subscribers", 79)]);
+        for app in &s.apps {
+            let per_class: u64 = (s.apps_by_class.iter())
+                .flat_map(|c| c.apps.iter().filter(|a| a.name == app.name))
+                .map(|a| a.connections)
+                .sum();
+            assert_eq!(per_class, app.connections, "{}", app.name);
+        }
+        let subscribers = &s.apps_by_class[1].apps;
+        assert!(subscribers.iter().all(|a| a.name != "downloads"));
+        (s.apps_by_class[0].apps.iter())
+            .find(|a| a.name == "web")
+            .and_then(|a| a.mean_completion_ms)
+            .expect("the heavy host browses")
+    };
+    let with_pcq = web("scenarios/wisp_pcq.rsc");
+    let without = web("scenarios/wisp_fifo.rsc");
+    assert!(with_pcq > 1.3 * without, "{with_pcq} ms vs {without} ms");
 }
 
 fn findings(config: &str) -> Vec<(&'static str, u32)> {

@@ -609,7 +609,16 @@ fn measure(s: &Summary, targets: &Targets) -> BTreeMap<String, f64> {
         let n = s.connections.broken_by_cause.get(c.name()).copied();
         m.insert(format!("broken.{}", c.name()), n.unwrap_or(0) as f64);
     }
-    for a in &s.apps {
+    app_metrics(&mut m, "", &s.apps);
+    for c in &s.apps_by_class {
+        app_metrics(&mut m, &format!("class.{}.", c.class), &c.apps);
+    }
+    m
+}
+
+/// `{prefix}app.<name>.<key>` for each application's quality figures it has.
+fn app_metrics(m: &mut BTreeMap<String, f64>, prefix: &str, apps: &[crate::report::AppSummary]) {
+    for a in apps {
         let name = &a.name;
         let app = [
             ("completion_ms", a.mean_completion_ms),
@@ -622,11 +631,10 @@ fn measure(s: &Summary, targets: &Targets) -> BTreeMap<String, f64> {
         ];
         for (key, value) in app {
             if let Some(v) = value {
-                m.insert(format!("app.{name}.{key}"), v);
+                m.insert(format!("{prefix}app.{name}.{key}"), v);
             }
         }
     }
-    m
 }
 
 /// `comparison.json`. Field names are a contract other tools rely on: add, never rename.

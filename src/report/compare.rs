@@ -77,6 +77,10 @@ pub fn describe(metric: &str) -> Described {
     ];
     let name = if let Some((_, n)) = fixed.iter().find(|(k, _)| *k == metric) {
         n.to_string()
+    } else if let Some((class, app)) =
+        (metric.strip_prefix("class.")).and_then(|m| m.split_once(".app."))
+    {
+        format!("{class}: {}", describe(&format!("app.{app}")).name)
     } else if let Some(cause) = metric.strip_prefix("broken.") {
         format!("broken by {cause}")
     } else if let Some(app) = metric.strip_prefix("app.") {

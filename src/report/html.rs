@@ -367,25 +367,22 @@ pub fn run_page(
     );
     out.push_str("<h2>Applications</h2>\n");
     let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
-    let rows: Vec<Vec<String>> = s
-        .apps
-        .iter()
-        .map(|a| {
-            vec![
-                esc(&a.name),
-                a.connections.to_string(),
-                a.broken.to_string(),
-                ms(a.mean_completion_ms),
-                a.mean_goodput_mbps
-                    .map_or("-".into(), |v| format!("{v:.2}")),
-                a.sessions.to_string(),
-                a.session_success.map_or("-".into(), pct),
-                ms(a.mean_page_load_ms),
-                a.rebuffer_ratio.map_or("-".into(), pct),
-                a.mean_mos.map_or("-".into(), |m| format!("{m:.2}")),
-            ]
-        })
-        .collect();
+    let row = |a: &super::AppSummary| {
+        vec![
+            esc(&a.name),
+            a.connections.to_string(),
+            a.broken.to_string(),
+            ms(a.mean_completion_ms),
+            a.mean_goodput_mbps
+                .map_or("-".into(), |v| format!("{v:.2}")),
+            a.sessions.to_string(),
+            a.session_success.map_or("-".into(), pct),
+            ms(a.mean_page_load_ms),
+            a.rebuffer_ratio.map_or("-".into(), pct),
+            a.mean_mos.map_or("-".into(), |m| format!("{m:.2}")),
+        ]
+    };
+    let rows: Vec<Vec<String>> = s.apps.iter().map(row).collect();
     let header = [
         "app",
         "connections",
@@ -399,6 +396,22 @@ pub fn run_page(
         "MOS (calls)",
     ];
     table(&mut out, &header, &rows);
+    if !s.apps_by_class.is_empty() {
+        out.push_str("<h3>By host class</h3>\n");
+        let mut by_class = vec!["class"];
+        by_class.extend(header);
+        let rows: Vec<Vec<String>> = (s.apps_by_class.iter())
+            .flat_map(|c| {
+                let class = format!("{} ({} hosts)", esc(&c.class), c.hosts);
+                c.apps.iter().map(move |a| {
+                    let mut r = vec![class.clone()];
+                    r.extend(row(a));
+                    r
+                })
+            })
+            .collect();
+        table(&mut out, &by_class, &rows);
+    }
     // Which WAN each application's traffic used.
     if s.wans.len() > 1 {
         let mut header = vec!["app"];

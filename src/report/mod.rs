@@ -54,6 +54,9 @@ pub struct Summary {
     pub script_errors: Vec<String>,
     /// Per application of the scenario: how its users fared.
     pub apps: Vec<AppSummary>,
+    /// The same per host class of the LAN (`lan.classes`), for the applications its hosts
+    /// ran; empty when the LAN has no classes.
+    pub apps_by_class: Vec<ClassApps>,
     /// How evenly the LAN's hosts were served.
     pub users: users::UsersSummary,
     /// Each `/queue simple` (each way) and `/queue tree` queue, with what it did.
@@ -107,6 +110,14 @@ pub struct AppWan {
     pub bytes: u64,
     /// Its share of the app's bytes.
     pub byte_share: f64,
+}
+
+/// One host class's applications. Field names are a contract: keep them.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassApps {
+    pub class: String,
+    pub hosts: u32,
+    pub apps: Vec<AppSummary>,
 }
 
 impl AppSummary {
@@ -213,7 +224,7 @@ impl FailoverSummary {
             new_connection_failures: f.new_connection_failures,
             service_restored_after_s: (f.last_failed_start.iter())
                 .map(|(&app, &t)| {
-                    let name = metrics.apps[app as usize].name.clone();
+                    let name = metrics.accounts[app as usize].name.clone();
                     (name, secs(t.saturating_sub(f.failed_at)))
                 })
                 .collect(),
@@ -461,15 +472,19 @@ impl Summary {
                 })
                 .collect(),
             script_errors: metrics.script_errors.clone(),
-            apps: {
-                let names: Vec<String> = metrics.wans.iter().map(|w| w.name.clone()).collect();
-                (metrics.apps.iter().enumerate())
-                    .map(|(i, a)| {
-                        let kind = loaded.scenario.apps.get(i).map(|app| &app.kind);
-                        AppSummary::new(a, kind, &names)
-                    })
-                    .collect()
-            },
+            apps: app_summaries(&metrics.apps(), &loaded.scenario.apps, metrics),
+            apps_by_class: (metrics.apps_by_class().enumerate())
+                .map(|(c, (class, accounts))| ClassApps {
+                    class: class.to_string(),
+                    hosts: (metrics.host_class.iter())
+                        .filter(|&&h| usize::from(h) == c + 1)
+                        .count() as u32,
+                    apps: app_summaries(accounts, &loaded.scenario.apps, metrics)
+                        .into_iter()
+                        .filter(|a| a.connections > 0)
+                        .collect(),
+                })
+                .collect(),
             users: users::UsersSummary::new(metrics, duration),
             queues: users::queues(router),
             cpu: cpu::CpuSummary::new(router, duration.div_ceil(SEC)),
@@ -491,6 +506,21 @@ impl Summary {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("summary serialises") + "\n"
     }
+}
+
+/// Each application's summary from its accounts (in the scenario's order).
+fn app_summaries(
+    accounts: &[crate::world::metrics::AppMetrics],
+    apps: &[crate::scenario::App],
+    metrics: &Metrics,
+) -> Vec<AppSummary> {
+    let names: Vec<String> = metrics.wans.iter().map(|w| w.name.clone()).collect();
+    (accounts.iter().enumerate())
+        .map(|(i, a)| {
+            let kind = apps.get(i).map(|app| &app.kind);
+            AppSummary::new(a, kind, &names)
+        })
+        .collect()
 }
 
 fn human_bytes(b: u64) -> String {

@@ -195,8 +195,13 @@ pub struct Metrics {
     /// active (in use) and each netwatch host's status (`None`: unknown yet).
     pub route_lines: Vec<u32>,
     pub router_states: Vec<RouterState>,
-    /// Per application of the scenario, in its order.
-    pub apps: Vec<AppMetrics>,
+    /// Per application of the scenario, in its order; and when the LAN has host classes, again
+    /// per class: `apps[class * apps + app]`, class 0 the hosts in none (and port forwards'
+    /// servers). [`Metrics::apps`] adds them up per application.
+    pub accounts: Vec<AppMetrics>,
+    /// The LAN's host classes by name (class 1 first), and each host's (by its index).
+    pub classes: Vec<String>,
+    pub host_class: Vec<u8>,
     /// Per LAN host, what it got and sent.
     pub hosts: Hosts,
 }
@@ -311,6 +316,39 @@ pub struct WanUse {
 }
 
 impl AppMetrics {
+    /// Adds `other`'s account (the same application's, for other hosts) to this one.
+    pub fn add(&mut self, other: &AppMetrics) {
+        self.connections += other.connections;
+        self.completed += other.completed;
+        self.broken += other.broken;
+        self.transfer_time += other.transfer_time;
+        self.transfer_bytes += other.transfer_bytes;
+        self.sessions += other.sessions;
+        for (cause, n) in &other.sessions_failed {
+            *self.sessions_failed.entry(*cause).or_default() += n;
+        }
+        self.steps += other.steps;
+        self.step_time += other.step_time;
+        self.videos += other.videos;
+        self.startup_time += other.startup_time;
+        self.played += other.played;
+        self.stalled += other.stalled;
+        self.mos_sum += other.mos_sum;
+        self.calls += other.calls;
+        self.persistent += other.persistent;
+        self.flows_dead += other.flows_dead;
+        self.dead_time += other.dead_time;
+        self.longest_dead = self.longest_dead.max(other.longest_dead);
+        if self.per_wan.len() < other.per_wan.len() {
+            self.per_wan.resize(other.per_wan.len(), WanUse::default());
+        }
+        for (mine, theirs) in self.per_wan.iter_mut().zip(&other.per_wan) {
+            mine.connections += theirs.connections;
+            mine.broken += theirs.broken;
+            mine.bytes += theirs.bytes;
+        }
+    }
+
     /// Books a persistent stream's dead time, `(in all, longest stretch)`.
     pub fn dead(&mut self, (dead, longest): (Time, Time)) {
         self.persistent += 1;
@@ -354,16 +392,58 @@ impl WanMetrics {
 }
 
 impl Metrics {
-    pub fn new(wans: Vec<WanMetrics>, apps: impl IntoIterator<Item = String>) -> Metrics {
-        let apps = apps.into_iter().map(|name| AppMetrics {
-            name,
-            ..AppMetrics::default()
-        });
+    /// Accounts for `apps`, once for all hosts and, when `classes` are named, per class too;
+    /// `host_class` gives each LAN host's class (0: none).
+    pub fn new(
+        wans: Vec<WanMetrics>,
+        apps: impl IntoIterator<Item = String>,
+        classes: Vec<String>,
+        host_class: Vec<u8>,
+    ) -> Metrics {
+        let apps: Vec<AppMetrics> = (apps.into_iter())
+            .map(|name| AppMetrics {
+                name,
+                ..AppMetrics::default()
+            })
+            .collect();
         Metrics {
             wans,
-            apps: apps.collect(),
+            accounts: (0..=classes.len()).flat_map(|_| apps.clone()).collect(),
+            classes,
+            host_class,
             ..Metrics::default()
         }
+    }
+
+    /// How many applications the scenario has.
+    pub fn app_count(&self) -> usize {
+        self.accounts.len() / (self.classes.len() + 1)
+    }
+
+    /// Where `app`'s connection or session of LAN host `host` (`None`: not a LAN host's) is
+    /// booked in [`Metrics::accounts`].
+    #[inline]
+    pub fn account(&self, app: u16, host: Option<u32>) -> usize {
+        let class = host.and_then(|h| self.host_class.get(h as usize).copied());
+        usize::from(class.unwrap_or(0)) * self.app_count() + usize::from(app)
+    }
+
+    /// Per application, its hosts' accounts added up.
+    pub fn apps(&self) -> Vec<AppMetrics> {
+        let n = self.app_count();
+        let mut apps = self.accounts[..n].to_vec();
+        for class in self.accounts.chunks(n.max(1)).skip(1) {
+            for (all, one) in apps.iter_mut().zip(class) {
+                all.add(one);
+            }
+        }
+        apps
+    }
+
+    /// Per host class (by name): its applications' accounts.
+    pub fn apps_by_class(&self) -> impl Iterator<Item = (&str, &[AppMetrics])> {
+        let n = self.app_count().max(1);
+        (self.classes.iter().map(String::as_str)).zip(self.accounts.chunks(n).skip(1))
     }
 
     pub fn broken(&self) -> u64 {

@@ -267,7 +267,12 @@ impl Simulation {
             free_slots: VecDeque::new(),
             outbox: Vec::with_capacity(64),
             sample_interval: sc.sample_interval.0.max(1),
-            metrics: Metrics::new(wan_metrics, loaded.scenario.app_names()),
+            metrics: Metrics::new(
+                wan_metrics,
+                loaded.scenario.app_names(),
+                (sc.lan.classes.iter()).map(|c| c.name.clone()).collect(),
+                sc.lan.host_classes(),
+            ),
             connection_log: None,
             changes: loaded.changes.clone(),
             router_timer_at: Time::MAX,
@@ -448,7 +453,7 @@ impl Simulation {
 
     /// The app index of the first inbound service: they follow the scenario's apps.
     fn inbound_first_app(&self) -> u16 {
-        (self.metrics.apps.len() - self.workload.inbound_services()) as u16
+        (self.metrics.app_count() - self.workload.inbound_services()) as u16
     }
 
     /// A client on the internet opens a connection to a WAN address's forwarded port.
@@ -468,7 +473,8 @@ impl Simulation {
         };
         let mut flow = Flow::new(id, 0, tuple, &c.conn, self.now).into_inbound();
         self.metrics.connections_total += 1;
-        self.metrics.apps[app as usize].connections += 1;
+        let account = self.metrics.account(app, None);
+        self.metrics.accounts[account].connections += 1;
         flow.open(self.now, &mut self.outbox);
         self.flows[id as usize] = Some(flow);
         self.after_flow_step(id);
@@ -510,7 +516,8 @@ impl Simulation {
         let mut flow = Flow::new(id, host, tuple, &conn, self.now);
         flow.session = session;
         self.metrics.connections_total += 1;
-        self.metrics.apps[app as usize].connections += 1;
+        let account = self.metrics.account(app, Some(host));
+        self.metrics.accounts[account].connections += 1;
         if !self.metrics.failures.is_empty() {
             self.metrics.started(self.now);
         }
@@ -526,7 +533,8 @@ impl Simulation {
             return;
         };
         let next = s.connection_ended(outcome, self.now);
-        let app = &mut self.metrics.apps[s.app as usize];
+        let account = self.metrics.account(s.app, Some(s.host));
+        let app = &mut self.metrics.accounts[account];
         if let Next::Step(Some(took)) | Next::End(Some(took)) = next {
             app.steps += 1;
             app.step_time += took;
@@ -611,6 +619,7 @@ impl Simulation {
             }
             let (wan, started) = (flow.wan, flow.started);
             let (app, session, bytes) = (flow.app, flow.session, flow.bytes_up + flow.bytes_down);
+            let host = (!flow.inbound).then_some(flow.host);
             let tuple = flow.tuple;
             if let (Some(w), true) = (wan, flow.classified) {
                 self.metrics.wans[w as usize].classified_bytes += bytes;
@@ -637,7 +646,8 @@ impl Simulation {
                 self.metrics
                     .stranded(strand.wan, self.now - strand.since, bytes - strand.bytes);
             }
-            let a = &mut self.metrics.apps[app as usize];
+            let account = self.metrics.account(app, host);
+            let a = &mut self.metrics.accounts[account];
             match outcome {
                 Outcome::Completed => {
                     a.completed += 1;
@@ -1408,7 +1418,8 @@ impl Simulation {
         // Tunnels still up at the end count with the dead time they had.
         for f in self.flows.iter().flatten().filter(|f| f.outcome.is_none()) {
             if let Some(d) = f.dead_time() {
-                self.metrics.apps[f.app as usize].dead(d);
+                let account = self.metrics.account(f.app, (!f.inbound).then_some(f.host));
+                self.metrics.accounts[account].dead(d);
             }
         }
         // Connections a fault holds back when the run ends would break, given time: counted.
