@@ -402,7 +402,11 @@ pub fn run_page(
         by_class.extend(header);
         let rows: Vec<Vec<String>> = (s.apps_by_class.iter())
             .flat_map(|c| {
-                let class = format!("{} ({} hosts)", esc(&c.class), c.hosts);
+                let hosts = match c.hosts {
+                    1 => "1 host".to_string(),
+                    n => format!("{n} hosts"),
+                };
+                let class = format!("{} ({hosts})", esc(&c.class));
                 c.apps.iter().map(move |a| {
                     let mut r = vec![class.clone()];
                     r.extend(row(a));

@@ -95,7 +95,10 @@ impl<T> Red<T> {
         let q = (self.queue.len() as u64) << FRAC;
         if let Some(since) = self.idle_since.take() {
             // As many small packets as could have gone by while idle, each a step to 0.
-            let per_packet = (self.ns_per_byte * u64::from(self.params.avg_packet)) >> FRAC;
+            let per_packet = (self
+                .ns_per_byte
+                .saturating_mul(u64::from(self.params.avg_packet)))
+                >> FRAC;
             let m = now.saturating_sub(since) / per_packet.max(1);
             for _ in 0..m.min(64) {
                 self.avg -= self.avg >> self.wlog;
@@ -145,7 +148,8 @@ impl<T> Red<T> {
         let e = self.queue.pop_front()?;
         self.bytes -= u64::from(e.len);
         if now > self.last_sent && self.idle_since.is_none() {
-            let per_byte = ((now - self.last_sent) << FRAC) / u64::from(e.len.max(1));
+            let per_byte =
+                (now - self.last_sent).saturating_mul(1 << FRAC) / u64::from(e.len.max(1));
             self.ns_per_byte = per_byte;
         }
         self.last_sent = now;
