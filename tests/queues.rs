@@ -39,14 +39,20 @@ const BASE: &str = "
 
 /// Download bit/s per desk over the run, with `extra` added to the base config.
 fn download_rates(extra: &str) -> BTreeMap<Ipv4Addr, f64> {
-    let scenario = pccsim::scenario::parse("queues.ron", SCENARIO).unwrap();
+    rates(SCENARIO, extra, false)
+}
+
+/// Bit/s per desk over the run of `scenario`, down or up, with `extra` added to the base
+/// config.
+fn rates(scenario: &str, extra: &str, up: bool) -> BTreeMap<Ipv4Addr, f64> {
+    let scenario = pccsim::scenario::parse("queues.ron", scenario).unwrap();
     let config = format!("{BASE}{extra}");
     let loaded = WorldBuilder::new(scenario, &config)
         .build()
         .unwrap_or_else(|e| panic!("{e:?}"));
     let bytes = Arc::new(Mutex::new(BTreeMap::new()));
     let mut sim = pccsim::Simulation::new(&loaded, loaded.scenario.seed);
-    sim.log_connections(Box::new(PerDesk(Arc::clone(&bytes))));
+    sim.log_connections(Box::new(PerDesk(Arc::clone(&bytes), up)));
     let run = sim.run(loaded.scenario.seed, DURATION, |_, _| {});
     let secs = run.duration as f64 / SEC as f64;
     let bytes = bytes.lock().unwrap();
@@ -59,12 +65,13 @@ fn download_rates(extra: &str) -> BTreeMap<Ipv4Addr, f64> {
 /// Long enough that the first seconds, before every desk is busy, hardly count.
 const DURATION: u64 = 120 * SEC;
 
-/// Bytes down per desk, of every connection (those still open count what they got).
-struct PerDesk(Arc<Mutex<BTreeMap<Ipv4Addr, u64>>>);
+/// Bytes down (or up) per desk, of every connection (those still open count what they got).
+struct PerDesk(Arc<Mutex<BTreeMap<Ipv4Addr, u64>>>, bool);
 
 impl pccsim::metrics::ConnectionLog for PerDesk {
     fn record(&mut self, c: &pccsim::metrics::ConnectionRecord) {
-        *self.0.lock().unwrap().entry(c.tuple.src).or_default() += c.bytes_down;
+        let bytes = if self.1 { c.bytes_up } else { c.bytes_down };
+        *self.0.lock().unwrap().entry(c.tuple.src).or_default() += bytes;
     }
 
     fn finish(self: Box<Self>) -> std::io::Result<()> {
@@ -203,6 +210,25 @@ fn app_quality_is_kept_per_host_class() {
     let with_pcq = web("scenarios/wisp_pcq.rsc");
     let without = web("scenarios/wisp_fifo.rsc");
     assert!(with_pcq > 1.3 * without, "{with_pcq} ms vs {without} ms");
+}
+
+/// Uploads under `global` with PCQ by `src-address`, as MikroTik's own example sets it: the
+/// queue sees the desks' addresses before masquerade, so each of the four gets 8M / 4 = 2M.
+#[test]
+fn a_global_pcq_tells_uploaders_apart_before_masquerade() {
+    let uploads = SCENARIO.replace(
+        r#"request: Fixed("300B"), response: Fixed("50MiB")"#,
+        r#"request: Fixed("50MiB"), response: Fixed("300B")"#,
+    );
+    let rates = rates(
+        &uploads,
+        "/ip firewall mangle add chain=forward in-interface=lan action=mark-packet new-packet-mark=up passthrough=no
+/queue type add name=per-desk-up kind=pcq pcq-classifier=src-address
+/queue tree add name=up parent=global packet-mark=up queue=per-desk-up max-limit=8M\n",
+        true,
+    );
+    assert_eq!(rates.len(), 4);
+    assert!(rates.values().all(|r| near(*r, 2e6, 0.1)), "{rates:?}");
 }
 
 fn findings(config: &str) -> Vec<(&'static str, u32)> {

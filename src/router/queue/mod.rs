@@ -7,9 +7,10 @@
 //! its children), then the tree under `global` (by packet mark), then the tree of the interface
 //! it leaves by; each may hold it until its HTB lets it go, or drop it when full. A
 //! fast-tracked packet skips the simple queues and the `global` tree, but not an interface's
-//! (help.mikrotik.com "FastTrack"). Simple queues match the LAN side of a connection — the
-//! source before source NAT — as every per-user setup relies on (**assumed**: RouterOS does
-//! not say where in postrouting they look).
+//! (help.mikrotik.com "FastTrack"). Simple queues and `global`'s queue types see the LAN side
+//! of a connection — the source before source NAT — as every per-user setup relies on
+//! (**assumed**: RouterOS's Queue Types page classifies uploads per user by `src-address`
+//! under `global`, which only works so; it does not say where in postrouting they look).
 
 pub mod burst;
 pub mod codel;
@@ -176,7 +177,13 @@ impl Queues {
                 len: held.pkt.len,
                 at: now,
             };
-            let tuple = held.pkt.tuple;
+            // Simple queues and `global` sit between destination and source NAT: they see
+            // the LAN side's addresses (MikroTik's own PCQ example classifies uploads by
+            // `src-address` under `global`); an interface's tree sees what leaves.
+            let tuple = match stage {
+                SIMPLE | GLOBAL => held.lan_side,
+                _ => held.pkt.tuple,
+            };
             let htb = match tree {
                 None => &mut self.simple.as_mut().expect("classified").htb,
                 Some(t) => &mut self.trees[t].htb,
