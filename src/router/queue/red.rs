@@ -168,32 +168,27 @@ impl<T> Red<T> {
 mod tests {
     use super::*;
 
+    /// RouterOS's defaults.
+    const DEFAULTS: RedParams = RedParams {
+        limit: 60,
+        min: 10,
+        max: 50,
+        burst: 20,
+        avg_packet: 1000,
+    };
+
     /// RouterOS's defaults (min 10, burst 20) give Linux's weight 2⁻⁴: (1 − (15/16)²⁰)·16 =
     /// 11.6 ≥ 20 + 1 − 10, while 2⁻³ gives 7.4.
     #[test]
     fn the_weight_is_the_one_tc_would_pick() {
-        let p = RedParams {
-            limit: 60,
-            min: 10,
-            max: 50,
-            burst: 20,
-            avg_packet: 1000,
-        };
-        assert_eq!(p.wlog(), 4);
+        assert_eq!(DEFAULTS.wlog(), 4);
     }
 
     /// Fed faster than it drains, RED drops early: the queue never reaches red-limit, and
     /// the average settles between the thresholds.
     #[test]
     fn an_overfed_queue_drops_before_it_is_full() {
-        let p = RedParams {
-            limit: 60,
-            min: 10,
-            max: 50,
-            burst: 20,
-            avg_packet: 1000,
-        };
-        let mut red: Red<u32> = Red::new(p);
+        let mut red: Red<u32> = Red::new(DEFAULTS);
         let mut longest = 0;
         let (mut next_in, mut next_out) = (0u64, 0u64);
         let mut early = 0;
