@@ -1,5 +1,6 @@
 //! The packet path through the router alone: a new connection's first packet (conntrack
-//! insert, mangle with PCC, routing, masquerade) and an established connection's packets.
+//! insert, mangle with PCC, routing, masquerade) and an established connection's packets;
+//! and a packet through each kind of queue.
 
 use divan::{Bencher, black_box};
 use pccsim::packet::{FiveTuple, Packet, Protocol, TcpFlags};
@@ -106,5 +107,72 @@ fn new_connection_200k_rules(b: Bencher) {
             r.expire(now);
         }
         black_box(r.receive(now, lan, &mut p))
+    });
+}
+
+/// A packet through a 100 Mbit/s HTB queue of each kind, one in and one out every 120 µs
+/// (1500 bytes at the line's rate) from 1,000 connections of 200 hosts, 1,000 waiting at the
+/// start (CoDel's kinds drain that standing queue): the cost a queue adds to each packet.
+#[divan::bench(args = ["pfifo", "pcq", "sfq", "red", "fq-codel", "cake"], sample_size = 10_000)]
+fn through_a_queue(b: Bencher, kind: &str) {
+    use pccsim::router::config::{Dialect, StoredItem};
+    use pccsim::router::queue::Entry;
+    use pccsim::router::queue::config::QueueType;
+    use pccsim::router::queue::htb::{ClassSpec, Htb};
+    let props = match kind {
+        "pfifo" => vec![("pfifo-limit", "2000")],
+        "pcq" => vec![
+            ("pcq-classifier", "dst-address"),
+            ("pcq-total-limit", "5000"),
+        ],
+        _ => vec![],
+    };
+    let mut props: Vec<(&str, &str)> = props;
+    props.extend([("name", "q"), ("kind", kind)]);
+    let item = StoredItem {
+        line: 1,
+        props: (props.iter())
+            .map(|(k, v)| (k.to_string().into(), v.to_string()))
+            .collect(),
+    };
+    let kind = QueueType::from_item(&item, Dialect::V7).unwrap().kind;
+    let spec = ClassSpec {
+        parent: None,
+        limit_at: 0,
+        max_limit: 100_000_000,
+        priority: 8,
+        bucket_size: 0.1,
+        kind,
+        burst: None,
+    };
+    let mut htb: Htb<u32> = Htb::new(&[spec]);
+    let tuple = |i: u32| packet(i).tuple;
+    // 1500-byte packets at 100 Mbit/s: one leaves every 120 µs.
+    let (mut now, mut i) = (0u64, 0u32);
+    for _ in 0..1_000 {
+        i += 1;
+        let _ = htb.enqueue(
+            0,
+            Entry {
+                item: i,
+                len: 1500,
+                at: now,
+            },
+            &tuple(i % 1_000),
+        );
+    }
+    b.bench_local(|| {
+        now += 120_000;
+        i = i.wrapping_add(1);
+        let _ = htb.enqueue(
+            0,
+            Entry {
+                item: i,
+                len: 1500,
+                at: now,
+            },
+            &tuple(i % 1_000),
+        );
+        black_box(htb.dequeue(now))
     });
 }
