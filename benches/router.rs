@@ -146,33 +146,25 @@ fn through_a_queue(b: Bencher, kind: &str) {
         burst: None,
     };
     let mut htb: Htb<u32> = Htb::new(&[spec]);
-    let tuple = |i: u32| packet(i).tuple;
+    // A 1500-byte packet of connection `i % 1000` offered at `now`; refused ones are lost.
+    let offer = |htb: &mut Htb<u32>, i: u32, now: u64| {
+        let entry = Entry {
+            item: i,
+            len: 1500,
+            at: now,
+        };
+        let _ = htb.enqueue(0, entry, &packet(i % 1_000).tuple);
+    };
     // 1500-byte packets at 100 Mbit/s: one leaves every 120 µs.
     let (mut now, mut i) = (0u64, 0u32);
     for _ in 0..1_000 {
         i += 1;
-        let _ = htb.enqueue(
-            0,
-            Entry {
-                item: i,
-                len: 1500,
-                at: now,
-            },
-            &tuple(i % 1_000),
-        );
+        offer(&mut htb, i, now);
     }
     b.bench_local(|| {
         now += 120_000;
         i = i.wrapping_add(1);
-        let _ = htb.enqueue(
-            0,
-            Entry {
-                item: i,
-                len: 1500,
-                at: now,
-            },
-            &tuple(i % 1_000),
-        );
+        offer(&mut htb, i, now);
         black_box(htb.dequeue(now))
     });
 }
