@@ -442,6 +442,12 @@ impl Flow {
         }
     }
 
+    /// The LAN host whose connection it is (`None` for a port forward's, whose client is on
+    /// the internet).
+    pub fn lan_host(&self) -> Option<u32> {
+        (!self.inbound).then_some(self.host)
+    }
+
     /// The flow of a client on the internet reaching a server on the LAN (a port forward).
     /// That server's segments are not paced: they leave on the LAN cable as sent.
     pub fn into_inbound(mut self) -> Flow {

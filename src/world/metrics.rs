@@ -420,12 +420,13 @@ impl Metrics {
         self.accounts.len() / (self.classes.len() + 1)
     }
 
-    /// Where `app`'s connection or session of LAN host `host` (`None`: not a LAN host's) is
-    /// booked in [`Metrics::accounts`].
+    /// The account `app`'s connection or session of LAN host `host` (`None`: not a LAN
+    /// host's) is booked in: its class's.
     #[inline]
-    pub fn account(&self, app: u16, host: Option<u32>) -> usize {
+    pub fn account(&mut self, app: u16, host: Option<u32>) -> &mut AppMetrics {
         let class = host.and_then(|h| self.host_class.get(h as usize).copied());
-        usize::from(class.unwrap_or(0)) * self.app_count() + usize::from(app)
+        let i = usize::from(class.unwrap_or(0)) * self.app_count() + usize::from(app);
+        &mut self.accounts[i]
     }
 
     /// Per application, its hosts' accounts added up.

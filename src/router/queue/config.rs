@@ -441,51 +441,38 @@ impl QueueSetup {
     }
 
     fn limits(&self, item: &StoredItem, default_queue: &str) -> Result<(Limits, Limits), String> {
-        let rates = |key: &str| item.get(key).map_or(Ok((0, 0)), |v| pair(v, parse_rate));
-        let (up_at, down_at) = rates("limit-at")?;
-        let (up_max, down_max) = rates("max-limit")?;
-        let (up_prio, down_prio) = item
-            .get("priority")
-            .map_or(Ok((8, 8)), |v| pair(v, parse_priority))?;
-        let (up_bucket, down_bucket) = item
-            .get("bucket-size")
-            .map_or(Ok((0.1, 0.1)), |v| pair(v, parse_bucket_size))?;
-        let queue = item.get("queue").unwrap_or(default_queue);
-        let (up_q, down_q) = match queue.split_once('/') {
-            Some((u, d)) => (self.type_index(u)?, self.type_index(d)?),
-            None => (self.type_index(queue)?, self.type_index(queue)?),
+        // Each value `upload/download` or one for both: [upload, download].
+        fn both<T: Copy>(
+            item: &StoredItem,
+            key: &str,
+            default: T,
+            one: impl Fn(&str) -> Result<T, String>,
+        ) -> Result<[T; 2], String> {
+            let (up, down) = item
+                .get(key)
+                .map_or(Ok((default, default)), |v| pair(v, one))?;
+            Ok([up, down])
+        }
+        let at = both(item, "limit-at", 0, parse_rate)?;
+        let max = both(item, "max-limit", 0, parse_rate)?;
+        let priority = both(item, "priority", 8, parse_priority)?;
+        let bucket = both(item, "bucket-size", 0.1, parse_bucket_size)?;
+        let (up_queue, down_queue) = pair(item.get("queue").unwrap_or(default_queue), |q| {
+            self.type_index(q)
+        })?;
+        let queue = [up_queue, down_queue];
+        let burst = both(item, "burst-limit", 0, parse_rate)?;
+        let threshold = both(item, "burst-threshold", 0, parse_rate)?;
+        let time = both(item, "burst-time", 0, parse_duration)?;
+        let way = |d: usize| Limits {
+            limit_at: at[d],
+            max_limit: max[d],
+            priority: priority[d],
+            bucket_size: bucket[d],
+            queue: queue[d],
+            burst: BurstSpec::new(burst[d], threshold[d], time[d]),
         };
-        let (up_burst, down_burst) = rates("burst-limit")?;
-        let (up_threshold, down_threshold) = rates("burst-threshold")?;
-        let (up_time, down_time) = item
-            .get("burst-time")
-            .map_or(Ok((0, 0)), |v| pair(v, parse_duration))?;
-        let one = |limit_at, max_limit, priority, bucket_size, queue, burst| Limits {
-            limit_at,
-            max_limit,
-            priority,
-            bucket_size,
-            queue,
-            burst,
-        };
-        Ok((
-            one(
-                up_at,
-                up_max,
-                up_prio,
-                up_bucket,
-                up_q,
-                BurstSpec::new(up_burst, up_threshold, up_time),
-            ),
-            one(
-                down_at,
-                down_max,
-                down_prio,
-                down_bucket,
-                down_q,
-                BurstSpec::new(down_burst, down_threshold, down_time),
-            ),
-        ))
+        Ok((way(0), way(1)))
     }
 
     fn simple_queue(&self, cfg: &RouterConfig, item: &StoredItem) -> Result<SimpleQueue, String> {

@@ -20,6 +20,8 @@ use super::burst::{Burst, BurstSpec};
 use super::codel::{Codel, CodelParams};
 use super::discipline::{Limit, cost, wait};
 use crate::packet::FiveTuple;
+use crate::router::ecmp::{HashPolicy, flow_hash};
+use crate::router::pcc::mix64;
 use crate::units::{MS, SEC, Time};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -222,20 +224,13 @@ fn shaper_bucket(rate: u64) -> i128 {
     (i128::from(rate) * i128::from(MS)).max(cost(1514))
 }
 
-/// A connection's hash, the same on every machine (SplitMix64's finaliser).
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 fn addr(a: std::net::Ipv4Addr) -> u64 {
     u64::from(u32::from(a))
 }
 
+/// A connection's hash (the one multipath routing spreads by), the same on every machine.
 fn connection(t: &FiveTuple) -> u64 {
-    let ports = (u64::from(t.src_port) << 16) | u64::from(t.dst_port);
-    mix(mix((addr(t.src) << 32) | addr(t.dst)) ^ (ports << 8) ^ t.protocol as u64)
+    u64::from(flow_hash(HashPolicy::L4, t))
 }
 
 /// CAKE's queues (it hashes into 1024 sets of 8; here as many buckets).
@@ -265,7 +260,7 @@ impl<T> Flows<T> {
             FlowKey::Pcq(c) => (c.key(t), (0, 0)),
             FlowKey::Hashed { buckets, perturb } => {
                 let salt = now.checked_div(perturb).unwrap_or(0);
-                let bucket = mix(connection(t) ^ salt) % u64::from(buckets.max(1));
+                let bucket = mix64(connection(t) ^ salt) % u64::from(buckets.max(1));
                 (bucket, (0, 0))
             }
             FlowKey::Cake(mode) => {
@@ -274,7 +269,7 @@ impl<T> Flows<T> {
                     CakeFlows::Blind => (0, (0, 0)),
                     CakeFlows::SrcHost => (addr(t.src), (0, 0)),
                     CakeFlows::DstHost => (addr(t.dst), (0, 0)),
-                    CakeFlows::Hosts => (mix((addr(t.src) << 32) | addr(t.dst)), (0, 0)),
+                    CakeFlows::Hosts => (mix64((addr(t.src) << 32) | addr(t.dst)), (0, 0)),
                     CakeFlows::Flows => (flow, (0, 0)),
                     CakeFlows::DualSrcHost => (flow, (src, 0)),
                     CakeFlows::DualDstHost => (flow, (0, dst)),

@@ -96,19 +96,18 @@ impl<T> Htb<T> {
         let mut classes: Vec<Class<T>> = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
             let parent = spec.parent.filter(|&p| p < i).map(|p| &classes[p]);
-            let ceil = match (spec.max_limit, parent) {
+            let base_ceil = match (spec.max_limit, parent) {
                 (0, Some(p)) => p.ceil,
                 (0, None) => UNLIMITED,
                 (m, _) => m,
             };
+            let burst = spec.burst.map(|b| Burst::new(b, 0));
+            let ceil = burst.as_ref().map_or(base_ceil, |b| b.ceiling(base_ceil));
+            // A top queue lends all it may send.
             let rate = match parent {
                 None => ceil,
-                Some(_) => spec.limit_at.min(ceil),
+                Some(_) => spec.limit_at.min(base_ceil),
             };
-            let burst = spec.burst.map(|b| Burst::new(b, 0));
-            let base_ceil = ceil;
-            let ceil = burst.as_ref().map_or(ceil, |b| b.ceiling(ceil));
-            let rate = if parent.is_none() { ceil } else { rate };
             let bucket = |r: u64| bucket(r, spec.bucket_size);
             classes.push(Class {
                 spec: *spec,

@@ -473,8 +473,7 @@ impl Simulation {
         };
         let mut flow = Flow::new(id, 0, tuple, &c.conn, self.now).into_inbound();
         self.metrics.connections_total += 1;
-        let account = self.metrics.account(app, None);
-        self.metrics.accounts[account].connections += 1;
+        self.metrics.account(app, None).connections += 1;
         flow.open(self.now, &mut self.outbox);
         self.flows[id as usize] = Some(flow);
         self.after_flow_step(id);
@@ -516,8 +515,7 @@ impl Simulation {
         let mut flow = Flow::new(id, host, tuple, &conn, self.now);
         flow.session = session;
         self.metrics.connections_total += 1;
-        let account = self.metrics.account(app, Some(host));
-        self.metrics.accounts[account].connections += 1;
+        self.metrics.account(app, Some(host)).connections += 1;
         if !self.metrics.failures.is_empty() {
             self.metrics.started(self.now);
         }
@@ -533,8 +531,7 @@ impl Simulation {
             return;
         };
         let next = s.connection_ended(outcome, self.now);
-        let account = self.metrics.account(s.app, Some(s.host));
-        let app = &mut self.metrics.accounts[account];
+        let app = self.metrics.account(s.app, Some(s.host));
         if let Next::Step(Some(took)) | Next::End(Some(took)) = next {
             app.steps += 1;
             app.step_time += took;
@@ -619,7 +616,7 @@ impl Simulation {
             }
             let (wan, started) = (flow.wan, flow.started);
             let (app, session, bytes) = (flow.app, flow.session, flow.bytes_up + flow.bytes_down);
-            let host = (!flow.inbound).then_some(flow.host);
+            let host = flow.lan_host();
             let tuple = flow.tuple;
             if let (Some(w), true) = (wan, flow.classified) {
                 self.metrics.wans[w as usize].classified_bytes += bytes;
@@ -646,8 +643,7 @@ impl Simulation {
                 self.metrics
                     .stranded(strand.wan, self.now - strand.since, bytes - strand.bytes);
             }
-            let account = self.metrics.account(app, host);
-            let a = &mut self.metrics.accounts[account];
+            let a = self.metrics.account(app, host);
             match outcome {
                 Outcome::Completed => {
                     a.completed += 1;
@@ -1418,8 +1414,7 @@ impl Simulation {
         // Tunnels still up at the end count with the dead time they had.
         for f in self.flows.iter().flatten().filter(|f| f.outcome.is_none()) {
             if let Some(d) = f.dead_time() {
-                let account = self.metrics.account(f.app, (!f.inbound).then_some(f.host));
-                self.metrics.accounts[account].dead(d);
+                self.metrics.account(f.app, f.lan_host()).dead(d);
             }
         }
         // Connections a fault holds back when the run ends would break, given time: counted.
